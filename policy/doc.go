@@ -1,0 +1,47 @@
+// Package policy implements AWS KMS key policies for keygate: it parses
+// and validates key-policy JSON by KMS's rules, compiles it into an
+// evaluator with IAM's semantics, and compares documents semantically.
+//
+// The server's use, once per key version and once per call:
+//
+//	p, err := policy.Parse(doc)       // *keys.Error InvalidArgument listing every problem
+//	...
+//	d := p.Evaluate(&policy.Request{  // no allocation; safe for concurrent use
+//		Principal:        "arn:aws:iam::111122223333:role/acs",
+//		Action:           "kms:Sign",
+//		Resource:         "arn:aws:kms:eu-west-1:111122223333:key/acs-signing",
+//		SigningAlgorithm: keys.ECDSASHA256,
+//		SourceIP:         peer,
+//		CurrentTime:      now,
+//	})
+//	if !d.Allowed { /* PermissionDenied; audit d.Effect and d.Sid */ }
+//
+// Evaluation follows IAM: default deny, an explicit Deny wins; within a
+// statement Principal, Action, Resource and every condition must match;
+// condition operators and keys are ANDed, a key's values ORed (NORed for
+// negated operators such as StringNotEquals); a condition on a key the
+// request lacks is false, except for negated operators, ...IfExists and
+// ForAllValues:, for which it is true. Null tests presence. ForAnyValue: and
+// ForAllValues: apply to kms:EncryptionContextKeys (a single-valued key is a
+// set of one); without a qualifier a multi-valued key matches if any value
+// does. Condition key names are case-insensitive, and for
+// kms:EncryptionContext:<name> so is <name>; values are compared as the
+// operator says.
+//
+// Principals: "*" is anyone; arn:aws:iam::ACCOUNT:root, or a bare account
+// id, is every principal of that account (the account field of the
+// caller's ARN, as keygate's config maps identities to ARNs); role, user
+// and assumed-role ARNs match exactly. Service principals are accepted so
+// that KMS's own policies parse, and never match a keygate caller. Keys
+// keygate never sets (kms:ViaService, grants, tags, VPC...) are accepted
+// and are always absent; see AbsentConditionKeys.
+//
+// Not supported, and refused by Validate: NotResource, Federated and
+// CanonicalUser principals, policy variables (${...}), partial wildcards in
+// principal ARNs (IAM refuses them too), actions outside kms: and keygate:.
+//
+// Tools: Default builds a KMS-like default policy, CheckLockout is KMS's
+// lockout safety check for PutKeyPolicy, Explain says which statements and
+// conditions matched (keygate policy simulate), and Diff compares two
+// documents semantically (keygate policy diff against GetKeyPolicy).
+package policy
