@@ -1,0 +1,114 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keygate/keygate/audit"
+)
+
+// Bounds implements audit.Store.
+func (s *Store) Bounds(ctx context.Context) (base, head audit.Head, err error) {
+	var seq, baseSeq int64
+	var hash, baseHash []byte
+	err = s.db.QueryRowContext(ctx, "SELECT seq, hash, base_seq, base_hash FROM audit_head WHERE id = 1").
+		Scan(&seq, &hash, &baseSeq, &baseHash)
+	if err != nil {
+		return base, head, fmt.Errorf("sqlstore: reading the chain head: %w", err)
+	}
+	head.Seq, base.Seq = uint64(seq), uint64(baseSeq)
+	copy(head.Hash[:], hash)
+	copy(base.Hash[:], baseHash)
+	return base, head, nil
+}
+
+// Records implements audit.Store.
+func (s *Store) Records(ctx context.Context, q audit.Query) ([]audit.Record, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if !q.Since.IsZero() {
+		add("time_ns >= ?", q.Since.UnixNano())
+	}
+	if !q.Until.IsZero() {
+		add("time_ns < ?", q.Until.UnixNano())
+	}
+	for _, f := range [...]struct{ col, v string }{{"key_name", q.KeyName}, {"principal", q.Principal},
+		{"action", q.Action}, {"result", q.Result}, {"kind", string(q.Kind)}} {
+		if f.v != "" {
+			add(f.col+" = ?", f.v)
+		}
+	}
+	order := "ASC"
+	switch {
+	case q.Desc:
+		order = "DESC"
+		if q.AfterSeq > 0 {
+			add("seq < ?", int64(q.AfterSeq))
+		}
+	case q.AfterSeq > 0:
+		add("seq > ?", int64(q.AfterSeq))
+	}
+	limit := q.Limit
+	if limit <= 0 || limit > audit.MaxLimit {
+		limit = audit.DefaultLimit
+	}
+	var b strings.Builder
+	b.WriteString("SELECT seq, time_ns, kind, principal, action, key_name, result, hash, body FROM audit_events")
+	if len(where) > 0 {
+		b.WriteString(" WHERE " + strings.Join(where, " AND "))
+	}
+	b.WriteString(" ORDER BY seq " + order + " LIMIT " + strconv.Itoa(limit))
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(b.String()), args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: query events: %w", err)
+	}
+	defer rows.Close()
+	var out []audit.Record
+	for rows.Next() {
+		var r audit.Record
+		var seq int64
+		var kind string
+		var hash []byte
+		if err := rows.Scan(&seq, &r.TimeNs, &kind, &r.Principal, &r.Action, &r.KeyName, &r.Result, &hash, &r.Body); err != nil {
+			return nil, fmt.Errorf("sqlstore: query events: %w", err)
+		}
+		r.Seq, r.Kind = uint64(seq), audit.Kind(kind)
+		copy(r.Hash[:], hash)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: query events: %w", err)
+	}
+	return out, nil
+}
+
+// Checkpoints implements audit.Store.
+func (s *Store) Checkpoints(ctx context.Context, from, to uint64) ([]audit.Checkpoint, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(
+		"SELECT seq, head, time_ns, key_id, signature FROM audit_checkpoints WHERE seq >= ? AND seq <= ? ORDER BY seq, time_ns, id"),
+		int64(min(from, 1<<63-1)), int64(min(to, 1<<63-1)))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: query checkpoints: %w", err)
+	}
+	defer rows.Close()
+	var out []audit.Checkpoint
+	for rows.Next() {
+		var c audit.Checkpoint
+		var seq, ns int64
+		var head []byte
+		if err := rows.Scan(&seq, &head, &ns, &c.KeyID, &c.Signature); err != nil {
+			return nil, fmt.Errorf("sqlstore: query checkpoints: %w", err)
+		}
+		c.Seq, c.Time = uint64(seq), time.Unix(0, ns).UTC()
+		copy(c.Head[:], head)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: query checkpoints: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,44 @@
+package sqlstore
+
+// The stored event is its canonical encoding (body) and hash; the other
+// columns copy fields for queries, and audit.Verify checks they agree.
+var sqliteDialect = dialect{
+	name: "sqlite",
+	schema: []string{
+		`CREATE TABLE IF NOT EXISTS audit_head (id INTEGER PRIMARY KEY CHECK (id = 1),
+			seq INTEGER NOT NULL, hash BLOB NOT NULL, base_seq INTEGER NOT NULL, base_hash BLOB NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS audit_events (seq INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL,
+			kind TEXT NOT NULL, principal TEXT NOT NULL, action TEXT NOT NULL, key_name TEXT NOT NULL,
+			result TEXT NOT NULL, hash BLOB NOT NULL, body BLOB NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS audit_events_time ON audit_events (time_ns)`,
+		`CREATE INDEX IF NOT EXISTS audit_events_key ON audit_events (key_name, seq)`,
+		`CREATE INDEX IF NOT EXISTS audit_events_principal ON audit_events (principal, seq)`,
+		`CREATE TABLE IF NOT EXISTS audit_checkpoints (id INTEGER PRIMARY KEY AUTOINCREMENT,
+			seq INTEGER NOT NULL, head BLOB NOT NULL, time_ns INTEGER NOT NULL, key_id TEXT NOT NULL,
+			signature BLOB NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS audit_checkpoints_seq ON audit_checkpoints (seq)`,
+	},
+	// BEGIN IMMEDIATE (the _txlock DSN parameter) already holds the write lock.
+	lockHead: `SELECT seq, hash, base_seq, base_hash FROM audit_head WHERE id = 1`,
+}
+
+var postgresDialect = dialect{
+	name: "postgres",
+	schema: []string{
+		`CREATE TABLE IF NOT EXISTS audit_head (id INTEGER PRIMARY KEY CHECK (id = 1),
+			seq BIGINT NOT NULL, hash BYTEA NOT NULL, base_seq BIGINT NOT NULL, base_hash BYTEA NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS audit_events (seq BIGINT PRIMARY KEY, time_ns BIGINT NOT NULL,
+			kind TEXT NOT NULL, principal TEXT NOT NULL, action TEXT NOT NULL, key_name TEXT NOT NULL,
+			result TEXT NOT NULL, hash BYTEA NOT NULL, body BYTEA NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS audit_events_time ON audit_events (time_ns)`,
+		`CREATE INDEX IF NOT EXISTS audit_events_key ON audit_events (key_name, seq)`,
+		`CREATE INDEX IF NOT EXISTS audit_events_principal ON audit_events (principal, seq)`,
+		`CREATE TABLE IF NOT EXISTS audit_checkpoints (id BIGSERIAL PRIMARY KEY,
+			seq BIGINT NOT NULL, head BYTEA NOT NULL, time_ns BIGINT NOT NULL, key_id TEXT NOT NULL,
+			signature BYTEA NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS audit_checkpoints_seq ON audit_checkpoints (seq)`,
+	},
+	lockHead:    `SELECT seq, hash, base_seq, base_hash FROM audit_head WHERE id = 1 FOR UPDATE`,
+	migrateLock: `SELECT pg_advisory_xact_lock(7163001)`,
+	numbered:    true,
+}

@@ -1,0 +1,181 @@
+// Package sqlstore keeps the audit chain in SQLite (the embedded default,
+// in WAL mode) or in PostgreSQL (shared by several keygated replicas). Both
+// run the same SQL but for a few dialect details, and both pass the suite
+// in audit/storetest.
+//
+// The chain head lives in a one-row table, audit_head. Append locks that
+// row for the whole transaction (SELECT ... FOR UPDATE on PostgreSQL; a
+// BEGIN IMMEDIATE write lock on SQLite), so writers from several processes
+// extend one chain without forking it.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
+	"github.com/keygate/keygate/audit"
+	_ "modernc.org/sqlite" // driver "sqlite"
+)
+
+// Store is an audit.Store on a database/sql database.
+type Store struct {
+	db *sql.DB
+	d  *dialect
+
+	mu      sync.Mutex
+	inserts map[int]string // multi-row INSERT statements by row count
+}
+
+var _ audit.Store = (*Store)(nil)
+
+// Open opens the store named by dsn: a postgres:// or postgresql:// URL is
+// PostgreSQL, anything else is a SQLite file path (or file: URI). It
+// creates the tables if they are missing.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return OpenPostgres(ctx, dsn)
+	}
+	return OpenSQLite(ctx, dsn)
+}
+
+// OpenSQLite opens (creating if needed) a SQLite database file in WAL mode
+// with full fsync on commit, a busy timeout for other writers, and write
+// transactions that take the write lock when they begin.
+func OpenSQLite(ctx context.Context, path string) (*Store, error) {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	dsn := path + sep + "_txlock=immediate&_busy_timeout=10000&_journal_mode=WAL&_synchronous=FULL"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+	}
+	return open(ctx, db, &sqliteDialect)
+}
+
+// OpenPostgres connects to PostgreSQL through pgx.
+func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
+	}
+	return open(ctx, db, &postgresDialect)
+}
+
+func open(ctx context.Context, db *sql.DB, d *dialect) (*Store, error) {
+	s := &Store{db: db, d: d, inserts: map[int]string{}}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// DB is the underlying database, for tools and tests that inspect it.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// migrate creates the schema. On PostgreSQL an advisory lock keeps two
+// replicas starting at once from racing on CREATE TABLE.
+func (s *Store) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	defer tx.Rollback()
+	stmts := s.d.schema
+	if s.d.migrateLock != "" {
+		stmts = append([]string{s.d.migrateLock}, stmts...)
+	}
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("sqlstore: migrate: %s: %w", firstLine(q), err)
+		}
+	}
+	var zero [32]byte
+	if _, err := tx.ExecContext(ctx, s.d.rebind(
+		"INSERT INTO audit_head (id, seq, hash, base_seq, base_hash) VALUES (1, 0, ?, 0, ?) ON CONFLICT (id) DO NOTHING"),
+		zero[:], zero[:]); err != nil {
+		return fmt.Errorf("sqlstore: migrate: head row: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	return nil
+}
+
+func firstLine(q string) string {
+	q, _, _ = strings.Cut(strings.TrimSpace(q), "(")
+	return q
+}
+
+// insertSQL is the INSERT of n event rows, built once per n.
+func (s *Store) insertSQL(n int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if q, ok := s.inserts[n]; ok {
+		return q
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO audit_events (seq, time_ns, kind, principal, action, key_name, result, hash, body) VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for j := range eventCols {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(s.d.ph(i*eventCols + j + 1))
+		}
+		b.WriteByte(')')
+	}
+	q := b.String()
+	s.inserts[n] = q
+	return q
+}
+
+const eventCols = 9
+
+// dialect holds what differs between SQLite and PostgreSQL.
+type dialect struct {
+	name        string
+	schema      []string
+	lockHead    string // reads the head row and locks it for the transaction
+	migrateLock string
+	numbered    bool // placeholders are $1, $2...
+}
+
+func (d *dialect) ph(i int) string {
+	if d.numbered {
+		return "$" + strconv.Itoa(i)
+	}
+	return "?"
+}
+
+// rebind rewrites ? placeholders for the dialect; our SQL has no literal ?.
+func (d *dialect) rebind(q string) string {
+	if !d.numbered {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString(d.ph(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -1,0 +1,157 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Report is the outcome of a verification.
+type Report struct {
+	Base        Head   // where the verified chain starts (non-zero after pruning)
+	Head        Head   // the last event verified, with its recomputed hash
+	Events      uint64 // records read
+	Checkpoints int    // checkpoints read
+	// Protected is the highest seq covered by a valid checkpoint that
+	// matches the chain; the events after it are Unprotected: nothing but
+	// the next checkpoint vouches for them, and a cut there is invisible.
+	Protected   uint64
+	Unprotected uint64
+	// UnprotectedSince is the time of the first unprotected event. Much
+	// older than the checkpoint interval means checkpoints are failing, or
+	// someone removed them.
+	UnprotectedSince time.Time
+	// Problems in seq order; Problems[0] is the first broken place.
+	Problems []Problem
+}
+
+// OK reports whether nothing is wrong (unprotected events are not wrong).
+func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+// First is the first broken place, or nil.
+func (r *Report) First() *Problem {
+	if len(r.Problems) == 0 {
+		return nil
+	}
+	return &r.Problems[0]
+}
+
+// finish checks the checkpoints against the walked chain and fills r.
+func (c *chainCheck) finish(cps []Checkpoint, v *Verifier) *Report {
+	r := &Report{Base: c.base, Head: c.last, Events: c.events, Checkpoints: len(cps), Protected: c.base.Seq}
+	anchored := c.base.Seq == 0
+	for i := range cps {
+		cp := &cps[i]
+		switch h, seen := c.hashAt[cp.Seq]; {
+		case !v.Check(cp):
+			c.report(Forged, cp.Seq, "the checkpoint at seq %d (signed %s) has no valid signature by key %s",
+				cp.Seq, cp.Time.Format(time.RFC3339), v.KeyID())
+		case cp.Seq == c.base.Seq && cp.Seq > 0:
+			if cp.Head == c.base.Hash {
+				anchored = true
+			}
+		case cp.Seq > c.last.Seq:
+			c.report(Cut, c.last.Seq+1, "the chain ends at event %d but a checkpoint vouches for %d events: the tail was cut",
+				c.last.Seq, cp.Seq)
+		case !seen:
+			// The event is missing; the walk already named the gap.
+		case h != cp.Head:
+			c.report(Rewritten, cp.Seq, "event %d does not match the signed checkpoint: history up to it was rewritten", cp.Seq)
+		default:
+			r.Protected = max(r.Protected, cp.Seq)
+		}
+	}
+	if !anchored {
+		c.report(Unanchored, c.base.Seq, "no signed checkpoint vouches for the base at seq %d", c.base.Seq)
+	}
+	if c.last.Seq > r.Protected {
+		r.Unprotected = c.last.Seq - r.Protected
+	}
+	slices.SortStableFunc(c.problems, func(a, b Problem) int {
+		switch {
+		case a.Seq < b.Seq:
+			return -1
+		case a.Seq > b.Seq:
+			return 1
+		}
+		return 0
+	})
+	r.Problems = c.problems
+	return r
+}
+
+// Verify checks the whole chain in s against the checkpoint key: every
+// event's hash and link, the stored copies of queryable fields, every
+// checkpoint's signature and head, the base left by pruning, and that the
+// chain reaches the store's head and every checkpoint. It reads the store
+// page by page, so memory stays small.
+func Verify(ctx context.Context, s Store, v *Verifier) (*Report, error) {
+	base, head, err := s.Bounds(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cps, err := s.Checkpoints(ctx, base.Seq, ^uint64(0)>>1)
+	if err != nil {
+		return nil, err
+	}
+	c := newChainCheck(base, cps)
+	c.columns = columnsDiffer
+	q := Query{AfterSeq: base.Seq, Limit: MaxLimit}
+	for {
+		recs, err := s.Records(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for i := range recs {
+			c.add(&recs[i])
+		}
+		if len(recs) < q.Limit {
+			break
+		}
+		q.AfterSeq = recs[len(recs)-1].Seq
+	}
+	if head.Seq > c.last.Seq {
+		c.report(Cut, c.last.Seq+1, "the store's head is event %d but the chain ends at event %d: the tail was cut",
+			head.Seq, c.last.Seq)
+	}
+	r := c.finish(cps, v)
+	if r.Unprotected > 0 {
+		first, err := s.Records(ctx, Query{AfterSeq: r.Protected, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(first) == 1 {
+			r.UnprotectedSince = time.Unix(0, first[0].TimeNs).UTC()
+		}
+	}
+	return r, nil
+}
+
+// columnsDiffer names the first queryable copy in r that disagrees with
+// the hashed event e, or returns "".
+func columnsDiffer(r *Record, e *Event) string {
+	switch {
+	case r.TimeNs != e.Time.UnixNano():
+		return "time"
+	case r.Kind != e.Kind:
+		return "kind"
+	case r.Principal != e.Principal:
+		return "principal"
+	case r.Action != e.Action:
+		return "action"
+	case r.KeyName != e.KeyName:
+		return "key name"
+	case r.Result != e.Result:
+		return "result"
+	}
+	return ""
+}
+
+// Err turns a report with problems into an error naming the first.
+func (r *Report) Err() error {
+	if p := r.First(); p != nil {
+		return fmt.Errorf("audit chain broken at %s (%d problems)", p, len(r.Problems))
+	}
+	return nil
+}
