@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/keygate/keygate/internal/devca"
+	"github.com/keygate/keygate/server"
+)
+
+// The demo's identities: each gets a client certificate with the URI SAN
+// spiffe://keygate.demo/NAME, mapped to arn:aws:iam::111122223333:role/NAME.
+var demoIdentities = []string{"admin", "acs", "3ds-server", "ds"}
+
+const (
+	demoAccount = "111122223333"
+	demoToken   = "keygate-demo"
+	demoListen  = "127.0.0.1:7443"
+)
+
+// demo sets up $KEYGATE_HOME once (SoftHSM2 token, local CA and
+// certificates, config, SQLite store) and serves it; a second run reuses
+// what is there. The demo keys are created through the admin API, so they
+// are audited like any other key.
+func demo(args []string) error {
+	fs := flag.NewFlagSet("keygated demo", flag.ContinueOnError)
+	home := fs.String("home", envOr("KEYGATE_HOME", ".keygate"), "demo directory")
+	listen := fs.String("listen", demoListen, "gRPC address")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	dir, err := filepath.Abs(*home)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	module, err := setupToken(dir)
+	if err != nil {
+		return fmt.Errorf("softhsm token: %w", err)
+	}
+	if err := setupTLS(filepath.Join(dir, "tls")); err != nil {
+		return fmt.Errorf("demo CA: %w", err)
+	}
+	cfgPath := filepath.Join(dir, "keygated.yaml")
+	if _, err := os.Stat(cfgPath); errors.Is(err, os.ErrNotExist) {
+		if err := os.WriteFile(cfgPath, []byte(demoConfig(dir, module, *listen)), 0o600); err != nil {
+			return err
+		}
+	}
+	cfg, err := server.LoadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	return serve(cfg, func(ctx context.Context) error {
+		if err := createDemoKeys(ctx, dir, cfg.Listen); err != nil {
+			return fmt.Errorf("demo keys: %w", err)
+		}
+		printExports(dir, cfg.Listen)
+		return nil
+	})
+}
+
+// setupToken initialises the demo's SoftHSM2 token in dir/softhsm once.
+// SOFTHSM2_CONF is set for this process so the module finds it.
+func setupToken(dir string) (module string, err error) {
+	if module, err = softhsmModule(); err != nil {
+		return "", err
+	}
+	hsm := filepath.Join(dir, "softhsm")
+	conf := filepath.Join(hsm, "softhsm2.conf")
+	if err := os.MkdirAll(filepath.Join(hsm, "tokens"), 0o700); err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(conf); errors.Is(err, os.ErrNotExist) {
+		body := "directories.tokendir = " + filepath.Join(hsm, "tokens") + "\nobjectstore.backend = file\nlog.level = ERROR\n"
+		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+			return "", err
+		}
+	}
+	os.Setenv("SOFTHSM2_CONF", conf)
+	pinFile := filepath.Join(dir, "pin")
+	if _, err := os.Stat(pinFile); err == nil {
+		return module, nil // initialised by an earlier run
+	}
+	pin, soPIN := randomHex(8), randomHex(8)
+	cmd := exec.Command("softhsm2-util", "--init-token", "--free", "--label", demoToken, "--pin", pin, "--so-pin", soPIN)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("softhsm2-util --init-token: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return module, os.WriteFile(pinFile, []byte(pin), 0o600)
+}
+
+func softhsmModule() (string, error) {
+	for _, p := range []string{"/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+		"/usr/local/lib/softhsm/libsofthsm2.so", "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"} {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("libsofthsm2.so not found: install SoftHSM2 (apt-get install -y softhsm2)")
+}
+
+// setupTLS writes the demo CA and the server and client certificates once.
+func setupTLS(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "ca.pem")); err == nil {
+		return nil
+	}
+	ca, err := devca.New("keygate demo CA")
+	if err != nil {
+		return err
+	}
+	if err := devca.WriteFiles(dir, "ca", ca.Cert, ca.Key); err != nil {
+		return err
+	}
+	srv, err := ca.Server("keygated", "127.0.0.1", "localhost", "::1")
+	if err != nil {
+		return err
+	}
+	if err := devca.WriteFiles(dir, "server", srv.Cert, srv.Key); err != nil {
+		return err
+	}
+	for _, id := range demoIdentities {
+		c, err := ca.Client(id, "spiffe://keygate.demo/"+id)
+		if err != nil {
+			return err
+		}
+		if err := devca.WriteFiles(dir, id, c.Cert, c.Key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func demoConfig(dir, module, listen string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `# keygated demo configuration, written by 'keygated demo'.
+listen: %q
+account: %q
+region: eu-west-1
+tls:
+  cert: %q
+  key: %q
+  client_ca: %q
+principals:
+`, listen, demoAccount, filepath.Join(dir, "tls/server.pem"), filepath.Join(dir, "tls/server-key.pem"), filepath.Join(dir, "tls/ca.pem"))
+	for _, id := range demoIdentities {
+		fmt.Fprintf(&b, "  - identity: spiffe://keygate.demo/%s\n    arn: arn:aws:iam::%s:role/%s\n", id, demoAccount, id)
+	}
+	fmt.Fprintf(&b, `admins:
+  - arn:aws:iam::%s:role/admin
+store:
+  driver: sqlite
+  dsn: %q
+backends:
+  - name: hsm
+    type: pkcs11
+    config:
+      module: %q
+      token_label: %q
+      pin_file: %q
+      max_sessions: 32
+log:
+  level: info
+  format: text
+`, demoAccount, filepath.Join(dir, "keygate.db"), module, demoToken, filepath.Join(dir, "pin"))
+	return b.String()
+}
+
+func printExports(dir, listen string) {
+	tls := filepath.Join(dir, "tls")
+	fmt.Printf(`
+keygated is running on %s with the demo keys. In another shell:
+
+export KEYGATE_ADDR=%s
+export KEYGATE_CA=%s
+export KEYGATE_CERT=%s
+export KEYGATE_KEY=%s
+
+`, listen, listen, filepath.Join(tls, "ca.pem"), filepath.Join(tls, "admin.pem"), filepath.Join(tls, "admin-key.pem"))
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

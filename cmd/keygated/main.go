@@ -1,0 +1,94 @@
+// Command keygated is the keygate server.
+//
+//	keygated --config FILE      serve with a configuration file
+//	keygated demo [--home DIR]  set up (once) and serve the local demo:
+//	                            SoftHSM2 token, local CA, SQLite store, demo keys
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	_ "github.com/keygate/keygate/backends/kms"    // registers type "kms"
+	_ "github.com/keygate/keygate/backends/pkcs11" // registers type "pkcs11"
+	"github.com/keygate/keygate/server"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "keygated:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) > 0 && args[0] == "demo" {
+		return demo(args[1:])
+	}
+	fs := flag.NewFlagSet("keygated", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "configuration file (YAML)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		return errors.New("--config is required (or run `keygated demo`)")
+	}
+	cfg, err := server.LoadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	return serve(cfg, nil)
+}
+
+// serve runs the server until SIGINT or SIGTERM; ready, if set, runs once
+// the server is listening.
+func serve(cfg *server.Config, ready func(ctx context.Context) error) error {
+	log := newLogger(cfg.Log)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.New(ctx, cfg, log, server.Options{})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+	if ready != nil {
+		if err := ready(ctx); err != nil {
+			srv.Shutdown(ctx)
+			return err
+		}
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	return <-errc
+}
+
+func newLogger(c server.LogConfig) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}

@@ -1,0 +1,81 @@
+// Package sqldb opens keygate's SQL store: SQLite (the embedded default) or
+// PostgreSQL (shared by several replicas). The key registry and the audit
+// log live in the same database.
+package sqldb
+
+import (
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	_ "modernc.org/sqlite"             // registers "sqlite"
+)
+
+// Driver names as they appear in config files.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// DB is a database handle that knows its dialect.
+type DB struct {
+	*sql.DB
+	Driver string
+}
+
+// Open opens driver at dsn. For SQLite, dsn is a file path; WAL mode and a
+// busy timeout let readers run beside the one writer.
+func Open(driver, dsn string) (*DB, error) {
+	switch driver {
+	case SQLite:
+		db, err := sql.Open("sqlite", "file:"+dsn+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate")
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite %s: %w", dsn, err)
+		}
+		if err := db.Ping(); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open sqlite %s: %w", dsn, err)
+		}
+		return &DB{DB: db, Driver: driver}, nil
+	case Postgres:
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		if err := db.Ping(); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		return &DB{DB: db, Driver: driver}, nil
+	}
+	return nil, fmt.Errorf("unknown store driver %q (want %q or %q)", driver, SQLite, Postgres)
+}
+
+// Rebind turns the ? placeholders of q into PostgreSQL's $1, $2, ... when
+// needed, so one query text serves both dialects.
+func (db *DB) Rebind(q string) string {
+	if db.Driver != Postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// Blob is the column type for bytes in the dialect.
+func (db *DB) Blob() string {
+	if db.Driver == Postgres {
+		return "BYTEA"
+	}
+	return "BLOB"
+}

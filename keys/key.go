@@ -1,0 +1,106 @@
+package keys
+
+import (
+	"regexp"
+	"time"
+)
+
+// KeyState is the state of a logical key, as KMS names it.
+type KeyState string
+
+const (
+	Enabled         KeyState = "ENABLED"
+	Disabled        KeyState = "DISABLED"
+	PendingDeletion KeyState = "PENDING_DELETION"
+)
+
+// VersionState is the lifecycle state of one key version.
+type VersionState string
+
+const (
+	VersionPending         VersionState = "PENDING"          // created, e.g. waiting for its certificate
+	VersionActive          VersionState = "ACTIVE"           // primary: new signatures and encryptions
+	VersionRetired         VersionState = "RETIRED"          // verify and decrypt only
+	VersionDisabled        VersionState = "DISABLED"         // no use at all, can come back
+	VersionPendingDeletion VersionState = "PENDING_DELETION" // waiting period before destruction
+	VersionDestroyed       VersionState = "DESTROYED"        // backend key gone
+)
+
+// Key is a logical key: a name callers use, and the backend keys behind it.
+type Key struct {
+	Name        string
+	Description string
+	Spec        Spec
+	Usage       Usage
+	Backend     string // configured backend name
+	State       KeyState
+	// Policy is the key-policy JSON document; empty until policies apply.
+	Policy []byte
+	// AllowRawSecret lets DeriveSharedSecret return the raw ECDH secret.
+	AllowRawSecret bool
+	CreatedAt      time.Time
+	// Revision increases on every change; stores use it to refuse lost
+	// updates when several replicas share one store.
+	Revision int64
+	Versions []Version
+}
+
+// Version is one backend key behind a logical key.
+type Version struct {
+	Number       uint32
+	State        VersionState
+	BackendKeyID string
+	CreatedAt    time.Time
+	// CertChain is the version's certificate chain, DER, leaf first.
+	CertChain [][]byte
+}
+
+// Primary is the active version, or nil if the key has none.
+func (k *Key) Primary() *Version {
+	for i := range k.Versions {
+		if k.Versions[i].State == VersionActive {
+			return &k.Versions[i]
+		}
+	}
+	return nil
+}
+
+// Version returns version n, or nil.
+func (k *Key) Version(n uint32) *Version {
+	for i := range k.Versions {
+		if k.Versions[i].Number == n {
+			return &k.Versions[i]
+		}
+	}
+	return nil
+}
+
+// Clone returns a deep copy, so callers can change it without touching a
+// cached key that other requests are reading.
+func (k *Key) Clone() *Key {
+	c := *k
+	c.Policy = append([]byte(nil), k.Policy...)
+	c.Versions = make([]Version, len(k.Versions))
+	for i, v := range k.Versions {
+		v.CertChain = append([][]byte(nil), v.CertChain...)
+		c.Versions[i] = v
+	}
+	return &c
+}
+
+// Usable reports whether the version may serve an operation. New outputs
+// (sign, encrypt, MAC, derive) need the active version; checking old
+// outputs (verify, decrypt) also accepts a retired one.
+func (v *Version) Usable(newOutput bool) bool {
+	if v.State == VersionActive {
+		return true
+	}
+	return !newOutput && v.State == VersionRetired
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+// ValidName reports whether s can name a key: 1-128 characters of letters,
+// digits, '_', '.', '-', starting with a letter or digit. The limit keeps
+// names safe in ARNs, PKCS#11 labels and KMS tags.
+func ValidName(s string) bool { return nameRE.MatchString(s) }

@@ -1,0 +1,121 @@
+package keyring
+
+import (
+	"context"
+	"time"
+
+	"github.com/keygate/keygate/keys"
+)
+
+// CreateParams describe a new logical key.
+type CreateParams struct {
+	Name        string
+	Description string
+	Spec        keys.Spec
+	Usage       keys.Usage
+	Backend     string
+	// BackendKeyID adopts an existing backend key instead of generating one.
+	BackendKeyID   string
+	Policy         []byte
+	AllowRawSecret bool
+}
+
+// Validate reports every problem with p at once.
+func (p *CreateParams) Validate() error {
+	var probs []string
+	if !keys.ValidName(p.Name) {
+		probs = append(probs, "key_id must be 1-128 letters, digits, '_', '.' or '-', starting with a letter or digit")
+	}
+	if !p.Spec.Valid() {
+		probs = append(probs, "key_spec "+quote(string(p.Spec))+" is not supported")
+	}
+	if !p.Usage.Valid() {
+		probs = append(probs, "key_usage "+quote(string(p.Usage))+" is not a KMS key usage")
+	} else if p.Spec.Valid() && !p.Spec.Allows(p.Usage) {
+		probs = append(probs, "key_usage "+string(p.Usage)+" is not allowed for key_spec "+string(p.Spec))
+	}
+	if len(p.Description) > 8192 {
+		probs = append(probs, "description is longer than 8192 characters")
+	}
+	if p.AllowRawSecret && p.Usage != keys.KeyAgreement {
+		probs = append(probs, "allow_raw_shared_secret applies only to KEY_AGREEMENT keys")
+	}
+	if len(probs) > 0 {
+		return keys.Errorf(keys.InvalidArgument, "invalid key: %s", join(probs))
+	}
+	return nil
+}
+
+// Create makes a key with version 1 active: generated in the backend, or
+// adopted when p.BackendKeyID is set.
+func (r *Keyring) Create(ctx context.Context, p CreateParams) (*Entry, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	b, err := r.Backend(p.Backend)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.store.GetKey(ctx, p.Name); err == nil {
+		return nil, keys.Errorf(keys.AlreadyExists, "key %q already exists", p.Name)
+	} else if keys.KindOf(err) != keys.NotFound {
+		return nil, err
+	}
+	id := p.BackendKeyID
+	if id == "" {
+		if id, err = b.CreateKey(ctx, backendsCreate(p)); err != nil {
+			return nil, err
+		}
+	}
+	// Open checks that an adopted key really has the spec and usage, and
+	// gives the canonical id (a KMS ARN for an alias).
+	h, err := b.Open(ctx, id, p.Spec, p.Usage)
+	if err != nil {
+		return nil, err
+	}
+	now := r.now().UTC()
+	k := &keys.Key{
+		Name: p.Name, Description: p.Description, Spec: p.Spec, Usage: p.Usage, Backend: b.Name(),
+		State: keys.Enabled, Policy: p.Policy, AllowRawSecret: p.AllowRawSecret, CreatedAt: now,
+		Versions: []keys.Version{{Number: 1, State: keys.VersionActive, BackendKeyID: h.ID(), CreatedAt: now}},
+	}
+	if err := r.store.CreateKey(ctx, k); err != nil {
+		return nil, err
+	}
+	return r.Put(ctx, k)
+}
+
+// Update applies change to the stored key and caches the result. change
+// gets a private copy; returning an error aborts.
+func (r *Keyring) Update(ctx context.Context, name string, change func(*keys.Key) error) (*Entry, error) {
+	k, err := r.store.GetKey(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := change(k); err != nil {
+		return nil, err
+	}
+	if err := r.store.UpdateKey(ctx, k); err != nil {
+		return nil, err
+	}
+	return r.Put(ctx, k)
+}
+
+// SetState enables or disables a key.
+func (r *Keyring) SetState(ctx context.Context, name string, state keys.KeyState) (*Entry, error) {
+	return r.Update(ctx, name, func(k *keys.Key) error {
+		if k.State == keys.PendingDeletion {
+			return keys.Errorf(keys.FailedPrecondition, "key %q is pending deletion", name)
+		}
+		k.State = state
+		return nil
+	})
+}
+
+// List returns up to limit keys after the name `after`, as stored.
+func (r *Keyring) List(ctx context.Context, after string, limit int) ([]*keys.Key, error) {
+	return r.store.ListKeys(ctx, after, limit)
+}
+
+// Now is the keyring's clock.
+func (r *Keyring) Now() time.Time { return r.now() }

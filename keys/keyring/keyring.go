@@ -1,0 +1,191 @@
+// Package keyring binds logical keys (package keys) to open backend
+// handles. It is the registry the server resolves every call through:
+// name -> key -> version -> backends.Key, with the handles opened once and
+// cached, so the hot path does no lookup in the store or the backend.
+//
+// Several keygated replicas may share one store. A replica re-reads a key
+// from the store when its cached copy is older than the refresh interval,
+// so a key disabled on one replica stops working on the others within it.
+package keyring
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/keys"
+)
+
+// Entry is a resolved key: an immutable snapshot of the logical key and
+// the open handles of its usable versions. Callers must not modify it.
+type Entry struct {
+	Key *keys.Key
+	ARN string
+
+	handles   map[uint32]backends.Key
+	loaded    time.Time
+	reloading atomic.Bool
+}
+
+// Handle returns version n (0 = the primary) and its backend handle.
+// newOutput says whether the operation makes a new output (sign, encrypt)
+// or checks an old one (verify, decrypt).
+func (e *Entry) Handle(n uint32, newOutput bool) (*keys.Version, backends.Key, error) {
+	k := e.Key
+	switch k.State {
+	case keys.Enabled:
+	case keys.Disabled:
+		return nil, nil, keys.Errorf(keys.FailedPrecondition, "key %q is disabled", k.Name)
+	default:
+		return nil, nil, keys.Errorf(keys.FailedPrecondition, "key %q is %s", k.Name, k.State)
+	}
+	var v *keys.Version
+	if n == 0 {
+		if v = k.Primary(); v == nil {
+			return nil, nil, keys.Errorf(keys.FailedPrecondition, "key %q has no active version", k.Name)
+		}
+	} else if v = k.Version(n); v == nil {
+		return nil, nil, keys.Errorf(keys.NotFound, "key %q has no version %d", k.Name, n)
+	}
+	if !v.Usable(newOutput) {
+		return nil, nil, keys.Errorf(keys.FailedPrecondition, "key %q version %d is %s", k.Name, v.Number, v.State)
+	}
+	h, ok := e.handles[v.Number]
+	if !ok {
+		return nil, nil, keys.Errorf(keys.Unavailable, "key %q version %d could not be opened in its backend", k.Name, v.Number)
+	}
+	return v, h, nil
+}
+
+// Keyring resolves logical keys.
+type Keyring struct {
+	store    keys.Store
+	backends map[string]backends.Backend
+	arn      func(name string) string
+	refresh  time.Duration
+	now      func() time.Time
+
+	mu      sync.RWMutex
+	entries map[string]*Entry
+}
+
+// Options configure a Keyring.
+type Options struct {
+	// ARN makes a key's ARN from its name (arn:aws:kms:REGION:ACCOUNT:key/NAME).
+	ARN func(name string) string
+	// Refresh is how long a cached key is trusted before it is re-read
+	// from the store; 0 means 5s.
+	Refresh time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// New returns a Keyring over store with the configured backends by name.
+func New(store keys.Store, bs map[string]backends.Backend, opts Options) *Keyring {
+	if opts.Refresh == 0 {
+		opts.Refresh = 5 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ARN == nil {
+		opts.ARN = func(name string) string { return "key/" + name }
+	}
+	return &Keyring{store: store, backends: bs, arn: opts.ARN, refresh: opts.Refresh, now: opts.Now,
+		entries: map[string]*Entry{}}
+}
+
+// Backend returns a configured backend by name.
+func (r *Keyring) Backend(name string) (backends.Backend, error) {
+	b, ok := r.backends[name]
+	if !ok {
+		return nil, keys.Errorf(keys.InvalidArgument, "no backend named %q is configured", name)
+	}
+	return b, nil
+}
+
+// Resolve returns the entry for a key name, from the cache when fresh.
+func (r *Keyring) Resolve(ctx context.Context, name string) (*Entry, error) {
+	r.mu.RLock()
+	e := r.entries[name]
+	r.mu.RUnlock()
+	if e != nil {
+		if r.now().Sub(e.loaded) < r.refresh || !e.reloading.CompareAndSwap(false, true) {
+			return e, nil // fresh, or another caller is already refreshing it
+		}
+		defer e.reloading.Store(false)
+	}
+	if !keys.ValidName(name) {
+		return nil, keys.Errorf(keys.InvalidArgument, "key_id %q is not a valid key name", name)
+	}
+	k, err := r.store.GetKey(ctx, name)
+	if err != nil {
+		if e != nil && keys.KindOf(err) == keys.Unavailable {
+			return e, nil // the store blipped; the cached key is still the best answer
+		}
+		if keys.KindOf(err) == keys.NotFound {
+			r.forget(name)
+		}
+		return nil, err
+	}
+	return r.install(ctx, k, e)
+}
+
+// Put installs k (as just written to the store) into the cache, so the
+// replica that made a change sees it at once.
+func (r *Keyring) Put(ctx context.Context, k *keys.Key) (*Entry, error) {
+	r.mu.RLock()
+	old := r.entries[k.Name]
+	r.mu.RUnlock()
+	return r.install(ctx, k, old)
+}
+
+func (r *Keyring) forget(name string) {
+	r.mu.Lock()
+	delete(r.entries, name)
+	r.mu.Unlock()
+}
+
+// install builds an entry for k, reusing the handles of old where the
+// backend key is the same, and opening the rest.
+func (r *Keyring) install(ctx context.Context, k *keys.Key, old *Entry) (*Entry, error) {
+	e := &Entry{Key: k, ARN: r.arn(k.Name), handles: make(map[uint32]backends.Key, len(k.Versions)), loaded: r.now()}
+	if old != nil && old.Key.Revision == k.Revision {
+		e.handles = old.handles
+	} else {
+		b, err := r.Backend(k.Backend)
+		if err != nil {
+			return nil, keys.Errorf(keys.Unavailable, "key %q lives in backend %q, which is not configured", k.Name, k.Backend)
+		}
+		for _, v := range k.Versions {
+			if !v.Usable(false) && v.State != keys.VersionPending {
+				continue
+			}
+			if old != nil {
+				if h, ok := old.handles[v.Number]; ok && h.ID() == v.BackendKeyID {
+					e.handles[v.Number] = h
+					continue
+				}
+			}
+			h, err := b.Open(ctx, v.BackendKeyID, k.Spec, k.Usage)
+			if err != nil {
+				return nil, fmt.Errorf("open key %q version %d: %w", k.Name, v.Number, err)
+			}
+			e.handles[v.Number] = h
+		}
+	}
+	r.mu.Lock()
+	r.entries[k.Name] = e
+	r.mu.Unlock()
+	return e, nil
+}
+
+// Opened returns the open handle of version n whatever the key's state,
+// for describing a key; ok is false if the version has no open handle.
+func (e *Entry) Opened(n uint32) (h backends.Key, ok bool) {
+	h, ok = e.handles[n]
+	return h, ok
+}

@@ -1,0 +1,245 @@
+package keys
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keygate/keygate/internal/sqldb"
+)
+
+// SQLStore is the Store on SQLite or PostgreSQL.
+type SQLStore struct {
+	db *sqldb.DB
+}
+
+// NewSQLStore creates the tables if needed.
+func NewSQLStore(ctx context.Context, db *sqldb.DB) (*SQLStore, error) {
+	schema := []string{
+		`CREATE TABLE IF NOT EXISTS keys (
+			name TEXT PRIMARY KEY,
+			description TEXT NOT NULL,
+			spec TEXT NOT NULL,
+			usage TEXT NOT NULL,
+			backend TEXT NOT NULL,
+			state TEXT NOT NULL,
+			policy TEXT NOT NULL,
+			allow_raw_secret BOOLEAN NOT NULL,
+			created_at BIGINT NOT NULL,
+			revision BIGINT NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS key_versions (
+			key_name TEXT NOT NULL REFERENCES keys(name),
+			version BIGINT NOT NULL,
+			state TEXT NOT NULL,
+			backend_key_id TEXT NOT NULL,
+			created_at BIGINT NOT NULL,
+			cert_chain TEXT NOT NULL,
+			PRIMARY KEY (key_name, version))`,
+	}
+	for _, q := range schema {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return nil, fmt.Errorf("key store schema: %w", err)
+		}
+	}
+	return &SQLStore{db: db}, nil
+}
+
+func (s *SQLStore) CreateKey(ctx context.Context, k *Key) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(*) FROM keys WHERE name = ?`), k.Name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return Errorf(AlreadyExists, "key %q already exists", k.Name)
+		}
+		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO keys
+			(name, description, spec, usage, backend, state, policy, allow_raw_secret, created_at, revision)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			k.Name, k.Description, string(k.Spec), string(k.Usage), k.Backend, string(k.State),
+			string(k.Policy), k.AllowRawSecret, k.CreatedAt.UnixNano(), k.Revision)
+		if err != nil {
+			return err
+		}
+		return s.putVersions(ctx, tx, k)
+	})
+}
+
+func (s *SQLStore) UpdateKey(ctx context.Context, k *Key) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE keys SET description = ?, state = ?, policy = ?,
+			allow_raw_secret = ?, revision = ? WHERE name = ? AND revision = ?`),
+			k.Description, string(k.State), string(k.Policy), k.AllowRawSecret, k.Revision+1, k.Name, k.Revision)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			if _, err := s.getKey(ctx, tx, k.Name); err != nil {
+				return err
+			}
+			return Errorf(FailedPrecondition, "key %q was changed concurrently; retry", k.Name)
+		}
+		if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM key_versions WHERE key_name = ?`), k.Name); err != nil {
+			return err
+		}
+		if err := s.putVersions(ctx, tx, k); err != nil {
+			return err
+		}
+		k.Revision++
+		return nil
+	})
+}
+
+func (s *SQLStore) putVersions(ctx context.Context, tx *sql.Tx, k *Key) error {
+	q := s.db.Rebind(`INSERT INTO key_versions (key_name, version, state, backend_key_id, created_at, cert_chain)
+		VALUES (?, ?, ?, ?, ?, ?)`)
+	for _, v := range k.Versions {
+		chain, err := json.Marshal(v.CertChain) // [][]byte as base64 strings
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, q, k.Name, int64(v.Number), string(v.State), v.BackendKeyID,
+			v.CreatedAt.UnixNano(), string(chain)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *SQLStore) GetKey(ctx context.Context, name string) (*Key, error) {
+	return s.getKey(ctx, s.db, name)
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+const keyCols = `name, description, spec, usage, backend, state, policy, allow_raw_secret, created_at, revision`
+
+func (s *SQLStore) getKey(ctx context.Context, q querier, name string) (*Key, error) {
+	k, err := scanKey(q.QueryRowContext(ctx, s.db.Rebind(`SELECT `+keyCols+` FROM keys WHERE name = ?`), name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, Errorf(NotFound, "key %q not found", name)
+	}
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	if err := s.loadVersions(ctx, q, []*Key{k}); err != nil {
+		return nil, storeErr(err)
+	}
+	return k, nil
+}
+
+func (s *SQLStore) ListKeys(ctx context.Context, after string, limit int) ([]*Key, error) {
+	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT `+keyCols+` FROM keys WHERE name > ? ORDER BY name LIMIT ?`), after, limit)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	defer rows.Close()
+	var out []*Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, storeErr(err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, storeErr(err)
+	}
+	rows.Close()
+	if err := s.loadVersions(ctx, s.db, out); err != nil {
+		return nil, storeErr(err)
+	}
+	return out, nil
+}
+
+func (s *SQLStore) loadVersions(ctx context.Context, q querier, ks []*Key) error {
+	if len(ks) == 0 {
+		return nil
+	}
+	byName := make(map[string]*Key, len(ks))
+	args := make([]any, len(ks))
+	for i, k := range ks {
+		byName[k.Name] = k
+		args[i] = k.Name
+	}
+	in := strings.TrimSuffix(strings.Repeat("?,", len(ks)), ",")
+	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT key_name, version, state, backend_key_id, created_at, cert_chain
+		FROM key_versions WHERE key_name IN (`+in+`) ORDER BY key_name, version`), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			name, state, id, chain string
+			num, created           int64
+		)
+		if err := rows.Scan(&name, &num, &state, &id, &created, &chain); err != nil {
+			return err
+		}
+		v := Version{Number: uint32(num), State: VersionState(state), BackendKeyID: id, CreatedAt: time.Unix(0, created).UTC()}
+		if err := json.Unmarshal([]byte(chain), &v.CertChain); err != nil {
+			return fmt.Errorf("key %q version %d: certificate chain: %w", name, num, err)
+		}
+		byName[name].Versions = append(byName[name].Versions, v)
+	}
+	return rows.Err()
+}
+
+func scanKey(row interface{ Scan(...any) error }) (*Key, error) {
+	var (
+		k                  Key
+		spec, usage, state string
+		policy             string
+		created            int64
+	)
+	if err := row.Scan(&k.Name, &k.Description, &spec, &usage, &k.Backend, &state, &policy,
+		&k.AllowRawSecret, &created, &k.Revision); err != nil {
+		return nil, err
+	}
+	k.Spec, k.Usage, k.State = Spec(spec), Usage(usage), KeyState(state)
+	if policy != "" {
+		k.Policy = []byte(policy)
+	}
+	k.CreatedAt = time.Unix(0, created).UTC()
+	return &k, nil
+}
+
+func (s *SQLStore) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return storeErr(err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		var e *Error
+		if errors.As(err, &e) {
+			return err
+		}
+		return storeErr(err)
+	}
+	return storeErr(tx.Commit())
+}
+
+// storeErr hides database details from callers: the store is either there
+// or it is not.
+func storeErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	if k := KindOf(err); k == DeadlineExceeded || k == Canceled {
+		return err
+	}
+	return Wrap(Unavailable, err, "key store unavailable")
+}

@@ -1,0 +1,160 @@
+package server
+
+import (
+	"context"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/keys/keyring"
+	pb "github.com/keygate/keygate/proto/keygate/v1"
+)
+
+// adminService implements KeyAdminService.
+type adminService struct {
+	pb.UnimplementedKeyAdminServiceServer
+	s *Server
+}
+
+// BackendStater is implemented by backend keys whose backend keeps its own
+// state (KMS: Enabled, Disabled, PendingDeletion), shown by DescribeKey.
+type BackendStater interface {
+	BackendState(ctx context.Context) (string, error)
+}
+
+// adminKey resolves and authorizes a key for an administrative call; unlike
+// use it does not need the key to be enabled.
+func (s *Server) adminKey(ctx context.Context, c *Call, name string) (*keyring.Entry, error) {
+	c.KeyName = name
+	if name == "" {
+		return nil, keys.Errorf(keys.InvalidArgument, "key_id is required")
+	}
+	e, err := s.keys.Resolve(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	c.Key = e
+	return e, s.authz.Authorize(ctx, c)
+}
+
+func (as *adminService) CreateKey(ctx context.Context, req *pb.CreateKeyRequest) (*pb.CreateKeyResponse, error) {
+	c := callOf(ctx)
+	c.KeyName = req.KeyId
+	if err := as.s.authz.Authorize(ctx, c); err != nil {
+		return nil, err
+	}
+	backend := req.Backend
+	if backend == "" {
+		backend = as.s.cfg.DefaultBackend
+	}
+	e, err := as.s.keys.Create(ctx, keyring.CreateParams{
+		Name: req.KeyId, Description: req.Description, Spec: keys.Spec(req.KeySpec), Usage: keys.Usage(req.KeyUsage),
+		Backend: backend, BackendKeyID: req.BackendKeyId,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.Key, c.Version, c.BackendKeyID = e, 1, e.Key.Versions[0].BackendKeyID
+	as.s.log.Info("key created", "key", req.KeyId, "spec", req.KeySpec, "usage", req.KeyUsage, "backend", backend, "principal", c.Principal.ARN)
+	return &pb.CreateKeyResponse{Key: as.s.metadata(ctx, e)}, nil
+}
+
+func (as *adminService) DescribeKey(ctx context.Context, req *pb.DescribeKeyRequest) (*pb.DescribeKeyResponse, error) {
+	e, err := as.s.adminKey(ctx, callOf(ctx), req.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.DescribeKeyResponse{Key: as.s.metadata(ctx, e)}, nil
+}
+
+func (as *adminService) ListKeys(ctx context.Context, req *pb.ListKeysRequest) (*pb.ListKeysResponse, error) {
+	c := callOf(ctx)
+	if err := as.s.authz.Authorize(ctx, c); err != nil {
+		return nil, err
+	}
+	size := int(req.PageSize)
+	switch {
+	case size == 0:
+		size = 100
+	case size > 1000:
+		return nil, keys.Errorf(keys.InvalidArgument, "page_size must be at most 1000")
+	}
+	if req.PageToken != "" && !keys.ValidName(req.PageToken) {
+		return nil, keys.Errorf(keys.InvalidArgument, "page_token is not valid")
+	}
+	ks, err := as.s.keys.List(ctx, req.PageToken, size+1)
+	if err != nil {
+		return nil, err
+	}
+	resp := &pb.ListKeysResponse{}
+	if len(ks) > size {
+		ks = ks[:size]
+		resp.NextPageToken = ks[size-1].Name
+	}
+	for _, k := range ks {
+		resp.Keys = append(resp.Keys, as.s.keyMetadata(k, nil))
+	}
+	return resp, nil
+}
+
+func (as *adminService) EnableKey(ctx context.Context, req *pb.EnableKeyRequest) (*pb.EnableKeyResponse, error) {
+	md, err := as.setState(ctx, req.KeyId, keys.Enabled)
+	return &pb.EnableKeyResponse{Key: md}, err
+}
+
+func (as *adminService) DisableKey(ctx context.Context, req *pb.DisableKeyRequest) (*pb.DisableKeyResponse, error) {
+	md, err := as.setState(ctx, req.KeyId, keys.Disabled)
+	return &pb.DisableKeyResponse{Key: md}, err
+}
+
+func (as *adminService) setState(ctx context.Context, name string, state keys.KeyState) (*pb.KeyMetadata, error) {
+	c := callOf(ctx)
+	if _, err := as.s.adminKey(ctx, c, name); err != nil {
+		return nil, err
+	}
+	e, err := as.s.keys.SetState(ctx, name, state)
+	if err != nil {
+		return nil, err
+	}
+	c.Key = e
+	as.s.log.Info("key state changed", "key", name, "state", state, "principal", c.Principal.ARN)
+	return as.s.metadata(ctx, e), nil
+}
+
+// metadata describes a resolved key, with the backend's own state where
+// the backend has one.
+func (s *Server) metadata(ctx context.Context, e *keyring.Entry) *pb.KeyMetadata {
+	return s.keyMetadata(e.Key, func(v *keys.Version) string {
+		h, ok := e.Opened(v.Number)
+		if !ok {
+			return ""
+		}
+		if st, ok := h.(BackendStater); ok {
+			if state, err := st.BackendState(ctx); err == nil {
+				return state
+			}
+			return "UNKNOWN"
+		}
+		return ""
+	})
+}
+
+func (s *Server) keyMetadata(k *keys.Key, backendState func(*keys.Version) string) *pb.KeyMetadata {
+	md := &pb.KeyMetadata{
+		KeyId: k.Name, Arn: s.cfg.KeyARN(k.Name), Description: k.Description, KeySpec: string(k.Spec),
+		KeyUsage: string(k.Usage), Backend: k.Backend, KeyState: string(k.State), CreateTime: timestamppb.New(k.CreatedAt),
+	}
+	if p := k.Primary(); p != nil {
+		md.PrimaryVersion = p.Number
+	}
+	for i := range k.Versions {
+		v := &k.Versions[i]
+		kv := &pb.KeyVersion{Version: v.Number, State: string(v.State), BackendKeyId: v.BackendKeyID,
+			CreateTime: timestamppb.New(v.CreatedAt), CertificateCount: uint32(len(v.CertChain))}
+		if backendState != nil {
+			kv.BackendState = backendState(v)
+		}
+		md.Versions = append(md.Versions, kv)
+	}
+	return md
+}

@@ -1,0 +1,136 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/keys/keyring"
+)
+
+// Call is what keygate knows about one RPC: the interceptor starts it, the
+// handler fills in the key and the request's facts, the authorizer its
+// decision, the backend its request id; the auditor records it before the
+// caller gets an answer.
+type Call struct {
+	Start         time.Time
+	Method        string // full gRPC method name
+	Action        string // kms:Sign, keygate:CreateAcsSession, ...
+	Principal     Principal
+	Peer          string
+	CorrelationID string // the caller's x-request-id
+
+	Key          *keyring.Entry // nil until resolved
+	KeyName      string
+	Version      uint32
+	BackendKeyID string
+	// Request facts, also the policy's condition keys.
+	Algorithm   string
+	MessageType string
+	EncContext  map[string]string
+	// Decision is "Allow", "Deny" (explicit) or "ImplicitDeny"; Sid names
+	// the statement that decided.
+	Decision string
+	Sid      string
+	Backend  backends.CallInfo
+
+	Err     error
+	Latency time.Duration
+}
+
+// Auditor makes a call's record durable. The call is answered only after
+// Record returns; if it fails, crypto calls fail closed.
+type Auditor interface {
+	Record(ctx context.Context, c *Call) error
+}
+
+// Authorizer decides whether c.Principal may do c.Action on c.Key. It sets
+// c.Decision and c.Sid, and returns a keys.PermissionDenied error to deny.
+type Authorizer interface {
+	Authorize(ctx context.Context, c *Call) error
+}
+
+type callKey struct{}
+
+func callOf(ctx context.Context) *Call {
+	c, _ := ctx.Value(callKey{}).(*Call)
+	if c == nil {
+		c = &Call{} // a handler called outside the interceptor (tests) still works
+	}
+	return c
+}
+
+// unary is the interceptor every keygate RPC passes: identity, the call
+// record, the handler, the audit record, and the one mapping of errors to
+// gRPC codes, in that order.
+func (s *Server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	action, audited := s.actions[info.FullMethod]
+	if !audited {
+		return h(ctx, req) // health and reflection
+	}
+	c := &Call{Start: time.Now(), Method: info.FullMethod, Action: action}
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get("x-request-id"); len(v) > 0 && len(v[0]) <= 128 {
+			c.CorrelationID = v[0]
+		}
+	}
+	var resp any
+	c.Principal, c.Peer, c.Err = s.identify(ctx)
+	if c.Err == nil {
+		ctx = context.WithValue(ctx, callKey{}, c)
+		ctx = backends.WithCallInfo(ctx, &c.Backend)
+		resp, c.Err = h(ctx, req)
+	}
+	c.Latency = time.Since(c.Start)
+	if err := s.auditor.Record(context.WithoutCancel(ctx), c); err != nil {
+		s.log.Error("audit record failed; refusing the call", "method", c.Method, "err", err)
+		return nil, toStatus(keys.Wrap(keys.Unavailable, err, "audit log unavailable"))
+	}
+	if c.Err != nil {
+		if k := keys.KindOf(c.Err); k == keys.Internal || k == keys.Unavailable {
+			s.log.Error("call failed", "method", c.Method, "principal", c.Principal.ARN, "key", c.KeyName, "err", c.Err)
+		}
+		return nil, toStatus(c.Err)
+	}
+	return resp, nil
+}
+
+// use resolves a key for the call, checks the request against it,
+// authorizes it, and returns the version and backend handle to use. The
+// key must have usage u (any usage if u is empty); version n (0 = the
+// primary) must be active if the operation makes a new output. check, if
+// given, validates the request against the key and records the request's
+// facts on the call before the policy sees them.
+func (s *Server) use(ctx context.Context, c *Call, name string, n uint32, u keys.Usage, newOutput bool,
+	check func(*keys.Key) error) (*keys.Version, backends.Key, error) {
+	c.KeyName = name
+	if name == "" {
+		return nil, nil, keys.Errorf(keys.InvalidArgument, "key_id is required")
+	}
+	e, err := s.keys.Resolve(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.Key = e
+	if u != "" && e.Key.Usage != u {
+		return nil, nil, keys.Errorf(keys.FailedPrecondition, "key %q has usage %s; this operation needs %s", name, e.Key.Usage, u)
+	}
+	if check != nil {
+		if err := check(e.Key); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := s.authz.Authorize(ctx, c); err != nil {
+		return nil, nil, err
+	}
+	v, h, err := e.Handle(n, newOutput)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.Version, c.BackendKeyID = v.Number, v.BackendKeyID
+	return v, h, nil
+}

@@ -1,0 +1,105 @@
+package server
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/x509"
+
+	"github.com/keygate/keygate/keys"
+	pb "github.com/keygate/keygate/proto/keygate/v1"
+)
+
+// cryptoService implements CryptoService on the server's keys.
+type cryptoService struct {
+	pb.UnimplementedCryptoServiceServer
+	s *Server
+}
+
+func (cs *cryptoService) Sign(ctx context.Context, req *pb.SignRequest) (*pb.SignResponse, error) {
+	c := callOf(ctx)
+	var dig []byte
+	var alg keys.SigningAlgorithm
+	v, h, err := cs.s.use(ctx, c, req.KeyId, 0, keys.SignVerify, true, func(k *keys.Key) (err error) {
+		alg, dig, err = signInput(k, req.SigningAlgorithm, req.MessageType, req.Message)
+		c.Algorithm, c.MessageType = string(alg), messageType(req.MessageType)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	sig, err := h.Sign(ctx, alg, dig)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.SignResponse{KeyId: req.KeyId, KeyVersion: v.Number, Signature: sig, SigningAlgorithm: string(alg)}, nil
+}
+
+func (cs *cryptoService) Verify(ctx context.Context, req *pb.VerifyRequest) (*pb.VerifyResponse, error) {
+	c := callOf(ctx)
+	var dig []byte
+	var alg keys.SigningAlgorithm
+	v, h, err := cs.s.use(ctx, c, req.KeyId, req.KeyVersion, keys.SignVerify, false, func(k *keys.Key) (err error) {
+		alg, dig, err = signInput(k, req.SigningAlgorithm, req.MessageType, req.Message)
+		c.Algorithm, c.MessageType = string(alg), messageType(req.MessageType)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Signature) == 0 || len(req.Signature) > 1024 {
+		return nil, keys.Errorf(keys.InvalidArgument, "signature must be 1 to 1024 bytes")
+	}
+	valid := false
+	switch pub := h.Public().(type) {
+	case *ecdsa.PublicKey:
+		valid = ecdsa.VerifyASN1(pub, dig, req.Signature)
+	case *rsa.PublicKey:
+		if alg.IsPSS() {
+			valid = rsa.VerifyPSS(pub, alg.Hash(), dig, req.Signature, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil
+		} else {
+			valid = rsa.VerifyPKCS1v15(pub, alg.Hash(), dig, req.Signature) == nil
+		}
+	default:
+		return nil, keys.Errorf(keys.Internal, "key %q has no public key to verify with", req.KeyId)
+	}
+	return &pb.VerifyResponse{KeyId: req.KeyId, KeyVersion: v.Number, SignatureValid: valid, SigningAlgorithm: string(alg)}, nil
+}
+
+func (cs *cryptoService) GetPublicKey(ctx context.Context, req *pb.GetPublicKeyRequest) (*pb.GetPublicKeyResponse, error) {
+	c := callOf(ctx)
+	v, h, err := cs.s.use(ctx, c, req.KeyId, req.KeyVersion, "", false, nil)
+	if err != nil {
+		return nil, err
+	}
+	k := c.Key.Key
+	if h.Public() == nil {
+		return nil, keys.Errorf(keys.FailedPrecondition, "key %q (%s) is symmetric and has no public key", req.KeyId, k.Spec)
+	}
+	der, err := x509.MarshalPKIXPublicKey(h.Public())
+	if err != nil {
+		return nil, keys.Wrap(keys.Internal, err, "public key could not be encoded")
+	}
+	resp := &pb.GetPublicKeyResponse{KeyId: req.KeyId, KeyVersion: v.Number, PublicKey: der,
+		KeySpec: string(k.Spec), KeyUsage: string(k.Usage)}
+	switch k.Usage {
+	case keys.SignVerify:
+		for _, a := range k.Spec.SigningAlgorithms() {
+			resp.SigningAlgorithms = append(resp.SigningAlgorithms, string(a))
+		}
+	case keys.EncryptDecrypt:
+		for _, a := range k.Spec.EncryptionAlgorithms() {
+			resp.EncryptionAlgorithms = append(resp.EncryptionAlgorithms, string(a))
+		}
+	case keys.KeyAgreement:
+		resp.KeyAgreementAlgorithms = []string{string(keys.ECDH)}
+	}
+	return resp, nil
+}
+
+func messageType(t string) string {
+	if t == "" {
+		return string(keys.Raw)
+	}
+	return t
+}

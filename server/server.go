@@ -1,0 +1,151 @@
+// Package server is keygated: the gRPC services over mutual TLS, the
+// interceptor that turns each RPC into an identified, authorized and
+// audited call, and the one mapping of keygate errors to gRPC codes.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/sqldb"
+	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/keys/keyring"
+	pb "github.com/keygate/keygate/proto/keygate/v1"
+)
+
+// actions maps each audited RPC to its KMS (or keygate:) action name.
+var actions = map[string]string{
+	"/keygate.v1.CryptoService/Sign":               "kms:Sign",
+	"/keygate.v1.CryptoService/Verify":             "kms:Verify",
+	"/keygate.v1.CryptoService/GetPublicKey":       "kms:GetPublicKey",
+	"/keygate.v1.CryptoService/Encrypt":            "kms:Encrypt",
+	"/keygate.v1.CryptoService/Decrypt":            "kms:Decrypt",
+	"/keygate.v1.CryptoService/GenerateDataKey":    "kms:GenerateDataKey",
+	"/keygate.v1.CryptoService/GenerateMac":        "kms:GenerateMac",
+	"/keygate.v1.CryptoService/VerifyMac":          "kms:VerifyMac",
+	"/keygate.v1.CryptoService/DeriveSharedSecret": "kms:DeriveSharedSecret",
+	"/keygate.v1.KeyAdminService/CreateKey":        "kms:CreateKey",
+	"/keygate.v1.KeyAdminService/DescribeKey":      "kms:DescribeKey",
+	"/keygate.v1.KeyAdminService/ListKeys":         "kms:ListKeys",
+	"/keygate.v1.KeyAdminService/EnableKey":        "kms:EnableKey",
+	"/keygate.v1.KeyAdminService/DisableKey":       "kms:DisableKey",
+}
+
+// Server is a configured keygated.
+type Server struct {
+	cfg        *Config
+	log        *slog.Logger
+	db         *sqldb.DB
+	backends   map[string]backends.Backend
+	keys       *keyring.Keyring
+	authz      Authorizer
+	auditor    Auditor
+	principals map[string]string
+	actions    map[string]string
+	health     *health.Server
+	grpc       *grpc.Server
+}
+
+// Options replace parts of the server, for tests and later stages.
+type Options struct {
+	Auditor    Auditor
+	Authorizer Authorizer
+}
+
+// New opens the store and the backends and builds the gRPC server. The
+// caller must Close it.
+func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Server, error) {
+	s := &Server{cfg: cfg, log: log, backends: map[string]backends.Backend{},
+		principals: map[string]string{}, actions: actions}
+	for _, m := range cfg.Principals {
+		s.principals[m.Identity] = m.ARN
+	}
+	tlsCfg, err := serverTLS(cfg.TLS)
+	if err != nil {
+		return nil, err
+	}
+	if s.db, err = sqldb.Open(cfg.Store.Driver, cfg.StoreDSN()); err != nil {
+		return nil, err
+	}
+	store, err := keys.NewSQLStore(ctx, s.db)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	for _, bc := range cfg.Backends {
+		b, err := backends.Open(ctx, bc.Type, bc.Name, &bc.Config)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("backend %q: %w", bc.Name, err)
+		}
+		s.backends[bc.Name] = b
+	}
+	s.keys = keyring.New(store, s.backends, keyring.Options{ARN: cfg.KeyARN, Refresh: cfg.KeyRefresh})
+	s.authz, s.auditor = opts.Authorizer, opts.Auditor
+	if s.authz == nil {
+		s.authz = configAuthorizer{admins: cfg.Admins}
+	}
+	if s.auditor == nil {
+		s.auditor = logAuditor{log: log}
+	}
+	s.grpc = grpc.NewServer(
+		grpc.Creds(credentials.NewTLS(tlsCfg)),
+		grpc.ChainUnaryInterceptor(s.unary),
+		grpc.MaxRecvMsgSize(64<<10), // the largest valid request is a few KiB
+		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
+	)
+	pb.RegisterCryptoServiceServer(s.grpc, &cryptoService{s: s})
+	pb.RegisterKeyAdminServiceServer(s.grpc, &adminService{s: s})
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	return s, nil
+}
+
+// Keyring is the server's key registry (used by the demo setup).
+func (s *Server) Keyring() *keyring.Keyring { return s.keys }
+
+// Serve answers on lis until Shutdown.
+func (s *Server) Serve(lis net.Listener) error {
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.log.Info("keygated serving", "addr", lis.Addr().String(), "backends", len(s.backends))
+	if err := s.grpc.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops taking calls and waits for those in flight, until ctx is
+// done; then it stops hard.
+func (s *Server) Shutdown(ctx context.Context) {
+	s.health.Shutdown()
+	done := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.grpc.Stop()
+	}
+}
+
+// Close releases the backends and the store.
+func (s *Server) Close() error {
+	var errs []error
+	for _, b := range s.backends {
+		errs = append(errs, b.Close())
+	}
+	if s.db != nil {
+		errs = append(errs, s.db.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,109 @@
+package server
+
+import (
+	"crypto/sha256"
+	"crypto/sha512"
+	"slices"
+
+	"github.com/keygate/keygate/keys"
+)
+
+// Limits on request fields, KMS's where KMS has one.
+const (
+	maxEncContextBytes = 8192 // all keys and values together
+	maxEncContextPairs = 64
+	maxDataKeyBytes    = 1024
+	maxKDFInfo         = 1024
+)
+
+// signInput validates a Sign/Verify request against the key and returns
+// the algorithm and the digest to sign.
+func signInput(k *keys.Key, algName, msgType string, msg []byte) (keys.SigningAlgorithm, []byte, error) {
+	allowed := k.Spec.SigningAlgorithms()
+	alg := keys.SigningAlgorithm(algName)
+	if alg == "" {
+		alg = allowed[0]
+	} else if !slices.Contains(allowed, alg) {
+		return "", nil, keys.Errorf(keys.InvalidArgument, "signing_algorithm %q is not valid for key %q (%s); use one of %v", algName, k.Name, k.Spec, allowed)
+	}
+	switch keys.MessageType(msgType) {
+	case keys.Raw, "":
+		if len(msg) == 0 || len(msg) > keys.MaxMessage {
+			return "", nil, keys.Errorf(keys.InvalidArgument, "message must be 1 to %d bytes for message_type RAW, got %d", keys.MaxMessage, len(msg))
+		}
+		return alg, digest(alg.DigestSize(), msg), nil
+	case keys.Digest:
+		if len(msg) != alg.DigestSize() {
+			return "", nil, keys.Errorf(keys.InvalidArgument, "message must be a %d-byte digest for %s, got %d bytes", alg.DigestSize(), alg, len(msg))
+		}
+		return alg, msg, nil
+	}
+	return "", nil, keys.Errorf(keys.InvalidArgument, "message_type %q: want RAW or DIGEST", msgType)
+}
+
+func digest(size int, msg []byte) []byte {
+	switch size {
+	case 48:
+		d := sha512.Sum384(msg)
+		return d[:]
+	case 64:
+		d := sha512.Sum512(msg)
+		return d[:]
+	}
+	d := sha256.Sum256(msg)
+	return d[:]
+}
+
+// encAlgorithm validates an encryption algorithm against the key.
+func encAlgorithm(k *keys.Key, name string) (keys.EncryptionAlgorithm, error) {
+	allowed := k.Spec.EncryptionAlgorithms()
+	alg := keys.EncryptionAlgorithm(name)
+	if alg == "" {
+		return allowed[0], nil
+	}
+	if !slices.Contains(allowed, alg) {
+		return "", keys.Errorf(keys.InvalidArgument, "encryption_algorithm %q is not valid for key %q (%s); use one of %v", name, k.Name, k.Spec, allowed)
+	}
+	return alg, nil
+}
+
+// checkEncContext bounds an encryption context; only symmetric encryption
+// can bind one.
+func checkEncContext(ec map[string]string, alg keys.EncryptionAlgorithm) error {
+	if len(ec) == 0 {
+		return nil
+	}
+	if alg != keys.SymmetricDefaultAlg {
+		return keys.Errorf(keys.InvalidArgument, "encryption_context is only allowed with SYMMETRIC_DEFAULT")
+	}
+	if len(ec) > maxEncContextPairs {
+		return keys.Errorf(keys.InvalidArgument, "encryption_context has %d pairs; at most %d", len(ec), maxEncContextPairs)
+	}
+	size := 0
+	for k, v := range ec {
+		if k == "" {
+			return keys.Errorf(keys.InvalidArgument, "encryption_context has an empty key")
+		}
+		size += len(k) + len(v)
+	}
+	if size > maxEncContextBytes {
+		return keys.Errorf(keys.InvalidArgument, "encryption_context is %d bytes; at most %d", size, maxEncContextBytes)
+	}
+	return nil
+}
+
+func checkPlaintext(p []byte) error {
+	if len(p) == 0 || len(p) > keys.MaxMessage {
+		return keys.Errorf(keys.InvalidArgument, "plaintext must be 1 to %d bytes, got %d", keys.MaxMessage, len(p))
+	}
+	return nil
+}
+
+// macAlgorithm validates a MAC algorithm against the key.
+func macAlgorithm(k *keys.Key, name string) (keys.MacAlgorithm, error) {
+	own := k.Spec.MacAlgorithm()
+	if name == "" || keys.MacAlgorithm(name) == own {
+		return own, nil
+	}
+	return "", keys.Errorf(keys.InvalidArgument, "mac_algorithm %q is not valid for key %q (%s); use %s", name, k.Name, k.Spec, own)
+}

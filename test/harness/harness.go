@@ -1,0 +1,173 @@
+// Package harness starts a real keygated for tests: a fresh SoftHSM2
+// token, a local CA with the demo identities, a SQLite (or given) store,
+// and the gRPC server over mutual TLS on a loopback port.
+package harness
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	_ "github.com/keygate/keygate/backends/pkcs11"
+	"github.com/keygate/keygate/internal/devca"
+	pb "github.com/keygate/keygate/proto/keygate/v1"
+	"github.com/keygate/keygate/server"
+	"github.com/keygate/keygate/test/softhsm"
+)
+
+// Account is the test deployment's AWS account.
+const Account = "111122223333"
+
+// Identities are the client identities the harness issues certificates
+// for; each maps to arn:aws:iam::111122223333:role/NAME. "stranger" has a
+// valid certificate but no principal mapping.
+var Identities = []string{"admin", "acs", "3ds-server", "ds", "stranger"}
+
+// Env is a running keygated and what a client needs to reach it.
+type Env struct {
+	T      testing.TB
+	Dir    string
+	Addr   string
+	Config *server.Config
+	Server *server.Server
+	Token  softhsm.Token
+	CA     *devca.CA
+}
+
+// Options adjust the environment.
+type Options struct {
+	// Store overrides the SQLite store (driver and DSN).
+	Store *server.StoreConfig
+	// Token reuses an existing token instead of making a fresh one.
+	Token *softhsm.Token
+	// ExtraConfig is YAML appended to the generated config.
+	ExtraConfig string
+	// ServerOptions are passed to server.New.
+	ServerOptions server.Options
+	// Log receives the server's log; nil discards it.
+	Log io.Writer
+}
+
+// Start runs a keygated for the test and stops it at cleanup.
+func Start(t testing.TB, opts Options) *Env {
+	t.Helper()
+	env := &Env{T: t, Dir: t.TempDir()}
+	if opts.Token != nil {
+		env.Token = *opts.Token
+	} else {
+		env.Token = softhsm.New(t)
+	}
+	ca, err := devca.New("keygate test CA")
+	must(t, err)
+	env.CA = ca
+	tlsDir := filepath.Join(env.Dir, "tls")
+	must(t, devca.WriteFiles(tlsDir, "ca", ca.Cert, ca.Key))
+	srv, err := ca.Server("keygated", "127.0.0.1", "localhost")
+	must(t, err)
+	must(t, devca.WriteFiles(tlsDir, "server", srv.Cert, srv.Key))
+	for _, id := range Identities {
+		c, err := ca.Client(id, "spiffe://keygate.test/"+id)
+		must(t, err)
+		must(t, devca.WriteFiles(tlsDir, id, c.Cert, c.Key))
+	}
+	pinFile := filepath.Join(env.Dir, "pin")
+	must(t, os.WriteFile(pinFile, []byte(env.Token.PIN), 0o600))
+
+	store := server.StoreConfig{Driver: "sqlite", DSN: filepath.Join(env.Dir, "keygate.db")}
+	if opts.Store != nil {
+		store = *opts.Store
+	}
+	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
+account: %q
+region: eu-west-1
+tls: {cert: %q, key: %q, client_ca: %q}
+admins: [arn:aws:iam::%s:role/admin]
+store: {driver: %q, dsn: %q}
+key_refresh: 100ms
+backends:
+  - name: hsm
+    type: pkcs11
+    config: {module: %q, token_label: %q, pin_file: %q, max_sessions: 32}
+principals:
+`, Account, filepath.Join(tlsDir, "server.pem"), filepath.Join(tlsDir, "server-key.pem"), filepath.Join(tlsDir, "ca.pem"),
+		Account, store.Driver, store.DSN, env.Token.Module, env.Token.Label, pinFile)
+	for _, id := range Identities[:len(Identities)-1] {
+		cfg += fmt.Sprintf("  - {identity: \"spiffe://keygate.test/%s\", arn: \"arn:aws:iam::%s:role/%s\"}\n", id, Account, id)
+	}
+	cfg += opts.ExtraConfig
+	env.Config, err = server.ParseConfig([]byte(cfg))
+	must(t, err)
+
+	w := opts.Log
+	if w == nil {
+		w = io.Discard
+	}
+	ctx := context.Background()
+	env.Server, err = server.New(ctx, env.Config, slog.New(slog.NewTextHandler(w, nil)), opts.ServerOptions)
+	must(t, err)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	env.Addr = lis.Addr().String()
+	done := make(chan error, 1)
+	go func() { done <- env.Server.Serve(lis) }()
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		env.Server.Shutdown(sctx)
+		<-done
+		env.Server.Close()
+	})
+	return env
+}
+
+// TLSFiles returns the CA, certificate and key files of an identity.
+func (e *Env) TLSFiles(identity string) (ca, cert, key string) {
+	d := filepath.Join(e.Dir, "tls")
+	return filepath.Join(d, "ca.pem"), filepath.Join(d, identity+".pem"), filepath.Join(d, identity+"-key.pem")
+}
+
+// Conn dials the server as identity; the connection closes at cleanup.
+func (e *Env) Conn(identity string) *grpc.ClientConn {
+	e.T.Helper()
+	ca, cert, key := e.TLSFiles(identity)
+	cfg, err := server.ClientTLS(ca, cert, key)
+	must(e.T, err)
+	conn, err := grpc.NewClient(e.Addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	must(e.T, err)
+	e.T.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// Crypto is a CryptoService client as identity.
+func (e *Env) Crypto(identity string) pb.CryptoServiceClient {
+	return pb.NewCryptoServiceClient(e.Conn(identity))
+}
+
+// Admin is a KeyAdminService client as identity.
+func (e *Env) Admin(identity string) pb.KeyAdminServiceClient {
+	return pb.NewKeyAdminServiceClient(e.Conn(identity))
+}
+
+// CreateKey creates a key as admin and fails the test if it cannot.
+func (e *Env) CreateKey(name, spec, usage string) *pb.KeyMetadata {
+	e.T.Helper()
+	resp, err := e.Admin("admin").CreateKey(context.Background(), &pb.CreateKeyRequest{KeyId: name, KeySpec: spec, KeyUsage: usage})
+	must(e.T, err)
+	return resp.Key
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
