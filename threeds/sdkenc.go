@@ -1,0 +1,127 @@
+package threeds
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+
+	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/keys"
+)
+
+// maxID bounds identifiers that go into the KDF or a JWE header.
+const maxID = 64
+
+// DecryptSdkEncData decrypts the 3DS SDK's device data (sdkEncData), a JWE
+// compact serialization made for the DS, and returns the plaintext JSON.
+//
+//   - alg RSA-OAEP-256 needs an RSA ENCRYPT_DECRYPT key: the backend unwraps
+//     the CEK (RSAES_OAEP_SHA_256), 32 bytes for A128CBC-HS256, 16 for A128GCM.
+//   - alg ECDH-ES needs an ECC_NIST_P256 KEY_AGREEMENT key: the header's epk
+//     is validated, the backend does ECDH, and CEK = KDF3DS(Z, dsID), 256 bits;
+//     A128CBC-HS256 uses all of it, A128GCM its first 16 bytes (EMVCo
+//     worked sample 4).
+//
+// A failed RSA unwrap is not reported as such: decryption goes on with a
+// random CEK and fails at the tag, so every failure is the same
+// DecryptFailedMsg and there is no unwrap oracle (RFC 7516 section 11.5).
+func DecryptSdkEncData(ctx context.Context, key backends.Key, dsID string, jwe string) ([]byte, error) {
+	const field = "sdkEncData"
+	c, err := parseCompact(jwe, field)
+	if err != nil {
+		return nil, err
+	}
+	hdr, err := objectMembers(c.header, field+" header")
+	if err != nil {
+		return nil, err
+	}
+	if err := refuseUnsupported(hdr, field+" header"); err != nil {
+		return nil, err
+	}
+	alg, err := requiredString(hdr, "alg", field+" header")
+	if err != nil {
+		return nil, err
+	}
+	encName, err := requiredString(hdr, "enc", field+" header")
+	if err != nil {
+		return nil, err
+	}
+	enc := Enc(encName)
+	if !enc.Valid() {
+		return nil, keys.Errorf(keys.InvalidArgument, "%s header.enc must be A128CBC-HS256 or A128GCM", field)
+	}
+	cekLen := 32
+	if enc == A128GCM {
+		cekLen = 16
+	}
+
+	var cek []byte
+	switch alg {
+	case "RSA-OAEP-256":
+		if !key.Spec().IsRSA() || key.Usage() != keys.EncryptDecrypt {
+			return nil, keys.Errorf(keys.FailedPrecondition, "alg RSA-OAEP-256 needs an RSA ENCRYPT_DECRYPT key, this key is %s %s", key.Spec(), key.Usage())
+		}
+		if len(c.encKey) == 0 {
+			return nil, keys.Errorf(keys.InvalidArgument, "%s: the encrypted key is empty", field)
+		}
+		cek, err = key.Decrypt(ctx, keys.RSAESOAEPSHA256, c.encKey, nil)
+		if err != nil && keys.KindOf(err) != keys.InvalidArgument {
+			return nil, err // backend down, deadline, denied: not the sender's fault
+		}
+		if err != nil || len(cek) != cekLen {
+			cek = make([]byte, cekLen)
+			rand.Read(cek)
+		}
+	case "ECDH-ES":
+		if key.Spec() != keys.ECCNISTP256 || key.Usage() != keys.KeyAgreement {
+			return nil, keys.Errorf(keys.FailedPrecondition, "alg ECDH-ES needs an ECC_NIST_P256 KEY_AGREEMENT key, this key is %s %s", key.Spec(), key.Usage())
+		}
+		if err := checkID(dsID, "dsID"); err != nil {
+			return nil, err
+		}
+		if len(c.encKey) != 0 {
+			return nil, keys.Errorf(keys.InvalidArgument, "%s: the encrypted key must be empty with ECDH-ES", field)
+		}
+		epkRaw, ok := hdr["epk"]
+		if !ok {
+			return nil, keys.Errorf(keys.InvalidArgument, "%s header.epk is missing", field)
+		}
+		epk, err := ParsePeerKey(epkRaw, field+" header.epk")
+		if err != nil {
+			return nil, err
+		}
+		z, err := key.DeriveSharedSecret(ctx, epk)
+		if err != nil {
+			return nil, err
+		}
+		cek = KDF3DS(z, dsID)[:cekLen]
+	default:
+		return nil, keys.Errorf(keys.InvalidArgument, "%s header.alg must be RSA-OAEP-256 or ECDH-ES", field)
+	}
+	return openContent(enc, cek, c.iv, c.ciphertext, c.tag, []byte(c.rawHeader))
+}
+
+// refuseUnsupported refuses header members that would change how the JWE
+// must be processed and that 3DS never uses.
+func refuseUnsupported(hdr map[string]json.RawMessage, field string) error {
+	for _, m := range []string{"zip", "crit"} {
+		if _, ok := hdr[m]; ok {
+			return keys.Errorf(keys.InvalidArgument, "%s.%s is not supported", field, m)
+		}
+	}
+	return nil
+}
+
+// checkID validates an identifier used in the KDF or a header: 1 to maxID
+// printable ASCII characters.
+func checkID(s, field string) error {
+	if s == "" || len(s) > maxID {
+		return keys.Errorf(keys.InvalidArgument, "%s must be 1 to %d characters", field, maxID)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return keys.Errorf(keys.InvalidArgument, "%s must be printable ASCII", field)
+		}
+	}
+	return nil
+}
