@@ -1,0 +1,105 @@
+package pkcs11
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	p11 "github.com/miekg/pkcs11"
+)
+
+// api is the part of the PKCS#11 interface the backend uses; *p11.Ctx
+// implements it. It is the seam where tests could inject token faults.
+type api interface {
+	GetSlotList(tokenPresent bool) ([]uint, error)
+	GetTokenInfo(slotID uint) (p11.TokenInfo, error)
+	OpenSession(slotID uint, flags uint) (p11.SessionHandle, error)
+	CloseSession(sh p11.SessionHandle) error
+	Login(sh p11.SessionHandle, userType uint, pin string) error
+	FindObjectsInit(sh p11.SessionHandle, temp []*p11.Attribute) error
+	FindObjects(sh p11.SessionHandle, max int) ([]p11.ObjectHandle, bool, error)
+	FindObjectsFinal(sh p11.SessionHandle) error
+	GetAttributeValue(sh p11.SessionHandle, o p11.ObjectHandle, a []*p11.Attribute) ([]*p11.Attribute, error)
+	GenerateKey(sh p11.SessionHandle, m []*p11.Mechanism, temp []*p11.Attribute) (p11.ObjectHandle, error)
+	GenerateKeyPair(sh p11.SessionHandle, m []*p11.Mechanism, public, private []*p11.Attribute) (p11.ObjectHandle, p11.ObjectHandle, error)
+	SignInit(sh p11.SessionHandle, m []*p11.Mechanism, o p11.ObjectHandle) error
+	Sign(sh p11.SessionHandle, message []byte) ([]byte, error)
+	EncryptInit(sh p11.SessionHandle, m []*p11.Mechanism, o p11.ObjectHandle) error
+	Encrypt(sh p11.SessionHandle, message []byte) ([]byte, error)
+	DecryptInit(sh p11.SessionHandle, m []*p11.Mechanism, o p11.ObjectHandle) error
+	Decrypt(sh p11.SessionHandle, cipher []byte) ([]byte, error)
+	DeriveKey(sh p11.SessionHandle, m []*p11.Mechanism, basekey p11.ObjectHandle, a []*p11.Attribute) (p11.ObjectHandle, error)
+	DestroyObject(sh p11.SessionHandle, oh p11.ObjectHandle) error
+}
+
+// module is one loaded PKCS#11 library. C_Initialize and C_Finalize are
+// process-wide, so every backend on the same library path shares one module
+// (this map mirrors state the C library keeps globally anyway).
+type module struct {
+	path  string
+	ctx   *p11.Ctx
+	refs  int
+	owned bool // we called C_Initialize, so we call C_Finalize
+}
+
+var modules = struct {
+	sync.Mutex
+	m map[string]*module
+}{m: map[string]*module{}}
+
+func loadModule(path string) (*module, error) {
+	modules.Lock()
+	defer modules.Unlock()
+	if m := modules.m[path]; m != nil {
+		m.refs++
+		return m, nil
+	}
+	ctx := p11.New(path)
+	if ctx == nil {
+		return nil, fmt.Errorf("cannot load PKCS#11 module %s", path)
+	}
+	m := &module{path: path, ctx: ctx, refs: 1}
+	if err := m.initialize(); err != nil {
+		ctx.Destroy()
+		return nil, err
+	}
+	modules.m[path] = m
+	return m, nil
+}
+
+// initialize runs C_Initialize. Another user in the process (a test helper,
+// a second library handle) may have done it already; that is fine, but then
+// finalising is theirs.
+func (m *module) initialize() error {
+	err := m.ctx.Initialize()
+	switch {
+	case err == nil:
+		m.owned = true
+	case errors.Is(err, p11.Error(p11.CKR_CRYPTOKI_ALREADY_INITIALIZED)):
+	default:
+		return fmt.Errorf("C_Initialize %s: %w", m.path, err)
+	}
+	return nil
+}
+
+// reinitialize is recovery after CKR_CRYPTOKI_NOT_INITIALIZED: someone
+// finalised the library under us.
+func (m *module) reinitialize() error {
+	modules.Lock()
+	defer modules.Unlock()
+	return m.initialize()
+}
+
+func (m *module) release() {
+	modules.Lock()
+	defer modules.Unlock()
+	m.refs--
+	if m.refs > 0 {
+		return
+	}
+	if m.owned {
+		m.ctx.Finalize()
+	}
+	m.ctx.Destroy()
+	delete(modules.m, m.path)
+}
