@@ -27,7 +27,7 @@ func (k *Key) Encrypt(ctx context.Context, alg keys.EncryptionAlgorithm, plainte
 		max = pub.Size() - 2*sha256.Size - 2 // the OAEP bound
 	}
 	if len(plaintext) == 0 || len(plaintext) > max {
-		return nil, k.b.errorf(keys.InvalidArgument, "plaintext: %d bytes, %s with %s takes 1 to %d", len(plaintext), k.spec, alg, max)
+		return nil, k.b.errorf(keys.InvalidArgument, "plaintext: %d bytes, KMS %s encrypts 1 to %d", len(plaintext), alg, max)
 	}
 	out, err := k.b.client.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(k.arn), Plaintext: plaintext,
 		EncryptionContext: encCtx, EncryptionAlgorithm: types.EncryptionAlgorithmSpec(alg)})
