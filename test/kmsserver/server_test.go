@@ -49,7 +49,7 @@ func TestWireErrors(t *testing.T) {
 	srv := kmsserver.New(t)
 	for _, tc := range []struct {
 		op, body, typ string
-		status      int
+		status        int
 	}{
 		{"CreateKey", `{"KeySpec":"ECC_NIST_P256","KeyUsage":"SIGN_VERIFY","Bogus":1}`, "ValidationException", 400},
 		{"Sign", `{"Message":"AA==","SigningAlgorithm":"ECDSA_SHA_256"}`, "ValidationException", 400},
