@@ -188,3 +188,5 @@ func loadJSON(t testing.TB, name string, v any) {
 		t.Fatalf("%s: %v", name, err)
 	}
 }
+
+func cryptoRandRead(p []byte) (int, error) { return rand.Read(p) }

@@ -1,0 +1,210 @@
+package threeds
+
+import (
+	"context"
+	"crypto/rsa"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/keys"
+)
+
+const (
+	testTransID = "d7c1ee99-9478-44a6-b1f2-391e29c6b340"
+	testRef     = "3DS_LOA_SDK_PPFU_020100_00007"
+	testURL     = "https://acs.example.com/challenge?x=1&y=2"
+)
+
+// clock is a settable test clock.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+// fixture is one ACS with a signing key, a sealing key and a store, and
+// an SDK that has received the ARes.
+type fixture struct {
+	acs   *Sessions
+	clk   *clock
+	sdk   *testSDK
+	id    string
+	store *MemoryStore
+}
+
+func newFixture(t *testing.T, enc Enc, signer *memKey) *fixture {
+	t.Helper()
+	clk := &clock{t: time.Now()}
+	store := &MemoryStore{}
+	acs := &Sessions{Store: store, SealKey: newAESKey("seal-1"), Now: clk.now}
+	root, chain := testCA(t, signer.Public())
+	sdk := newTestSDK(t, testTransID, enc)
+	created, err := acs.Create(context.Background(), signer, chain, SessionRequest{
+		AcsTransID: testTransID, AcsURL: testURL, SDKEphemPubKey: sdk.jwk, SDKReferenceNumber: testRef, Enc: enc,
+	})
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	sdk.acceptARes(t, created.ACSSignedContent, root, testRef)
+	return &fixture{acs: acs, clk: clk, sdk: sdk, id: created.SessionID, store: store}
+}
+
+// A full challenge, both enc values, ES256 and PS256 signers, three rounds,
+// the later rounds served by a second replica (same store and sealing key,
+// fresh process state), as after a restart.
+func TestChallengeRoundTrip(t *testing.T) {
+	rsaKey, _ := rsa.GenerateKey(randReader{}, 2048)
+	signers := map[string]*memKey{
+		"ES256": newECKey(t, keys.SignVerify),
+		"PS256": {id: "rsa", spec: keys.RSA2048, usage: keys.SignVerify, rsa: rsaKey},
+	}
+	for _, enc := range []Enc{A128CBCHS256, A128GCM} {
+		for name, signer := range signers {
+			t.Run(string(enc)+"/"+name, func(t *testing.T) {
+				f := newFixture(t, enc, signer)
+				ctx := context.Background()
+				for round := range 3 {
+					acs := f.acs
+					if round > 0 {
+						acs = &Sessions{Store: f.store, SealKey: f.acs.SealKey, Now: f.clk.now}
+					}
+					creq, err := acs.DecryptCReq(ctx, f.id, f.sdk.nextCReq(t))
+					if err != nil {
+						t.Fatalf("round %d DecryptCReq: %v", round, err)
+					}
+					if !strings.Contains(string(creq), fmt.Sprintf(`"sdkCounterStoA":"%03d"`, round)) {
+						t.Fatalf("CReq = %s", creq)
+					}
+					cres := fmt.Sprintf(`{"acsTransID":%q,"messageType":"CRes","challengeCompletionInd":"N","round":%d}`, testTransID, round)
+					jwe, err := acs.EncryptCRes(ctx, f.id, []byte(cres))
+					if err != nil {
+						t.Fatalf("round %d EncryptCRes: %v", round, err)
+					}
+					if got := f.sdk.openCRes(t, jwe); got["round"] != float64(round) {
+						t.Fatalf("CRes = %v", got)
+					}
+				}
+			})
+		}
+	}
+}
+
+// randReader is crypto/rand for rsa.GenerateKey in a composite literal.
+type randReader struct{}
+
+func (randReader) Read(p []byte) (int, error) { return cryptoRandRead(p) }
+
+func wantKind(t *testing.T, err error, kind keys.Kind, msgPart string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want %v %q", kind, msgPart)
+	}
+	if keys.KindOf(err) != kind || !strings.Contains(keys.Message(err), msgPart) {
+		t.Fatalf("got %v %q, want %v containing %q", keys.KindOf(err), keys.Message(err), kind, msgPart)
+	}
+}
+
+func TestCReqRefused(t *testing.T) {
+	for _, enc := range []Enc{A128CBCHS256, A128GCM} {
+		t.Run(string(enc), func(t *testing.T) {
+			f := newFixture(t, enc, newECKey(t, keys.SignVerify))
+			ctx := context.Background()
+			first := f.sdk.nextCReq(t)
+			if _, err := f.acs.DecryptCReq(ctx, f.id, first); err != nil {
+				t.Fatal(err)
+			}
+			// The same CReq again: replay.
+			_, err := f.acs.DecryptCReq(ctx, f.id, first)
+			wantKind(t, err, keys.InvalidArgument, "replayed")
+			// Counter 2 while 1 is expected: out of order.
+			wantKind(t, decryptErr(f, f.sdk.creq(t, 2)), keys.InvalidArgument, "out of order")
+
+			good := f.sdk.creq(t, 1)
+			parts := strings.Split(good, ".")
+			wantKind(t, decryptErr(f, strings.Join(parts[:4], ".")), keys.InvalidArgument, "5 parts")
+			short := append([]string(nil), parts...)
+			short[3] = dropBytes(short[3], 3)
+			wantKind(t, decryptErr(f, strings.Join(short, ".")), keys.InvalidArgument, DecryptFailedMsg)
+			short[3], short[4] = parts[3], dropBytes(parts[4], 2) // a 14-byte tag
+			wantKind(t, decryptErr(f, strings.Join(short, ".")), keys.InvalidArgument, DecryptFailedMsg)
+			for i := 2; i <= 4; i++ { // IV (CBC), ciphertext, tag: one bit each
+				if i == 2 && enc == A128GCM {
+					continue // the GCM IV is checked against the counter first
+				}
+				bad := append([]string(nil), parts...)
+				bad[i] = flipBit(bad[i])
+				wantKind(t, decryptErr(f, strings.Join(bad, ".")), keys.InvalidArgument, DecryptFailedMsg)
+			}
+			wantKind(t, decryptErr(f, withHeader(parts, `{"alg":"dir","enc":"`+string(enc)+`","kid":"other"}`)), keys.InvalidArgument, "kid")
+			wantKind(t, decryptErr(f, withHeader(parts, `{"alg":"dir","enc":"A256GCM","kid":"`+testTransID+`"}`)), keys.InvalidArgument, "enc")
+			wantKind(t, decryptErr(f, withHeader(parts, `{"alg":"RSA-OAEP-256","enc":"`+string(enc)+`","kid":"`+testTransID+`"}`)), keys.InvalidArgument, "alg")
+			wantKind(t, decryptErr(f, withHeader(parts, `{"alg":"dir","alg":"dir","enc":"`+string(enc)+`","kid":"`+testTransID+`"}`)), keys.InvalidArgument, "more than once")
+			wantKind(t, decryptErr(f, withHeader(parts, `{"alg":"dir","zip":"DEF","enc":"`+string(enc)+`","kid":"`+testTransID+`"}`)), keys.InvalidArgument, "zip")
+			// A header change the checks accept still breaks the tag (AAD).
+			wantKind(t, decryptErr(f, withHeader(parts, `{"kid":"`+testTransID+`","alg":"dir","enc":"`+string(enc)+`"}`)), keys.InvalidArgument, DecryptFailedMsg)
+			if enc == A128GCM {
+				bad := append([]string(nil), parts...)
+				bad[2] = b64(append(make([]byte, 11), 1)[:11]) // 11-byte IV
+				wantKind(t, decryptErr(f, strings.Join(bad, ".")), keys.InvalidArgument, "IV")
+				bad[2] = b64([]byte{0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1})
+				wantKind(t, decryptErr(f, strings.Join(bad, ".")), keys.InvalidArgument, "IV")
+			}
+			// After all that, the good CReq 001 still goes through.
+			if _, err := f.acs.DecryptCReq(ctx, f.id, good); err != nil {
+				t.Fatalf("good CReq after refusals: %v", err)
+			}
+			f.clk.t = f.clk.t.Add(DefaultTTL)
+			wantKind(t, decryptErr(f, f.sdk.creq(t, 2)), keys.FailedPrecondition, "expired")
+			_, err = f.acs.EncryptCRes(ctx, f.id, []byte(`{}`))
+			wantKind(t, err, keys.FailedPrecondition, "expired")
+		})
+	}
+}
+
+func decryptErr(f *fixture, jwe string) error {
+	_, err := f.acs.DecryptCReq(context.Background(), f.id, jwe)
+	return err
+}
+
+func withHeader(parts []string, hdr string) string {
+	p := append([]string(nil), parts...)
+	p[0] = base64.RawURLEncoding.EncodeToString([]byte(hdr))
+	return strings.Join(p, ".")
+}
+
+func dropBytes(part string, n int) string {
+	b, _ := base64.RawURLEncoding.DecodeString(part)
+	return base64.RawURLEncoding.EncodeToString(b[:len(b)-n])
+}
+
+func flipBit(part string) string {
+	b, _ := base64.RawURLEncoding.DecodeString(part)
+	b[len(b)/2] ^= 0x01
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Two replicas receive the same CReq at once: exactly one accepts it.
+func TestConcurrentReplay(t *testing.T) {
+	f := newFixture(t, A128GCM, newECKey(t, keys.SignVerify))
+	creq := f.sdk.nextCReq(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		replica := &Sessions{Store: f.store, SealKey: f.acs.SealKey, Now: f.clk.now}
+		wg.Go(func() { _, errs[i] = replica.DecryptCReq(context.Background(), f.id, creq) })
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else if keys.KindOf(err) != keys.InvalidArgument || !strings.Contains(keys.Message(err), "replayed") {
+			t.Fatalf("loser got %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d replicas accepted the same CReq", ok)
+	}
+}

@@ -1,0 +1,121 @@
+package threeds
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/keys"
+)
+
+// Sessions runs challenge sessions for a server: it creates them, keeps
+// them sealed in a SessionStore, and decrypts CReqs and encrypts CRes with
+// the counters advanced by compare-and-swap, so any replica can serve any
+// session and a replayed message is refused even when two replicas see it
+// at once.
+type Sessions struct {
+	Store SessionStore
+	// SealKey (SYMMETRIC_DEFAULT) seals new sessions.
+	SealKey backends.Key
+	// OpenKey resolves the backend key id a stored session names, for
+	// sessions sealed before SealKey was rotated. Nil: only SealKey opens.
+	OpenKey func(ctx context.Context, keyID string) (backends.Key, error)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Created is what CreateAcsSession answers.
+type Created struct {
+	SessionID        string
+	ACSSignedContent string
+	ACSEphemPubKey   []byte
+	Expiry           time.Time
+}
+
+// Create opens a session (CreateSession), seals it and stores it.
+func (m *Sessions) Create(ctx context.Context, signer backends.Key, chain [][]byte, req SessionRequest) (*Created, error) {
+	ns, err := CreateSession(ctx, signer, chain, req, m.now())
+	if err != nil {
+		return nil, err
+	}
+	s := ns.Session
+	sealed, err := SealSession(ctx, m.SealKey, s)
+	if err != nil {
+		return nil, err
+	}
+	rec := SessionRecord{ID: s.ID, SealKeyID: m.SealKey.ID(), Sealed: sealed, Counters: s.Counters, Expiry: s.Expiry}
+	if err := m.Store.Create(ctx, rec); err != nil {
+		return nil, err
+	}
+	return &Created{SessionID: s.ID, ACSSignedContent: ns.ACSSignedContent, ACSEphemPubKey: ns.ACSEphemPubKey, Expiry: s.Expiry}, nil
+}
+
+// DecryptCReq decrypts a CReq for session id (see the function
+// DecryptCReq) and records the advanced counter before returning it.
+func (m *Sessions) DecryptCReq(ctx context.Context, id, jwe string) ([]byte, error) {
+	s, err := m.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	pt, next, err := DecryptCReq(s, jwe, m.now())
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Store.Update(ctx, id, s.Counters, next.Counters); err != nil {
+		if errors.Is(err, ErrCountersChanged) {
+			return nil, keys.Errorf(keys.InvalidArgument, "CReq.sdkCounterStoA %03d was already used: replayed message", s.SDKCounterStoA)
+		}
+		return nil, err
+	}
+	return pt, nil
+}
+
+// EncryptCRes encrypts a CRes for session id (see the function
+// EncryptCRes). The JWE is returned only once its counter is stored, so no
+// counter (no A128GCM IV) is ever released twice.
+func (m *Sessions) EncryptCRes(ctx context.Context, id string, cres []byte) (string, error) {
+	s, err := m.load(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	jwe, next, err := EncryptCRes(s, cres, m.now())
+	if err != nil {
+		return "", err
+	}
+	if err := m.Store.Update(ctx, id, s.Counters, next.Counters); err != nil {
+		if errors.Is(err, ErrCountersChanged) {
+			return "", keys.Errorf(keys.FailedPrecondition, "another CRes was issued for this session at the same time; retry")
+		}
+		return "", err
+	}
+	return jwe, nil
+}
+
+// load fetches and opens session id.
+func (m *Sessions) load(ctx context.Context, id string) (Session, error) {
+	if len(id) != 22 {
+		return Session{}, keys.Errorf(keys.InvalidArgument, "session id must be 22 characters")
+	}
+	rec, err := m.Store.Get(ctx, id)
+	if err != nil {
+		return Session{}, err
+	}
+	key := m.SealKey
+	if rec.SealKeyID != key.ID() {
+		if m.OpenKey == nil {
+			return Session{}, keys.Errorf(keys.FailedPrecondition, "the challenge session was sealed by a key this server does not use")
+		}
+		if key, err = m.OpenKey(ctx, rec.SealKeyID); err != nil {
+			return Session{}, err
+		}
+	}
+	return OpenSession(ctx, key, id, rec.Sealed, rec.Counters)
+}
+
+func (m *Sessions) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
