@@ -84,7 +84,7 @@ func (c *chainCheck) add(r *Record) {
 	case err != nil:
 		c.report(Malformed, s, "%v", err)
 	case e.PrevHash != c.prev && e.PrevHash == c.prevPrev && c.events > 1:
-		c.report(Inserted, s-1, "the record at seq %d is not part of the chain: event %d links past it", s-1, e.Seq)
+		c.report(Inserted, s-1, "the record at seq %d is not part of the chain: the record after it links to the one before it", s-1)
 	case e.Seq != s:
 		c.report(Reordered, s, "the record stored at seq %d is event %d", s, e.Seq)
 	case e.PrevHash != c.prev:

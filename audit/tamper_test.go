@@ -1,0 +1,175 @@
+package audit_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/audit/sqlstore"
+)
+
+// tampered is a 20-event chain with checkpoints at 10 and 20, ready for an
+// attacker with write access to the database.
+type tampered struct {
+	t   *testing.T
+	s   *sqlstore.Store
+	pg  bool
+	l   *audit.Log
+	sig *ecSigner
+}
+
+func (x *tampered) exec(q string, args ...any) { x.t.Helper(); exec(x.t, x.s, x.pg, q, args...) }
+
+func (x *tampered) event(seq uint64) *audit.Event {
+	x.t.Helper()
+	recs, err := x.s.Records(context.Background(), audit.Query{AfterSeq: seq - 1, Limit: 1})
+	if err != nil || len(recs) != 1 || recs[0].Seq != seq {
+		x.t.Fatalf("reading event %d: %v", seq, err)
+	}
+	e, err := audit.Decode(recs[0].Body)
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	return e
+}
+
+// rewrite stores e as event e.Seq with a hash that matches its new content.
+func (x *tampered) rewrite(e *audit.Event) [32]byte {
+	body := audit.AppendCanonical(nil, e)
+	h := sha256.Sum256(body)
+	x.exec("UPDATE audit_events SET body = ?, hash = ?, principal = ?, key_name = ?, result = ? WHERE seq = ?",
+		body, h[:], e.Principal, e.KeyName, e.Result, int64(e.Seq))
+	return h
+}
+
+func TestTamperDetected(t *testing.T) {
+	const evil = "arn:aws:iam::999999999999:role/attacker"
+	cases := []struct {
+		name   string
+		tamper func(x *tampered)
+		kind   audit.ProblemKind
+		seq    uint64
+	}{
+		{"alter body", func(x *tampered) {
+			e := x.event(7)
+			e.Principal = evil
+			x.exec("UPDATE audit_events SET body = ? WHERE seq = 7", audit.AppendCanonical(nil, e))
+		}, audit.Altered, 7},
+		{"alter body and hash", func(x *tampered) {
+			e := x.event(7)
+			e.Result = "OK"
+			e.KeyName = "other-key"
+			x.rewrite(e)
+		}, audit.Altered, 7},
+		{"alter query column", func(x *tampered) {
+			x.exec("UPDATE audit_events SET principal = ? WHERE seq = 7", evil)
+		}, audit.Altered, 7},
+		{"delete one", func(x *tampered) { x.exec("DELETE FROM audit_events WHERE seq = 7") }, audit.Deleted, 7},
+		{"delete range", func(x *tampered) {
+			x.exec("DELETE FROM audit_events WHERE seq >= 7 AND seq <= 9")
+		}, audit.Deleted, 7},
+		{"reorder", func(x *tampered) {
+			x.exec("UPDATE audit_events SET seq = 1000 WHERE seq = 7")
+			x.exec("UPDATE audit_events SET seq = 7 WHERE seq = 8")
+			x.exec("UPDATE audit_events SET seq = 8 WHERE seq = 1000")
+		}, audit.Reordered, 7},
+		{"insert", func(x *tampered) {
+			forged := x.event(7)
+			forged.Seq, forged.PrevHash, forged.Principal = 8, forged.Hash, evil
+			body := audit.AppendCanonical(nil, forged)
+			h := sha256.Sum256(body)
+			x.exec("UPDATE audit_events SET seq = seq + 1000 WHERE seq > 7")
+			x.exec("UPDATE audit_events SET seq = seq - 999 WHERE seq > 1000")
+			x.exec("INSERT INTO audit_events (seq, time_ns, kind, principal, action, key_name, result, hash, body) VALUES (8, ?, ?, ?, ?, ?, ?, ?, ?)",
+				forged.Time.UnixNano(), string(forged.Kind), forged.Principal, forged.Action, forged.KeyName, forged.Result, h[:], body)
+			x.exec("UPDATE audit_head SET seq = seq + 1")
+		}, audit.Inserted, 8},
+		{"rewrite history", func(x *tampered) {
+			// Alter event 7 and relink everything after it: the chain is
+			// consistent again, but no longer matches the signed heads.
+			var prev [32]byte
+			for seq := uint64(7); seq <= 20; seq++ {
+				e := x.event(seq)
+				if seq == 7 {
+					e.Principal = evil
+				} else {
+					e.PrevHash = prev
+				}
+				prev = x.rewrite(e)
+			}
+			x.exec("UPDATE audit_head SET hash = ?", prev[:])
+		}, audit.Rewritten, 10},
+		{"forge checkpoint signature", func(x *tampered) {
+			x.exec("UPDATE audit_checkpoints SET time_ns = time_ns + 1 WHERE seq = 10")
+		}, audit.Forged, 10},
+		{"checkpoint by another key", func(x *tampered) {
+			other := newSigner(x.t)
+			c := audit.Checkpoint{Seq: 20, Head: x.event(20).Hash, Time: time.Now(), KeyID: x.l.KeyID()}
+			sig, _ := other.Sign(context.Background(), c.Digest())
+			x.exec("DELETE FROM audit_checkpoints")
+			x.exec("INSERT INTO audit_checkpoints (seq, head, time_ns, key_id, signature) VALUES (20, ?, ?, ?, ?)",
+				c.Head[:], c.Time.UnixNano(), c.KeyID, sig)
+		}, audit.Forged, 20},
+		{"cut tail", func(x *tampered) {
+			h := x.event(15).Hash
+			x.exec("DELETE FROM audit_events WHERE seq > 15")
+			x.exec("UPDATE audit_head SET seq = 15, hash = ?", h[:])
+		}, audit.Cut, 16},
+		{"cut tail, head row left", func(x *tampered) {
+			record(x.t, x.l, 100, 3) // 21-23, unprotected
+			x.exec("DELETE FROM audit_events WHERE seq > 21")
+		}, audit.Cut, 22},
+	}
+	for _, b := range backends {
+		for _, tc := range cases {
+			t.Run(b.name+"/"+tc.name, func(t *testing.T) {
+				x := setupTampered(t, b)
+				tc.tamper(x)
+				r := verify(t, x.s, verifier(t, x.sig))
+				p := r.First()
+				if p == nil {
+					t.Fatalf("tampering not detected: %+v", r)
+				}
+				if p.Kind != tc.kind || p.Seq != tc.seq {
+					t.Fatalf("first problem %v; want %s at seq %d (all: %v)", p, tc.kind, tc.seq, r.Problems)
+				}
+				t.Logf("detected: %v", p)
+			})
+		}
+	}
+}
+
+func setupTampered(t *testing.T, b backend) *tampered {
+	dsn := b.dsn(t)
+	x := &tampered{t: t, s: openStore(t, dsn), pg: isPostgres(dsn), sig: newSigner(t)}
+	x.l = newLog(t, x.s, x.sig, "r")
+	record(t, x.l, 0, 10)
+	checkpoint(t, x.l)
+	record(t, x.l, 10, 10)
+	checkpoint(t, x.l)
+	if r := verify(t, x.s, verifier(t, x.sig)); !r.OK() || r.Protected != 20 {
+		t.Fatalf("untouched chain does not verify: %+v", r)
+	}
+	return x
+}
+
+// Events after the last checkpoint are reported as unprotected; cutting
+// them (and the head row with them) cannot be told from never having had
+// them, which is why checkpoints are frequent.
+func TestUnprotectedTail(t *testing.T) {
+	x := setupTampered(t, backends[0])
+	record(t, x.l, 100, 5) // 21-25
+	r := verify(t, x.s, verifier(t, x.sig))
+	if !r.OK() || r.Protected != 20 || r.Unprotected != 5 || r.UnprotectedSince.IsZero() {
+		t.Fatalf("report %+v; want OK, protected to 20, 5 unprotected", r)
+	}
+	h := x.event(22).Hash
+	x.exec("DELETE FROM audit_events WHERE seq > 22")
+	x.exec("UPDATE audit_head SET seq = 22, hash = ?", h[:])
+	r = verify(t, x.s, verifier(t, x.sig))
+	if !r.OK() || r.Unprotected != 2 {
+		t.Fatalf("report %+v; want OK with 2 unprotected", r)
+	}
+}
