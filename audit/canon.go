@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -172,6 +171,3 @@ func (d *decoder) str() string {
 	}
 	return string(v)
 }
-
-// sameRecord reports whether two encodings are byte-identical.
-func sameRecord(a, b []byte) bool { return bytes.Equal(a, b) }

@@ -54,6 +54,9 @@ func (l *Log) Follow(ctx context.Context, q Query, poll time.Duration, fn func(*
 		l.mu.Unlock()
 		evs, err := Events(ctx, l.cfg.Store, q)
 		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			return err
 		}
 		for _, e := range evs {
