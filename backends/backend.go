@@ -86,3 +86,11 @@ type DataKeyGenerator interface {
 // DecryptFailed is the one message for every authentication failure, so a
 // caller cannot tell a bad tag from a wrong context or bad padding.
 const DecryptFailed = "ciphertext could not be decrypted: it was altered, or the key or encryption context is wrong"
+
+// PolicyKeeper is implemented by keys whose backend enforces a key policy
+// of its own (KMS), so keygate's document can be compared with it and
+// pushed to it.
+type PolicyKeeper interface {
+	GetKeyPolicy(ctx context.Context) ([]byte, error)
+	PutKeyPolicy(ctx context.Context, doc []byte, bypassLockoutCheck bool) error
+}

@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/keygate/keygate/keys"
 	"github.com/keygate/keygate/keys/keyring"
+	"github.com/keygate/keygate/policy"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 )
 
@@ -19,7 +21,7 @@ type adminService struct {
 // BackendStater is implemented by backend keys whose backend keeps its own
 // state (KMS: Enabled, Disabled, PendingDeletion), shown by DescribeKey.
 type BackendStater interface {
-	BackendState(ctx context.Context) (string, error)
+	State(ctx context.Context) (string, error)
 }
 
 // adminKey resolves and authorizes a key for an administrative call; unlike
@@ -47,9 +49,16 @@ func (as *adminService) CreateKey(ctx context.Context, req *pb.CreateKeyRequest)
 	if backend == "" {
 		backend = as.s.cfg.DefaultBackend
 	}
+	doc := []byte(req.Policy)
+	if len(doc) == 0 {
+		doc = policy.Default(as.s.cfg.Account, as.s.cfg.Admins)
+	}
+	if err := as.s.checkPolicy(doc, req.KeyId, req.BypassPolicyLockoutSafetyCheck); err != nil {
+		return nil, err
+	}
 	e, err := as.s.keys.Create(ctx, keyring.CreateParams{
 		Name: req.KeyId, Description: req.Description, Spec: keys.Spec(req.KeySpec), Usage: keys.Usage(req.KeyUsage),
-		Backend: backend, BackendKeyID: req.BackendKeyId,
+		Backend: backend, BackendKeyID: req.BackendKeyId, Policy: doc, AllowRawSecret: req.AllowRawSharedSecret,
 	})
 	if err != nil {
 		return nil, err
@@ -121,6 +130,51 @@ func (as *adminService) setState(ctx context.Context, name string, state keys.Ke
 	return as.s.metadata(ctx, e), nil
 }
 
+func (as *adminService) GetKeyPolicy(ctx context.Context, req *pb.GetKeyPolicyRequest) (*pb.GetKeyPolicyResponse, error) {
+	e, err := as.s.adminKey(ctx, callOf(ctx), req.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.GetKeyPolicyResponse{KeyId: req.KeyId, Policy: string(e.Key.Policy)}, nil
+}
+
+func (as *adminService) PutKeyPolicy(ctx context.Context, req *pb.PutKeyPolicyRequest) (*pb.PutKeyPolicyResponse, error) {
+	c := callOf(ctx)
+	if _, err := as.s.adminKey(ctx, c, req.KeyId); err != nil {
+		return nil, err
+	}
+	if err := as.s.checkPolicy([]byte(req.Policy), req.KeyId, req.BypassPolicyLockoutSafetyCheck); err != nil {
+		return nil, err
+	}
+	e, err := as.s.keys.Update(ctx, req.KeyId, func(k *keys.Key) error {
+		k.Policy = []byte(req.Policy)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.Key = e
+	as.s.log.Info("key policy changed", "key", req.KeyId, "principal", c.Principal.ARN, "bypass_lockout_check", req.BypassPolicyLockoutSafetyCheck)
+	return &pb.PutKeyPolicyResponse{KeyId: req.KeyId}, nil
+}
+
+// checkPolicy validates a policy document for a key and, unless bypassed,
+// runs KMS's lockout safety check: some configured admin must still be
+// able to change the policy afterwards.
+func (s *Server) checkPolicy(doc []byte, name string, bypass bool) error {
+	if len(doc) == 0 {
+		return keys.Errorf(keys.InvalidArgument, "policy is required")
+	}
+	p, err := policy.Parse(doc)
+	if err != nil {
+		return err
+	}
+	if bypass {
+		return nil
+	}
+	return policy.CheckLockout(p, s.cfg.KeyARN(name), s.cfg.Admins, time.Now())
+}
+
 // metadata describes a resolved key, with the backend's own state where
 // the backend has one.
 func (s *Server) metadata(ctx context.Context, e *keyring.Entry) *pb.KeyMetadata {
@@ -130,7 +184,7 @@ func (s *Server) metadata(ctx context.Context, e *keyring.Entry) *pb.KeyMetadata
 			return ""
 		}
 		if st, ok := h.(BackendStater); ok {
-			if state, err := st.BackendState(ctx); err == nil {
+			if state, err := st.State(ctx); err == nil {
 				return state
 			}
 			return "UNKNOWN"

@@ -2,10 +2,13 @@ package server
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/keygate/keygate/backends"
 	"github.com/keygate/keygate/keys"
@@ -70,7 +73,12 @@ func callOf(ctx context.Context) *Call {
 func (s *Server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	action, audited := s.actions[info.FullMethod]
 	if !audited {
-		return h(ctx, req) // health and reflection
+		if strings.HasPrefix(info.FullMethod, "/grpc.health.") || strings.HasPrefix(info.FullMethod, "/grpc.reflection.") {
+			return h(ctx, req) // still behind mTLS, but no key, no principal needed
+		}
+		// A keygate method without an action would escape policy and audit.
+		s.log.Error("method has no action; refusing it", "method", info.FullMethod)
+		return nil, status.Error(codes.Unimplemented, "method not available")
 	}
 	c := &Call{Start: time.Now(), Method: info.FullMethod, Action: action}
 	if md, ok := metadata.FromIncomingContext(ctx); ok {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -39,6 +40,11 @@ var actions = map[string]string{
 	"/keygate.v1.KeyAdminService/ListKeys":         "kms:ListKeys",
 	"/keygate.v1.KeyAdminService/EnableKey":        "kms:EnableKey",
 	"/keygate.v1.KeyAdminService/DisableKey":       "kms:DisableKey",
+	"/keygate.v1.KeyAdminService/GetKeyPolicy":     "kms:GetKeyPolicy",
+	"/keygate.v1.KeyAdminService/PutKeyPolicy":     "kms:PutKeyPolicy",
+	"/keygate.v1.PolicyService/SimulatePolicy":     "kms:GetKeyPolicy",
+	"/keygate.v1.PolicyService/DiffKeyPolicy":      "kms:GetKeyPolicy",
+	"/keygate.v1.PolicyService/PushKeyPolicy":      "kms:PutKeyPolicy",
 }
 
 // Server is a configured keygated.
@@ -93,7 +99,11 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 	s.keys = keyring.New(store, s.backends, keyring.Options{ARN: cfg.KeyARN, Refresh: cfg.KeyRefresh})
 	s.authz, s.auditor = opts.Authorizer, opts.Auditor
 	if s.authz == nil {
-		s.authz = configAuthorizer{admins: cfg.Admins}
+		types := map[string]string{}
+		for _, bc := range cfg.Backends {
+			types[bc.Name] = bc.Type
+		}
+		s.authz = &policyAuthorizer{admins: cfg.Admins, backendTypes: types, now: time.Now}
 	}
 	if s.auditor == nil {
 		s.auditor = logAuditor{log: log}
@@ -106,6 +116,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 	)
 	pb.RegisterCryptoServiceServer(s.grpc, &cryptoService{s: s})
 	pb.RegisterKeyAdminServiceServer(s.grpc, &adminService{s: s})
+	pb.RegisterPolicyServiceServer(s.grpc, &policyService{s: s})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -14,14 +15,58 @@ import (
 	"github.com/keygate/keygate/server"
 )
 
-// demoKeys are the keys a 3DS deployment's services need, one of each kind.
+// demoKeys are the keys a 3DS deployment's services need, one of each
+// kind, each with a policy that lets the services that need it do their job
+// and nothing more.
 var demoKeys = []*pb.CreateKeyRequest{
-	{KeyId: "acs-signing", KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY", Description: "ACS signed content (ES256)"},
-	{KeyId: "acs-signing-rsa", KeySpec: "RSA_2048", KeyUsage: "SIGN_VERIFY", Description: "ACS signed content (PS256)"},
-	{KeyId: "data-key", KeySpec: "SYMMETRIC_DEFAULT", KeyUsage: "ENCRYPT_DECRYPT", Description: "3DS sensitive data at rest"},
-	{KeyId: "av-mac", KeySpec: "HMAC_256", KeyUsage: "GENERATE_VERIFY_MAC", Description: "authentication value material"},
-	{KeyId: "ds-enc", KeySpec: "RSA_2048", KeyUsage: "ENCRYPT_DECRYPT", Description: "DS key for sdkEncData (RSA-OAEP-256)"},
-	{KeyId: "ds-ecdh", KeySpec: "ECC_NIST_P256", KeyUsage: "KEY_AGREEMENT", Description: "DS key for sdkEncData (ECDH-ES)"},
+	{KeyId: "acs-signing", KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY", Description: "ACS signed content (ES256)",
+		Policy: demoPolicy(use("AcsSigns", []string{"acs"}, `"kms:Sign","keygate:CreateAcsSession"`,
+			`"StringEquals":{"kms:SigningAlgorithm":"ECDSA_SHA_256"}`),
+			use("AnyoneVerifies", []string{"acs", "3ds-server", "ds"}, `"kms:Verify","kms:GetPublicKey"`, ""))},
+	{KeyId: "acs-signing-rsa", KeySpec: "RSA_2048", KeyUsage: "SIGN_VERIFY", Description: "ACS signed content (PS256)",
+		Policy: demoPolicy(use("AcsSignsPS256", []string{"acs"}, `"kms:Sign","keygate:CreateAcsSession"`,
+			`"StringEquals":{"kms:SigningAlgorithm":"RSASSA_PSS_SHA_256"}`),
+			use("AnyoneVerifies", []string{"acs", "3ds-server", "ds"}, `"kms:Verify","kms:GetPublicKey"`, ""))},
+	{KeyId: "data-key", KeySpec: "SYMMETRIC_DEFAULT", KeyUsage: "ENCRYPT_DECRYPT", Description: "3DS sensitive data at rest",
+		Policy: demoPolicy(use("ServicesProtectData", []string{"acs", "3ds-server"},
+			`"kms:Encrypt","kms:Decrypt","kms:GenerateDataKey"`, `"Null":{"kms:EncryptionContextKeys":"false"}`))},
+	{KeyId: "av-mac", KeySpec: "HMAC_256", KeyUsage: "GENERATE_VERIFY_MAC", Description: "authentication value material",
+		Policy: demoPolicy(use("AcsMacs", []string{"acs"}, `"kms:GenerateMac","kms:VerifyMac"`, ""))},
+	{KeyId: "ds-enc", KeySpec: "RSA_2048", KeyUsage: "ENCRYPT_DECRYPT", Description: "DS key for sdkEncData (RSA-OAEP-256)",
+		Policy: demoPolicy(use("DsDecrypts", []string{"ds"}, `"kms:Decrypt","keygate:DecryptSdkEncData"`, ""),
+			use("AnyoneEncrypts", []string{"ds", "3ds-server"}, `"kms:GetPublicKey","kms:Encrypt"`, ""))},
+	{KeyId: "ds-ecdh", KeySpec: "ECC_NIST_P256", KeyUsage: "KEY_AGREEMENT", Description: "DS key for sdkEncData (ECDH-ES)",
+		Policy: demoPolicy(use("DsAgrees", []string{"ds"}, `"kms:DeriveSharedSecret","keygate:DecryptSdkEncData"`, ""),
+			use("AnyoneReadsPublicKey", []string{"ds", "3ds-server"}, `"kms:GetPublicKey"`, ""))},
+}
+
+// demoPolicy is a key policy: the demo admin administers the key, and the
+// given statements grant use. The demo admin may also use every demo key,
+// so that an operator can try the keys by hand with the CLI as the README
+// shows; a production policy keeps administration and use apart.
+func demoPolicy(statements ...string) string {
+	statements = append(statements, use("DemoOperatorTriesKeysByHand", []string{"admin"},
+		`"kms:Sign","kms:Verify","kms:GetPublicKey","kms:Encrypt","kms:Decrypt","kms:GenerateDataKey",`+
+			`"kms:GenerateMac","kms:VerifyMac","kms:DeriveSharedSecret"`, ""))
+	admin := fmt.Sprintf(`{"Sid":"Admins","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::%s:role/admin"},
+   "Action":["kms:DescribeKey","kms:EnableKey","kms:DisableKey","kms:GetKeyPolicy","kms:PutKeyPolicy",
+     "keygate:ImportCertificate","keygate:CreateKeyVersion","keygate:ActivateKeyVersion","keygate:RetireKeyVersion"],
+   "Resource":"*"}`, demoAccount)
+	return `{"Version":"2012-10-17","Statement":[` + strings.Join(append([]string{admin}, statements...), ",\n  ") + "]}"
+}
+
+// use is a statement allowing the demo identities actions, with an
+// optional condition block body.
+func use(sid string, ids []string, actions, condition string) string {
+	arns := make([]string, len(ids))
+	for i, id := range ids {
+		arns[i] = fmt.Sprintf(`"arn:aws:iam::%s:role/%s"`, demoAccount, id)
+	}
+	st := fmt.Sprintf(`{"Sid":%q,"Effect":"Allow","Principal":{"AWS":[%s]},"Action":[%s],"Resource":"*"`, sid, strings.Join(arns, ","), actions)
+	if condition != "" {
+		st += `,"Condition":{` + condition + `}`
+	}
+	return st + "}"
 }
 
 // createDemoKeys creates the demo keys that do not exist yet, as the demo

@@ -17,6 +17,7 @@ import (
 
 	"github.com/keygate/keygate/backends"
 	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/policy"
 )
 
 // Entry is a resolved key: an immutable snapshot of the logical key and
@@ -24,6 +25,9 @@ import (
 type Entry struct {
 	Key *keys.Key
 	ARN string
+	// Policy is the key's policy, compiled once when the entry is built;
+	// nil if the key has none (then only the config's admins reach it).
+	Policy *policy.Policy
 
 	handles   map[uint32]backends.Key
 	loaded    time.Time
@@ -154,8 +158,17 @@ func (r *Keyring) forget(name string) {
 func (r *Keyring) install(ctx context.Context, k *keys.Key, old *Entry) (*Entry, error) {
 	e := &Entry{Key: k, ARN: r.arn(k.Name), handles: make(map[uint32]backends.Key, len(k.Versions)), loaded: r.now()}
 	if old != nil && old.Key.Revision == k.Revision {
-		e.handles = old.handles
+		e.handles, e.Policy = old.handles, old.Policy
 	} else {
+		if len(k.Policy) > 0 {
+			p, err := policy.Parse(k.Policy)
+			if err != nil {
+				// Policies are validated before they are stored, so this
+				// is a store that was edited behind keygate's back.
+				return nil, keys.Wrap(keys.Internal, err, fmt.Sprintf("key %q has a stored policy that does not parse", k.Name))
+			}
+			e.Policy = p
+		}
 		b, err := r.Backend(k.Backend)
 		if err != nil {
 			return nil, keys.Errorf(keys.Unavailable, "key %q lives in backend %q, which is not configured", k.Name, k.Backend)

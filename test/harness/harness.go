@@ -157,10 +157,17 @@ func (e *Env) Admin(identity string) pb.KeyAdminServiceClient {
 	return pb.NewKeyAdminServiceClient(e.Conn(identity))
 }
 
-// CreateKey creates a key as admin and fails the test if it cannot.
+// CreateKey creates a key as admin, with OpenPolicy, and fails the test
+// if it cannot.
 func (e *Env) CreateKey(name, spec, usage string) *pb.KeyMetadata {
 	e.T.Helper()
-	resp, err := e.Admin("admin").CreateKey(context.Background(), &pb.CreateKeyRequest{KeyId: name, KeySpec: spec, KeyUsage: usage})
+	return e.CreateKeyWithPolicy(name, spec, usage, OpenPolicy())
+}
+
+// CreateKeyWithPolicy creates a key as admin with the given policy.
+func (e *Env) CreateKeyWithPolicy(name, spec, usage, policy string) *pb.KeyMetadata {
+	e.T.Helper()
+	resp, err := e.Admin("admin").CreateKey(context.Background(), &pb.CreateKeyRequest{KeyId: name, KeySpec: spec, KeyUsage: usage, Policy: policy})
 	must(e.T, err)
 	return resp.Key
 }

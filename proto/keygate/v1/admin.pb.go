@@ -240,9 +240,16 @@ type CreateKeyRequest struct {
 	Backend string `protobuf:"bytes,5,opt,name=backend,proto3" json:"backend,omitempty"`
 	// Adopt an existing backend key instead of generating one (KMS key id,
 	// ARN or alias).
-	BackendKeyId  string `protobuf:"bytes,6,opt,name=backend_key_id,json=backendKeyId,proto3" json:"backend_key_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	BackendKeyId string `protobuf:"bytes,6,opt,name=backend_key_id,json=backendKeyId,proto3" json:"backend_key_id,omitempty"`
+	// The key policy (AWS key-policy JSON). Empty means the default: the
+	// configured admins administer the key and nobody may use it.
+	Policy string `protobuf:"bytes,7,opt,name=policy,proto3" json:"policy,omitempty"`
+	// Skip the check that the policy still lets an admin call PutKeyPolicy.
+	BypassPolicyLockoutSafetyCheck bool `protobuf:"varint,8,opt,name=bypass_policy_lockout_safety_check,json=bypassPolicyLockoutSafetyCheck,proto3" json:"bypass_policy_lockout_safety_check,omitempty"`
+	// For KEY_AGREEMENT keys: let DeriveSharedSecret return the raw secret.
+	AllowRawSharedSecret bool `protobuf:"varint,9,opt,name=allow_raw_shared_secret,json=allowRawSharedSecret,proto3" json:"allow_raw_shared_secret,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *CreateKeyRequest) Reset() {
@@ -315,6 +322,27 @@ func (x *CreateKeyRequest) GetBackendKeyId() string {
 		return x.BackendKeyId
 	}
 	return ""
+}
+
+func (x *CreateKeyRequest) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+func (x *CreateKeyRequest) GetBypassPolicyLockoutSafetyCheck() bool {
+	if x != nil {
+		return x.BypassPolicyLockoutSafetyCheck
+	}
+	return false
+}
+
+func (x *CreateKeyRequest) GetAllowRawSharedSecret() bool {
+	if x != nil {
+		return x.AllowRawSharedSecret
+	}
+	return false
 }
 
 type CreateKeyResponse struct {
@@ -730,6 +758,206 @@ func (x *DisableKeyResponse) GetKey() *KeyMetadata {
 	return nil
 }
 
+type GetKeyPolicyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetKeyPolicyRequest) Reset() {
+	*x = GetKeyPolicyRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetKeyPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetKeyPolicyRequest) ProtoMessage() {}
+
+func (x *GetKeyPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetKeyPolicyRequest.ProtoReflect.Descriptor instead.
+func (*GetKeyPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetKeyPolicyRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+type GetKeyPolicyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	Policy        string                 `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetKeyPolicyResponse) Reset() {
+	*x = GetKeyPolicyResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetKeyPolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetKeyPolicyResponse) ProtoMessage() {}
+
+func (x *GetKeyPolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetKeyPolicyResponse.ProtoReflect.Descriptor instead.
+func (*GetKeyPolicyResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetKeyPolicyResponse) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *GetKeyPolicyResponse) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+type PutKeyPolicyRequest struct {
+	state                          protoimpl.MessageState `protogen:"open.v1"`
+	KeyId                          string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	Policy                         string                 `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	BypassPolicyLockoutSafetyCheck bool                   `protobuf:"varint,3,opt,name=bypass_policy_lockout_safety_check,json=bypassPolicyLockoutSafetyCheck,proto3" json:"bypass_policy_lockout_safety_check,omitempty"`
+	unknownFields                  protoimpl.UnknownFields
+	sizeCache                      protoimpl.SizeCache
+}
+
+func (x *PutKeyPolicyRequest) Reset() {
+	*x = PutKeyPolicyRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutKeyPolicyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutKeyPolicyRequest) ProtoMessage() {}
+
+func (x *PutKeyPolicyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutKeyPolicyRequest.ProtoReflect.Descriptor instead.
+func (*PutKeyPolicyRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *PutKeyPolicyRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *PutKeyPolicyRequest) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+func (x *PutKeyPolicyRequest) GetBypassPolicyLockoutSafetyCheck() bool {
+	if x != nil {
+		return x.BypassPolicyLockoutSafetyCheck
+	}
+	return false
+}
+
+type PutKeyPolicyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutKeyPolicyResponse) Reset() {
+	*x = PutKeyPolicyResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutKeyPolicyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutKeyPolicyResponse) ProtoMessage() {}
+
+func (x *PutKeyPolicyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutKeyPolicyResponse.ProtoReflect.Descriptor instead.
+func (*PutKeyPolicyResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *PutKeyPolicyResponse) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
 var File_keygate_v1_admin_proto protoreflect.FileDescriptor
 
 const file_keygate_v1_admin_proto_rawDesc = "" +
@@ -757,14 +985,17 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12#\n" +
 	"\rbackend_state\x18\x05 \x01(\tR\fbackendState\x12+\n" +
-	"\x11certificate_count\x18\x06 \x01(\rR\x10certificateCount\"\xc3\x01\n" +
+	"\x11certificate_count\x18\x06 \x01(\rR\x10certificateCount\"\xde\x02\n" +
 	"\x10CreateKeyRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x19\n" +
 	"\bkey_spec\x18\x03 \x01(\tR\akeySpec\x12\x1b\n" +
 	"\tkey_usage\x18\x04 \x01(\tR\bkeyUsage\x12\x18\n" +
 	"\abackend\x18\x05 \x01(\tR\abackend\x12$\n" +
-	"\x0ebackend_key_id\x18\x06 \x01(\tR\fbackendKeyId\">\n" +
+	"\x0ebackend_key_id\x18\x06 \x01(\tR\fbackendKeyId\x12\x16\n" +
+	"\x06policy\x18\a \x01(\tR\x06policy\x12J\n" +
+	"\"bypass_policy_lockout_safety_check\x18\b \x01(\bR\x1ebypassPolicyLockoutSafetyCheck\x125\n" +
+	"\x17allow_raw_shared_secret\x18\t \x01(\bR\x14allowRawSharedSecret\">\n" +
 	"\x11CreateKeyResponse\x12)\n" +
 	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\"+\n" +
 	"\x12DescribeKeyRequest\x12\x15\n" +
@@ -785,14 +1016,27 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\x11DisableKeyRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"?\n" +
 	"\x12DisableKeyResponse\x12)\n" +
-	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key2\x89\x03\n" +
+	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\",\n" +
+	"\x13GetKeyPolicyRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"E\n" +
+	"\x14GetKeyPolicyResponse\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x16\n" +
+	"\x06policy\x18\x02 \x01(\tR\x06policy\"\x90\x01\n" +
+	"\x13PutKeyPolicyRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x16\n" +
+	"\x06policy\x18\x02 \x01(\tR\x06policy\x12J\n" +
+	"\"bypass_policy_lockout_safety_check\x18\x03 \x01(\bR\x1ebypassPolicyLockoutSafetyCheck\"-\n" +
+	"\x14PutKeyPolicyResponse\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId2\xaf\x04\n" +
 	"\x0fKeyAdminService\x12H\n" +
 	"\tCreateKey\x12\x1c.keygate.v1.CreateKeyRequest\x1a\x1d.keygate.v1.CreateKeyResponse\x12N\n" +
 	"\vDescribeKey\x12\x1e.keygate.v1.DescribeKeyRequest\x1a\x1f.keygate.v1.DescribeKeyResponse\x12E\n" +
 	"\bListKeys\x12\x1b.keygate.v1.ListKeysRequest\x1a\x1c.keygate.v1.ListKeysResponse\x12H\n" +
 	"\tEnableKey\x12\x1c.keygate.v1.EnableKeyRequest\x1a\x1d.keygate.v1.EnableKeyResponse\x12K\n" +
 	"\n" +
-	"DisableKey\x12\x1d.keygate.v1.DisableKeyRequest\x1a\x1e.keygate.v1.DisableKeyResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
+	"DisableKey\x12\x1d.keygate.v1.DisableKeyRequest\x1a\x1e.keygate.v1.DisableKeyResponse\x12Q\n" +
+	"\fGetKeyPolicy\x12\x1f.keygate.v1.GetKeyPolicyRequest\x1a .keygate.v1.GetKeyPolicyResponse\x12Q\n" +
+	"\fPutKeyPolicy\x12\x1f.keygate.v1.PutKeyPolicyRequest\x1a .keygate.v1.PutKeyPolicyResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
 
 var (
 	file_keygate_v1_admin_proto_rawDescOnce sync.Once
@@ -806,7 +1050,7 @@ func file_keygate_v1_admin_proto_rawDescGZIP() []byte {
 	return file_keygate_v1_admin_proto_rawDescData
 }
 
-var file_keygate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_keygate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_keygate_v1_admin_proto_goTypes = []any{
 	(*KeyMetadata)(nil),           // 0: keygate.v1.KeyMetadata
 	(*KeyVersion)(nil),            // 1: keygate.v1.KeyVersion
@@ -820,12 +1064,16 @@ var file_keygate_v1_admin_proto_goTypes = []any{
 	(*EnableKeyResponse)(nil),     // 9: keygate.v1.EnableKeyResponse
 	(*DisableKeyRequest)(nil),     // 10: keygate.v1.DisableKeyRequest
 	(*DisableKeyResponse)(nil),    // 11: keygate.v1.DisableKeyResponse
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*GetKeyPolicyRequest)(nil),   // 12: keygate.v1.GetKeyPolicyRequest
+	(*GetKeyPolicyResponse)(nil),  // 13: keygate.v1.GetKeyPolicyResponse
+	(*PutKeyPolicyRequest)(nil),   // 14: keygate.v1.PutKeyPolicyRequest
+	(*PutKeyPolicyResponse)(nil),  // 15: keygate.v1.PutKeyPolicyResponse
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
 }
 var file_keygate_v1_admin_proto_depIdxs = []int32{
-	12, // 0: keygate.v1.KeyMetadata.create_time:type_name -> google.protobuf.Timestamp
+	16, // 0: keygate.v1.KeyMetadata.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 1: keygate.v1.KeyMetadata.versions:type_name -> keygate.v1.KeyVersion
-	12, // 2: keygate.v1.KeyVersion.create_time:type_name -> google.protobuf.Timestamp
+	16, // 2: keygate.v1.KeyVersion.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: keygate.v1.CreateKeyResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 4: keygate.v1.DescribeKeyResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 5: keygate.v1.ListKeysResponse.keys:type_name -> keygate.v1.KeyMetadata
@@ -836,13 +1084,17 @@ var file_keygate_v1_admin_proto_depIdxs = []int32{
 	6,  // 10: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
 	8,  // 11: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
 	10, // 12: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
-	3,  // 13: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
-	5,  // 14: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
-	7,  // 15: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
-	9,  // 16: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
-	11, // 17: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
+	12, // 13: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
+	14, // 14: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
+	3,  // 15: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
+	5,  // 16: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
+	7,  // 17: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
+	9,  // 18: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
+	11, // 19: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
+	13, // 20: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
+	15, // 21: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
+	15, // [15:22] is the sub-list for method output_type
+	8,  // [8:15] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
 	8,  // [8:8] is the sub-list for extension extendee
 	0,  // [0:8] is the sub-list for field type_name
@@ -859,7 +1111,7 @@ func file_keygate_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_admin_proto_rawDesc), len(file_keygate_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

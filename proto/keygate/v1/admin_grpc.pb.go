@@ -19,11 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	KeyAdminService_CreateKey_FullMethodName   = "/keygate.v1.KeyAdminService/CreateKey"
-	KeyAdminService_DescribeKey_FullMethodName = "/keygate.v1.KeyAdminService/DescribeKey"
-	KeyAdminService_ListKeys_FullMethodName    = "/keygate.v1.KeyAdminService/ListKeys"
-	KeyAdminService_EnableKey_FullMethodName   = "/keygate.v1.KeyAdminService/EnableKey"
-	KeyAdminService_DisableKey_FullMethodName  = "/keygate.v1.KeyAdminService/DisableKey"
+	KeyAdminService_CreateKey_FullMethodName    = "/keygate.v1.KeyAdminService/CreateKey"
+	KeyAdminService_DescribeKey_FullMethodName  = "/keygate.v1.KeyAdminService/DescribeKey"
+	KeyAdminService_ListKeys_FullMethodName     = "/keygate.v1.KeyAdminService/ListKeys"
+	KeyAdminService_EnableKey_FullMethodName    = "/keygate.v1.KeyAdminService/EnableKey"
+	KeyAdminService_DisableKey_FullMethodName   = "/keygate.v1.KeyAdminService/DisableKey"
+	KeyAdminService_GetKeyPolicy_FullMethodName = "/keygate.v1.KeyAdminService/GetKeyPolicy"
+	KeyAdminService_PutKeyPolicy_FullMethodName = "/keygate.v1.KeyAdminService/PutKeyPolicy"
 )
 
 // KeyAdminServiceClient is the client API for KeyAdminService service.
@@ -37,6 +39,11 @@ type KeyAdminServiceClient interface {
 	ListKeys(ctx context.Context, in *ListKeysRequest, opts ...grpc.CallOption) (*ListKeysResponse, error)
 	EnableKey(ctx context.Context, in *EnableKeyRequest, opts ...grpc.CallOption) (*EnableKeyResponse, error)
 	DisableKey(ctx context.Context, in *DisableKeyRequest, opts ...grpc.CallOption) (*DisableKeyResponse, error)
+	// GetKeyPolicy returns the key's policy document (kms:GetKeyPolicy).
+	GetKeyPolicy(ctx context.Context, in *GetKeyPolicyRequest, opts ...grpc.CallOption) (*GetKeyPolicyResponse, error)
+	// PutKeyPolicy replaces it (kms:PutKeyPolicy), with KMS's lockout
+	// safety check unless bypassed.
+	PutKeyPolicy(ctx context.Context, in *PutKeyPolicyRequest, opts ...grpc.CallOption) (*PutKeyPolicyResponse, error)
 }
 
 type keyAdminServiceClient struct {
@@ -97,6 +104,26 @@ func (c *keyAdminServiceClient) DisableKey(ctx context.Context, in *DisableKeyRe
 	return out, nil
 }
 
+func (c *keyAdminServiceClient) GetKeyPolicy(ctx context.Context, in *GetKeyPolicyRequest, opts ...grpc.CallOption) (*GetKeyPolicyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetKeyPolicyResponse)
+	err := c.cc.Invoke(ctx, KeyAdminService_GetKeyPolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyAdminServiceClient) PutKeyPolicy(ctx context.Context, in *PutKeyPolicyRequest, opts ...grpc.CallOption) (*PutKeyPolicyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutKeyPolicyResponse)
+	err := c.cc.Invoke(ctx, KeyAdminService_PutKeyPolicy_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // KeyAdminServiceServer is the server API for KeyAdminService service.
 // All implementations must embed UnimplementedKeyAdminServiceServer
 // for forward compatibility.
@@ -108,6 +135,11 @@ type KeyAdminServiceServer interface {
 	ListKeys(context.Context, *ListKeysRequest) (*ListKeysResponse, error)
 	EnableKey(context.Context, *EnableKeyRequest) (*EnableKeyResponse, error)
 	DisableKey(context.Context, *DisableKeyRequest) (*DisableKeyResponse, error)
+	// GetKeyPolicy returns the key's policy document (kms:GetKeyPolicy).
+	GetKeyPolicy(context.Context, *GetKeyPolicyRequest) (*GetKeyPolicyResponse, error)
+	// PutKeyPolicy replaces it (kms:PutKeyPolicy), with KMS's lockout
+	// safety check unless bypassed.
+	PutKeyPolicy(context.Context, *PutKeyPolicyRequest) (*PutKeyPolicyResponse, error)
 	mustEmbedUnimplementedKeyAdminServiceServer()
 }
 
@@ -132,6 +164,12 @@ func (UnimplementedKeyAdminServiceServer) EnableKey(context.Context, *EnableKeyR
 }
 func (UnimplementedKeyAdminServiceServer) DisableKey(context.Context, *DisableKeyRequest) (*DisableKeyResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DisableKey not implemented")
+}
+func (UnimplementedKeyAdminServiceServer) GetKeyPolicy(context.Context, *GetKeyPolicyRequest) (*GetKeyPolicyResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetKeyPolicy not implemented")
+}
+func (UnimplementedKeyAdminServiceServer) PutKeyPolicy(context.Context, *PutKeyPolicyRequest) (*PutKeyPolicyResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PutKeyPolicy not implemented")
 }
 func (UnimplementedKeyAdminServiceServer) mustEmbedUnimplementedKeyAdminServiceServer() {}
 func (UnimplementedKeyAdminServiceServer) testEmbeddedByValue()                         {}
@@ -244,6 +282,42 @@ func _KeyAdminService_DisableKey_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KeyAdminService_GetKeyPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetKeyPolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyAdminServiceServer).GetKeyPolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyAdminService_GetKeyPolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyAdminServiceServer).GetKeyPolicy(ctx, req.(*GetKeyPolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyAdminService_PutKeyPolicy_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutKeyPolicyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyAdminServiceServer).PutKeyPolicy(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyAdminService_PutKeyPolicy_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyAdminServiceServer).PutKeyPolicy(ctx, req.(*PutKeyPolicyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // KeyAdminService_ServiceDesc is the grpc.ServiceDesc for KeyAdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -270,6 +344,14 @@ var KeyAdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DisableKey",
 			Handler:    _KeyAdminService_DisableKey_Handler,
+		},
+		{
+			MethodName: "GetKeyPolicy",
+			Handler:    _KeyAdminService_GetKeyPolicy_Handler,
+		},
+		{
+			MethodName: "PutKeyPolicy",
+			Handler:    _KeyAdminService_PutKeyPolicy_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

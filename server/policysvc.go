@@ -1,0 +1,120 @@
+package server
+
+import (
+	"context"
+	"net/netip"
+	"strconv"
+
+	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/policy"
+	pb "github.com/keygate/keygate/proto/keygate/v1"
+)
+
+// policyService implements PolicyService.
+type policyService struct {
+	pb.UnimplementedPolicyServiceServer
+	s *Server
+}
+
+func (ps *policyService) SimulatePolicy(ctx context.Context, req *pb.SimulatePolicyRequest) (*pb.SimulatePolicyResponse, error) {
+	e, err := ps.s.adminKey(ctx, callOf(ctx), req.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	if e.Policy == nil {
+		return nil, keys.Errorf(keys.FailedPrecondition, "key %q has no policy", req.KeyId)
+	}
+	if req.PrincipalArn == "" || req.Action == "" {
+		return nil, keys.Errorf(keys.InvalidArgument, "principal_arn and action are required")
+	}
+	k := e.Key
+	r := policy.Request{
+		Principal: req.PrincipalArn, Action: req.Action, Resource: e.ARN, KeySpec: k.Spec, KeyUsage: k.Usage,
+		SigningAlgorithm: keys.SigningAlgorithm(req.SigningAlgorithm), MessageType: keys.MessageType(req.MessageType),
+		EncryptionAlgorithm: keys.EncryptionAlgorithm(req.EncryptionAlgorithm), MacAlgorithm: keys.MacAlgorithm(req.MacAlgorithm),
+		EncryptionContext: req.EncryptionContext, CurrentTime: ps.s.keys.Now(),
+	}
+	if k.Usage == keys.KeyAgreement {
+		r.KeyAgreementAlgorithm = keys.ECDH
+	}
+	if req.SourceIp != "" {
+		ip, err := netip.ParseAddr(req.SourceIp)
+		if err != nil {
+			return nil, keys.Errorf(keys.InvalidArgument, "source_ip %q is not an IP address", req.SourceIp)
+		}
+		r.SourceIP = ip
+	}
+	ex := e.Policy.Explain(&r)
+	return &pb.SimulatePolicyResponse{Allowed: ex.Decision.Allowed, Effect: ex.Decision.Effect.String(),
+		Sid: ex.Decision.Sid, Explanation: ex.String()}, nil
+}
+
+func (ps *policyService) DiffKeyPolicy(ctx context.Context, req *pb.DiffKeyPolicyRequest) (*pb.DiffKeyPolicyResponse, error) {
+	e, err := ps.s.adminKey(ctx, callOf(ctx), req.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	resp := &pb.DiffKeyPolicyResponse{}
+	err = ps.eachKeeper(e.Key, func(v *keys.Version, pk backends.PolicyKeeper) error {
+		doc, err := pk.GetKeyPolicy(ctx)
+		if err != nil {
+			return err
+		}
+		theirs, err := policy.Parse(doc)
+		if err != nil {
+			return keys.Wrap(keys.FailedPrecondition, err, "the backend's policy for version "+strconv.FormatUint(uint64(v.Number), 10)+" is not a valid key policy")
+		}
+		d := policy.Diff(e.Policy, theirs)
+		resp.Versions = append(resp.Versions, &pb.VersionPolicyDiff{Version: v.Number, BackendKeyId: v.BackendKeyID,
+			InSync: len(d) == 0, Differences: d})
+		return nil
+	}, e.Opened)
+	return resp, err
+}
+
+func (ps *policyService) PushKeyPolicy(ctx context.Context, req *pb.PushKeyPolicyRequest) (*pb.PushKeyPolicyResponse, error) {
+	c := callOf(ctx)
+	e, err := ps.s.adminKey(ctx, c, req.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	resp := &pb.PushKeyPolicyResponse{}
+	err = ps.eachKeeper(e.Key, func(v *keys.Version, pk backends.PolicyKeeper) error {
+		if err := pk.PutKeyPolicy(ctx, e.Key.Policy, req.BypassPolicyLockoutSafetyCheck); err != nil {
+			return err
+		}
+		resp.Versions = append(resp.Versions, v.Number)
+		return nil
+	}, e.Opened)
+	if err == nil {
+		ps.s.log.Info("key policy pushed to backend", "key", req.KeyId, "versions", resp.Versions, "principal", c.Principal.ARN)
+	}
+	return resp, err
+}
+
+// eachKeeper runs fn for every open version whose backend keeps its own
+// policy; a key with none is a FailedPrecondition.
+func (ps *policyService) eachKeeper(k *keys.Key, fn func(*keys.Version, backends.PolicyKeeper) error,
+	opened func(uint32) (backends.Key, bool)) error {
+	if len(k.Policy) == 0 {
+		return keys.Errorf(keys.FailedPrecondition, "key %q has no policy", k.Name)
+	}
+	n := 0
+	for i := range k.Versions {
+		v := &k.Versions[i]
+		h, ok := opened(v.Number)
+		pk, keeps := h.(backends.PolicyKeeper)
+		if !ok || !keeps {
+			continue
+		}
+		n++
+		if err := fn(v, pk); err != nil {
+			return err
+		}
+	}
+	if n == 0 {
+		return keys.Errorf(keys.FailedPrecondition, "key %q is in backend %q, which keeps no key policy of its own", k.Name, k.Backend)
+	}
+	return nil
+}
