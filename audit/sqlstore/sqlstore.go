@@ -27,8 +27,11 @@ type Store struct {
 	db *sql.DB
 	d  *dialect
 
-	mu      sync.Mutex
-	inserts map[int]string // multi-row INSERT statements by row count
+	// Prepared once: the statements every Append runs.
+	lockHeadStmt, advanceStmt *sql.Stmt
+
+	mu    sync.Mutex
+	stmts map[int]*sql.Stmt // prepared multi-row INSERTs by row count
 }
 
 var _ audit.Store = (*Store)(nil)
@@ -69,10 +72,18 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 }
 
 func open(ctx context.Context, db *sql.DB, d *dialect) (*Store, error) {
-	s := &Store{db: db, d: d, inserts: map[int]string{}}
+	s := &Store{db: db, d: d, stmts: map[int]*sql.Stmt{}}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	var err error
+	if s.lockHeadStmt, err = db.PrepareContext(ctx, d.lockHead); err == nil {
+		s.advanceStmt, err = db.PrepareContext(ctx, d.rebind("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"))
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlstore: prepare: %w", err)
 	}
 	return s, nil
 }
@@ -80,8 +91,21 @@ func open(ctx context.Context, db *sql.DB, d *dialect) (*Store, error) {
 // DB is the underlying database, for tools and tests that inspect it.
 func (s *Store) DB() *sql.DB { return s.db }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the prepared statements and the database.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	for _, st := range []*sql.Stmt{s.lockHeadStmt, s.advanceStmt} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	clear(s.stmts)
+	s.mu.Unlock()
+	return s.db.Close()
+}
 
 // migrate creates the schema. On PostgreSQL an advisory lock keeps two
 // replicas starting at once from racing on CREATE TABLE.
@@ -117,12 +141,14 @@ func firstLine(q string) string {
 	return q
 }
 
-// insertSQL is the INSERT of n event rows, built once per n.
-func (s *Store) insertSQL(n int) string {
+// insertStmt is the prepared INSERT of n event rows. Statements are kept
+// for n <= maxRowsPerInsert (batches are chunked to that), so parsing and
+// planning happen once per size, not once per batch.
+func (s *Store) insertStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if q, ok := s.inserts[n]; ok {
-		return q
+	if st, ok := s.stmts[n]; ok {
+		return st, nil
 	}
 	var b strings.Builder
 	b.WriteString("INSERT INTO audit_events (seq, time_ns, kind, principal, action, key_name, result, hash, body) VALUES ")
@@ -139,9 +165,12 @@ func (s *Store) insertSQL(n int) string {
 		}
 		b.WriteByte(')')
 	}
-	q := b.String()
-	s.inserts[n] = q
-	return q
+	st, err := s.db.PrepareContext(ctx, b.String())
+	if err != nil {
+		return nil, err
+	}
+	s.stmts[n] = st
+	return st, nil
 }
 
 const eventCols = 9

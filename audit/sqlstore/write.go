@@ -9,12 +9,16 @@ import (
 	"github.com/keygate/keygate/audit"
 )
 
-// maxRowsPerInsert keeps one INSERT under both databases' parameter limits
-// (SQLite 32766, PostgreSQL 65535).
-const maxRowsPerInsert = 500
+// maxRowsPerInsert keeps one INSERT well under both databases' parameter
+// limits (SQLite 32766, PostgreSQL 65535) and bounds the prepared-statement
+// cache; group-commit batches are usually smaller than this.
+const maxRowsPerInsert = 64
 
 // Append implements audit.Store: lock the head, link, insert, advance.
 func (s *Store) Append(ctx context.Context, link func(audit.Head) ([]audit.Record, error)) (audit.Head, error) {
+	if s.lockHeadStmt == nil {
+		return audit.Head{}, errors.New("sqlstore: append: the store was opened read-only")
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return audit.Head{}, fmt.Errorf("sqlstore: append: begin: %w", err)
@@ -45,14 +49,17 @@ func (s *Store) Append(ctx context.Context, link func(audit.Head) ([]audit.Recor
 			args = append(args, int64(r.Seq), r.TimeNs, string(r.Kind), r.Principal, r.Action,
 				r.KeyName, r.Result, r.Hash[:], r.Body)
 		}
-		if _, err := tx.ExecContext(ctx, s.insertSQL(len(chunk)), args...); err != nil {
+		st, err := s.insertStmt(ctx, len(chunk))
+		if err != nil {
+			return audit.Head{}, fmt.Errorf("sqlstore: append: prepare insert: %w", err)
+		}
+		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
 			return audit.Head{}, fmt.Errorf("sqlstore: append: insert events %d-%d: %w", chunk[0].Seq, chunk[len(chunk)-1].Seq, err)
 		}
 	}
 	last := recs[len(recs)-1]
 	head = audit.Head{Seq: last.Seq, Hash: last.Hash}
-	if _, err := tx.ExecContext(ctx, s.d.rebind("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"),
-		int64(head.Seq), head.Hash[:]); err != nil {
+	if _, err := tx.StmtContext(ctx, s.advanceStmt).ExecContext(ctx, int64(head.Seq), head.Hash[:]); err != nil {
 		return audit.Head{}, fmt.Errorf("sqlstore: append: advance head: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -65,7 +72,7 @@ func (s *Store) Append(ctx context.Context, link func(audit.Head) ([]audit.Recor
 func (s *Store) lockHead(ctx context.Context, tx *sql.Tx) (base, head audit.Head, err error) {
 	var seq, baseSeq int64
 	var hash, baseHash []byte
-	if err := tx.QueryRowContext(ctx, s.d.lockHead).Scan(&seq, &hash, &baseSeq, &baseHash); err != nil {
+	if err := tx.StmtContext(ctx, s.lockHeadStmt).QueryRowContext(ctx).Scan(&seq, &hash, &baseSeq, &baseHash); err != nil {
 		return base, head, fmt.Errorf("reading the chain head: %w", err)
 	}
 	if len(hash) != 32 || len(baseHash) != 32 {
@@ -90,6 +97,9 @@ func (s *Store) AddCheckpoint(ctx context.Context, c audit.Checkpoint) error {
 
 // Prune implements audit.Store.
 func (s *Store) Prune(ctx context.Context, through audit.Head) error {
+	if s.lockHeadStmt == nil {
+		return errors.New("sqlstore: prune: the store was opened read-only")
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: prune: %w", err)
