@@ -97,6 +97,9 @@ func signContent(ctx context.Context, key backends.Key, alg string, sigAlg keys.
 
 // jwsAlgorithm maps a signing key to its JWS alg and KMS algorithm.
 func jwsAlgorithm(key backends.Key) (string, keys.SigningAlgorithm, error) {
+	if key == nil {
+		return "", "", keys.Errorf(keys.FailedPrecondition, "no ACS signing key")
+	}
 	if key.Usage() != keys.SignVerify {
 		return "", "", keys.Errorf(keys.FailedPrecondition, "the ACS signing key must have usage SIGN_VERIFY, not %s", key.Usage())
 	}
