@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keygate/keygate/internal/devca"
+	"github.com/keygate/keygate/test/harness"
+)
+
+func testErrors(t *testing.T, c *cli) {
+	m := c.file("m", []byte("x"))
+	out := c.fails(exitNotFound, `keygate: NotFound: `, "", "sign", "no-such-key", "--message-file", m)
+	if out != "" {
+		t.Errorf("a failed sign printed %q on stdout", out)
+	}
+	c.fails(exitNotFound, `keygate: NotFound: `, "", "keys", "public-key", "no-such-key")
+	c.fails(exitUsage, `keygate: unknown command "sing"`, "", "sing", "acs-signing")
+	c.fails(exitUsage, "keygate: usage: keygate sign NAME [flags]", "", "sign")
+	c.fails(exitUsage, "keygate: usage: keygate decrypt [flags]", "", "decrypt", "extra")
+	c.fails(exitUsage, "keygate: flag provided but not defined: -bogus", "", "sign", "acs-signing", "--bogus")
+	c.fails(exitUsage, `keygate: --output "yaml": want table or json`, "", "--output", "yaml", "keys", "list")
+}
+
+// testRefused: without a certificate the CLI does not try; with one the
+// server's CA did not issue, or one no principal maps to, the server says no.
+func testRefused(t *testing.T, env *harness.Env) {
+	c := newCLI(t, env, "admin")
+	c.base = c.base[:len(c.base)-4] // drop --cert and --key
+	c.fails(exitUsage, "keygate: --cert (or KEYGATE_CERT) is required", "", "keys", "list")
+
+	other, err := devca.New("not keygate's CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := other.Client("admin", "spiffe://keygate.test/admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := devca.WriteFiles(dir, "admin", id.Cert, id.Key); err != nil {
+		t.Fatal(err)
+	}
+	c = newCLI(t, env, "admin")
+	c.base = append(c.base, "--cert", filepath.Join(dir, "admin.pem"), "--key", filepath.Join(dir, "admin-key.pem"))
+	_, errOut, code := c.run("", "keys", "list")
+	if code != exitDenied || !strings.HasPrefix(errOut, "keygate: Unavailable: ") || !strings.Contains(errOut, "tls: ") {
+		t.Errorf("a certificate from another CA: exit %d, %q; want exit %d and a refused certificate", code, errOut, exitDenied)
+	}
+
+	// A --ca that did not issue the server's certificate.
+	c = newCLI(t, env, "admin")
+	c.base = append(c.base, "--ca", filepath.Join(dir, "admin.pem"))
+	c.fails(exitDenied, "keygate: Unavailable: ", "", "keys", "list")
+
+	newCLI(t, env, "stranger").fails(exitDenied, "keygate: PermissionDenied: ", "", "keys", "list")
+	newCLI(t, env, "acs").fails(exitDenied, "keygate: PermissionDenied: ", "", "keys", "create", "x", "--key-spec", "HMAC_256", "--key-usage", "GENERATE_VERIFY_MAC")
+
+	// Nothing listening: Unavailable, worth a retry.
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	c = newCLI(t, env, "admin")
+	c.base = append(c.base, "--addr", addr)
+	c.fails(exitRetry, "keygate: Unavailable: ", "", "keys", "list")
+}
+
+// testEnvDefaults: KEYGATE_* stand in for the flags.
+func testEnvDefaults(t *testing.T, env *harness.Env) {
+	ca, cert, key := env.TLSFiles("admin")
+	t.Setenv("KEYGATE_ADDR", env.Addr)
+	t.Setenv("KEYGATE_CA", ca)
+	t.Setenv("KEYGATE_CERT", cert)
+	t.Setenv("KEYGATE_KEY", key)
+	var out, errOut bytes.Buffer
+	if code := run([]string{"keys", "describe", "acs-signing"}, nil, &out, &errOut); code != 0 || !strings.Contains(out.String(), "acs-signing") {
+		t.Errorf("with KEYGATE_* set: exit %d, %s%s", code, out.String(), errOut.String())
+	}
+}
+
+// TestCommandTable checks the table itself: unique paths, no flag that
+// clashes with a global one (flag panics on a redefinition), help for all.
+func TestCommandTable(t *testing.T) {
+	paths := map[string]bool{}
+	var help bytes.Buffer
+	printHelp(&help)
+	for _, c := range commands {
+		if paths[c.path] {
+			t.Errorf("command %q defined twice", c.path)
+		}
+		paths[c.path] = true
+		if words := strings.Fields(c.path); len(words) > 1 && groupOf(words[0]) == "" {
+			t.Errorf("command %q: group %q has no summary", c.path, words[0])
+		}
+		fs := flag.NewFlagSet(c.path, flag.ContinueOnError)
+		newGlobals(func(string) string { return "" }).register(fs)
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("command %q: %v", c.path, r)
+				}
+			}()
+			c.setup(fs)
+		}()
+		if !strings.Contains(help.String(), "  "+c.path) {
+			t.Errorf("keygate help does not list %q", c.path)
+		}
+		for _, h := range []string{"-h", "--help"} {
+			var out bytes.Buffer
+			if code := run(append(strings.Fields(c.path), h), nil, &out, &out); code != 0 || !strings.HasPrefix(out.String(), "usage: keygate "+c.path) {
+				t.Errorf("keygate %s %s: exit %d, %q", c.path, h, code, out.String())
+			}
+		}
+	}
+	for _, args := range [][]string{{"help"}, {"help", "keys"}, {"help", "keys", "create"}, {"-h"}} {
+		var out bytes.Buffer
+		if code := run(args, nil, &out, &out); code != 0 || out.Len() == 0 {
+			t.Errorf("keygate %v: exit %d, %q", args, code, out.String())
+		}
+	}
+}
+
+func TestParseInterspersed(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		pos     []string
+		out, ec string
+	}{
+		{[]string{"NAME", "--out", "f"}, []string{"NAME"}, "f", ""},
+		{[]string{"--out", "f", "NAME", "--encryption-context", "a=b,c", "--encryption-context", "d=e=f"}, []string{"NAME"}, "f", "a=b,c,d=e=f"},
+		{[]string{"A", "B", "--out=-"}, []string{"A", "B"}, "-", ""},
+		{[]string{"--", "--out", "x"}, []string{"--out", "x"}, "", ""},
+		{[]string{"N", "--", "-x"}, []string{"N", "-x"}, "", ""},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		out := fs.String("out", "", "")
+		ec := contextVar(fs)
+		pos, err := parseInterspersed(fs, tc.args)
+		if err != nil || strings.Join(pos, " ") != strings.Join(tc.pos, " ") || *out != tc.out || ec.String() != tc.ec {
+			t.Errorf("%q: pos %q out %q context %q err %v; want %q %q %q", tc.args, pos, *out, ec, err, tc.pos, tc.out, tc.ec)
+		}
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	contextVar(fs)
+	if _, err := parseInterspersed(fs, []string{"--encryption-context", "a=1", "--encryption-context", "a=2"}); err == nil {
+		t.Error("a context key given twice was accepted")
+	}
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/base64"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// maxInput bounds what a verb reads from a file or stdin: the server takes
+// at most a few KiB, so anything bigger is a mistake (the wrong file).
+const maxInput = 1 << 20
+
+// read reads the file a flag names; "-" is stdin, which can be read once.
+func (e *env) read(flagName, path string) ([]byte, error) {
+	if path == "" {
+		return nil, usageErr("--%s is required", flagName)
+	}
+	var r io.Reader
+	if path == "-" {
+		if e.stdinUsed {
+			return nil, usageErr("--%s -: stdin is already read by another flag", flagName)
+		}
+		e.stdinUsed = true
+		r = e.stdin
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, usageErr("--%s: %v", flagName, err)
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxInput+1))
+	if err != nil {
+		return nil, usageErr("--%s: %v", flagName, err)
+	}
+	if len(b) > maxInput {
+		return nil, usageErr("--%s: larger than %d bytes", flagName, maxInput)
+	}
+	return b, nil
+}
+
+// write puts raw bytes in the file a flag names ("-" is stdout). Files are
+// created 0600: they may hold a plaintext or a data key.
+func (e *env) write(path string, b []byte) error {
+	if path == "-" {
+		_, err := e.stdout.Write(b)
+		return err
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// emit prints a data-plane result whose main output is one byte string
+// (field is its proto name): raw to out if set, else base64; with --output
+// json, the whole response.
+func (e *env) emit(resp proto.Message, field string, blob []byte, out string) error {
+	if out == "-" && e.json() {
+		return usageErr("--out - and --output json both write stdout; pick one")
+	}
+	if out != "" {
+		if err := e.write(out, blob); err != nil {
+			return err
+		}
+	}
+	if e.json() {
+		files := map[string]string{}
+		if out != "" {
+			files[field] = out
+		}
+		return e.printJSON(resp, files)
+	}
+	if out == "" {
+		_, err := fmt.Fprintln(e.stdout, base64.StdEncoding.EncodeToString(blob))
+		return err
+	}
+	return nil
+}
+
+// contextFlag collects repeated --encryption-context k=v pairs. One pair per
+// flag keeps values with commas or "=" unambiguous.
+type contextFlag map[string]string
+
+func (c contextFlag) String() string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		keys[i] = k + "=" + c[k]
+	}
+	return strings.Join(keys, ",")
+}
+
+func (c contextFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want key=value, got %q", s)
+	}
+	if _, dup := c[k]; dup {
+		return fmt.Errorf("key %q given twice", k)
+	}
+	c[k] = v
+	return nil
+}
+
+func contextVar(fs *flag.FlagSet) contextFlag {
+	c := contextFlag{}
+	fs.Var(c, "encryption-context", "authenticated context `k=v`, repeatable; the same pairs are needed to decrypt")
+	return c
+}

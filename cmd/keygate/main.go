@@ -1,0 +1,137 @@
+// Command keygate is the operator's client of keygated: key administration
+// and data-plane verbs that mirror `aws kms`, over gRPC with mutual TLS.
+//
+// Run `keygate help` for the verbs, the global flags and the exit codes.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// globals are the flags every verb accepts, before or after the verb.
+type globals struct {
+	addr, ca, cert, key string
+	output              string
+	timeout             time.Duration
+}
+
+func newGlobals(getenv func(string) string) *globals {
+	return &globals{addr: getenv("KEYGATE_ADDR"), ca: getenv("KEYGATE_CA"), cert: getenv("KEYGATE_CERT"),
+		key: getenv("KEYGATE_KEY"), output: "table", timeout: 30 * time.Second}
+}
+
+// register declares the global flags on fs; the current values are the
+// defaults, so values parsed before the verb carry over.
+func (g *globals) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.addr, "addr", g.addr, "keygated address host:port (env KEYGATE_ADDR)")
+	fs.StringVar(&g.ca, "ca", g.ca, "CA certificate file (PEM) the server's certificate must chain to (env KEYGATE_CA)")
+	fs.StringVar(&g.cert, "cert", g.cert, "client certificate file (PEM) (env KEYGATE_CERT)")
+	fs.StringVar(&g.key, "key", g.key, "client private key file (PEM) (env KEYGATE_KEY)")
+	fs.StringVar(&g.output, "output", g.output, "output format: table (for people) or json (for scripts)")
+	fs.DurationVar(&g.timeout, "timeout", g.timeout, "deadline for the whole command")
+}
+
+// run is the whole CLI: it parses args, runs one verb and returns the exit
+// code. Tests call it in-process.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	g := newGlobals(os.Getenv)
+	top := flag.NewFlagSet("keygate", flag.ContinueOnError)
+	top.SetOutput(io.Discard)
+	top.Usage = func() {}
+	g.register(top)
+	if err := top.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printHelp(stdout)
+			return exitOK
+		}
+		return report(stderr, usageErr("%v", err))
+	}
+	rest := top.Args()
+	if len(rest) == 0 {
+		printHelp(stderr)
+		return exitUsage
+	}
+	if rest[0] == "help" {
+		return help(rest[1:], stdout, stderr)
+	}
+	cmd, n := lookup(rest)
+	if cmd == nil {
+		if group := groupOf(rest[0]); group != "" {
+			printGroup(stderr, group)
+			return exitUsage
+		}
+		return report(stderr, usageErr("unknown command %q; run 'keygate help'", rest[0]))
+	}
+	fs := flag.NewFlagSet("keygate "+cmd.path, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	g.register(fs)
+	act := cmd.setup(fs)
+	pos, err := parseInterspersed(fs, rest[n:])
+	if errors.Is(err, flag.ErrHelp) {
+		printCommand(stdout, cmd)
+		return exitOK
+	}
+	if err != nil {
+		return report(stderr, usageErr("%v; run 'keygate %s -h'", err, cmd.path))
+	}
+	if len(pos) != len(cmd.args) {
+		return report(stderr, usageErr("usage: keygate %s; run 'keygate %s -h'", cmd.synopsis(), cmd.path))
+	}
+	if g.output != "table" && g.output != "json" {
+		return report(stderr, usageErr("--output %q: want table or json", g.output))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
+	defer cancel()
+	e := &env{g: g, stdin: stdin, stdout: stdout, stderr: stderr}
+	defer e.close()
+	return report(stderr, e.diagnose(ctx, act(ctx, e, pos)))
+}
+
+// parseInterspersed parses flags that may come before, between or after the
+// positional arguments (`sign NAME --out sig`), as people type them. After
+// "--" everything is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// help serves `keygate help [CMD...]`.
+func help(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		printHelp(stdout)
+		return exitOK
+	}
+	if cmd, n := lookup(args); cmd != nil && n == len(args) {
+		printCommand(stdout, cmd)
+		return exitOK
+	}
+	if group := groupOf(args[0]); group != "" && len(args) == 1 {
+		printGroup(stdout, group)
+		return exitOK
+	}
+	return report(stderr, usageErr("no help for %q; run 'keygate help'", fmt.Sprint(args)))
+}

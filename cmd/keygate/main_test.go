@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keygate/keygate/test/harness"
+)
+
+// cli runs the real CLI code path in-process against a harness server.
+type cli struct {
+	t    *testing.T
+	env  *harness.Env
+	base []string // the global flags: address and the identity's files
+	dir  string
+}
+
+func newCLI(t *testing.T, env *harness.Env, identity string) *cli {
+	ca, cert, key := env.TLSFiles(identity)
+	return &cli{t: t, env: env, base: []string{"--addr", env.Addr, "--ca", ca, "--cert", cert, "--key", key}, dir: t.TempDir()}
+}
+
+// run runs keygate with stdin and args after the global flags.
+func (c *cli) run(stdin string, args ...string) (stdout, stderr string, code int) {
+	c.t.Helper()
+	var out, errb bytes.Buffer
+	code = run(append(append([]string{}, c.base...), args...), strings.NewReader(stdin), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// ok runs keygate and fails the test unless it exits 0.
+func (c *cli) ok(stdin string, args ...string) string {
+	c.t.Helper()
+	out, errOut, code := c.run(stdin, args...)
+	if code != 0 {
+		c.t.Fatalf("keygate %s: exit %d: %s", strings.Join(args, " "), code, errOut)
+	}
+	return out
+}
+
+// fails runs keygate and checks the exit code and the stderr prefix.
+func (c *cli) fails(wantCode int, wantStderr string, stdin string, args ...string) string {
+	c.t.Helper()
+	out, errOut, code := c.run(stdin, args...)
+	if code != wantCode || !strings.HasPrefix(errOut, wantStderr) {
+		c.t.Fatalf("keygate %s: exit %d, stderr %q; want exit %d, stderr starting %q",
+			strings.Join(args, " "), code, errOut, wantCode, wantStderr)
+	}
+	return out
+}
+
+// file writes b to a fresh file in the test's directory and returns its path.
+func (c *cli) file(name string, b []byte) string {
+	c.t.Helper()
+	p := filepath.Join(c.dir, name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	return p
+}
+
+func (c *cli) path(name string) string { return filepath.Join(c.dir, name) }
+
+func (c *cli) readFile(p string) []byte {
+	c.t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return b
+}
+
+// TestCLI starts one keygated (SoftHSM token, mTLS) and drives every verb
+// through run, as an operator would.
+func TestCLI(t *testing.T) {
+	env := harness.Start(t, harness.Options{})
+	for _, k := range [][3]string{
+		{"acs-signing", "ECC_NIST_P256", "SIGN_VERIFY"},
+		{"acs-signing-rsa", "RSA_2048", "SIGN_VERIFY"},
+		{"acs-signing-384", "ECC_NIST_P384", "SIGN_VERIFY"},
+		{"data-key", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"},
+		{"ds-enc", "RSA_2048", "ENCRYPT_DECRYPT"},
+		{"av-mac", "HMAC_256", "GENERATE_VERIFY_MAC"},
+		{"ds-ecdh", "ECC_NIST_P256", "KEY_AGREEMENT"},
+	} {
+		env.CreateKey(k[0], k[1], k[2])
+	}
+	for name, test := range map[string]func(*testing.T, *cli){
+		"keys": testKeys, "sign": testSign, "openssl": testOpenSSL, "encrypt": testEncrypt,
+		"datakey": testDataKey, "mac": testMac, "derive": testDerive, "errors": testErrors,
+	} {
+		t.Run(name, func(t *testing.T) { test(t, newCLI(t, env, "admin")) })
+	}
+	t.Run("refused", func(t *testing.T) { testRefused(t, env) })
+	t.Run("env", func(t *testing.T) { testEnvDefaults(t, env) })
+}

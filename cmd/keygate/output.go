@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	pb "github.com/keygate/keygate/proto/keygate/v1"
+)
+
+// printJSON prints m as indented JSON with proto field names and every
+// field present (a false signature_valid must not vanish). Fields written
+// to files are replaced by FIELD_file: PATH. protojson's output is
+// re-encoded because its whitespace is deliberately unstable.
+func (e *env) printJSON(m proto.Message, files map[string]string) error {
+	b, err := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(m)
+	if err != nil {
+		return err
+	}
+	var obj map[string]any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&obj); err != nil {
+		return err
+	}
+	for field, path := range files {
+		delete(obj, field)
+		obj[field+"_file"] = path
+	}
+	out, err := json.MarshalIndent(obj, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(e.stdout, "%s\n", out)
+	return err
+}
+
+// printKey shows one key for people: its metadata, then its versions.
+func printKey(w io.Writer, k *pb.KeyMetadata) {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	for _, row := range [][2]string{
+		{"Name", k.KeyId}, {"ARN", k.Arn}, {"Description", k.Description},
+		{"Spec", k.KeySpec}, {"Usage", k.KeyUsage}, {"State", k.KeyState},
+		{"Backend", k.Backend}, {"Created", when(k.CreateTime)},
+		{"Primary version", fmt.Sprint(k.PrimaryVersion)},
+	} {
+		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
+	}
+	tw.Flush()
+	if len(k.Versions) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tSTATE\tBACKEND KEY ID\tBACKEND STATE\tCERTS\tCREATED")
+	for _, v := range k.Versions {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", v.Version, v.State, dash(v.BackendKeyId),
+			dash(v.BackendState), v.CertificateCount, when(v.CreateTime))
+	}
+	tw.Flush()
+}
+
+// printKeys shows a key list as one table.
+func printKeys(w io.Writer, ks []*pb.KeyMetadata) {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSPEC\tUSAGE\tSTATE\tBACKEND\tPRIMARY\tCREATED")
+	for _, k := range ks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", k.KeyId, k.KeySpec, k.KeyUsage, k.KeyState,
+			k.Backend, k.PrimaryVersion, when(k.CreateTime))
+	}
+	tw.Flush()
+}
+
+func when(ts *timestamppb.Timestamp) string {
+	if ts == nil {
+		return "-"
+	}
+	return ts.AsTime().UTC().Format(time.RFC3339)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
