@@ -13,7 +13,7 @@ import (
 // accountActions are not about one key: like KMS, where they belong to IAM
 // policies rather than key policies, they are granted by the config's
 // admins list.
-var accountActions = map[string]bool{"kms:CreateKey": true, "kms:ListKeys": true}
+var accountActions = map[string]bool{"kms:CreateKey": true, "kms:ListKeys": true, "keygate:ReadAuditLog": true}
 
 // keyOrigins give kms:KeyOrigin its value by backend type.
 var keyOrigins = map[string]string{"kms": "AWS_KMS", "pkcs11": "AWS_CLOUDHSM"}
@@ -24,6 +24,7 @@ var keyOrigins = map[string]string{"kms": "AWS_KMS", "pkcs11": "AWS_CLOUDHSM"}
 // the action: never the policy's text or who else may.
 type policyAuthorizer struct {
 	admins       []string
+	auditors     []string
 	backendTypes map[string]string // backend name → type
 	now          func() time.Time
 }
@@ -32,6 +33,10 @@ func (a *policyAuthorizer) Authorize(_ context.Context, c *Call) error {
 	if accountActions[c.Action] || c.Key == nil {
 		if slices.Contains(a.admins, c.Principal.ARN) {
 			c.Decision, c.Sid = "Allow", "config:admins"
+			return nil
+		}
+		if c.Action == "keygate:ReadAuditLog" && slices.Contains(a.auditors, c.Principal.ARN) {
+			c.Decision, c.Sid = "Allow", "config:auditors"
 			return nil
 		}
 		return a.deny(c, "ImplicitDeny", "")

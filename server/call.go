@@ -40,6 +40,8 @@ type Call struct {
 	Decision string
 	Sid      string
 	Backend  backends.CallInfo
+	// Detail says what an administrative call changed (caller-safe).
+	Detail string
 
 	Err     error
 	Latency time.Duration
@@ -71,40 +73,88 @@ func callOf(ctx context.Context) *Call {
 // record, the handler, the audit record, and the one mapping of errors to
 // gRPC codes, in that order.
 func (s *Server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-	action, audited := s.actions[info.FullMethod]
-	if !audited {
-		if strings.HasPrefix(info.FullMethod, "/grpc.health.") || strings.HasPrefix(info.FullMethod, "/grpc.reflection.") {
-			return h(ctx, req) // still behind mTLS, but no key, no principal needed
+	c, ctx, pass, err := s.begin(ctx, info.FullMethod)
+	if pass {
+		return h(ctx, req)
+	}
+	var resp any
+	if err == nil {
+		resp, c.Err = h(ctx, req)
+	}
+	if err := s.finish(ctx, c); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// stream does the same for streaming RPCs (audit tail and export). The
+// handler authorizes before it sends anything, and the call is recorded
+// when the stream ends.
+func (s *Server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	c, ctx, pass, err := s.begin(ss.Context(), info.FullMethod)
+	if pass {
+		return h(srv, ss)
+	}
+	if err == nil {
+		c.Err = h(srv, &callStream{ServerStream: ss, ctx: ctx})
+	}
+	return s.finish(ctx, c)
+}
+
+// callStream carries the call's context into a stream handler.
+type callStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (cs *callStream) Context() context.Context { return cs.ctx }
+
+// begin starts a call: pass is true for the few non-keygate services
+// (health, reflection) that need no principal; err is set (and recorded on
+// c) when the caller cannot be identified or the method has no action.
+func (s *Server) begin(ctx context.Context, method string) (c *Call, _ context.Context, pass bool, err error) {
+	action, known := s.actions[method]
+	if !known {
+		if strings.HasPrefix(method, "/grpc.health.") || strings.HasPrefix(method, "/grpc.reflection.") {
+			return nil, ctx, true, nil // still behind mTLS, but no key, no principal needed
 		}
 		// A keygate method without an action would escape policy and audit.
-		s.log.Error("method has no action; refusing it", "method", info.FullMethod)
-		return nil, status.Error(codes.Unimplemented, "method not available")
+		s.log.Error("method has no action; refusing it", "method", method)
+		action = "keygate:Unknown"
 	}
-	c := &Call{Start: time.Now(), Method: info.FullMethod, Action: action}
+	c = &Call{Start: time.Now(), Method: method, Action: action}
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
 		if v := md.Get("x-request-id"); len(v) > 0 && len(v[0]) <= 128 {
 			c.CorrelationID = v[0]
 		}
 	}
-	var resp any
 	c.Principal, c.Peer, c.Err = s.identify(ctx)
-	if c.Err == nil {
-		ctx = context.WithValue(ctx, callKey{}, c)
-		ctx = backends.WithCallInfo(ctx, &c.Backend)
-		resp, c.Err = h(ctx, req)
+	if c.Err == nil && !known {
+		c.Err = status.Error(codes.Unimplemented, "method not available")
 	}
+	if c.Err != nil {
+		return c, ctx, false, c.Err
+	}
+	ctx = context.WithValue(ctx, callKey{}, c)
+	return c, backends.WithCallInfo(ctx, &c.Backend), false, nil
+}
+
+// finish makes the call's record durable and returns the caller's error:
+// the call's own, or Unavailable if the record could not be written (fail
+// closed: no answer without an audit record).
+func (s *Server) finish(ctx context.Context, c *Call) error {
 	c.Latency = time.Since(c.Start)
 	if err := s.auditor.Record(context.WithoutCancel(ctx), c); err != nil {
 		s.log.Error("audit record failed; refusing the call", "method", c.Method, "err", err)
-		return nil, toStatus(keys.Wrap(keys.Unavailable, err, "audit log unavailable"))
+		return toStatus(keys.Wrap(keys.Unavailable, err, "audit log unavailable"))
 	}
 	if c.Err != nil {
 		if k := keys.KindOf(c.Err); k == keys.Internal || k == keys.Unavailable {
 			s.log.Error("call failed", "method", c.Method, "principal", c.Principal.ARN, "key", c.KeyName, "err", c.Err)
 		}
-		return nil, toStatus(c.Err)
+		return toStatus(c.Err)
 	}
-	return resp, nil
+	return nil
 }
 
 // use resolves a key for the call, checks the request against it,

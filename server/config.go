@@ -31,6 +31,10 @@ type Config struct {
 	Principals []PrincipalMapping `yaml:"principals"`
 	// Admins are the principal ARNs allowed the administrative API.
 	Admins []string `yaml:"admins"`
+	// Auditors may read and verify the audit log (keygate:ReadAuditLog),
+	// as admins may.
+	Auditors []string    `yaml:"auditors"`
+	Audit    AuditConfig `yaml:"audit"`
 
 	Store          StoreConfig     `yaml:"store"`
 	Backends       []BackendConfig `yaml:"backends"`
@@ -70,6 +74,24 @@ type BackendConfig struct {
 	Name   string    `yaml:"name"`
 	Type   string    `yaml:"type"`
 	Config yaml.Node `yaml:"config"`
+}
+
+// AuditConfig configures the tamper-evident audit log, kept in the store.
+type AuditConfig struct {
+	// Disabled leaves calls in the structured log only, with no
+	// tamper-evident record: for measuring the log's cost, never for a
+	// PCI deployment.
+	Disabled bool `yaml:"disabled"`
+	// SigningKey names the ECC_NIST_P256 key that signs checkpoints; it is
+	// created in the default backend on first start (default audit-checkpoint).
+	SigningKey string `yaml:"signing_key"`
+	// ContextSecretFile holds at least 32 random bytes keying the hashes of
+	// encryption context values.
+	ContextSecretFile string `yaml:"context_secret_file"`
+	// Replica names this keygated in its events (default: the host name).
+	Replica            string        `yaml:"replica"`
+	CheckpointEvery    int           `yaml:"checkpoint_every"`
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
 }
 
 // LogConfig sets up log/slog.
@@ -125,6 +147,12 @@ func (c *Config) defaults() {
 	if c.KeyRefresh == 0 {
 		c.KeyRefresh = 5 * time.Second
 	}
+	if c.Audit.SigningKey == "" {
+		c.Audit.SigningKey = "audit-checkpoint"
+	}
+	if c.Audit.Replica == "" {
+		c.Audit.Replica, _ = os.Hostname()
+	}
 	if c.MaxConcurrentStreams == 0 {
 		c.MaxConcurrentStreams = 256
 	}
@@ -166,6 +194,17 @@ func (c *Config) problems() []string {
 		if !arnRE.MatchString(a) {
 			add("admins[%d] %q is not an IAM principal ARN", i, a)
 		}
+	}
+	for i, a := range c.Auditors {
+		if !arnRE.MatchString(a) {
+			add("auditors[%d] %q is not an IAM principal ARN", i, a)
+		}
+	}
+	if !c.Audit.Disabled && c.Audit.ContextSecretFile == "" {
+		add("audit.context_secret_file is required (or set audit.disabled, never in production)")
+	}
+	if c.Audit.CheckpointEvery < 0 || c.Audit.CheckpointInterval < 0 {
+		add("audit.checkpoint_every and audit.checkpoint_interval must not be negative")
 	}
 	switch c.Store.Driver {
 	case sqldb.SQLite, sqldb.Postgres:

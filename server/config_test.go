@@ -14,6 +14,7 @@ principals:
   - {identity: "spiffe://x/acs", arn: "arn:aws:iam::111122223333:role/acs"}
 admins: [arn:aws:iam::111122223333:role/admin]
 store: {driver: sqlite, dsn: /tmp/k.db}
+audit: {context_secret_file: /etc/keygate/audit-secret}
 backends:
   - name: hsm
     type: pkcs11

@@ -17,6 +17,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/audit/sqlstore"
 	"github.com/keygate/keygate/backends"
 	"github.com/keygate/keygate/internal/sqldb"
 	"github.com/keygate/keygate/keys"
@@ -44,6 +46,11 @@ var actions = map[string]string{
 	"/keygate.v1.KeyAdminService/PutKeyPolicy":     "kms:PutKeyPolicy",
 	"/keygate.v1.PolicyService/SimulatePolicy":     "kms:GetKeyPolicy",
 	"/keygate.v1.PolicyService/DiffKeyPolicy":      "kms:GetKeyPolicy",
+	"/keygate.v1.AuditService/ListEvents":          "keygate:ReadAuditLog",
+	"/keygate.v1.AuditService/TailEvents":          "keygate:ReadAuditLog",
+	"/keygate.v1.AuditService/VerifyLog":           "keygate:ReadAuditLog",
+	"/keygate.v1.AuditService/GetCheckpointKey":    "keygate:ReadAuditLog",
+	"/keygate.v1.AuditService/ExportArchive":       "keygate:ReadAuditLog",
 	"/keygate.v1.PolicyService/PushKeyPolicy":      "kms:PutKeyPolicy",
 }
 
@@ -58,6 +65,8 @@ type Server struct {
 	auditor    Auditor
 	principals map[string]string
 	actions    map[string]string
+	chain      *chainAuditor // nil when the audit log is disabled
+	auditStore *sqlstore.Store
 	health     *health.Server
 	grpc       *grpc.Server
 }
@@ -103,7 +112,14 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		for _, bc := range cfg.Backends {
 			types[bc.Name] = bc.Type
 		}
-		s.authz = &policyAuthorizer{admins: cfg.Admins, backendTypes: types, now: time.Now}
+		s.authz = &policyAuthorizer{admins: cfg.Admins, auditors: cfg.Auditors, backendTypes: types, now: time.Now}
+	}
+	if s.auditor == nil && !cfg.Audit.Disabled {
+		if s.chain, s.auditStore, err = s.openAudit(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.auditor = s.chain
 	}
 	if s.auditor == nil {
 		s.auditor = logAuditor{log: log}
@@ -111,12 +127,14 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 	s.grpc = grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(tlsCfg)),
 		grpc.ChainUnaryInterceptor(s.unary),
+		grpc.ChainStreamInterceptor(s.stream),
 		grpc.MaxRecvMsgSize(64<<10), // the largest valid request is a few KiB
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
 	)
 	pb.RegisterCryptoServiceServer(s.grpc, &cryptoService{s: s})
 	pb.RegisterKeyAdminServiceServer(s.grpc, &adminService{s: s})
 	pb.RegisterPolicyServiceServer(s.grpc, &policyService{s: s})
+	pb.RegisterAuditServiceServer(s.grpc, &auditService{s: s})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
@@ -128,6 +146,11 @@ func (s *Server) Keyring() *keyring.Keyring { return s.keys }
 
 // Serve answers on lis until Shutdown.
 func (s *Server) Serve(lis net.Listener) error {
+	if s.chain != nil {
+		if err := s.chain.event(context.Background(), audit.KindServerStarted, "listening on "+lis.Addr().String()); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.log.Info("keygated serving", "addr", lis.Addr().String(), "backends", len(s.backends))
 	if err := s.grpc.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
@@ -149,9 +172,18 @@ func (s *Server) Shutdown(ctx context.Context) {
 	}
 }
 
-// Close releases the backends and the store.
+// Close records the server's stop, seals the audit log with a final
+// checkpoint, and releases the backends and the store.
 func (s *Server) Close() error {
 	var errs []error
+	if s.chain != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, s.chain.event(ctx, audit.KindServerStopped, ""), s.chain.log.Close(ctx))
+		cancel()
+	}
+	if s.auditStore != nil {
+		errs = append(errs, s.auditStore.Close())
+	}
 	for _, b := range s.backends {
 		errs = append(errs, b.Close())
 	}

@@ -51,6 +51,9 @@ func demo(args []string) error {
 	if err := setupTLS(filepath.Join(dir, "tls")); err != nil {
 		return fmt.Errorf("demo CA: %w", err)
 	}
+	if err := writeOnce(filepath.Join(dir, "audit-secret"), []byte(randomHex(32))); err != nil {
+		return err
+	}
 	cfgPath := filepath.Join(dir, "keygated.yaml")
 	if _, err := os.Stat(cfgPath); errors.Is(err, os.ErrNotExist) {
 		if err := os.WriteFile(cfgPath, []byte(demoConfig(dir, module, *listen)), 0o600); err != nil {
@@ -158,6 +161,11 @@ principals:
 	}
 	fmt.Fprintf(&b, `admins:
   - arn:aws:iam::%s:role/admin
+audit:
+  signing_key: audit-checkpoint
+  context_secret_file: %q
+  checkpoint_every: 1000
+  checkpoint_interval: 1m
 store:
   driver: sqlite
   dsn: %q
@@ -172,7 +180,7 @@ backends:
 log:
   level: info
   format: text
-`, demoAccount, filepath.Join(dir, "keygate.db"), module, demoToken, filepath.Join(dir, "pin"))
+`, demoAccount, filepath.Join(dir, "audit-secret"), filepath.Join(dir, "keygate.db"), module, demoToken, filepath.Join(dir, "pin"))
 	return b.String()
 }
 
@@ -187,6 +195,14 @@ export KEYGATE_CERT=%s
 export KEYGATE_KEY=%s
 
 `, listen, listen, filepath.Join(tls, "ca.pem"), filepath.Join(tls, "admin.pem"), filepath.Join(tls, "admin-key.pem"))
+}
+
+// writeOnce writes a secret file unless it exists.
+func writeOnce(path string, b []byte) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	return os.WriteFile(path, b, 0o600)
 }
 
 func envOr(name, def string) string {

@@ -49,6 +49,10 @@ type Options struct {
 	Store *server.StoreConfig
 	// Token reuses an existing token instead of making a fresh one.
 	Token *softhsm.Token
+	// AuditDisabled turns the tamper-evident audit log off.
+	AuditDisabled bool
+	// Replica names the server in audit events (default: the host name).
+	Replica string
 	// ExtraConfig is YAML appended to the generated config.
 	ExtraConfig string
 	// ServerOptions are passed to server.New.
@@ -81,6 +85,8 @@ func Start(t testing.TB, opts Options) *Env {
 	}
 	pinFile := filepath.Join(env.Dir, "pin")
 	must(t, os.WriteFile(pinFile, []byte(env.Token.PIN), 0o600))
+	secretFile := filepath.Join(env.Dir, "audit-secret")
+	must(t, os.WriteFile(secretFile, []byte("0123456789abcdef0123456789abcdef-test-only"), 0o600))
 
 	store := server.StoreConfig{Driver: "sqlite", DSN: filepath.Join(env.Dir, "keygate.db")}
 	if opts.Store != nil {
@@ -93,13 +99,14 @@ tls: {cert: %q, key: %q, client_ca: %q}
 admins: [arn:aws:iam::%s:role/admin]
 store: {driver: %q, dsn: %q}
 key_refresh: 100ms
+audit: {context_secret_file: %q, replica: %q, disabled: %t}
 backends:
   - name: hsm
     type: pkcs11
     config: {module: %q, token_label: %q, pin_file: %q, max_sessions: 32}
 principals:
 `, Account, filepath.Join(tlsDir, "server.pem"), filepath.Join(tlsDir, "server-key.pem"), filepath.Join(tlsDir, "ca.pem"),
-		Account, store.Driver, store.DSN, env.Token.Module, env.Token.Label, pinFile)
+		Account, store.Driver, store.DSN, secretFile, opts.Replica, opts.AuditDisabled, env.Token.Module, env.Token.Label, pinFile)
 	for _, id := range Identities[:len(Identities)-1] {
 		cfg += fmt.Sprintf("  - {identity: \"spiffe://keygate.test/%s\", arn: \"arn:aws:iam::%s:role/%s\"}\n", id, Account, id)
 	}

@@ -1,0 +1,116 @@
+package server
+
+import (
+	"context"
+	"crypto"
+	"fmt"
+	"os"
+
+	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/audit/sqlstore"
+	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/keys/keyring"
+	"github.com/keygate/keygate/policy"
+)
+
+// chainAuditor records calls in the tamper-evident audit log.
+type chainAuditor struct {
+	log     *audit.Log
+	signer  audit.Signer
+	replica string
+}
+
+// kindOf gives a successful administrative call its event kind.
+var kindOf = map[string]audit.Kind{
+	"kms:CreateKey":             audit.KindKeyCreated,
+	"kms:EnableKey":             audit.KindKeyEnabled,
+	"kms:DisableKey":            audit.KindKeyDisabled,
+	"kms:PutKeyPolicy":          audit.KindPolicyChanged,
+	"keygate:ImportCertificate": audit.KindCertImported,
+	"keygate:ReadAuditLog":      audit.KindAuditRead,
+}
+
+func (a *chainAuditor) Record(ctx context.Context, c *Call) error {
+	e := audit.Event{
+		Time: c.Start, Kind: audit.KindCall, Replica: a.replica,
+		Principal: c.Principal.ARN, CertSubject: c.Principal.Subject, CertSerial: c.Principal.Serial,
+		CertURI: c.Principal.URI, Peer: c.Peer, Action: c.Action, KeyName: c.KeyName, KeyVersion: c.Version,
+		BackendKeyID: c.BackendKeyID, BackendRequestID: c.Backend.RequestID, Algorithm: c.Algorithm,
+		Decision: c.Decision, Sid: c.Sid, Result: codeName(c.Err), Latency: c.Latency,
+		Correlation: c.CorrelationID, Detail: c.Detail,
+	}
+	if c.Err != nil {
+		e.Error = keys.Message(c.Err)
+	} else if k, ok := kindOf[c.Action]; ok {
+		e.Kind = k
+	}
+	if len(c.EncContext) > 0 {
+		e.Context = a.log.HashContext(c.EncContext)
+	}
+	return a.log.Record(ctx, &e)
+}
+
+// event records a server event (started, stopped) outside any call.
+func (a *chainAuditor) event(ctx context.Context, kind audit.Kind, detail string) error {
+	return a.log.Record(ctx, &audit.Event{Kind: kind, Replica: a.replica, Action: "keygate:" + string(kind), Result: audit.ResultOK, Detail: detail})
+}
+
+// keySigner signs audit checkpoints with a keygate key: ECDSA P-256 in a
+// backend, so the log's writer cannot forge them without the HSM or KMS.
+type keySigner struct {
+	h backends.Key
+}
+
+func (s keySigner) Sign(ctx context.Context, digest []byte) ([]byte, error) {
+	return s.h.Sign(ctx, keys.ECDSASHA256, digest)
+}
+
+func (s keySigner) Public() crypto.PublicKey { return s.h.Public() }
+
+// openAudit opens the audit log on the server's store, creating the
+// checkpoint key in the default backend on first start.
+func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store, error) {
+	ac := s.cfg.Audit
+	secret, err := os.ReadFile(ac.ContextSecretFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("audit: context secret: %w", err)
+	}
+	e, err := s.keys.Resolve(ctx, ac.SigningKey)
+	if keys.KindOf(err) == keys.NotFound {
+		e, err = s.keys.Create(ctx, keyring.CreateParams{Name: ac.SigningKey, Spec: keys.ECCNISTP256, Usage: keys.SignVerify,
+			Backend: s.cfg.DefaultBackend, Description: "signs audit log checkpoints; used by keygated only",
+			Policy: policy.Default(s.cfg.Account, s.cfg.Admins)})
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("audit: checkpoint key %q: %w", ac.SigningKey, err)
+	}
+	if e.Key.Spec != keys.ECCNISTP256 || e.Key.Usage != keys.SignVerify {
+		return nil, nil, fmt.Errorf("audit: checkpoint key %q must be ECC_NIST_P256 SIGN_VERIFY", ac.SigningKey)
+	}
+	_, h, err := e.Handle(0, true)
+	if err != nil {
+		return nil, nil, fmt.Errorf("audit: checkpoint key: %w", err)
+	}
+	store, err := openAuditStore(ctx, s.cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := audit.New(audit.Config{Store: store, Signer: keySigner{h}, ContextSecret: secret, Replica: ac.Replica,
+		CheckpointEvery: ac.CheckpointEvery, CheckpointInterval: ac.CheckpointInterval,
+		OnError: func(err error) { s.log.Error("audit log", "err", err) }})
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return &chainAuditor{log: l, signer: keySigner{h}, replica: ac.Replica}, store, nil
+}
+
+func openAuditStore(ctx context.Context, cfg *Config) (*sqlstore.Store, error) {
+	if cfg.Store.Driver == "postgres" {
+		return sqlstore.OpenPostgres(ctx, cfg.StoreDSN())
+	}
+	return sqlstore.OpenSQLite(ctx, cfg.StoreDSN())
+}
+
+func (a *chainAuditor) signerPublic() crypto.PublicKey { return a.signer.Public() }

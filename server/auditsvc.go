@@ -1,0 +1,201 @@
+package server
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/keys"
+	pb "github.com/keygate/keygate/proto/keygate/v1"
+)
+
+// auditService implements AuditService over the server's audit log.
+type auditService struct {
+	pb.UnimplementedAuditServiceServer
+	s *Server
+}
+
+// open authorizes a read of the audit log and returns it.
+func (as *auditService) open(ctx context.Context) (*audit.Log, error) {
+	if err := as.s.authz.Authorize(ctx, callOf(ctx)); err != nil {
+		return nil, err
+	}
+	if as.s.chain == nil {
+		return nil, keys.Errorf(keys.FailedPrecondition, "the audit log is disabled on this server")
+	}
+	return as.s.chain.log, nil
+}
+
+func (as *auditService) ListEvents(ctx context.Context, req *pb.ListEventsRequest) (*pb.ListEventsResponse, error) {
+	l, err := as.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := query(req.Filter)
+	switch {
+	case req.PageSize == 0:
+		q.Limit = 100
+	case req.PageSize > 1000:
+		return nil, keys.Errorf(keys.InvalidArgument, "page_size must be at most 1000")
+	default:
+		q.Limit = int(req.PageSize)
+	}
+	if req.PageToken != "" {
+		if q.AfterSeq, err = strconv.ParseUint(req.PageToken, 10, 64); err != nil {
+			return nil, keys.Errorf(keys.InvalidArgument, "page_token is not valid")
+		}
+	}
+	evs, err := l.Events(ctx, q)
+	if err != nil {
+		return nil, keys.Wrap(keys.Unavailable, err, "audit log unavailable")
+	}
+	resp := &pb.ListEventsResponse{}
+	for _, e := range evs {
+		resp.Events = append(resp.Events, eventProto(e))
+	}
+	if len(evs) == q.Limit {
+		resp.NextPageToken = strconv.FormatUint(evs[len(evs)-1].Seq, 10)
+	}
+	return resp, nil
+}
+
+func (as *auditService) TailEvents(req *pb.TailEventsRequest, stream pb.AuditService_TailEventsServer) error {
+	ctx := stream.Context()
+	l, err := as.open(ctx)
+	if err != nil {
+		return err
+	}
+	q := query(req.Filter)
+	q.AfterSeq = req.AfterSeq
+	if q.AfterSeq == 0 {
+		last, err := l.Events(ctx, audit.Query{Desc: true, Limit: 1})
+		if err != nil {
+			return keys.Wrap(keys.Unavailable, err, "audit log unavailable")
+		}
+		if len(last) == 1 {
+			q.AfterSeq = last[0].Seq
+		}
+	}
+	err = l.Follow(ctx, q, time.Second, func(e *audit.Event) error {
+		return stream.Send(&pb.TailEventsResponse{Event: eventProto(e)})
+	})
+	if ctx.Err() != nil {
+		return nil // the follower hung up: a normal end of a tail
+	}
+	return err
+}
+
+func (as *auditService) VerifyLog(ctx context.Context, _ *pb.VerifyLogRequest) (*pb.VerifyLogResponse, error) {
+	if _, err := as.open(ctx); err != nil {
+		return nil, err
+	}
+	v, err := audit.NewVerifier(as.s.chain.signerPublic())
+	if err != nil {
+		return nil, keys.Wrap(keys.Internal, err, "checkpoint key")
+	}
+	r, err := audit.Verify(ctx, as.s.auditStore, v)
+	if err != nil {
+		return nil, keys.Wrap(keys.Unavailable, err, "audit log unavailable")
+	}
+	return reportProto(r), nil
+}
+
+func (as *auditService) GetCheckpointKey(ctx context.Context, _ *pb.GetCheckpointKeyRequest) (*pb.GetCheckpointKeyResponse, error) {
+	l, err := as.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKIXPublicKey(as.s.chain.signerPublic())
+	if err != nil {
+		return nil, keys.Wrap(keys.Internal, err, "checkpoint key")
+	}
+	return &pb.GetCheckpointKeyResponse{PublicKeyPem: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), KeyId: l.KeyID()}, nil
+}
+
+func (as *auditService) ExportArchive(req *pb.ExportArchiveRequest, stream pb.AuditService_ExportArchiveServer) error {
+	ctx := stream.Context()
+	if _, err := as.open(ctx); err != nil {
+		return err
+	}
+	if req.Until == nil {
+		return keys.Errorf(keys.InvalidArgument, "until is required")
+	}
+	v, err := audit.NewVerifier(as.s.chain.signerPublic())
+	if err != nil {
+		return keys.Wrap(keys.Internal, err, "checkpoint key")
+	}
+	callOf(ctx).Detail = "archive until " + req.Until.AsTime().UTC().Format(time.RFC3339)
+	w := &chunkWriter{send: func(b []byte) error { return stream.Send(&pb.ExportArchiveResponse{Data: b}) }}
+	if _, err := audit.Export(ctx, as.s.auditStore, v, req.Until.AsTime(), w); err != nil {
+		return keys.Wrap(keys.FailedPrecondition, err, "archive could not be exported: "+err.Error())
+	}
+	return w.flush()
+}
+
+// chunkWriter sends an archive in 64 KiB messages.
+type chunkWriter struct {
+	buf  []byte
+	send func([]byte) error
+}
+
+func (w *chunkWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for len(w.buf) >= 64<<10 {
+		if err := w.send(w.buf[:64<<10]); err != nil {
+			return 0, err
+		}
+		w.buf = append(w.buf[:0], w.buf[64<<10:]...)
+	}
+	return len(p), nil
+}
+
+func (w *chunkWriter) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	return w.send(w.buf)
+}
+
+func query(f *pb.EventFilter) audit.Query {
+	if f == nil {
+		return audit.Query{}
+	}
+	q := audit.Query{KeyName: f.KeyName, Principal: f.Principal, Action: f.Action, Result: f.Result, Kind: audit.Kind(f.Kind)}
+	if f.Since != nil {
+		q.Since = f.Since.AsTime()
+	}
+	if f.Until != nil {
+		q.Until = f.Until.AsTime()
+	}
+	return q
+}
+
+func eventProto(e *audit.Event) *pb.AuditEvent {
+	p := &pb.AuditEvent{
+		Seq: e.Seq, PrevHash: e.PrevHash[:], Hash: e.Hash[:], Time: timestamppb.New(e.Time), Kind: string(e.Kind),
+		Replica: e.Replica, Principal: e.Principal, CertSubject: e.CertSubject, CertSerial: e.CertSerial, CertUri: e.CertURI,
+		Peer: e.Peer, Action: e.Action, KeyName: e.KeyName, KeyVersion: e.KeyVersion, BackendKeyId: e.BackendKeyID,
+		BackendRequestId: e.BackendRequestID, Algorithm: e.Algorithm, Decision: e.Decision, Sid: e.Sid, Result: e.Result,
+		Error: e.Error, Latency: durationpb.New(e.Latency), CorrelationId: e.Correlation, Detail: e.Detail,
+	}
+	for _, f := range e.Context {
+		p.EncryptionContext = append(p.EncryptionContext, &pb.ContextField{Key: f.Key, ValueHmac: hex.EncodeToString(f.ValueMAC[:])})
+	}
+	return p
+}
+
+func reportProto(r *audit.Report) *pb.VerifyLogResponse {
+	resp := &pb.VerifyLogResponse{Ok: r.OK(), Events: r.Events, Checkpoints: uint32(r.Checkpoints), Protected: r.Protected,
+		Unprotected: r.Unprotected, HeadSeq: r.Head.Seq, HeadHash: r.Head.Hash[:]}
+	for _, p := range r.Problems {
+		resp.Problems = append(resp.Problems, &pb.VerifyProblem{Kind: string(p.Kind), Seq: p.Seq, Message: p.Msg})
+	}
+	return resp
+}
