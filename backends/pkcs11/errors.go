@@ -42,7 +42,7 @@ func handleLost(err error) bool {
 // unavailable reports token errors a caller may retry later: the token,
 // the session or the login went away and recovery did not bring it back.
 func unavailable(err error) bool {
-	if sessionLost(err) {
+	if sessionLost(err) || errors.Is(err, errSessionGone) {
 		return true
 	}
 	switch rv(err) {

@@ -97,6 +97,11 @@ func (k *Key) find(s p11.SessionHandle, class uint) (p11.ObjectHandle, error) {
 	switch {
 	case err != nil:
 		return 0, fmt.Errorf("C_FindObjects: %w", err)
+	case len(found) == 0 && !loggedIn(api, s):
+		// Private objects are invisible to a session that is not logged in
+		// (all sessions were closed, which logs the application out): let
+		// the pool log in again rather than call the key missing.
+		return 0, p11.Error(p11.CKR_USER_NOT_LOGGED_IN)
 	case len(found) == 0 && class == p11.CKO_PUBLIC_KEY:
 		return 0, keys.Errorf(keys.FailedPrecondition, "pkcs11 backend %q: key %s has no public key object", k.b.name, k.id)
 	case len(found) == 0:
@@ -105,6 +110,12 @@ func (k *Key) find(s p11.SessionHandle, class uint) (p11.ObjectHandle, error) {
 		return 0, keys.Errorf(keys.FailedPrecondition, "pkcs11 backend %q: CKA_ID %s names more than one object", k.b.name, k.id)
 	}
 	return found[0], nil
+}
+
+// loggedIn reports whether s sees private objects.
+func loggedIn(api api, s p11.SessionHandle) bool {
+	info, err := api.GetSessionInfo(s)
+	return err == nil && (info.State == p11.CKS_RW_USER_FUNCTIONS || info.State == p11.CKS_RO_USER_FUNCTIONS)
 }
 
 // handle is the cached object handle, found again if the module was

@@ -15,6 +15,7 @@ type api interface {
 	GetTokenInfo(slotID uint) (p11.TokenInfo, error)
 	OpenSession(slotID uint, flags uint) (p11.SessionHandle, error)
 	CloseSession(sh p11.SessionHandle) error
+	GetSessionInfo(sh p11.SessionHandle) (p11.SessionInfo, error)
 	Login(sh p11.SessionHandle, userType uint, pin string) error
 	FindObjectsInit(sh p11.SessionHandle, temp []*p11.Attribute) error
 	FindObjects(sh p11.SessionHandle, max int) ([]p11.ObjectHandle, bool, error)

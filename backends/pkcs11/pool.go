@@ -60,7 +60,7 @@ func (p *pool) withSession(ctx context.Context, fn func(p11.SessionHandle) error
 		return err
 	}
 	err = fn(s.h)
-	if !sessionLost(err) {
+	if !p.lost(s, &err) {
 		p.put(s)
 		return err
 	}
@@ -75,13 +75,34 @@ func (p *pool) withSession(ctx context.Context, fn func(p11.SessionHandle) error
 		return err
 	}
 	err = fn(s.h)
-	if sessionLost(err) {
+	if p.lost(s, &err) {
 		p.discard(s)
 	} else {
 		p.put(s)
 	}
 	return err
 }
+
+// lost reports whether err means s is gone. Besides the codes that say so,
+// a module may answer a call on a session closed under it with anything
+// (SoftHSM2: CKR_GENERAL_ERROR), so a token error on a session that no
+// longer exists counts as a lost session too.
+func (p *pool) lost(s *session, err *error) bool {
+	if sessionLost(*err) {
+		return true
+	}
+	if rv(*err) == p11.CKR_OK {
+		return false
+	}
+	if _, ierr := p.b.api.GetSessionInfo(s.h); ierr == nil {
+		return false
+	}
+	*err = fmt.Errorf("%w: %w", errSessionGone, *err)
+	return true
+}
+
+// errSessionGone marks an error from a session that was closed under it.
+var errSessionGone = errors.New("session closed during the call")
 
 func (p *pool) acquire(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
@@ -176,10 +197,15 @@ func (p *pool) recover(epoch uint64, cause error) error {
 	return nil
 }
 
-// loginLocked makes sure the anchor session is open and logged in.
+// loginLocked makes sure the anchor session is open and logged in. A
+// fresh login means the application had been logged out, and some modules
+// (SoftHSM2) drop private object handles then: keys must find theirs again.
 func (p *pool) loginLocked() error {
 	if p.hasAnchor {
 		err := p.b.api.Login(p.anchor, p11.CKU_USER, p.b.pin)
+		if err == nil {
+			p.gen.Add(1)
+		}
 		if err == nil || rv(err) == p11.CKR_USER_ALREADY_LOGGED_IN {
 			return nil
 		}
@@ -202,7 +228,10 @@ func (p *pool) loginLocked() error {
 	if err != nil {
 		return fmt.Errorf("C_OpenSession: %w", err)
 	}
-	if err := p.b.api.Login(h, p11.CKU_USER, p.b.pin); err != nil && rv(err) != p11.CKR_USER_ALREADY_LOGGED_IN {
+	switch err := p.b.api.Login(h, p11.CKU_USER, p.b.pin); {
+	case err == nil:
+		p.gen.Add(1)
+	case rv(err) != p11.CKR_USER_ALREADY_LOGGED_IN:
 		p.b.api.CloseSession(h)
 		return fmt.Errorf("C_Login: %w", err)
 	}

@@ -60,24 +60,30 @@ func signsWith(s keys.Spec, alg keys.SigningAlgorithm) bool {
 // 2*(2+49) content bytes), so every length is one byte.
 func derSignature(rs []byte) []byte {
 	half := len(rs) / 2
-	r, s := derInt(rs[:half]), derInt(rs[half:])
-	out := make([]byte, 0, 6+len(r)+len(s))
-	out = append(out, 0x30, byte(4+len(r)+len(s)), 0x02, byte(len(r)))
-	out = append(out, r...)
-	out = append(out, 0x02, byte(len(s)))
-	return append(out, s...)
+	r, s := trimZeros(rs[:half]), trimZeros(rs[half:])
+	rLen, sLen := len(r)+int(r[0]>>7), len(s)+int(s[0]>>7)
+	out := make([]byte, 0, 6+rLen+sLen)
+	out = append(out, 0x30, byte(4+rLen+sLen))
+	out = appendInt(out, r, rLen)
+	return appendInt(out, s, sLen)
 }
 
-// derInt is the minimal two's-complement content of an unsigned big-endian
-// integer: leading zeros stripped, one zero added back if the top bit is set.
-func derInt(b []byte) []byte {
+// trimZeros drops leading zero bytes, keeping at least one byte.
+func trimZeros(b []byte) []byte {
 	for len(b) > 1 && b[0] == 0 {
 		b = b[1:]
 	}
-	if b[0]&0x80 != 0 {
-		return append([]byte{0}, b...)
-	}
 	return b
+}
+
+// appendInt appends an INTEGER of n content bytes: v, after a zero byte if
+// v's top bit is set (DER integers are two's complement).
+func appendInt(out, v []byte, n int) []byte {
+	out = append(out, 0x02, byte(n))
+	if n > len(v) {
+		out = append(out, 0)
+	}
+	return append(out, v...)
 }
 
 // MAC computes an HMAC in the token with the key's one MAC algorithm.
