@@ -40,9 +40,13 @@ type Config struct {
 // concurrent callers' events are committed together in one transaction
 // (group commit), and each caller returns once its event is durable.
 type Log struct {
-	cfg   Config
-	keyID string
-	macs  sync.Pool // HMAC states for HashContext
+	cfg      Config
+	keyID    string
+	verifier *Verifier
+	macs     sync.Pool // HMAC states for HashContext
+
+	cpMu    sync.Mutex // serializes Checkpoint
+	trusted Head       // the chain up to here verified and checkpointed
 
 	mu     sync.Mutex
 	cur    *batch // events waiting for the next commit
@@ -84,11 +88,11 @@ func New(cfg Config) (*Log, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	id, err := KeyID(cfg.Signer.Public())
+	v, err := NewVerifier(cfg.Signer.Public())
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{cfg: cfg, keyID: id, cur: newBatch(0), change: make(chan struct{}),
+	l := &Log{cfg: cfg, keyID: v.KeyID(), verifier: v, cur: newBatch(0), change: make(chan struct{}),
 		wake: make(chan struct{}, 1), cpWake: make(chan struct{}, 1), stop: make(chan struct{})}
 	secret := append([]byte(nil), cfg.ContextSecret...)
 	l.macs.New = func() any { return newMAC(secret) }

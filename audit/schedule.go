@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -26,24 +27,39 @@ func (l *Log) checkpointer() {
 	}
 }
 
-// Checkpoint signs and stores a checkpoint of the store's current head,
-// unless the chain is empty or a checkpoint of that head already exists
-// (another replica may have made it). It returns the checkpoint made, or
-// the zero Checkpoint if none was needed.
+// Checkpoint signs and stores a checkpoint of the store's current head. It
+// first verifies the chain from the last checkpoint it trusts up to that
+// head, so the audit key never vouches for a tampered chain: a broken
+// chain is an error naming the first problem, and nothing is signed. It
+// signs nothing when the chain is empty or a valid checkpoint of the head
+// already exists (another replica may have made it), and then returns the
+// zero Checkpoint.
 func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
-	_, head, err := l.cfg.Store.Bounds(ctx)
+	l.cpMu.Lock()
+	defer l.cpMu.Unlock()
+	base, head, err := l.cfg.Store.Bounds(ctx)
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	if head.Seq == 0 {
+	if head.Seq == 0 || head == l.trusted {
 		return Checkpoint{}, nil
+	}
+	from := l.trusted
+	if from.Seq == 0 || from.Seq < base.Seq {
+		if from, err = l.lastValid(ctx, base, head); err != nil {
+			return Checkpoint{}, err
+		}
+	}
+	if err := l.verifyRange(ctx, from, head); err != nil {
+		return Checkpoint{}, err
 	}
 	have, err := l.cfg.Store.Checkpoints(ctx, head.Seq, head.Seq)
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	for _, c := range have {
-		if c.Head == head.Hash && c.KeyID == l.keyID {
+	for i := range have {
+		if have[i].Head == head.Hash && l.verifier.Check(&have[i]) {
+			l.trusted = head
 			return Checkpoint{}, nil
 		}
 	}
@@ -51,7 +67,57 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	return c, l.cfg.Store.AddCheckpoint(ctx, c)
+	if err := l.cfg.Store.AddCheckpoint(ctx, c); err != nil {
+		return Checkpoint{}, err
+	}
+	l.trusted = head
+	return c, nil
+}
+
+// lastValid is the newest validly signed checkpoint in the store, or the
+// base when there is none (a fresh log, or the first start of this
+// process: the whole stored chain is then walked once).
+func (l *Log) lastValid(ctx context.Context, base, head Head) (Head, error) {
+	cps, err := l.cfg.Store.Checkpoints(ctx, base.Seq, head.Seq)
+	if err != nil {
+		return Head{}, err
+	}
+	for i := len(cps) - 1; i >= 0; i-- {
+		if l.verifier.Check(&cps[i]) {
+			return Head{Seq: cps[i].Seq, Hash: cps[i].Head}, nil
+		}
+	}
+	return base, nil
+}
+
+// verifyRange walks the records after from up to head and checks that they
+// chain from from and end at head.
+func (l *Log) verifyRange(ctx context.Context, from, head Head) error {
+	c := newChainCheck(from, nil)
+	c.columns = columnsDiffer
+	q := Query{AfterSeq: from.Seq, Limit: MaxLimit}
+	for q.AfterSeq < head.Seq {
+		recs, err := l.cfg.Store.Records(ctx, q)
+		if err != nil {
+			return err
+		}
+		for i := range recs {
+			if recs[i].Seq <= head.Seq {
+				c.add(&recs[i])
+			}
+		}
+		if len(recs) < q.Limit {
+			break
+		}
+		q.AfterSeq = recs[len(recs)-1].Seq
+	}
+	if len(c.problems) > 0 {
+		return fmt.Errorf("audit: refusing to sign a checkpoint: chain broken at %s", c.problems[0])
+	}
+	if c.last != head {
+		return fmt.Errorf("audit: refusing to sign a checkpoint: the chain from seq %d does not reach the head %d", from.Seq, head.Seq)
+	}
+	return nil
 }
 
 // KeyID is the id of the checkpoint signing key.

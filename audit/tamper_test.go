@@ -173,3 +173,24 @@ func TestUnprotectedTail(t *testing.T) {
 		t.Fatalf("report %+v; want OK with 2 unprotected", r)
 	}
 }
+
+// The checkpointer verifies what it signs: after tampering, the audit key
+// refuses to vouch for the chain, in this process and in a new one.
+func TestCheckpointRefusesTamperedChain(t *testing.T) {
+	x := setupTampered(t, backends[0])
+	record(t, x.l, 100, 5) // 21-25
+	x.exec("UPDATE audit_events SET principal = 'x' WHERE seq = 23")
+	if _, err := x.l.Checkpoint(context.Background()); err == nil {
+		t.Fatal("Checkpoint signed a tampered chain")
+	} else {
+		t.Logf("refused: %v", err)
+	}
+	restarted := newLog(t, x.s, x.sig, "r2")
+	if _, err := restarted.Checkpoint(context.Background()); err == nil {
+		t.Fatal("a restarted log signed a tampered chain")
+	}
+	cps, _ := x.s.Checkpoints(context.Background(), 21, 1<<40)
+	if len(cps) != 0 {
+		t.Fatalf("%d checkpoints after 20 were stored", len(cps))
+	}
+}
