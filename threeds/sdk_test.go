@@ -76,15 +76,20 @@ func (s *testSDK) acceptARes(t *testing.T, jws string, root *x509.Certificate, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	// CEK = SHA256(00000001 || Z || 00000000 || 00000000 || len32(PV) || PV || 00000100)
+	s.cek = sdkKDF(z, sdkRef)
+}
+
+// sdkKDF is the 3DS Concat KDF as DESIGN.md spells it:
+// SHA256(00000001 || Z || 00000000 || 00000000 || len32(PV) || PV || 00000100).
+func sdkKDF(z []byte, pv string) []byte {
 	h := sha256.New()
 	h.Write([]byte{0, 0, 0, 1})
 	h.Write(z)
 	h.Write(make([]byte, 8))
-	binary.Write(h, binary.BigEndian, uint32(len(sdkRef)))
-	h.Write([]byte(sdkRef))
+	binary.Write(h, binary.BigEndian, uint32(len(pv)))
+	h.Write([]byte(pv))
 	h.Write([]byte{0, 0, 1, 0})
-	s.cek = h.Sum(nil)
+	return h.Sum(nil)
 }
 
 // creq encrypts a CReq carrying the given counter.
