@@ -27,8 +27,28 @@
 //     CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT, CKR_USER_NOT_LOGGED_IN or
 //     CKR_CRYPTOKI_NOT_INITIALIZED the pool drops the session, logs in again
 //     and retries the operation once. Object handles are only valid while the
-//     module stays initialised, so a re-initialisation makes every key find
-//     its object again by CKA_ID before its next use.
+//     module stays initialised, and SoftHSM2 also drops private object
+//     handles when the application is logged out, so after a
+//     re-initialisation or a fresh login every key finds its object again by
+//     CKA_ID before its next use. A module must not have a session closed
+//     under a running call: SoftHSM2 2.6 crashes then (C_Sign after a
+//     concurrent C_CloseAllSessions), so the backend never does that itself.
 //   - Object handles are cached: a key is found by CKA_ID once, at Open; a
 //     C_FindObjects per call cuts SoftHSM's throughput several-fold.
+//     Mechanisms with constant parameters are built once.
+//
+// # Mechanisms
+//
+// ECDSA is CKM_ECDSA over the caller's digest, r||s re-encoded as DER.
+// RSASSA-PSS is CKM_RSA_PKCS_PSS (salt = digest length, MGF1 with the same
+// hash); PKCS#1 v1.5 is CKM_RSA_PKCS over the DigestInfo. RSAES_OAEP_SHA_256
+// decrypts with CKM_RSA_PKCS_OAEP; SoftHSM2 2.6 accepts only SHA-1 there, so
+// if the token refuses the parameters the backend decrypts with
+// CKM_RSA_X_509 in the token and removes the padding in constant time in Go
+// (oaep.go). Encryption under RSA uses the cached public key. AES-256-GCM
+// blobs are iv || ciphertext || tag with backends.ContextAAD as AAD; the IV
+// is drawn in Go unless the token writes its own into the parameters (as
+// CloudHSM does). HMAC is CKM_SHA{256,384,512}_HMAC; ECDH is
+// CKM_ECDH1_DERIVE with CKD_NULL into a session object that is read and
+// destroyed at once.
 package pkcs11
