@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"syscall"
@@ -103,16 +104,33 @@ func start() (*server, error) {
 	// SIGQUIT on our death: postgres shuts down at once, so a test binary
 	// that exits without Main leaves no server behind.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
-	if err := s.cmd.Start(); err != nil {
+	if err := s.startLocked(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("starting postgres: %w", err)
 	}
-	go func() { s.done <- s.cmd.Wait() }()
 	if err := s.waitReady(); err != nil {
 		s.stop()
 		return nil, fmt.Errorf("%w\npostgres log:\n%s", err, logBuf.String())
 	}
 	return s, nil
+}
+
+// startLocked starts postgres from a goroutine locked to its OS thread
+// until postgres exits: the parent-death signal fires when the thread that
+// started the child ends, and the Go runtime may end an unlocked thread
+// while the test binary is still running.
+func (s *server) startLocked() error {
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := s.cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		s.done <- s.cmd.Wait()
+	}()
+	return <-started
 }
 
 // waitReady polls until the server accepts a connection or exits.
