@@ -42,7 +42,7 @@ type fixture struct {
 	raw *kms.Client
 }
 
-func newFixture(t *testing.T, opts Options) *fixture {
+func newFixture(t testing.TB, opts Options) *fixture {
 	t.Helper()
 	srv := kmsserver.New(t)
 	cfg := testConfig(srv, 3)
@@ -52,7 +52,7 @@ func newFixture(t *testing.T, opts Options) *fixture {
 }
 
 // create makes a key through the backend and opens it.
-func (f *fixture) create(t *testing.T, spec keys.Spec, usage keys.Usage) *Key {
+func (f *fixture) create(t testing.TB, spec keys.Spec, usage keys.Usage) *Key {
 	t.Helper()
 	ctx := context.Background()
 	id, err := f.b.CreateKey(ctx, backends.CreateRequest{Spec: spec, Usage: usage, Label: "test-" + string(spec) + "/v1"})

@@ -60,9 +60,18 @@ func New(t testing.TB) *Server {
 	return s
 }
 
-// NewServer starts a server; the caller must Close it.
+// NewServer starts a server on a loopback port; the caller must Close it.
 func NewServer(region, account string) *Server {
-	s := &Server{
+	s := NewHandler(region, account)
+	s.srv = httptest.NewServer(s)
+	s.URL = s.srv.URL
+	return s
+}
+
+// NewHandler returns a server that is not listening, for a caller that
+// serves it on its own listener (the kmsserver command). URL is empty.
+func NewHandler(region, account string) *Server {
+	return &Server{
 		Region:     region,
 		Account:    account,
 		keys:       map[string]*key{},
@@ -70,13 +79,14 @@ func NewServer(region, account string) *Server {
 		faults:     map[string]*fault{},
 		principals: map[string]string{},
 	}
-	s.srv = httptest.NewServer(s)
-	s.URL = s.srv.URL
-	return s
 }
 
 // Close stops the server; later calls fail to connect, like an outage.
-func (s *Server) Close() { s.srv.Close() }
+func (s *Server) Close() {
+	if s.srv != nil {
+		s.srv.Close()
+	}
+}
 
 // SetPrincipal names the IAM identity that signs with accessKeyID, as it
 // appears in CloudTrail's userIdentity.
@@ -98,7 +108,7 @@ type call struct {
 // ServeHTTP implements the AWS JSON 1.1 wire protocol.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := uuid.NewString()
-	w.Header().Set("x-amzn-RequestId", reqID)
+	w.Header()["x-amzn-RequestId"] = []string{reqID} // KMS's spelling
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "TrentService.")
 	c := &call{op: op, params: map[string]any{}}
