@@ -208,3 +208,54 @@ func TestConcurrentReplay(t *testing.T) {
 		t.Fatalf("%d replicas accepted the same CReq", ok)
 	}
 }
+
+// racingStore lets another replica's update land just before the first
+// Update it sees.
+type racingStore struct {
+	*MemoryStore
+	race func(c Counters) Counters
+}
+
+func (r *racingStore) Update(ctx context.Context, id string, old, next Counters) error {
+	if r.race != nil {
+		other := r.race(old)
+		r.race = nil
+		if err := r.MemoryStore.Update(ctx, id, old, other); err != nil {
+			return err
+		}
+	}
+	return r.MemoryStore.Update(ctx, id, old, next)
+}
+
+// A CRes committed by another replica while a CReq is being decrypted does
+// not make the CReq look replayed; another CReq with the same counter does.
+func TestCommitRace(t *testing.T) {
+	f := newFixture(t, A128GCM, newECKey(t, keys.SignVerify))
+	rs := &racingStore{MemoryStore: f.store}
+	acs := &Sessions{Store: rs, SealKey: f.acs.SealKey, Now: f.clk.now}
+	ctx := context.Background()
+
+	rs.race = func(c Counters) Counters { c.ACSCounterAtoS++; return c }
+	if _, err := acs.DecryptCReq(ctx, f.id, f.sdk.nextCReq(t)); err != nil {
+		t.Fatalf("CReq racing a CRes: %v", err)
+	}
+	rec, _ := f.store.Get(ctx, f.id)
+	if rec.Counters != (Counters{SDKCounterStoA: 1, ACSCounterAtoS: 1}) {
+		t.Fatalf("counters = %+v", rec.Counters)
+	}
+
+	rs.race = func(c Counters) Counters { c.SDKCounterStoA++; return c }
+	_, err := acs.DecryptCReq(ctx, f.id, f.sdk.nextCReq(t))
+	wantKind(t, err, keys.InvalidArgument, "replayed")
+
+	rs.race = func(c Counters) Counters { c.ACSCounterAtoS++; return c }
+	_, err = acs.EncryptCRes(ctx, f.id, []byte(`{}`))
+	wantKind(t, err, keys.FailedPrecondition, "same time")
+	rs.race = func(c Counters) Counters { c.SDKCounterStoA++; return c }
+	if _, err := acs.EncryptCRes(ctx, f.id, []byte(`{}`)); err != nil {
+		t.Fatalf("CRes racing a CReq: %v", err)
+	}
+	if rec, _ = f.store.Get(ctx, f.id); rec.Counters != (Counters{SDKCounterStoA: 3, ACSCounterAtoS: 3}) {
+		t.Fatalf("counters = %+v", rec.Counters)
+	}
+}

@@ -58,14 +58,15 @@ func (m *Sessions) DecryptCReq(ctx context.Context, id, jwe string) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	pt, next, err := DecryptCReq(s, jwe, m.now())
+	pt, _, err := DecryptCReq(s, jwe, m.now())
 	if err != nil {
 		return nil, err
 	}
-	if err := m.Store.Update(ctx, id, s.Counters, next.Counters); err != nil {
-		if errors.Is(err, ErrCountersChanged) {
-			return nil, keys.Errorf(keys.InvalidArgument, "CReq.sdkCounterStoA %03d was already used: replayed message", s.SDKCounterStoA)
-		}
+	err = m.commit(ctx, id, s.Counters, func(c *Counters) *int { return &c.SDKCounterStoA })
+	if errors.Is(err, ErrCountersChanged) {
+		return nil, keys.Errorf(keys.InvalidArgument, "CReq.sdkCounterStoA %03d was already used: replayed message", s.SDKCounterStoA)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return pt, nil
@@ -79,17 +80,44 @@ func (m *Sessions) EncryptCRes(ctx context.Context, id string, cres []byte) (str
 	if err != nil {
 		return "", err
 	}
-	jwe, next, err := EncryptCRes(s, cres, m.now())
+	jwe, _, err := EncryptCRes(s, cres, m.now())
 	if err != nil {
 		return "", err
 	}
-	if err := m.Store.Update(ctx, id, s.Counters, next.Counters); err != nil {
-		if errors.Is(err, ErrCountersChanged) {
-			return "", keys.Errorf(keys.FailedPrecondition, "another CRes was issued for this session at the same time; retry")
-		}
+	err = m.commit(ctx, id, s.Counters, func(c *Counters) *int { return &c.ACSCounterAtoS })
+	if errors.Is(err, ErrCountersChanged) {
+		return "", keys.Errorf(keys.FailedPrecondition, "another CRes was issued for this session at the same time; retry")
+	}
+	if err != nil {
 		return "", err
 	}
 	return jwe, nil
+}
+
+// commit advances one counter (the one dir points at) from its value in
+// old. If the store's counters changed meanwhile only in the other
+// direction (a CRes racing a CReq on another replica), it retries; if this
+// direction's counter moved, the value was used elsewhere and it returns
+// ErrCountersChanged.
+func (m *Sessions) commit(ctx context.Context, id string, old Counters, dir func(*Counters) *int) error {
+	used := *dir(&old)
+	for range 8 {
+		next := old
+		*dir(&next) = used + 1
+		err := m.Store.Update(ctx, id, old, next)
+		if !errors.Is(err, ErrCountersChanged) {
+			return err
+		}
+		rec, err := m.Store.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if *dir(&rec.Counters) != used {
+			return ErrCountersChanged
+		}
+		old = rec.Counters
+	}
+	return keys.Errorf(keys.Unavailable, "the challenge session is too busy; retry")
 }
 
 // load fetches and opens session id.
