@@ -49,12 +49,14 @@
 //     into a SessionStore shared by all replicas (SQL in production,
 //     MemoryStore in tests; storetest is the contract);
 //   - each CReq/CRes: Get, OpenSession, decrypt or encrypt, then
-//     Update(old counters → new). A losing compare-and-swap means another
-//     replica used that counter: the CReq is refused as replayed, the CRes is
-//     discarded (an A128GCM IV is never released twice).
+//     Update(old counters → new). If only the other direction's counter
+//     moved meanwhile (a CRes racing a CReq on another replica), the update
+//     is retried; if this direction's counter moved, another replica used
+//     that value: the CReq is refused as replayed, the CRes is discarded (an
+//     A128GCM IV is never released twice).
 //
-// The caller's handle is the session id (128 random bits); the CEK never
-// leaves keygate, not even sealed. Any replica with the store and the
+// The caller's handle is the session id (128 random bits, 22 characters of
+// base64url); the CEK never leaves keygate, not even sealed. Any replica with the store and the
 // sealing key serves any session, across restarts, until the expiry
 // (DefaultTTL, 10 minutes, unless the request sets another);
 // DeleteExpired clears the store.
