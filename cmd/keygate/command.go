@@ -25,11 +25,12 @@ type command struct {
 type action func(ctx context.Context, e *env, args []string) error
 
 // commands is the table `keygate` dispatches on, in help order.
-var commands = slices.Concat(keyCommands, signCommands, encryptCommands, macCommands, deriveCommands)
+var commands = slices.Concat(keyCommands, policyCommands, signCommands, encryptCommands, macCommands, deriveCommands)
 
 // groups are the first words of multi-word verbs, with their summaries.
 var groups = map[string]string{
-	"keys": "administer keys: create, list, describe, public-key, enable, disable",
+	"keys":   "administer keys: create, list, describe, public-key, enable, disable, get-policy, put-policy",
+	"policy": "explain, diff and push key policies",
 }
 
 func (c *command) synopsis() string {
@@ -76,7 +77,8 @@ value is everything after the first "=", commas included.
 
 const exitText = `exit codes:
   0  success
-  1  verify/verify-mac: the signature or MAC is invalid ("invalid" on stdout)
+  1  a negative answer: verify/verify-mac invalid ("invalid" on stdout),
+     policy simulate denied, policy diff found differences
   2  usage: unknown command or flag, missing argument, unreadable local file
   3  InvalidArgument: bad request, wrong encryption context, tampered ciphertext
   4  NotFound: no such key or version

@@ -62,6 +62,14 @@ func (e *env) admin() (pb.KeyAdminServiceClient, error) {
 	return pb.NewKeyAdminServiceClient(conn), nil
 }
 
+func (e *env) policy() (pb.PolicyServiceClient, error) {
+	conn, err := e.dial()
+	if err != nil {
+		return nil, err
+	}
+	return pb.NewPolicyServiceClient(conn), nil
+}
+
 func (e *env) json() bool { return e.g.output == "json" }
 
 func (e *env) close() {

@@ -19,11 +19,19 @@ var keyCommands = []*command{
 			fs.StringVar(&req.Description, "description", "", "what the key is for")
 			fs.StringVar(&req.Backend, "backend", "", "configured backend to create it in (default: the server's default)")
 			fs.StringVar(&req.BackendKeyId, "backend-key-id", "", "adopt this existing backend key (KMS key id, ARN or alias) instead of generating one")
-			return func(ctx context.Context, e *env, args []string) error {
+			policy := fs.String("policy-file", "", "key policy, AWS key-policy JSON (\"-\" = stdin; default: admins administer, nobody uses)")
+			fs.BoolVar(&req.BypassPolicyLockoutSafetyCheck, "bypass-policy-lockout-safety-check", false, "accept a policy that locks the admins out")
+			fs.BoolVar(&req.AllowRawSharedSecret, "allow-raw-shared-secret", false, "KEY_AGREEMENT keys: let derive --kdf RAW return the raw ECDH secret")
+			return func(ctx context.Context, e *env, args []string) (err error) {
 				if req.KeySpec == "" || req.KeyUsage == "" {
 					return usageErr("--key-spec and --key-usage are required")
 				}
 				req.KeyId = args[0]
+				if *policy != "" {
+					if req.Policy, err = e.readPolicy(*policy); err != nil {
+						return err
+					}
+				}
 				return adminCall(ctx, e, func(c pb.KeyAdminServiceClient) (keyResponse, error) { return c.CreateKey(ctx, req) })
 			}
 		}},
