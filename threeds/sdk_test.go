@@ -51,7 +51,7 @@ func newTestSDK(t testing.TB, acsTransID string, enc Enc) *testSDK {
 // the session key from acsEphemPubKey.
 func (s *testSDK) acceptARes(t *testing.T, jws string, root *x509.Certificate, sdkRef string) {
 	t.Helper()
-	verifyWithGoJose(t, jws, root, "")
+	verifyWithGoJose(t, jws, root, time.Now(), "")
 	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(jws, ".")[1])
 	var content struct {
 		ACSEphemPubKey json.RawMessage `json:"acsEphemPubKey"`
