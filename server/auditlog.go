@@ -77,7 +77,8 @@ func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store,
 		return nil, nil, fmt.Errorf("audit: context secret: %w", err)
 	}
 	e, err := s.keys.Resolve(ctx, ac.SigningKey)
-	if keys.KindOf(err) == keys.NotFound {
+	created := keys.KindOf(err) == keys.NotFound
+	if created {
 		e, err = s.keys.Create(ctx, keyring.CreateParams{Name: ac.SigningKey, Spec: keys.ECCNISTP256, Usage: keys.SignVerify,
 			Backend: s.cfg.DefaultBackend, Description: "signs audit log checkpoints; used by keygated only",
 			Policy: policy.Default(s.cfg.Account, s.cfg.Admins)})
@@ -103,7 +104,20 @@ func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store,
 		store.Close()
 		return nil, nil, err
 	}
-	return &chainAuditor{log: l, signer: keySigner{h}, replica: ac.Replica}, store, nil
+	a := &chainAuditor{log: l, signer: keySigner{h}, replica: ac.Replica}
+	if created {
+		// The key predates the log it signs for, so its creation is
+		// recorded now, as the log's first act.
+		err := l.Record(ctx, &audit.Event{Kind: audit.KindKeyCreated, Replica: ac.Replica, Action: "kms:CreateKey",
+			KeyName: ac.SigningKey, KeyVersion: 1, BackendKeyID: h.ID(), Result: audit.ResultOK,
+			Detail: "audit checkpoint key created by keygated on first start"})
+		if err != nil {
+			l.Close(ctx)
+			store.Close()
+			return nil, nil, err
+		}
+	}
+	return a, store, nil
 }
 
 func openAuditStore(ctx context.Context, cfg *Config) (*sqlstore.Store, error) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -68,6 +69,8 @@ type Server struct {
 	chain      *chainAuditor // nil when the audit log is disabled
 	auditStore *sqlstore.Store
 	health     *health.Server
+	closeOnce  sync.Once
+	closeErr   error
 	grpc       *grpc.Server
 }
 
@@ -175,6 +178,11 @@ func (s *Server) Shutdown(ctx context.Context) {
 // Close records the server's stop, seals the audit log with a final
 // checkpoint, and releases the backends and the store.
 func (s *Server) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Server) close() error {
 	var errs []error
 	if s.chain != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -144,11 +144,15 @@ func (e *Env) TLSFiles(identity string) (ca, cert, key string) {
 
 // Conn dials the server as identity; the connection closes at cleanup.
 func (e *Env) Conn(identity string) *grpc.ClientConn {
+	return e.dial(e.Addr, identity)
+}
+
+func (e *Env) dial(addr, identity string) *grpc.ClientConn {
 	e.T.Helper()
 	ca, cert, key := e.TLSFiles(identity)
 	cfg, err := server.ClientTLS(ca, cert, key)
 	must(e.T, err)
-	conn, err := grpc.NewClient(e.Addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
 	must(e.T, err)
 	e.T.Cleanup(func() { conn.Close() })
 	return conn

@@ -1,21 +1,17 @@
 // Package load is keygate's load benchmark: Sign (ECDSA_SHA_256) over gRPC
-// and mutual TLS against a keygated process on a SoftHSM2 token, beside
-// direct PKCS#11 signing on the same token in the same run, at several
-// concurrencies. It reports ops/s, p50 and p99 latency, and the server's
-// peak resident memory. Run it with `make bench`; the figures live in
-// docs/BENCHMARKS.md.
+// and mutual TLS against keygated processes on a SoftHSM2 token, with the
+// audit log on and off, beside direct PKCS#11 signing on the same token in
+// the same run, at several concurrencies. It reports ops/s, p50 and p99
+// latency, and the server's peak resident memory. Run it with `make bench`;
+// the figures live in docs/BENCHMARKS.md.
 package load
 
 import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -25,12 +21,13 @@ import (
 	"github.com/keygate/keygate/backends/pkcs11"
 	"github.com/keygate/keygate/keys"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
+	"github.com/keygate/keygate/server"
 	"github.com/keygate/keygate/test/harness"
 )
 
 var concurrencies = []int{1, 16, 64}
 
-// run drives op from c goroutines until n calls are done, and reports
+// run drives op from c goroutines until b.N calls are done, and reports
 // ops/s, p50 and p99 in milliseconds.
 func run(b *testing.B, c int, op func() error) {
 	n := b.N
@@ -74,35 +71,41 @@ func run(b *testing.B, c int, op func() error) {
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
 // BenchmarkSign measures, side by side on one token, direct PKCS#11
-// signing (the baseline) and Sign through keygated over gRPC and mTLS.
+// signing (the baseline) and Sign through keygated over gRPC and mTLS,
+// with the tamper-evident audit log on and off. The concurrency levels
+// interleave the three so that load from elsewhere on the machine hits
+// them alike.
 func BenchmarkSign(b *testing.B) {
-	env := harness.Start(b, harness.Options{}) // makes the token, CA and certs
+	env := harness.Start(b, harness.Options{}) // makes the token, CA, certs and key
 	env.CreateKey("bench-signing", "ECC_NIST_P256", "SIGN_VERIFY")
-	// The in-process server only set things up: the measured server is a
-	// separate keygated process on the same token, store and certificates.
-	srv := startProcess(b, env)
+	// The measured servers are keygated processes on the same token, store
+	// and certificates: one with the audit log, one without.
+	withAudit := env.StartProcess(nil)
+	noAudit := env.StartProcess(func(c *server.Config) { c.Audit.Disabled = true })
 	ctx := context.Background()
-
 	direct := openDirect(b, env, "bench-signing")
 	digest := sha256.Sum256([]byte("acs signed content"))
+	req := &pb.SignRequest{KeyId: "bench-signing", Message: []byte("acs signed content"), SigningAlgorithm: "ECDSA_SHA_256"}
 	for _, c := range concurrencies {
-		b.Run(fmt.Sprintf("direct-pkcs11/c=%d", c), func(b *testing.B) {
+		b.Run(fmt.Sprintf("c=%d/direct-pkcs11", c), func(b *testing.B) {
 			run(b, c, func() error {
 				_, err := direct.Sign(ctx, keys.ECDSASHA256, digest[:])
 				return err
 			})
 		})
-	}
-	cs := pb.NewCryptoServiceClient(dial(b, env, srv.addr))
-	req := &pb.SignRequest{KeyId: "bench-signing", Message: []byte("acs signed content"), SigningAlgorithm: "ECDSA_SHA_256"}
-	for _, c := range concurrencies {
-		b.Run(fmt.Sprintf("grpc-mtls/c=%d", c), func(b *testing.B) {
-			run(b, c, func() error {
-				_, err := cs.Sign(ctx, req)
-				return err
+		for _, s := range []struct {
+			name string
+			p    *harness.Process
+		}{{"grpc-mtls-audit", withAudit}, {"grpc-mtls-noaudit", noAudit}} {
+			cs := pb.NewCryptoServiceClient(env.ProcessConn(s.p, "acs"))
+			b.Run(fmt.Sprintf("c=%d/%s", c, s.name), func(b *testing.B) {
+				run(b, c, func() error {
+					_, err := cs.Sign(ctx, req)
+					return err
+				})
+				b.ReportMetric(float64(s.p.PeakRSS())/(1<<20), "server-peak-MB")
 			})
-			b.ReportMetric(float64(srv.peakRSS())/(1<<20), "server-peak-MB")
-		})
+		}
 	}
 }
 
@@ -124,47 +127,4 @@ func openDirect(b *testing.B, env *harness.Env, name string) backends.Key {
 		b.Fatal(err)
 	}
 	return k
-}
-
-type process struct {
-	cmd  *exec.Cmd
-	addr string
-}
-
-// startProcess builds keygated and runs it on env's config, on a free port.
-func startProcess(b *testing.B, env *harness.Env) *process {
-	bin := filepath.Join(b.TempDir(), "keygated")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/keygated").CombinedOutput(); err != nil {
-		b.Fatalf("build keygated: %v\n%s", err, out)
-	}
-	addr := freeAddr(b)
-	cfgFile := filepath.Join(env.Dir, "bench.yaml")
-	cfg := processConfig(b, env, addr)
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--config", cfgFile)
-	cmd.Stderr = nil
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
-	p := &process{cmd: cmd, addr: addr}
-	waitReady(b, env, addr)
-	return p
-}
-
-// peakRSS is the server's peak resident set (VmHWM) in bytes.
-func (p *process) peakRSS() int64 {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }

@@ -1,0 +1,188 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/keygate/keygate/audit/sqlstore"
+	pb "github.com/keygate/keygate/proto/keygate/v1"
+	"github.com/keygate/keygate/server"
+	"github.com/keygate/keygate/test/harness"
+	"github.com/keygate/keygate/test/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func events(t *testing.T, env *harness.Env, f *pb.EventFilter) []*pb.AuditEvent {
+	t.Helper()
+	resp, err := pb.NewAuditServiceClient(env.Conn("admin")).ListEvents(context.Background(), &pb.ListEventsRequest{Filter: f, PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Events
+}
+
+func TestAuditRecordsEveryCall(t *testing.T) {
+	env := harness.Start(t, harness.Options{})
+	env.CreateKeyWithPolicy("acs-signing", "ECC_NIST_P256", "SIGN_VERIFY", harness.Policy(
+		harness.Statement{Sid: "Admins", Principals: []string{harness.ARN("admin")}, Actions: []string{"kms:*"}},
+		harness.Statement{Sid: "AcsSigns", Principals: []string{harness.ARN("acs")}, Actions: []string{"kms:Sign"}}))
+	env.CreateKey("data-key", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "x-request-id", "corr-123")
+	if _, err := env.Crypto("acs").Sign(ctx, &pb.SignRequest{KeyId: "acs-signing", Message: []byte("m")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := env.Crypto("3ds-server").Sign(ctx, &pb.SignRequest{KeyId: "acs-signing", Message: []byte("m")})
+	wantCode(t, err, codes.PermissionDenied)
+	const pan = "4111111111111111"
+	if _, err := env.Crypto("acs").Encrypt(ctx, &pb.EncryptRequest{KeyId: "data-key", Plaintext: []byte(pan),
+		EncryptionContext: map[string]string{"cardholder": pan}}); err != nil {
+		t.Fatal(err)
+	}
+
+	evs := events(t, env, &pb.EventFilter{Action: "kms:Sign"})
+	if len(evs) != 2 {
+		t.Fatalf("%d kms:Sign events, want the allowed and the denied one", len(evs))
+	}
+	ok, denied := evs[0], evs[1]
+	if ok.Result != "OK" || ok.Principal != harness.ARN("acs") || ok.KeyName != "acs-signing" || ok.KeyVersion != 1 ||
+		ok.Algorithm != "ECDSA_SHA_256" || ok.Decision != "Allow" || ok.Sid != "AcsSigns" || ok.CorrelationId != "corr-123" ||
+		ok.CertUri != "spiffe://keygate.test/acs" || ok.CertSerial == "" || !strings.HasPrefix(ok.Peer, "127.0.0.1:") || ok.BackendKeyId == "" {
+		t.Errorf("allowed Sign recorded as %+v", ok)
+	}
+	if denied.Result != "PermissionDenied" || denied.Decision != "ImplicitDeny" || denied.Principal != harness.ARN("3ds-server") {
+		t.Errorf("denied Sign recorded as %+v", denied)
+	}
+	enc := events(t, env, &pb.EventFilter{Action: "kms:Encrypt"})
+	if len(enc) != 1 || len(enc[0].EncryptionContext) != 1 || enc[0].EncryptionContext[0].Key != "cardholder" || len(enc[0].EncryptionContext[0].ValueHmac) != 64 {
+		t.Fatalf("Encrypt recorded as %+v", enc)
+	}
+	created := events(t, env, &pb.EventFilter{Kind: "key.created"})
+	if len(created) != 3 { // audit-checkpoint, acs-signing, data-key
+		t.Errorf("%d key.created events, want 3", len(created))
+	}
+
+	// Online verification, then offline: stop the server (which seals the
+	// log with a checkpoint) and verify the database file with nothing but
+	// the checkpoint public key.
+	av := pb.NewAuditServiceClient(env.Conn("admin"))
+	v, err := av.VerifyLog(context.Background(), &pb.VerifyLogRequest{})
+	if err != nil || !v.Ok || v.Events < 8 {
+		t.Fatalf("VerifyLog: %+v %v", v, err)
+	}
+	key, err := av.GetCheckpointKey(context.Background(), &pb.GetCheckpointKeyRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = pb.NewAuditServiceClient(env.Conn("acs")).VerifyLog(context.Background(), &pb.VerifyLogRequest{})
+	wantCode(t, err, codes.PermissionDenied)
+
+	stopServer(t, env)
+	db := env.Config.Store.DSN
+	raw, _ := os.ReadFile(db)
+	wal, _ := os.ReadFile(db + "-wal")
+	if bytes.Contains(raw, []byte(pan)) || bytes.Contains(wal, []byte(pan)) {
+		t.Fatal("the card number reached the database")
+	}
+	r, err := sqlstore.Verify(context.Background(), db, []byte(key.PublicKeyPem))
+	if err != nil || !r.OK() || r.Unprotected != 0 {
+		t.Fatalf("offline verify of an untouched log: %+v %v", r, err)
+	}
+
+	// Alter one event's body: offline verification names its seq.
+	conn, err := sql.Open("sqlite", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var body []byte
+	if err := conn.QueryRow(`SELECT body FROM audit_events WHERE seq = ?`, ok.Seq).Scan(&body); err != nil {
+		t.Fatal(err)
+	}
+	body = bytes.Replace(body, []byte("role/acs"), []byte("role/ds_"), 1)
+	if _, err := conn.Exec(`UPDATE audit_events SET body = ? WHERE seq = ?`, body, ok.Seq); err != nil {
+		t.Fatal(err)
+	}
+	r, err = sqlstore.Verify(context.Background(), db, []byte(key.PublicKeyPem))
+	if err != nil || r.OK() || r.First().Seq != ok.Seq {
+		t.Fatalf("offline verify of an altered log: first problem %+v (want seq %d), %v", r.First(), ok.Seq, err)
+	}
+}
+
+// stopServer shuts the server down before the test ends, as an operator
+// stopping keygated would.
+func stopServer(t *testing.T, env *harness.Env) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	env.Server.Shutdown(ctx)
+	if err := env.Server.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// If the audit log cannot be written, crypto calls fail closed.
+func TestAuditFailsClosed(t *testing.T) {
+	env := harness.Start(t, harness.Options{})
+	env.CreateKey("acs-signing", "ECC_NIST_P256", "SIGN_VERIFY")
+	cs := env.Crypto("acs")
+	if _, err := cs.Sign(context.Background(), &pb.SignRequest{KeyId: "acs-signing", Message: []byte("m")}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := sql.Open("sqlite", env.Config.Store.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Exec(`DROP TABLE audit_events`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = cs.Sign(context.Background(), &pb.SignRequest{KeyId: "acs-signing", Message: []byte("m")})
+	wantCode(t, err, codes.Unavailable)
+}
+
+// Two keygated replicas on one PostgreSQL write one chain, and
+// verification covers what both wrote.
+func TestTwoReplicasShareOnePostgres(t *testing.T) {
+	store := &server.StoreConfig{Driver: "postgres", DSN: pgtest.DSN(t)}
+	a := harness.Start(t, harness.Options{Store: store, Replica: "replica-a"})
+	b := harness.Start(t, harness.Options{Store: store, Replica: "replica-b", Token: &a.Token})
+	a.CreateKey("acs-signing", "ECC_NIST_P256", "SIGN_VERIFY")
+	var wg sync.WaitGroup
+	for _, env := range []*harness.Env{a, b} {
+		cs := env.Crypto("acs")
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 10 {
+					if _, err := cs.Sign(context.Background(), &pb.SignRequest{KeyId: "acs-signing", Message: []byte("m")}); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	evs := events(t, b, &pb.EventFilter{Action: "kms:Sign"})
+	seen := map[string]int{}
+	for _, e := range evs {
+		seen[e.Replica]++
+	}
+	if seen["replica-a"] != 40 || seen["replica-b"] != 40 {
+		t.Fatalf("signs per replica: %v", seen)
+	}
+	v, err := pb.NewAuditServiceClient(a.Conn("admin")).VerifyLog(context.Background(), &pb.VerifyLogRequest{})
+	if err != nil || !v.Ok || v.Events < 80 {
+		t.Fatalf("VerifyLog over both replicas: %+v %v", v, err)
+	}
+}

@@ -1,0 +1,154 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"gopkg.in/yaml.v3"
+
+	pb "github.com/keygate/keygate/proto/keygate/v1"
+	"github.com/keygate/keygate/server"
+)
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// Binary builds cmd/keygated once per test binary and returns its path.
+func Binary(t testing.TB) string {
+	buildOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		dir, err := os.MkdirTemp("", "keygated-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "keygated")
+		cmd := exec.Command("go", "build", "-o", binary, "./cmd/keygated")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build keygated: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+// Process is keygated running as its own process on an env's token,
+// store and certificates, as in production.
+type Process struct {
+	Addr string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// StartProcess runs keygated with env's config, changed by edit (may be
+// nil), on a free loopback port, and waits until it answers.
+func (e *Env) StartProcess(edit func(*server.Config)) *Process {
+	e.T.Helper()
+	c := *e.Config
+	c.Listen = freeAddr(e.T)
+	c.Log = server.LogConfig{Level: "warn", Format: "json"}
+	if edit != nil {
+		edit(&c)
+	}
+	raw, err := yaml.Marshal(&c)
+	must(e.T, err)
+	cfgFile := filepath.Join(e.Dir, "process-"+strings.ReplaceAll(c.Listen, ":", "_")+".yaml")
+	must(e.T, os.WriteFile(cfgFile, raw, 0o600))
+	p := &Process{Addr: c.Listen, cmd: exec.Command(Binary(e.T), "--config", cfgFile), done: make(chan struct{})}
+	p.cmd.Stderr = os.Stderr
+	must(e.T, p.cmd.Start())
+	go func() { p.cmd.Wait(); close(p.done) }()
+	e.T.Cleanup(p.Stop)
+	e.waitReady(p)
+	return p
+}
+
+// Kill ends the process with SIGKILL, as a crash would.
+func (p *Process) Kill() {
+	p.cmd.Process.Kill()
+	<-p.done
+}
+
+// Stop ends the process with SIGINT (a graceful shutdown) and waits.
+func (p *Process) Stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		p.Kill()
+	}
+}
+
+// PeakRSS is the process's peak resident set (VmHWM) in bytes.
+func (p *Process) PeakRSS() int64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// ProcessConn dials the process as identity.
+func (e *Env) ProcessConn(p *Process, identity string) *grpc.ClientConn {
+	return e.dial(p.Addr, identity)
+}
+
+func (e *Env) waitReady(p *Process) {
+	e.T.Helper()
+	conn := e.dial(p.Addr, "admin")
+	hc := pb.NewKeyAdminServiceClient(conn)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := hc.ListKeys(ctx, &pb.ListKeysRequest{PageSize: 1})
+		cancel()
+		if err == nil {
+			return
+		}
+		select {
+		case <-p.done:
+			e.T.Fatalf("keygated exited: %v", p.cmd.ProcessState)
+		default:
+		}
+		if time.Now().After(deadline) {
+			e.T.Fatalf("keygated did not come up: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func freeAddr(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
