@@ -116,6 +116,17 @@ func Decode(enc []byte) (*Event, error) {
 	return e, nil
 }
 
+// peekHeader reads the version, seq and previous hash of an encoding.
+func peekHeader(enc []byte) (seq uint64, prev [32]byte, err error) {
+	d := decoder{b: enc}
+	if d.u8() != EncodingVersion {
+		return 0, prev, fmt.Errorf("%w: unknown version", errEncoding)
+	}
+	seq = d.u64()
+	d.bytes(prev[:])
+	return seq, prev, d.err
+}
+
 // decoder reads fields in order and remembers the first error, so Decode
 // reads like the format.
 type decoder struct {

@@ -93,9 +93,8 @@ func (l *Log) lastValid(ctx context.Context, base, head Head) (Head, error) {
 // verifyRange walks the records after from up to head and checks that they
 // chain from from and end at head.
 func (l *Log) verifyRange(ctx context.Context, from, head Head) error {
-	c := newChainCheck(from, nil)
-	c.columns = columnsDiffer
-	q := Query{AfterSeq: from.Seq, Limit: MaxLimit}
+	c := newChainCheck(from, nil) // links and hashes only: Verify checks the rest
+	q := Query{AfterSeq: from.Seq, Limit: MaxLimit, LinksOnly: true}
 	for q.AfterSeq < head.Seq {
 		recs, err := l.cfg.Store.Records(ctx, q)
 		if err != nil {

@@ -39,6 +39,9 @@ type Query struct {
 	AfterSeq     uint64 // only seq > AfterSeq
 	Desc         bool   // newest first; AfterSeq then means seq < AfterSeq when non-zero
 	Limit        int    // at most this many; 0 means DefaultLimit
+	// LinksOnly lets the store fill only Seq, Hash and Body (the
+	// checkpointer's chain walk needs no more).
+	LinksOnly bool
 }
 
 // DefaultLimit and MaxLimit bound one page of a query.

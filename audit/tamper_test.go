@@ -179,7 +179,9 @@ func TestUnprotectedTail(t *testing.T) {
 func TestCheckpointRefusesTamperedChain(t *testing.T) {
 	x := setupTampered(t, backends[0])
 	record(t, x.l, 100, 5) // 21-25
-	x.exec("UPDATE audit_events SET principal = 'x' WHERE seq = 23")
+	e := x.event(23)
+	e.Principal = "x"
+	x.rewrite(e) // content and stored hash consistent; event 24's link breaks
 	if _, err := x.l.Checkpoint(context.Background()); err == nil {
 		t.Fatal("Checkpoint signed a tampered chain")
 	} else {

@@ -56,8 +56,12 @@ func (s *Store) Records(ctx context.Context, q audit.Query) ([]audit.Record, err
 	if limit <= 0 || limit > audit.MaxLimit {
 		limit = audit.DefaultLimit
 	}
+	cols := "seq, time_ns, kind, principal, action, key_name, result, hash, body"
+	if q.LinksOnly {
+		cols = "seq, hash, body"
+	}
 	var b strings.Builder
-	b.WriteString("SELECT seq, time_ns, kind, principal, action, key_name, result, hash, body FROM audit_events")
+	b.WriteString("SELECT " + cols + " FROM audit_events")
 	if len(where) > 0 {
 		b.WriteString(" WHERE " + strings.Join(where, " AND "))
 	}
@@ -73,7 +77,12 @@ func (s *Store) Records(ctx context.Context, q audit.Query) ([]audit.Record, err
 		var seq int64
 		var kind string
 		var hash []byte
-		if err := rows.Scan(&seq, &r.TimeNs, &kind, &r.Principal, &r.Action, &r.KeyName, &r.Result, &hash, &r.Body); err != nil {
+		if q.LinksOnly {
+			err = rows.Scan(&seq, &hash, &r.Body)
+		} else {
+			err = rows.Scan(&seq, &r.TimeNs, &kind, &r.Principal, &r.Action, &r.KeyName, &r.Result, &hash, &r.Body)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("sqlstore: query events: %w", err)
 		}
 		r.Seq, r.Kind = uint64(seq), audit.Kind(kind)

@@ -127,6 +127,15 @@ func testAppendAndRead(t *testing.T, open func(*testing.T) audit.Store) {
 		}
 		prev = audit.Head{Seq: r.Seq, Hash: r.Hash}
 	}
+	links, err := s.Records(context.Background(), audit.Query{LinksOnly: true})
+	if err != nil || len(links) != 5 {
+		t.Fatalf("Records(LinksOnly): %d records, %v", len(links), err)
+	}
+	for i := range links {
+		if links[i].Seq != recs[i].Seq || links[i].Hash != recs[i].Hash || !bytes.Equal(links[i].Body, recs[i].Body) {
+			t.Fatalf("Records(LinksOnly) record %d differs: %+v", i, links[i])
+		}
+	}
 	if recs[0].TimeNs != at.UnixNano() || recs[4].Result != "PermissionDenied" || recs[4].Kind != audit.KindCall {
 		t.Fatalf("copied columns not kept: %+v / %+v", recs[0], recs[4])
 	}
