@@ -64,6 +64,7 @@ func translate(name, op string, err error) error {
 		depTimeout  *types.DependencyTimeoutException
 		unavailable *types.KeyUnavailableException
 		tagErr      *types.TagException
+		badPolicy   *types.MalformedPolicyDocumentException
 		unsupported *types.UnsupportedOperationException
 		apiErr      smithy.APIError
 		respErr     *awshttp.ResponseError
@@ -85,6 +86,9 @@ func translate(name, op string, err error) error {
 		return keys.Wrap(keys.InvalidArgument, err, backends.DecryptFailed)
 	case errors.As(err, &badUsage), errors.As(err, &unsupported):
 		return keys.Wrap(keys.FailedPrecondition, err, where+": the KMS key's spec or usage does not allow this operation")
+	case errors.As(err, &badPolicy):
+		// KMS also says this when the policy would lock the caller out.
+		return keys.Wrap(keys.InvalidArgument, err, where+": KMS rejected the policy document (malformed, or it would lock keygate out of the key)")
 	case errors.As(err, &tagErr):
 		return keys.Wrap(keys.InvalidArgument, err, where+": KMS rejected the key's tags")
 	case errors.As(err, &internal), errors.As(err, &depTimeout), errors.As(err, &unavailable):

@@ -33,7 +33,18 @@ func TestAdminOperations(t *testing.T) {
 		t.Fatalf("GetKeyPolicy = %+v, %v", pol, err)
 	}
 	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/keygated"},"Action":"kms:GenerateMac","Resource":"*"}]}`
-	if _, err := c.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: id, Policy: aws.String(doc)}); err != nil {
+	// The lockout check: this policy would not let the caller (the default
+	// user keygate) change it again.
+	_, err = c.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: id, Policy: aws.String(doc)})
+	var lockout *types.MalformedPolicyDocumentException
+	if !errors.As(err, &lockout) {
+		t.Fatalf("policy locking the caller out: %v", err)
+	}
+	keeps := `{"Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111122223333:user/keygate"]},"Action":["kms:Put*"],"Resource":"*"}]}`
+	if _, err := c.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: id, Policy: aws.String(keeps)}); err != nil {
+		t.Fatalf("policy keeping the caller's kms:Put*: %v", err)
+	}
+	if _, err := c.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: id, Policy: aws.String(doc), BypassPolicyLockoutSafetyCheck: true}); err != nil {
 		t.Fatal(err)
 	}
 	if pol, _ = c.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: id}); aws.ToString(pol.Policy) != doc {

@@ -43,11 +43,19 @@ func putKeyPolicy(s *Server, c *call) (any, *kmsError) {
 		if kerr := checkPolicy(*req.Policy); kerr != nil {
 			return nil, kerr
 		}
+		if !req.BypassPolicyLockoutSafetyCheck && !s.allowsPolicyUpdate(*req.Policy, c.caller) {
+			return nil, lockedOut()
+		}
 		c.params["policyName"] = "default"
 		c.params["policy"] = *req.Policy // CloudTrail logs the policy document
 		k.policy = *req.Policy
 		return map[string]any{}, nil
 	})
+}
+
+// lockedOut is KMS's answer to a policy that fails the lockout check.
+func lockedOut() *kmsError {
+	return errf("MalformedPolicyDocumentException", "The new key policy will not allow you to update the key policy in the future.")
 }
 
 // checkPolicy accepts what KMS accepts in shape: a JSON object with a
@@ -57,7 +65,7 @@ func checkPolicy(doc string) *kmsError {
 		Statement json.RawMessage
 	}
 	if err := json.Unmarshal([]byte(doc), &p); err != nil || len(p.Statement) == 0 {
-		return errf("MalformedPolicyDocumentException", "The new key policy will not allow you to update the key policy in the future.")
+		return errf("MalformedPolicyDocumentException", "Policy is not a JSON object with a Statement")
 	}
 	var stmts []map[string]any
 	if err := json.Unmarshal(p.Statement, &stmts); err != nil {

@@ -61,6 +61,8 @@ func createKey(s *Server, c *call) (any, *kmsError) {
 		policy = s.defaultPolicy()
 	} else if kerr := checkPolicy(policy); kerr != nil {
 		return nil, kerr
+	} else if !req.BypassPolicyLockoutSafetyCheck && !s.allowsPolicyUpdate(policy, c.caller) {
+		return nil, lockedOut()
 	}
 	signer, secret, err := newKeyMaterial(spec)
 	if err != nil {

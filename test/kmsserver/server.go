@@ -99,6 +99,7 @@ func (s *Server) SetPrincipal(accessKeyID, arn string) {
 // call is one request being served.
 type call struct {
 	op        string
+	caller    string // IAM ARN of the signing access key
 	body      []byte
 	params    map[string]any // CloudTrail requestParameters (never plaintext)
 	response  map[string]any // CloudTrail responseElements
@@ -149,6 +150,10 @@ func (s *Server) serve(r *http.Request, c *call) (any, *kmsError) {
 		return nil, errf("SerializationException", "request body too large or unreadable")
 	}
 	c.body = body
+	accessKey, _, _ := credential(r.Header.Get("Authorization"))
+	s.mu.Lock()
+	c.caller = s.identity(accessKey).ARN
+	s.mu.Unlock()
 	if kerr := s.injected(r, c.op); kerr != nil {
 		kerr.record = true
 		return nil, kerr
