@@ -120,3 +120,13 @@ func TestAdminOperations(t *testing.T) {
 		}
 	}
 }
+
+func TestAWSConfig(t *testing.T) {
+	srv := kmsserver.New(t)
+	if _, err := kms.NewFromConfig(srv.AWSConfig()).ListAliases(context.Background(), &kms.ListAliasesInput{}); err != nil {
+		t.Fatal(err)
+	}
+	if recs := srv.Records(); len(recs) != 1 || recs[0].UserIdentity.AccessKeyID != kmsserver.TestAccessKeyID {
+		t.Fatalf("records %+v", recs)
+	}
+}

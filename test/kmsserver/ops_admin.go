@@ -182,7 +182,7 @@ func tagResource(s *Server, c *call) (any, *kmsError) {
 				k.tags = append(k.tags, t)
 			}
 		}
-		c.params["tags"] = req.Tags
+		c.params["tags"] = tagParams(req.Tags)
 		return map[string]any{}, nil
 	})
 }
@@ -195,4 +195,13 @@ func listResourceTags(s *Server, c *call) (any, *kmsError) {
 		}
 		return map[string]any{"Tags": append([]tag{}, k.tags...), "Truncated": false}, nil
 	})
+}
+
+// tagParams are tags as CloudTrail spells them.
+func tagParams(tags []tag) []map[string]string {
+	out := make([]map[string]string, 0, len(tags))
+	for _, t := range tags {
+		out = append(out, map[string]string{"tagKey": t.TagKey, "tagValue": t.TagValue})
+	}
+	return out
 }

@@ -49,7 +49,11 @@ func createKey(s *Server, c *call) (any, *kmsError) {
 	if kerr := v.err(); kerr != nil {
 		return nil, kerr
 	}
-	c.params = map[string]any{"keySpec": spec, "keyUsage": usage, "description": req.Description}
+	c.params = map[string]any{"keySpec": spec, "keyUsage": usage, "description": req.Description,
+		"origin": "AWS_KMS", "bypassPolicyLockoutSafetyCheck": req.BypassPolicyLockoutSafetyCheck}
+	if len(req.Tags) > 0 {
+		c.params["tags"] = tagParams(req.Tags)
+	}
 	if !slices.Contains(specUsages[spec], usage) {
 		return nil, validation("KeyUsage %s is not compatible with KeySpec %s", usage, spec)
 	}

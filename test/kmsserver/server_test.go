@@ -79,9 +79,10 @@ func TestWireErrors(t *testing.T) {
 }
 
 func sdkClient(srv *kmsserver.Server, region string) *kms.Client {
-	return kms.NewFromConfig(aws.Config{Region: region,
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDSDK", "s", "")},
-		func(o *kms.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	cfg := srv.AWSConfig()
+	cfg.Region = region
+	cfg.Credentials = credentials.NewStaticCredentialsProvider("AKIDSDK", "s", "")
+	return kms.NewFromConfig(cfg)
 }
 
 func TestSDKAndCloudTrail(t *testing.T) {
