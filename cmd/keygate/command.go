@@ -17,6 +17,7 @@ type command struct {
 	args    []string // positional arguments, by name: {"NAME"}
 	summary string   // one line for `keygate help`
 	detail  string   // more for `keygate CMD -h`, may be empty
+	stream  bool     // runs until done: no deadline unless --timeout is given
 	// setup declares the verb's flags on fs and returns what runs it.
 	setup func(fs *flag.FlagSet) action
 }
@@ -25,12 +26,14 @@ type command struct {
 type action func(ctx context.Context, e *env, args []string) error
 
 // commands is the table `keygate` dispatches on, in help order.
-var commands = slices.Concat(keyCommands, policyCommands, signCommands, encryptCommands, macCommands, deriveCommands)
+var commands = slices.Concat(keyCommands, policyCommands, signCommands, encryptCommands, macCommands, deriveCommands,
+	auditCommands, auditVerifyCommands)
 
 // groups are the first words of multi-word verbs, with their summaries.
 var groups = map[string]string{
 	"keys":   "administer keys: create, list, describe, public-key, enable, disable, get-policy, put-policy",
 	"policy": "explain, diff and push key policies",
+	"audit":  "read, follow, verify and export the tamper-evident audit log",
 }
 
 func (c *command) synopsis() string {

@@ -70,6 +70,14 @@ func (e *env) policy() (pb.PolicyServiceClient, error) {
 	return pb.NewPolicyServiceClient(conn), nil
 }
 
+func (e *env) audit() (pb.AuditServiceClient, error) {
+	conn, err := e.dial()
+	if err != nil {
+		return nil, err
+	}
+	return pb.NewAuditServiceClient(conn), nil
+}
+
 func (e *env) json() bool { return e.g.output == "json" }
 
 func (e *env) close() {

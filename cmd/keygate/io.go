@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/base64"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -57,6 +59,41 @@ func (e *env) write(path string, b []byte) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// writeStream copies chunks from next until io.EOF into the file path
+// ("-" is stdout). A file is written beside and renamed into place, so a
+// failed download never leaves a truncated archive under the final name.
+func (e *env) writeStream(path string, next func() ([]byte, error)) error {
+	w, tmp := e.stdout, ""
+	if path != "-" {
+		f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+		defer f.Close()
+		defer os.Remove(f.Name()) // fails harmlessly after the rename
+		w, tmp = f, f.Name()
+	}
+	for {
+		b, err := next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write(b); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+	}
+	if tmp == "" {
+		return nil
+	}
+	if err := w.(*os.File).Sync(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return os.Rename(tmp, path)
 }
 
 // emit prints a data-plane result whose main output is one byte string

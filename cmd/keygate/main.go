@@ -92,6 +92,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return report(stderr, usageErr("--output %q: want table or json", g.output))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
+	if cmd.stream && !visited(top, "timeout") && !visited(fs, "timeout") {
+		cancel() // a tail or an export runs as long as it needs
+		ctx, cancel = context.WithCancel(context.Background())
+	}
 	defer cancel()
 	e := &env{g: g, stdin: stdin, stdout: stdout, stderr: stderr}
 	defer e.close()
@@ -117,6 +121,11 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+func visited(fs *flag.FlagSet, name string) (seen bool) {
+	fs.Visit(func(f *flag.Flag) { seen = seen || f.Name == name })
+	return seen
 }
 
 // help serves `keygate help [CMD...]`.

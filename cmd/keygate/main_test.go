@@ -91,7 +91,7 @@ func TestCLI(t *testing.T) {
 	for name, test := range map[string]func(*testing.T, *cli){
 		"keys": testKeys, "sign": testSign, "openssl": testOpenSSL, "encrypt": testEncrypt,
 		"datakey": testDataKey, "mac": testMac, "derive": testDerive, "errors": testErrors,
-		"policy": testPolicy, "rawsecret": testRawSecret,
+		"policy": testPolicy, "rawsecret": testRawSecret, "audit": testAudit,
 	} {
 		t.Run(name, func(t *testing.T) { test(t, newCLI(t, env, "admin")) })
 	}

@@ -17,22 +17,11 @@ import (
 
 // printJSON prints m as indented JSON with proto field names and every
 // field present (a false signature_valid must not vanish). Fields written
-// to files are replaced by FIELD_file: PATH. protojson's output is
-// re-encoded because its whitespace is deliberately unstable.
+// to files are replaced by FIELD_file: PATH.
 func (e *env) printJSON(m proto.Message, files map[string]string) error {
-	b, err := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(m)
+	obj, err := jsonObject(m, files)
 	if err != nil {
 		return err
-	}
-	var obj map[string]any
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&obj); err != nil {
-		return err
-	}
-	for field, path := range files {
-		delete(obj, field)
-		obj[field+"_file"] = path
 	}
 	out, err := json.MarshalIndent(obj, "", "  ")
 	if err != nil {
@@ -40,6 +29,40 @@ func (e *env) printJSON(m proto.Message, files map[string]string) error {
 	}
 	_, err = fmt.Fprintf(e.stdout, "%s\n", out)
 	return err
+}
+
+// printJSONLine prints m as one line of JSON, for streams.
+func (e *env) printJSONLine(m proto.Message) error {
+	obj, err := jsonObject(m, nil)
+	if err != nil {
+		return err
+	}
+	out, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(e.stdout, "%s\n", out)
+	return err
+}
+
+// jsonObject decodes protojson's output into a map: protojson's whitespace
+// is deliberately unstable, and files replace fields here.
+func jsonObject(m proto.Message, files map[string]string) (map[string]any, error) {
+	b, err := protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var obj map[string]any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&obj); err != nil {
+		return nil, err
+	}
+	for field, path := range files {
+		delete(obj, field)
+		obj[field+"_file"] = path
+	}
+	return obj, nil
 }
 
 // printKey shows one key for people: its metadata, then its versions.

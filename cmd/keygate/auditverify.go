@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/audit/sqlstore"
+	pb "github.com/keygate/keygate/proto/keygate/v1"
+)
+
+// auditVerifyCommands prove the audit log intact: through the server, or
+// offline from the database or an exported archive and the checkpoint
+// public key, for an assessor who does not trust the server.
+var auditVerifyCommands = []*command{
+	{path: "audit verify", summary: "verify the audit log's hash chain and signed checkpoints: exit 1 when broken",
+		detail: "Online by default (the server verifies its own store). Offline, trusting\n" +
+			"nothing but the checkpoint public key (from `keygate audit checkpoint-key`):\n" +
+			"  keygate audit verify --db keygate.db --checkpoint-key audit-key.pem\n" +
+			"  keygate audit verify --archive audit-2026-11.jsonl --checkpoint-key audit-key.pem",
+		setup: func(fs *flag.FlagSet) action {
+			db := fs.String("db", "", "verify this store offline: a SQLite file or a postgres:// DSN (opened read-only)")
+			archive := fs.String("archive", "", "verify this exported archive offline (\"-\" = stdin)")
+			keyFile := fs.String("checkpoint-key", "", "checkpoint public key (PEM) for --db or --archive")
+			return func(ctx context.Context, e *env, _ []string) error {
+				resp, err := e.verifyLog(ctx, *db, *archive, *keyFile)
+				if err != nil {
+					return err
+				}
+				if e.json() {
+					err = e.printJSON(resp, nil)
+				} else {
+					err = printVerify(e, resp)
+				}
+				if err == nil && !resp.Ok {
+					return errInvalid
+				}
+				return err
+			}
+		}},
+	{path: "audit checkpoint-key", summary: "print the public key that signs audit checkpoints (PEM)",
+		setup: func(fs *flag.FlagSet) action {
+			out := fs.String("out", "", "write the PEM to this file instead of stdout")
+			return func(ctx context.Context, e *env, _ []string) error {
+				c, err := e.audit()
+				if err != nil {
+					return err
+				}
+				resp, err := c.GetCheckpointKey(ctx, &pb.GetCheckpointKeyRequest{})
+				switch {
+				case err != nil:
+					return err
+				case *out != "":
+					return e.write(*out, []byte(resp.PublicKeyPem))
+				case e.json():
+					return e.printJSON(resp, nil)
+				}
+				_, err = fmt.Fprint(e.stdout, resp.PublicKeyPem)
+				return err
+			}
+		}},
+	{path: "audit export", stream: true, summary: "export a signed, verifiable archive of the log up to a time",
+		setup: func(fs *flag.FlagSet) action {
+			out := fs.String("out", "", "archive file (JSON lines; \"-\" = stdout; required)")
+			until := fs.String("until", "", "archive events before this time: RFC 3339 or a duration ago (default: now)")
+			return func(ctx context.Context, e *env, _ []string) error {
+				if *out == "" {
+					return usageErr("--out is required")
+				}
+				ts, err := parseWhen(*until, "until", time.Now())
+				if err != nil {
+					return err
+				}
+				if ts == nil {
+					ts = timestamppb.Now()
+				}
+				c, err := e.audit()
+				if err != nil {
+					return err
+				}
+				stream, err := c.ExportArchive(ctx, &pb.ExportArchiveRequest{Until: ts})
+				if err != nil {
+					return err
+				}
+				return e.writeStream(*out, func() ([]byte, error) {
+					resp, err := stream.Recv()
+					return resp.GetData(), err
+				})
+			}
+		}},
+}
+
+// verifyLog verifies online, or offline when db or archive is set.
+func (e *env) verifyLog(ctx context.Context, db, archive, keyFile string) (*pb.VerifyLogResponse, error) {
+	if db == "" && archive == "" {
+		if keyFile != "" {
+			return nil, usageErr("--checkpoint-key goes with --db or --archive")
+		}
+		c, err := e.audit()
+		if err != nil {
+			return nil, err
+		}
+		return c.VerifyLog(ctx, &pb.VerifyLogRequest{})
+	}
+	if db != "" && archive != "" {
+		return nil, usageErr("--db and --archive: pick one")
+	}
+	pemKey, err := e.read("checkpoint-key", keyFile)
+	if err != nil {
+		return nil, err
+	}
+	var r *audit.Report
+	if db != "" {
+		r, err = sqlstore.Verify(ctx, db, pemKey)
+	} else {
+		var v *audit.Verifier
+		if v, err = audit.ParsePublicKeyPEM(pemKey); err != nil {
+			return nil, usageErr("--checkpoint-key: %v", err)
+		}
+		var f *os.File
+		if archive == "-" {
+			r, _, err = audit.VerifyArchive(e.stdin, v)
+		} else if f, err = os.Open(archive); err == nil {
+			r, _, err = audit.VerifyArchive(f, v)
+			f.Close()
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("offline verification: %w", err)
+	}
+	resp := &pb.VerifyLogResponse{Ok: r.OK(), Events: r.Events, Checkpoints: uint32(r.Checkpoints), Protected: r.Protected,
+		Unprotected: r.Unprotected, HeadSeq: r.Head.Seq, HeadHash: r.Head.Hash[:]}
+	for _, p := range r.Problems {
+		resp.Problems = append(resp.Problems, &pb.VerifyProblem{Kind: string(p.Kind), Seq: p.Seq, Message: p.Msg})
+	}
+	return resp, nil
+}
+
+func printVerify(e *env, r *pb.VerifyLogResponse) error {
+	verdict := "intact"
+	if !r.Ok {
+		verdict = fmt.Sprintf("BROKEN (%d problems)", len(r.Problems))
+	}
+	fmt.Fprintf(e.stdout, "audit log %s: %d events, %d checkpoints\n", verdict, r.Events, r.Checkpoints)
+	fmt.Fprintf(e.stdout, "head: seq %d, hash %s\n", r.HeadSeq, hex.EncodeToString(r.HeadHash))
+	fmt.Fprintf(e.stdout, "signed checkpoints vouch for events up to seq %d; %d after it are not yet covered\n", r.Protected, r.Unprotected)
+	for _, p := range r.Problems {
+		fmt.Fprintf(e.stdout, "problem: seq %d: %s: %s\n", p.Seq, p.Kind, p.Message)
+	}
+	return nil
+}
