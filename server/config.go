@@ -33,8 +33,9 @@ type Config struct {
 	Admins []string `yaml:"admins"`
 	// Auditors may read and verify the audit log (keygate:ReadAuditLog),
 	// as admins may.
-	Auditors []string    `yaml:"auditors"`
-	Audit    AuditConfig `yaml:"audit"`
+	Auditors []string      `yaml:"auditors"`
+	Audit    AuditConfig   `yaml:"audit"`
+	ThreeDS  ThreeDSConfig `yaml:"threeds"`
 
 	Store          StoreConfig     `yaml:"store"`
 	Backends       []BackendConfig `yaml:"backends"`
@@ -94,6 +95,16 @@ type AuditConfig struct {
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
 }
 
+// ThreeDSConfig configures the 3DS challenge sessions.
+type ThreeDSConfig struct {
+	// SessionKey names the SYMMETRIC_DEFAULT key that seals sessions
+	// (default 3ds-sessions). Its policy says who may run challenges.
+	SessionKey string `yaml:"session_key"`
+	// SessionTTL is how long a session lives unless the ACS asks for less
+	// (default 10m).
+	SessionTTL time.Duration `yaml:"session_ttl"`
+}
+
 // LogConfig sets up log/slog.
 type LogConfig struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
@@ -149,6 +160,12 @@ func (c *Config) defaults() {
 	}
 	if c.Audit.SigningKey == "" {
 		c.Audit.SigningKey = "audit-checkpoint"
+	}
+	if c.ThreeDS.SessionKey == "" {
+		c.ThreeDS.SessionKey = "3ds-sessions"
+	}
+	if c.ThreeDS.SessionTTL == 0 {
+		c.ThreeDS.SessionTTL = 10 * time.Minute
 	}
 	if c.Audit.Replica == "" {
 		c.Audit.Replica, _ = os.Hostname()
@@ -230,6 +247,9 @@ func (c *Config) problems() []string {
 		add("backends: configure at least one")
 	} else if !names[c.DefaultBackend] {
 		add("default_backend %q is not a configured backend", c.DefaultBackend)
+	}
+	if c.ThreeDS.SessionTTL < 0 || c.ThreeDS.SessionTTL > time.Hour {
+		add("threeds.session_ttl must be between 0 and 1h")
 	}
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":

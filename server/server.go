@@ -25,34 +25,41 @@ import (
 	"github.com/keygate/keygate/keys"
 	"github.com/keygate/keygate/keys/keyring"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
+	"github.com/keygate/keygate/threeds"
 )
 
 // actions maps each audited RPC to its KMS (or keygate:) action name.
 var actions = map[string]string{
-	"/keygate.v1.CryptoService/Sign":               "kms:Sign",
-	"/keygate.v1.CryptoService/Verify":             "kms:Verify",
-	"/keygate.v1.CryptoService/GetPublicKey":       "kms:GetPublicKey",
-	"/keygate.v1.CryptoService/Encrypt":            "kms:Encrypt",
-	"/keygate.v1.CryptoService/Decrypt":            "kms:Decrypt",
-	"/keygate.v1.CryptoService/GenerateDataKey":    "kms:GenerateDataKey",
-	"/keygate.v1.CryptoService/GenerateMac":        "kms:GenerateMac",
-	"/keygate.v1.CryptoService/VerifyMac":          "kms:VerifyMac",
-	"/keygate.v1.CryptoService/DeriveSharedSecret": "kms:DeriveSharedSecret",
-	"/keygate.v1.KeyAdminService/CreateKey":        "kms:CreateKey",
-	"/keygate.v1.KeyAdminService/DescribeKey":      "kms:DescribeKey",
-	"/keygate.v1.KeyAdminService/ListKeys":         "kms:ListKeys",
-	"/keygate.v1.KeyAdminService/EnableKey":        "kms:EnableKey",
-	"/keygate.v1.KeyAdminService/DisableKey":       "kms:DisableKey",
-	"/keygate.v1.KeyAdminService/GetKeyPolicy":     "kms:GetKeyPolicy",
-	"/keygate.v1.KeyAdminService/PutKeyPolicy":     "kms:PutKeyPolicy",
-	"/keygate.v1.PolicyService/SimulatePolicy":     "kms:GetKeyPolicy",
-	"/keygate.v1.PolicyService/DiffKeyPolicy":      "kms:GetKeyPolicy",
-	"/keygate.v1.AuditService/ListEvents":          "keygate:ReadAuditLog",
-	"/keygate.v1.AuditService/TailEvents":          "keygate:ReadAuditLog",
-	"/keygate.v1.AuditService/VerifyLog":           "keygate:ReadAuditLog",
-	"/keygate.v1.AuditService/GetCheckpointKey":    "keygate:ReadAuditLog",
-	"/keygate.v1.AuditService/ExportArchive":       "keygate:ReadAuditLog",
-	"/keygate.v1.PolicyService/PushKeyPolicy":      "kms:PutKeyPolicy",
+	"/keygate.v1.CryptoService/Sign":                      "kms:Sign",
+	"/keygate.v1.CryptoService/Verify":                    "kms:Verify",
+	"/keygate.v1.CryptoService/GetPublicKey":              "kms:GetPublicKey",
+	"/keygate.v1.CryptoService/Encrypt":                   "kms:Encrypt",
+	"/keygate.v1.CryptoService/Decrypt":                   "kms:Decrypt",
+	"/keygate.v1.CryptoService/GenerateDataKey":           "kms:GenerateDataKey",
+	"/keygate.v1.CryptoService/GenerateMac":               "kms:GenerateMac",
+	"/keygate.v1.CryptoService/VerifyMac":                 "kms:VerifyMac",
+	"/keygate.v1.CryptoService/DeriveSharedSecret":        "kms:DeriveSharedSecret",
+	"/keygate.v1.KeyAdminService/CreateKey":               "kms:CreateKey",
+	"/keygate.v1.KeyAdminService/DescribeKey":             "kms:DescribeKey",
+	"/keygate.v1.KeyAdminService/ListKeys":                "kms:ListKeys",
+	"/keygate.v1.KeyAdminService/EnableKey":               "kms:EnableKey",
+	"/keygate.v1.KeyAdminService/DisableKey":              "kms:DisableKey",
+	"/keygate.v1.KeyAdminService/GetKeyPolicy":            "kms:GetKeyPolicy",
+	"/keygate.v1.KeyAdminService/PutKeyPolicy":            "kms:PutKeyPolicy",
+	"/keygate.v1.PolicyService/SimulatePolicy":            "kms:GetKeyPolicy",
+	"/keygate.v1.PolicyService/DiffKeyPolicy":             "kms:GetKeyPolicy",
+	"/keygate.v1.AuditService/ListEvents":                 "keygate:ReadAuditLog",
+	"/keygate.v1.AuditService/TailEvents":                 "keygate:ReadAuditLog",
+	"/keygate.v1.AuditService/VerifyLog":                  "keygate:ReadAuditLog",
+	"/keygate.v1.AuditService/GetCheckpointKey":           "keygate:ReadAuditLog",
+	"/keygate.v1.AuditService/ExportArchive":              "keygate:ReadAuditLog",
+	"/keygate.v1.ThreeDSService/CreateAcsSession":         "keygate:CreateAcsSession",
+	"/keygate.v1.ThreeDSService/DecryptChallengeRequest":  "keygate:DecryptChallengeRequest",
+	"/keygate.v1.ThreeDSService/EncryptChallengeResponse": "keygate:EncryptChallengeResponse",
+	"/keygate.v1.ThreeDSService/DecryptSdkEncData":        "keygate:DecryptSdkEncData",
+	"/keygate.v1.KeyAdminService/ImportCertificate":       "keygate:ImportCertificate",
+	"/keygate.v1.KeyAdminService/GetCertificate":          "kms:DescribeKey",
+	"/keygate.v1.PolicyService/PushKeyPolicy":             "kms:PutKeyPolicy",
 }
 
 // Server is a configured keygated.
@@ -138,6 +145,12 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 	pb.RegisterKeyAdminServiceServer(s.grpc, &adminService{s: s})
 	pb.RegisterPolicyServiceServer(s.grpc, &policyService{s: s})
 	pb.RegisterAuditServiceServer(s.grpc, &auditService{s: s})
+	sessions, err := threeds.NewSQLStore(ctx, s.db)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	pb.RegisterThreeDSServiceServer(s.grpc, &threeDSService{s: s, store: sessions})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
+	"github.com/keygate/keygate/internal/devca"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 	"github.com/keygate/keygate/server"
 )
@@ -35,6 +37,8 @@ var demoKeys = []*pb.CreateKeyRequest{
 	{KeyId: "ds-enc", KeySpec: "RSA_2048", KeyUsage: "ENCRYPT_DECRYPT", Description: "DS key for sdkEncData (RSA-OAEP-256)",
 		Policy: demoPolicy(use("DsDecrypts", []string{"ds"}, `"kms:Decrypt","keygate:DecryptSdkEncData"`, ""),
 			use("AnyoneEncrypts", []string{"ds", "3ds-server"}, `"kms:GetPublicKey","kms:Encrypt"`, ""))},
+	{KeyId: "3ds-sessions", KeySpec: "SYMMETRIC_DEFAULT", KeyUsage: "ENCRYPT_DECRYPT", Description: "seals 3DS challenge sessions",
+		Policy: demoPolicy(use("AcsRunsChallenges", []string{"acs"}, `"keygate:DecryptChallengeRequest","keygate:EncryptChallengeResponse"`, ""))},
 	{KeyId: "ds-ecdh", KeySpec: "ECC_NIST_P256", KeyUsage: "KEY_AGREEMENT", Description: "DS key for sdkEncData (ECDH-ES)",
 		Policy: demoPolicy(use("DsAgrees", []string{"ds"}, `"kms:DeriveSharedSecret","keygate:DecryptSdkEncData"`, ""),
 			use("AnyoneReadsPublicKey", []string{"ds", "3ds-server"}, `"kms:GetPublicKey"`, ""))},
@@ -90,6 +94,35 @@ func createDemoKeys(ctx context.Context, dir, addr string) error {
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", req.KeyId, err)
+		}
+	}
+	// The ACS signing keys need certificate chains for x5c: the demo CA
+	// certifies the keys held in the token.
+	ca, err := devca.Load(filepath.Join(tls, "ca.pem"), filepath.Join(tls, "ca-key.pem"))
+	if err != nil {
+		return err
+	}
+	crypto := pb.NewCryptoServiceClient(conn)
+	for _, name := range []string{"acs-signing", "acs-signing-rsa"} {
+		_, err := admin.GetCertificate(ctx, &pb.GetCertificateRequest{KeyId: name})
+		if status.Code(err) != codes.NotFound {
+			continue // imported by an earlier run (or another error, which the next call shows)
+		}
+		pub, err := crypto.GetPublicKey(ctx, &pb.GetPublicKeyRequest{KeyId: name})
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		key, err := x509.ParsePKIXPublicKey(pub.PublicKey)
+		if err != nil {
+			return err
+		}
+		cert, err := ca.Sign("demo ACS "+name, key)
+		if err != nil {
+			return err
+		}
+		chain := string(devca.CertPEM(cert)) + string(devca.CertPEM(ca.Cert))
+		if _, err := admin.ImportCertificate(ctx, &pb.ImportCertificateRequest{KeyId: name, ChainPem: chain}); err != nil {
+			return fmt.Errorf("%s: import certificate: %w", name, err)
 		}
 	}
 	return nil

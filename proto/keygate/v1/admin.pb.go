@@ -958,6 +958,240 @@ func (x *PutKeyPolicyResponse) GetKeyId() string {
 	return ""
 }
 
+type ImportCertificateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// 0 means the primary version.
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// PEM certificates, leaf first.
+	ChainPem      string `protobuf:"bytes,3,opt,name=chain_pem,json=chainPem,proto3" json:"chain_pem,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportCertificateRequest) Reset() {
+	*x = ImportCertificateRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportCertificateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportCertificateRequest) ProtoMessage() {}
+
+func (x *ImportCertificateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportCertificateRequest.ProtoReflect.Descriptor instead.
+func (*ImportCertificateRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ImportCertificateRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *ImportCertificateRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ImportCertificateRequest) GetChainPem() string {
+	if x != nil {
+		return x.ChainPem
+	}
+	return ""
+}
+
+type ImportCertificateResponse struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	KeyId            string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	Version          uint32                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	CertificateCount uint32                 `protobuf:"varint,3,opt,name=certificate_count,json=certificateCount,proto3" json:"certificate_count,omitempty"`
+	LeafSubject      string                 `protobuf:"bytes,4,opt,name=leaf_subject,json=leafSubject,proto3" json:"leaf_subject,omitempty"`
+	LeafNotAfter     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=leaf_not_after,json=leafNotAfter,proto3" json:"leaf_not_after,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ImportCertificateResponse) Reset() {
+	*x = ImportCertificateResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportCertificateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportCertificateResponse) ProtoMessage() {}
+
+func (x *ImportCertificateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportCertificateResponse.ProtoReflect.Descriptor instead.
+func (*ImportCertificateResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ImportCertificateResponse) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *ImportCertificateResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ImportCertificateResponse) GetCertificateCount() uint32 {
+	if x != nil {
+		return x.CertificateCount
+	}
+	return 0
+}
+
+func (x *ImportCertificateResponse) GetLeafSubject() string {
+	if x != nil {
+		return x.LeafSubject
+	}
+	return ""
+}
+
+func (x *ImportCertificateResponse) GetLeafNotAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LeafNotAfter
+	}
+	return nil
+}
+
+type GetCertificateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	Version       uint32                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCertificateRequest) Reset() {
+	*x = GetCertificateRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCertificateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCertificateRequest) ProtoMessage() {}
+
+func (x *GetCertificateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCertificateRequest.ProtoReflect.Descriptor instead.
+func (*GetCertificateRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetCertificateRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *GetCertificateRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type GetCertificateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChainPem      string                 `protobuf:"bytes,1,opt,name=chain_pem,json=chainPem,proto3" json:"chain_pem,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCertificateResponse) Reset() {
+	*x = GetCertificateResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCertificateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCertificateResponse) ProtoMessage() {}
+
+func (x *GetCertificateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCertificateResponse.ProtoReflect.Descriptor instead.
+func (*GetCertificateResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetCertificateResponse) GetChainPem() string {
+	if x != nil {
+		return x.ChainPem
+	}
+	return ""
+}
+
 var File_keygate_v1_admin_proto protoreflect.FileDescriptor
 
 const file_keygate_v1_admin_proto_rawDesc = "" +
@@ -1027,7 +1261,22 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\x06policy\x18\x02 \x01(\tR\x06policy\x12J\n" +
 	"\"bypass_policy_lockout_safety_check\x18\x03 \x01(\bR\x1ebypassPolicyLockoutSafetyCheck\"-\n" +
 	"\x14PutKeyPolicyResponse\x12\x15\n" +
-	"\x06key_id\x18\x01 \x01(\tR\x05keyId2\xaf\x04\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"h\n" +
+	"\x18ImportCertificateRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1b\n" +
+	"\tchain_pem\x18\x03 \x01(\tR\bchainPem\"\xde\x01\n" +
+	"\x19ImportCertificateResponse\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12+\n" +
+	"\x11certificate_count\x18\x03 \x01(\rR\x10certificateCount\x12!\n" +
+	"\fleaf_subject\x18\x04 \x01(\tR\vleafSubject\x12@\n" +
+	"\x0eleaf_not_after\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fleafNotAfter\"H\n" +
+	"\x15GetCertificateRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\"5\n" +
+	"\x16GetCertificateResponse\x12\x1b\n" +
+	"\tchain_pem\x18\x01 \x01(\tR\bchainPem2\xea\x05\n" +
 	"\x0fKeyAdminService\x12H\n" +
 	"\tCreateKey\x12\x1c.keygate.v1.CreateKeyRequest\x1a\x1d.keygate.v1.CreateKeyResponse\x12N\n" +
 	"\vDescribeKey\x12\x1e.keygate.v1.DescribeKeyRequest\x1a\x1f.keygate.v1.DescribeKeyResponse\x12E\n" +
@@ -1036,7 +1285,9 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"DisableKey\x12\x1d.keygate.v1.DisableKeyRequest\x1a\x1e.keygate.v1.DisableKeyResponse\x12Q\n" +
 	"\fGetKeyPolicy\x12\x1f.keygate.v1.GetKeyPolicyRequest\x1a .keygate.v1.GetKeyPolicyResponse\x12Q\n" +
-	"\fPutKeyPolicy\x12\x1f.keygate.v1.PutKeyPolicyRequest\x1a .keygate.v1.PutKeyPolicyResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
+	"\fPutKeyPolicy\x12\x1f.keygate.v1.PutKeyPolicyRequest\x1a .keygate.v1.PutKeyPolicyResponse\x12`\n" +
+	"\x11ImportCertificate\x12$.keygate.v1.ImportCertificateRequest\x1a%.keygate.v1.ImportCertificateResponse\x12W\n" +
+	"\x0eGetCertificate\x12!.keygate.v1.GetCertificateRequest\x1a\".keygate.v1.GetCertificateResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
 
 var (
 	file_keygate_v1_admin_proto_rawDescOnce sync.Once
@@ -1050,54 +1301,63 @@ func file_keygate_v1_admin_proto_rawDescGZIP() []byte {
 	return file_keygate_v1_admin_proto_rawDescData
 }
 
-var file_keygate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_keygate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_keygate_v1_admin_proto_goTypes = []any{
-	(*KeyMetadata)(nil),           // 0: keygate.v1.KeyMetadata
-	(*KeyVersion)(nil),            // 1: keygate.v1.KeyVersion
-	(*CreateKeyRequest)(nil),      // 2: keygate.v1.CreateKeyRequest
-	(*CreateKeyResponse)(nil),     // 3: keygate.v1.CreateKeyResponse
-	(*DescribeKeyRequest)(nil),    // 4: keygate.v1.DescribeKeyRequest
-	(*DescribeKeyResponse)(nil),   // 5: keygate.v1.DescribeKeyResponse
-	(*ListKeysRequest)(nil),       // 6: keygate.v1.ListKeysRequest
-	(*ListKeysResponse)(nil),      // 7: keygate.v1.ListKeysResponse
-	(*EnableKeyRequest)(nil),      // 8: keygate.v1.EnableKeyRequest
-	(*EnableKeyResponse)(nil),     // 9: keygate.v1.EnableKeyResponse
-	(*DisableKeyRequest)(nil),     // 10: keygate.v1.DisableKeyRequest
-	(*DisableKeyResponse)(nil),    // 11: keygate.v1.DisableKeyResponse
-	(*GetKeyPolicyRequest)(nil),   // 12: keygate.v1.GetKeyPolicyRequest
-	(*GetKeyPolicyResponse)(nil),  // 13: keygate.v1.GetKeyPolicyResponse
-	(*PutKeyPolicyRequest)(nil),   // 14: keygate.v1.PutKeyPolicyRequest
-	(*PutKeyPolicyResponse)(nil),  // 15: keygate.v1.PutKeyPolicyResponse
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*KeyMetadata)(nil),               // 0: keygate.v1.KeyMetadata
+	(*KeyVersion)(nil),                // 1: keygate.v1.KeyVersion
+	(*CreateKeyRequest)(nil),          // 2: keygate.v1.CreateKeyRequest
+	(*CreateKeyResponse)(nil),         // 3: keygate.v1.CreateKeyResponse
+	(*DescribeKeyRequest)(nil),        // 4: keygate.v1.DescribeKeyRequest
+	(*DescribeKeyResponse)(nil),       // 5: keygate.v1.DescribeKeyResponse
+	(*ListKeysRequest)(nil),           // 6: keygate.v1.ListKeysRequest
+	(*ListKeysResponse)(nil),          // 7: keygate.v1.ListKeysResponse
+	(*EnableKeyRequest)(nil),          // 8: keygate.v1.EnableKeyRequest
+	(*EnableKeyResponse)(nil),         // 9: keygate.v1.EnableKeyResponse
+	(*DisableKeyRequest)(nil),         // 10: keygate.v1.DisableKeyRequest
+	(*DisableKeyResponse)(nil),        // 11: keygate.v1.DisableKeyResponse
+	(*GetKeyPolicyRequest)(nil),       // 12: keygate.v1.GetKeyPolicyRequest
+	(*GetKeyPolicyResponse)(nil),      // 13: keygate.v1.GetKeyPolicyResponse
+	(*PutKeyPolicyRequest)(nil),       // 14: keygate.v1.PutKeyPolicyRequest
+	(*PutKeyPolicyResponse)(nil),      // 15: keygate.v1.PutKeyPolicyResponse
+	(*ImportCertificateRequest)(nil),  // 16: keygate.v1.ImportCertificateRequest
+	(*ImportCertificateResponse)(nil), // 17: keygate.v1.ImportCertificateResponse
+	(*GetCertificateRequest)(nil),     // 18: keygate.v1.GetCertificateRequest
+	(*GetCertificateResponse)(nil),    // 19: keygate.v1.GetCertificateResponse
+	(*timestamppb.Timestamp)(nil),     // 20: google.protobuf.Timestamp
 }
 var file_keygate_v1_admin_proto_depIdxs = []int32{
-	16, // 0: keygate.v1.KeyMetadata.create_time:type_name -> google.protobuf.Timestamp
+	20, // 0: keygate.v1.KeyMetadata.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 1: keygate.v1.KeyMetadata.versions:type_name -> keygate.v1.KeyVersion
-	16, // 2: keygate.v1.KeyVersion.create_time:type_name -> google.protobuf.Timestamp
+	20, // 2: keygate.v1.KeyVersion.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: keygate.v1.CreateKeyResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 4: keygate.v1.DescribeKeyResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 5: keygate.v1.ListKeysResponse.keys:type_name -> keygate.v1.KeyMetadata
 	0,  // 6: keygate.v1.EnableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 7: keygate.v1.DisableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	2,  // 8: keygate.v1.KeyAdminService.CreateKey:input_type -> keygate.v1.CreateKeyRequest
-	4,  // 9: keygate.v1.KeyAdminService.DescribeKey:input_type -> keygate.v1.DescribeKeyRequest
-	6,  // 10: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
-	8,  // 11: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
-	10, // 12: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
-	12, // 13: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
-	14, // 14: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
-	3,  // 15: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
-	5,  // 16: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
-	7,  // 17: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
-	9,  // 18: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
-	11, // 19: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
-	13, // 20: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
-	15, // 21: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
-	15, // [15:22] is the sub-list for method output_type
-	8,  // [8:15] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	20, // 8: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
+	2,  // 9: keygate.v1.KeyAdminService.CreateKey:input_type -> keygate.v1.CreateKeyRequest
+	4,  // 10: keygate.v1.KeyAdminService.DescribeKey:input_type -> keygate.v1.DescribeKeyRequest
+	6,  // 11: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
+	8,  // 12: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
+	10, // 13: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
+	12, // 14: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
+	14, // 15: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
+	16, // 16: keygate.v1.KeyAdminService.ImportCertificate:input_type -> keygate.v1.ImportCertificateRequest
+	18, // 17: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
+	3,  // 18: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
+	5,  // 19: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
+	7,  // 20: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
+	9,  // 21: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
+	11, // 22: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
+	13, // 23: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
+	15, // 24: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
+	17, // 25: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
+	19, // 26: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
+	18, // [18:27] is the sub-list for method output_type
+	9,  // [9:18] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_keygate_v1_admin_proto_init() }
@@ -1111,7 +1371,7 @@ func file_keygate_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_admin_proto_rawDesc), len(file_keygate_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,13 +19,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	KeyAdminService_CreateKey_FullMethodName    = "/keygate.v1.KeyAdminService/CreateKey"
-	KeyAdminService_DescribeKey_FullMethodName  = "/keygate.v1.KeyAdminService/DescribeKey"
-	KeyAdminService_ListKeys_FullMethodName     = "/keygate.v1.KeyAdminService/ListKeys"
-	KeyAdminService_EnableKey_FullMethodName    = "/keygate.v1.KeyAdminService/EnableKey"
-	KeyAdminService_DisableKey_FullMethodName   = "/keygate.v1.KeyAdminService/DisableKey"
-	KeyAdminService_GetKeyPolicy_FullMethodName = "/keygate.v1.KeyAdminService/GetKeyPolicy"
-	KeyAdminService_PutKeyPolicy_FullMethodName = "/keygate.v1.KeyAdminService/PutKeyPolicy"
+	KeyAdminService_CreateKey_FullMethodName         = "/keygate.v1.KeyAdminService/CreateKey"
+	KeyAdminService_DescribeKey_FullMethodName       = "/keygate.v1.KeyAdminService/DescribeKey"
+	KeyAdminService_ListKeys_FullMethodName          = "/keygate.v1.KeyAdminService/ListKeys"
+	KeyAdminService_EnableKey_FullMethodName         = "/keygate.v1.KeyAdminService/EnableKey"
+	KeyAdminService_DisableKey_FullMethodName        = "/keygate.v1.KeyAdminService/DisableKey"
+	KeyAdminService_GetKeyPolicy_FullMethodName      = "/keygate.v1.KeyAdminService/GetKeyPolicy"
+	KeyAdminService_PutKeyPolicy_FullMethodName      = "/keygate.v1.KeyAdminService/PutKeyPolicy"
+	KeyAdminService_ImportCertificate_FullMethodName = "/keygate.v1.KeyAdminService/ImportCertificate"
+	KeyAdminService_GetCertificate_FullMethodName    = "/keygate.v1.KeyAdminService/GetCertificate"
 )
 
 // KeyAdminServiceClient is the client API for KeyAdminService service.
@@ -44,6 +46,11 @@ type KeyAdminServiceClient interface {
 	// PutKeyPolicy replaces it (kms:PutKeyPolicy), with KMS's lockout
 	// safety check unless bypassed.
 	PutKeyPolicy(ctx context.Context, in *PutKeyPolicyRequest, opts ...grpc.CallOption) (*PutKeyPolicyResponse, error)
+	// ImportCertificate stores a key version's certificate chain (leaf
+	// first), after checking that the leaf certifies the version's key.
+	ImportCertificate(ctx context.Context, in *ImportCertificateRequest, opts ...grpc.CallOption) (*ImportCertificateResponse, error)
+	// GetCertificate returns a key version's chain as PEM.
+	GetCertificate(ctx context.Context, in *GetCertificateRequest, opts ...grpc.CallOption) (*GetCertificateResponse, error)
 }
 
 type keyAdminServiceClient struct {
@@ -124,6 +131,26 @@ func (c *keyAdminServiceClient) PutKeyPolicy(ctx context.Context, in *PutKeyPoli
 	return out, nil
 }
 
+func (c *keyAdminServiceClient) ImportCertificate(ctx context.Context, in *ImportCertificateRequest, opts ...grpc.CallOption) (*ImportCertificateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ImportCertificateResponse)
+	err := c.cc.Invoke(ctx, KeyAdminService_ImportCertificate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyAdminServiceClient) GetCertificate(ctx context.Context, in *GetCertificateRequest, opts ...grpc.CallOption) (*GetCertificateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCertificateResponse)
+	err := c.cc.Invoke(ctx, KeyAdminService_GetCertificate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // KeyAdminServiceServer is the server API for KeyAdminService service.
 // All implementations must embed UnimplementedKeyAdminServiceServer
 // for forward compatibility.
@@ -140,6 +167,11 @@ type KeyAdminServiceServer interface {
 	// PutKeyPolicy replaces it (kms:PutKeyPolicy), with KMS's lockout
 	// safety check unless bypassed.
 	PutKeyPolicy(context.Context, *PutKeyPolicyRequest) (*PutKeyPolicyResponse, error)
+	// ImportCertificate stores a key version's certificate chain (leaf
+	// first), after checking that the leaf certifies the version's key.
+	ImportCertificate(context.Context, *ImportCertificateRequest) (*ImportCertificateResponse, error)
+	// GetCertificate returns a key version's chain as PEM.
+	GetCertificate(context.Context, *GetCertificateRequest) (*GetCertificateResponse, error)
 	mustEmbedUnimplementedKeyAdminServiceServer()
 }
 
@@ -170,6 +202,12 @@ func (UnimplementedKeyAdminServiceServer) GetKeyPolicy(context.Context, *GetKeyP
 }
 func (UnimplementedKeyAdminServiceServer) PutKeyPolicy(context.Context, *PutKeyPolicyRequest) (*PutKeyPolicyResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method PutKeyPolicy not implemented")
+}
+func (UnimplementedKeyAdminServiceServer) ImportCertificate(context.Context, *ImportCertificateRequest) (*ImportCertificateResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ImportCertificate not implemented")
+}
+func (UnimplementedKeyAdminServiceServer) GetCertificate(context.Context, *GetCertificateRequest) (*GetCertificateResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetCertificate not implemented")
 }
 func (UnimplementedKeyAdminServiceServer) mustEmbedUnimplementedKeyAdminServiceServer() {}
 func (UnimplementedKeyAdminServiceServer) testEmbeddedByValue()                         {}
@@ -318,6 +356,42 @@ func _KeyAdminService_PutKeyPolicy_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KeyAdminService_ImportCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ImportCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyAdminServiceServer).ImportCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyAdminService_ImportCertificate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyAdminServiceServer).ImportCertificate(ctx, req.(*ImportCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyAdminService_GetCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCertificateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyAdminServiceServer).GetCertificate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyAdminService_GetCertificate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyAdminServiceServer).GetCertificate(ctx, req.(*GetCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // KeyAdminService_ServiceDesc is the grpc.ServiceDesc for KeyAdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -352,6 +426,14 @@ var KeyAdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PutKeyPolicy",
 			Handler:    _KeyAdminService_PutKeyPolicy_Handler,
+		},
+		{
+			MethodName: "ImportCertificate",
+			Handler:    _KeyAdminService_ImportCertificate_Handler,
+		},
+		{
+			MethodName: "GetCertificate",
+			Handler:    _KeyAdminService_GetCertificate_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

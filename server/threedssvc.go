@@ -1,0 +1,181 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/keys"
+	pb "github.com/keygate/keygate/proto/keygate/v1"
+	"github.com/keygate/keygate/threeds"
+)
+
+// threeDSService implements ThreeDSService. Challenge sessions are sealed
+// under the configured session key and kept in the shared store; the
+// session key's policy says who may run challenges
+// (keygate:DecryptChallengeRequest, keygate:EncryptChallengeResponse).
+type threeDSService struct {
+	pb.UnimplementedThreeDSServiceServer
+	s     *Server
+	store threeds.SessionStore
+}
+
+func (ts *threeDSService) CreateAcsSession(ctx context.Context, req *pb.CreateAcsSessionRequest) (*pb.CreateAcsSessionResponse, error) {
+	c := callOf(ctx)
+	v, h, err := ts.s.use(ctx, c, req.KeyId, 0, keys.SignVerify, true, func(k *keys.Key) error {
+		switch {
+		case k.Spec == keys.ECCNISTP256:
+			c.Algorithm = string(keys.ECDSASHA256) // ES256
+		case k.Spec.IsRSA():
+			c.Algorithm = string(keys.RSASSAPSSSHA256) // PS256
+		default:
+			return keys.Errorf(keys.FailedPrecondition, "key %q is %s; ACS signed content needs ECC_NIST_P256 (ES256) or RSA (PS256)", k.Name, k.Spec)
+		}
+		c.MessageType = string(keys.Digest)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Creating a session signs with the key, so it needs kms:Sign too.
+	if err := ts.s.authorizeAlso(ctx, c, "kms:Sign"); err != nil {
+		return nil, err
+	}
+	if len(v.CertChain) == 0 {
+		return nil, keys.Errorf(keys.FailedPrecondition, "key %q version %d has no certificate chain; import one with `keygate keys import-cert`", req.KeyId, v.Number)
+	}
+	m, err := ts.sessions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	created, err := m.Create(ctx, h, v.CertChain, threeds.SessionRequest{
+		AcsTransID: req.AcsTransId, AcsURL: req.AcsUrl, SDKEphemPubKey: req.SdkEphemPubKey,
+		SDKReferenceNumber: req.SdkReferenceNumber, Enc: threeds.Enc(req.Enc), TTL: ts.ttl(req.TtlSeconds),
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.Detail = "session " + created.SessionID
+	return &pb.CreateAcsSessionResponse{SessionId: created.SessionID, AcsSignedContent: created.ACSSignedContent,
+		AcsEphemPubKey: created.ACSEphemPubKey, ExpireTime: timestamppb.New(created.Expiry), KeyVersion: v.Number}, nil
+}
+
+func (ts *threeDSService) DecryptChallengeRequest(ctx context.Context, req *pb.DecryptChallengeRequestRequest) (*pb.DecryptChallengeRequestResponse, error) {
+	m, err := ts.challenge(ctx, req.SessionId)
+	if err != nil {
+		return nil, err
+	}
+	creq, err := m.DecryptCReq(ctx, req.SessionId, req.Jwe)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.DecryptChallengeRequestResponse{Creq: creq}, nil
+}
+
+func (ts *threeDSService) EncryptChallengeResponse(ctx context.Context, req *pb.EncryptChallengeResponseRequest) (*pb.EncryptChallengeResponseResponse, error) {
+	m, err := ts.challenge(ctx, req.SessionId)
+	if err != nil {
+		return nil, err
+	}
+	jwe, err := m.EncryptCRes(ctx, req.SessionId, req.Cres)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.EncryptChallengeResponseResponse{Jwe: jwe}, nil
+}
+
+func (ts *threeDSService) DecryptSdkEncData(ctx context.Context, req *pb.DecryptSdkEncDataRequest) (*pb.DecryptSdkEncDataResponse, error) {
+	c := callOf(ctx)
+	var also string
+	v, h, err := ts.s.use(ctx, c, req.KeyId, 0, "", false, func(k *keys.Key) error {
+		switch {
+		case k.Usage == keys.EncryptDecrypt && k.Spec.IsRSA():
+			c.Algorithm, also = string(keys.RSAESOAEPSHA256), "kms:Decrypt"
+		case k.Usage == keys.KeyAgreement && k.Spec == keys.ECCNISTP256:
+			c.Algorithm, also = string(keys.ECDH), "kms:DeriveSharedSecret"
+		default:
+			return keys.Errorf(keys.FailedPrecondition, "key %q is %s %s; sdkEncData needs an RSA ENCRYPT_DECRYPT or ECC_NIST_P256 KEY_AGREEMENT key", k.Name, k.Spec, k.Usage)
+		}
+		if len(req.DsId) == 0 || len(req.DsId) > 64 {
+			return keys.Errorf(keys.InvalidArgument, "ds_id must be 1 to 64 characters")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := ts.s.authorizeAlso(ctx, c, also); err != nil {
+		return nil, err
+	}
+	dd, err := threeds.DecryptSdkEncData(ctx, h, req.DsId, req.Jwe)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.DecryptSdkEncDataResponse{DeviceData: dd, KeyVersion: v.Number}, nil
+}
+
+// challenge authorizes a CReq/CRes call on the session key and returns the
+// session manager.
+func (ts *threeDSService) challenge(ctx context.Context, id string) (*threeds.Sessions, error) {
+	if len(id) == 0 || len(id) > 64 {
+		return nil, keys.Errorf(keys.InvalidArgument, "session_id is required")
+	}
+	callOf(ctx).Detail = "session " + id
+	if _, _, err := ts.s.use(ctx, callOf(ctx), ts.s.cfg.ThreeDS.SessionKey, 0, keys.EncryptDecrypt, false, nil); err != nil {
+		return nil, err
+	}
+	return ts.sessions(ctx)
+}
+
+// sessions binds the session manager to the session key's current
+// versions: new sessions are sealed under the primary, older ones open
+// under the version that sealed them.
+func (ts *threeDSService) sessions(ctx context.Context) (*threeds.Sessions, error) {
+	name := ts.s.cfg.ThreeDS.SessionKey
+	e, err := ts.s.keys.Resolve(ctx, name)
+	if keys.KindOf(err) == keys.NotFound {
+		return nil, keys.Errorf(keys.FailedPrecondition, "3DS sessions need the SYMMETRIC_DEFAULT key %q; create it with a policy for the ACS", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if e.Key.Spec != keys.SymmetricDefault {
+		return nil, keys.Errorf(keys.FailedPrecondition, "3DS session key %q must be SYMMETRIC_DEFAULT", name)
+	}
+	_, seal, err := e.Handle(0, true)
+	if err != nil {
+		return nil, err
+	}
+	return &threeds.Sessions{Store: ts.store, SealKey: seal, OpenKey: func(_ context.Context, id string) (backends.Key, error) {
+		for _, v := range e.Key.Versions {
+			if v.BackendKeyID == id {
+				if _, h, err := e.Handle(v.Number, false); err == nil {
+					return h, nil
+				}
+			}
+		}
+		return nil, keys.Errorf(keys.FailedPrecondition, "the key that sealed this session is no longer usable")
+	}}, nil
+}
+
+func (ts *threeDSService) ttl(seconds uint32) time.Duration {
+	if seconds == 0 {
+		return ts.s.cfg.ThreeDS.SessionTTL
+	}
+	return time.Duration(seconds) * time.Second
+}
+
+// authorizeAlso checks a second action a call implies (creating an ACS
+// session signs, so it needs kms:Sign as well). The call's decision stays
+// the first one's unless this one denies.
+func (s *Server) authorizeAlso(ctx context.Context, c *Call, action string) error {
+	second := *c
+	second.Action = action
+	if err := s.authz.Authorize(ctx, &second); err != nil {
+		c.Decision, c.Sid = second.Decision, second.Sid
+		return err
+	}
+	return nil
+}
