@@ -44,6 +44,7 @@ var _ backends.Backend = (*Backend)(nil)
 // with static credentials and a fast retryer against a test server.
 func New(name string, cfg aws.Config, opts Options) *Backend {
 	client := kms.NewFromConfig(cfg, func(o *kms.Options) {
+		o.Retryer = noting(o.Retryer)
 		if opts.Endpoint != "" {
 			o.BaseEndpoint = aws.String(opts.Endpoint)
 		}
@@ -70,6 +71,7 @@ func (b *Backend) CreateKey(ctx context.Context, req backends.CreateRequest) (st
 	if req.Label == "" {
 		return "", keys.Errorf(keys.InvalidArgument, "kms backend %q: label: must not be empty", b.name)
 	}
+	ctx = withNote(ctx)
 	out, err := b.client.CreateKey(ctx, &kms.CreateKeyInput{
 		KeySpec:     types.KeySpec(req.Spec),
 		KeyUsage:    types.KeyUsageType(req.Usage),
@@ -136,6 +138,7 @@ func (b *Backend) describe(ctx context.Context, id string) (*types.KeyMetadata, 
 	if err := checkKeyRef(id); err != nil {
 		return nil, keys.Errorf(keys.InvalidArgument, "kms backend %q: %v", b.name, err)
 	}
+	ctx = withNote(ctx)
 	out, err := b.client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)})
 	if err != nil {
 		return nil, b.fail(ctx, "DescribeKey", err)

@@ -29,6 +29,7 @@ func (k *Key) Encrypt(ctx context.Context, alg keys.EncryptionAlgorithm, plainte
 	if len(plaintext) == 0 || len(plaintext) > max {
 		return nil, k.b.errorf(keys.InvalidArgument, "plaintext: %d bytes, KMS %s encrypts 1 to %d", len(plaintext), alg, max)
 	}
+	ctx = withNote(ctx)
 	out, err := k.b.client.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(k.arn), Plaintext: plaintext,
 		EncryptionContext: encCtx, EncryptionAlgorithm: types.EncryptionAlgorithmSpec(alg)})
 	if err != nil {
@@ -53,6 +54,7 @@ func (k *Key) Decrypt(ctx context.Context, alg keys.EncryptionAlgorithm, ciphert
 	if len(ciphertext) == 0 || len(ciphertext) > maxCiphertext {
 		return nil, k.b.errorf(keys.InvalidArgument, "ciphertext: %d bytes, KMS takes 1 to %d", len(ciphertext), maxCiphertext)
 	}
+	ctx = withNote(ctx)
 	out, err := k.b.client.Decrypt(ctx, &kms.DecryptInput{KeyId: aws.String(k.arn), CiphertextBlob: ciphertext,
 		EncryptionContext: encCtx, EncryptionAlgorithm: types.EncryptionAlgorithmSpec(alg)})
 	if err != nil {
@@ -93,6 +95,7 @@ func (k *Key) GenerateDataKey(ctx context.Context, size int, encCtx map[string]s
 	if size < 1 || size > maxDataKey {
 		return nil, nil, k.b.errorf(keys.InvalidArgument, "data key size: %d bytes, KMS makes 1 to %d", size, maxDataKey)
 	}
+	ctx = withNote(ctx)
 	out, err := k.b.client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: aws.String(k.arn),
 		NumberOfBytes: aws.Int32(int32(size)), EncryptionContext: encCtx})
 	if err != nil {

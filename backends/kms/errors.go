@@ -29,6 +29,10 @@ func done(ctx context.Context, md middleware.Metadata) {
 // all (CloudTrail logs some failures too), and translates err.
 func (b *Backend) fail(ctx context.Context, op string, err error) error {
 	requestIDOf(ctx, err)
+	if errors.Is(err, context.DeadlineExceeded) && throttledDuring(ctx) {
+		return keys.Wrap(keys.ResourceExhausted, err, "kms backend "+quote(b.name)+": "+op+
+			": KMS throttled the request and the deadline passed before a retry got through")
+	}
 	return translate(b.name, op, err)
 }
 

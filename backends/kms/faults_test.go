@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/keygate/keygate/keys"
@@ -157,4 +158,34 @@ func TestDeadlineBoundsRetries(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("cause %v is not the caller's deadline", err)
 	}
+}
+
+// TestThrottledPastDeadline: when the caller's deadline ends the SDK's
+// backoff, a throttled call is still ResourceExhausted, not a timeout.
+func TestThrottledPastDeadline(t *testing.T) {
+	srv := kmsserver.New(t)
+	cfg := testConfig(srv, 1000)
+	cfg.Retryer = func() aws.Retryer {
+		// The SDK's own backoff (1 s base for throttling), and more attempts
+		// than the deadline can hold, so the deadline ends the retries.
+		return retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 1000 })
+	}
+	b := New("kms", cfg, Options{Endpoint: srv.URL})
+	f := &fixture{srv: srv, b: b}
+	k := f.create(t, keys.HMAC256, keys.GenerateVerifyMac)
+	srv.Throttle("GenerateMac", 1000)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := k.MAC(ctx, keys.HMACSHA256, []byte("m"))
+	wantKind(t, err, keys.ResourceExhausted)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("retries did not end at the deadline: %v", err)
+	}
+	// Without throttling, the deadline is the deadline.
+	srv.ClearFaults()
+	srv.SetLatency("GenerateMac", time.Minute)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel2()
+	_, err = k.MAC(ctx2, keys.HMACSHA256, []byte("m"))
+	wantKind(t, err, keys.DeadlineExceeded)
 }

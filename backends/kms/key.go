@@ -45,6 +45,7 @@ func (k *Key) Sign(ctx context.Context, alg keys.SigningAlgorithm, digest []byte
 	if err := k.checkSign(alg, digest); err != nil {
 		return nil, err
 	}
+	ctx = withNote(ctx)
 	out, err := k.b.client.Sign(ctx, &kms.SignInput{KeyId: aws.String(k.arn), Message: digest,
 		MessageType: types.MessageTypeDigest, SigningAlgorithm: types.SigningAlgorithmSpec(alg)})
 	if err != nil {
@@ -78,6 +79,7 @@ func (k *Key) MAC(ctx context.Context, alg keys.MacAlgorithm, msg []byte) ([]byt
 	if err := k.checkMAC(alg, msg); err != nil {
 		return nil, err
 	}
+	ctx = withNote(ctx)
 	out, err := k.b.client.GenerateMac(ctx, &kms.GenerateMacInput{KeyId: aws.String(k.arn), Message: msg,
 		MacAlgorithm: types.MacAlgorithmSpec(alg)})
 	if err != nil {
@@ -119,6 +121,7 @@ func (k *Key) DeriveSharedSecret(ctx context.Context, peer *ecdh.PublicKey) ([]b
 	if err != nil {
 		return nil, keys.Wrap(keys.InvalidArgument, err, "kms backend "+quote(k.b.name)+": peer public key cannot be encoded")
 	}
+	ctx = withNote(ctx)
 	out, err := k.b.client.DeriveSharedSecret(ctx, &kms.DeriveSharedSecretInput{KeyId: aws.String(k.arn),
 		KeyAgreementAlgorithm: types.KeyAgreementAlgorithmSpecEcdh, PublicKey: der})
 	if err != nil {

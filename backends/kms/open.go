@@ -61,6 +61,7 @@ func (b *Backend) Open(ctx context.Context, id string, spec keys.Spec, usage key
 
 // publicKey fetches and checks the public key of an asymmetric key.
 func (b *Backend) publicKey(ctx context.Context, arn string, spec keys.Spec) (crypto.PublicKey, error) {
+	ctx = withNote(ctx)
 	out, err := b.client.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: aws.String(arn)})
 	if err != nil {
 		return nil, b.fail(ctx, "GetPublicKey", err)

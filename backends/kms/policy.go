@@ -17,6 +17,7 @@ const defaultPolicy = "default"
 
 // GetKeyPolicy returns the key's own policy document in KMS.
 func (k *Key) GetKeyPolicy(ctx context.Context) ([]byte, error) {
+	ctx = withNote(ctx)
 	out, err := k.b.client.GetKeyPolicy(ctx, &kms.GetKeyPolicyInput{KeyId: aws.String(k.arn), PolicyName: aws.String(defaultPolicy)})
 	if err != nil {
 		return nil, k.b.fail(ctx, "GetKeyPolicy", err)
@@ -35,6 +36,7 @@ func (k *Key) PutKeyPolicy(ctx context.Context, doc []byte, bypassLockoutCheck b
 	if len(doc) == 0 || len(doc) > maxPolicy {
 		return k.b.errorf(keys.InvalidArgument, "policy: %d bytes, KMS takes 1 to %d", len(doc), maxPolicy)
 	}
+	ctx = withNote(ctx)
 	out, err := k.b.client.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: aws.String(k.arn), PolicyName: aws.String(defaultPolicy),
 		Policy: aws.String(string(doc)), BypassPolicyLockoutSafetyCheck: bypassLockoutCheck})
 	if err != nil {

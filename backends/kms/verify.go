@@ -26,6 +26,7 @@ func (k *Key) Verify(ctx context.Context, alg keys.SigningAlgorithm, digest, sig
 	if len(sig) == 0 {
 		return false, nil
 	}
+	ctx = withNote(ctx)
 	out, err := k.b.client.Verify(ctx, &kms.VerifyInput{KeyId: aws.String(k.arn), Message: digest, Signature: sig,
 		MessageType: types.MessageTypeDigest, SigningAlgorithm: types.SigningAlgorithmSpec(alg)})
 	var invalid *types.KMSInvalidSignatureException
@@ -66,6 +67,7 @@ func (k *Key) VerifyMAC(ctx context.Context, alg keys.MacAlgorithm, msg, mac []b
 	if len(mac) == 0 {
 		return false, nil
 	}
+	ctx = withNote(ctx)
 	out, err := k.b.client.VerifyMac(ctx, &kms.VerifyMacInput{KeyId: aws.String(k.arn), Message: msg, Mac: mac,
 		MacAlgorithm: types.MacAlgorithmSpec(alg)})
 	var invalid *types.KMSInvalidMacException
