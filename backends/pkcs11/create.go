@@ -45,30 +45,44 @@ func (b *Backend) CreateKey(ctx context.Context, req backends.CreateRequest) (st
 	if !req.Spec.Valid() || !req.Spec.Allows(req.Usage) {
 		return "", keys.Errorf(keys.InvalidArgument, "key spec %s does not allow key usage %s", req.Spec, req.Usage)
 	}
-	rawID := make([]byte, 16)
-	rand.Read(rawID)
-	id := hex.EncodeToString(rawID)
-	common := []*p11.Attribute{
-		p11.NewAttribute(p11.CKA_TOKEN, true),
-		p11.NewAttribute(p11.CKA_ID, rawID),
-		p11.NewAttribute(p11.CKA_LABEL, req.Label),
-	}
-	secret := append(common[:len(common):len(common)],
-		p11.NewAttribute(p11.CKA_PRIVATE, true),
-		p11.NewAttribute(p11.CKA_SENSITIVE, true),
-		p11.NewAttribute(p11.CKA_EXTRACTABLE, false))
-	public := append(common[:len(common):len(common)], p11.NewAttribute(p11.CKA_PRIVATE, false))
+	// Every capability is spelled out: token defaults differ (SoftHSM2
+	// lets a new AES key sign and an HMAC key encrypt).
 	use := func(sign, decrypt, derive bool) []*p11.Attribute {
 		return []*p11.Attribute{
 			p11.NewAttribute(p11.CKA_SIGN, sign), p11.NewAttribute(p11.CKA_DECRYPT, decrypt),
-			p11.NewAttribute(p11.CKA_DERIVE, derive)}
+			p11.NewAttribute(p11.CKA_DERIVE, derive), p11.NewAttribute(p11.CKA_UNWRAP, false),
+			p11.NewAttribute(p11.CKA_SIGN_RECOVER, false)}
 	}
 	pubUse := func(verify, encrypt bool) []*p11.Attribute {
-		return []*p11.Attribute{p11.NewAttribute(p11.CKA_VERIFY, verify), p11.NewAttribute(p11.CKA_ENCRYPT, encrypt)}
+		return []*p11.Attribute{p11.NewAttribute(p11.CKA_VERIFY, verify), p11.NewAttribute(p11.CKA_ENCRYPT, encrypt),
+			p11.NewAttribute(p11.CKA_WRAP, false), p11.NewAttribute(p11.CKA_VERIFY_RECOVER, false)}
+	}
+	secretUse := func(mac bool) []*p11.Attribute {
+		return []*p11.Attribute{
+			p11.NewAttribute(p11.CKA_ENCRYPT, !mac), p11.NewAttribute(p11.CKA_DECRYPT, !mac),
+			p11.NewAttribute(p11.CKA_SIGN, mac), p11.NewAttribute(p11.CKA_VERIFY, mac),
+			p11.NewAttribute(p11.CKA_WRAP, false), p11.NewAttribute(p11.CKA_UNWRAP, false),
+			p11.NewAttribute(p11.CKA_DERIVE, false)}
 	}
 	sv, ed, ka := req.Usage == keys.SignVerify, req.Usage == keys.EncryptDecrypt, req.Usage == keys.KeyAgreement
 
+	var id string
 	err := b.pool.withSession(ctx, func(s p11.SessionHandle) error {
+		// A fresh id per attempt: if a lost session makes the pool retry
+		// after the token made the key, the two objects do not share an id.
+		rawID := make([]byte, 16)
+		rand.Read(rawID)
+		id = hex.EncodeToString(rawID)
+		common := []*p11.Attribute{
+			p11.NewAttribute(p11.CKA_TOKEN, true),
+			p11.NewAttribute(p11.CKA_ID, rawID),
+			p11.NewAttribute(p11.CKA_LABEL, req.Label),
+		}
+		secret := append(common[:len(common):len(common)],
+			p11.NewAttribute(p11.CKA_PRIVATE, true),
+			p11.NewAttribute(p11.CKA_SENSITIVE, true),
+			p11.NewAttribute(p11.CKA_EXTRACTABLE, false))
+		public := append(common[:len(common):len(common)], p11.NewAttribute(p11.CKA_PRIVATE, false))
 		var err error
 		switch {
 		case req.Spec.IsEC():
@@ -88,14 +102,14 @@ func (b *Backend) CreateKey(ctx context.Context, req backends.CreateRequest) (st
 				pub, append(secret, use(sv, ed, false)...))
 		case req.Spec == keys.SymmetricDefault:
 			tmpl := append(secret, p11.NewAttribute(p11.CKA_CLASS, p11.CKO_SECRET_KEY),
-				p11.NewAttribute(p11.CKA_KEY_TYPE, p11.CKK_AES), p11.NewAttribute(p11.CKA_VALUE_LEN, 32),
-				p11.NewAttribute(p11.CKA_ENCRYPT, true), p11.NewAttribute(p11.CKA_DECRYPT, true))
+				p11.NewAttribute(p11.CKA_KEY_TYPE, p11.CKK_AES), p11.NewAttribute(p11.CKA_VALUE_LEN, 32))
+			tmpl = append(tmpl, secretUse(false)...)
 			_, err = b.api.GenerateKey(s, []*p11.Mechanism{p11.NewMechanism(p11.CKM_AES_KEY_GEN, nil)}, tmpl)
 		case req.Spec.IsHMAC():
 			tmpl := append(secret, p11.NewAttribute(p11.CKA_CLASS, p11.CKO_SECRET_KEY),
 				p11.NewAttribute(p11.CKA_KEY_TYPE, p11.CKK_GENERIC_SECRET),
-				p11.NewAttribute(p11.CKA_VALUE_LEN, specSize(req.Spec)),
-				p11.NewAttribute(p11.CKA_SIGN, true), p11.NewAttribute(p11.CKA_VERIFY, true))
+				p11.NewAttribute(p11.CKA_VALUE_LEN, specSize(req.Spec)))
+			tmpl = append(tmpl, secretUse(true)...)
 			_, err = b.api.GenerateKey(s, []*p11.Mechanism{p11.NewMechanism(p11.CKM_GENERIC_SECRET_KEY_GEN, nil)}, tmpl)
 		}
 		return err
