@@ -1,0 +1,72 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/keys"
+)
+
+// sdkErr wraps an API error the way the SDK returns it: an operation
+// error around an HTTP response error carrying the request id.
+func sdkErr(api error, status int) error {
+	resp := &smithyhttp.Response{Response: &http.Response{StatusCode: status}}
+	return &smithy.OperationError{ServiceID: "KMS", OperationName: "Sign",
+		Err: &awshttp.ResponseError{RequestID: "req-1", ResponseError: &smithyhttp.ResponseError{Response: resp, Err: api}}}
+}
+
+func TestTranslate(t *testing.T) {
+	generic := func(code string) error { return &smithy.GenericAPIError{Code: code, Message: "m"} }
+	for _, tc := range []struct {
+		name string
+		err  error
+		want keys.Kind
+	}{
+		{"NotFound", sdkErr(&types.NotFoundException{}, 400), keys.NotFound},
+		{"Disabled", sdkErr(&types.DisabledException{}, 400), keys.FailedPrecondition},
+		{"InvalidState", sdkErr(&types.KMSInvalidStateException{}, 400), keys.FailedPrecondition},
+		{"InvalidKeyUsage", sdkErr(&types.InvalidKeyUsageException{}, 400), keys.FailedPrecondition},
+		{"InvalidCiphertext", sdkErr(&types.InvalidCiphertextException{}, 400), keys.InvalidArgument},
+		{"IncorrectKey", sdkErr(&types.IncorrectKeyException{}, 400), keys.InvalidArgument},
+		{"MalformedPolicy", sdkErr(&types.MalformedPolicyDocumentException{}, 400), keys.InvalidArgument},
+		{"Tag", sdkErr(&types.TagException{}, 400), keys.InvalidArgument},
+		{"Validation", sdkErr(generic("ValidationException"), 400), keys.InvalidArgument},
+		{"AccessDenied", sdkErr(generic("AccessDeniedException"), 400), keys.PermissionDenied},
+		{"Throttling after retries", &retry.MaxAttemptsError{Attempt: 3, Err: sdkErr(generic("ThrottlingException"), 400)}, keys.ResourceExhausted},
+		{"LimitExceeded", sdkErr(&types.LimitExceededException{}, 400), keys.ResourceExhausted},
+		{"Internal", sdkErr(&types.KMSInternalException{}, 500), keys.Unavailable},
+		{"DependencyTimeout", sdkErr(&types.DependencyTimeoutException{}, 503), keys.Unavailable},
+		{"KeyUnavailable", sdkErr(&types.KeyUnavailableException{}, 500), keys.Unavailable},
+		{"unmodeled 503", sdkErr(generic("ServiceUnavailable"), 503), keys.Unavailable},
+		{"bad credentials", sdkErr(generic("UnrecognizedClientException"), 400), keys.Unavailable},
+		{"connection", &smithy.OperationError{Err: &smithyhttp.RequestSendError{Err: errors.New("connection refused")}}, keys.Unavailable},
+		{"deadline", &smithy.OperationError{Err: context.DeadlineExceeded}, keys.DeadlineExceeded},
+		{"canceled", &smithy.OperationError{Err: &smithy.CanceledError{Err: context.Canceled}}, keys.Canceled},
+		{"unknown 400", sdkErr(generic("SomethingNew"), 400), keys.Internal},
+	} {
+		info := &backends.CallInfo{}
+		ctx := backends.WithCallInfo(context.Background(), info)
+		b := &Backend{name: "kms"}
+		err := b.fail(ctx, "Sign", tc.err)
+		var ke *keys.Error
+		if !errors.As(err, &ke) || ke.Kind != tc.want {
+			t.Errorf("%s: %v, want kind %v", tc.name, err, tc.want)
+			continue
+		}
+		if !errors.Is(err, tc.err) {
+			t.Errorf("%s: the SDK error is not kept as the cause", tc.name)
+		}
+		if _, isResp := errors.AsType[*awshttp.ResponseError](tc.err); isResp && info.RequestID != "req-1" {
+			t.Errorf("%s: request id %q not reported", tc.name, info.RequestID)
+		}
+	}
+}
