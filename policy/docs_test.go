@@ -267,3 +267,108 @@ func TestIAMOperatorExamples(t *testing.T) {
 		})
 	}
 }
+
+// The set-operator examples of
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_multi-value-conditions.html
+// (awsdocs/iam-user-guide, reference_policies_multi-value-conditions.md),
+// with kms:EncryptionContextKeys standing in for dynamodb:requestedAttributes.
+func TestIAMSetOperatorExamples(t *testing.T) {
+	const role = "arn:aws:iam::111122223333:role/ds"
+	onlyThese := doc(`{"Effect": "Allow", "Principal": {"AWS": "` + role + `"}, "Action": "kms:Decrypt",
+		"Condition": {"ForAllValues:StringLike": {"kms:EncryptionContextKeys": ["PostDateTime", "Message", "Tags"]}}}`)
+	denyAny := doc(`{"Effect": "Allow", "Principal": {"AWS": "`+role+`"}, "Action": "kms:Decrypt"}`,
+		`{"Effect": "Deny", "Principal": {"AWS": "`+role+`"}, "Action": "kms:Decrypt",
+		"Condition": {"ForAnyValue:StringLike": {"kms:EncryptionContextKeys": ["ID", "PostDateTime"]}}}`)
+	ec := func(names ...string) map[string]string {
+		m := map[string]string{}
+		for _, n := range names {
+			m[n] = "v"
+		}
+		return m
+	}
+	tests := []struct {
+		name   string
+		policy []byte
+		ctx    map[string]string
+		want   Effect
+	}{
+		// "get the attributes PostDateTime and Message ... the request is allowed".
+		{"ForAllValues all listed", onlyThese, ec("PostDateTime", "Message"), Allow},
+		// "if the user's request includes the ID attribute, the request fails".
+		{"ForAllValues one unlisted", onlyThese, ec("PostDateTime", "ID"), ImplicitDeny},
+		// "There's no match for UserName, so the condition operator returns false".
+		{"ForAllValues UserName", onlyThese, ec("PostDateTime", "UserName"), ImplicitDeny},
+		// "If the key values in the request resolve to an empty data set ...
+		// ForAllValues returns true".
+		{"ForAllValues empty", onlyThese, nil, Allow},
+		// "The last test returns true, so the condition is true; because the
+		// Effect element is set to Deny, the request is denied."
+		{"ForAnyValue one hit", denyAny, ec("UserName", "Message", "PostDateTime"), Deny},
+		// "just the UserName attribute ... the request is not denied by this policy".
+		{"ForAnyValue no hit", denyAny, ec("UserName"), Allow},
+		// "... and ForAnyValue returns false".
+		{"ForAnyValue empty", denyAny, nil, Allow},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustParse(t, tc.policy)
+			r := req(role, "kms:Decrypt")
+			r.EncryptionContext = tc.ctx
+			if got := p.Evaluate(r); got.Effect != tc.want {
+				t.Fatalf("got %+v, want %v\n%s", got, tc.want, p.Explain(r))
+			}
+		})
+	}
+}
+
+// The console's key administrators statement from
+// https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html
+// (awsdocs/aws-kms-developer-guide, key-policy-default.md): "Key
+// administrators have permissions to manage the KMS key, but do not have
+// permissions to use the KMS key in cryptographic operations."
+func TestKMSDefaultAdministratorsStatement(t *testing.T) {
+	p := mustParse(t, doc(`{
+	  "Sid": "Allow access for Key Administrators",
+	  "Effect": "Allow",
+	  "Principal": {"AWS": [
+	    "arn:aws:iam::111122223333:user/KMSAdminUser",
+	    "arn:aws:iam::111122223333:role/KMSAdminRole"
+	  ]},
+	  "Action": ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+	    "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
+	    "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion"],
+	  "Resource": "*"
+	}`))
+	admin := "arn:aws:iam::111122223333:role/KMSAdminRole"
+	// Each wildcard's documented expansion ("kms:Create* Allows kms:CreateAlias
+	// and kms:CreateGrant", "kms:Get* Allows kms:GetKeyPolicy ... For
+	// asymmetric KMS keys, it allows GetPublicKey", ...).
+	for _, a := range []string{"kms:CreateAlias", "kms:CreateGrant", "kms:DescribeKey", "kms:EnableKey",
+		"kms:EnableKeyRotation", "kms:ListGrants", "kms:ListKeyPolicies", "kms:ListResourceTags",
+		"kms:PutKeyPolicy", "kms:UpdateAlias", "kms:UpdateKeyDescription", "kms:RevokeGrant", "kms:DisableKey",
+		"kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:GetPublicKey", "kms:DeleteAlias",
+		"kms:DeleteImportedKeyMaterial", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion"} {
+		if d := p.Evaluate(req(admin, a)); !d.Allowed || d.Sid != "Allow access for Key Administrators" {
+			t.Errorf("%s: %+v", a, d)
+		}
+	}
+	for _, a := range []string{"kms:Sign", "kms:Verify", "kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey",
+		"kms:GenerateMac", "kms:ReEncryptFrom", "kms:DeriveSharedSecret"} {
+		if p.Evaluate(req(admin, a)).Allowed {
+			t.Errorf("administrator allowed to use the key: %s", a)
+		}
+	}
+	// "Enable IAM policies": the account principal. In keygate it stands for
+	// every principal of the account that the config maps.
+	root := mustParse(t, doc(`{"Sid": "Enable IAM policies", "Effect": "Allow",
+	  "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "kms:*", "Resource": "*"}`))
+	if !root.Evaluate(req("arn:aws:iam::111122223333:role/acs", "kms:Sign")).Allowed {
+		t.Error("account principal did not cover a principal of the account")
+	}
+	if root.Evaluate(req("arn:aws:iam::444455556666:role/acs", "kms:Sign")).Allowed {
+		t.Error("account principal covered another account")
+	}
+	if root.Evaluate(req("arn:aws:iam::111122223333:role/acs", "keygate:CreateAcsSession")).Allowed {
+		t.Error("kms:* granted a keygate: action")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 )
 
 // node is one JSON value of a policy document, kept in document order so
@@ -41,6 +42,11 @@ const maxDepth = 16
 // parseJSON decodes data strictly: one value, no trailing data, no
 // duplicate member names at any level.
 func parseJSON(data []byte) (*node, error) {
+	// encoding/json would turn invalid UTF-8 into U+FFFD, so two different
+	// documents could compile to the same policy.
+	if !utf8.Valid(data) {
+		return nil, errors.New("document is not valid UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	n, err := readNode(dec, 0)

@@ -42,6 +42,7 @@ func TestValidateRejects(t *testing.T) {
 		name, doc, want string
 	}{
 		{"not JSON", `{"Version": `, "end of document"},
+		{"invalid UTF-8", "{\"Version\": \"2012-10-17\", \"Id\": \"\xff\"}", "not valid UTF-8"},
 		{"trailing data", stmt(`{"Effect": "Allow", "Principal": "*", "Action": "kms:Sign"}`) + `{}`, "trailing data"},
 		{"duplicate member", `{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Effect": "Deny", "Principal": "*", "Action": "kms:Sign"}]}`, `duplicate member "Effect"`},
 		{"bad version", `{"Version": "2012-10-18", "Statement": {"Effect": "Allow", "Principal": "*", "Action": "kms:Sign"}}`, "Version"},
