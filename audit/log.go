@@ -52,6 +52,7 @@ type Log struct {
 	cur    *batch // events waiting for the next commit
 	closed bool
 	head   Head          // last head this log committed
+	own    run           // the chain this log extended without interruption
 	change chan struct{} // closed and replaced on every commit (for Follow)
 
 	wake    chan struct{} // a batch is waiting
@@ -59,6 +60,11 @@ type Log struct {
 	stop    chan struct{}
 	stopped sync.WaitGroup
 }
+
+// run is a stretch of the chain from..to made only of this log's own
+// batches, each linked onto the previous one's head inside its
+// transaction: the checkpointer need not read it back to trust it.
+type run struct{ from, to Head }
 
 type batch struct {
 	events []*Event
@@ -192,13 +198,21 @@ func (l *Log) writer() {
 func (l *Log) commit(events []*Event) error {
 	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.WriteTimeout)
 	defer cancel()
-	head, err := l.cfg.Store.Append(ctx, func(h Head) ([]Record, error) { return link(h, events), nil })
+	var start Head
+	head, err := l.cfg.Store.Append(ctx, func(h Head) ([]Record, error) {
+		start = h
+		return link(h, events), nil
+	})
 	if err != nil {
 		return keys.Wrap(keys.Unavailable, err, "audit log unavailable")
 	}
 	l.mu.Lock()
 	last := l.head
 	l.head = head
+	if start != l.own.to {
+		l.own.from = start // another writer (or someone else) moved the head
+	}
+	l.own.to = head
 	close(l.change)
 	l.change = make(chan struct{})
 	l.mu.Unlock()
