@@ -26,14 +26,15 @@ type command struct {
 type action func(ctx context.Context, e *env, args []string) error
 
 // commands is the table `keygate` dispatches on, in help order.
-var commands = slices.Concat(keyCommands, policyCommands, signCommands, encryptCommands, macCommands, deriveCommands,
-	auditCommands, auditVerifyCommands)
+var commands = slices.Concat(keyCommands, certCommands, policyCommands, signCommands, encryptCommands, macCommands, deriveCommands,
+	auditCommands, auditVerifyCommands, threeDSCommands)
 
 // groups are the first words of multi-word verbs, with their summaries.
 var groups = map[string]string{
-	"keys":   "administer keys: create, list, describe, public-key, enable, disable, get-policy, put-policy",
+	"keys":   "administer keys: create, list, describe, public-key, enable, disable, policies, certificates",
 	"policy": "explain, diff and push key policies",
 	"audit":  "read, follow, verify and export the tamper-evident audit log",
+	"3ds":    "EMV 3DS by hand: ACS challenge sessions (CReq/CRes) and the DS's sdkEncData",
 }
 
 func (c *command) synopsis() string {

@@ -78,6 +78,14 @@ func (e *env) audit() (pb.AuditServiceClient, error) {
 	return pb.NewAuditServiceClient(conn), nil
 }
 
+func (e *env) threeDS() (pb.ThreeDSServiceClient, error) {
+	conn, err := e.dial()
+	if err != nil {
+		return nil, err
+	}
+	return pb.NewThreeDSServiceClient(conn), nil
+}
+
 func (e *env) json() bool { return e.g.output == "json" }
 
 func (e *env) close() {

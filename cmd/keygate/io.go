@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -121,6 +122,28 @@ func (e *env) emit(resp proto.Message, field string, blob []byte, out string) er
 	}
 	return nil
 }
+
+// emitText is emit for results that are text already (JSON, a JWE): they
+// print as they are, with a newline, rather than in base64.
+func (e *env) emitText(resp proto.Message, field string, text []byte, out string) error {
+	switch {
+	case out != "":
+		if err := e.write(out, text); err != nil {
+			return err
+		}
+		if !e.json() {
+			return nil
+		}
+		return e.printJSON(resp, map[string]string{field: out})
+	case e.json():
+		return e.printJSON(resp, nil)
+	}
+	_, err := fmt.Fprintf(e.stdout, "%s\n", bytes.TrimRight(text, "\n"))
+	return err
+}
+
+// trimText drops the newline an editor or `echo` leaves after a JWE.
+func trimText(b []byte) string { return strings.TrimSpace(string(b)) }
 
 // contextFlag collects repeated --encryption-context k=v pairs. One pair per
 // flag keeps values with commas or "=" unambiguous.

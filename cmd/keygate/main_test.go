@@ -85,13 +85,14 @@ func TestCLI(t *testing.T) {
 		{"ds-enc", "RSA_2048", "ENCRYPT_DECRYPT"},
 		{"av-mac", "HMAC_256", "GENERATE_VERIFY_MAC"},
 		{"ds-ecdh", "ECC_NIST_P256", "KEY_AGREEMENT"},
+		{"3ds-sessions", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"},
 	} {
 		env.CreateKey(k[0], k[1], k[2])
 	}
 	for name, test := range map[string]func(*testing.T, *cli){
 		"keys": testKeys, "sign": testSign, "openssl": testOpenSSL, "encrypt": testEncrypt,
 		"datakey": testDataKey, "mac": testMac, "derive": testDerive, "errors": testErrors,
-		"policy": testPolicy, "rawsecret": testRawSecret, "audit": testAudit,
+		"policy": testPolicy, "rawsecret": testRawSecret, "audit": testAudit, "3ds": test3DS,
 	} {
 		t.Run(name, func(t *testing.T) { test(t, newCLI(t, env, "admin")) })
 	}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	pb "github.com/keygate/keygate/proto/keygate/v1"
+)
+
+// certCommands keep a key version's certificate chain: the ACS signing
+// key's chain from the DS CA goes into acsSignedContent's x5c.
+var certCommands = []*command{
+	{path: "keys import-cert", args: []string{"NAME"}, summary: "store a key version's certificate chain (PEM, leaf first)",
+		detail: "The server checks that the leaf certifies the version's own public key.",
+		setup: func(fs *flag.FlagSet) action {
+			req := &pb.ImportCertificateRequest{}
+			file := fs.String("chain-file", "", "PEM certificates, leaf first (\"-\" = stdin; required)")
+			version := fs.Uint("version", 0, "key version (default: the primary version)")
+			return func(ctx context.Context, e *env, args []string) error {
+				b, err := e.read("chain-file", *file)
+				if err != nil {
+					return err
+				}
+				req.KeyId, req.Version, req.ChainPem = args[0], uint32(*version), string(b)
+				c, err := e.admin()
+				if err != nil {
+					return err
+				}
+				resp, err := c.ImportCertificate(ctx, req)
+				if err != nil {
+					return err
+				}
+				if e.json() {
+					return e.printJSON(resp, nil)
+				}
+				_, err = fmt.Fprintf(e.stdout, "%s version %d: %d certificates imported; leaf %s, valid until %s\n",
+					resp.KeyId, resp.Version, resp.CertificateCount, resp.LeafSubject, when(resp.LeafNotAfter))
+				return err
+			}
+		}},
+	{path: "keys get-cert", args: []string{"NAME"}, summary: "print a key version's certificate chain (PEM, leaf first)",
+		setup: func(fs *flag.FlagSet) action {
+			version := fs.Uint("version", 0, "key version (default: the primary version)")
+			out := fs.String("out", "", "write the PEM to this file instead of stdout")
+			return func(ctx context.Context, e *env, args []string) error {
+				c, err := e.admin()
+				if err != nil {
+					return err
+				}
+				resp, err := c.GetCertificate(ctx, &pb.GetCertificateRequest{KeyId: args[0], Version: uint32(*version)})
+				switch {
+				case err != nil:
+					return err
+				case *out != "":
+					return e.write(*out, []byte(resp.ChainPem))
+				case e.json():
+					return e.printJSON(resp, nil)
+				}
+				_, err = fmt.Fprint(e.stdout, resp.ChainPem)
+				return err
+			}
+		}},
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"text/tabwriter"
+
+	pb "github.com/keygate/keygate/proto/keygate/v1"
+)
+
+// threeDSCommands exercise ThreeDSService by hand: an ACS challenge session
+// and the DS's sdkEncData. Their outputs are text (JWS, JWE, JSON), so
+// they print as they are, not in base64.
+var threeDSCommands = []*command{
+	{path: "3ds create-acs-session", args: []string{"NAME"}, summary: "start an ACS challenge session: ECDH with the SDK, signed acsSignedContent",
+		detail: "NAME is the ACS signing key; its active version needs a certificate chain\n" +
+			"(keygate keys import-cert). The session key stays in keygate: use the\n" +
+			"printed session id with decrypt-creq and encrypt-cres.",
+		setup: func(fs *flag.FlagSet) action {
+			req := &pb.CreateAcsSessionRequest{}
+			fs.StringVar(&req.AcsTransId, "acs-trans-id", "", "acsTransID (required)")
+			fs.StringVar(&req.AcsUrl, "acs-url", "", "acsURL for the signed content (required)")
+			jwk := fs.String("sdk-ephem-pub-key-file", "", "the AReq's sdkEphemPubKey JWK, as received (\"-\" = stdin; required)")
+			fs.StringVar(&req.SdkReferenceNumber, "sdk-reference-number", "", "the SDK Reference Number (PartyVInfo; required)")
+			fs.StringVar(&req.Enc, "enc", "", "A128CBC-HS256 (default) or A128GCM")
+			ttl := fs.Uint("ttl-seconds", 0, "session lifetime (default: the server's)")
+			return func(ctx context.Context, e *env, args []string) (err error) {
+				req.KeyId, req.TtlSeconds = args[0], uint32(*ttl)
+				if req.SdkEphemPubKey, err = e.read("sdk-ephem-pub-key-file", *jwk); err != nil {
+					return err
+				}
+				c, err := e.threeDS()
+				if err != nil {
+					return err
+				}
+				resp, err := c.CreateAcsSession(ctx, req)
+				if err != nil {
+					return err
+				}
+				if e.json() {
+					return e.printJSON(resp, nil)
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 8, 2, ' ', 0)
+				fmt.Fprintf(tw, "Session:\t%s\nExpires:\t%s\nKey version:\t%d\nACS ephemeral key:\t%s\nacsSignedContent:\t%s\n",
+					resp.SessionId, when(resp.ExpireTime), resp.KeyVersion, resp.AcsEphemPubKey, resp.AcsSignedContent)
+				return tw.Flush()
+			}
+		}},
+	{path: "3ds decrypt-creq", summary: "decrypt a CReq JWE from the SDK under a session",
+		setup: func(fs *flag.FlagSet) action {
+			req := &pb.DecryptChallengeRequestRequest{}
+			fs.StringVar(&req.SessionId, "session", "", "session id from create-acs-session (required)")
+			file := fs.String("jwe-file", "", "the CReq JWE compact serialization (\"-\" = stdin; required)")
+			out := fs.String("out", "", "write the CReq JSON here instead of stdout")
+			return func(ctx context.Context, e *env, _ []string) error {
+				jwe, err := e.read("jwe-file", *file)
+				if err != nil {
+					return err
+				}
+				req.Jwe = trimText(jwe)
+				c, err := e.threeDS()
+				if err != nil {
+					return err
+				}
+				resp, err := c.DecryptChallengeRequest(ctx, req)
+				if err != nil {
+					return err
+				}
+				return e.emitText(resp, "creq", resp.Creq, *out)
+			}
+		}},
+	{path: "3ds encrypt-cres", summary: "encrypt a CRes JSON for the SDK under a session",
+		setup: func(fs *flag.FlagSet) action {
+			req := &pb.EncryptChallengeResponseRequest{}
+			fs.StringVar(&req.SessionId, "session", "", "session id from create-acs-session (required)")
+			file := fs.String("cres-file", "", "the CRes JSON (\"-\" = stdin; required)")
+			out := fs.String("out", "", "write the JWE here instead of stdout")
+			return func(ctx context.Context, e *env, _ []string) (err error) {
+				if req.Cres, err = e.read("cres-file", *file); err != nil {
+					return err
+				}
+				c, err := e.threeDS()
+				if err != nil {
+					return err
+				}
+				resp, err := c.EncryptChallengeResponse(ctx, req)
+				if err != nil {
+					return err
+				}
+				return e.emitText(resp, "jwe", []byte(resp.Jwe), *out)
+			}
+		}},
+	{path: "3ds decrypt-sdk-enc-data", args: []string{"NAME"}, summary: "decrypt an AReq's sdkEncData with the DS key NAME",
+		setup: func(fs *flag.FlagSet) action {
+			req := &pb.DecryptSdkEncDataRequest{}
+			file := fs.String("jwe-file", "", "the sdkEncData JWE (\"-\" = stdin; required)")
+			fs.StringVar(&req.DsId, "ds-id", "", "the DS ID, PartyVInfo for EC keys, e.g. A000000802 (required)")
+			out := fs.String("out", "", "write the device data JSON here instead of stdout")
+			return func(ctx context.Context, e *env, args []string) error {
+				jwe, err := e.read("jwe-file", *file)
+				if err != nil {
+					return err
+				}
+				req.KeyId, req.Jwe = args[0], trimText(jwe)
+				c, err := e.threeDS()
+				if err != nil {
+					return err
+				}
+				resp, err := c.DecryptSdkEncData(ctx, req)
+				if err != nil {
+					return err
+				}
+				return e.emitText(resp, "device_data", resp.DeviceData, *out)
+			}
+		}},
+}
