@@ -13,6 +13,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,17 +48,26 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 }
 
 // OpenSQLite opens (creating if needed) a SQLite database file in WAL mode
-// with full fsync on commit, a busy timeout for other writers, and write
-// transactions that take the write lock when they begin.
+// with an fsync on every commit (synchronous=FULL: a recorded event
+// survives a power cut, not just a crash), a busy timeout for other
+// writers, and write transactions that take the write lock when they
+// begin. Parameters already in path win: "audit.db?_synchronous=NORMAL"
+// trades power-cut durability for about half the CPU per event.
 func OpenSQLite(ctx context.Context, path string) (*Store, error) {
-	sep := "?"
-	if strings.Contains(path, "?") {
-		sep = "&"
-	}
-	dsn := path + sep + "_txlock=immediate&_busy_timeout=10000&_journal_mode=WAL&_synchronous=FULL"
-	db, err := sql.Open("sqlite", dsn)
+	name, query, _ := strings.Cut(path, "?")
+	params, err := url.ParseQuery(query)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+		return nil, fmt.Errorf("sqlstore: sqlite parameters in %q: %w", path, err)
+	}
+	for _, kv := range [...][2]string{{"_txlock", "immediate"}, {"_busy_timeout", "10000"},
+		{"_journal_mode", "WAL"}, {"_synchronous", "FULL"}} {
+		if !params.Has(kv[0]) {
+			params.Set(kv[0], kv[1])
+		}
+	}
+	db, err := sql.Open("sqlite", name+"?"+params.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open %s: %w", name, err)
 	}
 	return open(ctx, db, &sqliteDialect)
 }
