@@ -111,7 +111,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		b, err := backends.Open(ctx, bc.Type, bc.Name, &bc.Config)
 		if err != nil {
 			s.Close()
-			return nil, fmt.Errorf("backend %q: %w", bc.Name, err)
+			return nil, err
 		}
 		s.backends[bc.Name] = b
 	}

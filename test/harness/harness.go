@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	_ "github.com/keygate/keygate/backends/kms"
 	_ "github.com/keygate/keygate/backends/pkcs11"
 	"github.com/keygate/keygate/internal/devca"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
@@ -53,8 +54,10 @@ type Options struct {
 	AuditDisabled bool
 	// Replica names the server in audit events (default: the host name).
 	Replica string
-	// ExtraConfig is YAML appended to the generated config.
+	// ExtraConfig is YAML added to the generated config's top level.
 	ExtraConfig string
+	// ExtraBackends is YAML list items added to its backends.
+	ExtraBackends string
 	// ServerOptions are passed to server.New.
 	ServerOptions server.Options
 	// Log receives the server's log; nil discards it.
@@ -100,17 +103,19 @@ admins: [arn:aws:iam::%s:role/admin]
 store: {driver: %q, dsn: %q}
 key_refresh: 100ms
 audit: {context_secret_file: %q, replica: %q, disabled: %t}
-backends:
-  - name: hsm
-    type: pkcs11
-    config: {module: %q, token_label: %q, pin_file: %q, max_sessions: 32}
 principals:
 `, Account, filepath.Join(tlsDir, "server.pem"), filepath.Join(tlsDir, "server-key.pem"), filepath.Join(tlsDir, "ca.pem"),
-		Account, store.Driver, store.DSN, secretFile, opts.Replica, opts.AuditDisabled, env.Token.Module, env.Token.Label, pinFile)
+		Account, store.Driver, store.DSN, secretFile, opts.Replica, opts.AuditDisabled)
 	for _, id := range Identities[:len(Identities)-1] {
 		cfg += fmt.Sprintf("  - {identity: \"spiffe://keygate.test/%s\", arn: \"arn:aws:iam::%s:role/%s\"}\n", id, Account, id)
 	}
 	cfg += opts.ExtraConfig
+	cfg += fmt.Sprintf(`backends:
+  - name: hsm
+    type: pkcs11
+    config: {module: %q, token_label: %q, pin_file: %q, max_sessions: 32}
+`, env.Token.Module, env.Token.Label, pinFile)
+	cfg += opts.ExtraBackends
 	env.Config, err = server.ParseConfig([]byte(cfg))
 	must(t, err)
 
