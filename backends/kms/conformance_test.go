@@ -12,6 +12,7 @@ import (
 // client against the KMS test server.
 func TestConformance(t *testing.T) {
 	srv := kmsserver.New(t)
+	srv.SetCredentials(testAccessKey, testSecret, "")
 	backendtest.Run(t, backendtest.Target{
 		New: func(t *testing.T) backends.Backend {
 			return New("kms", testConfig(srv, 3), Options{Endpoint: srv.URL})

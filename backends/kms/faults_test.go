@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -188,4 +189,15 @@ func TestThrottledPastDeadline(t *testing.T) {
 	defer cancel2()
 	_, err = k.MAC(ctx2, keys.HMACSHA256, []byte("m"))
 	wantKind(t, err, keys.DeadlineExceeded)
+}
+
+func TestWrongCredentialsAreUnavailable(t *testing.T) {
+	f := newFixture(t, Options{})
+	k := f.create(t, keys.HMAC256, keys.GenerateVerifyMac)
+	f.srv.SetCredentials(testAccessKey, "rotated-secret", "") // keygated's secret is now stale
+	_, err := k.MAC(context.Background(), keys.HMACSHA256, []byte("m"))
+	wantKind(t, err, keys.Unavailable)
+	if !strings.Contains(keys.Message(err), "credentials") {
+		t.Fatalf("message %q does not point at the credentials", keys.Message(err))
+	}
 }

@@ -16,7 +16,10 @@ import (
 	"github.com/keygate/keygate/test/kmsserver"
 )
 
-const testAccessKey = "AKIAKEYGATETEST00001"
+const (
+	testAccessKey = "AKIAKEYGATETEST00001"
+	testSecret    = "test-secret"
+)
 
 // testConfig is an AWS config for the test server: static credentials and
 // the SDK's standard retryer with its backoff capped low, so retry tests
@@ -24,7 +27,7 @@ const testAccessKey = "AKIAKEYGATETEST00001"
 func testConfig(srv *kmsserver.Server, attempts int) aws.Config {
 	return aws.Config{
 		Region:      srv.Region,
-		Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, "test-secret", ""),
+		Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, testSecret, ""),
 		Retryer: func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = attempts
@@ -45,6 +48,7 @@ type fixture struct {
 func newFixture(t testing.TB, opts Options) *fixture {
 	t.Helper()
 	srv := kmsserver.New(t)
+	srv.SetCredentials(testAccessKey, testSecret, "") // every request's SigV4 signature is checked
 	cfg := testConfig(srv, 3)
 	opts.Endpoint = srv.URL
 	raw := kms.NewFromConfig(cfg, func(o *kms.Options) { o.BaseEndpoint = aws.String(srv.URL) })

@@ -6,8 +6,10 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/keygate/keygate/test/kmsserver"
 )
@@ -128,5 +130,27 @@ func TestAWSConfig(t *testing.T) {
 	}
 	if recs := srv.Records(); len(recs) != 1 || recs[0].UserIdentity.AccessKeyID != kmsserver.TestAccessKeyID {
 		t.Fatalf("records %+v", recs)
+	}
+}
+
+func TestSignatureChecked(t *testing.T) {
+	srv := kmsserver.New(t)
+	ctx := context.Background()
+	good := kms.NewFromConfig(srv.AWSConfig())
+	if _, err := good.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("  two  spaces  "),
+		Tags: []types.Tag{{TagKey: aws.String("k"), TagValue: aws.String("v")}}}); err != nil {
+		t.Fatalf("a correctly signed request was refused: %v", err)
+	}
+	srv.SetCredentials("AKIAOTHER", "right-secret", "arn:aws:iam::111122223333:user/other")
+	cfg := srv.AWSConfig()
+	cfg.Credentials = credentials.NewStaticCredentialsProvider("AKIAOTHER", "wrong-secret", "")
+	_, err := kms.NewFromConfig(cfg).ListAliases(ctx, &kms.ListAliasesInput{})
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "InvalidSignatureException" {
+		t.Fatalf("a request signed with the wrong secret: %v", err)
+	}
+	cfg.Credentials = credentials.NewStaticCredentialsProvider("AKIAOTHER", "right-secret", "")
+	if _, err := kms.NewFromConfig(cfg).ListAliases(ctx, &kms.ListAliasesInput{}); err != nil {
+		t.Fatal(err)
 	}
 }

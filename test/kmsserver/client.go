@@ -5,8 +5,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
-// TestAccessKeyID is the access key AWSConfig signs with.
-const TestAccessKeyID = "AKIAKMSSERVERTEST001"
+// TestAccessKeyID is the access key AWSConfig signs with; the server
+// checks its signatures.
+const (
+	TestAccessKeyID = "AKIAKMSSERVERTEST001"
+	testSecret      = "kmsserver-test-secret"
+)
 
 // AWSConfig is an AWS config for a real SDK client of this server: its
 // region, static test credentials, and the server as base endpoint
@@ -14,7 +18,7 @@ const TestAccessKeyID = "AKIAKMSSERVERTEST001"
 func (s *Server) AWSConfig() aws.Config {
 	return aws.Config{
 		Region:       s.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider(TestAccessKeyID, "kmsserver-test-secret", ""),
+		Credentials:  credentials.NewStaticCredentialsProvider(TestAccessKeyID, testSecret, ""),
 		BaseEndpoint: aws.String(s.URL),
 	}
 }

@@ -6,9 +6,11 @@
 // and an x-amzn-RequestId on every response, and records each call it
 // serves as a CloudTrail record.
 //
-// Tests point the real SDK client at URL (kms.Options.BaseEndpoint), sign
-// with any static credentials scoped to Region, and control failures with
-// Throttle, FailInternal, Fail and SetLatency.
+// Tests build the real SDK client with kms.NewFromConfig(s.AWSConfig()),
+// or point their own at URL with any credentials scoped to Region. SigV4
+// signatures are recomputed for access keys registered with
+// SetCredentials (AWSConfig's included); others are accepted unverified.
+// Failures are injected with Throttle, FailInternal, Fail and SetLatency.
 package kmsserver
 
 import (
@@ -48,6 +50,7 @@ type Server struct {
 	aliases    map[string]*alias // by alias name ("alias/x")
 	faults     map[string]*fault // by operation; "" applies to every operation
 	principals map[string]string // access key id -> IAM ARN
+	secrets    map[string]string // access key id -> secret, for SigV4 checks
 	records    []Record
 	delivered  int // records already written by WriteCloudTrail
 }
@@ -78,6 +81,7 @@ func NewHandler(region, account string) *Server {
 		aliases:    map[string]*alias{},
 		faults:     map[string]*fault{},
 		principals: map[string]string{},
+		secrets:    map[string]string{TestAccessKeyID: testSecret},
 	}
 }
 
@@ -153,7 +157,12 @@ func (s *Server) serve(r *http.Request, c *call) (any, *kmsError) {
 	accessKey, _, _ := credential(r.Header.Get("Authorization"))
 	s.mu.Lock()
 	c.caller = s.identity(accessKey).ARN
+	secret, known := s.secrets[accessKey]
 	s.mu.Unlock()
+	if known && !verifySignature(r, body, r.Header.Get("Authorization"), secret) {
+		return nil, errf("InvalidSignatureException", "The request signature we calculated does not match the signature you provided. "+
+			"Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
+	}
 	if kerr := s.injected(r, c.op); kerr != nil {
 		kerr.record = true
 		return nil, kerr
