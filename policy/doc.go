@@ -40,8 +40,25 @@
 // CanonicalUser principals, policy variables (${...}), partial wildcards in
 // principal ARNs (IAM refuses them too), actions outside kms: and keygate:.
 //
-// Tools: Default builds a KMS-like default policy, CheckLockout is KMS's
-// lockout safety check for PutKeyPolicy, Explain says which statements and
-// conditions matched (keygate policy simulate), and Diff compares two
-// documents semantically (keygate policy diff against GetKeyPolicy).
+// Tools for the admin API and the CLI:
+//
+//   - Validate lists every problem in a document (keygate policy validate);
+//     Parse returns the same list as one InvalidArgument *keys.Error.
+//   - Default(account, admins) is the policy a key gets when created without
+//     one: admins get AdminActions, nobody gets data-plane use.
+//   - CheckLockout is KMS's lockout safety check for PutKeyPolicy: nil if at
+//     least one of the given admins could still call kms:PutKeyPolicy.
+//   - Explain reports, per statement, whether principal, action, resource and
+//     each condition matched (keygate policy simulate); its String is the
+//     CLI's output.
+//   - Diff compares two policies semantically, one line per difference
+//     (keygate policy diff against GetKeyPolicy); Canonical prints the normal
+//     form it compares.
+//
+// Actions are KMS's (KMSActions) and keygate's own for what KMS has no
+// operation for (KeygateActions, in the "keygate:" namespace, so "kms:*"
+// never grants them). Action names match case-insensitively, as in IAM.
+//
+// A Policy is immutable and safe for concurrent use; compile it once per key
+// version. Evaluate takes a non-nil *Request and does not allocate.
 package policy

@@ -136,3 +136,27 @@ func TestDiff(t *testing.T) {
 		t.Fatalf("diff:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestForKMS(t *testing.T) {
+	p := mustParse(t, doc(
+		`{"Sid": "Acs", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/acs"},
+		  "Action": ["kms:Sign", "keygate:SignAcsContent"]}`,
+		`{"Sid": "Session", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/acs"},
+		  "Action": "keygate:CreateAcsSession"}`,
+		`{"Sid": "Lock", "Effect": "Deny", "NotPrincipal": {"AWS": "111122223333"}, "NotAction": "keygate:ReadAuditLog"}`))
+	b, err := p.ForKMS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := mustParse(t, b)
+	want := mustParse(t, doc(
+		`{"Sid": "Acs", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/acs"}, "Action": "kms:Sign"}`,
+		`{"Sid": "Lock", "Effect": "Deny", "NotPrincipal": {"AWS": "111122223333"}, "Action": "kms:*"}`))
+	if d := Diff(k, want); len(d) != 0 {
+		t.Fatalf("ForKMS:\n%s\ndiffers: %v", b, d)
+	}
+	only := mustParse(t, doc(`{"Effect": "Allow", "Principal": "*", "Action": "keygate:*"}`))
+	if _, err := only.ForKMS(); keys.KindOf(err) != keys.FailedPrecondition {
+		t.Fatalf("keygate-only policy: %v", err)
+	}
+}
