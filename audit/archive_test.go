@@ -159,3 +159,28 @@ func TestFollow(t *testing.T) {
 		t.Fatalf("Follow returned %v after cancel", err)
 	}
 }
+
+// After an audit key rotation, a verifier given both public keys (one PEM
+// file, current first) accepts checkpoints by either; one given only the
+// new key reports the old checkpoints as forged.
+func TestKeyRotation(t *testing.T) {
+	ctx := context.Background()
+	dsn := backends[0].dsn(t)
+	s := openStore(t, dsn)
+	oldKey, newKey := newSigner(t), newSigner(t)
+	l := newLog(t, s, oldKey, "r")
+	record(t, l, 0, 5)
+	l.Close(ctx)
+	l = newLog(t, s, newKey, "r")
+	record(t, l, 5, 5)
+	l.Close(ctx)
+	both := append(publicPEM(t, newKey), publicPEM(t, oldKey)...)
+	r, err := sqlstore.Verify(ctx, dsn, both)
+	if err != nil || !r.OK() || r.Protected != 10 || r.Checkpoints != 2 {
+		t.Fatalf("with both keys: %+v %v", r, err)
+	}
+	r, err = sqlstore.Verify(ctx, dsn, publicPEM(t, newKey))
+	if err != nil || r.First() == nil || r.First().Kind != audit.Forged || r.First().Seq != 5 {
+		t.Fatalf("with the new key only: first problem %v, %v; want forged at 5", r.First(), err)
+	}
+}

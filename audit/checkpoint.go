@@ -74,42 +74,71 @@ func signCheckpoint(ctx context.Context, s Signer, keyID string, head Head, now 
 	return c, nil
 }
 
-// Verifier checks checkpoint signatures against one public key.
+// Verifier checks checkpoint signatures. It holds every audit key a log
+// has used, current first, so a log that outlived a key rotation verifies.
 type Verifier struct {
-	pub   *ecdsa.PublicKey
-	keyID string
+	keys map[string]*ecdsa.PublicKey
+	ids  []string
 }
 
-// NewVerifier accepts the checkpoint key as an *ecdsa.PublicKey.
-func NewVerifier(pub crypto.PublicKey) (*Verifier, error) {
-	ec, ok := pub.(*ecdsa.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("audit: checkpoint key is %T, want an ECDSA public key", pub)
+// NewVerifier accepts the checkpoint keys as *ecdsa.PublicKey values, the
+// current one first.
+func NewVerifier(pubs ...crypto.PublicKey) (*Verifier, error) {
+	if len(pubs) == 0 {
+		return nil, errors.New("audit: no checkpoint public key")
 	}
-	id, err := KeyID(ec)
-	if err != nil {
-		return nil, err
+	v := &Verifier{keys: map[string]*ecdsa.PublicKey{}}
+	for _, pub := range pubs {
+		ec, ok := pub.(*ecdsa.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("audit: checkpoint key is %T, want an ECDSA public key", pub)
+		}
+		id, err := KeyID(ec)
+		if err != nil {
+			return nil, err
+		}
+		if v.keys[id] == nil {
+			v.keys[id] = ec
+			v.ids = append(v.ids, id)
+		}
 	}
-	return &Verifier{pub: ec, keyID: id}, nil
+	return v, nil
 }
 
-// ParsePublicKeyPEM reads a "PUBLIC KEY" PEM block (PKIX) into a Verifier.
+// ParsePublicKeyPEM reads one or more "PUBLIC KEY" PEM blocks (PKIX), the
+// current key first, into a Verifier.
 func ParsePublicKeyPEM(b []byte) (*Verifier, error) {
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "PUBLIC KEY" {
+	var pubs []crypto.PublicKey
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "PUBLIC KEY" {
+			continue
+		}
+		pub, err := x509.ParsePKIXPublicKey(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("audit: checkpoint key %d: %w", len(pubs)+1, err)
+		}
+		pubs = append(pubs, pub)
+	}
+	if len(pubs) == 0 {
 		return nil, errors.New("audit: checkpoint key: no PEM \"PUBLIC KEY\" block")
 	}
-	pub, err := x509.ParsePKIXPublicKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("audit: checkpoint key: %w", err)
-	}
-	return NewVerifier(pub)
+	return NewVerifier(pubs...)
 }
 
-// KeyID is the id of the verifier's key.
-func (v *Verifier) KeyID() string { return v.keyID }
+// KeyID is the id of the verifier's current (first) key.
+func (v *Verifier) KeyID() string { return v.ids[0] }
 
-// Check reports whether c is signed by the verifier's key.
+// KeyIDs are the ids of all its keys, current first.
+func (v *Verifier) KeyIDs() []string { return append([]string(nil), v.ids...) }
+
+// Check reports whether c is signed by the key its KeyID names, and that
+// key is one of the verifier's.
 func (v *Verifier) Check(c *Checkpoint) bool {
-	return c.KeyID == v.keyID && ecdsa.VerifyASN1(v.pub, c.Digest(), c.Signature)
+	pub := v.keys[c.KeyID]
+	return pub != nil && ecdsa.VerifyASN1(pub, c.Digest(), c.Signature)
 }

@@ -45,8 +45,8 @@ func (c *chainCheck) finish(cps []Checkpoint, v *Verifier) *Report {
 		cp := &cps[i]
 		switch h, seen := c.hashAt[cp.Seq]; {
 		case !v.Check(cp):
-			c.report(Forged, cp.Seq, "the checkpoint at seq %d (signed %s) has no valid signature by key %s",
-				cp.Seq, cp.Time.Format(time.RFC3339), v.KeyID())
+			c.report(Forged, cp.Seq, "the checkpoint at seq %d (dated %s, naming key %.16s…) has no valid signature by a trusted audit key",
+				cp.Seq, cp.Time.Format(time.RFC3339), cp.KeyID)
 		case cp.Seq == c.base.Seq && cp.Seq > 0:
 			if cp.Head == c.base.Hash {
 				anchored = true
