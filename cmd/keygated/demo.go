@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/keygate/keygate/internal/devca"
 	"github.com/keygate/keygate/server"
 )
@@ -62,6 +64,9 @@ func demo(args []string) error {
 	}
 	cfg, err := server.LoadConfig(cfgPath)
 	if err != nil {
+		return err
+	}
+	if err := addKMSBackend(cfg); err != nil {
 		return err
 	}
 	return serve(cfg, func(ctx context.Context) error {
@@ -195,6 +200,31 @@ export KEYGATE_CERT=%s
 export KEYGATE_KEY=%s
 
 `, listen, listen, filepath.Join(tls, "ca.pem"), filepath.Join(tls, "admin.pem"), filepath.Join(tls, "admin-key.pem"))
+}
+
+// addKMSBackend adds a backend named "kms" when KEYGATE_KMS_ENDPOINT is
+// set, so a KMS-compatible endpoint can be tried by hand; credentials and
+// region come from the usual AWS_* variables.
+func addKMSBackend(cfg *server.Config) error {
+	endpoint := os.Getenv("KEYGATE_KMS_ENDPOINT")
+	if endpoint == "" {
+		return nil
+	}
+	region := envOr("AWS_REGION", os.Getenv("AWS_DEFAULT_REGION"))
+	if region == "" {
+		return errors.New("KEYGATE_KMS_ENDPOINT is set: set AWS_REGION too")
+	}
+	var node yaml.Node
+	if err := node.Encode(map[string]string{"region": region, "endpoint": endpoint}); err != nil {
+		return err
+	}
+	for _, b := range cfg.Backends {
+		if b.Name == "kms" {
+			return nil // the config file already has one
+		}
+	}
+	cfg.Backends = append(cfg.Backends, server.BackendConfig{Name: "kms", Type: "kms", Config: node})
+	return nil
 }
 
 // writeOnce writes a secret file unless it exists.
