@@ -73,10 +73,11 @@ usage: keygate [global flags] COMMAND [ARGS] [flags]
 
 Files: "-" reads stdin. Binary results (signatures, ciphertexts, MACs,
 secrets) go raw to --out FILE ("--out -" for raw bytes on stdout), else as
-one line of base64 on stdout. --output json prints the whole response as JSON
-(bytes in base64; fields written to a file are replaced by FIELD_file).
---encryption-context takes one k=v per flag (repeat it for more pairs); the
-value is everything after the first "=", commas included.
+one line of base64 on stdout; text results (PEM, JSON, JWE) print as they
+are. --output json prints the whole response as one JSON object (bytes in
+base64; a field written to a file becomes FIELD_file); audit tail prints one
+object per line. --encryption-context takes one k=v per flag (repeat it for
+more pairs); the value is everything after the first "=", commas included.
 `
 
 const exitText = `exit codes:

@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"io"
 	"net"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/keygate/keygate/internal/devca"
 	"github.com/keygate/keygate/test/harness"
@@ -29,8 +33,8 @@ func testErrors(t *testing.T, c *cli) {
 
 // testRefused: without a certificate the CLI does not try; with one the
 // server's CA did not issue, or one no principal maps to, the server says no.
-func testRefused(t *testing.T, env *harness.Env) {
-	c := newCLI(t, env, "admin")
+func testRefused(t *testing.T, h *harness.Env) {
+	c := newCLI(t, h, "admin")
 	c.base = c.base[:len(c.base)-4] // drop --cert and --key
 	c.fails(exitUsage, "keygate: --cert (or KEYGATE_CERT) is required", "", "keys", "list")
 
@@ -46,20 +50,34 @@ func testRefused(t *testing.T, env *harness.Env) {
 	if err := devca.WriteFiles(dir, "admin", id.Cert, id.Key); err != nil {
 		t.Fatal(err)
 	}
-	c = newCLI(t, env, "admin")
+	c = newCLI(t, h, "admin")
 	c.base = append(c.base, "--cert", filepath.Join(dir, "admin.pem"), "--key", filepath.Join(dir, "admin-key.pem"))
 	_, errOut, code := c.run("", "keys", "list")
 	if code != exitDenied || !strings.HasPrefix(errOut, "keygate: Unavailable: ") || !strings.Contains(errOut, "tls: ") {
 		t.Errorf("a certificate from another CA: exit %d, %q; want exit %d and a refused certificate", code, errOut, exitDenied)
 	}
 
+	// Whichever way gRPC saw the refusal, the probe tells it apart from a
+	// server that accepts the certificate.
+	foreign := &env{g: &globals{addr: h.Addr, ca: filepath.Join(h.Dir, "tls", "ca.pem"),
+		cert: filepath.Join(dir, "admin.pem"), key: filepath.Join(dir, "admin-key.pem")}}
+	if alert := foreign.probe(context.Background()); alert == nil {
+		t.Error("probe with a foreign certificate: no alert")
+	} else if msg := (&refusedError{status.New(codes.Unavailable, "broken pipe"), alert}).Error(); !strings.Contains(msg, "refused the client certificate: remote error: tls: ") {
+		t.Errorf("refusedError: %q", msg)
+	}
+	ca, cert, key := h.TLSFiles("admin")
+	if alert := (&env{g: &globals{addr: h.Addr, ca: ca, cert: cert, key: key}}).probe(context.Background()); alert != nil {
+		t.Errorf("probe with the admin certificate: %v", alert)
+	}
+
 	// A --ca that did not issue the server's certificate.
-	c = newCLI(t, env, "admin")
+	c = newCLI(t, h, "admin")
 	c.base = append(c.base, "--ca", filepath.Join(dir, "admin.pem"))
 	c.fails(exitDenied, "keygate: Unavailable: ", "", "keys", "list")
 
-	newCLI(t, env, "stranger").fails(exitDenied, "keygate: PermissionDenied: ", "", "keys", "list")
-	newCLI(t, env, "acs").fails(exitDenied, "keygate: PermissionDenied: ", "", "keys", "create", "x", "--key-spec", "HMAC_256", "--key-usage", "GENERATE_VERIFY_MAC")
+	newCLI(t, h, "stranger").fails(exitDenied, "keygate: PermissionDenied: ", "", "keys", "list")
+	newCLI(t, h, "acs").fails(exitDenied, "keygate: PermissionDenied: ", "", "keys", "create", "x", "--key-spec", "HMAC_256", "--key-usage", "GENERATE_VERIFY_MAC")
 
 	// Nothing listening: Unavailable, worth a retry.
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -68,7 +86,7 @@ func testRefused(t *testing.T, env *harness.Env) {
 	}
 	addr := lis.Addr().String()
 	lis.Close()
-	c = newCLI(t, env, "admin")
+	c = newCLI(t, h, "admin")
 	c.base = append(c.base, "--addr", addr)
 	c.fails(exitRetry, "keygate: Unavailable: ", "", "keys", "list")
 }
