@@ -36,7 +36,7 @@ func publicPEM(t *testing.T, s audit.Signer) []byte {
 }
 
 func TestArchiveExportVerifyPrune(t *testing.T) {
-	for _, b := range backends {
+	for _, b := range stores {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			dsn := b.dsn(t)
@@ -134,7 +134,7 @@ func checkTamperedArchives(t *testing.T, archive string, v *audit.Verifier) {
 
 // Follow delivers the backlog, then new events as they are committed.
 func TestFollow(t *testing.T) {
-	s := openStore(t, backends[0].dsn(t))
+	s := openStore(t, stores[0].dsn(t))
 	l := newLog(t, s, newSigner(t), "r")
 	record(t, l, 0, 3)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -165,7 +165,7 @@ func TestFollow(t *testing.T) {
 // new key reports the old checkpoints as forged.
 func TestKeyRotation(t *testing.T) {
 	ctx := context.Background()
-	dsn := backends[0].dsn(t)
+	dsn := stores[0].dsn(t)
 	s := openStore(t, dsn)
 	oldKey, newKey := newSigner(t), newSigner(t)
 	l := newLog(t, s, oldKey, "r")

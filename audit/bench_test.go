@@ -22,7 +22,7 @@ func parallel16(b *testing.B, body func(*testing.PB)) {
 // SQLite in WAL with synchronous=FULL, a checkpoint every 1000 events (the
 // default), each verifying the chain since the previous one.
 func BenchmarkRecord(b *testing.B) {
-	for _, bk := range backends {
+	for _, bk := range stores {
 		b.Run(bk.name, func(b *testing.B) {
 			s := openStore(b, bk.dsn(b))
 			l, err := audit.New(audit.Config{Store: s, Signer: newSigner(b), ContextSecret: secret, Replica: "r"})
@@ -50,7 +50,7 @@ func BenchmarkRecord(b *testing.B) {
 // BenchmarkOneTxPerEvent is the baseline group commit is measured
 // against: the same 16 callers, each event in its own transaction.
 func BenchmarkOneTxPerEvent(b *testing.B) {
-	for _, bk := range backends {
+	for _, bk := range stores {
 		b.Run(bk.name, func(b *testing.B) {
 			s := openStore(b, bk.dsn(b))
 			l := newLog(b, s, newSigner(b), "r")
@@ -91,7 +91,7 @@ func BenchmarkSignWithAudit(b *testing.B) {
 			name = "on"
 		}
 		b.Run(name, func(b *testing.B) {
-			s := openStore(b, backends[0].dsn(b))
+			s := openStore(b, stores[0].dsn(b))
 			l, err := audit.New(audit.Config{Store: s, Signer: newSigner(b), ContextSecret: secret, Replica: "r"})
 			if err != nil {
 				b.Fatal(err)

@@ -50,7 +50,7 @@ type backend struct {
 	dsn  func(t testing.TB) string
 }
 
-var backends = []backend{
+var stores = []backend{
 	{"sqlite", func(t testing.TB) string { return filepath.Join(t.TempDir(), "audit.db") }},
 	{"postgres", func(t testing.TB) string { return pgtest.DSN(t) }},
 }

@@ -17,7 +17,7 @@ import (
 // Concurrent callers on both stores: every event is stored once, in one
 // chain that verifies, with its fields intact.
 func TestRecordConcurrentAndVerify(t *testing.T) {
-	for _, b := range backends {
+	for _, b := range stores {
 		t.Run(b.name, func(t *testing.T) {
 			s := openStore(t, b.dsn(t))
 			sig := newSigner(t)
@@ -101,7 +101,7 @@ func TestContextValuesNotStored(t *testing.T) {
 
 // When the store cannot be written, Record fails with Unavailable.
 func TestRecordFailsClosed(t *testing.T) {
-	for _, b := range backends {
+	for _, b := range stores {
 		t.Run(b.name+"/closed", func(t *testing.T) {
 			s := openStore(t, b.dsn(t))
 			l := newLog(t, s, newSigner(t), "r")
@@ -127,7 +127,7 @@ func TestRecordFailsClosed(t *testing.T) {
 }
 
 func TestRecordRejectsBadEvents(t *testing.T) {
-	s := openStore(t, backends[0].dsn(t))
+	s := openStore(t, stores[0].dsn(t))
 	l := newLog(t, s, newSigner(t), "r")
 	e := callEvent(l, 1)
 	e.Context[0], e.Context[1] = e.Context[1], e.Context[0]
@@ -151,7 +151,7 @@ func TestRecordRejectsBadEvents(t *testing.T) {
 // Two replicas (two Logs, two connections) on one PostgreSQL write one
 // chain that verifies and holds every event of both.
 func TestTwoWritersOnePostgres(t *testing.T) {
-	dsn := backends[1].dsn(t)
+	dsn := stores[1].dsn(t)
 	sig := newSigner(t)
 	sa, sb := openStore(t, dsn), openStore(t, dsn)
 	la, lb := newLog(t, sa, sig, "a"), newLog(t, sb, sig, "b")

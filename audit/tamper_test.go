@@ -122,7 +122,7 @@ func TestTamperDetected(t *testing.T) {
 			x.exec("DELETE FROM audit_events WHERE seq > 21")
 		}, audit.Cut, 22},
 	}
-	for _, b := range backends {
+	for _, b := range stores {
 		for _, tc := range cases {
 			t.Run(b.name+"/"+tc.name, func(t *testing.T) {
 				x := setupTampered(t, b)
@@ -159,7 +159,7 @@ func setupTampered(t *testing.T, b backend) *tampered {
 // them (and the head row with them) cannot be told from never having had
 // them, which is why checkpoints are frequent.
 func TestUnprotectedTail(t *testing.T) {
-	x := setupTampered(t, backends[0])
+	x := setupTampered(t, stores[0])
 	record(t, x.l, 100, 5) // 21-25
 	r := verify(t, x.s, verifier(t, x.sig))
 	if !r.OK() || r.Protected != 20 || r.Unprotected != 5 || r.UnprotectedSince.IsZero() {
@@ -179,7 +179,7 @@ func TestUnprotectedTail(t *testing.T) {
 // the events signs its own head, which commits to what it wrote, so the
 // tampering stays visible to Verify.
 func TestCheckpointRefusesTamperedChain(t *testing.T) {
-	x := setupTampered(t, backends[0])
+	x := setupTampered(t, stores[0])
 	record(t, x.l, 100, 5) // 21-25
 	e := x.event(23)
 	e.Principal = "x"
