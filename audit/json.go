@@ -42,7 +42,7 @@ type contextJSON struct {
 }
 
 // MarshalJSON writes the readable form of e.
-func (e *Event) MarshalJSON() ([]byte, error) {
+func (e Event) MarshalJSON() ([]byte, error) {
 	j := eventJSON{Seq: e.Seq, Time: e.Time.UTC().Format(time.RFC3339Nano), Kind: e.Kind, Replica: e.Replica,
 		Principal: e.Principal, CertSubject: e.CertSubject, CertSerial: e.CertSerial, CertURI: e.CertURI,
 		Peer: e.Peer, Action: e.Action, KeyName: e.KeyName, KeyVersion: e.KeyVersion,
