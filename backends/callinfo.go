@@ -17,9 +17,11 @@ func WithCallInfo(ctx context.Context, info *CallInfo) context.Context {
 }
 
 // SetRequestID records the backend's request id for the current call, if
-// the caller asked for it.
+// the caller asked for it. The first id wins: a call that makes several
+// backend requests (CreateKey, then DescribeKey to open the key) is joined
+// to CloudTrail by the request that did the call's work.
 func SetRequestID(ctx context.Context, id string) {
-	if info, ok := ctx.Value(callInfoKey{}).(*CallInfo); ok {
+	if info, ok := ctx.Value(callInfoKey{}).(*CallInfo); ok && info.RequestID == "" {
 		info.RequestID = id
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdh"
 	"crypto/ecdsa"
@@ -58,7 +59,7 @@ func (cs *cryptoService) DeriveSharedSecret(ctx context.Context, req *pb.DeriveS
 			return nil, keys.Wrap(keys.Internal, err, "HKDF failed")
 		}
 	default:
-		out = z
+		out = bytes.Clone(z)
 	}
 	clear(z)
 	return &pb.DeriveSharedSecretResponse{KeyId: req.KeyId, KeyVersion: v.Number, SharedSecret: out, Kdf: kdf}, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 
+	"github.com/keygate/keygate/backends"
 	"github.com/keygate/keygate/keys"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 )
@@ -44,11 +45,18 @@ func (cs *cryptoService) VerifyMac(ctx context.Context, req *pb.VerifyMacRequest
 	if err != nil {
 		return nil, err
 	}
-	mac, err := h.MAC(ctx, alg, req.Message)
-	if err != nil {
-		return nil, err
+	var valid bool
+	if mv, ok := h.(backends.MacVerifier); ok {
+		if valid, err = mv.VerifyMAC(ctx, alg, req.Message, req.Mac); err != nil {
+			return nil, err
+		}
+	} else {
+		mac, err := h.MAC(ctx, alg, req.Message)
+		if err != nil {
+			return nil, err
+		}
+		valid = subtle.ConstantTimeCompare(mac, req.Mac) == 1
 	}
-	valid := subtle.ConstantTimeCompare(mac, req.Mac) == 1
 	return &pb.VerifyMacResponse{KeyId: req.KeyId, KeyVersion: v.Number, MacValid: valid, MacAlgorithm: string(alg)}, nil
 }
 

@@ -2,10 +2,9 @@ package server
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"crypto/x509"
 
+	"github.com/keygate/keygate/backends"
 	"github.com/keygate/keygate/keys"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 )
@@ -50,18 +49,16 @@ func (cs *cryptoService) Verify(ctx context.Context, req *pb.VerifyRequest) (*pb
 	if len(req.Signature) == 0 || len(req.Signature) > 1024 {
 		return nil, keys.Errorf(keys.InvalidArgument, "signature must be 1 to 1024 bytes")
 	}
-	valid := false
-	switch pub := h.Public().(type) {
-	case *ecdsa.PublicKey:
-		valid = ecdsa.VerifyASN1(pub, dig, req.Signature)
-	case *rsa.PublicKey:
-		if alg.IsPSS() {
-			valid = rsa.VerifyPSS(pub, alg.Hash(), dig, req.Signature, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil
-		} else {
-			valid = rsa.VerifyPKCS1v15(pub, alg.Hash(), dig, req.Signature) == nil
-		}
-	default:
+	if h.Public() == nil {
 		return nil, keys.Errorf(keys.Internal, "key %q has no public key to verify with", req.KeyId)
+	}
+	valid := false
+	if rv, ok := h.(backends.Verifier); ok {
+		if valid, err = rv.Verify(ctx, alg, dig, req.Signature); err != nil {
+			return nil, err
+		}
+	} else {
+		valid = backends.VerifyLocal(h.Public(), alg, dig, req.Signature)
 	}
 	return &pb.VerifyResponse{KeyId: req.KeyId, KeyVersion: v.Number, SignatureValid: valid, SigningAlgorithm: string(alg)}, nil
 }

@@ -75,6 +75,8 @@ type Server struct {
 	actions    map[string]string
 	chain      *chainAuditor // nil when the audit log is disabled
 	auditStore *sqlstore.Store
+	threeds    *threeDSService
+	stopSweep  context.CancelFunc
 	health     *health.Server
 	closeOnce  sync.Once
 	closeErr   error
@@ -150,7 +152,8 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		s.Close()
 		return nil, err
 	}
-	pb.RegisterThreeDSServiceServer(s.grpc, &threeDSService{s: s, store: sessions})
+	s.threeds = &threeDSService{s: s, store: sessions}
+	pb.RegisterThreeDSServiceServer(s.grpc, s.threeds)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
@@ -167,6 +170,9 @@ func (s *Server) Serve(lis net.Listener) error {
 			return fmt.Errorf("audit: %w", err)
 		}
 	}
+	sweepCtx, stop := context.WithCancel(context.Background())
+	s.stopSweep = stop
+	go s.threeds.sweep(sweepCtx, time.Minute)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.log.Info("keygated serving", "addr", lis.Addr().String(), "backends", len(s.backends))
 	if err := s.grpc.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
@@ -178,6 +184,9 @@ func (s *Server) Serve(lis net.Listener) error {
 // Shutdown stops taking calls and waits for those in flight, until ctx is
 // done; then it stops hard.
 func (s *Server) Shutdown(ctx context.Context) {
+	if s.stopSweep != nil {
+		s.stopSweep()
+	}
 	s.health.Shutdown()
 	done := make(chan struct{})
 	go func() { s.grpc.GracefulStop(); close(done) }()

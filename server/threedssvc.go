@@ -179,3 +179,22 @@ func (s *Server) authorizeAlso(ctx context.Context, c *Call, action string) erro
 	}
 	return nil
 }
+
+// sweep deletes expired sessions every interval until ctx ends. Every
+// replica sweeps; the deletes are idempotent.
+func (ts *threeDSService) sweep(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := ts.store.DeleteExpired(ctx, time.Now()); err != nil {
+				ts.s.log.Warn("3DS session sweep failed", "err", err)
+			} else if n > 0 {
+				ts.s.log.Debug("3DS sessions expired", "deleted", n)
+			}
+		}
+	}
+}

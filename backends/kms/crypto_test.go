@@ -54,7 +54,7 @@ func TestVerifyRemote(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", alg, err)
 		}
-		if !verifyLocal(k.Public(), alg, digest, sig) {
+		if !backends.VerifyLocal(k.Public(), alg, digest, sig) {
 			t.Errorf("%s: signature does not verify locally", alg)
 		}
 		before := len(f.srv.Records())

@@ -2,14 +2,13 @@ package kms
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"errors"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	"github.com/keygate/keygate/backends"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -21,7 +20,7 @@ func (k *Key) Verify(ctx context.Context, alg keys.SigningAlgorithm, digest, sig
 		return false, err
 	}
 	if !k.b.verifyRemote {
-		return verifyLocal(k.pub, alg, digest, sig), nil
+		return backends.VerifyLocal(k.pub, alg, digest, sig), nil
 	}
 	if len(sig) == 0 {
 		return false, nil
@@ -42,20 +41,6 @@ func (k *Key) Verify(ctx context.Context, alg keys.SigningAlgorithm, digest, sig
 		return false, err
 	}
 	return out.SignatureValid, nil
-}
-
-func verifyLocal(pub any, alg keys.SigningAlgorithm, digest, sig []byte) bool {
-	switch p := pub.(type) {
-	case *ecdsa.PublicKey:
-		return ecdsa.VerifyASN1(p, digest, sig)
-	case *rsa.PublicKey:
-		if alg.IsPSS() {
-			opts := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: alg.Hash()}
-			return rsa.VerifyPSS(p, alg.Hash(), digest, sig, opts) == nil
-		}
-		return rsa.VerifyPKCS1v15(p, alg.Hash(), digest, sig) == nil
-	}
-	return false
 }
 
 // VerifyMAC checks a MAC. An HMAC key never leaves KMS, so this always

@@ -228,3 +228,24 @@ func TestCryptoService(t *testing.T) {
 		}
 	})
 }
+
+func TestRawSharedSecret(t *testing.T) {
+	env := harness.Start(t, harness.Options{})
+	ctx := context.Background()
+	if _, err := env.Admin("admin").CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "raw-ecdh", KeySpec: "ECC_NIST_P256",
+		KeyUsage: "KEY_AGREEMENT", AllowRawSharedSecret: true, Policy: harness.OpenPolicy()}); err != nil {
+		t.Fatal(err)
+	}
+	cs := env.Crypto("ds")
+	pub, err := cs.GetPublicKey(ctx, &pb.GetPublicKeyRequest{KeyId: "raw-ecdh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hsm, _ := must(x509.ParsePKIXPublicKey(pub.PublicKey)).(*ecdsa.PublicKey).ECDH()
+	peer, _ := ecdh.P256().GenerateKey(rand.Reader)
+	z, _ := peer.ECDH(hsm)
+	resp, err := cs.DeriveSharedSecret(ctx, &pb.DeriveSharedSecretRequest{KeyId: "raw-ecdh", PublicKey: peer.PublicKey().Bytes(), Kdf: "RAW"})
+	if err != nil || !bytes.Equal(resp.SharedSecret, z) {
+		t.Fatalf("RAW secret %x, want %x (%v)", resp.GetSharedSecret(), z, err)
+	}
+}

@@ -65,7 +65,7 @@ func TestDemoWithKMSEndpoint(t *testing.T) {
 	home := filepath.Join(t.TempDir(), "keygate")
 	listen := freeAddr(t)
 	kmsEnv := []string{"KEYGATE_KMS_ENDPOINT=" + srv.URL, "AWS_REGION=" + srv.Region,
-		"AWS_ACCESS_KEY_ID=" + kmsserver.TestAccessKeyID, "AWS_SECRET_ACCESS_KEY=kmsserver-test-secret"}
+		"AWS_ACCESS_KEY_ID=" + kmsserver.TestAccessKeyID, "AWS_SECRET_ACCESS_KEY=" + kmsserver.TestSecretAccessKey}
 	first := runDemo(t, home, listen, kmsEnv...)
 
 	tlsCfg, err := server.ClientTLS(filepath.Join(home, "tls/ca.pem"), filepath.Join(home, "tls/admin.pem"), filepath.Join(home, "tls/admin-key.pem"))

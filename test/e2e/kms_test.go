@@ -24,7 +24,7 @@ func startWithKMS(t *testing.T) (*harness.Env, *kmsserver.Server) {
 	srv := kmsserver.New(t)
 	srv.SetPrincipal(kmsserver.TestAccessKeyID, keygatedRole)
 	t.Setenv("AWS_ACCESS_KEY_ID", kmsserver.TestAccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "kmsserver-test-secret")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", kmsserver.TestSecretAccessKey)
 	t.Setenv("AWS_REGION", srv.Region)
 	env := harness.Start(t, harness.Options{ExtraBackends: `
   - name: kms

@@ -8,8 +8,8 @@ import (
 // TestAccessKeyID is the access key AWSConfig signs with; the server
 // checks its signatures.
 const (
-	TestAccessKeyID = "AKIAKMSSERVERTEST001"
-	testSecret      = "kmsserver-test-secret"
+	TestAccessKeyID     = "AKIAKMSSERVERTEST001"
+	TestSecretAccessKey = "kmsserver-test-secret"
 )
 
 // AWSConfig is an AWS config for a real SDK client of this server: its
@@ -18,7 +18,7 @@ const (
 func (s *Server) AWSConfig() aws.Config {
 	return aws.Config{
 		Region:       s.Region,
-		Credentials:  credentials.NewStaticCredentialsProvider(TestAccessKeyID, testSecret, ""),
+		Credentials:  credentials.NewStaticCredentialsProvider(TestAccessKeyID, TestSecretAccessKey, ""),
 		BaseEndpoint: aws.String(s.URL),
 	}
 }

@@ -81,7 +81,7 @@ func NewHandler(region, account string) *Server {
 		aliases:    map[string]*alias{},
 		faults:     map[string]*fault{},
 		principals: map[string]string{},
-		secrets:    map[string]string{TestAccessKeyID: testSecret},
+		secrets:    map[string]string{TestAccessKeyID: TestSecretAccessKey},
 	}
 }
 
