@@ -71,7 +71,7 @@ func parse(data []byte) (*Policy, *problems) {
 			ps.add(name, "unknown element (expected Version, Id, Statement)")
 		}
 	}
-	if p.version == "" && root.get("Version") == nil {
+	if root.get("Version") == nil {
 		ps.add("Version", "missing")
 	}
 	var list []*node
