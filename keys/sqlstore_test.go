@@ -1,0 +1,100 @@
+package keys_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/internal/sqldb"
+	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/test/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// The key registry's store behaves the same on SQLite and PostgreSQL.
+func TestSQLStore(t *testing.T) {
+	for name, open := range map[string]func(t *testing.T) *sqldb.DB{
+		"sqlite": func(t *testing.T) *sqldb.DB {
+			db, err := sqldb.Open(sqldb.SQLite, filepath.Join(t.TempDir(), "k.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return db
+		},
+		"postgres": func(t *testing.T) *sqldb.DB {
+			db, err := sqldb.Open(sqldb.Postgres, pgtest.DSN(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return db
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			defer db.Close()
+			storeSuite(t, db)
+		})
+	}
+}
+
+func storeSuite(t *testing.T, db *sqldb.DB) {
+	ctx := context.Background()
+	s, err := keys.NewSQLStore(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.NewSQLStore(ctx, db); err != nil {
+		t.Fatalf("schema creation is not idempotent: %v", err)
+	}
+	now := time.Unix(1700000000, 123).UTC()
+	k := &keys.Key{Name: "acs-signing", Spec: keys.ECCNISTP256, Usage: keys.SignVerify, Backend: "hsm", State: keys.Enabled,
+		Policy: []byte(`{"Version":"2012-10-17"}`), CreatedAt: now,
+		Versions: []keys.Version{{Number: 1, State: keys.VersionActive, BackendKeyID: "abcd", CreatedAt: now, CertChain: [][]byte{{1, 2}, {3}}}}}
+	if err := s.CreateKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateKey(ctx, k); keys.KindOf(err) != keys.AlreadyExists {
+		t.Fatalf("duplicate create: %v", err)
+	}
+	got, err := s.GetKey(ctx, "acs-signing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec != k.Spec || string(got.Policy) != string(k.Policy) || !got.CreatedAt.Equal(now) || len(got.Versions) != 1 ||
+		len(got.Versions[0].CertChain) != 2 || got.Versions[0].CertChain[0][1] != 2 || got.Versions[0].BackendKeyID != "abcd" {
+		t.Fatalf("round trip: %+v", got)
+	}
+	if _, err := s.GetKey(ctx, "nope"); keys.KindOf(err) != keys.NotFound {
+		t.Fatalf("missing key: %v", err)
+	}
+
+	// Updates are compare-and-swap on the revision, so two replicas cannot
+	// silently overwrite each other.
+	a, _ := s.GetKey(ctx, "acs-signing")
+	b, _ := s.GetKey(ctx, "acs-signing")
+	a.State = keys.Disabled
+	a.Versions = append(a.Versions, keys.Version{Number: 2, State: keys.VersionPending, BackendKeyID: "ef", CreatedAt: now})
+	if err := s.UpdateKey(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	b.Description = "lost update"
+	if err := s.UpdateKey(ctx, b); keys.KindOf(err) != keys.FailedPrecondition {
+		t.Fatalf("stale update: %v", err)
+	}
+	got, _ = s.GetKey(ctx, "acs-signing")
+	if got.State != keys.Disabled || len(got.Versions) != 2 || got.Description != "" || got.Revision != a.Revision {
+		t.Fatalf("after update: %+v", got)
+	}
+
+	for _, n := range []string{"b", "c", "d"} {
+		if err := s.CreateKey(ctx, &keys.Key{Name: n, Spec: keys.HMAC256, Usage: keys.GenerateVerifyMac, Backend: "hsm", State: keys.Enabled, CreatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := s.ListKeys(ctx, "acs-signing", 2)
+	if err != nil || len(page) != 2 || page[0].Name != "b" || page[1].Name != "c" {
+		t.Fatalf("ListKeys after acs-signing: %v %v", page, err)
+	}
+}
