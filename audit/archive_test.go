@@ -95,6 +95,15 @@ func TestArchiveExportVerifyPrune(t *testing.T) {
 			if err != nil || !r.OK() || r.Head.Seq != 25 {
 				t.Fatalf("offline verify: %+v %v", r, err)
 			}
+
+			// Moving the base forward (hiding events 11-14 as if pruned)
+			// leaves it without a signed checkpoint.
+			h := (&tampered{t: t, s: s}).event(14).Hash
+			exec(t, s, isPostgres(dsn), "DELETE FROM audit_events WHERE seq <= 14")
+			exec(t, s, isPostgres(dsn), "UPDATE audit_head SET base_seq = 14, base_hash = ?", h[:])
+			if p := verify(t, s, v).First(); p == nil || p.Kind != audit.Unanchored || p.Seq != 14 {
+				t.Fatalf("base moved without an archive: first problem %v, want unanchored at 14", p)
+			}
 		})
 	}
 }
