@@ -8,7 +8,7 @@ import (
 
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/audit/sqlstore"
-	"github.com/keygate/keygate/backends"
+
 	"github.com/keygate/keygate/keys"
 	"github.com/keygate/keygate/keys/keyring"
 	"github.com/keygate/keygate/policy"
@@ -56,18 +56,6 @@ func (a *chainAuditor) event(ctx context.Context, kind audit.Kind, detail string
 	return a.log.Record(ctx, &audit.Event{Kind: kind, Replica: a.replica, Action: "keygate:" + string(kind), Result: audit.ResultOK, Detail: detail})
 }
 
-// keySigner signs audit checkpoints with a keygate key: ECDSA P-256 in a
-// backend, so the log's writer cannot forge them without the HSM or KMS.
-type keySigner struct {
-	h backends.Key
-}
-
-func (s keySigner) Sign(ctx context.Context, digest []byte) ([]byte, error) {
-	return s.h.Sign(ctx, keys.ECDSASHA256, digest)
-}
-
-func (s keySigner) Public() crypto.PublicKey { return s.h.Public() }
-
 // openAudit opens the audit log on the server's store, creating the
 // checkpoint key in the default backend on first start.
 func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store, error) {
@@ -93,18 +81,22 @@ func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store,
 	if err != nil {
 		return nil, nil, fmt.Errorf("audit: checkpoint key: %w", err)
 	}
+	signer, err := audit.KeySigner(h)
+	if err != nil {
+		return nil, nil, fmt.Errorf("audit: checkpoint key %q: %w", ac.SigningKey, err)
+	}
 	store, err := openAuditStore(ctx, s.cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	l, err := audit.New(audit.Config{Store: store, Signer: keySigner{h}, ContextSecret: secret, Replica: ac.Replica,
+	l, err := audit.New(audit.Config{Store: store, Signer: signer, ContextSecret: secret, Replica: ac.Replica,
 		CheckpointEvery: ac.CheckpointEvery, CheckpointInterval: ac.CheckpointInterval,
 		OnError: func(err error) { s.log.Error("audit log", "err", err) }})
 	if err != nil {
 		store.Close()
 		return nil, nil, err
 	}
-	a := &chainAuditor{log: l, signer: keySigner{h}, replica: ac.Replica}
+	a := &chainAuditor{log: l, signer: signer, replica: ac.Replica}
 	if created {
 		// The key predates the log it signs for, so its creation is
 		// recorded now, as the log's first act.

@@ -65,7 +65,11 @@ func (ps *policyService) DiffKeyPolicy(ctx context.Context, req *pb.DiffKeyPolic
 		if err != nil {
 			return keys.Wrap(keys.FailedPrecondition, err, "the backend's policy for version "+strconv.FormatUint(uint64(v.Number), 10)+" is not a valid key policy")
 		}
-		d := policy.Diff(e.Policy, theirs)
+		ours, err := kmsPolicy(e.Policy)
+		if err != nil {
+			return err
+		}
+		d := policy.Diff(ours, theirs)
 		resp.Versions = append(resp.Versions, &pb.VersionPolicyDiff{Version: v.Number, BackendKeyId: v.BackendKeyID,
 			InSync: len(d) == 0, Differences: d})
 		return nil
@@ -80,8 +84,14 @@ func (ps *policyService) PushKeyPolicy(ctx context.Context, req *pb.PushKeyPolic
 		return nil, err
 	}
 	resp := &pb.PushKeyPolicyResponse{}
+	var doc []byte
+	if e.Policy != nil {
+		if doc, err = e.Policy.ForKMS(); err != nil {
+			return nil, err
+		}
+	}
 	err = ps.eachKeeper(e.Key, func(v *keys.Version, pk backends.PolicyKeeper) error {
-		if err := pk.PutKeyPolicy(ctx, e.Key.Policy, req.BypassPolicyLockoutSafetyCheck); err != nil {
+		if err := pk.PutKeyPolicy(ctx, doc, req.BypassPolicyLockoutSafetyCheck); err != nil {
 			return err
 		}
 		resp.Versions = append(resp.Versions, v.Number)
@@ -91,6 +101,16 @@ func (ps *policyService) PushKeyPolicy(ctx context.Context, req *pb.PushKeyPolic
 		ps.s.log.Info("key policy pushed to backend", "key", req.KeyId, "versions", resp.Versions, "principal", c.Principal.ARN)
 	}
 	return resp, err
+}
+
+// kmsPolicy is the part of keygate's policy that KMS can hold: the
+// document without keygate: actions, which mean nothing there.
+func kmsPolicy(p *policy.Policy) (*policy.Policy, error) {
+	doc, err := p.ForKMS()
+	if err != nil {
+		return nil, err
+	}
+	return policy.Parse(doc)
 }
 
 // eachKeeper runs fn for every open version whose backend keeps its own
