@@ -39,8 +39,10 @@ type chainCheck struct {
 	expect         uint64   // seq the next record should have
 	prev, prevPrev [32]byte // computed hashes of the last two records
 	prevStored     [32]byte // stored hash of the last record
-	last           Head     // last record seen (computed hash)
+	last           Head     // last record seen: its chain seq and computed hash
+	lastStored     uint64   // its stored seq
 	events         uint64
+	offset         int64               // stored seq minus chain seq of the last linking record
 	want           map[uint64]bool     // seqs that checkpoints cover
 	hashAt         map[uint64][32]byte // computed hash at those seqs, once seen
 	problems       []Problem
@@ -50,7 +52,7 @@ type chainCheck struct {
 
 func newChainCheck(base Head, cps []Checkpoint) *chainCheck {
 	c := &chainCheck{base: base, expect: base.Seq + 1, prev: base.Hash, prevStored: base.Hash,
-		last: base, want: map[uint64]bool{}, hashAt: map[uint64][32]byte{}, lastProblem: ^uint64(0)}
+		last: base, lastStored: base.Seq, want: map[uint64]bool{}, hashAt: map[uint64][32]byte{}, lastProblem: ^uint64(0)}
 	for i := range cps {
 		c.want[cps[i].Seq] = true
 	}
@@ -70,6 +72,7 @@ func (c *chainCheck) add(r *Record) {
 	s := r.Seq
 	h := HashCanonical(r.Body)
 	c.events++
+	gap := s != c.expect // reported here; the broken link that follows is the same problem
 	if s > c.expect {
 		if s == c.expect+1 {
 			c.report(Deleted, c.expect, "event %d is missing", c.expect)
@@ -92,14 +95,22 @@ func (c *chainCheck) add(r *Record) {
 		// skip decoding the fields.
 		seq, prev, err = peekHeader(r.Body)
 	}
+	// offset is stored seq minus chain seq. It is 0 until records are
+	// renumbered; following the records that still link keeps one
+	// insertion or deletion from flagging everything after it.
+	offset := int64(s) - int64(seq)
+	if err == nil && prev == c.prev {
+		c.offset = offset
+	}
 	switch {
 	case err != nil:
 		c.report(Malformed, s, "%v", err)
-	case prev != c.prev && prev == c.prevPrev && c.events > 1:
+	case !gap && prev != c.prev && prev == c.prevPrev && c.events > 1:
 		c.report(Inserted, s-1, "the record at seq %d is not part of the chain: the record after it links to the one before it", s-1)
-	case seq != s:
-		c.report(Reordered, s, "the record stored at seq %d is event %d", s, seq)
-	case prev != c.prev:
+		c.offset = offset
+	case offset != c.offset:
+		c.report(Reordered, s, "the record stored at seq %d is event %d: events were reordered, or removed or inserted and renumbered", s, seq)
+	case !gap && prev != c.prev:
 		c.linkBroken(s, prev)
 	case h != r.Hash:
 		c.report(Altered, s, "the event's content does not match its stored hash")
@@ -109,12 +120,16 @@ func (c *chainCheck) add(r *Record) {
 			c.report(Altered, s, "the stored %s differs from the hashed event", f)
 		}
 	}
+	if err == nil { // checkpoints name chain positions, not storage rows
+		s = seq
+	}
 	if c.want[s] {
 		c.hashAt[s] = h
 	}
 	c.prevPrev, c.prev, c.prevStored = c.prev, h, r.Hash
-	c.last = Head{Seq: s, Hash: h}
-	c.expect = s + 1
+	c.last = Head{Seq: s, Hash: h} // chain position: the seq inside the event
+	c.lastStored = r.Seq
+	c.expect = r.Seq + 1
 }
 
 // linkBroken explains why event s does not link to the record before it.

@@ -86,6 +86,11 @@ func TestTamperDetected(t *testing.T) {
 				forged.Time.UnixNano(), string(forged.Kind), forged.Principal, forged.Action, forged.KeyName, forged.Result, h[:], body)
 			x.exec("UPDATE audit_head SET seq = seq + 1")
 		}, audit.Inserted, 8},
+		{"delete and renumber", func(x *tampered) {
+			x.exec("DELETE FROM audit_events WHERE seq = 7")
+			x.exec("UPDATE audit_events SET seq = seq - 1 WHERE seq > 7")
+			x.exec("UPDATE audit_head SET seq = seq - 1")
+		}, audit.Reordered, 7},
 		{"rewrite history", func(x *tampered) {
 			// Alter event 7 and relink everything after it: the chain is
 			// consistent again, but no longer matches the signed heads.
@@ -135,7 +140,12 @@ func TestTamperDetected(t *testing.T) {
 				if p.Kind != tc.kind || p.Seq != tc.seq {
 					t.Fatalf("first problem %v; want %s at seq %d (all: %v)", p, tc.kind, tc.seq, r.Problems)
 				}
-				t.Logf("detected: %v", p)
+				// One tampering, at most two findings (a swap is two moves;
+				// a rewrite contradicts every later checkpoint).
+				if len(r.Problems) > 2 {
+					t.Fatalf("one tampering reported as %d problems: %v", len(r.Problems), r.Problems)
+				}
+				t.Logf("detected: %v (%d problems: %v)", p, len(r.Problems), r.Problems)
 			})
 		}
 	}
@@ -200,5 +210,15 @@ func TestCheckpointRefusesTamperedChain(t *testing.T) {
 	r := verify(t, x.s, verifier(t, x.sig))
 	if p := r.First(); p == nil || p.Kind != audit.Altered || p.Seq != 23 {
 		t.Fatalf("after signing its own head, verify reports %v; want altered at 23", p)
+	}
+}
+
+// Deleting the very first event is one problem, at seq 1.
+func TestDeleteFirstEvent(t *testing.T) {
+	x := setupTampered(t, stores[0])
+	x.exec("DELETE FROM audit_events WHERE seq = 1")
+	r := verify(t, x.s, verifier(t, x.sig))
+	if len(r.Problems) != 1 || r.Problems[0].Kind != audit.Deleted || r.Problems[0].Seq != 1 {
+		t.Fatalf("problems %v; want exactly: deleted at 1", r.Problems)
 	}
 }

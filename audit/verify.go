@@ -111,9 +111,9 @@ func Verify(ctx context.Context, s Store, v *Verifier) (*Report, error) {
 		}
 		q.AfterSeq = recs[len(recs)-1].Seq
 	}
-	if head.Seq > c.last.Seq {
-		c.report(Cut, c.last.Seq+1, "the store's head is event %d but the chain ends at event %d: the tail was cut",
-			head.Seq, c.last.Seq)
+	if head.Seq > c.lastStored {
+		c.report(Cut, c.lastStored+1, "the store's head is event %d but the chain ends at event %d: the tail was cut",
+			head.Seq, c.lastStored)
 	}
 	r := c.finish(cps, v)
 	if r.Unprotected > 0 {
