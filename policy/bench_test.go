@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -81,6 +82,32 @@ func BenchmarkParse(b *testing.B) {
 	for b.Loop() {
 		if _, err := Parse(benchPolicy); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestEvaluateConcurrent shares one Policy between goroutines, as the
+// server does; run with -race.
+func TestEvaluateConcurrent(t *testing.T) {
+	p := mustParse(t, benchPolicy)
+	a, i, e := benchRequests()
+	want := [3]Decision{p.Evaluate(a), p.Evaluate(i), p.Evaluate(e)}
+	done := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for n := 0; n < 500; n++ {
+				if got := [3]Decision{p.Evaluate(a), p.Evaluate(i), p.Evaluate(e)}; got != want {
+					done <- fmt.Errorf("got %+v, want %+v", got, want)
+					return
+				}
+				p.Explain(e)
+			}
+			done <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
 		}
 	}
 }
