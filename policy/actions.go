@@ -1,11 +1,14 @@
 package policy
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
-// KMSActions are AWS KMS's action names, spelled as in KMS's authorization
+// kmsActionList holds AWS KMS's action names, spelled as in KMS's authorization
 // reference. keygate enforces the ones its API has; the rest are accepted
 // in documents so that a KMS key's own policy parses and diffs cleanly.
-var KMSActions = []string{
+var kmsActionList = []string{
 	"kms:CancelKeyDeletion", "kms:ConnectCustomKeyStore", "kms:CreateAlias",
 	"kms:CreateCustomKeyStore", "kms:CreateGrant", "kms:CreateKey", "kms:Decrypt",
 	"kms:DeleteAlias", "kms:DeleteCustomKeyStore", "kms:DeleteImportedKeyMaterial",
@@ -24,11 +27,11 @@ var KMSActions = []string{
 	"kms:UpdateKeyDescription", "kms:UpdatePrimaryRegion", "kms:Verify", "kms:VerifyMac",
 }
 
-// KeygateActions name what keygate does that KMS has no operation for. They
+// keygateActionList names what keygate does that KMS has no operation for. They
 // live in their own "keygate:" namespace so that "kms:*" never grants them
 // and a document pushed to KMS with them is still valid IAM syntax (KMS
 // ignores actions of other services in a key policy).
-var KeygateActions = []string{
+var keygateActionList = []string{
 	"keygate:CreateAcsSession",         // ECDH + 3DS Concat KDF for a CReq/CRes session key
 	"keygate:DecryptChallengeRequest",  // CReq JWE under a session key
 	"keygate:EncryptChallengeResponse", // CRes JWE under a session key
@@ -44,11 +47,11 @@ var KeygateActions = []string{
 	"keygate:ReadAuditLog",             // audit export, verify, reports
 }
 
-// AdminActions are what a key administrator gets in Default: managing the
+// adminActionList is what a key administrator gets in Default: managing the
 // key and its policy, never using it. They mirror the "key administrators"
 // statement of KMS's default console policy, without wildcards so that a
 // reviewer sees every right granted.
-var AdminActions = []string{
+var adminActionList = []string{
 	"kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias", "kms:DescribeKey",
 	"kms:EnableKey", "kms:DisableKey", "kms:EnableKeyRotation", "kms:DisableKeyRotation",
 	"kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListKeyPolicies",
@@ -60,10 +63,20 @@ var AdminActions = []string{
 	"keygate:DestroyKeyVersion", "keygate:ApproveOperation",
 }
 
+// KMSActions returns KMS's action names. Like the other lists it is a
+// copy: the package's own tables cannot be changed by a caller.
+func KMSActions() []string { return slices.Clone(kmsActionList) }
+
+// KeygateActions returns keygate's own actions ("keygate:...").
+func KeygateActions() []string { return slices.Clone(keygateActionList) }
+
+// AdminActions returns the actions Default gives key administrators.
+func AdminActions() []string { return slices.Clone(adminActionList) }
+
 // knownAction reports whether name is one of the exported actions, ignoring
 // case as IAM does, and returns its canonical spelling.
 func knownAction(name string) (string, bool) {
-	for _, list := range [][]string{KMSActions, KeygateActions} {
+	for _, list := range [][]string{kmsActionList, keygateActionList} {
 		for _, a := range list {
 			if strings.EqualFold(a, name) {
 				return a, true
@@ -76,7 +89,7 @@ func knownAction(name string) (string, bool) {
 // anyActionMatches reports whether pattern (with * and ?) names at least
 // one known action, so that "kms:Sgin*" is caught at validation time.
 func anyActionMatches(pattern string) bool {
-	for _, list := range [][]string{KMSActions, KeygateActions} {
+	for _, list := range [][]string{kmsActionList, keygateActionList} {
 		for _, a := range list {
 			if wildMatch(pattern, a, true) {
 				return true

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -29,8 +30,17 @@ const (
 	keyEncryptionContextKeys
 )
 
-// ConditionKeys lists the condition keys keygate sets from a Request.
-var ConditionKeys = []string{
+// ConditionKeys returns the condition keys keygate sets from a Request
+// ("kms:EncryptionContext:" stands for every kms:EncryptionContext:<name>).
+func ConditionKeys() []string { return slices.Clone(conditionKeyList) }
+
+// AbsentConditionKeys returns the keys AWS defines that keygate accepts in
+// documents but never sets, besides the aws:PrincipalTag/, aws:ResourceTag/
+// and aws:RequestTag/ families.
+func AbsentConditionKeys() []string { return slices.Clone(absentKeyList) }
+
+// conditionKeyList lists the condition keys keygate sets from a Request.
+var conditionKeyList = []string{
 	"kms:SigningAlgorithm", "kms:MessageType", "kms:EncryptionAlgorithm", "kms:MacAlgorithm",
 	"kms:KeyAgreementAlgorithm", "kms:KeySpec", "kms:KeyUsage", "kms:KeyOrigin",
 	"kms:RequestAlias", "kms:CallerAccount", "aws:PrincipalArn", "aws:PrincipalAccount",
@@ -61,11 +71,11 @@ var keyIDs = map[string]keyID{
 	"kms:encryptioncontextkeys":  keyEncryptionContextKeys,
 }
 
-// AbsentConditionKeys are keys AWS defines that never have a value in
+// absentKeyList holds keys AWS defines that never have a value in
 // keygate (there are no grants, VPC endpoints, tags or AWS services calling
 // on a user's behalf). They are accepted so that KMS's own policies parse;
 // a condition on one behaves as on any absent key.
-var AbsentConditionKeys = []string{
+var absentKeyList = []string{
 	"kms:ViaService", "kms:GrantIsForAWSResource", "kms:GrantOperations",
 	"kms:GrantConstraintType", "kms:GranteePrincipal", "kms:RetiringPrincipal",
 	"kms:BypassPolicyLockoutSafetyCheck", "kms:ReEncryptOnSameKey", "kms:WrappingAlgorithm",
@@ -103,7 +113,7 @@ func lookupKey(name string) (condKey, bool) {
 	if strings.HasPrefix(l, ecPrefix) && len(l) > len(ecPrefix) {
 		return condKey{id: keyEncryptionContext, ecName: name[len(ecPrefix):]}, true
 	}
-	for _, k := range AbsentConditionKeys {
+	for _, k := range absentKeyList {
 		if strings.EqualFold(k, name) {
 			return condKey{id: keyAbsent}, true
 		}

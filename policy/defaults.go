@@ -24,7 +24,7 @@ func Default(account string, adminARNs []string) []byte {
 			"Sid":       "KeyAdministration",
 			"Effect":    "Allow",
 			"Principal": map[string]any{"AWS": admins},
-			"Action":    AdminActions,
+			"Action":    adminActionList,
 			"Resource":  "*",
 		}},
 	}

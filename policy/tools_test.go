@@ -12,7 +12,7 @@ import (
 func TestDefault(t *testing.T) {
 	admin := "arn:aws:iam::111122223333:role/keygate-admin"
 	p := mustParse(t, Default(testAccount, []string{admin}))
-	for _, a := range AdminActions {
+	for _, a := range adminActionList {
 		if d := p.Evaluate(req(admin, a)); !d.Allowed || d.Sid != "KeyAdministration" {
 			t.Errorf("admin %s: %+v", a, d)
 		}
@@ -158,5 +158,23 @@ func TestForKMS(t *testing.T) {
 	only := mustParse(t, doc(`{"Effect": "Allow", "Principal": "*", "Action": "keygate:*"}`))
 	if _, err := only.ForKMS(); keys.KindOf(err) != keys.FailedPrecondition {
 		t.Fatalf("keygate-only policy: %v", err)
+	}
+}
+
+func TestActionLists(t *testing.T) {
+	for _, a := range AdminActions() {
+		if c, ok := knownAction(a); !ok || c != a {
+			t.Errorf("admin action %q is not a known action", a)
+		}
+	}
+	for _, a := range KeygateActions() {
+		if !hasNamespace(a, "keygate") || wildMatch("kms:*", a, true) {
+			t.Errorf("keygate action %q outside its namespace", a)
+		}
+	}
+	l := KMSActions()
+	l[0] = "kms:Changed"
+	if KMSActions()[0] == "kms:Changed" {
+		t.Error("KMSActions exposes the package's table")
 	}
 }
