@@ -53,7 +53,7 @@ func (as *adminService) CreateKey(ctx context.Context, req *pb.CreateKeyRequest)
 	if len(doc) == 0 {
 		doc = policy.Default(as.s.cfg.Account, as.s.cfg.Admins)
 	}
-	if err := as.s.checkPolicy(doc, req.KeyId, req.BypassPolicyLockoutSafetyCheck); err != nil {
+	if err := as.s.checkPolicy(doc, req.KeyId, req.BypassPolicyLockoutSafetyCheck, c.Principal.ARN); err != nil {
 		return nil, err
 	}
 	e, err := as.s.keys.Create(ctx, keyring.CreateParams{
@@ -143,7 +143,7 @@ func (as *adminService) PutKeyPolicy(ctx context.Context, req *pb.PutKeyPolicyRe
 	if _, err := as.s.adminKey(ctx, c, req.KeyId); err != nil {
 		return nil, err
 	}
-	if err := as.s.checkPolicy([]byte(req.Policy), req.KeyId, req.BypassPolicyLockoutSafetyCheck); err != nil {
+	if err := as.s.checkPolicy([]byte(req.Policy), req.KeyId, req.BypassPolicyLockoutSafetyCheck, c.Principal.ARN); err != nil {
 		return nil, err
 	}
 	e, err := as.s.keys.Update(ctx, req.KeyId, func(k *keys.Key) error {
@@ -159,9 +159,9 @@ func (as *adminService) PutKeyPolicy(ctx context.Context, req *pb.PutKeyPolicyRe
 }
 
 // checkPolicy validates a policy document for a key and, unless bypassed,
-// runs KMS's lockout safety check: some configured admin must still be
-// able to change the policy afterwards.
-func (s *Server) checkPolicy(doc []byte, name string, bypass bool) error {
+// runs KMS's lockout safety check: the caller or some configured admin
+// must still be able to change the policy afterwards.
+func (s *Server) checkPolicy(doc []byte, name string, bypass bool, caller string) error {
 	if len(doc) == 0 {
 		return keys.Errorf(keys.InvalidArgument, "policy is required")
 	}
@@ -172,7 +172,7 @@ func (s *Server) checkPolicy(doc []byte, name string, bypass bool) error {
 	if bypass {
 		return nil
 	}
-	return policy.CheckLockout(p, s.cfg.KeyARN(name), s.cfg.Admins, time.Now())
+	return policy.CheckLockout(p, s.cfg.KeyARN(name), append([]string{caller}, s.cfg.Admins...), time.Now())
 }
 
 // metadata describes a resolved key, with the backend's own state where

@@ -22,8 +22,8 @@ import (
 	"github.com/keygate/keygate/audit/sqlstore"
 	"github.com/keygate/keygate/backends"
 	"github.com/keygate/keygate/internal/sqldb"
-	"github.com/keygate/keygate/keys"
 	"github.com/keygate/keygate/keys/keyring"
+	keysql "github.com/keygate/keygate/keys/sqlstore"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 	"github.com/keygate/keygate/threeds"
 )
@@ -104,7 +104,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 	if s.db, err = sqldb.Open(cfg.Store.Driver, cfg.StoreDSN()); err != nil {
 		return nil, err
 	}
-	store, err := keys.NewSQLStore(ctx, s.db)
+	store, err := keysql.New(ctx, s.db)
 	if err != nil {
 		s.Close()
 		return nil, err

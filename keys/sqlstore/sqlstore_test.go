@@ -1,4 +1,4 @@
-package keys_test
+package sqlstore_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/keygate/keygate/internal/sqldb"
 	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/keys/sqlstore"
 	"github.com/keygate/keygate/test/pgtest"
 )
 
@@ -41,11 +42,11 @@ func TestSQLStore(t *testing.T) {
 
 func storeSuite(t *testing.T, db *sqldb.DB) {
 	ctx := context.Background()
-	s, err := keys.NewSQLStore(ctx, db)
+	s, err := sqlstore.New(ctx, db)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := keys.NewSQLStore(ctx, db); err != nil {
+	if _, err := sqlstore.New(ctx, db); err != nil {
 		t.Fatalf("schema creation is not idempotent: %v", err)
 	}
 	now := time.Unix(1700000000, 123).UTC()

@@ -1,4 +1,7 @@
-package keys
+// Package sqlstore keeps the key registry in keygate's SQL store (SQLite,
+// or the PostgreSQL that replicas share), apart from package keys so that
+// what imports the key model does not import the database drivers.
+package sqlstore
 
 import (
 	"context"
@@ -10,15 +13,16 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/internal/sqldb"
+	"github.com/keygate/keygate/keys"
 )
 
-// SQLStore is the Store on SQLite or PostgreSQL.
-type SQLStore struct {
+// Store is the keys.Store on SQLite or PostgreSQL.
+type Store struct {
 	db *sqldb.DB
 }
 
-// NewSQLStore creates the tables if needed.
-func NewSQLStore(ctx context.Context, db *sqldb.DB) (*SQLStore, error) {
+// New creates the tables if needed.
+func New(ctx context.Context, db *sqldb.DB) (*Store, error) {
 	schema := []string{
 		`CREATE TABLE IF NOT EXISTS keys (
 			name TEXT PRIMARY KEY,
@@ -45,17 +49,17 @@ func NewSQLStore(ctx context.Context, db *sqldb.DB) (*SQLStore, error) {
 			return nil, fmt.Errorf("key store schema: %w", err)
 		}
 	}
-	return &SQLStore{db: db}, nil
+	return &Store{db: db}, nil
 }
 
-func (s *SQLStore) CreateKey(ctx context.Context, k *Key) error {
+func (s *Store) CreateKey(ctx context.Context, k *keys.Key) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(*) FROM keys WHERE name = ?`), k.Name).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
-			return Errorf(AlreadyExists, "key %q already exists", k.Name)
+			return keys.Errorf(keys.AlreadyExists, "key %q already exists", k.Name)
 		}
 		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO keys
 			(name, description, spec, usage, backend, state, policy, allow_raw_secret, created_at, revision)
@@ -69,7 +73,7 @@ func (s *SQLStore) CreateKey(ctx context.Context, k *Key) error {
 	})
 }
 
-func (s *SQLStore) UpdateKey(ctx context.Context, k *Key) error {
+func (s *Store) UpdateKey(ctx context.Context, k *keys.Key) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE keys SET description = ?, state = ?, policy = ?,
 			allow_raw_secret = ?, revision = ? WHERE name = ? AND revision = ?`),
@@ -81,7 +85,7 @@ func (s *SQLStore) UpdateKey(ctx context.Context, k *Key) error {
 			if _, err := s.getKey(ctx, tx, k.Name); err != nil {
 				return err
 			}
-			return Errorf(FailedPrecondition, "key %q was changed concurrently; retry", k.Name)
+			return keys.Errorf(keys.FailedPrecondition, "key %q was changed concurrently; retry", k.Name)
 		}
 		if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM key_versions WHERE key_name = ?`), k.Name); err != nil {
 			return err
@@ -94,7 +98,7 @@ func (s *SQLStore) UpdateKey(ctx context.Context, k *Key) error {
 	})
 }
 
-func (s *SQLStore) putVersions(ctx context.Context, tx *sql.Tx, k *Key) error {
+func (s *Store) putVersions(ctx context.Context, tx *sql.Tx, k *keys.Key) error {
 	q := s.db.Rebind(`INSERT INTO key_versions (key_name, version, state, backend_key_id, created_at, cert_chain)
 		VALUES (?, ?, ?, ?, ?, ?)`)
 	for _, v := range k.Versions {
@@ -110,7 +114,7 @@ func (s *SQLStore) putVersions(ctx context.Context, tx *sql.Tx, k *Key) error {
 	return nil
 }
 
-func (s *SQLStore) GetKey(ctx context.Context, name string) (*Key, error) {
+func (s *Store) GetKey(ctx context.Context, name string) (*keys.Key, error) {
 	return s.getKey(ctx, s.db, name)
 }
 
@@ -121,27 +125,27 @@ type querier interface {
 
 const keyCols = `name, description, spec, usage, backend, state, policy, allow_raw_secret, created_at, revision`
 
-func (s *SQLStore) getKey(ctx context.Context, q querier, name string) (*Key, error) {
+func (s *Store) getKey(ctx context.Context, q querier, name string) (*keys.Key, error) {
 	k, err := scanKey(q.QueryRowContext(ctx, s.db.Rebind(`SELECT `+keyCols+` FROM keys WHERE name = ?`), name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, Errorf(NotFound, "key %q not found", name)
+		return nil, keys.Errorf(keys.NotFound, "key %q not found", name)
 	}
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	if err := s.loadVersions(ctx, q, []*Key{k}); err != nil {
+	if err := s.loadVersions(ctx, q, []*keys.Key{k}); err != nil {
 		return nil, storeErr(err)
 	}
 	return k, nil
 }
 
-func (s *SQLStore) ListKeys(ctx context.Context, after string, limit int) ([]*Key, error) {
+func (s *Store) ListKeys(ctx context.Context, after string, limit int) ([]*keys.Key, error) {
 	rows, err := s.db.QueryContext(ctx, s.db.Rebind(`SELECT `+keyCols+` FROM keys WHERE name > ? ORDER BY name LIMIT ?`), after, limit)
 	if err != nil {
 		return nil, storeErr(err)
 	}
 	defer rows.Close()
-	var out []*Key
+	var out []*keys.Key
 	for rows.Next() {
 		k, err := scanKey(rows)
 		if err != nil {
@@ -159,11 +163,11 @@ func (s *SQLStore) ListKeys(ctx context.Context, after string, limit int) ([]*Ke
 	return out, nil
 }
 
-func (s *SQLStore) loadVersions(ctx context.Context, q querier, ks []*Key) error {
+func (s *Store) loadVersions(ctx context.Context, q querier, ks []*keys.Key) error {
 	if len(ks) == 0 {
 		return nil
 	}
-	byName := make(map[string]*Key, len(ks))
+	byName := make(map[string]*keys.Key, len(ks))
 	args := make([]any, len(ks))
 	for i, k := range ks {
 		byName[k.Name] = k
@@ -184,7 +188,7 @@ func (s *SQLStore) loadVersions(ctx context.Context, q querier, ks []*Key) error
 		if err := rows.Scan(&name, &num, &state, &id, &created, &chain); err != nil {
 			return err
 		}
-		v := Version{Number: uint32(num), State: VersionState(state), BackendKeyID: id, CreatedAt: time.Unix(0, created).UTC()}
+		v := keys.Version{Number: uint32(num), State: keys.VersionState(state), BackendKeyID: id, CreatedAt: time.Unix(0, created).UTC()}
 		if err := json.Unmarshal([]byte(chain), &v.CertChain); err != nil {
 			return fmt.Errorf("key %q version %d: certificate chain: %w", name, num, err)
 		}
@@ -193,9 +197,9 @@ func (s *SQLStore) loadVersions(ctx context.Context, q querier, ks []*Key) error
 	return rows.Err()
 }
 
-func scanKey(row interface{ Scan(...any) error }) (*Key, error) {
+func scanKey(row interface{ Scan(...any) error }) (*keys.Key, error) {
 	var (
-		k                  Key
+		k                  keys.Key
 		spec, usage, state string
 		policy             string
 		created            int64
@@ -204,7 +208,7 @@ func scanKey(row interface{ Scan(...any) error }) (*Key, error) {
 		&k.AllowRawSecret, &created, &k.Revision); err != nil {
 		return nil, err
 	}
-	k.Spec, k.Usage, k.State = Spec(spec), Usage(usage), KeyState(state)
+	k.Spec, k.Usage, k.State = keys.Spec(spec), keys.Usage(usage), keys.KeyState(state)
 	if policy != "" {
 		k.Policy = []byte(policy)
 	}
@@ -212,14 +216,14 @@ func scanKey(row interface{ Scan(...any) error }) (*Key, error) {
 	return &k, nil
 }
 
-func (s *SQLStore) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return storeErr(err)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		var e *Error
+		var e *keys.Error
 		if errors.As(err, &e) {
 			return err
 		}
@@ -234,12 +238,12 @@ func storeErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	var e *Error
+	var e *keys.Error
 	if errors.As(err, &e) {
 		return err
 	}
-	if k := KindOf(err); k == DeadlineExceeded || k == Canceled {
+	if k := keys.KindOf(err); k == keys.DeadlineExceeded || k == keys.Canceled {
 		return err
 	}
-	return Wrap(Unavailable, err, "key store unavailable")
+	return keys.Wrap(keys.Unavailable, err, "key store unavailable")
 }
