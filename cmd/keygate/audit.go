@@ -17,7 +17,10 @@ import (
 // auditCommands read the tamper-evident audit log (AuditService); every
 // read is itself audited. Verification is in auditverify.go.
 var auditCommands = []*command{
-	{path: "audit list", summary: "list audit events, oldest first, filtered (every page)",
+	{path: "audit events", aliases: []string{"audit list"}, csv: true, summary: "list audit events, oldest first, filtered (every page)",
+		detail: "--output csv prints a header row and one row per event (RFC 4180), for a\n" +
+			"spreadsheet or a tool; values are exactly as logged. --key NAME filters by key\n" +
+			"(the same as --key-name; give the client key file before the verb).",
 		setup: func(fs *flag.FlagSet) action {
 			filter := filterVar(fs)
 			size := fs.Uint("page-size", 500, "events per request (1-1000)")
@@ -32,6 +35,12 @@ var auditCommands = []*command{
 				if err != nil {
 					return err
 				}
+				var cw *eventCSV
+				if e.g.output == "csv" {
+					if cw, err = newEventCSV(e.stdout); err != nil {
+						return err
+					}
+				}
 				all := &pb.ListEventsResponse{}
 				for *limit == 0 || uint(len(all.Events)) < *limit {
 					resp, err := c.ListEvents(ctx, req)
@@ -39,13 +48,22 @@ var auditCommands = []*command{
 						return err
 					}
 					all.Events = append(all.Events, resp.Events...)
+					if *limit > 0 && uint(len(all.Events)) > *limit {
+						all.Events = all.Events[:*limit]
+					}
+					if cw != nil { // rows as pages arrive: a year of events need not fit in memory
+						if err := cw.write(all.Events...); err != nil {
+							return err
+						}
+						all.Events = all.Events[:0]
+					}
 					if resp.NextPageToken == "" {
 						break
 					}
 					req.PageToken = resp.NextPageToken
 				}
-				if *limit > 0 && uint(len(all.Events)) > *limit {
-					all.Events = all.Events[:*limit]
+				if cw != nil {
+					return nil
 				}
 				if e.json() {
 					return e.printJSON(all, nil)
@@ -58,13 +76,20 @@ var auditCommands = []*command{
 				return tw.Flush()
 			}
 		}},
-	{path: "audit tail", stream: true, summary: "follow the audit log as events are committed (JSON lines with --output json)",
-		detail: "Runs until interrupted, or --max-events, or an explicit --timeout.",
+	{path: "audit tail", stream: true, csv: true, summary: "follow the audit log as events are committed (JSON lines with --output json)",
+		detail: "Always follows, like tail -f: runs until interrupted, or --max-events, or an\n" +
+			"explicit --timeout. -f and --follow are accepted for habit's sake.",
 		setup: func(fs *flag.FlagSet) action {
 			filter := filterVar(fs)
+			follow := true
+			fs.BoolVar(&follow, "f", true, "follow (the default; -f=false is refused: use audit events)")
+			fs.BoolVar(&follow, "follow", true, "the same as -f")
 			after := fs.Uint64("after-seq", 0, "start after this seq (default: the current end of the log)")
 			max := fs.Uint("max-events", 0, "stop after this many events (0: never)")
 			return func(ctx context.Context, e *env, _ []string) error {
+				if !follow {
+					return usageErr("audit tail always follows; for the events so far use audit events")
+				}
 				req := &pb.TailEventsRequest{AfterSeq: *after}
 				var err error
 				if req.Filter, err = filter.proto(time.Now()); err != nil {
@@ -80,6 +105,12 @@ var auditCommands = []*command{
 				if err != nil {
 					return err
 				}
+				var cw *eventCSV
+				if e.g.output == "csv" {
+					if cw, err = newEventCSV(e.stdout); err != nil {
+						return err
+					}
+				}
 				for n := uint(0); *max == 0 || n < *max; n++ {
 					resp, err := stream.Recv()
 					if errors.Is(err, io.EOF) {
@@ -88,9 +119,12 @@ var auditCommands = []*command{
 					if err != nil {
 						return err
 					}
-					if e.json() {
+					switch {
+					case cw != nil:
+						err = cw.write(resp.Event)
+					case e.json():
 						err = e.printJSONLine(resp.Event)
-					} else {
+					default:
 						_, err = fmt.Fprintln(e.stdout, eventRow(resp.Event, "  "))
 					}
 					if err != nil {
@@ -108,15 +142,17 @@ type filterFlags struct {
 }
 
 func filterVar(fs *flag.FlagSet) *filterFlags {
-	return &filterFlags{
-		since:     fs.String("since", "", "events at or after this time: RFC 3339, or a duration ago such as 1h"),
-		until:     fs.String("until", "", "events before this time: RFC 3339, or a duration ago"),
+	f := &filterFlags{
+		since:     fs.String("since", "", "events at or after this time: RFC 3339, YYYY-MM-DD, or a duration ago such as 1h"),
+		until:     fs.String("until", "", "events before this time: RFC 3339, YYYY-MM-DD, or a duration ago"),
 		key:       fs.String("key-name", "", "only events about this key"),
 		principal: fs.String("principal", "", "only events by this principal ARN"),
 		action:    fs.String("action", "", "only this action, e.g. kms:Sign"),
 		result:    fs.String("result", "", "only this result: OK or a gRPC code name such as PermissionDenied"),
 		kind:      fs.String("kind", "", "only this kind: call, key.created, policy.changed, server.started, audit.read, ..."),
 	}
+	fs.StringVar(f.key, "key", "", "the same as --key-name (here not the client key file)")
+	return f
 }
 
 func (f *filterFlags) proto(now time.Time) (*pb.EventFilter, error) {
@@ -131,17 +167,20 @@ func (f *filterFlags) proto(now time.Time) (*pb.EventFilter, error) {
 	return p, nil
 }
 
-// parseWhen parses an RFC 3339 time or a duration before now.
+// parseWhen parses an RFC 3339 time, a date (midnight UTC: retention
+// works in whole days) or a duration before now.
 func parseWhen(s, name string, now time.Time) (*timestamppb.Timestamp, error) {
 	if s == "" {
 		return nil, nil
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return timestamppb.New(t), nil
+	for _, layout := range []string{time.RFC3339Nano, time.DateOnly} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return timestamppb.New(t), nil
+		}
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
-		return nil, usageErr("--%s %q: want an RFC 3339 time or a duration ago such as 90m", name, s)
+		return nil, usageErr("--%s %q: want an RFC 3339 time, a date YYYY-MM-DD or a duration ago such as 90m", name, s)
 	}
 	return timestamppb.New(now.Add(-d)), nil
 }

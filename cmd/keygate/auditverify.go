@@ -20,15 +20,21 @@ import (
 // public key, for an assessor who does not trust the server.
 var auditVerifyCommands = []*command{
 	{path: "audit verify", summary: "verify the audit log's hash chain and signed checkpoints: exit 1 when broken",
-		detail: "Online by default (the server verifies its own store). Offline, trusting\n" +
-			"nothing but the checkpoint public key (from `keygate audit checkpoint-key`):\n" +
+		detail: "Online by default (the server verifies its own store). Offline, with no\n" +
+			"server, against a database file or DSN, or an archive, plus the checkpoint\n" +
+			"public key (from `keygate audit checkpoint-key`), trusting nothing else:\n" +
 			"  keygate audit verify --db keygate.db --checkpoint-key audit-key.pem\n" +
+			"  keygate audit verify --db postgres://auditor@db/keygate --checkpoint-key audit-key.pem\n" +
 			"  keygate audit verify --archive audit-2026-11.jsonl --checkpoint-key audit-key.pem",
 		setup: func(fs *flag.FlagSet) action {
 			db := fs.String("db", "", "verify this store offline: a SQLite file or a postgres:// DSN (opened read-only)")
 			archive := fs.String("archive", "", "verify this exported archive offline (\"-\" = stdin)")
 			keyFile := fs.String("checkpoint-key", "", "checkpoint public key (PEM) for --db or --archive")
+			offline := fs.Bool("offline", false, "never ask the server: refuse unless --db or --archive is given")
 			return func(ctx context.Context, e *env, _ []string) error {
+				if *offline && *db == "" && *archive == "" {
+					return usageErr("--offline needs --db DSN or --archive FILE, and --checkpoint-key PEM")
+				}
 				resp, err := e.verifyLog(ctx, *db, *archive, *keyFile)
 				if err != nil {
 					return err
@@ -65,13 +71,18 @@ var auditVerifyCommands = []*command{
 				return err
 			}
 		}},
-	{path: "audit export", stream: true, summary: "export a signed, verifiable archive of the log up to a time",
+	{path: "audit archive", aliases: []string{"audit export"}, stream: true,
+		summary: "export a signed, verifiable archive of the log up to a date (before audit prune)",
+		detail: "The archive runs from the store's base to the last signed checkpoint before\n" +
+			"--until, as JSON lines (audit/RETENTION.md). With --out FILE the file appears\n" +
+			"only when complete, and the segment's seqs are printed:\n" +
+			"  keygate audit archive --until 2026-08-01 --out audit-2026-07.jsonl",
 		setup: func(fs *flag.FlagSet) action {
-			out := fs.String("out", "", "archive file (JSON lines; \"-\" = stdout; required)")
-			until := fs.String("until", "", "archive events before this time: RFC 3339 or a duration ago (default: now)")
+			out := fs.String("out", "-", "archive file (JSON lines; \"-\" = stdout)")
+			until := fs.String("until", "", "archive events before this time: RFC 3339, YYYY-MM-DD (midnight UTC) or a duration ago (default: now)")
 			return func(ctx context.Context, e *env, _ []string) error {
-				if *out == "" {
-					return usageErr("--out is required")
+				if *out == "-" && e.json() {
+					return usageErr("--out - and --output json both write stdout; give --out FILE")
 				}
 				ts, err := parseWhen(*until, "until", time.Now())
 				if err != nil {
@@ -88,10 +99,16 @@ var auditVerifyCommands = []*command{
 				if err != nil {
 					return err
 				}
-				return e.writeStream(*out, func() ([]byte, error) {
+				var head archiveHeader
+				err = e.writeStream(*out, func() ([]byte, error) {
 					resp, err := stream.Recv()
+					head.sniff(resp.GetData())
 					return resp.GetData(), err
 				})
+				if err != nil || *out == "-" {
+					return err
+				}
+				return head.print(e, *out)
 			}
 		}},
 }
@@ -134,12 +151,18 @@ func (e *env) verifyLog(ctx context.Context, db, archive, keyFile string) (*pb.V
 	if err != nil {
 		return nil, fmt.Errorf("offline verification: %w", err)
 	}
+	return verifyResponse(r), nil
+}
+
+// verifyResponse is an offline report in the server's shape, so both
+// print alike.
+func verifyResponse(r *audit.Report) *pb.VerifyLogResponse {
 	resp := &pb.VerifyLogResponse{Ok: r.OK(), Events: r.Events, Checkpoints: uint32(r.Checkpoints), Protected: r.Protected,
 		Unprotected: r.Unprotected, HeadSeq: r.Head.Seq, HeadHash: r.Head.Hash[:]}
 	for _, p := range r.Problems {
 		resp.Problems = append(resp.Problems, &pb.VerifyProblem{Kind: string(p.Kind), Seq: p.Seq, Message: p.Msg})
 	}
-	return resp, nil
+	return resp
 }
 
 func printVerify(e *env, r *pb.VerifyLogResponse) error {

@@ -16,6 +16,7 @@ var certCommands = []*command{
 		setup: func(fs *flag.FlagSet) action {
 			req := &pb.ImportCertificateRequest{}
 			file := fs.String("chain-file", "", "PEM certificates, leaf first (\"-\" = stdin; required)")
+			fs.StringVar(file, "chain", "", "the same as --chain-file")
 			version := fs.Uint("version", 0, "key version (default: the primary version)")
 			return func(ctx context.Context, e *env, args []string) error {
 				b, err := e.read("chain-file", *file)

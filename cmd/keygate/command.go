@@ -14,10 +14,12 @@ import (
 // ...) are a new file with a []*command and one line in commands.
 type command struct {
 	path    string   // words that select it: "sign", "keys create"
-	args    []string // positional arguments, by name: {"NAME"}
+	aliases []string // other paths that select it, e.g. the older "audit list"
+	args    []string // positional arguments, by name: {"NAME"}; "[NAME]" is optional
 	summary string   // one line for `keygate help`
 	detail  string   // more for `keygate CMD -h`, may be empty
 	stream  bool     // runs until done: no deadline unless --timeout is given
+	csv     bool     // takes --output csv as well as table and json
 	// setup declares the verb's flags on fs and returns what runs it.
 	setup func(fs *flag.FlagSet) action
 }
@@ -26,8 +28,8 @@ type command struct {
 type action func(ctx context.Context, e *env, args []string) error
 
 // commands is the table `keygate` dispatches on, in help order.
-var commands = slices.Concat(keyCommands, certCommands, policyCommands, signCommands, encryptCommands, macCommands, deriveCommands,
-	auditCommands, auditVerifyCommands, threeDSCommands)
+var commands = slices.Concat(keyCommands, certCommands, policyCommands, policyValidateCommands, signCommands, encryptCommands, macCommands, deriveCommands,
+	auditCommands, auditVerifyCommands, auditPruneCommands, threeDSCommands)
 
 // groups are the first words of multi-word verbs, with their summaries.
 var groups = map[string]string{
@@ -45,15 +47,43 @@ func (c *command) synopsis() string {
 	return s + " [flags]"
 }
 
-// lookup finds the command whose path is the longest prefix of args, and
-// how many words of args it used.
+// argCounts returns how many positional arguments the verb needs and takes.
+func (c *command) argCounts() (min, max int) {
+	for _, a := range c.args {
+		if !strings.HasPrefix(a, "[") {
+			min++
+		}
+	}
+	return min, len(c.args)
+}
+
+// helpLine is the verb's line in `keygate help`: its words, its arguments,
+// its summary and its aliases, named by the words that differ from its own
+// group ("audit events ... (alias: list)").
+func (c *command) helpLine() string {
+	s := strings.Join(append([]string{c.path}, c.args...), " ") + "\t" + c.summary
+	if len(c.aliases) == 0 {
+		return s
+	}
+	names := make([]string, len(c.aliases))
+	group, _, _ := strings.Cut(c.path, " ")
+	for i, a := range c.aliases {
+		names[i] = strings.TrimPrefix(a, group+" ")
+	}
+	return s + " (alias: " + strings.Join(names, ", ") + ")"
+}
+
+// lookup finds the command whose path or alias is the longest prefix of
+// args, and how many words of args it used.
 func lookup(args []string) (*command, int) {
 	var best *command
 	n := 0
 	for _, c := range commands {
-		words := strings.Fields(c.path)
-		if len(words) > n && len(words) <= len(args) && slices.Equal(words, args[:len(words)]) {
-			best, n = c, len(words)
+		for _, p := range append([]string{c.path}, c.aliases...) {
+			words := strings.Fields(p)
+			if len(words) > n && len(words) <= len(args) && slices.Equal(words, args[:len(words)]) {
+				best, n = c, len(words)
+			}
 		}
 	}
 	return best, n
@@ -76,16 +106,28 @@ secrets) go raw to --out FILE ("--out -" for raw bytes on stdout), else as
 one line of base64 on stdout; text results (PEM, JSON, JWE) print as they
 are. --output json prints the whole response as one JSON object (bytes in
 base64; a field written to a file becomes FIELD_file); audit tail prints one
-object per line. --encryption-context takes one k=v per flag (repeat it for
-more pairs); the value is everything after the first "=", commas included.
+object per line. --output csv (audit events, audit tail) prints a header row
+and one RFC 4180 row per event. --encryption-context (or --context) takes one
+k=v per flag (repeat it for more pairs); the value is everything after the
+first "=", commas included. Times (--since, --until) are RFC 3339, a date
+YYYY-MM-DD (midnight UTC), or a duration ago such as 90m.
+
+--key is the client's private key file, except after the verbs that name a
+key with it (policy simulate, audit events/tail, 3ds create-session,
+3ds decrypt-sdk-enc-data: there it is the key NAME, like --key-id). So give
+the client key before the verb (keygate --key FILE VERB ...), as
+--client-key FILE anywhere, or in KEYGATE_KEY.
 `
 
 const exitText = `exit codes:
   0  success
   1  a negative answer: verify/verify-mac invalid ("invalid" on stdout),
-     policy simulate denied, policy diff found differences
+     policy simulate denied, policy diff found differences, audit verify
+     found the log broken, audit prune refused a log or archive that does
+     not verify
   2  usage: unknown command or flag, missing argument, unreadable local file
-  3  InvalidArgument: bad request, wrong encryption context, tampered ciphertext
+  3  InvalidArgument: bad request, wrong encryption context, tampered ciphertext,
+     policy validate found problems
   4  NotFound: no such key or version
   5  FailedPrecondition or AlreadyExists: wrong key usage or state, name taken
   6  PermissionDenied or Unauthenticated: not allowed, certificate refused
@@ -98,7 +140,7 @@ func printHelp(w io.Writer) {
 	fmt.Fprint(w, helpText, "\ncommands:\n")
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	for _, c := range commands {
-		fmt.Fprintf(tw, "  %s\t%s\n", strings.Join(append([]string{c.path}, c.args...), " "), c.summary)
+		fmt.Fprintf(tw, "  %s\n", c.helpLine())
 	}
 	tw.Flush()
 	fmt.Fprint(w, "\nglobal flags (before or after the command):\n")
@@ -114,7 +156,7 @@ func printGroup(w io.Writer, group string) {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	for _, c := range commands {
 		if strings.HasPrefix(c.path, group+" ") {
-			fmt.Fprintf(tw, "  %s\t%s\n", strings.Join(append([]string{c.path}, c.args...), " "), c.summary)
+			fmt.Fprintf(tw, "  %s\n", c.helpLine())
 		}
 	}
 	tw.Flush()
@@ -122,7 +164,11 @@ func printGroup(w io.Writer, group string) {
 
 // printCommand shows a verb's own flags; the global ones are in `keygate help`.
 func printCommand(w io.Writer, c *command) {
-	fmt.Fprintf(w, "usage: keygate %s\n\n%s\n", c.synopsis(), c.summary)
+	fmt.Fprintf(w, "usage: keygate %s\n", c.synopsis())
+	for _, a := range c.aliases {
+		fmt.Fprintf(w, "   or: keygate %s%s (alias)\n", a, strings.TrimPrefix(c.synopsis(), c.path))
+	}
+	fmt.Fprintf(w, "\n%s\n", c.summary)
 	if c.detail != "" {
 		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.detail))
 	}
@@ -135,5 +181,9 @@ func printCommand(w io.Writer, c *command) {
 		fmt.Fprint(w, "\nflags:\n")
 		fs.PrintDefaults()
 	}
-	fmt.Fprint(w, "\nGlobal flags (--addr --ca --cert --key --output --timeout) and exit codes: keygate help\n")
+	if fs.Lookup("key") != nil {
+		fmt.Fprint(w, "\nAfter this verb --key is the key NAME, not the client key file: give that\n"+
+			"before the verb (keygate --key FILE "+c.path+" ...), as --client-key FILE, or in KEYGATE_KEY.\n")
+	}
+	fmt.Fprint(w, "\nGlobal flags (--addr --ca --cert --key/--client-key --output --timeout) and exit codes: keygate help\n")
 }

@@ -28,7 +28,7 @@ func (e *env) dial() (*grpc.ClientConn, error) {
 	}
 	for _, f := range []struct{ flag, env, val string }{
 		{"--addr", "KEYGATE_ADDR", e.g.addr}, {"--ca", "KEYGATE_CA", e.g.ca},
-		{"--cert", "KEYGATE_CERT", e.g.cert}, {"--key", "KEYGATE_KEY", e.g.key},
+		{"--cert", "KEYGATE_CERT", e.g.cert}, {"--key", "--client-key or KEYGATE_KEY", e.g.key},
 	} {
 		if f.val == "" {
 			return nil, usageErr("%s (or %s) is required", f.flag, f.env)

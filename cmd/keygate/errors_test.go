@@ -110,16 +110,23 @@ func TestCommandTable(t *testing.T) {
 	paths := map[string]bool{}
 	var help bytes.Buffer
 	printHelp(&help)
+	globalNames := map[string]bool{}
+	gfs := flag.NewFlagSet("globals", flag.ContinueOnError)
+	newGlobals(func(string) string { return "" }).register(gfs)
+	gfs.VisitAll(func(f *flag.Flag) { globalNames[f.Name] = true })
 	for _, c := range commands {
-		if paths[c.path] {
-			t.Errorf("command %q defined twice", c.path)
+		for _, p := range append([]string{c.path}, c.aliases...) {
+			if paths[p] {
+				t.Errorf("command %q defined twice", p)
+			}
+			paths[p] = true
+			if words := strings.Fields(p); len(words) > 1 && groupOf(words[0]) == "" {
+				t.Errorf("command %q: group %q has no summary", p, words[0])
+			}
 		}
-		paths[c.path] = true
-		if words := strings.Fields(c.path); len(words) > 1 && groupOf(words[0]) == "" {
-			t.Errorf("command %q: group %q has no summary", c.path, words[0])
-		}
+		// As run does: the verb's flags, then the globals it leaves free.
+		// Only --key may be the verb's own (a key NAME, documented).
 		fs := flag.NewFlagSet(c.path, flag.ContinueOnError)
-		newGlobals(func(string) string { return "" }).register(fs)
 		func() {
 			defer func() {
 				if r := recover(); r != nil {
@@ -127,22 +134,40 @@ func TestCommandTable(t *testing.T) {
 				}
 			}()
 			c.setup(fs)
+			fs.VisitAll(func(f *flag.Flag) {
+				if globalNames[f.Name] && f.Name != "key" {
+					t.Errorf("command %q: flag --%s shadows the global one", c.path, f.Name)
+				}
+			})
+			newGlobals(func(string) string { return "" }).register(fs)
 		}()
 		if !strings.Contains(help.String(), "  "+c.path) {
 			t.Errorf("keygate help does not list %q", c.path)
 		}
-		for _, h := range []string{"-h", "--help"} {
-			var out bytes.Buffer
-			if code := run(append(strings.Fields(c.path), h), nil, &out, &out); code != 0 || !strings.HasPrefix(out.String(), "usage: keygate "+c.path) {
-				t.Errorf("keygate %s %s: exit %d, %q", c.path, h, code, out.String())
+		for _, p := range append([]string{c.path}, c.aliases...) {
+			for _, h := range []string{"-h", "--help"} {
+				var out bytes.Buffer
+				if code := run(append(strings.Fields(p), h), nil, &out, &out); code != 0 || !strings.HasPrefix(out.String(), "usage: keygate "+c.path) {
+					t.Errorf("keygate %s %s: exit %d, %q", p, h, code, out.String())
+				}
 			}
 		}
 	}
-	for _, args := range [][]string{{"help"}, {"help", "keys"}, {"help", "keys", "create"}, {"-h"}} {
+	// Aliases are listed once, on their verb's line.
+	for _, want := range []string{"  audit events  ", "(alias: list)", "(alias: export)", "(alias: create-acs-session)", "policy validate FILE"} {
+		if strings.Count(help.String(), want) != 1 {
+			t.Errorf("keygate help lists %q %d times, want once", want, strings.Count(help.String(), want))
+		}
+	}
+	for _, args := range [][]string{{"help"}, {"help", "keys"}, {"help", "keys", "create"}, {"help", "audit", "list"}, {"-h"}} {
 		var out bytes.Buffer
 		if code := run(args, nil, &out, &out); code != 0 || out.Len() == 0 {
 			t.Errorf("keygate %v: exit %d, %q", args, code, out.String())
 		}
+	}
+	var out bytes.Buffer
+	if run([]string{"help", "3ds", "create-session"}, nil, &out, &out); !strings.Contains(out.String(), "--key is the key NAME") {
+		t.Errorf("3ds create-session help does not say what --key is:\n%s", out.String())
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/keygate/keygate/keys"
 )
 
 // Exit codes, one per class of failure a script may act on differently;
@@ -37,6 +39,14 @@ var exitOf = map[codes.Code]int{
 	codes.DeadlineExceeded:   exitRetry,
 	codes.ResourceExhausted:  exitRetry,
 	codes.Canceled:           exitRetry,
+}
+
+// exitOfKind is exitOf for keys.Kind, whose names are gRPC's code names.
+var exitOfKind = map[keys.Kind]int{
+	keys.Internal: exitInternal, keys.InvalidArgument: exitArgument, keys.NotFound: exitNotFound,
+	keys.AlreadyExists: exitState, keys.FailedPrecondition: exitState, keys.PermissionDenied: exitDenied,
+	keys.ResourceExhausted: exitRetry, keys.Unavailable: exitRetry, keys.DeadlineExceeded: exitRetry,
+	keys.Canceled: exitRetry,
 }
 
 // errInvalid is returned by the verify verbs after printing "invalid".
@@ -69,6 +79,16 @@ func report(stderr io.Writer, err error) int {
 	if errors.As(err, &u) {
 		fmt.Fprintf(stderr, "keygate: %s\n", u.msg)
 		return exitUsage
+	}
+	// A local check (policy validate) fails with keygate's own domain
+	// error: it prints and exits as the same failure from the server would.
+	var ke *keys.Error
+	if errors.As(err, &ke) {
+		fmt.Fprintf(stderr, "keygate: %s: %s\n", ke.Kind, ke.Msg)
+		if code, ok := exitOfKind[ke.Kind]; ok {
+			return code
+		}
+		return exitInternal
 	}
 	st, ok := status.FromError(err)
 	if !ok {

@@ -20,31 +20,36 @@ import (
 const maxInput = 1 << 20
 
 // read reads the file a flag names; "-" is stdin, which can be read once.
+// An upper-case flagName is a positional argument (FILE), not a flag.
 func (e *env) read(flagName, path string) ([]byte, error) {
+	name := "--" + flagName
+	if strings.ToUpper(flagName) == flagName {
+		name = flagName
+	}
 	if path == "" {
-		return nil, usageErr("--%s is required", flagName)
+		return nil, usageErr("%s is required", name)
 	}
 	var r io.Reader
 	if path == "-" {
 		if e.stdinUsed {
-			return nil, usageErr("--%s -: stdin is already read by another flag", flagName)
+			return nil, usageErr("%s -: stdin is already read by another flag", name)
 		}
 		e.stdinUsed = true
 		r = e.stdin
 	} else {
 		f, err := os.Open(path)
 		if err != nil {
-			return nil, usageErr("--%s: %v", flagName, err)
+			return nil, usageErr("%s: %v", name, err)
 		}
 		defer f.Close()
 		r = f
 	}
 	b, err := io.ReadAll(io.LimitReader(r, maxInput+1))
 	if err != nil {
-		return nil, usageErr("--%s: %v", flagName, err)
+		return nil, usageErr("%s: %v", name, err)
 	}
 	if len(b) > maxInput {
-		return nil, usageErr("--%s: larger than %d bytes", flagName, maxInput)
+		return nil, usageErr("%s: larger than %d bytes", name, maxInput)
 	}
 	return b, nil
 }
@@ -176,5 +181,6 @@ func (c contextFlag) Set(s string) error {
 func contextVar(fs *flag.FlagSet) contextFlag {
 	c := contextFlag{}
 	fs.Var(c, "encryption-context", "authenticated context `k=v`, repeatable; the same pairs are needed to decrypt")
+	fs.Var(c, "context", "the same as --encryption-context")
 	return c
 }

@@ -20,7 +20,7 @@ var keyCommands = []*command{
 			fs.StringVar(&req.Backend, "backend", "", "configured backend to create it in (default: the server's default)")
 			fs.StringVar(&req.BackendKeyId, "backend-key-id", "", "adopt this existing backend key (KMS key id, ARN or alias) instead of generating one")
 			policy := fs.String("policy-file", "", "key policy, AWS key-policy JSON (\"-\" = stdin; default: admins administer, nobody uses)")
-			fs.BoolVar(&req.BypassPolicyLockoutSafetyCheck, "bypass-policy-lockout-safety-check", false, "accept a policy that locks the admins out")
+			forceVar(fs, &req.BypassPolicyLockoutSafetyCheck, "accept a policy that locks the admins out")
 			fs.BoolVar(&req.AllowRawSharedSecret, "allow-raw-shared-secret", false, "KEY_AGREEMENT keys: let derive --kdf RAW return the raw ECDH secret")
 			return func(ctx context.Context, e *env, args []string) (err error) {
 				if req.KeySpec == "" || req.KeyUsage == "" {
@@ -28,7 +28,7 @@ var keyCommands = []*command{
 				}
 				req.KeyId = args[0]
 				if *policy != "" {
-					if req.Policy, err = e.readPolicy(*policy); err != nil {
+					if req.Policy, err = e.readPolicy("policy-file", *policy); err != nil {
 						return err
 					}
 				}

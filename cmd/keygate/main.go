@@ -31,14 +31,24 @@ func newGlobals(getenv func(string) string) *globals {
 }
 
 // register declares the global flags on fs; the current values are the
-// defaults, so values parsed before the verb carry over.
+// defaults, so values parsed before the verb carry over. A name the verb
+// already declared is the verb's own: only --key is, in the verbs that
+// name a key with it, and --client-key stays for the client key file.
 func (g *globals) register(fs *flag.FlagSet) {
-	fs.StringVar(&g.addr, "addr", g.addr, "keygated address host:port (env KEYGATE_ADDR)")
-	fs.StringVar(&g.ca, "ca", g.ca, "CA certificate file (PEM) the server's certificate must chain to (env KEYGATE_CA)")
-	fs.StringVar(&g.cert, "cert", g.cert, "client certificate file (PEM) (env KEYGATE_CERT)")
-	fs.StringVar(&g.key, "key", g.key, "client private key file (PEM) (env KEYGATE_KEY)")
-	fs.StringVar(&g.output, "output", g.output, "output format: table (for people) or json (for scripts)")
-	fs.DurationVar(&g.timeout, "timeout", g.timeout, "deadline for the whole command")
+	str := func(p *string, name, usage string) {
+		if fs.Lookup(name) == nil {
+			fs.StringVar(p, name, *p, usage)
+		}
+	}
+	str(&g.addr, "addr", "keygated address host:port (env KEYGATE_ADDR)")
+	str(&g.ca, "ca", "CA certificate file (PEM) the server's certificate must chain to (env KEYGATE_CA)")
+	str(&g.cert, "cert", "client certificate file (PEM) (env KEYGATE_CERT)")
+	str(&g.key, "key", "client private key file (PEM) (env KEYGATE_KEY); after some verbs the key NAME, see above")
+	str(&g.key, "client-key", "client private key file (PEM), the same as --key before the verb")
+	str(&g.output, "output", "output format: table (for people), json (for scripts), csv (audit events and tail)")
+	if fs.Lookup("timeout") == nil {
+		fs.DurationVar(&g.timeout, "timeout", g.timeout, "deadline for the whole command")
+	}
 }
 
 // run is the whole CLI: it parses args, runs one verb and returns the exit
@@ -75,8 +85,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("keygate "+cmd.path, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	g.register(fs)
 	act := cmd.setup(fs)
+	g.register(fs)
 	pos, err := parseInterspersed(fs, rest[n:])
 	if errors.Is(err, flag.ErrHelp) {
 		printCommand(stdout, cmd)
@@ -85,10 +95,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return report(stderr, usageErr("%v; run 'keygate %s -h'", err, cmd.path))
 	}
-	if len(pos) != len(cmd.args) {
+	if lo, hi := cmd.argCounts(); len(pos) < lo || len(pos) > hi {
 		return report(stderr, usageErr("usage: keygate %s; run 'keygate %s -h'", cmd.synopsis(), cmd.path))
 	}
-	if g.output != "table" && g.output != "json" {
+	switch {
+	case g.output == "csv" && !cmd.csv:
+		return report(stderr, usageErr("--output csv: only audit events and audit tail print CSV; want table or json"))
+	case g.output != "table" && g.output != "json" && g.output != "csv":
 		return report(stderr, usageErr("--output %q: want table or json", g.output))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)

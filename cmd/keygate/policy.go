@@ -43,14 +43,17 @@ var policyCommands = []*command{
 		}},
 	{path: "keys put-policy", args: []string{"NAME"}, summary: "replace a key's policy document",
 		detail: "The server refuses a policy that would stop every admin from changing it\n" +
-			"again (KMS's lockout safety check) unless --bypass-policy-lockout-safety-check.",
+			"again (KMS's lockout safety check) unless --force (or KMS's spelling,\n" +
+			"--bypass-policy-lockout-safety-check). Check a document offline first with\n" +
+			"keygate policy validate FILE.",
 		setup: func(fs *flag.FlagSet) action {
 			req := &pb.PutKeyPolicyRequest{}
-			file := fs.String("policy-file", "", "the policy document, AWS key-policy JSON (\"-\" = stdin; required)")
-			fs.BoolVar(&req.BypassPolicyLockoutSafetyCheck, "bypass-policy-lockout-safety-check", false, "accept a policy that locks the admins out")
+			file := fs.String("file", "", "the policy document, AWS key-policy JSON (\"-\" = stdin; required)")
+			fs.StringVar(file, "policy-file", "", "the same as --file")
+			forceVar(fs, &req.BypassPolicyLockoutSafetyCheck, "accept a policy that locks the admins out")
 			return func(ctx context.Context, e *env, args []string) error {
 				req.KeyId = args[0]
-				doc, err := e.readPolicy(*file)
+				doc, err := e.readPolicy("file", *file)
 				if err != nil {
 					return err
 				}
@@ -70,9 +73,13 @@ var policyCommands = []*command{
 				return err
 			}
 		}},
-	{path: "policy simulate", args: []string{"NAME"}, summary: "explain whether a key's policy allows a request: exit 1 when denied",
+	{path: "policy simulate", args: []string{"[NAME]"}, summary: "explain whether a key's policy allows a request: exit 1 when denied",
+		detail: "The key is NAME or --key NAME; --context k=v is the request's encryption context:\n" +
+			"  keygate policy simulate --principal arn:aws:iam::111122223333:role/acs \\\n" +
+			"      --action kms:Sign --key acs-signing --signing-algorithm ECDSA_SHA_256",
 		setup: func(fs *flag.FlagSet) action {
 			req := &pb.SimulatePolicyRequest{}
+			key := keyNameVar(fs, "the key")
 			fs.StringVar(&req.PrincipalArn, "principal", "", "principal ARN, e.g. arn:aws:iam::111122223333:role/acs (required)")
 			fs.StringVar(&req.Action, "action", "", "action, e.g. kms:Sign (required)")
 			fs.StringVar(&req.SigningAlgorithm, "signing-algorithm", "", "kms:SigningAlgorithm of the request")
@@ -81,8 +88,11 @@ var policyCommands = []*command{
 			fs.StringVar(&req.MessageType, "message-type", "", "kms:MessageType of the request")
 			fs.StringVar(&req.SourceIp, "source-ip", "", "aws:SourceIp of the request")
 			ec := contextVar(fs)
-			return func(ctx context.Context, e *env, args []string) error {
-				req.KeyId, req.EncryptionContext = args[0], ec
+			return func(ctx context.Context, e *env, args []string) (err error) {
+				if req.KeyId, err = key.name(args); err != nil {
+					return err
+				}
+				req.EncryptionContext = ec
 				c, err := e.policy()
 				if err != nil {
 					return err
@@ -134,7 +144,7 @@ var policyCommands = []*command{
 	{path: "policy push", args: []string{"NAME"}, summary: "write a key's policy to the KMS keys behind its versions",
 		setup: func(fs *flag.FlagSet) action {
 			req := &pb.PushKeyPolicyRequest{}
-			fs.BoolVar(&req.BypassPolicyLockoutSafetyCheck, "bypass-policy-lockout-safety-check", false, "let KMS accept a policy that locks its admins out")
+			forceVar(fs, &req.BypassPolicyLockoutSafetyCheck, "let KMS accept a policy that locks its admins out")
 			return func(ctx context.Context, e *env, args []string) error {
 				req.KeyId = args[0]
 				c, err := e.policy()
@@ -156,13 +166,19 @@ var policyCommands = []*command{
 
 // readPolicy reads a policy document and checks it is JSON, so a wrong
 // file is caught here rather than as a server-side parse error.
-func (e *env) readPolicy(path string) (string, error) {
-	b, err := e.read("policy-file", path)
+func (e *env) readPolicy(flagName, path string) (string, error) {
+	b, err := e.read(flagName, path)
 	if err != nil {
 		return "", err
 	}
 	if !json.Valid(b) {
-		return "", usageErr("--policy-file %s is not JSON", path)
+		return "", usageErr("--%s %s is not JSON", flagName, path)
 	}
 	return string(b), nil
+}
+
+// forceVar declares --force and KMS's long name for the lockout override.
+func forceVar(fs *flag.FlagSet, p *bool, usage string) {
+	fs.BoolVar(p, "force", false, usage)
+	fs.BoolVar(p, "bypass-policy-lockout-safety-check", false, "the same as --force (KMS's name)")
 }

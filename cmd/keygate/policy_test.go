@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"crypto/ecdh"
 	"crypto/rand"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -52,13 +55,104 @@ func testPolicy(t *testing.T, c *cli) {
 	}
 	acs.ok("", "keys", "public-key", "cli-policy")
 	lockout := harness.Policy(harness.Statement{Sid: "AcsOnly", Principals: []string{harness.ARN("acs")}, Actions: []string{"kms:*"}})
-	c.fails(exitState, "keygate: FailedPrecondition: ", lockout, "keys", "put-policy", "cli-policy", "--policy-file", "-")
-	c.fails(exitUsage, "keygate: --policy-file - is not JSON", "Version: 2012", "keys", "put-policy", "cli-policy", "--policy-file", "-")
-	acs.fails(exitDenied, "keygate: PermissionDenied: ", wider, "keys", "put-policy", "cli-policy", "--policy-file", "-")
+	c.fails(exitState, "keygate: FailedPrecondition: ", lockout, "keys", "put-policy", "cli-policy", "--file", "-")
+	c.fails(exitUsage, "keygate: --file - is not JSON", "Version: 2012", "keys", "put-policy", "cli-policy", "--file", "-")
+	acs.fails(exitDenied, "keygate: PermissionDenied: ", wider, "keys", "put-policy", "cli-policy", "--file", "-")
+
+	testPolicyIssueSpelling(t, c, acs)
 
 	// SoftHSM keeps no policy of its own: nothing to diff or push.
 	c.fails(exitState, "keygate: FailedPrecondition: ", "", "policy", "diff", "cli-policy")
 	c.fails(exitState, "keygate: FailedPrecondition: ", "", "policy", "push", "cli-policy")
+}
+
+// testPolicyIssueSpelling runs issue 4's spellings: put-policy --file and
+// --force, simulate --key with --context as the encryption context.
+func testPolicyIssueSpelling(t *testing.T, c, acs *cli) {
+	cards := harness.Policy(
+		harness.Statement{Sid: "Admins", Principals: []string{harness.ARN("admin")}, Actions: []string{"kms:*"}},
+		harness.Statement{Sid: "CardsOnly", Principals: []string{harness.ARN("acs")}, Actions: []string{"kms:Encrypt"},
+			Condition: map[string]map[string]any{"StringEquals": {"kms:EncryptionContext:purpose": "cards"}}},
+	)
+	c.ok(harness.OpenPolicy(), "keys", "create", "cli-ec-policy", "--key-spec", "SYMMETRIC_DEFAULT", "--key-usage", "ENCRYPT_DECRYPT", "--policy-file", "-")
+	c.ok("", "keys", "put-policy", "cli-ec-policy", "--file", c.file("cards.json", []byte(cards)))
+	out := c.ok("", "policy", "simulate", "--principal", harness.ARN("acs"), "--action", "kms:Encrypt", "--key", "cli-ec-policy",
+		"--context", "purpose=cards")
+	if !strings.HasPrefix(out, "Allow (statement CardsOnly)") {
+		t.Errorf("policy simulate --key --context purpose=cards:\n%s", out)
+	}
+	out = c.fails(exitInvalid, "", "", "policy", "simulate", "--principal", harness.ARN("acs"), "--action", "kms:Encrypt",
+		"--key-id", "cli-ec-policy", "--context", "purpose=logs")
+	if !strings.HasPrefix(out, "ImplicitDeny") {
+		t.Errorf("policy simulate --context purpose=logs:\n%s", out)
+	}
+	c.fails(exitUsage, "keygate: two key names given (cli-policy, cli-ec-policy)", "", "policy", "simulate", "cli-policy",
+		"--key", "cli-ec-policy", "--principal", harness.ARN("acs"), "--action", "kms:Encrypt")
+	c.fails(exitUsage, "keygate: the key NAME is required", "", "policy", "simulate", "--principal", harness.ARN("acs"), "--action", "kms:Encrypt")
+
+	// --force is KMS's bypass: the admins may lock themselves out on purpose.
+	lockout := harness.Policy(harness.Statement{Sid: "AcsOnly", Principals: []string{harness.ARN("acs")}, Actions: []string{"kms:*"}})
+	c.fails(exitState, "keygate: FailedPrecondition: ", lockout, "keys", "put-policy", "cli-ec-policy", "--file", "-")
+	c.ok(lockout, "keys", "put-policy", "cli-ec-policy", "--file", "-", "--force")
+	c.fails(exitDenied, "keygate: PermissionDenied: ", "", "keys", "get-policy", "cli-ec-policy")
+	acs.ok("", "keys", "get-policy", "cli-ec-policy")
+}
+
+// TestPolicyValidate checks documents offline: no server, no flags.
+func TestPolicyValidate(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.json")
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(good, []byte(harness.OpenPolicy()), 0o600)
+	os.WriteFile(bad, []byte(`{"Version":"2012-10-17","Statement":[
+		{"Sid":"Admins","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+		{"Sid":"Oops","Effect":"Permit","Principal":{"AWS":"arn:aws:iam::111122223333:role/acs"},"Action":"kms:Sign","Resource":"*",
+		 "Condition":{"StringEqualz":{"kms:SigningAlgorithm":"ECDSA_SHA_256"}}}]}`), 0o600)
+	run1 := func(stdin string, args ...string) (string, string, int) {
+		var out, errb bytes.Buffer
+		code := run(args, strings.NewReader(stdin), &out, &errb)
+		return out.String(), errb.String(), code
+	}
+	if out, errOut, code := run1("", "policy", "validate", good); code != 0 || out != "valid\n" {
+		t.Errorf("policy validate good.json: exit %d, %q %q", code, out, errOut)
+	}
+	out, errOut, code := run1("", "policy", "validate", bad)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != exitArgument || errOut != "keygate: InvalidArgument: "+bad+": 2 problems in the key policy\n" || len(lines) != 2 ||
+		!strings.HasPrefix(lines[0], bad+`: Statement[1] (Sid "Oops"): Effect: `) ||
+		!strings.HasPrefix(lines[1], bad+`: Statement[1] (Sid "Oops"): Condition.StringEqualz`) {
+		t.Errorf("policy validate bad.json: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	// From stdin, as JSON for a tool.
+	var res struct {
+		Valid    bool
+		Problems []struct {
+			Statement int
+			Sid       string
+			Element   string
+		}
+	}
+	out, _, code = run1(string(readFile(t, bad)), "--output", "json", "policy", "validate", "-")
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != exitArgument || res.Valid || len(res.Problems) != 2 ||
+		res.Problems[0].Statement != 1 || res.Problems[0].Sid != "Oops" || res.Problems[0].Element != "Effect" {
+		t.Errorf("policy validate --output json: exit %d, %s (%v)", code, out, err)
+	}
+	out, _, code = run1("{", "policy", "validate", "-")
+	if code != exitArgument || !strings.HasPrefix(out, "-: ") {
+		t.Errorf("policy validate on broken JSON: exit %d, %q", code, out)
+	}
+	if _, errOut, code := run1("", "policy", "validate", filepath.Join(dir, "missing.json")); code != exitUsage || !strings.HasPrefix(errOut, "keygate: FILE: ") {
+		t.Errorf("policy validate on a missing file: exit %d, %q", code, errOut)
+	}
+}
+
+func readFile(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // testRawSecret: a KEY_AGREEMENT key created with --allow-raw-shared-secret

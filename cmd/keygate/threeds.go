@@ -13,21 +13,29 @@ import (
 // and the DS's sdkEncData. Their outputs are text (JWS, JWE, JSON), so
 // they print as they are, not in base64.
 var threeDSCommands = []*command{
-	{path: "3ds create-acs-session", args: []string{"NAME"}, summary: "start an ACS challenge session: ECDH with the SDK, signed acsSignedContent",
-		detail: "NAME is the ACS signing key; its active version needs a certificate chain\n" +
-			"(keygate keys import-cert). The session key stays in keygate: use the\n" +
-			"printed session id with decrypt-creq and encrypt-cres.",
+	{path: "3ds create-session", aliases: []string{"3ds create-acs-session"}, args: []string{"[NAME]"},
+		summary: "start an ACS challenge session: ECDH with the SDK, signed acsSignedContent",
+		detail: "NAME (or --key NAME) is the ACS signing key; its active version needs a\n" +
+			"certificate chain (keygate keys import-cert). The session key stays in\n" +
+			"keygate: use the printed session id with decrypt-creq and encrypt-cres.\n" +
+			"  keygate 3ds create-session --key acs-signing --acs-trans-id ID --acs-url URL \\\n" +
+			"      --sdk-ephem-pub-key sdk-jwk.json --sdk-reference-number REF --enc A128GCM",
 		setup: func(fs *flag.FlagSet) action {
 			req := &pb.CreateAcsSessionRequest{}
+			key := keyNameVar(fs, "the ACS signing key")
 			fs.StringVar(&req.AcsTransId, "acs-trans-id", "", "acsTransID (required)")
 			fs.StringVar(&req.AcsUrl, "acs-url", "", "acsURL for the signed content (required)")
-			jwk := fs.String("sdk-ephem-pub-key-file", "", "the AReq's sdkEphemPubKey JWK, as received (\"-\" = stdin; required)")
+			jwk := fs.String("sdk-ephem-pub-key", "", "file holding the AReq's sdkEphemPubKey JWK, as received (\"-\" = stdin; required)")
+			fs.StringVar(jwk, "sdk-ephem-pub-key-file", "", "the same as --sdk-ephem-pub-key")
 			fs.StringVar(&req.SdkReferenceNumber, "sdk-reference-number", "", "the SDK Reference Number (PartyVInfo; required)")
 			fs.StringVar(&req.Enc, "enc", "", "A128CBC-HS256 (default) or A128GCM")
 			ttl := fs.Uint("ttl-seconds", 0, "session lifetime (default: the server's)")
 			return func(ctx context.Context, e *env, args []string) (err error) {
-				req.KeyId, req.TtlSeconds = args[0], uint32(*ttl)
-				if req.SdkEphemPubKey, err = e.read("sdk-ephem-pub-key-file", *jwk); err != nil {
+				if req.KeyId, err = key.name(args); err != nil {
+					return err
+				}
+				req.TtlSeconds = uint32(*ttl)
+				if req.SdkEphemPubKey, err = e.read("sdk-ephem-pub-key", *jwk); err != nil {
 					return err
 				}
 				c, err := e.threeDS()
@@ -50,7 +58,7 @@ var threeDSCommands = []*command{
 	{path: "3ds decrypt-creq", summary: "decrypt a CReq JWE from the SDK under a session",
 		setup: func(fs *flag.FlagSet) action {
 			req := &pb.DecryptChallengeRequestRequest{}
-			fs.StringVar(&req.SessionId, "session", "", "session id from create-acs-session (required)")
+			fs.StringVar(&req.SessionId, "session", "", "session id from create-session (required)")
 			file := fs.String("jwe-file", "", "the CReq JWE compact serialization (\"-\" = stdin; required)")
 			out := fs.String("out", "", "write the CReq JSON here instead of stdout")
 			return func(ctx context.Context, e *env, _ []string) error {
@@ -73,11 +81,12 @@ var threeDSCommands = []*command{
 	{path: "3ds encrypt-cres", summary: "encrypt a CRes JSON for the SDK under a session",
 		setup: func(fs *flag.FlagSet) action {
 			req := &pb.EncryptChallengeResponseRequest{}
-			fs.StringVar(&req.SessionId, "session", "", "session id from create-acs-session (required)")
-			file := fs.String("cres-file", "", "the CRes JSON (\"-\" = stdin; required)")
+			fs.StringVar(&req.SessionId, "session", "", "session id from create-session (required)")
+			file := fs.String("json-file", "", "the CRes JSON (\"-\" = stdin; required)")
+			fs.StringVar(file, "cres-file", "", "the same as --json-file")
 			out := fs.String("out", "", "write the JWE here instead of stdout")
 			return func(ctx context.Context, e *env, _ []string) (err error) {
-				if req.Cres, err = e.read("cres-file", *file); err != nil {
+				if req.Cres, err = e.read("json-file", *file); err != nil {
 					return err
 				}
 				c, err := e.threeDS()
@@ -91,18 +100,22 @@ var threeDSCommands = []*command{
 				return e.emitText(resp, "jwe", []byte(resp.Jwe), *out)
 			}
 		}},
-	{path: "3ds decrypt-sdk-enc-data", args: []string{"NAME"}, summary: "decrypt an AReq's sdkEncData with the DS key NAME",
+	{path: "3ds decrypt-sdk-enc-data", args: []string{"[NAME]"}, summary: "decrypt an AReq's sdkEncData with the DS key NAME (or --key NAME)",
 		setup: func(fs *flag.FlagSet) action {
 			req := &pb.DecryptSdkEncDataRequest{}
+			key := keyNameVar(fs, "the DS key")
 			file := fs.String("jwe-file", "", "the sdkEncData JWE (\"-\" = stdin; required)")
-			fs.StringVar(&req.DsId, "ds-id", "", "the DS ID, PartyVInfo for EC keys, e.g. A000000802 (required)")
+			fs.StringVar(&req.DsId, "ds-id", "", "the DS ID, PartyVInfo under an EC DS key, e.g. A000000802")
 			out := fs.String("out", "", "write the device data JSON here instead of stdout")
-			return func(ctx context.Context, e *env, args []string) error {
+			return func(ctx context.Context, e *env, args []string) (err error) {
+				if req.KeyId, err = key.name(args); err != nil {
+					return err
+				}
 				jwe, err := e.read("jwe-file", *file)
 				if err != nil {
 					return err
 				}
-				req.KeyId, req.Jwe = args[0], trimText(jwe)
+				req.Jwe = trimText(jwe)
 				c, err := e.threeDS()
 				if err != nil {
 					return err

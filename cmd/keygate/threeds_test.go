@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 
@@ -25,7 +26,7 @@ func test3DS(t *testing.T, c *cli) {
 		t.Fatal(err)
 	}
 	chain := string(devca.CertPEM(leaf)) + string(devca.CertPEM(c.env.CA.Cert))
-	if out := c.ok(chain, "keys", "import-cert", "acs-signing", "--chain-file", "-"); !strings.Contains(out, "2 certificates imported") {
+	if out := c.ok(chain, "keys", "import-cert", "acs-signing", "--version", "1", "--chain", "-"); !strings.Contains(out, "2 certificates imported") {
 		t.Errorf("keys import-cert: %s", out)
 	}
 	if got := c.ok("", "keys", "get-cert", "acs-signing", "--version", "1"); got != chain {
@@ -44,8 +45,11 @@ func test3DS(t *testing.T, c *cli) {
 		Ephem   []byte `json:"acs_ephem_pub_key"`
 	}
 	acsTransID := "8a880dc0-d2d2-4067-bcb1-b08d1690b26e"
-	decode(t, c.ok(jwk, "--output", "json", "3ds", "create-acs-session", "acs-signing", "--acs-trans-id", acsTransID,
-		"--acs-url", "https://acs.example/challenge", "--sdk-ephem-pub-key-file", "-", "--sdk-reference-number", sdkRef), &sess)
+	// Issue 6's spelling: --key is the key NAME after the verb (the client
+	// key file went before it, in c.base).
+	decode(t, c.ok("", "--output", "json", "3ds", "create-session", "--key", "acs-signing", "--acs-trans-id", acsTransID,
+		"--acs-url", "https://acs.example/challenge", "--sdk-ephem-pub-key", c.file("sdk-jwk.json", []byte(jwk)),
+		"--sdk-reference-number", sdkRef, "--enc", "A128CBC-HS256"), &sess)
 
 	// acsSignedContent: ES256 over the first two parts, x5c = our leaf.
 	parts := strings.Split(sess.Content, ".")
@@ -83,13 +87,19 @@ func test3DS(t *testing.T, c *cli) {
 	}
 	obj, _ := enc.Encrypt([]byte(creq))
 	creqJWE, _ := obj.CompactSerialize()
-	if got := c.ok(creqJWE+"\n", "3ds", "decrypt-creq", "--session", sess.ID, "--jwe-file", "-"); got != creq+"\n" {
-		t.Errorf("3ds decrypt-creq = %q, want %q", got, creq)
+	var creqResp struct {
+		CReq []byte `json:"creq"`
+	}
+	decode(t, c.ok(creqJWE+"\n", "--output", "json", "3ds", "decrypt-creq", "--session", sess.ID, "--jwe-file", "-"), &creqResp)
+	if string(creqResp.CReq) != creq {
+		t.Errorf("3ds decrypt-creq = %q, want %q", creqResp.CReq, creq)
 	}
 	c.fails(exitArgument, "keygate: InvalidArgument: ", creqJWE, "3ds", "decrypt-creq", "--session", sess.ID, "--jwe-file", "-")
 
 	cres := `{"acsTransID":"` + acsTransID + `","messageType":"CRes","acsCounterAtoS":"000","transStatus":"Y"}`
-	cresJWE := strings.TrimSpace(c.ok(cres, "3ds", "encrypt-cres", "--session", sess.ID, "--cres-file", "-"))
+	var cresResp struct{ JWE string }
+	decode(t, c.ok("", "--output", "json", "3ds", "encrypt-cres", "--session", sess.ID, "--json-file", c.file("cres.json", []byte(cres))), &cresResp)
+	cresJWE := cresResp.JWE
 	parsed, err := jose.ParseEncrypted(cresJWE, []jose.KeyAlgorithm{jose.DIRECT}, []jose.ContentEncryption{jose.A128CBC_HS256})
 	if err != nil {
 		t.Fatal(err)
@@ -106,11 +116,43 @@ func test3DS(t *testing.T, c *cli) {
 	}
 	obj, _ = enc.Encrypt([]byte(device))
 	sdkEnc, _ := obj.CompactSerialize()
-	if got := c.ok(sdkEnc, "3ds", "decrypt-sdk-enc-data", "ds-enc", "--jwe-file", "-", "--ds-id", "A000000802"); got != device+"\n" {
+	if got := c.ok(sdkEnc, "3ds", "decrypt-sdk-enc-data", "--key", "ds-enc", "--jwe-file", "-", "--ds-id", "A000000802"); got != device+"\n" {
 		t.Errorf("3ds decrypt-sdk-enc-data = %q, want %q", got, device)
 	}
-	c.fails(exitState, "keygate: FailedPrecondition: ", jwk, "3ds", "create-acs-session", "acs-signing-rsa", "--acs-trans-id", acsTransID,
-		"--acs-url", "https://acs.example/challenge", "--sdk-ephem-pub-key-file", "-", "--sdk-reference-number", sdkRef)
+	var dd struct {
+		DeviceData []byte `json:"device_data"`
+	}
+	decode(t, c.ok(sdkEnc, "--output", "json", "3ds", "decrypt-sdk-enc-data", "ds-enc", "--jwe-file", "-", "--ds-id", "A000000802"), &dd)
+	if string(dd.DeviceData) != device {
+		t.Errorf("3ds decrypt-sdk-enc-data --output json: %q", dd.DeviceData)
+	}
+	test3DSKeyFlag(t, c, jwk)
+}
+
+// test3DSKeyFlag: the rule for --key after a 3ds verb. The old spelling
+// (positional NAME, create-acs-session) still works; two names are refused;
+// the client key file can follow the verb as --client-key.
+func test3DSKeyFlag(t *testing.T, c *cli, jwk string) {
+	args := []string{"--acs-trans-id", "8a880dc0-d2d2-4067-bcb1-b08d1690b26e", "--acs-url", "https://acs.example/challenge",
+		"--sdk-ephem-pub-key-file", "-", "--sdk-reference-number", "ref"}
+	c.fails(exitState, "keygate: FailedPrecondition: ", jwk, append([]string{"3ds", "create-acs-session", "acs-signing-rsa"}, args...)...)
+	c.fails(exitUsage, "keygate: two key names given (acs-signing, acs-signing-rsa)", jwk,
+		append([]string{"3ds", "create-session", "acs-signing", "--key", "acs-signing-rsa"}, args...)...)
+	c.fails(exitUsage, "keygate: the key NAME is required", jwk, append([]string{"3ds", "create-session"}, args...)...)
+
+	// The client key after the verb: --client-key, as --key means the name.
+	noKey := *c
+	noKey.base = slices.Clone(c.base[:len(c.base)-2])
+	if c.base[len(c.base)-2] != "--key" {
+		t.Fatalf("the test's global flags end %q, want --key FILE", c.base[len(c.base)-2:])
+	}
+	out := noKey.ok(jwk, append([]string{"--output", "json", "3ds", "create-session", "--key", "acs-signing",
+		"--client-key", c.base[len(c.base)-1]}, args...)...)
+	if !strings.Contains(out, `"session_id"`) {
+		t.Errorf("3ds create-session with --client-key after the verb: %s", out)
+	}
+	noKey.fails(exitUsage, "keygate: --key (or --client-key or KEYGATE_KEY) is required", jwk,
+		append([]string{"3ds", "create-session", "--key", "acs-signing"}, args...)...)
 }
 
 func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
