@@ -34,8 +34,8 @@ var commands = slices.Concat(keyCommands, certCommands, policyCommands, policyVa
 // groups are the first words of multi-word verbs, with their summaries.
 var groups = map[string]string{
 	"keys":   "administer keys: create, list, describe, public-key, enable, disable, policies, certificates",
-	"policy": "explain, diff and push key policies",
-	"audit":  "read, follow, verify and export the tamper-evident audit log",
+	"policy": "validate (offline), explain, diff and push key policies",
+	"audit":  "read, follow, verify, archive and prune the tamper-evident audit log",
 	"3ds":    "EMV 3DS by hand: ACS challenge sessions (CReq/CRes) and the DS's sdkEncData",
 }
 
@@ -182,8 +182,8 @@ func printCommand(w io.Writer, c *command) {
 		fs.PrintDefaults()
 	}
 	if fs.Lookup("key") != nil {
-		fmt.Fprint(w, "\nAfter this verb --key is the key NAME, not the client key file: give that\n"+
-			"before the verb (keygate --key FILE "+c.path+" ...), as --client-key FILE, or in KEYGATE_KEY.\n")
+		fmt.Fprintf(w, "\nAfter this verb --key is the key NAME, not the client key file: give that\n"+
+			"before the verb (keygate --key FILE %s ...), as --client-key FILE,\nor in KEYGATE_KEY.\n", c.path)
 	}
 	fmt.Fprint(w, "\nGlobal flags (--addr --ca --cert --key/--client-key --output --timeout) and exit codes: keygate help\n")
 }
