@@ -42,20 +42,22 @@ var auditCommands = []*command{
 					}
 				}
 				all := &pb.ListEventsResponse{}
-				for *limit == 0 || uint(len(all.Events)) < *limit {
+				for n := uint(0); *limit == 0 || n < *limit; {
 					resp, err := c.ListEvents(ctx, req)
 					if err != nil {
 						return err
 					}
-					all.Events = append(all.Events, resp.Events...)
-					if *limit > 0 && uint(len(all.Events)) > *limit {
-						all.Events = all.Events[:*limit]
+					page := resp.Events
+					if *limit > 0 && n+uint(len(page)) > *limit {
+						page = page[:*limit-n]
 					}
+					n += uint(len(page))
 					if cw != nil { // rows as pages arrive: a year of events need not fit in memory
-						if err := cw.write(all.Events...); err != nil {
+						if err := cw.write(page...); err != nil {
 							return err
 						}
-						all.Events = all.Events[:0]
+					} else {
+						all.Events = append(all.Events, page...)
 					}
 					if resp.NextPageToken == "" {
 						break

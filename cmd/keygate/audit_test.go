@@ -129,6 +129,11 @@ func testAuditEvents(t *testing.T, c *cli) {
 		t.Errorf("CSV row 2 has no error text: %q", rows[2])
 	}
 
+	out = c.ok("", "--output", "csv", "audit", "events", "--key", "cli-audit-csv", "--page-size", "1", "--limit", "1")
+	if rows, err := csv.NewReader(strings.NewReader(out)).ReadAll(); err != nil || len(rows) != 2 {
+		t.Errorf("audit events --output csv --limit 1: %v\n%s", err, out)
+	}
+
 	// tail -f --output csv: the header, then rows as they come.
 	first, _ := strconv.ParseUint(col(rows[1], "seq"), 10, 64)
 	out = c.ok("", "--output", "csv", "audit", "tail", "--follow", "--key", "cli-audit-csv", "--after-seq", fmt.Sprint(first-1), "--max-events", "1")
