@@ -27,16 +27,25 @@ func (l *Log) checkpointer() {
 	}
 }
 
-// Checkpoint signs and stores a checkpoint of the store's current head. It
-// first verifies the chain from the last checkpoint it trusts up to that
-// head, so the audit key never vouches for a tampered chain: a broken
-// chain is an error naming the first problem, and nothing is signed. It
-// signs nothing when the chain is empty or a valid checkpoint of the head
-// already exists (another replica may have made it), and then returns the
-// zero Checkpoint.
+// Checkpoint signs and stores a checkpoint of the chain head. It never
+// vouches for links it has not checked: if this log extended the chain
+// without interruption since the last checkpoint it trusts, it signs its
+// own latest head, whose every link it made inside the transaction that
+// held the head lock; otherwise (another replica wrote, or the process
+// restarted) it reads the chain from the last valid checkpoint to the
+// store's head and verifies it first. A broken chain is an error naming
+// the first problem, and nothing is signed. With nothing new to vouch for
+// (an empty chain, or a valid checkpoint of the head exists, perhaps made
+// by another replica) it returns the zero Checkpoint.
 func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	l.cpMu.Lock()
 	defer l.cpMu.Unlock()
+	l.mu.Lock()
+	own := l.own
+	l.mu.Unlock()
+	if own.from == l.trusted && own.to.Seq > own.from.Seq {
+		return l.sign(ctx, own.to, own.from)
+	}
 	base, head, err := l.cfg.Store.Bounds(ctx)
 	if err != nil {
 		return Checkpoint{}, err
@@ -50,16 +59,8 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 			return Checkpoint{}, err
 		}
 	}
-	l.mu.Lock()
-	own := l.own
-	l.mu.Unlock()
-	// If head is the end of this log's own run from the trusted point,
-	// every link in between was made here, inside the transaction that
-	// held the head lock: nothing to read back. Otherwise walk the store.
-	if own.from != from || own.to != head {
-		if err := l.verifyRange(ctx, from, head); err != nil {
-			return Checkpoint{}, err
-		}
+	if err := l.verifyRange(ctx, from, head); err != nil {
+		return Checkpoint{}, err
 	}
 	have, err := l.cfg.Store.Checkpoints(ctx, head.Seq, head.Seq)
 	if err != nil {
@@ -67,10 +68,16 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	}
 	for i := range have {
 		if have[i].Head == head.Hash && l.verifier.Check(&have[i]) {
-			l.trust(head)
+			l.trust(head, head)
 			return Checkpoint{}, nil
 		}
 	}
+	return l.sign(ctx, head, head)
+}
+
+// sign signs and stores a checkpoint of head and trusts it (see trust for
+// runFrom).
+func (l *Log) sign(ctx context.Context, head, runFrom Head) (Checkpoint, error) {
 	c, err := signCheckpoint(ctx, l.cfg.Signer, l.keyID, head, l.cfg.Now())
 	if err != nil {
 		return Checkpoint{}, err
@@ -78,16 +85,18 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if err := l.cfg.Store.AddCheckpoint(ctx, c); err != nil {
 		return Checkpoint{}, err
 	}
-	l.trust(head)
+	l.trust(head, runFrom)
 	return c, nil
 }
 
-// trust makes head the point the next checkpoint verifies from. If head
-// is where this log's own run ends, the run restarts there.
-func (l *Log) trust(head Head) {
+// trust makes head the point the next checkpoint starts from. If head lies
+// on this log's own run, the run restarts there: either head is the run's
+// end, or the run still starts at runFrom (the start the caller saw), so
+// it is uninterrupted from runFrom through head.
+func (l *Log) trust(head, runFrom Head) {
 	l.trusted = head
 	l.mu.Lock()
-	if l.own.to == head {
+	if l.own.to == head || (l.own.from == runFrom && runFrom.Seq < head.Seq && head.Seq <= l.own.to.Seq) {
 		l.own.from = head
 	}
 	l.mu.Unlock()
