@@ -16,7 +16,7 @@ import (
 // delete from the store the events an archive holds, once the archive and
 // the store both verify against the checkpoint key.
 var auditPruneCommands = []*command{
-	{path: "audit prune", summary: "offline: delete archived events from the store once archive and store verify",
+	{path: "audit prune", stream: true, summary: "offline: delete archived events from the store once archive and store verify",
 		detail: "The last step of the monthly procedure in audit/RETENTION.md, after\n" +
 			"audit archive and copying the archive to WORM storage and reading it back:\n" +
 			"  keygate audit prune --db keygate.db --checkpoint-key audit-key.pem --archive audit-2026-07.jsonl\n" +
@@ -25,7 +25,8 @@ var auditPruneCommands = []*command{
 			"that the archive starts at or before the store's base and that the store\n" +
 			"holds its last event with the same hash, and deletes up to it in one\n" +
 			"transaction. The store is verified again afterwards. Keep the archive: it\n" +
-			"is then the only copy of those events.",
+			"is then the only copy of those events. No deadline unless --timeout: verifying\n" +
+			"a year of events takes a while (the deletion is one transaction: all or none).",
 		setup: func(fs *flag.FlagSet) action {
 			db := fs.String("db", "", "the audit store: a SQLite file or a postgres:// DSN (required)")
 			keyFile := fs.String("checkpoint-key", "", "checkpoint public key (PEM) (required)")
