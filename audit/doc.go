@@ -36,8 +36,9 @@
 //
 // Every Config.CheckpointEvery events or Config.CheckpointInterval, and on
 // Close, the log signs (seq, head hash, time, key id) with the Signer. It
-// first verifies the chain from the last checkpoint it trusts, so the
-// audit key never vouches for a tampered chain. Someone with write access
+// vouches only for links it checked: its own uninterrupted run of batches
+// (made under the head lock), or else the chain read back from the store
+// and verified from the last valid checkpoint. Someone with write access
 // to the database can still append well-formed events after the last
 // checkpoint, or cut them: Verify reports those events as unprotected,
 // with the time of the first one, and the checkpoint interval bounds how
