@@ -115,7 +115,9 @@ func newBatch(n int) *batch {
 // Record appends e to the log and returns once it is durable, with e.Seq,
 // e.PrevHash and e.Hash set. If the store cannot be written it returns a
 // keys.Unavailable error: the caller must then fail the call it audits.
-// e must not be modified until Record returns.
+// e must not be modified until Record returns. If ctx ends first, Record
+// returns a DeadlineExceeded or Canceled error although the event may
+// still be committed later; e must then not be reused at all.
 func (l *Log) Record(ctx context.Context, e *Event) error {
 	if err := l.prepare(e); err != nil {
 		return err
