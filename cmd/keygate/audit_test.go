@@ -208,7 +208,10 @@ func TestAuditArchive(t *testing.T) {
 			HeadSeq  uint64 `json:"head_seq,string"`
 		}
 	}
-	decode(t, c.ok("", "--output", "json", "audit", "prune", "--db", db, "--checkpoint-key", key, "--archive", arch), &res)
+	// By default the last three months stay online: these events are seconds old.
+	c.fails(exitState, "keygate: FailedPrecondition: the archive's last event (seq "+fmt.Sprint(through), "",
+		"audit", "prune", "--db", db, "--checkpoint-key", key, "--archive", arch)
+	decode(t, c.ok("", "--output", "json", "audit", "prune", "--db", db, "--checkpoint-key", key, "--archive", arch, "--keep-days", "0"), &res)
 	if res.Pruned.From != 1 || res.Pruned.Through != through || res.Pruned.Events != through || !res.Store.OK || res.Store.HeadSeq <= through {
 		t.Errorf("audit prune: %+v", res)
 	}
@@ -220,7 +223,7 @@ func TestAuditArchive(t *testing.T) {
 		t.Errorf("audit verify after the prune:\n%s", out)
 	}
 	// The same archive again: nothing left of it to prune.
-	_, errOut, code = c.run("", "audit", "prune", "--db", db, "--checkpoint-key", key, "--archive", arch)
+	_, errOut, code = c.run("", "audit", "prune", "--db", db, "--checkpoint-key", key, "--archive", arch, "--keep-days", "0")
 	if code == 0 || !strings.Contains(errOut, "outside the stored chain") {
 		t.Errorf("a second prune with the same archive: exit %d, %s", code, errOut)
 	}

@@ -7,9 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/audit/sqlstore"
+	"github.com/keygate/keygate/keys"
 )
 
 // auditPruneCommands serve step 6 of audit/RETENTION.md: with no server,
@@ -21,7 +23,8 @@ var auditPruneCommands = []*command{
 			"audit archive and copying the archive to WORM storage and reading it back:\n" +
 			"  keygate audit prune --db keygate.db --checkpoint-key audit-key.pem --archive audit-2026-07.jsonl\n" +
 			"It verifies the archive and the whole store against the checkpoint key and\n" +
-			"refuses (exit 1, nothing deleted) if either is broken; audit.Prune then checks\n" +
+			"refuses (exit 1, nothing deleted) if either is broken, and (exit 5) if the\n" +
+			"archive's last event is younger than --keep-days; audit.Prune then checks\n" +
 			"that the archive starts at or before the store's base and that the store\n" +
 			"holds its last event with the same hash, and deletes up to it in one\n" +
 			"transaction. The store is verified again afterwards. Keep the archive: it\n" +
@@ -31,6 +34,7 @@ var auditPruneCommands = []*command{
 			db := fs.String("db", "", "the audit store: a SQLite file or a postgres:// DSN (required)")
 			keyFile := fs.String("checkpoint-key", "", "checkpoint public key (PEM) (required)")
 			archive := fs.String("archive", "", "the archive from audit archive, as read back from storage (a file; required)")
+			keepDays := fs.Uint("keep-days", 92, "refuse unless the archive's last event is at least this old: PCI DSS 10.5.1 keeps 3 months online")
 			return func(ctx context.Context, e *env, _ []string) error {
 				if *db == "" || *archive == "" {
 					return usageErr("--db, --checkpoint-key and --archive are required")
@@ -46,12 +50,15 @@ var auditPruneCommands = []*command{
 				if err != nil {
 					return usageErr("--checkpoint-key: %v", err)
 				}
-				return e.prune(ctx, *db, *archive, v)
+				return e.prune(ctx, *db, *archive, v, time.Now().AddDate(0, 0, -int(*keepDays)))
 			}
 		}},
 }
 
-func (e *env) prune(ctx context.Context, db, archive string, v *audit.Verifier) error {
+// prune deletes what archive covers from the store at db, if archive and
+// store verify under v and the archive's last event happened before
+// notAfter.
+func (e *env) prune(ctx context.Context, db, archive string, v *audit.Verifier, notAfter time.Time) error {
 	f, err := os.Open(archive)
 	if err != nil {
 		return usageErr("--archive: %v", err)
@@ -89,6 +96,20 @@ func (e *env) prune(ctx context.Context, db, archive string, v *audit.Verifier) 
 	if err != nil {
 		return fmt.Errorf("reading the store's bounds: %w", err)
 	}
+	if info.Through.Seq == 0 {
+		return keys.Errorf(keys.FailedPrecondition, "the archive holds no events; nothing pruned")
+	}
+	last, err := s.Records(ctx, audit.Query{AfterSeq: info.Through.Seq - 1, Limit: 1})
+	if err != nil {
+		return fmt.Errorf("reading the archive's last event from the store: %w", err)
+	}
+	if len(last) == 1 && last[0].Seq == info.Through.Seq {
+		if t := time.Unix(0, last[0].TimeNs).UTC(); t.After(notAfter) {
+			return keys.Errorf(keys.FailedPrecondition, "the archive's last event (seq %d, %s) is younger than --keep-days allows; nothing pruned",
+				info.Through.Seq, t.Format(time.RFC3339))
+		}
+	} // else audit.Prune refuses: the store no longer holds it
+
 	if _, err := f.Seek(0, 0); err != nil {
 		return err
 	}
