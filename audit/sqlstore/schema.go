@@ -41,4 +41,5 @@ var postgresDialect = dialect{
 	lockHead:    `SELECT seq, hash, base_seq, base_hash FROM audit_head WHERE id = 1 FOR UPDATE`,
 	migrateLock: `SELECT pg_advisory_xact_lock(7163001)`,
 	numbered:    true,
+	dmlInWith:   true,
 }

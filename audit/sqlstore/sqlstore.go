@@ -153,14 +153,24 @@ func firstLine(q string) string {
 
 // insertStmt is the prepared INSERT of n event rows. Statements are kept
 // for n <= maxRowsPerInsert (batches are chunked to that), so parsing and
-// planning happen once per size, not once per batch.
-func (s *Store) insertStmt(ctx context.Context, n int) (*sql.Stmt, error) {
+// planning happen once per size, not once per batch. With advance (only
+// where the dialect allows DML in a WITH clause) the same statement also
+// moves the head, its seq and hash being the last two parameters: one
+// round trip fewer per batch.
+func (s *Store) insertStmt(ctx context.Context, n int, advance bool) (*sql.Stmt, error) {
+	key := n
+	if advance {
+		key = -n
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if st, ok := s.stmts[n]; ok {
+	if st, ok := s.stmts[key]; ok {
 		return st, nil
 	}
 	var b strings.Builder
+	if advance {
+		b.WriteString("WITH ins AS (")
+	}
 	b.WriteString("INSERT INTO audit_events (seq, time_ns, kind, principal, action, key_name, result, hash, body) VALUES ")
 	for i := range n {
 		if i > 0 {
@@ -175,11 +185,14 @@ func (s *Store) insertStmt(ctx context.Context, n int) (*sql.Stmt, error) {
 		}
 		b.WriteByte(')')
 	}
+	if advance {
+		fmt.Fprintf(&b, ") UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1", s.d.ph(n*eventCols+1), s.d.ph(n*eventCols+2))
+	}
 	st, err := s.db.PrepareContext(ctx, b.String())
 	if err != nil {
 		return nil, err
 	}
-	s.stmts[n] = st
+	s.stmts[key] = st
 	return st, nil
 }
 
@@ -192,6 +205,7 @@ type dialect struct {
 	lockHead    string // reads the head row and locks it for the transaction
 	migrateLock string
 	numbered    bool // placeholders are $1, $2...
+	dmlInWith   bool // WITH x AS (INSERT ...) UPDATE ... is one statement
 }
 
 func (d *dialect) ph(i int) string {

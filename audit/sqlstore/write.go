@@ -40,7 +40,10 @@ func (s *Store) Append(ctx context.Context, link func(audit.Head) ([]audit.Recor
 	if len(recs) == 0 {
 		return head, nil
 	}
-	args := make([]any, 0, min(len(recs), maxRowsPerInsert)*eventCols)
+	last := recs[len(recs)-1]
+	head = audit.Head{Seq: last.Seq, Hash: last.Hash}
+	args := make([]any, 0, min(len(recs), maxRowsPerInsert)*eventCols+2)
+	advanced := false
 	for start := 0; start < len(recs); start += maxRowsPerInsert {
 		chunk := recs[start:min(len(recs), start+maxRowsPerInsert)]
 		args = args[:0]
@@ -49,18 +52,23 @@ func (s *Store) Append(ctx context.Context, link func(audit.Head) ([]audit.Recor
 			args = append(args, int64(r.Seq), r.TimeNs, string(r.Kind), r.Principal, r.Action,
 				r.KeyName, r.Result, r.Hash[:], r.Body)
 		}
-		st, err := s.insertStmt(ctx, len(chunk))
+		advance := s.d.dmlInWith && start+len(chunk) == len(recs)
+		if advance {
+			args = append(args, int64(head.Seq), head.Hash[:])
+		}
+		st, err := s.insertStmt(ctx, len(chunk), advance)
 		if err != nil {
 			return audit.Head{}, fmt.Errorf("sqlstore: append: prepare insert: %w", err)
 		}
 		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
 			return audit.Head{}, fmt.Errorf("sqlstore: append: insert events %d-%d: %w", chunk[0].Seq, chunk[len(chunk)-1].Seq, err)
 		}
+		advanced = advance
 	}
-	last := recs[len(recs)-1]
-	head = audit.Head{Seq: last.Seq, Hash: last.Hash}
-	if _, err := tx.StmtContext(ctx, s.advanceStmt).ExecContext(ctx, int64(head.Seq), head.Hash[:]); err != nil {
-		return audit.Head{}, fmt.Errorf("sqlstore: append: advance head: %w", err)
+	if !advanced {
+		if _, err := tx.StmtContext(ctx, s.advanceStmt).ExecContext(ctx, int64(head.Seq), head.Hash[:]); err != nil {
+			return audit.Head{}, fmt.Errorf("sqlstore: append: advance head: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return audit.Head{}, fmt.Errorf("sqlstore: append: commit: %w", err)
