@@ -98,8 +98,10 @@ func (ts *threeDSService) DecryptSdkEncData(ctx context.Context, req *pb.Decrypt
 		default:
 			return keys.Errorf(keys.FailedPrecondition, "key %q is %s %s; sdkEncData needs an RSA ENCRYPT_DECRYPT or ECC_NIST_P256 KEY_AGREEMENT key", k.Name, k.Spec, k.Usage)
 		}
-		if len(req.DsId) == 0 || len(req.DsId) > 64 {
-			return keys.Errorf(keys.InvalidArgument, "ds_id must be 1 to 64 characters")
+		// The DS ID is the Concat KDF's PartyVInfo: ECDH-ES needs it, and
+		// RSA-OAEP has no use for it.
+		if len(req.DsId) > 64 || (k.Usage == keys.KeyAgreement && req.DsId == "") {
+			return keys.Errorf(keys.InvalidArgument, "ds_id must be 1 to 64 characters for an EC DS key (and is unused with RSA)")
 		}
 		return nil
 	})

@@ -259,7 +259,7 @@ func TestSdkEncDataRSA(t *testing.T) {
 	gcm, _ := cipher.NewGCM(must(aes.NewCipher(cek)))
 	sealed := gcm.Seal(nil, iv, deviceData, []byte(hdr))
 	jwe := hdr + "." + b64.EncodeToString(ek) + "." + b64.EncodeToString(iv) + "." + b64.EncodeToString(sealed[:len(sealed)-16]) + "." + b64.EncodeToString(sealed[len(sealed)-16:])
-	got, err := pb.NewThreeDSServiceClient(env.Conn("ds")).DecryptSdkEncData(ctx, &pb.DecryptSdkEncDataRequest{KeyId: "ds-enc", Jwe: jwe, DsId: "A000000802"})
+	got, err := pb.NewThreeDSServiceClient(env.Conn("ds")).DecryptSdkEncData(ctx, &pb.DecryptSdkEncDataRequest{KeyId: "ds-enc", Jwe: jwe})
 	if err != nil || !bytes.Equal(got.DeviceData, deviceData) {
 		t.Fatalf("DecryptSdkEncData: %s %v", got.GetDeviceData(), err)
 	}
