@@ -19,6 +19,7 @@ var keyCommands = []*command{
 			fs.StringVar(&req.Description, "description", "", "what the key is for")
 			fs.StringVar(&req.Backend, "backend", "", "configured backend to create it in (default: the server's default)")
 			fs.StringVar(&req.BackendKeyId, "backend-key-id", "", "adopt this existing backend key (KMS key id, ARN or alias) instead of generating one")
+			fs.StringVar(&req.BackendKeyId, "kms-key-id", "", "the same as --backend-key-id, for a KMS backend")
 			policy := fs.String("policy-file", "", "key policy, AWS key-policy JSON (\"-\" = stdin; default: admins administer, nobody uses)")
 			forceVar(fs, &req.BypassPolicyLockoutSafetyCheck, "accept a policy that locks the admins out")
 			fs.BoolVar(&req.AllowRawSharedSecret, "allow-raw-shared-secret", false, "KEY_AGREEMENT keys: let derive --kdf RAW return the raw ECDH secret")

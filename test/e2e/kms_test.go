@@ -124,6 +124,32 @@ func TestKMSBackendEndToEnd(t *testing.T) {
 		wantCode(t, err, codes.FailedPrecondition) // a PKCS#11 key has no policy of its own
 	})
 
+	t.Run("adopt an existing KMS key by alias", func(t *testing.T) {
+		client := kms.NewFromConfig(srv.AWSConfig(), func(o *kms.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+		out, err := client.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: "HMAC_256", KeyUsage: "GENERATE_VERIFY_MAC"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String("alias/issuer-av"), TargetKeyId: out.KeyMetadata.KeyId}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := admin.CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "issuer-av", KeySpec: "HMAC_256", KeyUsage: "GENERATE_VERIFY_MAC",
+			Backend: "kms", BackendKeyId: "alias/issuer-av", Policy: kmsPolicy()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Key.Versions[0].BackendKeyId != *out.KeyMetadata.Arn {
+			t.Fatalf("adopted key names %s, want the key's ARN %s", got.Key.Versions[0].BackendKeyId, *out.KeyMetadata.Arn)
+		}
+		if _, err := env.Crypto("acs").GenerateMac(ctx, &pb.GenerateMacRequest{KeyId: "issuer-av", Message: []byte("m")}); err != nil {
+			t.Fatal(err)
+		}
+		// Adopting with the wrong spec is refused before anything is stored.
+		_, err = admin.CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "wrong-spec", KeySpec: "HMAC_512", KeyUsage: "GENERATE_VERIFY_MAC",
+			Backend: "kms", BackendKeyId: "alias/issuer-av", Policy: kmsPolicy()})
+		wantCode(t, err, codes.FailedPrecondition)
+	})
+
 	t.Run("a key disabled in KMS is FailedPrecondition", func(t *testing.T) {
 		client := kms.NewFromConfig(srv.AWSConfig(), func(o *kms.Options) { o.BaseEndpoint = aws.String(srv.URL) })
 		if _, err := client.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(arn)}); err != nil {
