@@ -33,7 +33,7 @@ func NewSQLStore(ctx context.Context, db *sqldb.DB) (*SQLStore, error) {
 }
 
 func (s *SQLStore) Create(ctx context.Context, r SessionRecord) error {
-	_, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO threeds_sessions
+	_, err := s.db.WriteExec(ctx, s.db.Rebind(`INSERT INTO threeds_sessions
 		(id, seal_key_id, sealed, sdk_counter, acs_counter, expiry_ns) VALUES (?, ?, ?, ?, ?, ?)`),
 		r.ID, r.SealKeyID, r.Sealed, r.Counters.SDKCounterStoA, r.Counters.ACSCounterAtoS, r.Expiry.UnixNano())
 	if err != nil {
@@ -62,7 +62,7 @@ func (s *SQLStore) Get(ctx context.Context, id string) (SessionRecord, error) {
 }
 
 func (s *SQLStore) Update(ctx context.Context, id string, old, next Counters) error {
-	res, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE threeds_sessions SET sdk_counter = ?, acs_counter = ?
+	res, err := s.db.WriteExec(ctx, s.db.Rebind(`UPDATE threeds_sessions SET sdk_counter = ?, acs_counter = ?
 		WHERE id = ? AND sdk_counter = ? AND acs_counter = ?`),
 		next.SDKCounterStoA, next.ACSCounterAtoS, id, old.SDKCounterStoA, old.ACSCounterAtoS)
 	if err != nil {
@@ -78,7 +78,7 @@ func (s *SQLStore) Update(ctx context.Context, id string, old, next Counters) er
 }
 
 func (s *SQLStore) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM threeds_sessions WHERE expiry_ns <= ?`), now.UnixNano())
+	res, err := s.db.WriteExec(ctx, s.db.Rebind(`DELETE FROM threeds_sessions WHERE expiry_ns <= ?`), now.UnixNano())
 	if err != nil {
 		return 0, unavailable(err)
 	}

@@ -4,6 +4,7 @@
 package sqldb
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"strconv"
@@ -23,6 +24,8 @@ const (
 type DB struct {
 	*sql.DB
 	Driver string
+	// writeSlot serializes this process's SQLite writers (see lockWrites).
+	writeSlot chan struct{}
 }
 
 // Open opens driver at dsn. For SQLite, dsn is a file path; WAL mode and a
@@ -38,7 +41,7 @@ func Open(driver, dsn string) (*DB, error) {
 			db.Close()
 			return nil, fmt.Errorf("open sqlite %s: %w", dsn, err)
 		}
-		return &DB{DB: db, Driver: driver}, nil
+		return &DB{DB: db, Driver: driver, writeSlot: make(chan struct{}, 1)}, nil
 	case Postgres:
 		db, err := sql.Open("pgx", dsn)
 		if err != nil {
@@ -78,4 +81,49 @@ func (db *DB) Blob() string {
 		return "BYTEA"
 	}
 	return "BLOB"
+}
+
+// lockWrites takes this process's SQLite write slot, waiting no longer
+// than ctx allows. SQLite has one writer per database file; writers that
+// meet inside SQLite wait in its busy handler, which sleeps in steps of
+// milliseconds, so queueing them here first keeps write latency to the
+// transactions themselves. PostgreSQL locks rows itself: no slot.
+func (db *DB) lockWrites(ctx context.Context) (unlock func(), err error) {
+	if db.writeSlot == nil {
+		return func() {}, nil
+	}
+	select {
+	case db.writeSlot <- struct{}{}:
+		return func() { <-db.writeSlot }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// WriteTx runs fn in a write transaction, committed if fn returns nil.
+func (db *DB) WriteTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	unlock, err := db.lockWrites(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// WriteExec runs one writing statement in its own transaction.
+func (db *DB) WriteExec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	unlock, err := db.lockWrites(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return db.ExecContext(ctx, query, args...)
 }

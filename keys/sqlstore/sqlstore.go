@@ -217,19 +217,7 @@ func scanKey(row interface{ Scan(...any) error }) (*keys.Key, error) {
 }
 
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return storeErr(err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		var e *keys.Error
-		if errors.As(err, &e) {
-			return err
-		}
-		return storeErr(err)
-	}
-	return storeErr(tx.Commit())
+	return storeErr(s.db.WriteTx(ctx, fn))
 }
 
 // storeErr hides database details from callers: the store is either there
