@@ -53,6 +53,8 @@ type Log struct {
 	closed bool
 	head   Head          // last head this log committed
 	own    run           // the chain this log extended without interruption
+	cpErr  error         // last scheduled checkpoint's failure
+	signed Head          // copy of trusted, for Status without waiting on a signature
 	change chan struct{} // closed and replaced on every commit (for Follow)
 
 	wake    chan struct{} // a batch is waiting

@@ -20,10 +20,14 @@ func (l *Log) checkpointer() {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), l.cfg.WriteTimeout)
-		if _, err := l.Checkpoint(ctx); err != nil && l.cfg.OnError != nil {
+		_, err := l.Checkpoint(ctx)
+		cancel()
+		l.mu.Lock()
+		l.cpErr = err
+		l.mu.Unlock()
+		if err != nil && l.cfg.OnError != nil {
 			l.cfg.OnError(err)
 		}
-		cancel()
 	}
 }
 
@@ -96,6 +100,7 @@ func (l *Log) sign(ctx context.Context, head, runFrom Head) (Checkpoint, error) 
 func (l *Log) trust(head, runFrom Head) {
 	l.trusted = head
 	l.mu.Lock()
+	l.signed = head
 	if l.own.to == head || (l.own.from == runFrom && runFrom.Seq < head.Seq && head.Seq <= l.own.to.Seq) {
 		l.own.from = head
 	}
@@ -145,6 +150,21 @@ func (l *Log) verifyRange(ctx context.Context, from, head Head) error {
 		return fmt.Errorf("audit: refusing to sign a checkpoint: the chain from seq %d does not reach the head %d", from.Seq, head.Seq)
 	}
 	return nil
+}
+
+// Status is what a health check or metrics exporter wants to know.
+type Status struct {
+	Head       Head  // last head this log committed
+	Checkpoint Head  // last head this log signed or found signed
+	Err        error // the last scheduled checkpoint's failure, nil once one succeeds
+}
+
+// Status reports the log's progress. Head.Seq - Checkpoint.Seq growing
+// past CheckpointEvery, or Err set, means events are going unprotected.
+func (l *Log) Status() Status {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return Status{Head: l.head, Checkpoint: l.signed, Err: l.cpErr}
 }
 
 // KeyID is the id of the checkpoint signing key.
