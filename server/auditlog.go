@@ -85,7 +85,7 @@ func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store,
 	if err != nil {
 		return nil, nil, fmt.Errorf("audit: checkpoint key %q: %w", ac.SigningKey, err)
 	}
-	store, err := openAuditStore(ctx, s.cfg)
+	store, err := sqlstore.New(ctx, s.db)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -110,13 +110,6 @@ func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store,
 		}
 	}
 	return a, store, nil
-}
-
-func openAuditStore(ctx context.Context, cfg *Config) (*sqlstore.Store, error) {
-	if cfg.Store.Driver == "postgres" {
-		return sqlstore.OpenPostgres(ctx, cfg.StoreDSN())
-	}
-	return sqlstore.OpenSQLite(ctx, cfg.StoreDSN())
 }
 
 func (a *chainAuditor) signerPublic() crypto.PublicKey { return a.signer.Public() }

@@ -20,6 +20,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/internal/sqldb"
 	_ "modernc.org/sqlite" // driver "sqlite"
 )
 
@@ -33,6 +34,11 @@ type Store struct {
 
 	mu    sync.Mutex
 	stmts map[int]*sql.Stmt // prepared multi-row INSERTs by row count
+
+	// shared is the keygate database this store lives in, when it was
+	// given one (New): its writers queue with the key registry's and the
+	// 3DS sessions', and Close leaves it open for them.
+	shared *sqldb.DB
 }
 
 var _ audit.Store = (*Store)(nil)
@@ -45,6 +51,17 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return OpenPostgres(ctx, dsn)
 	}
 	return OpenSQLite(ctx, dsn)
+}
+
+// New keeps the audit chain in keygate's own database, beside the key
+// registry and the 3DS sessions; the caller keeps ownership of db.
+func New(ctx context.Context, db *sqldb.DB) (*Store, error) {
+	d := &sqliteDialect
+	if db.Driver == sqldb.Postgres {
+		d = &postgresDialect
+	}
+	s, err := open(ctx, db.DB, d, db)
+	return s, err
 }
 
 // OpenSQLite opens (creating if needed) a SQLite database file in WAL mode
@@ -69,7 +86,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", name, err)
 	}
-	return open(ctx, db, &sqliteDialect)
+	return open(ctx, db, &sqliteDialect, nil)
 }
 
 // OpenPostgres connects to PostgreSQL through pgx.
@@ -78,13 +95,13 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
 	}
-	return open(ctx, db, &postgresDialect)
+	return open(ctx, db, &postgresDialect, nil)
 }
 
-func open(ctx context.Context, db *sql.DB, d *dialect) (*Store, error) {
-	s := &Store{db: db, d: d, stmts: map[int]*sql.Stmt{}}
+func open(ctx context.Context, db *sql.DB, d *dialect, shared *sqldb.DB) (*Store, error) {
+	s := &Store{db: db, d: d, stmts: map[int]*sql.Stmt{}, shared: shared}
 	if err := s.migrate(ctx); err != nil {
-		db.Close()
+		s.Close()
 		return nil, err
 	}
 	var err error
@@ -114,7 +131,19 @@ func (s *Store) Close() error {
 	}
 	clear(s.stmts)
 	s.mu.Unlock()
+	if s.shared != nil {
+		return nil // the database belongs to whoever gave it
+	}
 	return s.db.Close()
+}
+
+// lockWrites queues a write transaction behind this process's other
+// writers of a shared SQLite database; it does nothing otherwise.
+func (s *Store) lockWrites(ctx context.Context) (func(), error) {
+	if s.shared == nil {
+		return func() {}, nil
+	}
+	return s.shared.LockWrites(ctx)
 }
 
 // migrate creates the schema. On PostgreSQL an advisory lock keeps two

@@ -19,6 +19,11 @@ func (s *Store) Append(ctx context.Context, link func(audit.Head) ([]audit.Recor
 	if s.lockHeadStmt == nil {
 		return audit.Head{}, errors.New("sqlstore: append: the store was opened read-only")
 	}
+	unlock, err := s.lockWrites(ctx)
+	if err != nil {
+		return audit.Head{}, fmt.Errorf("sqlstore: append: %w", err)
+	}
+	defer unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return audit.Head{}, fmt.Errorf("sqlstore: append: begin: %w", err)
@@ -108,6 +113,11 @@ func (s *Store) Prune(ctx context.Context, through audit.Head) error {
 	if s.lockHeadStmt == nil {
 		return errors.New("sqlstore: prune: the store was opened read-only")
 	}
+	unlock, err := s.lockWrites(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlstore: prune: %w", err)
+	}
+	defer unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: prune: %w", err)

@@ -24,7 +24,7 @@ const (
 type DB struct {
 	*sql.DB
 	Driver string
-	// writeSlot serializes this process's SQLite writers (see lockWrites).
+	// writeSlot serializes this process's SQLite writers (see LockWrites).
 	writeSlot chan struct{}
 }
 
@@ -83,12 +83,12 @@ func (db *DB) Blob() string {
 	return "BLOB"
 }
 
-// lockWrites takes this process's SQLite write slot, waiting no longer
+// LockWrites takes this process's SQLite write slot, waiting no longer
 // than ctx allows. SQLite has one writer per database file; writers that
 // meet inside SQLite wait in its busy handler, which sleeps in steps of
 // milliseconds, so queueing them here first keeps write latency to the
 // transactions themselves. PostgreSQL locks rows itself: no slot.
-func (db *DB) lockWrites(ctx context.Context) (unlock func(), err error) {
+func (db *DB) LockWrites(ctx context.Context) (unlock func(), err error) {
 	if db.writeSlot == nil {
 		return func() {}, nil
 	}
@@ -102,7 +102,7 @@ func (db *DB) lockWrites(ctx context.Context) (unlock func(), err error) {
 
 // WriteTx runs fn in a write transaction, committed if fn returns nil.
 func (db *DB) WriteTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	unlock, err := db.lockWrites(ctx)
+	unlock, err := db.LockWrites(ctx)
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func (db *DB) WriteTx(ctx context.Context, fn func(*sql.Tx) error) error {
 
 // WriteExec runs one writing statement in its own transaction.
 func (db *DB) WriteExec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	unlock, err := db.lockWrites(ctx)
+	unlock, err := db.LockWrites(ctx)
 	if err != nil {
 		return nil, err
 	}
