@@ -34,7 +34,7 @@ fuzz:
 
 ## bench: Sign over gRPC+mTLS vs direct PKCS#11 on the same SoftHSM2 token (see docs/BENCHMARKS.md)
 bench: deps tools
-	go test -run '^$$' -bench . -benchtime 3s -timeout 30m ./test/load
+	go test -run '^$$' -bench . -benchtime 10000x -count 3 -timeout 30m ./test/load | tee bench.out
 
 ## proto: regenerate the Go code from proto/ (committed; the tests fail if it is stale)
 proto: tools

@@ -4,7 +4,12 @@ import (
 	"context"
 	"crypto"
 	"fmt"
+	"log/slog"
 	"os"
+	"time"
+
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/audit/sqlstore"
@@ -113,3 +118,32 @@ func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store,
 }
 
 func (a *chainAuditor) signerPublic() crypto.PublicKey { return a.signer.Public() }
+
+// auditHealth is the health service name that reports whether audit
+// checkpoints are being signed.
+const auditHealth = "keygate.v1.AuditService"
+
+// watch reports the log's checkpointing in the health service and the log
+// every interval until ctx ends: events the checkpoint key cannot sign for
+// stay unprotected, which operators must hear about.
+func (a *chainAuditor) watch(ctx context.Context, every time.Duration, hs *health.Server, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	failing := false
+	for {
+		st := a.log.Status()
+		switch {
+		case st.Err != nil && !failing:
+			log.Error("audit checkpoints are failing; new events are unprotected", "err", st.Err, "head", st.Head.Seq, "checkpoint", st.Checkpoint.Seq)
+			hs.SetServingStatus(auditHealth, healthpb.HealthCheckResponse_NOT_SERVING)
+		case st.Err == nil:
+			hs.SetServingStatus(auditHealth, healthpb.HealthCheckResponse_SERVING)
+		}
+		failing = st.Err != nil
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -173,6 +173,9 @@ func (s *Server) Serve(lis net.Listener) error {
 	sweepCtx, stop := context.WithCancel(context.Background())
 	s.stopSweep = stop
 	go s.threeds.sweep(sweepCtx, time.Minute)
+	if s.chain != nil {
+		go s.chain.watch(sweepCtx, 10*time.Second, s.health, s.log)
+	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.log.Info("keygated serving", "addr", lis.Addr().String(), "backends", len(s.backends))
 	if err := s.grpc.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
