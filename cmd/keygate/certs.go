@@ -24,11 +24,9 @@ var certCommands = []*command{
 					return err
 				}
 				req.KeyId, req.Version, req.ChainPem = args[0], uint32(*version), string(b)
-				c, err := e.admin()
-				if err != nil {
-					return err
-				}
-				resp, err := c.ImportCertificate(ctx, req)
+				resp, err := call(e.admin, func(c pb.KeyAdminServiceClient) (*pb.ImportCertificateResponse, error) {
+					return c.ImportCertificate(ctx, req)
+				})
 				if err != nil {
 					return err
 				}

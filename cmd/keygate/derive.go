@@ -42,11 +42,9 @@ var deriveCommands = []*command{
 				if req.PublicKey, err = peerKeyBytes(pub); err != nil {
 					return err
 				}
-				c, err := e.crypto()
-				if err != nil {
-					return err
-				}
-				resp, err := c.DeriveSharedSecret(ctx, req)
+				resp, err := call(e.crypto, func(c pb.CryptoServiceClient) (*pb.DeriveSharedSecretResponse, error) {
+					return c.DeriveSharedSecret(ctx, req)
+				})
 				if err != nil {
 					return err
 				}

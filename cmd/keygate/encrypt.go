@@ -26,11 +26,7 @@ var encryptCommands = []*command{
 				if req.Plaintext, err = e.read("plaintext-file", *file); err != nil {
 					return err
 				}
-				c, err := e.crypto()
-				if err != nil {
-					return err
-				}
-				resp, err := c.Encrypt(ctx, req)
+				resp, err := call(e.crypto, func(c pb.CryptoServiceClient) (*pb.EncryptResponse, error) { return c.Encrypt(ctx, req) })
 				if err != nil {
 					return err
 				}
@@ -52,11 +48,7 @@ var encryptCommands = []*command{
 				if req.CiphertextBlob, err = e.read("ciphertext-file", *file); err != nil {
 					return err
 				}
-				c, err := e.crypto()
-				if err != nil {
-					return err
-				}
-				resp, err := c.Decrypt(ctx, req)
+				resp, err := call(e.crypto, func(c pb.CryptoServiceClient) (*pb.DecryptResponse, error) { return c.Decrypt(ctx, req) })
 				if err != nil {
 					return err
 				}
@@ -79,11 +71,9 @@ var encryptCommands = []*command{
 				if *out == "-" || *ptOut == "-" {
 					return usageErr("generate-data-key writes two outputs: give files to --out and --plaintext-out")
 				}
-				c, err := e.crypto()
-				if err != nil {
-					return err
-				}
-				resp, err := c.GenerateDataKey(ctx, req)
+				resp, err := call(e.crypto, func(c pb.CryptoServiceClient) (*pb.GenerateDataKeyResponse, error) {
+					return c.GenerateDataKey(ctx, req)
+				})
 				if err != nil {
 					return err
 				}

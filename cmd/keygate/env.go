@@ -54,6 +54,16 @@ func (e *env) crypto() (pb.CryptoServiceClient, error) {
 	return pb.NewCryptoServiceClient(conn), nil
 }
 
+// call dials a service with client and makes one call with it.
+func call[C, R any](client func() (C, error), rpc func(C) (R, error)) (R, error) {
+	c, err := client()
+	if err != nil {
+		var none R
+		return none, err
+	}
+	return rpc(c)
+}
+
 func (e *env) admin() (pb.KeyAdminServiceClient, error) {
 	conn, err := e.dial()
 	if err != nil {

@@ -20,11 +20,7 @@ var macCommands = []*command{
 				if req.Message, err = e.read("message-file", *file); err != nil {
 					return err
 				}
-				c, err := e.crypto()
-				if err != nil {
-					return err
-				}
-				resp, err := c.GenerateMac(ctx, req)
+				resp, err := call(e.crypto, func(c pb.CryptoServiceClient) (*pb.GenerateMacResponse, error) { return c.GenerateMac(ctx, req) })
 				if err != nil {
 					return err
 				}
@@ -46,11 +42,7 @@ var macCommands = []*command{
 				if req.Mac, err = e.read("mac-file", *mac); err != nil {
 					return err
 				}
-				c, err := e.crypto()
-				if err != nil {
-					return err
-				}
-				resp, err := c.VerifyMac(ctx, req)
+				resp, err := call(e.crypto, func(c pb.CryptoServiceClient) (*pb.VerifyMacResponse, error) { return c.VerifyMac(ctx, req) })
 				if err != nil {
 					return err
 				}

@@ -58,11 +58,7 @@ var policyCommands = []*command{
 					return err
 				}
 				req.Policy = doc
-				c, err := e.admin()
-				if err != nil {
-					return err
-				}
-				resp, err := c.PutKeyPolicy(ctx, req)
+				resp, err := call(e.admin, func(c pb.KeyAdminServiceClient) (*pb.PutKeyPolicyResponse, error) { return c.PutKeyPolicy(ctx, req) })
 				if err != nil {
 					return err
 				}
@@ -93,11 +89,7 @@ var policyCommands = []*command{
 					return err
 				}
 				req.EncryptionContext = ec
-				c, err := e.policy()
-				if err != nil {
-					return err
-				}
-				resp, err := c.SimulatePolicy(ctx, req)
+				resp, err := call(e.policy, func(c pb.PolicyServiceClient) (*pb.SimulatePolicyResponse, error) { return c.SimulatePolicy(ctx, req) })
 				if err != nil {
 					return err
 				}
@@ -147,11 +139,7 @@ var policyCommands = []*command{
 			forceVar(fs, &req.BypassPolicyLockoutSafetyCheck, "let KMS accept a policy that locks its admins out")
 			return func(ctx context.Context, e *env, args []string) error {
 				req.KeyId = args[0]
-				c, err := e.policy()
-				if err != nil {
-					return err
-				}
-				resp, err := c.PushKeyPolicy(ctx, req)
+				resp, err := call(e.policy, func(c pb.PolicyServiceClient) (*pb.PushKeyPolicyResponse, error) { return c.PushKeyPolicy(ctx, req) })
 				if err != nil {
 					return err
 				}

@@ -26,11 +26,7 @@ var signCommands = []*command{
 				if req.Message, err = e.read("message-file", *file); err != nil {
 					return err
 				}
-				c, err := e.crypto()
-				if err != nil {
-					return err
-				}
-				resp, err := c.Sign(ctx, req)
+				resp, err := call(e.crypto, func(c pb.CryptoServiceClient) (*pb.SignResponse, error) { return c.Sign(ctx, req) })
 				if err != nil {
 					return err
 				}
@@ -53,11 +49,7 @@ var signCommands = []*command{
 				if req.Signature, err = e.read("signature-file", *sig); err != nil {
 					return err
 				}
-				c, err := e.crypto()
-				if err != nil {
-					return err
-				}
-				resp, err := c.Verify(ctx, req)
+				resp, err := call(e.crypto, func(c pb.CryptoServiceClient) (*pb.VerifyResponse, error) { return c.Verify(ctx, req) })
 				if err != nil {
 					return err
 				}

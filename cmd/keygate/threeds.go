@@ -38,11 +38,9 @@ var threeDSCommands = []*command{
 				if req.SdkEphemPubKey, err = e.read("sdk-ephem-pub-key", *jwk); err != nil {
 					return err
 				}
-				c, err := e.threeDS()
-				if err != nil {
-					return err
-				}
-				resp, err := c.CreateAcsSession(ctx, req)
+				resp, err := call(e.threeDS, func(c pb.ThreeDSServiceClient) (*pb.CreateAcsSessionResponse, error) {
+					return c.CreateAcsSession(ctx, req)
+				})
 				if err != nil {
 					return err
 				}
@@ -67,11 +65,9 @@ var threeDSCommands = []*command{
 					return err
 				}
 				req.Jwe = trimText(jwe)
-				c, err := e.threeDS()
-				if err != nil {
-					return err
-				}
-				resp, err := c.DecryptChallengeRequest(ctx, req)
+				resp, err := call(e.threeDS, func(c pb.ThreeDSServiceClient) (*pb.DecryptChallengeRequestResponse, error) {
+					return c.DecryptChallengeRequest(ctx, req)
+				})
 				if err != nil {
 					return err
 				}
@@ -89,11 +85,9 @@ var threeDSCommands = []*command{
 				if req.Cres, err = e.read("json-file", *file); err != nil {
 					return err
 				}
-				c, err := e.threeDS()
-				if err != nil {
-					return err
-				}
-				resp, err := c.EncryptChallengeResponse(ctx, req)
+				resp, err := call(e.threeDS, func(c pb.ThreeDSServiceClient) (*pb.EncryptChallengeResponseResponse, error) {
+					return c.EncryptChallengeResponse(ctx, req)
+				})
 				if err != nil {
 					return err
 				}
@@ -116,11 +110,9 @@ var threeDSCommands = []*command{
 					return err
 				}
 				req.Jwe = trimText(jwe)
-				c, err := e.threeDS()
-				if err != nil {
-					return err
-				}
-				resp, err := c.DecryptSdkEncData(ctx, req)
+				resp, err := call(e.threeDS, func(c pb.ThreeDSServiceClient) (*pb.DecryptSdkEncDataResponse, error) {
+					return c.DecryptSdkEncData(ctx, req)
+				})
 				if err != nil {
 					return err
 				}
