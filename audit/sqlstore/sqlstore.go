@@ -244,20 +244,10 @@ func (d *dialect) ph(i int) string {
 	return "?"
 }
 
-// rebind rewrites ? placeholders for the dialect; our SQL has no literal ?.
+// rebind rewrites ? placeholders for the dialect.
 func (d *dialect) rebind(q string) string {
 	if !d.numbered {
 		return q
 	}
-	var b strings.Builder
-	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			b.WriteString(d.ph(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return sqldb.Numbered(q)
 }

@@ -62,6 +62,12 @@ func (db *DB) Rebind(q string) string {
 	if db.Driver != Postgres {
 		return q
 	}
+	return Numbered(q)
+}
+
+// Numbered rewrites the ? placeholders of q as $1, $2, ...; keygate's SQL
+// has no literal question marks.
+func Numbered(q string) string {
 	var b strings.Builder
 	n := 0
 	for _, r := range q {
