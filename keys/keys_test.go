@@ -1,0 +1,74 @@
+package keys
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestCiphertextRoundTrip(t *testing.T) {
+	for _, alg := range []EncryptionAlgorithm{SymmetricDefaultAlg, RSAESOAEPSHA256} {
+		c := Ciphertext{Key: "data-key", Version: 7, Algorithm: alg, Blob: []byte{1, 2, 3}}
+		got, err := ParseCiphertext(c.Marshal())
+		if err != nil || got.Key != c.Key || got.Version != 7 || got.Algorithm != alg || !bytes.Equal(got.Blob, c.Blob) {
+			t.Fatalf("%s: %+v %v", alg, got, err)
+		}
+	}
+}
+
+func FuzzParseCiphertext(f *testing.F) {
+	f.Add((&Ciphertext{Key: "k", Version: 1, Algorithm: SymmetricDefaultAlg, Blob: []byte("x")}).Marshal())
+	f.Add([]byte("KG\x01"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseCiphertext(b)
+		if err != nil {
+			if KindOf(err) != InvalidArgument {
+				t.Fatalf("a bad ciphertext must be InvalidArgument: %v", err)
+			}
+			return
+		}
+		if !bytes.Equal(c.Marshal(), b) {
+			t.Fatalf("parse/marshal is not the identity for %x", b)
+		}
+	})
+}
+
+func TestParseCiphertextRejects(t *testing.T) {
+	good := (&Ciphertext{Key: "data-key", Version: 1, Algorithm: SymmetricDefaultAlg, Blob: []byte("blob")}).Marshal()
+	for name, b := range map[string][]byte{
+		"empty":         nil,
+		"other magic":   append([]byte("XG"), good[2:]...),
+		"other format":  append([]byte("KG\x02"), good[3:]...),
+		"truncated":     good[:6],
+		"bad algorithm": append(append([]byte{}, good[:4+8+4]...), 9),
+		"bad name":      (&Ciphertext{Key: "../x", Version: 1, Algorithm: SymmetricDefaultAlg}).Marshal(),
+	} {
+		if _, err := ParseCiphertext(b); KindOf(err) != InvalidArgument {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestSpecs(t *testing.T) {
+	if !ECCNISTP256.Allows(KeyAgreement) || ECCNISTP256.Allows(EncryptDecrypt) || !RSA2048.Allows(EncryptDecrypt) || HMAC256.Allows(SignVerify) {
+		t.Fatal("spec/usage table is wrong")
+	}
+	if ECDSASHA384.DigestSize() != 48 || RSASSAPSSSHA512.Hash().Size() != 64 || !RSASSAPSSSHA256.IsPSS() || RSASSAPKCS1V15SHA256.IsPSS() {
+		t.Fatal("algorithm properties are wrong")
+	}
+	if HMAC384.MacAlgorithm() != HMACSHA384 || len(RSA4096.SigningAlgorithms()) != 6 || SymmetricDefault.EncryptionAlgorithms()[0] != SymmetricDefaultAlg {
+		t.Fatal("spec algorithms are wrong")
+	}
+}
+
+func TestErrors(t *testing.T) {
+	cause := fmt.Errorf("driver: secret detail")
+	err := fmt.Errorf("wrapped: %w", Wrap(Unavailable, cause, "key store unavailable"))
+	if KindOf(err) != Unavailable || Message(err) != "key store unavailable" || !errors.Is(err, cause) {
+		t.Fatalf("Wrap: kind %v, message %q", KindOf(err), Message(err))
+	}
+	if Message(errors.New("boom")) != "internal error" || KindOf(errors.New("boom")) != Internal {
+		t.Fatal("a plain error must be Internal with a generic message")
+	}
+}
