@@ -23,8 +23,8 @@ test: deps-test tools
 	go vet ./...
 	test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 	buf lint
-	go test -count=1 -timeout 20m ./...
 	$(MAKE) fuzz
+	go test -count=1 -timeout 20m ./...
 
 ## fuzz: a short run of each fuzzer, counted in executions so a loaded machine still does the work
 ## (the committed corpus runs in `go test` too)
