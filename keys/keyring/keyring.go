@@ -29,7 +29,11 @@ type Entry struct {
 	// nil if the key has none (then only the config's admins reach it).
 	Policy *policy.Policy
 
-	handles   map[uint32]backends.Key
+	handles map[uint32]backends.Key
+	// openErrs says why a version has no handle: one version that the
+	// backend will not open (a KMS key disabled there, a token object
+	// gone) must not make the key's other versions unusable.
+	openErrs  map[uint32]error
 	loaded    time.Time
 	reloading atomic.Bool
 }
@@ -58,6 +62,9 @@ func (e *Entry) Handle(n uint32, newOutput bool) (*keys.Version, backends.Key, e
 		return nil, nil, keys.Errorf(keys.FailedPrecondition, "key %q version %d is %s", k.Name, v.Number, v.State)
 	}
 	h, ok := e.handles[v.Number]
+	if err := e.openErrs[v.Number]; !ok && err != nil {
+		return nil, nil, err
+	}
 	if !ok {
 		return nil, nil, keys.Errorf(keys.Unavailable, "key %q version %d could not be opened in its backend", k.Name, v.Number)
 	}
@@ -157,7 +164,7 @@ func (r *Keyring) forget(name string) {
 // backend key is the same, and opening the rest.
 func (r *Keyring) install(ctx context.Context, k *keys.Key, old *Entry) (*Entry, error) {
 	e := &Entry{Key: k, ARN: r.arn(k.Name), handles: make(map[uint32]backends.Key, len(k.Versions)), loaded: r.now()}
-	if old != nil && old.Key.Revision == k.Revision {
+	if old != nil && old.Key.Revision == k.Revision && len(old.openErrs) == 0 {
 		e.handles, e.Policy = old.handles, old.Policy
 	} else {
 		if len(k.Policy) > 0 {
@@ -185,7 +192,11 @@ func (r *Keyring) install(ctx context.Context, k *keys.Key, old *Entry) (*Entry,
 			}
 			h, err := b.Open(ctx, v.BackendKeyID, k.Spec, k.Usage)
 			if err != nil {
-				return nil, fmt.Errorf("open key %q version %d: %w", k.Name, v.Number, err)
+				if e.openErrs == nil {
+					e.openErrs = map[uint32]error{}
+				}
+				e.openErrs[v.Number] = fmt.Errorf("open key %q version %d: %w", k.Name, v.Number, err)
+				continue // tried again at the next refresh
 			}
 			e.handles[v.Number] = h
 		}

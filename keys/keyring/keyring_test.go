@@ -1,0 +1,175 @@
+package keyring
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdh"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/keys"
+)
+
+// memStore is a keys.Store in memory that counts reads.
+type memStore struct {
+	mu    sync.Mutex
+	keys  map[string]*keys.Key
+	reads int
+}
+
+func (m *memStore) CreateKey(_ context.Context, k *keys.Key) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.keys[k.Name] = k.Clone()
+	return nil
+}
+
+func (m *memStore) GetKey(_ context.Context, name string) (*keys.Key, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reads++
+	k, ok := m.keys[name]
+	if !ok {
+		return nil, keys.Errorf(keys.NotFound, "key %q not found", name)
+	}
+	return k.Clone(), nil
+}
+
+func (m *memStore) ListKeys(context.Context, string, int) ([]*keys.Key, error) { return nil, nil }
+
+func (m *memStore) UpdateKey(_ context.Context, k *keys.Key) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k.Revision++
+	m.keys[k.Name] = k.Clone()
+	return nil
+}
+
+// fakeBackend opens any id except those in refuse.
+type fakeBackend struct {
+	mu     sync.Mutex
+	refuse map[string]error
+	opens  int
+}
+
+func (f *fakeBackend) Name() string { return "hsm" }
+func (f *fakeBackend) CreateKey(context.Context, backends.CreateRequest) (string, error) {
+	return "new", nil
+}
+func (f *fakeBackend) Close() error { return nil }
+func (f *fakeBackend) Open(_ context.Context, id string, spec keys.Spec, usage keys.Usage) (backends.Key, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.opens++
+	if err := f.refuse[id]; err != nil {
+		return nil, err
+	}
+	return fakeKey{id: id}, nil
+}
+
+type fakeKey struct{ id string }
+
+func (k fakeKey) ID() string               { return k.id }
+func (k fakeKey) Spec() keys.Spec          { return keys.HMAC256 }
+func (k fakeKey) Usage() keys.Usage        { return keys.GenerateVerifyMac }
+func (k fakeKey) Public() crypto.PublicKey { return nil }
+func (k fakeKey) Sign(context.Context, keys.SigningAlgorithm, []byte) ([]byte, error) {
+	return nil, nil
+}
+func (k fakeKey) Encrypt(context.Context, keys.EncryptionAlgorithm, []byte, map[string]string) ([]byte, error) {
+	return nil, nil
+}
+func (k fakeKey) Decrypt(context.Context, keys.EncryptionAlgorithm, []byte, map[string]string) ([]byte, error) {
+	return nil, nil
+}
+func (k fakeKey) MAC(context.Context, keys.MacAlgorithm, []byte) ([]byte, error) { return nil, nil }
+func (k fakeKey) DeriveSharedSecret(context.Context, *ecdh.PublicKey) ([]byte, error) {
+	return nil, nil
+}
+
+func setup(t *testing.T) (*Keyring, *memStore, *fakeBackend, *time.Time) {
+	now := time.Unix(1700000000, 0)
+	store := &memStore{keys: map[string]*keys.Key{}}
+	b := &fakeBackend{refuse: map[string]error{}}
+	kr := New(store, map[string]backends.Backend{"hsm": b}, Options{Refresh: time.Second, Now: func() time.Time { return now }})
+	store.keys["av-mac"] = &keys.Key{Name: "av-mac", Spec: keys.HMAC256, Usage: keys.GenerateVerifyMac, Backend: "hsm", State: keys.Enabled,
+		Versions: []keys.Version{{Number: 1, State: keys.VersionRetired, BackendKeyID: "v1"}, {Number: 2, State: keys.VersionActive, BackendKeyID: "v2"}}}
+	return kr, store, b, &now
+}
+
+// A fresh entry costs no store read and no backend open; a stale one is
+// read again, and a change made elsewhere (another replica) shows.
+func TestResolveCachesAndRefreshes(t *testing.T) {
+	kr, store, b, now := setup(t)
+	ctx := context.Background()
+	for range 100 {
+		if _, err := kr.Resolve(ctx, "av-mac"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if store.reads != 1 || b.opens != 2 {
+		t.Fatalf("100 resolves: %d store reads, %d opens; want 1 and 2", store.reads, b.opens)
+	}
+	store.keys["av-mac"].State = keys.Disabled
+	store.keys["av-mac"].Revision++
+	*now = now.Add(2 * time.Second)
+	e, err := kr.Resolve(ctx, "av-mac")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.Handle(0, true); keys.KindOf(err) != keys.FailedPrecondition {
+		t.Fatalf("disabled elsewhere: %v", err)
+	}
+	if b.opens != 2 {
+		t.Fatalf("a state change reopened handles: %d opens", b.opens)
+	}
+}
+
+// One version the backend refuses does not take the others down, and is
+// tried again at the next refresh.
+func TestOneVersionFailingToOpen(t *testing.T) {
+	kr, _, b, now := setup(t)
+	ctx := context.Background()
+	b.refuse["v1"] = keys.Errorf(keys.FailedPrecondition, "KMS key is disabled")
+	e, err := kr.Resolve(ctx, "av-mac")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, h, err := e.Handle(0, true); err != nil || h.ID() != "v2" {
+		t.Fatalf("primary: %v", err)
+	}
+	if _, _, err := e.Handle(1, false); keys.KindOf(err) != keys.FailedPrecondition {
+		t.Fatalf("version 1 should carry the backend's refusal: %v", err)
+	}
+	delete(b.refuse, "v1")
+	*now = now.Add(2 * time.Second)
+	e, _ = kr.Resolve(ctx, "av-mac")
+	if _, h, err := e.Handle(1, false); err != nil || h.ID() != "v1" {
+		t.Fatalf("version 1 after the backend recovered: %v", err)
+	}
+}
+
+func TestVersionRules(t *testing.T) {
+	kr, _, _, _ := setup(t)
+	e, err := kr.Resolve(context.Background(), "av-mac")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.Handle(1, true); keys.KindOf(err) != keys.FailedPrecondition {
+		t.Fatalf("a retired version must not make new outputs: %v", err)
+	}
+	if _, _, err := e.Handle(1, false); err != nil {
+		t.Fatalf("a retired version still verifies: %v", err)
+	}
+	if _, _, err := e.Handle(9, false); keys.KindOf(err) != keys.NotFound {
+		t.Fatalf("no such version: %v", err)
+	}
+	if _, err := kr.Resolve(context.Background(), "bad name!"); keys.KindOf(err) != keys.InvalidArgument {
+		t.Fatalf("bad name: %v", err)
+	}
+	if _, err := kr.Resolve(context.Background(), "missing"); keys.KindOf(err) != keys.NotFound {
+		t.Fatalf("missing key: %v", err)
+	}
+}
