@@ -104,7 +104,7 @@ func (as *auditService) VerifyLog(ctx context.Context, _ *pb.VerifyLogRequest) (
 	if err != nil {
 		return nil, keys.Wrap(keys.Unavailable, err, "audit log unavailable")
 	}
-	return reportProto(r), nil
+	return VerifyLogResponse(r), nil
 }
 
 func (as *auditService) GetCheckpointKey(ctx context.Context, _ *pb.GetCheckpointKeyRequest) (*pb.GetCheckpointKeyResponse, error) {
@@ -191,7 +191,9 @@ func eventProto(e *audit.Event) *pb.AuditEvent {
 	return p
 }
 
-func reportProto(r *audit.Report) *pb.VerifyLogResponse {
+// VerifyLogResponse is an audit verification report in the API's shape;
+// the CLI's offline verification prints through it too.
+func VerifyLogResponse(r *audit.Report) *pb.VerifyLogResponse {
 	resp := &pb.VerifyLogResponse{Ok: r.OK(), Events: r.Events, Checkpoints: uint32(r.Checkpoints), Protected: r.Protected,
 		Unprotected: r.Unprotected, HeadSeq: r.Head.Seq, HeadHash: r.Head.Hash[:]}
 	for _, p := range r.Problems {

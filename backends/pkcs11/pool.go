@@ -165,18 +165,23 @@ func (p *pool) close() {
 	for range cap(p.tokens) {
 		p.tokens <- struct{}{}
 	}
-	for drained := false; !drained; {
-		select {
-		case s := <-p.idle:
-			p.discard(s)
-		default:
-			drained = true
-		}
-	}
+	p.discardIdle()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.hasAnchor {
 		p.b.api.CloseSession(p.anchor)
 		p.hasAnchor = false
+	}
+}
+
+// discardIdle closes every idle session.
+func (p *pool) discardIdle() {
+	for {
+		select {
+		case s := <-p.idle:
+			p.discard(s)
+		default:
+			return
+		}
 	}
 }

@@ -40,14 +40,7 @@ func (p *pool) recover(epoch uint64, cause error) error {
 		return nil
 	}
 	p.epoch.Add(1)
-	for drained := false; !drained; {
-		select {
-		case s := <-p.idle:
-			p.discard(s)
-		default:
-			drained = true
-		}
-	}
+	p.discardIdle()
 	if rv(cause) == p11.CKR_CRYPTOKI_NOT_INITIALIZED {
 		if err := p.b.mod.reinitialize(); err != nil {
 			return p.b.fail("recovery", "", err)

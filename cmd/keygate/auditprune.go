@@ -12,6 +12,7 @@ import (
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/audit/sqlstore"
 	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/server"
 )
 
 // auditPruneCommands serve step 6 of audit/RETENTION.md: with no server,
@@ -122,7 +123,7 @@ func (e *env) prune(ctx context.Context, db, archive string, v *audit.Verifier, 
 	}
 	pruned := pruneResult{From: base.Seq + 1, Through: info.Through.Seq, Events: info.Through.Seq - base.Seq, KeyID: info.KeyID}
 	if e.json() {
-		store, err := jsonObject(verifyResponse(after), nil)
+		store, err := jsonObject(server.VerifyLogResponse(after), nil)
 		if err != nil {
 			return err
 		}
@@ -134,7 +135,7 @@ func (e *env) prune(ctx context.Context, db, archive string, v *audit.Verifier, 
 	} else {
 		fmt.Fprintf(e.stdout, "pruned events %d-%d (%d events), all in archive %s\nstore after pruning: ",
 			pruned.From, pruned.Through, pruned.Events, archive)
-		printVerify(e, verifyResponse(after))
+		printVerify(e, server.VerifyLogResponse(after))
 	}
 	if !after.OK() {
 		return errInvalid

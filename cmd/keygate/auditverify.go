@@ -13,6 +13,7 @@ import (
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/audit/sqlstore"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
+	"github.com/keygate/keygate/server"
 )
 
 // auditVerifyCommands prove the audit log intact: through the server, or
@@ -151,18 +152,7 @@ func (e *env) verifyLog(ctx context.Context, db, archive, keyFile string) (*pb.V
 	if err != nil {
 		return nil, fmt.Errorf("offline verification: %w", err)
 	}
-	return verifyResponse(r), nil
-}
-
-// verifyResponse is an offline report in the server's shape, so both
-// print alike.
-func verifyResponse(r *audit.Report) *pb.VerifyLogResponse {
-	resp := &pb.VerifyLogResponse{Ok: r.OK(), Events: r.Events, Checkpoints: uint32(r.Checkpoints), Protected: r.Protected,
-		Unprotected: r.Unprotected, HeadSeq: r.Head.Seq, HeadHash: r.Head.Hash[:]}
-	for _, p := range r.Problems {
-		resp.Problems = append(resp.Problems, &pb.VerifyProblem{Kind: string(p.Kind), Seq: p.Seq, Message: p.Msg})
-	}
-	return resp
+	return server.VerifyLogResponse(r), nil
 }
 
 func printVerify(e *env, r *pb.VerifyLogResponse) error {
