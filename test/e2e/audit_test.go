@@ -8,9 +8,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/keygate/keygate/audit/sqlstore"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
@@ -184,5 +186,22 @@ func TestTwoReplicasShareOnePostgres(t *testing.T) {
 	v, err := pb.NewAuditServiceClient(a.Conn("admin")).VerifyLog(context.Background(), &pb.VerifyLogRequest{})
 	if err != nil || !v.Ok || v.Events < 80 {
 		t.Fatalf("VerifyLog over both replicas: %+v %v", v, err)
+	}
+
+	// A key disabled on one replica stops working on the other once its
+	// cached copy is older than key_refresh (100ms in the harness).
+	if _, err := a.Admin("admin").DisableKey(context.Background(), &pb.DisableKeyRequest{KeyId: "acs-signing"}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := b.Crypto("acs").Sign(context.Background(), &pb.SignRequest{KeyId: "acs-signing", Message: []byte("m")})
+		if status.Code(err) == codes.FailedPrecondition {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica b still signs with a key disabled on replica a: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -264,3 +264,44 @@ func TestSdkEncDataRSA(t *testing.T) {
 		t.Fatalf("DecryptSdkEncData: %s %v", got.GetDeviceData(), err)
 	}
 }
+
+// The DS decrypts device data encrypted by an SDK under its EC key:
+// ECDH-ES with the 3DS Concat KDF, PartyVInfo = the DS ID.
+func TestSdkEncDataEC(t *testing.T) {
+	env := harness.Start(t, harness.Options{})
+	env.CreateKey("ds-ecdh", "ECC_NIST_P256", "KEY_AGREEMENT")
+	ctx := context.Background()
+	pub, err := env.Crypto("ds").GetPublicKey(ctx, &pb.GetPublicKeyRequest{KeyId: "ds-ecdh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsPub := must(must(x509.ParsePKIXPublicKey(pub.PublicKey)).(interface{ ECDH() (*ecdh.PublicKey, error) }).ECDH())
+	dsKey := dsPub.Bytes()
+	dsJWK := []byte(fmt.Sprintf(`{"x":"%s","y":"%s"}`, b64.EncodeToString(dsKey[1:33]), b64.EncodeToString(dsKey[33:])))
+	// The SDK side: its ephemeral key is the epk; the CEK comes from ECDH
+	// with the DS key and the KDF with the DS ID.
+	s := &sdk{priv: must(ecdh.P256().GenerateKey(rand.Reader))}
+	s.agree(t, dsJWK, "A000000802")
+	epk := s.priv.PublicKey().Bytes()
+	hdr := b64.EncodeToString([]byte(fmt.Sprintf(`{"alg":"ECDH-ES","enc":"A128CBC-HS256","epk":{"kty":"EC","crv":"P-256","x":"%s","y":"%s"}}`,
+		b64.EncodeToString(epk[1:33]), b64.EncodeToString(epk[33:]))))
+	deviceData := []byte(`{"DV":"1.0","DD":{"C001":"Android","C002":"HTC One_M8"}}`)
+	iv := make([]byte, 16)
+	rand.Read(iv)
+	pad := 16 - len(deviceData)%16
+	pt := append(append([]byte{}, deviceData...), bytes.Repeat([]byte{byte(pad)}, pad)...)
+	ct := make([]byte, len(pt))
+	cipher.NewCBCEncrypter(must(aes.NewCipher(s.cek[16:])), iv).CryptBlocks(ct, pt)
+	jwe := hdr + ".." + b64.EncodeToString(iv) + "." + b64.EncodeToString(ct) + "." + b64.EncodeToString(cbcTag(s.cek[:16], hdr, iv, ct))
+
+	tds := pb.NewThreeDSServiceClient(env.Conn("ds"))
+	got, err := tds.DecryptSdkEncData(ctx, &pb.DecryptSdkEncDataRequest{KeyId: "ds-ecdh", Jwe: jwe, DsId: "A000000802"})
+	if err != nil || !bytes.Equal(got.DeviceData, deviceData) {
+		t.Fatalf("DecryptSdkEncData: %s %v", got.GetDeviceData(), err)
+	}
+	// Another DS ID derives another key: the one fixed decryption error.
+	_, err = tds.DecryptSdkEncData(ctx, &pb.DecryptSdkEncDataRequest{KeyId: "ds-ecdh", Jwe: jwe, DsId: "A000000004"})
+	wantCode(t, err, codes.InvalidArgument)
+	_, err = tds.DecryptSdkEncData(ctx, &pb.DecryptSdkEncDataRequest{KeyId: "ds-ecdh", Jwe: jwe})
+	wantCode(t, err, codes.InvalidArgument) // an EC DS key needs the DS ID
+}
