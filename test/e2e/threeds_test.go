@@ -275,7 +275,9 @@ func TestSdkEncDataEC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dsPub := must(must(x509.ParsePKIXPublicKey(pub.PublicKey)).(interface{ ECDH() (*ecdh.PublicKey, error) }).ECDH())
+	dsPub := must(must(x509.ParsePKIXPublicKey(pub.PublicKey)).(interface {
+		ECDH() (*ecdh.PublicKey, error)
+	}).ECDH())
 	dsKey := dsPub.Bytes()
 	dsJWK := []byte(fmt.Sprintf(`{"x":"%s","y":"%s"}`, b64.EncodeToString(dsKey[1:33]), b64.EncodeToString(dsKey[33:])))
 	// The SDK side: its ephemeral key is the epk; the CEK comes from ECDH
