@@ -6,6 +6,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdh"
+	"crypto/ecdsa"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -275,9 +276,7 @@ func TestSdkEncDataEC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dsPub := must(must(x509.ParsePKIXPublicKey(pub.PublicKey)).(interface {
-		ECDH() (*ecdh.PublicKey, error)
-	}).ECDH())
+	dsPub := must(must(x509.ParsePKIXPublicKey(pub.PublicKey)).(*ecdsa.PublicKey).ECDH())
 	dsKey := dsPub.Bytes()
 	dsJWK := []byte(fmt.Sprintf(`{"x":"%s","y":"%s"}`, b64.EncodeToString(dsKey[1:33]), b64.EncodeToString(dsKey[33:])))
 	// The SDK side: its ephemeral key is the epk; the CEK comes from ECDH
