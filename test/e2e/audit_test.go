@@ -205,3 +205,35 @@ func TestTwoReplicasShareOnePostgres(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Reading the log is recorded when a tail opens, not only when it ends,
+// and the tail delivers events as they are committed.
+func TestAuditTail(t *testing.T) {
+	env := harness.Start(t, harness.Options{})
+	env.CreateKey("av-mac", "HMAC_256", "GENERATE_VERIFY_MAC")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tail, err := pb.NewAuditServiceClient(env.Conn("admin")).TailEvents(ctx, &pb.TailEventsRequest{Filter: &pb.EventFilter{Action: "kms:GenerateMac"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stream is open once the server has recorded the read.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		reads := events(t, env, &pb.EventFilter{Kind: "audit.read"})
+		if len(reads) > 0 && reads[0].Detail == "tail opened" && reads[0].Principal == harness.ARN("admin") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no audit.read event for the open tail: %+v", reads)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := env.Crypto("acs").GenerateMac(context.Background(), &pb.GenerateMacRequest{KeyId: "av-mac", Message: []byte("m")}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := tail.Recv()
+	if err != nil || got.Event.Action != "kms:GenerateMac" || got.Event.Principal != harness.ARN("acs") {
+		t.Fatalf("tail: %+v %v", got, err)
+	}
+}
