@@ -199,7 +199,9 @@ export KEYGATE_CA=%s
 export KEYGATE_CERT=%s
 export KEYGATE_KEY=%s
 
-`, listen, listen, filepath.Join(tls, "ca.pem"), filepath.Join(tls, "admin.pem"), filepath.Join(tls, "admin-key.pem"))
+To act as a service instead, use acs.pem, 3ds-server.pem or ds.pem (and its -key.pem) from %s.
+
+`, listen, listen, filepath.Join(tls, "ca.pem"), filepath.Join(tls, "admin.pem"), filepath.Join(tls, "admin-key.pem"), tls)
 }
 
 // addKMSBackend adds a backend named "kms" when KEYGATE_KMS_ENDPOINT is
