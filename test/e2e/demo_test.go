@@ -3,8 +3,6 @@ package e2e
 import (
 	"bufio"
 	"context"
-	"encoding/pem"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,7 +61,7 @@ func runDemo(t *testing.T, home, listen string, env ...string) *exec.Cmd {
 func TestDemoWithKMSEndpoint(t *testing.T) {
 	srv := kmsserver.New(t)
 	home := filepath.Join(t.TempDir(), "keygate")
-	listen := freeAddr(t)
+	listen := harness.FreeAddr(t)
 	kmsEnv := []string{"KEYGATE_KMS_ENDPOINT=" + srv.URL, "AWS_REGION=" + srv.Region,
 		"AWS_ACCESS_KEY_ID=" + kmsserver.TestAccessKeyID, "AWS_SECRET_ACCESS_KEY=" + kmsserver.TestSecretAccessKey}
 	first := runDemo(t, home, listen, kmsEnv...)
@@ -92,14 +90,7 @@ func TestDemoWithKMSEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "pub.pem"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub.PublicKey}), 0o600)
-	os.WriteFile(filepath.Join(dir, "sig"), sig.Signature, 0o600)
-	os.WriteFile(filepath.Join(dir, "m"), msg, 0o600)
-	out, err := exec.Command("openssl", "dgst", "-sha256", "-verify", filepath.Join(dir, "pub.pem"), "-signature", filepath.Join(dir, "sig"), filepath.Join(dir, "m")).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "Verified OK") {
-		t.Fatalf("openssl: %v %s", err, out)
-	}
+	opensslVerify(t, pub.PublicKey, sig.Signature, msg)
 	// The demo's own keys are there, with their policies and chains.
 	for _, name := range []string{"acs-signing", "acs-signing-rsa", "data-key", "av-mac", "ds-enc", "ds-ecdh", "3ds-sessions"} {
 		if _, err := admin.DescribeKey(ctx, &pb.DescribeKeyRequest{KeyId: name}); err != nil {
@@ -123,13 +114,4 @@ func TestDemoWithKMSEndpoint(t *testing.T) {
 	if err != nil || !v.SignatureValid {
 		t.Fatalf("after restart: %v %v", v, err)
 	}
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

@@ -2,10 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/pem"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -70,20 +66,7 @@ func TestKMSBackendEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	out, err := exec.Command("openssl", "dgst", "-sha256", "-verify",
-		write("pub.pem", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub.PublicKey})),
-		"-signature", write("sig", sig.Signature), write("m", msg)).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "Verified OK") {
-		t.Fatalf("openssl: %v %s", err, out)
-	}
+	opensslVerify(t, pub.PublicKey, sig.Signature, msg)
 
 	// The audit record names the KMS request id, which is CloudTrail's requestID.
 	evs := events(t, env, &pb.EventFilter{Action: "kms:Sign"})

@@ -63,7 +63,7 @@ type Process struct {
 func (e *Env) StartProcess(edit func(*server.Config)) *Process {
 	e.T.Helper()
 	c := *e.Config
-	c.Listen = freeAddr(e.T)
+	c.Listen = FreeAddr(e.T)
 	c.Log = server.LogConfig{Level: "warn", Format: "json"}
 	if edit != nil {
 		edit(&c)
@@ -146,7 +146,8 @@ func (e *Env) waitReady(p *Process) {
 	}
 }
 
-func freeAddr(t testing.TB) string {
+// FreeAddr is a loopback address no one listens on right now.
+func FreeAddr(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
 	defer l.Close()
