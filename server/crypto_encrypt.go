@@ -21,7 +21,7 @@ func (cs *cryptoService) Encrypt(ctx context.Context, req *pb.EncryptRequest) (*
 		if err := checkEncContext(req.EncryptionContext, alg); err != nil {
 			return err
 		}
-		return checkPlaintext(req.Plaintext)
+		return checkSize("plaintext", req.Plaintext)
 	})
 	if err != nil {
 		return nil, err

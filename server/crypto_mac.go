@@ -17,7 +17,7 @@ func (cs *cryptoService) GenerateMac(ctx context.Context, req *pb.GenerateMacReq
 			return err
 		}
 		c.Algorithm = string(alg)
-		return checkMacMessage(req.Message)
+		return checkSize("message", req.Message)
 	})
 	if err != nil {
 		return nil, err
@@ -40,7 +40,7 @@ func (cs *cryptoService) VerifyMac(ctx context.Context, req *pb.VerifyMacRequest
 		if len(req.Mac) == 0 || len(req.Mac) > 64 {
 			return keys.Errorf(keys.InvalidArgument, "mac must be 1 to 64 bytes")
 		}
-		return checkMacMessage(req.Message)
+		return checkSize("message", req.Message)
 	})
 	if err != nil {
 		return nil, err
@@ -58,11 +58,4 @@ func (cs *cryptoService) VerifyMac(ctx context.Context, req *pb.VerifyMacRequest
 		valid = subtle.ConstantTimeCompare(mac, req.Mac) == 1
 	}
 	return &pb.VerifyMacResponse{KeyId: req.KeyId, KeyVersion: v.Number, MacValid: valid, MacAlgorithm: string(alg)}, nil
-}
-
-func checkMacMessage(m []byte) error {
-	if len(m) == 0 || len(m) > keys.MaxMessage {
-		return keys.Errorf(keys.InvalidArgument, "message must be 1 to %d bytes, got %d", keys.MaxMessage, len(m))
-	}
-	return nil
 }

@@ -92,9 +92,10 @@ func checkEncContext(ec map[string]string, alg keys.EncryptionAlgorithm) error {
 	return nil
 }
 
-func checkPlaintext(p []byte) error {
-	if len(p) == 0 || len(p) > keys.MaxMessage {
-		return keys.Errorf(keys.InvalidArgument, "plaintext must be 1 to %d bytes, got %d", keys.MaxMessage, len(p))
+// checkSize bounds a message or plaintext field to KMS's 1 to 4096 bytes.
+func checkSize(field string, b []byte) error {
+	if len(b) == 0 || len(b) > keys.MaxMessage {
+		return keys.Errorf(keys.InvalidArgument, "%s must be 1 to %d bytes, got %d", field, keys.MaxMessage, len(b))
 	}
 	return nil
 }
