@@ -16,7 +16,7 @@
 //	ev := &audit.Event{Kind: audit.KindCall, Principal: arn, Action: "kms:Sign", KeyName: name,
 //		Context: log.HashContext(req.EncryptionContext), Result: audit.ResultOK, ...}
 //	if err := log.Record(ctx, ev); err != nil {
-//		return nil, err // keys.Unavailable: fail closed, do not answer with the result
+//		return nil, err // kgerr.Unavailable: fail closed, do not answer with the result
 //	}
 //
 // Record returns once the event is committed. Concurrent Records share one

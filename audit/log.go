@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 // Config configures a Log.
@@ -116,7 +116,7 @@ func newBatch(n int) *batch {
 
 // Record appends e to the log and returns once it is durable, with e.Seq,
 // e.PrevHash and e.Hash set. If the store cannot be written it returns a
-// keys.Unavailable error: the caller must then fail the call it audits.
+// kgerr.Unavailable error: the caller must then fail the call it audits.
 // e must not be modified until Record returns. If ctx ends first, Record
 // returns a DeadlineExceeded or Canceled error although the event may
 // still be committed later; e must then not be reused at all.
@@ -127,7 +127,7 @@ func (l *Log) Record(ctx context.Context, e *Event) error {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
-		return keys.Errorf(keys.Unavailable, "audit log is closed")
+		return kgerr.Errorf(kgerr.Unavailable, "audit log is closed")
 	}
 	b := l.cur
 	b.events = append(b.events, e)
@@ -141,14 +141,14 @@ func (l *Log) Record(ctx context.Context, e *Event) error {
 		return b.err
 	case <-ctx.Done():
 		// The event may still be committed; the call fails either way.
-		return keys.Wrap(keys.KindOf(ctx.Err()), ctx.Err(), "audit record not confirmed before the request ended")
+		return kgerr.Wrap(kgerr.KindOf(ctx.Err()), ctx.Err(), "audit record not confirmed before the request ended")
 	}
 }
 
 // prepare fills defaults and rejects events the log must not store.
 func (l *Log) prepare(e *Event) error {
 	if e.Kind == "" {
-		return keys.Errorf(keys.InvalidArgument, "audit event: kind is empty")
+		return kgerr.Errorf(kgerr.InvalidArgument, "audit event: kind is empty")
 	}
 	if e.Time.IsZero() {
 		e.Time = l.cfg.Now()
@@ -158,11 +158,11 @@ func (l *Log) prepare(e *Event) error {
 	}
 	for i := 1; i < len(e.Context); i++ {
 		if e.Context[i-1].Key >= e.Context[i].Key {
-			return keys.Errorf(keys.InvalidArgument, "audit event: context keys must be unique and sorted (use Log.HashContext)")
+			return kgerr.Errorf(kgerr.InvalidArgument, "audit event: context keys must be unique and sorted (use Log.HashContext)")
 		}
 	}
 	if n := encodedSize(e); n > MaxEventSize {
-		return keys.Errorf(keys.InvalidArgument, "audit event: %d bytes encoded, over the %d byte limit", n, MaxEventSize)
+		return kgerr.Errorf(kgerr.InvalidArgument, "audit event: %d bytes encoded, over the %d byte limit", n, MaxEventSize)
 	}
 	sanitize(e)
 	return nil
@@ -208,7 +208,7 @@ func (l *Log) commit(events []*Event) error {
 		return link(h, events), nil
 	})
 	if err != nil {
-		return keys.Wrap(keys.Unavailable, err, "audit log unavailable")
+		return kgerr.Wrap(kgerr.Unavailable, err, "audit log unavailable")
 	}
 	l.mu.Lock()
 	last := l.head

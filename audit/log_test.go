@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/keygate/keygate/audit"
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 // Concurrent callers on both stores: every event is stored once, in one
@@ -108,8 +108,8 @@ func TestRecordFailsClosed(t *testing.T) {
 			record(t, l, 0, 3)
 			s.Close()
 			err := l.Record(context.Background(), callEvent(l, 3))
-			if keys.KindOf(err) != keys.Unavailable {
-				t.Fatalf("Record on a closed store: %v (kind %v), want Unavailable", err, keys.KindOf(err))
+			if kgerr.KindOf(err) != kgerr.Unavailable {
+				t.Fatalf("Record on a closed store: %v (kind %v), want Unavailable", err, kgerr.KindOf(err))
 			}
 		})
 		t.Run(b.name+"/table dropped", func(t *testing.T) {
@@ -119,8 +119,8 @@ func TestRecordFailsClosed(t *testing.T) {
 			record(t, l, 0, 3)
 			exec(t, s, isPostgres(dsn), "DROP TABLE audit_events")
 			err := l.Record(context.Background(), callEvent(l, 3))
-			if keys.KindOf(err) != keys.Unavailable {
-				t.Fatalf("Record with the table gone: %v (kind %v), want Unavailable", err, keys.KindOf(err))
+			if kgerr.KindOf(err) != kgerr.Unavailable {
+				t.Fatalf("Record with the table gone: %v (kind %v), want Unavailable", err, kgerr.KindOf(err))
 			}
 		})
 	}
@@ -131,19 +131,19 @@ func TestRecordRejectsBadEvents(t *testing.T) {
 	l := newLog(t, s, newSigner(t), "r")
 	e := callEvent(l, 1)
 	e.Context[0], e.Context[1] = e.Context[1], e.Context[0]
-	if keys.KindOf(l.Record(context.Background(), e)) != keys.InvalidArgument {
+	if kgerr.KindOf(l.Record(context.Background(), e)) != kgerr.InvalidArgument {
 		t.Error("Record accepted an unsorted context")
 	}
-	if keys.KindOf(l.Record(context.Background(), &audit.Event{})) != keys.InvalidArgument {
+	if kgerr.KindOf(l.Record(context.Background(), &audit.Event{})) != kgerr.InvalidArgument {
 		t.Error("Record accepted an event with no kind")
 	}
 	e = callEvent(l, 2)
 	e.Error = string(make([]byte, audit.MaxEventSize))
-	if keys.KindOf(l.Record(context.Background(), e)) != keys.InvalidArgument {
+	if kgerr.KindOf(l.Record(context.Background(), e)) != kgerr.InvalidArgument {
 		t.Error("Record accepted an event over MaxEventSize")
 	}
 	l.Close(context.Background())
-	if keys.KindOf(l.Record(context.Background(), callEvent(l, 3))) != keys.Unavailable {
+	if kgerr.KindOf(l.Record(context.Background(), callEvent(l, 3))) != kgerr.Unavailable {
 		t.Error("Record after Close did not fail Unavailable")
 	}
 }

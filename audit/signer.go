@@ -5,6 +5,7 @@ import (
 	"crypto"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -12,11 +13,11 @@ import (
 // key (in the HSM or KMS) signing checkpoint digests with ECDSA_SHA_256.
 func KeySigner(k backends.Key) (Signer, error) {
 	if k.Spec() != keys.ECCNISTP256 || k.Usage() != keys.SignVerify {
-		return nil, keys.Errorf(keys.FailedPrecondition,
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition,
 			"audit checkpoint key %s is %s/%s, want %s/%s", k.ID(), k.Spec(), k.Usage(), keys.ECCNISTP256, keys.SignVerify)
 	}
 	if _, err := NewVerifier(k.Public()); err != nil {
-		return nil, keys.Wrap(keys.FailedPrecondition, err, "audit checkpoint key has no usable ECDSA public key")
+		return nil, kgerr.Wrap(kgerr.FailedPrecondition, err, "audit checkpoint key has no usable ECDSA public key")
 	}
 	return keySigner{k}, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -58,7 +59,7 @@ func TestKeySigner(t *testing.T) {
 		{spec: keys.RSA2048, usage: keys.SignVerify, k: k.k},
 		{spec: keys.ECCNISTP256, usage: keys.KeyAgreement, k: k.k},
 	} {
-		if _, err := audit.KeySigner(bad); keys.KindOf(err) != keys.FailedPrecondition {
+		if _, err := audit.KeySigner(bad); kgerr.KindOf(err) != kgerr.FailedPrecondition {
 			t.Errorf("KeySigner(%s/%s) = %v, want FailedPrecondition", bad.spec, bad.usage, err)
 		}
 	}

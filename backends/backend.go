@@ -4,7 +4,7 @@
 // passes the one conformance suite in backends/backendtest.
 //
 // Backends speak in keygate's vocabulary (package keys) and return
-// *keys.Error values, so the server maps a disabled KMS key and a missing
+// *kgerr.Error values, so the server maps a disabled KMS key and a missing
 // PKCS#11 object to the same status code.
 package backends
 
@@ -66,7 +66,7 @@ type Key interface {
 	// must be empty.
 	Encrypt(ctx context.Context, alg keys.EncryptionAlgorithm, plaintext []byte, encCtx map[string]string) ([]byte, error)
 	// Decrypt reverses Encrypt. Any authentication failure (tampered blob,
-	// wrong context) is keys.InvalidArgument with one fixed message.
+	// wrong context) is kgerr.InvalidArgument with one fixed message.
 	Decrypt(ctx context.Context, alg keys.EncryptionAlgorithm, ciphertext []byte, encCtx map[string]string) ([]byte, error)
 	// MAC computes an HMAC of msg.
 	MAC(ctx context.Context, alg keys.MacAlgorithm, msg []byte) ([]byte, error)

@@ -2,6 +2,8 @@ package keys
 
 import (
 	"encoding/binary"
+
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 // A keygate ciphertext names the key version that made it, so Decrypt
@@ -42,7 +44,7 @@ func (c *Ciphertext) Marshal() []byte {
 // ParseCiphertext decodes a keygate ciphertext. It checks only the framing;
 // the backend authenticates the blob.
 func ParseCiphertext(b []byte) (*Ciphertext, error) {
-	bad := Errorf(InvalidArgument, "ciphertext_blob is not a keygate ciphertext")
+	bad := kgerr.Errorf(kgerr.InvalidArgument, "ciphertext_blob is not a keygate ciphertext")
 	if len(b) < ctHeaderMin || b[0] != ctMagic0 || b[1] != ctMagic1 || b[2] != ctFormat {
 		return nil, bad
 	}

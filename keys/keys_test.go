@@ -2,9 +2,9 @@ package keys
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
 	"testing"
+
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 func TestCiphertextRoundTrip(t *testing.T) {
@@ -23,7 +23,7 @@ func FuzzParseCiphertext(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := ParseCiphertext(b)
 		if err != nil {
-			if KindOf(err) != InvalidArgument {
+			if kgerr.KindOf(err) != kgerr.InvalidArgument {
 				t.Fatalf("a bad ciphertext must be InvalidArgument: %v", err)
 			}
 			return
@@ -44,7 +44,7 @@ func TestParseCiphertextRejects(t *testing.T) {
 		"bad algorithm": append(append([]byte{}, good[:4+8+4]...), 9),
 		"bad name":      (&Ciphertext{Key: "../x", Version: 1, Algorithm: SymmetricDefaultAlg}).Marshal(),
 	} {
-		if _, err := ParseCiphertext(b); KindOf(err) != InvalidArgument {
+		if _, err := ParseCiphertext(b); kgerr.KindOf(err) != kgerr.InvalidArgument {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -59,16 +59,5 @@ func TestSpecs(t *testing.T) {
 	}
 	if HMAC384.MacAlgorithm() != HMACSHA384 || len(RSA4096.SigningAlgorithms()) != 6 || SymmetricDefault.EncryptionAlgorithms()[0] != SymmetricDefaultAlg {
 		t.Fatal("spec algorithms are wrong")
-	}
-}
-
-func TestErrors(t *testing.T) {
-	cause := fmt.Errorf("driver: secret detail")
-	err := fmt.Errorf("wrapped: %w", Wrap(Unavailable, cause, "key store unavailable"))
-	if KindOf(err) != Unavailable || Message(err) != "key store unavailable" || !errors.Is(err, cause) {
-		t.Fatalf("Wrap: kind %v, message %q", KindOf(err), Message(err))
-	}
-	if Message(errors.New("boom")) != "internal error" || KindOf(errors.New("boom")) != Internal {
-		t.Fatal("a plain error must be Internal with a generic message")
 	}
 }

@@ -2,7 +2,7 @@ package keys
 
 import "context"
 
-// Store keeps logical keys. Implementations return *Error values:
+// Store keeps logical keys. Implementations return *kgerr.Error values:
 // NotFound for a missing key, AlreadyExists for a duplicate name, and
 // FailedPrecondition when an update lost a race with another replica.
 type Store interface {

@@ -3,7 +3,7 @@ package policy
 import (
 	"encoding/json"
 
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 // Canonical returns the policy in the normal form Diff compares: members
@@ -24,7 +24,7 @@ func (p *Policy) Canonical() []byte {
 func (p *Policy) ForKMS() ([]byte, error) {
 	b, n := p.render(true)
 	if n == 0 {
-		return nil, keys.Errorf(keys.FailedPrecondition, "the policy has no statement about kms: actions")
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "the policy has no statement about kms: actions")
 	}
 	return b, nil
 }

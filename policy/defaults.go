@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 // Default returns the policy a key gets when its creator gives none, like
@@ -45,7 +45,7 @@ func CheckLockout(p *Policy, keyARN string, admins []string, now time.Time) erro
 			return nil
 		}
 	}
-	return keys.Errorf(keys.FailedPrecondition,
+	return kgerr.Errorf(kgerr.FailedPrecondition,
 		"the policy would not let any admin principal call kms:PutKeyPolicy on the key; "+
 			"fix the policy or bypass the lockout safety check")
 }

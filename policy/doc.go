@@ -4,7 +4,7 @@
 //
 // The server's use, once per key version and once per call:
 //
-//	p, err := policy.Parse(doc)       // *keys.Error InvalidArgument listing every problem
+//	p, err := policy.Parse(doc)       // *kgerr.Error InvalidArgument listing every problem
 //	...
 //	d := p.Evaluate(&policy.Request{  // no allocation; safe for concurrent use
 //		Principal:        "arn:aws:iam::111122223333:role/acs",
@@ -43,7 +43,7 @@
 // Tools for the admin API and the CLI:
 //
 //   - Validate lists every problem in a document (keygate policy validate);
-//     Parse returns the same list as one InvalidArgument *keys.Error.
+//     Parse returns the same list as one InvalidArgument *kgerr.Error.
 //   - Default(account, admins) is the policy a key gets when created without
 //     one: admins get AdminActions, nobody gets data-plane use.
 //   - CheckLockout is KMS's lockout safety check for PutKeyPolicy: nil if at

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 // Problem is one thing wrong with a policy document.
@@ -56,5 +56,5 @@ func (ps *problems) err() error {
 	for i, p := range ps.list {
 		parts[i] = p.String()
 	}
-	return keys.Errorf(keys.InvalidArgument, "invalid key policy: %s", strings.Join(parts, "; "))
+	return kgerr.Errorf(kgerr.InvalidArgument, "invalid key policy: %s", strings.Join(parts, "; "))
 }

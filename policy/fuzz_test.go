@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -33,8 +34,8 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse error %v disagrees with Validate", err)
 		}
 		if err != nil {
-			if keys.KindOf(err) != keys.InvalidArgument {
-				t.Fatalf("error kind %v", keys.KindOf(err))
+			if kgerr.KindOf(err) != kgerr.InvalidArgument {
+				t.Fatalf("error kind %v", kgerr.KindOf(err))
 			}
 			return
 		}

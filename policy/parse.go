@@ -18,7 +18,7 @@ type Policy struct {
 }
 
 // Parse validates a key-policy document by KMS's rules and compiles it. On
-// failure the error is a *keys.Error of kind InvalidArgument whose message
+// failure the error is a *kgerr.Error of kind InvalidArgument whose message
 // lists every problem, each naming the statement (index and Sid) and the
 // element; Validate returns the same problems as values.
 func Parse(data []byte) (*Policy, error) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -46,7 +47,7 @@ func TestCheckLockout(t *testing.T) {
 	// Takes PutKeyPolicy away from everyone.
 	bad := mustParse(t, doc(`{"Effect": "Allow", "Principal": {"AWS": "`+admins[0]+`"}, "Action": "kms:GetKeyPolicy"}`))
 	err := CheckLockout(bad, testKeyARN, admins, now)
-	if keys.KindOf(err) != keys.FailedPrecondition {
+	if kgerr.KindOf(err) != kgerr.FailedPrecondition {
 		t.Fatalf("lockout not detected: %v", err)
 	}
 	// An explicit Deny beats the Allow.
@@ -156,7 +157,7 @@ func TestForKMS(t *testing.T) {
 		t.Fatalf("ForKMS:\n%s\ndiffers: %v", b, d)
 	}
 	only := mustParse(t, doc(`{"Effect": "Allow", "Principal": "*", "Action": "keygate:*"}`))
-	if _, err := only.ForKMS(); keys.KindOf(err) != keys.FailedPrecondition {
+	if _, err := only.ForKMS(); kgerr.KindOf(err) != kgerr.FailedPrecondition {
 		t.Fatalf("keygate-only policy: %v", err)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 func TestValidateAccepts(t *testing.T) {
@@ -89,8 +89,8 @@ func TestValidateRejects(t *testing.T) {
 			if err == nil {
 				t.Fatal("Parse accepted the document")
 			}
-			if keys.KindOf(err) != keys.InvalidArgument {
-				t.Errorf("kind %v, want InvalidArgument", keys.KindOf(err))
+			if kgerr.KindOf(err) != kgerr.InvalidArgument {
+				t.Errorf("kind %v, want InvalidArgument", kgerr.KindOf(err))
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q does not mention %q", err, tc.want)
@@ -125,7 +125,7 @@ func TestValidateReportsAll(t *testing.T) {
 		}
 	}
 	_, err := Parse([]byte(d))
-	var ke *keys.Error
+	var ke *kgerr.Error
 	if !errors.As(err, &ke) || !strings.Contains(ke.Msg, `Statement[1] (Sid "B"): Effect:`) {
 		t.Fatalf("error %v does not name statement and element", err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 	"github.com/keygate/keygate/keys/keyring"
 	"github.com/keygate/keygate/policy"
@@ -29,7 +30,7 @@ type BackendStater interface {
 func (s *Server) adminKey(ctx context.Context, c *Call, name string) (*keyring.Entry, error) {
 	c.KeyName = name
 	if name == "" {
-		return nil, keys.Errorf(keys.InvalidArgument, "key_id is required")
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "key_id is required")
 	}
 	e, err := s.keys.Resolve(ctx, name)
 	if err != nil {
@@ -86,10 +87,10 @@ func (as *adminService) ListKeys(ctx context.Context, req *pb.ListKeysRequest) (
 	case size == 0:
 		size = 100
 	case size > 1000:
-		return nil, keys.Errorf(keys.InvalidArgument, "page_size must be at most 1000")
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "page_size must be at most 1000")
 	}
 	if req.PageToken != "" && !keys.ValidName(req.PageToken) {
-		return nil, keys.Errorf(keys.InvalidArgument, "page_token is not valid")
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "page_token is not valid")
 	}
 	ks, err := as.s.keys.List(ctx, req.PageToken, size+1)
 	if err != nil {
@@ -163,7 +164,7 @@ func (as *adminService) PutKeyPolicy(ctx context.Context, req *pb.PutKeyPolicyRe
 // must still be able to change the policy afterwards.
 func (s *Server) checkPolicy(doc []byte, name string, bypass bool, caller string) error {
 	if len(doc) == 0 {
-		return keys.Errorf(keys.InvalidArgument, "policy is required")
+		return kgerr.Errorf(kgerr.InvalidArgument, "policy is required")
 	}
 	p, err := policy.Parse(doc)
 	if err != nil {

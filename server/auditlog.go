@@ -13,6 +13,7 @@ import (
 
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/audit/sqlstore"
+	"github.com/keygate/keygate/internal/kgerr"
 
 	"github.com/keygate/keygate/keys"
 	"github.com/keygate/keygate/keys/keyring"
@@ -46,7 +47,7 @@ func (a *chainAuditor) Record(ctx context.Context, c *Call) error {
 		Correlation: c.CorrelationID, Detail: c.Detail,
 	}
 	if c.Err != nil {
-		e.Error = keys.Message(c.Err)
+		e.Error = kgerr.Message(c.Err)
 	} else if k, ok := kindOf[c.Action]; ok {
 		e.Kind = k
 	}
@@ -70,7 +71,7 @@ func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store,
 		return nil, nil, fmt.Errorf("audit: context secret: %w", err)
 	}
 	e, err := s.keys.Resolve(ctx, ac.SigningKey)
-	created := keys.KindOf(err) == keys.NotFound
+	created := kgerr.KindOf(err) == kgerr.NotFound
 	if created {
 		e, err = s.keys.Create(ctx, keyring.CreateParams{Name: ac.SigningKey, Spec: keys.ECCNISTP256, Usage: keys.SignVerify,
 			Backend: s.cfg.DefaultBackend, Description: "signs audit log checkpoints; used by keygated only",

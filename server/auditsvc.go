@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/keygate/keygate/audit"
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 )
 
@@ -28,7 +28,7 @@ func (as *auditService) open(ctx context.Context) (*audit.Log, error) {
 		return nil, err
 	}
 	if as.s.chain == nil {
-		return nil, keys.Errorf(keys.FailedPrecondition, "the audit log is disabled on this server")
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "the audit log is disabled on this server")
 	}
 	return as.s.chain.log, nil
 }
@@ -43,18 +43,18 @@ func (as *auditService) ListEvents(ctx context.Context, req *pb.ListEventsReques
 	case req.PageSize == 0:
 		q.Limit = 100
 	case req.PageSize > 1000:
-		return nil, keys.Errorf(keys.InvalidArgument, "page_size must be at most 1000")
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "page_size must be at most 1000")
 	default:
 		q.Limit = int(req.PageSize)
 	}
 	if req.PageToken != "" {
 		if q.AfterSeq, err = strconv.ParseUint(req.PageToken, 10, 64); err != nil {
-			return nil, keys.Errorf(keys.InvalidArgument, "page_token is not valid")
+			return nil, kgerr.Errorf(kgerr.InvalidArgument, "page_token is not valid")
 		}
 	}
 	evs, err := l.Events(ctx, q)
 	if err != nil {
-		return nil, keys.Wrap(keys.Unavailable, err, "audit log unavailable")
+		return nil, kgerr.Wrap(kgerr.Unavailable, err, "audit log unavailable")
 	}
 	resp := &pb.ListEventsResponse{}
 	for _, e := range evs {
@@ -80,7 +80,7 @@ func (as *auditService) TailEvents(req *pb.TailEventsRequest, stream pb.AuditSer
 	if q.AfterSeq == 0 {
 		last, err := l.Events(ctx, audit.Query{Desc: true, Limit: 1})
 		if err != nil {
-			return keys.Wrap(keys.Unavailable, err, "audit log unavailable")
+			return kgerr.Wrap(kgerr.Unavailable, err, "audit log unavailable")
 		}
 		if len(last) == 1 {
 			q.AfterSeq = last[0].Seq
@@ -101,11 +101,11 @@ func (as *auditService) VerifyLog(ctx context.Context, _ *pb.VerifyLogRequest) (
 	}
 	v, err := audit.NewVerifier(as.s.chain.signerPublic())
 	if err != nil {
-		return nil, keys.Wrap(keys.Internal, err, "checkpoint key")
+		return nil, kgerr.Wrap(kgerr.Internal, err, "checkpoint key")
 	}
 	r, err := audit.Verify(ctx, as.s.auditStore, v)
 	if err != nil {
-		return nil, keys.Wrap(keys.Unavailable, err, "audit log unavailable")
+		return nil, kgerr.Wrap(kgerr.Unavailable, err, "audit log unavailable")
 	}
 	return VerifyLogResponse(r), nil
 }
@@ -117,7 +117,7 @@ func (as *auditService) GetCheckpointKey(ctx context.Context, _ *pb.GetCheckpoin
 	}
 	der, err := x509.MarshalPKIXPublicKey(as.s.chain.signerPublic())
 	if err != nil {
-		return nil, keys.Wrap(keys.Internal, err, "checkpoint key")
+		return nil, kgerr.Wrap(kgerr.Internal, err, "checkpoint key")
 	}
 	return &pb.GetCheckpointKeyResponse{PublicKeyPem: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), KeyId: l.KeyID()}, nil
 }
@@ -128,19 +128,19 @@ func (as *auditService) ExportArchive(req *pb.ExportArchiveRequest, stream pb.Au
 		return err
 	}
 	if req.Until == nil {
-		return keys.Errorf(keys.InvalidArgument, "until is required")
+		return kgerr.Errorf(kgerr.InvalidArgument, "until is required")
 	}
 	if err := as.recordOpen(ctx, "archive export opened"); err != nil {
 		return err
 	}
 	v, err := audit.NewVerifier(as.s.chain.signerPublic())
 	if err != nil {
-		return keys.Wrap(keys.Internal, err, "checkpoint key")
+		return kgerr.Wrap(kgerr.Internal, err, "checkpoint key")
 	}
 	callOf(ctx).Detail = "archive until " + req.Until.AsTime().UTC().Format(time.RFC3339)
 	w := &chunkWriter{send: func(b []byte) error { return stream.Send(&pb.ExportArchiveResponse{Data: b}) }}
 	if _, err := audit.Export(ctx, as.s.auditStore, v, req.Until.AsTime(), w); err != nil {
-		return keys.Wrap(keys.FailedPrecondition, err, "archive could not be exported: "+err.Error())
+		return kgerr.Wrap(kgerr.FailedPrecondition, err, "archive could not be exported: "+err.Error())
 	}
 	return w.flush()
 }
@@ -153,7 +153,7 @@ func (as *auditService) recordOpen(ctx context.Context, detail string) error {
 	c := *callOf(ctx)
 	c.Detail, c.Latency = detail, time.Since(c.Start)
 	if err := as.s.auditor.Record(context.WithoutCancel(ctx), &c); err != nil {
-		return keys.Wrap(keys.Unavailable, err, "audit log unavailable")
+		return kgerr.Wrap(kgerr.Unavailable, err, "audit log unavailable")
 	}
 	return nil
 }

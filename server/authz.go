@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 	"github.com/keygate/keygate/policy"
 )
@@ -58,9 +59,9 @@ func (a *policyAuthorizer) deny(c *Call, decision, sid string) error {
 	c.Decision, c.Sid = decision, sid
 	target := c.KeyName
 	if target == "" {
-		return keys.Errorf(keys.PermissionDenied, "%s is not authorized to perform %s", c.Principal.ARN, c.Action)
+		return kgerr.Errorf(kgerr.PermissionDenied, "%s is not authorized to perform %s", c.Principal.ARN, c.Action)
 	}
-	return keys.Errorf(keys.PermissionDenied, "%s is not authorized to perform %s on key %s", c.Principal.ARN, c.Action, target)
+	return kgerr.Errorf(kgerr.PermissionDenied, "%s is not authorized to perform %s on key %s", c.Principal.ARN, c.Action, target)
 }
 
 // request builds the policy's view of a call: typed condition values, no

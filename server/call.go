@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 	"github.com/keygate/keygate/keys/keyring"
 )
@@ -54,7 +55,7 @@ type Auditor interface {
 }
 
 // Authorizer decides whether c.Principal may do c.Action on c.Key. It sets
-// c.Decision and c.Sid, and returns a keys.PermissionDenied error to deny.
+// c.Decision and c.Sid, and returns a kgerr.PermissionDenied error to deny.
 type Authorizer interface {
 	Authorize(ctx context.Context, c *Call) error
 }
@@ -149,10 +150,10 @@ func (s *Server) finish(ctx context.Context, c *Call) error {
 	c.Latency = time.Since(c.Start)
 	if err := s.auditor.Record(context.WithoutCancel(ctx), c); err != nil {
 		s.log.Error("audit record failed; refusing the call", "method", c.Method, "err", err)
-		return toStatus(keys.Wrap(keys.Unavailable, err, "audit log unavailable"))
+		return toStatus(kgerr.Wrap(kgerr.Unavailable, err, "audit log unavailable"))
 	}
 	if c.Err != nil {
-		if k := keys.KindOf(c.Err); k == keys.Internal || k == keys.Unavailable {
+		if k := kgerr.KindOf(c.Err); k == kgerr.Internal || k == kgerr.Unavailable {
 			s.log.Error("call failed", "method", c.Method, "principal", c.Principal.ARN, "key", c.KeyName, "err", c.Err)
 		}
 		return toStatus(c.Err)
@@ -170,7 +171,7 @@ func (s *Server) use(ctx context.Context, c *Call, name string, n uint32, u keys
 	check func(*keys.Key) error) (*keys.Version, backends.Key, error) {
 	c.KeyName = name
 	if name == "" {
-		return nil, nil, keys.Errorf(keys.InvalidArgument, "key_id is required")
+		return nil, nil, kgerr.Errorf(kgerr.InvalidArgument, "key_id is required")
 	}
 	e, err := s.keys.Resolve(ctx, name)
 	if err != nil {
@@ -178,7 +179,7 @@ func (s *Server) use(ctx context.Context, c *Call, name string, n uint32, u keys
 	}
 	c.Key = e
 	if u != "" && e.Key.Usage != u {
-		return nil, nil, keys.Errorf(keys.FailedPrecondition, "key %q has usage %s; this operation needs %s", name, e.Key.Usage, u)
+		return nil, nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q has usage %s; this operation needs %s", name, e.Key.Usage, u)
 	}
 	if check != nil {
 		if err := check(e.Key); err != nil {

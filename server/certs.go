@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 )
@@ -25,20 +26,20 @@ func (as *adminService) ImportCertificate(ctx context.Context, req *pb.ImportCer
 	if n == 0 {
 		p := e.Key.Primary()
 		if p == nil {
-			return nil, keys.Errorf(keys.FailedPrecondition, "key %q has no active version; name one", req.KeyId)
+			return nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q has no active version; name one", req.KeyId)
 		}
 		n = p.Number
 	}
 	h, ok := e.Opened(n)
 	if !ok || h.Public() == nil {
-		return nil, keys.Errorf(keys.FailedPrecondition, "key %q version %d has no public key to certify", req.KeyId, n)
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q version %d has no public key to certify", req.KeyId, n)
 	}
 	chain, err := parseChain(req.ChainPem)
 	if err != nil {
 		return nil, err
 	}
 	if !publicEqual(chain[0].PublicKey, h.Public()) {
-		return nil, keys.Errorf(keys.InvalidArgument, "the leaf certificate does not certify key %q version %d", req.KeyId, n)
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "the leaf certificate does not certify key %q version %d", req.KeyId, n)
 	}
 	der := make([][]byte, len(chain))
 	for i, cert := range chain {
@@ -47,7 +48,7 @@ func (as *adminService) ImportCertificate(ctx context.Context, req *pb.ImportCer
 	updated, err := as.s.keys.Update(ctx, req.KeyId, func(k *keys.Key) error {
 		v := k.Version(n)
 		if v == nil {
-			return keys.Errorf(keys.NotFound, "key %q has no version %d", req.KeyId, n)
+			return kgerr.Errorf(kgerr.NotFound, "key %q has no version %d", req.KeyId, n)
 		}
 		v.CertChain = der
 		return nil
@@ -71,10 +72,10 @@ func (as *adminService) GetCertificate(ctx context.Context, req *pb.GetCertifica
 		v = e.Key.Version(req.Version)
 	}
 	if v == nil {
-		return nil, keys.Errorf(keys.NotFound, "key %q has no such version", req.KeyId)
+		return nil, kgerr.Errorf(kgerr.NotFound, "key %q has no such version", req.KeyId)
 	}
 	if len(v.CertChain) == 0 {
-		return nil, keys.Errorf(keys.NotFound, "key %q version %d has no certificate chain", req.KeyId, v.Number)
+		return nil, kgerr.Errorf(kgerr.NotFound, "key %q version %d has no certificate chain", req.KeyId, v.Number)
 	}
 	var out []byte
 	for _, der := range v.CertChain {
@@ -86,7 +87,7 @@ func (as *adminService) GetCertificate(ctx context.Context, req *pb.GetCertifica
 // parseChain reads PEM certificates, leaf first, each signed by the next.
 func parseChain(s string) ([]*x509.Certificate, error) {
 	if len(s) > maxChainPEM {
-		return nil, keys.Errorf(keys.InvalidArgument, "chain_pem is larger than %d bytes", maxChainPEM)
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "chain_pem is larger than %d bytes", maxChainPEM)
 	}
 	var chain []*x509.Certificate
 	rest := []byte(s)
@@ -97,20 +98,20 @@ func parseChain(s string) ([]*x509.Certificate, error) {
 			break
 		}
 		if b.Type != "CERTIFICATE" {
-			return nil, keys.Errorf(keys.InvalidArgument, "chain_pem holds a %s block; only certificates belong in a chain", b.Type)
+			return nil, kgerr.Errorf(kgerr.InvalidArgument, "chain_pem holds a %s block; only certificates belong in a chain", b.Type)
 		}
 		cert, err := x509.ParseCertificate(b.Bytes)
 		if err != nil {
-			return nil, keys.Errorf(keys.InvalidArgument, "chain_pem certificate %d does not parse", len(chain)+1)
+			return nil, kgerr.Errorf(kgerr.InvalidArgument, "chain_pem certificate %d does not parse", len(chain)+1)
 		}
 		chain = append(chain, cert)
 	}
 	if len(chain) == 0 {
-		return nil, keys.Errorf(keys.InvalidArgument, "chain_pem holds no PEM certificate")
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "chain_pem holds no PEM certificate")
 	}
 	for i := 0; i+1 < len(chain); i++ {
 		if err := chain[i].CheckSignatureFrom(chain[i+1]); err != nil {
-			return nil, keys.Errorf(keys.InvalidArgument, "chain_pem certificate %d is not signed by certificate %d (the chain goes leaf first)", i+1, i+2)
+			return nil, kgerr.Errorf(kgerr.InvalidArgument, "chain_pem certificate %d is not signed by certificate %d (the chain goes leaf first)", i+1, i+2)
 		}
 	}
 	return chain, nil

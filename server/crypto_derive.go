@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 	"github.com/keygate/keygate/threeds"
@@ -34,7 +35,7 @@ func (cs *cryptoService) DeriveSharedSecret(ctx context.Context, req *pb.DeriveS
 	}
 	v, h, err := cs.s.use(ctx, c, req.KeyId, 0, keys.KeyAgreement, true, func(k *keys.Key) (err error) {
 		if a := req.KeyAgreementAlgorithm; a != "" && a != string(keys.ECDH) {
-			return keys.Errorf(keys.InvalidArgument, "key_agreement_algorithm %q: want ECDH", a)
+			return kgerr.Errorf(kgerr.InvalidArgument, "key_agreement_algorithm %q: want ECDH", a)
 		}
 		c.Algorithm = string(keys.ECDH)
 		if err := checkKDF(k, kdf, bits, req); err != nil {
@@ -56,7 +57,7 @@ func (cs *cryptoService) DeriveSharedSecret(ctx context.Context, req *pb.DeriveS
 		out = threeds.ConcatKDF(z, req.AlgorithmId, req.PartyUInfo, req.PartyVInfo, bits)
 	case kdfHKDF:
 		if out, err = hkdf.Key(sha256.New, z, req.Salt, string(req.Info), bits/8); err != nil {
-			return nil, keys.Wrap(keys.Internal, err, "HKDF failed")
+			return nil, kgerr.Wrap(kgerr.Internal, err, "HKDF failed")
 		}
 	default:
 		out = bytes.Clone(z)
@@ -69,21 +70,21 @@ func checkKDF(k *keys.Key, kdf string, bits int, req *pb.DeriveSharedSecretReque
 	switch kdf {
 	case kdfConcat, kdfHKDF:
 		if bits%8 != 0 || bits < 128 || bits > 1024 {
-			return keys.Errorf(keys.InvalidArgument, "key_length_bits must be a multiple of 8 from 128 to 1024")
+			return kgerr.Errorf(kgerr.InvalidArgument, "key_length_bits must be a multiple of 8 from 128 to 1024")
 		}
 	case kdfRaw:
 		if !k.AllowRawSecret {
-			return keys.Errorf(keys.FailedPrecondition, "key %q does not allow the raw shared secret to leave; use CONCAT_SHA256 or HKDF_SHA256", k.Name)
+			return kgerr.Errorf(kgerr.FailedPrecondition, "key %q does not allow the raw shared secret to leave; use CONCAT_SHA256 or HKDF_SHA256", k.Name)
 		}
 	default:
-		return keys.Errorf(keys.InvalidArgument, "kdf %q: want CONCAT_SHA256, HKDF_SHA256 or RAW", kdf)
+		return kgerr.Errorf(kgerr.InvalidArgument, "kdf %q: want CONCAT_SHA256, HKDF_SHA256 or RAW", kdf)
 	}
 	for _, f := range []struct {
 		name string
 		b    []byte
 	}{{"algorithm_id", req.AlgorithmId}, {"party_u_info", req.PartyUInfo}, {"party_v_info", req.PartyVInfo}, {"salt", req.Salt}, {"info", req.Info}} {
 		if len(f.b) > maxKDFInfo {
-			return keys.Errorf(keys.InvalidArgument, "%s is longer than %d bytes", f.name, maxKDFInfo)
+			return kgerr.Errorf(kgerr.InvalidArgument, "%s is longer than %d bytes", f.name, maxKDFInfo)
 		}
 	}
 	return nil
@@ -98,26 +99,26 @@ func peerKey(spec keys.Spec, b []byte) (*ecdh.PublicKey, error) {
 		curve = ecdh.P384()
 	}
 	if len(b) == 0 || len(b) > 1024 {
-		return nil, keys.Errorf(keys.InvalidArgument, "public_key must be 1 to 1024 bytes")
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "public_key must be 1 to 1024 bytes")
 	}
 	if b[0] == 0x04 {
 		pub, err := curve.NewPublicKey(b)
 		if err != nil {
-			return nil, keys.Errorf(keys.InvalidArgument, "public_key is not a valid point on %s", spec)
+			return nil, kgerr.Errorf(kgerr.InvalidArgument, "public_key is not a valid point on %s", spec)
 		}
 		return pub, nil
 	}
 	parsed, err := x509.ParsePKIXPublicKey(b)
 	if err != nil {
-		return nil, keys.Errorf(keys.InvalidArgument, "public_key is neither an uncompressed EC point nor a DER SubjectPublicKeyInfo")
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "public_key is neither an uncompressed EC point nor a DER SubjectPublicKeyInfo")
 	}
 	ec, ok := parsed.(*ecdsa.PublicKey)
 	if !ok {
-		return nil, keys.Errorf(keys.InvalidArgument, "public_key is not an EC key")
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "public_key is not an EC key")
 	}
 	pub, err := ec.ECDH()
 	if err != nil || pub.Curve() != curve {
-		return nil, keys.Errorf(keys.InvalidArgument, "public_key is not a valid point on %s", spec)
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "public_key is not a valid point on %s", spec)
 	}
 	return pub, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 )
@@ -38,7 +39,7 @@ func (cs *cryptoService) Decrypt(ctx context.Context, req *pb.DecryptRequest) (*
 	c := callOf(ctx)
 	c.EncContext = req.EncryptionContext
 	if len(req.CiphertextBlob) == 0 || len(req.CiphertextBlob) > 6144 {
-		return nil, keys.Errorf(keys.InvalidArgument, "ciphertext_blob must be 1 to 6144 bytes")
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "ciphertext_blob must be 1 to 6144 bytes")
 	}
 	ct, err := keys.ParseCiphertext(req.CiphertextBlob)
 	if err != nil {
@@ -46,12 +47,12 @@ func (cs *cryptoService) Decrypt(ctx context.Context, req *pb.DecryptRequest) (*
 	}
 	if req.KeyId != "" && req.KeyId != ct.Key {
 		c.KeyName = req.KeyId
-		return nil, keys.Errorf(keys.InvalidArgument, "the ciphertext was not made by key %q", req.KeyId)
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "the ciphertext was not made by key %q", req.KeyId)
 	}
 	_, h, err := cs.s.use(ctx, c, ct.Key, ct.Version, keys.EncryptDecrypt, false, func(k *keys.Key) error {
 		c.Algorithm = string(ct.Algorithm)
 		if req.EncryptionAlgorithm != "" && keys.EncryptionAlgorithm(req.EncryptionAlgorithm) != ct.Algorithm {
-			return keys.Errorf(keys.InvalidArgument, "encryption_algorithm %q does not match the ciphertext's", req.EncryptionAlgorithm)
+			return kgerr.Errorf(kgerr.InvalidArgument, "encryption_algorithm %q does not match the ciphertext's", req.EncryptionAlgorithm)
 		}
 		if _, err := encAlgorithm(k, string(ct.Algorithm)); err != nil {
 			return err
@@ -74,7 +75,7 @@ func (cs *cryptoService) GenerateDataKey(ctx context.Context, req *pb.GenerateDa
 	var size int
 	v, h, err := cs.s.use(ctx, c, req.KeyId, 0, keys.EncryptDecrypt, true, func(k *keys.Key) (err error) {
 		if k.Spec != keys.SymmetricDefault {
-			return keys.Errorf(keys.FailedPrecondition, "key %q is %s; data keys need a SYMMETRIC_DEFAULT key", k.Name, k.Spec)
+			return kgerr.Errorf(kgerr.FailedPrecondition, "key %q is %s; data keys need a SYMMETRIC_DEFAULT key", k.Name, k.Spec)
 		}
 		c.Algorithm = string(keys.SymmetricDefaultAlg)
 		if size, err = dataKeySize(req.KeySpec, req.NumberOfBytes); err != nil {
@@ -103,10 +104,10 @@ func (cs *cryptoService) GenerateDataKey(ctx context.Context, req *pb.GenerateDa
 func dataKeySize(spec string, n uint32) (int, error) {
 	switch {
 	case spec != "" && n != 0:
-		return 0, keys.Errorf(keys.InvalidArgument, "set key_spec or number_of_bytes, not both")
+		return 0, kgerr.Errorf(kgerr.InvalidArgument, "set key_spec or number_of_bytes, not both")
 	case n != 0:
 		if n > maxDataKeyBytes {
-			return 0, keys.Errorf(keys.InvalidArgument, "number_of_bytes must be 1 to %d", maxDataKeyBytes)
+			return 0, kgerr.Errorf(kgerr.InvalidArgument, "number_of_bytes must be 1 to %d", maxDataKeyBytes)
 		}
 		return int(n), nil
 	case spec == "" || spec == "AES_256":
@@ -114,5 +115,5 @@ func dataKeySize(spec string, n uint32) (int, error) {
 	case spec == "AES_128":
 		return 16, nil
 	}
-	return 0, keys.Errorf(keys.InvalidArgument, "key_spec %q: want AES_256 or AES_128", spec)
+	return 0, kgerr.Errorf(kgerr.InvalidArgument, "key_spec %q: want AES_256 or AES_128", spec)
 }

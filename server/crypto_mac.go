@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 )
@@ -38,7 +39,7 @@ func (cs *cryptoService) VerifyMac(ctx context.Context, req *pb.VerifyMacRequest
 		}
 		c.Algorithm = string(alg)
 		if len(req.Mac) == 0 || len(req.Mac) > 64 {
-			return keys.Errorf(keys.InvalidArgument, "mac must be 1 to 64 bytes")
+			return kgerr.Errorf(kgerr.InvalidArgument, "mac must be 1 to 64 bytes")
 		}
 		return checkSize("message", req.Message)
 	})

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 )
@@ -47,10 +48,10 @@ func (cs *cryptoService) Verify(ctx context.Context, req *pb.VerifyRequest) (*pb
 		return nil, err
 	}
 	if len(req.Signature) == 0 || len(req.Signature) > 1024 {
-		return nil, keys.Errorf(keys.InvalidArgument, "signature must be 1 to 1024 bytes")
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "signature must be 1 to 1024 bytes")
 	}
 	if h.Public() == nil {
-		return nil, keys.Errorf(keys.Internal, "key %q has no public key to verify with", req.KeyId)
+		return nil, kgerr.Errorf(kgerr.Internal, "key %q has no public key to verify with", req.KeyId)
 	}
 	valid := false
 	if rv, ok := h.(backends.Verifier); ok {
@@ -71,11 +72,11 @@ func (cs *cryptoService) GetPublicKey(ctx context.Context, req *pb.GetPublicKeyR
 	}
 	k := c.Key.Key
 	if h.Public() == nil {
-		return nil, keys.Errorf(keys.FailedPrecondition, "key %q (%s) is symmetric and has no public key", req.KeyId, k.Spec)
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q (%s) is symmetric and has no public key", req.KeyId, k.Spec)
 	}
 	der, err := x509.MarshalPKIXPublicKey(h.Public())
 	if err != nil {
-		return nil, keys.Wrap(keys.Internal, err, "public key could not be encoded")
+		return nil, kgerr.Wrap(kgerr.Internal, err, "public key could not be encoded")
 	}
 	resp := &pb.GetPublicKeyResponse{KeyId: req.KeyId, KeyVersion: v.Number, PublicKey: der,
 		KeySpec: string(k.Spec), KeyUsage: string(k.Usage)}

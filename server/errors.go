@@ -1,24 +1,23 @@
 package server
 
 import (
+	"github.com/keygate/keygate/internal/kgerr"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	"github.com/keygate/keygate/keys"
 )
 
 // codeOf is the one place a keygate error becomes a gRPC code.
 var codeOf = [...]codes.Code{
-	keys.Internal:           codes.Internal,
-	keys.InvalidArgument:    codes.InvalidArgument,
-	keys.NotFound:           codes.NotFound,
-	keys.AlreadyExists:      codes.AlreadyExists,
-	keys.FailedPrecondition: codes.FailedPrecondition,
-	keys.PermissionDenied:   codes.PermissionDenied,
-	keys.ResourceExhausted:  codes.ResourceExhausted,
-	keys.Unavailable:        codes.Unavailable,
-	keys.DeadlineExceeded:   codes.DeadlineExceeded,
-	keys.Canceled:           codes.Canceled,
+	kgerr.Internal:           codes.Internal,
+	kgerr.InvalidArgument:    codes.InvalidArgument,
+	kgerr.NotFound:           codes.NotFound,
+	kgerr.AlreadyExists:      codes.AlreadyExists,
+	kgerr.FailedPrecondition: codes.FailedPrecondition,
+	kgerr.PermissionDenied:   codes.PermissionDenied,
+	kgerr.ResourceExhausted:  codes.ResourceExhausted,
+	kgerr.Unavailable:        codes.Unavailable,
+	kgerr.DeadlineExceeded:   codes.DeadlineExceeded,
+	kgerr.Canceled:           codes.Canceled,
 }
 
 // toStatus turns err into a gRPC status carrying only the caller-safe
@@ -30,12 +29,12 @@ func toStatus(err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
-	k := keys.KindOf(err)
+	k := kgerr.KindOf(err)
 	code := codes.Internal
 	if int(k) < len(codeOf) {
 		code = codeOf[k]
 	}
-	return status.Error(code, keys.Message(err))
+	return status.Error(code, kgerr.Message(err))
 }
 
 // codeName is the result recorded for a call: "OK" or the gRPC code name.

@@ -4,10 +4,9 @@ import (
 	"context"
 	"crypto/x509"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
-
-	"github.com/keygate/keygate/keys"
 )
 
 // Principal is who is calling: the verified client certificate's identity
@@ -25,17 +24,17 @@ type Principal struct {
 func (s *Server) identify(ctx context.Context) (Principal, string, error) {
 	p, ok := peer.FromContext(ctx)
 	if !ok {
-		return Principal{}, "", keys.Errorf(keys.PermissionDenied, "no peer")
+		return Principal{}, "", kgerr.Errorf(kgerr.PermissionDenied, "no peer")
 	}
 	addr := p.Addr.String()
 	ti, ok := p.AuthInfo.(credentials.TLSInfo)
 	if !ok || len(ti.State.VerifiedChains) == 0 || len(ti.State.VerifiedChains[0]) == 0 {
-		return Principal{}, addr, keys.Errorf(keys.PermissionDenied, "a verified client certificate is required")
+		return Principal{}, addr, kgerr.Errorf(kgerr.PermissionDenied, "a verified client certificate is required")
 	}
 	pr := certPrincipal(ti.State.VerifiedChains[0][0])
 	arn, ok := s.principals[pr.Identity]
 	if !ok {
-		return pr, addr, keys.Errorf(keys.PermissionDenied, "identity %q is not mapped to a principal", pr.Identity)
+		return pr, addr, kgerr.Errorf(kgerr.PermissionDenied, "identity %q is not mapped to a principal", pr.Identity)
 	}
 	pr.ARN = arn
 	pr.Account = arnAccount(arn)

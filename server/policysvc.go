@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 	"github.com/keygate/keygate/policy"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
@@ -23,10 +24,10 @@ func (ps *policyService) SimulatePolicy(ctx context.Context, req *pb.SimulatePol
 		return nil, err
 	}
 	if e.Policy == nil {
-		return nil, keys.Errorf(keys.FailedPrecondition, "key %q has no policy", req.KeyId)
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q has no policy", req.KeyId)
 	}
 	if req.PrincipalArn == "" || req.Action == "" {
-		return nil, keys.Errorf(keys.InvalidArgument, "principal_arn and action are required")
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "principal_arn and action are required")
 	}
 	k := e.Key
 	r := policy.Request{
@@ -41,7 +42,7 @@ func (ps *policyService) SimulatePolicy(ctx context.Context, req *pb.SimulatePol
 	if req.SourceIp != "" {
 		ip, err := netip.ParseAddr(req.SourceIp)
 		if err != nil {
-			return nil, keys.Errorf(keys.InvalidArgument, "source_ip %q is not an IP address", req.SourceIp)
+			return nil, kgerr.Errorf(kgerr.InvalidArgument, "source_ip %q is not an IP address", req.SourceIp)
 		}
 		r.SourceIP = ip
 	}
@@ -63,7 +64,7 @@ func (ps *policyService) DiffKeyPolicy(ctx context.Context, req *pb.DiffKeyPolic
 		}
 		theirs, err := policy.Parse(doc)
 		if err != nil {
-			return keys.Wrap(keys.FailedPrecondition, err, "the backend's policy for version "+strconv.FormatUint(uint64(v.Number), 10)+" is not a valid key policy")
+			return kgerr.Wrap(kgerr.FailedPrecondition, err, "the backend's policy for version "+strconv.FormatUint(uint64(v.Number), 10)+" is not a valid key policy")
 		}
 		ours, err := kmsPolicy(e.Policy)
 		if err != nil {
@@ -118,7 +119,7 @@ func kmsPolicy(p *policy.Policy) (*policy.Policy, error) {
 func (ps *policyService) eachKeeper(k *keys.Key, fn func(*keys.Version, backends.PolicyKeeper) error,
 	opened func(uint32) (backends.Key, bool)) error {
 	if len(k.Policy) == 0 {
-		return keys.Errorf(keys.FailedPrecondition, "key %q has no policy", k.Name)
+		return kgerr.Errorf(kgerr.FailedPrecondition, "key %q has no policy", k.Name)
 	}
 	n := 0
 	for i := range k.Versions {
@@ -134,7 +135,7 @@ func (ps *policyService) eachKeeper(k *keys.Key, fn func(*keys.Version, backends
 		}
 	}
 	if n == 0 {
-		return keys.Errorf(keys.FailedPrecondition, "key %q is in backend %q, which keeps no key policy of its own", k.Name, k.Backend)
+		return kgerr.Errorf(kgerr.FailedPrecondition, "key %q is in backend %q, which keeps no key policy of its own", k.Name, k.Backend)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 	"github.com/keygate/keygate/threeds"
@@ -31,7 +32,7 @@ func (ts *threeDSService) CreateAcsSession(ctx context.Context, req *pb.CreateAc
 		case k.Spec.IsRSA():
 			c.Algorithm = string(keys.RSASSAPSSSHA256) // PS256
 		default:
-			return keys.Errorf(keys.FailedPrecondition, "key %q is %s; ACS signed content needs ECC_NIST_P256 (ES256) or RSA (PS256)", k.Name, k.Spec)
+			return kgerr.Errorf(kgerr.FailedPrecondition, "key %q is %s; ACS signed content needs ECC_NIST_P256 (ES256) or RSA (PS256)", k.Name, k.Spec)
 		}
 		c.MessageType = string(keys.Digest)
 		return nil
@@ -44,7 +45,7 @@ func (ts *threeDSService) CreateAcsSession(ctx context.Context, req *pb.CreateAc
 		return nil, err
 	}
 	if len(v.CertChain) == 0 {
-		return nil, keys.Errorf(keys.FailedPrecondition, "key %q version %d has no certificate chain; import one with `keygate keys import-cert`", req.KeyId, v.Number)
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q version %d has no certificate chain; import one with `keygate keys import-cert`", req.KeyId, v.Number)
 	}
 	m, err := ts.sessions(ctx)
 	if err != nil {
@@ -96,12 +97,12 @@ func (ts *threeDSService) DecryptSdkEncData(ctx context.Context, req *pb.Decrypt
 		case k.Usage == keys.KeyAgreement && k.Spec == keys.ECCNISTP256:
 			c.Algorithm, also = string(keys.ECDH), "kms:DeriveSharedSecret"
 		default:
-			return keys.Errorf(keys.FailedPrecondition, "key %q is %s %s; sdkEncData needs an RSA ENCRYPT_DECRYPT or ECC_NIST_P256 KEY_AGREEMENT key", k.Name, k.Spec, k.Usage)
+			return kgerr.Errorf(kgerr.FailedPrecondition, "key %q is %s %s; sdkEncData needs an RSA ENCRYPT_DECRYPT or ECC_NIST_P256 KEY_AGREEMENT key", k.Name, k.Spec, k.Usage)
 		}
 		// The DS ID is the Concat KDF's PartyVInfo: ECDH-ES needs it, and
 		// RSA-OAEP has no use for it.
 		if len(req.DsId) > 64 || (k.Usage == keys.KeyAgreement && req.DsId == "") {
-			return keys.Errorf(keys.InvalidArgument, "ds_id must be 1 to 64 characters for an EC DS key (and is unused with RSA)")
+			return kgerr.Errorf(kgerr.InvalidArgument, "ds_id must be 1 to 64 characters for an EC DS key (and is unused with RSA)")
 		}
 		return nil
 	})
@@ -122,7 +123,7 @@ func (ts *threeDSService) DecryptSdkEncData(ctx context.Context, req *pb.Decrypt
 // session manager.
 func (ts *threeDSService) challenge(ctx context.Context, id string) (*threeds.Sessions, error) {
 	if len(id) == 0 || len(id) > 64 {
-		return nil, keys.Errorf(keys.InvalidArgument, "session_id is required")
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "session_id is required")
 	}
 	callOf(ctx).Detail = "session " + id
 	if _, _, err := ts.s.use(ctx, callOf(ctx), ts.s.cfg.ThreeDS.SessionKey, 0, keys.EncryptDecrypt, false, nil); err != nil {
@@ -137,14 +138,14 @@ func (ts *threeDSService) challenge(ctx context.Context, id string) (*threeds.Se
 func (ts *threeDSService) sessions(ctx context.Context) (*threeds.Sessions, error) {
 	name := ts.s.cfg.ThreeDS.SessionKey
 	e, err := ts.s.keys.Resolve(ctx, name)
-	if keys.KindOf(err) == keys.NotFound {
-		return nil, keys.Errorf(keys.FailedPrecondition, "3DS sessions need the SYMMETRIC_DEFAULT key %q; create it with a policy for the ACS", name)
+	if kgerr.KindOf(err) == kgerr.NotFound {
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "3DS sessions need the SYMMETRIC_DEFAULT key %q; create it with a policy for the ACS", name)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if e.Key.Spec != keys.SymmetricDefault {
-		return nil, keys.Errorf(keys.FailedPrecondition, "3DS session key %q must be SYMMETRIC_DEFAULT", name)
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "3DS session key %q must be SYMMETRIC_DEFAULT", name)
 	}
 	_, seal, err := e.Handle(0, true)
 	if err != nil {
@@ -158,7 +159,7 @@ func (ts *threeDSService) sessions(ctx context.Context) (*threeds.Sessions, erro
 				}
 			}
 		}
-		return nil, keys.Errorf(keys.FailedPrecondition, "the key that sealed this session is no longer usable")
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "the key that sealed this session is no longer usable")
 	}}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/sha512"
 	"slices"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -24,21 +25,21 @@ func signInput(k *keys.Key, algName, msgType string, msg []byte) (keys.SigningAl
 	if alg == "" {
 		alg = allowed[0]
 	} else if !slices.Contains(allowed, alg) {
-		return "", nil, keys.Errorf(keys.InvalidArgument, "signing_algorithm %q is not valid for key %q (%s); use one of %v", algName, k.Name, k.Spec, allowed)
+		return "", nil, kgerr.Errorf(kgerr.InvalidArgument, "signing_algorithm %q is not valid for key %q (%s); use one of %v", algName, k.Name, k.Spec, allowed)
 	}
 	switch keys.MessageType(msgType) {
 	case keys.Raw, "":
 		if len(msg) == 0 || len(msg) > keys.MaxMessage {
-			return "", nil, keys.Errorf(keys.InvalidArgument, "message must be 1 to %d bytes for message_type RAW, got %d", keys.MaxMessage, len(msg))
+			return "", nil, kgerr.Errorf(kgerr.InvalidArgument, "message must be 1 to %d bytes for message_type RAW, got %d", keys.MaxMessage, len(msg))
 		}
 		return alg, digest(alg.DigestSize(), msg), nil
 	case keys.Digest:
 		if len(msg) != alg.DigestSize() {
-			return "", nil, keys.Errorf(keys.InvalidArgument, "message must be a %d-byte digest for %s, got %d bytes", alg.DigestSize(), alg, len(msg))
+			return "", nil, kgerr.Errorf(kgerr.InvalidArgument, "message must be a %d-byte digest for %s, got %d bytes", alg.DigestSize(), alg, len(msg))
 		}
 		return alg, msg, nil
 	}
-	return "", nil, keys.Errorf(keys.InvalidArgument, "message_type %q: want RAW or DIGEST", msgType)
+	return "", nil, kgerr.Errorf(kgerr.InvalidArgument, "message_type %q: want RAW or DIGEST", msgType)
 }
 
 func digest(size int, msg []byte) []byte {
@@ -62,7 +63,7 @@ func encAlgorithm(k *keys.Key, name string) (keys.EncryptionAlgorithm, error) {
 		return allowed[0], nil
 	}
 	if !slices.Contains(allowed, alg) {
-		return "", keys.Errorf(keys.InvalidArgument, "encryption_algorithm %q is not valid for key %q (%s); use one of %v", name, k.Name, k.Spec, allowed)
+		return "", kgerr.Errorf(kgerr.InvalidArgument, "encryption_algorithm %q is not valid for key %q (%s); use one of %v", name, k.Name, k.Spec, allowed)
 	}
 	return alg, nil
 }
@@ -74,20 +75,20 @@ func checkEncContext(ec map[string]string, alg keys.EncryptionAlgorithm) error {
 		return nil
 	}
 	if alg != keys.SymmetricDefaultAlg {
-		return keys.Errorf(keys.InvalidArgument, "encryption_context is only allowed with SYMMETRIC_DEFAULT")
+		return kgerr.Errorf(kgerr.InvalidArgument, "encryption_context is only allowed with SYMMETRIC_DEFAULT")
 	}
 	if len(ec) > maxEncContextPairs {
-		return keys.Errorf(keys.InvalidArgument, "encryption_context has %d pairs; at most %d", len(ec), maxEncContextPairs)
+		return kgerr.Errorf(kgerr.InvalidArgument, "encryption_context has %d pairs; at most %d", len(ec), maxEncContextPairs)
 	}
 	size := 0
 	for k, v := range ec {
 		if k == "" {
-			return keys.Errorf(keys.InvalidArgument, "encryption_context has an empty key")
+			return kgerr.Errorf(kgerr.InvalidArgument, "encryption_context has an empty key")
 		}
 		size += len(k) + len(v)
 	}
 	if size > maxEncContextBytes {
-		return keys.Errorf(keys.InvalidArgument, "encryption_context is %d bytes; at most %d", size, maxEncContextBytes)
+		return kgerr.Errorf(kgerr.InvalidArgument, "encryption_context is %d bytes; at most %d", size, maxEncContextBytes)
 	}
 	return nil
 }
@@ -95,7 +96,7 @@ func checkEncContext(ec map[string]string, alg keys.EncryptionAlgorithm) error {
 // checkSize bounds a message or plaintext field to KMS's 1 to 4096 bytes.
 func checkSize(field string, b []byte) error {
 	if len(b) == 0 || len(b) > keys.MaxMessage {
-		return keys.Errorf(keys.InvalidArgument, "%s must be 1 to %d bytes, got %d", field, keys.MaxMessage, len(b))
+		return kgerr.Errorf(kgerr.InvalidArgument, "%s must be 1 to %d bytes, got %d", field, keys.MaxMessage, len(b))
 	}
 	return nil
 }
@@ -106,5 +107,5 @@ func macAlgorithm(k *keys.Key, name string) (keys.MacAlgorithm, error) {
 	if name == "" || keys.MacAlgorithm(name) == own {
 		return own, nil
 	}
-	return "", keys.Errorf(keys.InvalidArgument, "mac_algorithm %q is not valid for key %q (%s); use %s", name, k.Name, k.Spec, own)
+	return "", kgerr.Errorf(kgerr.InvalidArgument, "mac_algorithm %q is not valid for key %q (%s); use %s", name, k.Name, k.Spec, own)
 }

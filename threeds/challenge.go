@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 // DecryptCReq decrypts a CReq JWE sent by the SDK and returns its JSON and
@@ -36,13 +36,13 @@ func DecryptCReq(s Session, jwe string, now time.Time) ([]byte, Session, error) 
 	if s.Enc == A128GCM {
 		key = s.CEK[:16]
 		if len(c.iv) != 12 || !allBytes(c.iv[:11], 0x00) {
-			return nil, s, keys.Errorf(keys.InvalidArgument, "%s: the A128GCM IV must be 00×11 followed by sdkCounterStoA", field)
+			return nil, s, kgerr.Errorf(kgerr.InvalidArgument, "%s: the A128GCM IV must be 00×11 followed by sdkCounterStoA", field)
 		}
 		if int(c.iv[11]) != s.SDKCounterStoA {
 			return nil, s, counterError("sdkCounterStoA in the IV", int(c.iv[11]), s.SDKCounterStoA)
 		}
 	} else if len(c.iv) != 16 {
-		return nil, s, keys.Errorf(keys.InvalidArgument, "%s: the A128CBC-HS256 IV must be 16 bytes", field)
+		return nil, s, kgerr.Errorf(kgerr.InvalidArgument, "%s: the A128CBC-HS256 IV must be 16 bytes", field)
 	}
 	pt, err := openContent(s.Enc, key, c.iv, c.ciphertext, c.tag, []byte(c.rawHeader))
 	if err != nil {
@@ -61,7 +61,7 @@ func DecryptCReq(s Session, jwe string, now time.Time) ([]byte, Session, error) 
 	}
 	n, ok := parseCounter(v)
 	if !ok {
-		return nil, s, keys.Errorf(keys.InvalidArgument, "CReq.sdkCounterStoA must be three digits, 000 to 255")
+		return nil, s, kgerr.Errorf(kgerr.InvalidArgument, "CReq.sdkCounterStoA must be three digits, 000 to 255")
 	}
 	if n != s.SDKCounterStoA {
 		return nil, s, counterError("CReq.sdkCounterStoA", n, s.SDKCounterStoA)
@@ -88,7 +88,7 @@ func EncryptCRes(s Session, cres []byte, now time.Time) (string, Session, error)
 		return "", s, err
 	}
 	if len(cres) > MaxJWE/2 {
-		return "", s, keys.Errorf(keys.InvalidArgument, "CRes: longer than %d bytes", MaxJWE/2)
+		return "", s, kgerr.Errorf(kgerr.InvalidArgument, "CRes: longer than %d bytes", MaxJWE/2)
 	}
 	m, err := objectMembers(cres, "CRes")
 	if err != nil {
@@ -103,7 +103,7 @@ func EncryptCRes(s Session, cres []byte, now time.Time) (string, Session, error)
 	case err != nil:
 		return "", s, err
 	case present && v != counter:
-		return "", s, keys.Errorf(keys.InvalidArgument, "CRes.acsCounterAtoS is %q, the session's next is %q", v, counter)
+		return "", s, kgerr.Errorf(kgerr.InvalidArgument, "CRes.acsCounterAtoS is %q, the session's next is %q", v, counter)
 	case !present:
 		cres = insertMember(cres, "acsCounterAtoS", counter)
 	}
@@ -131,13 +131,13 @@ func EncryptCRes(s Session, cres []byte, now time.Time) (string, Session, error)
 // counter is used up.
 func usable(s Session, counter int, name string, now time.Time) error {
 	if !now.Before(s.Expiry) {
-		return keys.Errorf(keys.FailedPrecondition, "the challenge session has expired")
+		return kgerr.Errorf(kgerr.FailedPrecondition, "the challenge session has expired")
 	}
 	if len(s.CEK) != 32 || !s.Enc.Valid() {
-		return keys.Errorf(keys.Internal, "malformed challenge session")
+		return kgerr.Errorf(kgerr.Internal, "malformed challenge session")
 	}
 	if counter < 0 || counter > MaxCounter {
-		return keys.Errorf(keys.FailedPrecondition, "the challenge session's %s has reached %d; counters never wrap", name, MaxCounter)
+		return kgerr.Errorf(kgerr.FailedPrecondition, "the challenge session's %s has reached %d; counters never wrap", name, MaxCounter)
 	}
 	return nil
 }
@@ -154,20 +154,20 @@ func checkDirHeader(c *compactJWE, s Session, field string) error {
 	if alg, err := requiredString(hdr, "alg", field+" header"); err != nil {
 		return err
 	} else if alg != "dir" {
-		return keys.Errorf(keys.InvalidArgument, "%s header.alg must be \"dir\"", field)
+		return kgerr.Errorf(kgerr.InvalidArgument, "%s header.alg must be \"dir\"", field)
 	}
 	if enc, err := requiredString(hdr, "enc", field+" header"); err != nil {
 		return err
 	} else if Enc(enc) != s.Enc {
-		return keys.Errorf(keys.InvalidArgument, "%s header.enc must be the session's %s", field, s.Enc)
+		return kgerr.Errorf(kgerr.InvalidArgument, "%s header.enc must be the session's %s", field, s.Enc)
 	}
 	if kid, err := requiredString(hdr, "kid", field+" header"); err != nil {
 		return err
 	} else if kid != s.AcsTransID {
-		return keys.Errorf(keys.InvalidArgument, "%s header.kid must be the session's acsTransID", field)
+		return kgerr.Errorf(kgerr.InvalidArgument, "%s header.kid must be the session's acsTransID", field)
 	}
 	if len(c.encKey) != 0 {
-		return keys.Errorf(keys.InvalidArgument, "%s: the encrypted key must be empty with alg dir", field)
+		return kgerr.Errorf(kgerr.InvalidArgument, "%s: the encrypted key must be empty with alg dir", field)
 	}
 	return nil
 }
@@ -180,16 +180,16 @@ func checkTransIDMember(m map[string]json.RawMessage, s Session, field string) e
 		return err
 	}
 	if ok && v != s.AcsTransID {
-		return keys.Errorf(keys.InvalidArgument, "%s.acsTransID must be the session's acsTransID", field)
+		return kgerr.Errorf(kgerr.InvalidArgument, "%s.acsTransID must be the session's acsTransID", field)
 	}
 	return nil
 }
 
 func counterError(what string, got, want int) error {
 	if got < want {
-		return keys.Errorf(keys.InvalidArgument, "%s is %03d, expected %03d: replayed message", what, got, want)
+		return kgerr.Errorf(kgerr.InvalidArgument, "%s is %03d, expected %03d: replayed message", what, got, want)
 	}
-	return keys.Errorf(keys.InvalidArgument, "%s is %03d, expected %03d: out of order", what, got, want)
+	return kgerr.Errorf(kgerr.InvalidArgument, "%s is %03d, expected %03d: out of order", what, got, want)
 }
 
 // parseCounter reads a 3DS counter: exactly three decimal digits, 000-255.

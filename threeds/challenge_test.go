@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -96,13 +97,13 @@ type randReader struct{}
 
 func (randReader) Read(p []byte) (int, error) { return cryptoRandRead(p) }
 
-func wantKind(t *testing.T, err error, kind keys.Kind, msgPart string) {
+func wantKind(t *testing.T, err error, kind kgerr.Kind, msgPart string) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("no error, want %v %q", kind, msgPart)
 	}
-	if keys.KindOf(err) != kind || !strings.Contains(keys.Message(err), msgPart) {
-		t.Fatalf("got %v %q, want %v containing %q", keys.KindOf(err), keys.Message(err), kind, msgPart)
+	if kgerr.KindOf(err) != kind || !strings.Contains(kgerr.Message(err), msgPart) {
+		t.Fatalf("got %v %q, want %v containing %q", kgerr.KindOf(err), kgerr.Message(err), kind, msgPart)
 	}
 }
 
@@ -117,48 +118,48 @@ func TestCReqRefused(t *testing.T) {
 			}
 			// The same CReq again: replay.
 			_, err := f.acs.DecryptCReq(ctx, f.id, first)
-			wantKind(t, err, keys.InvalidArgument, "replayed")
+			wantKind(t, err, kgerr.InvalidArgument, "replayed")
 			// Counter 2 while 1 is expected: out of order.
-			wantKind(t, decryptErr(f, f.sdk.creq(t, 2)), keys.InvalidArgument, "out of order")
+			wantKind(t, decryptErr(f, f.sdk.creq(t, 2)), kgerr.InvalidArgument, "out of order")
 
 			good := f.sdk.creq(t, 1)
 			parts := strings.Split(good, ".")
-			wantKind(t, decryptErr(f, strings.Join(parts[:4], ".")), keys.InvalidArgument, "5 parts")
+			wantKind(t, decryptErr(f, strings.Join(parts[:4], ".")), kgerr.InvalidArgument, "5 parts")
 			short := append([]string(nil), parts...)
 			short[3] = dropBytes(short[3], 3)
-			wantKind(t, decryptErr(f, strings.Join(short, ".")), keys.InvalidArgument, DecryptFailedMsg)
+			wantKind(t, decryptErr(f, strings.Join(short, ".")), kgerr.InvalidArgument, DecryptFailedMsg)
 			short[3], short[4] = parts[3], dropBytes(parts[4], 2) // a 14-byte tag
-			wantKind(t, decryptErr(f, strings.Join(short, ".")), keys.InvalidArgument, DecryptFailedMsg)
+			wantKind(t, decryptErr(f, strings.Join(short, ".")), kgerr.InvalidArgument, DecryptFailedMsg)
 			for i := 2; i <= 4; i++ { // IV (CBC), ciphertext, tag: one bit each
 				if i == 2 && enc == A128GCM {
 					continue // the GCM IV is checked against the counter first
 				}
 				bad := append([]string(nil), parts...)
 				bad[i] = flipBit(bad[i])
-				wantKind(t, decryptErr(f, strings.Join(bad, ".")), keys.InvalidArgument, DecryptFailedMsg)
+				wantKind(t, decryptErr(f, strings.Join(bad, ".")), kgerr.InvalidArgument, DecryptFailedMsg)
 			}
-			wantKind(t, decryptErr(f, withHeader(parts, `{"alg":"dir","enc":"`+string(enc)+`","kid":"other"}`)), keys.InvalidArgument, "kid")
-			wantKind(t, decryptErr(f, withHeader(parts, `{"alg":"dir","enc":"A256GCM","kid":"`+testTransID+`"}`)), keys.InvalidArgument, "enc")
-			wantKind(t, decryptErr(f, withHeader(parts, `{"alg":"RSA-OAEP-256","enc":"`+string(enc)+`","kid":"`+testTransID+`"}`)), keys.InvalidArgument, "alg")
-			wantKind(t, decryptErr(f, withHeader(parts, `{"alg":"dir","alg":"dir","enc":"`+string(enc)+`","kid":"`+testTransID+`"}`)), keys.InvalidArgument, "more than once")
-			wantKind(t, decryptErr(f, withHeader(parts, `{"alg":"dir","zip":"DEF","enc":"`+string(enc)+`","kid":"`+testTransID+`"}`)), keys.InvalidArgument, "zip")
+			wantKind(t, decryptErr(f, withHeader(parts, `{"alg":"dir","enc":"`+string(enc)+`","kid":"other"}`)), kgerr.InvalidArgument, "kid")
+			wantKind(t, decryptErr(f, withHeader(parts, `{"alg":"dir","enc":"A256GCM","kid":"`+testTransID+`"}`)), kgerr.InvalidArgument, "enc")
+			wantKind(t, decryptErr(f, withHeader(parts, `{"alg":"RSA-OAEP-256","enc":"`+string(enc)+`","kid":"`+testTransID+`"}`)), kgerr.InvalidArgument, "alg")
+			wantKind(t, decryptErr(f, withHeader(parts, `{"alg":"dir","alg":"dir","enc":"`+string(enc)+`","kid":"`+testTransID+`"}`)), kgerr.InvalidArgument, "more than once")
+			wantKind(t, decryptErr(f, withHeader(parts, `{"alg":"dir","zip":"DEF","enc":"`+string(enc)+`","kid":"`+testTransID+`"}`)), kgerr.InvalidArgument, "zip")
 			// A header change the checks accept still breaks the tag (AAD).
-			wantKind(t, decryptErr(f, withHeader(parts, `{"kid":"`+testTransID+`","alg":"dir","enc":"`+string(enc)+`"}`)), keys.InvalidArgument, DecryptFailedMsg)
+			wantKind(t, decryptErr(f, withHeader(parts, `{"kid":"`+testTransID+`","alg":"dir","enc":"`+string(enc)+`"}`)), kgerr.InvalidArgument, DecryptFailedMsg)
 			if enc == A128GCM {
 				bad := append([]string(nil), parts...)
 				bad[2] = b64(append(make([]byte, 11), 1)[:11]) // 11-byte IV
-				wantKind(t, decryptErr(f, strings.Join(bad, ".")), keys.InvalidArgument, "IV")
+				wantKind(t, decryptErr(f, strings.Join(bad, ".")), kgerr.InvalidArgument, "IV")
 				bad[2] = b64([]byte{0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1})
-				wantKind(t, decryptErr(f, strings.Join(bad, ".")), keys.InvalidArgument, "IV")
+				wantKind(t, decryptErr(f, strings.Join(bad, ".")), kgerr.InvalidArgument, "IV")
 			}
 			// After all that, the good CReq 001 still goes through.
 			if _, err := f.acs.DecryptCReq(ctx, f.id, good); err != nil {
 				t.Fatalf("good CReq after refusals: %v", err)
 			}
 			f.clk.t = f.clk.t.Add(DefaultTTL)
-			wantKind(t, decryptErr(f, f.sdk.creq(t, 2)), keys.FailedPrecondition, "expired")
+			wantKind(t, decryptErr(f, f.sdk.creq(t, 2)), kgerr.FailedPrecondition, "expired")
 			_, err = f.acs.EncryptCRes(ctx, f.id, []byte(`{}`))
-			wantKind(t, err, keys.FailedPrecondition, "expired")
+			wantKind(t, err, kgerr.FailedPrecondition, "expired")
 		})
 	}
 }
@@ -200,7 +201,7 @@ func TestConcurrentReplay(t *testing.T) {
 	for _, err := range errs {
 		if err == nil {
 			ok++
-		} else if keys.KindOf(err) != keys.InvalidArgument || !strings.Contains(keys.Message(err), "replayed") {
+		} else if kgerr.KindOf(err) != kgerr.InvalidArgument || !strings.Contains(kgerr.Message(err), "replayed") {
 			t.Fatalf("loser got %v", err)
 		}
 	}
@@ -246,11 +247,11 @@ func TestCommitRace(t *testing.T) {
 
 	rs.race = func(c Counters) Counters { c.SDKCounterStoA++; return c }
 	_, err := acs.DecryptCReq(ctx, f.id, f.sdk.nextCReq(t))
-	wantKind(t, err, keys.InvalidArgument, "replayed")
+	wantKind(t, err, kgerr.InvalidArgument, "replayed")
 
 	rs.race = func(c Counters) Counters { c.ACSCounterAtoS++; return c }
 	_, err = acs.EncryptCRes(ctx, f.id, []byte(`{}`))
-	wantKind(t, err, keys.FailedPrecondition, "same time")
+	wantKind(t, err, kgerr.FailedPrecondition, "same time")
 	rs.race = func(c Counters) Counters { c.SDKCounterStoA++; return c }
 	if _, err := acs.EncryptCRes(ctx, f.id, []byte(`{}`)); err != nil {
 		t.Fatalf("CRes racing a CReq: %v", err)

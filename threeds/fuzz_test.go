@@ -6,11 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
 // The parsers see attacker bytes: whatever comes in, they must answer with
-// a *keys.Error, never panic, and never accept a changed message.
+// a *kgerr.Error, never panic, and never accept a changed message.
 
 func FuzzParsePeerKey(f *testing.F) {
 	f.Add([]byte(`{"kty":"EC","crv":"P-256","x":"weNJy2HscCSM6AEDTDg04biOvhFhyyWvOHQfeF_PxMQ","y":"e8lnCO-AlStT-NJVX-crhB7QRYhiix03illJOVAOyck"}`))
@@ -18,8 +19,8 @@ func FuzzParsePeerKey(f *testing.F) {
 	f.Add([]byte(`[]`))
 	f.Fuzz(func(t *testing.T, jwk []byte) {
 		pub, err := ParsePeerKey(jwk, "k")
-		if err != nil && keys.KindOf(err) != keys.InvalidArgument {
-			t.Fatalf("kind %v", keys.KindOf(err))
+		if err != nil && kgerr.KindOf(err) != kgerr.InvalidArgument {
+			t.Fatalf("kind %v", kgerr.KindOf(err))
 		}
 		if err == nil && len(pub.Bytes()) != 65 {
 			t.Fatal("accepted a key that is not P-256")
@@ -43,7 +44,7 @@ func FuzzDecryptCReq(f *testing.F) {
 		s.Expiry = time.Now().Add(time.Hour)
 		pt, next, err := DecryptCReq(s, jwe, time.Now())
 		if err != nil {
-			if k := keys.KindOf(err); k != keys.InvalidArgument {
+			if k := kgerr.KindOf(err); k != kgerr.InvalidArgument {
 				t.Fatalf("kind %v: %v", k, err)
 			}
 			return
@@ -65,8 +66,8 @@ func FuzzDecryptSdkEncData(f *testing.F) {
 	key := vectorKey(f, v.DSEC, keys.KeyAgreement)
 	f.Fuzz(func(t *testing.T, jwe string) {
 		_, err := DecryptSdkEncData(context.Background(), key, v.DSID, jwe)
-		if err != nil && keys.KindOf(err) != keys.InvalidArgument && keys.KindOf(err) != keys.FailedPrecondition {
-			t.Fatalf("kind %v: %v", keys.KindOf(err), err)
+		if err != nil && kgerr.KindOf(err) != kgerr.InvalidArgument && kgerr.KindOf(err) != kgerr.FailedPrecondition {
+			t.Fatalf("kind %v: %v", kgerr.KindOf(err), err)
 		}
 	})
 }

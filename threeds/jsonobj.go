@@ -6,7 +6,7 @@ import (
 	"errors"
 	"io"
 
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 // objectMembers parses data as exactly one JSON object and returns the raw
@@ -15,7 +15,7 @@ import (
 // parsers read two different keys from the same bytes.
 func objectMembers(data []byte, field string) (map[string]json.RawMessage, error) {
 	bad := func(why string) error {
-		return keys.Errorf(keys.InvalidArgument, "%s: %s", field, why)
+		return kgerr.Errorf(kgerr.InvalidArgument, "%s: %s", field, why)
 	}
 	if !json.Valid(data) {
 		return nil, bad("not valid JSON")
@@ -32,7 +32,7 @@ func objectMembers(data []byte, field string) (map[string]json.RawMessage, error
 		}
 		name, _ := tok.(string)
 		if _, dup := members[name]; dup {
-			return nil, keys.Errorf(keys.InvalidArgument, "%s: member %q appears more than once", field, name)
+			return nil, kgerr.Errorf(kgerr.InvalidArgument, "%s: member %q appears more than once", field, name)
 		}
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
@@ -57,7 +57,7 @@ func stringMember(m map[string]json.RawMessage, name, field string) (s string, o
 		return "", false, nil
 	}
 	if err := json.Unmarshal(raw, &s); err != nil || len(raw) == 0 || raw[0] != '"' {
-		return "", true, keys.Errorf(keys.InvalidArgument, "%s.%s must be a string", field, name)
+		return "", true, kgerr.Errorf(kgerr.InvalidArgument, "%s.%s must be a string", field, name)
 	}
 	return s, true, nil
 }
@@ -66,7 +66,7 @@ func stringMember(m map[string]json.RawMessage, name, field string) (s string, o
 func requiredString(m map[string]json.RawMessage, name, field string) (string, error) {
 	s, ok, err := stringMember(m, name, field)
 	if err == nil && !ok {
-		err = keys.Errorf(keys.InvalidArgument, "%s.%s is missing", field, name)
+		err = kgerr.Errorf(kgerr.InvalidArgument, "%s.%s is missing", field, name)
 	}
 	return s, err
 }

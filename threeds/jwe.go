@@ -10,7 +10,7 @@ import (
 	"encoding/binary"
 	"strings"
 
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 // Enc is a JWE content encryption algorithm that EMV 3DS allows.
@@ -32,7 +32,7 @@ const MaxJWE = 256 << 10
 // failure, so that nobody learns which check failed (no padding oracle).
 const DecryptFailedMsg = "JWE could not be decrypted: it was altered, or the session or key is wrong"
 
-func decryptFailed() error { return keys.Errorf(keys.InvalidArgument, DecryptFailedMsg) }
+func decryptFailed() error { return kgerr.Errorf(kgerr.InvalidArgument, DecryptFailedMsg) }
 
 // compactJWE is a parsed JWE compact serialization.
 type compactJWE struct {
@@ -46,23 +46,23 @@ type compactJWE struct {
 // so it gets the one decryption error.
 func parseCompact(s, field string) (*compactJWE, error) {
 	if len(s) > MaxJWE {
-		return nil, keys.Errorf(keys.InvalidArgument, "%s: longer than %d bytes", field, MaxJWE)
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "%s: longer than %d bytes", field, MaxJWE)
 	}
 	parts := strings.Split(s, ".")
 	if len(parts) != 5 {
-		return nil, keys.Errorf(keys.InvalidArgument, "%s: a JWE compact serialization has 5 parts, this has %d", field, len(parts))
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "%s: a JWE compact serialization has 5 parts, this has %d", field, len(parts))
 	}
 	names := [5]string{"protected header", "encrypted key", "iv", "ciphertext", "tag"}
 	var dec [5][]byte
 	for i, p := range parts {
 		b, err := base64.RawURLEncoding.Strict().DecodeString(p)
 		if err != nil {
-			return nil, keys.Errorf(keys.InvalidArgument, "%s: the %s is not unpadded base64url", field, names[i])
+			return nil, kgerr.Errorf(kgerr.InvalidArgument, "%s: the %s is not unpadded base64url", field, names[i])
 		}
 		dec[i] = b
 	}
 	if len(dec[0]) == 0 || len(dec[3]) == 0 {
-		return nil, keys.Errorf(keys.InvalidArgument, "%s: the protected header and ciphertext must not be empty", field)
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "%s: the protected header and ciphertext must not be empty", field)
 	}
 	return &compactJWE{rawHeader: parts[0], header: dec[0], encKey: dec[1], iv: dec[2], ciphertext: dec[3], tag: dec[4]}, nil
 }

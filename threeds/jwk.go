@@ -4,7 +4,7 @@ import (
 	"crypto/ecdh"
 	"encoding/base64"
 
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 // maxJWK bounds a peer's JWK; a P-256 public JWK is about 130 bytes.
@@ -19,11 +19,11 @@ var privateJWKMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 // returns it ready for ECDH. It must be {"kty":"EC","crv":"P-256"} with x and
 // y each exactly 32 bytes of unpadded base64url, a point on the curve (hence
 // not the point at infinity), and no private part. Every refusal is
-// keys.InvalidArgument naming field, and happens before any ECDH, so an
+// kgerr.InvalidArgument naming field, and happens before any ECDH, so an
 // invalid-curve point never reaches a backend.
 func ParsePeerKey(jwk []byte, field string) (*ecdh.PublicKey, error) {
 	if len(jwk) > maxJWK {
-		return nil, keys.Errorf(keys.InvalidArgument, "%s: longer than %d bytes", field, maxJWK)
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "%s: longer than %d bytes", field, maxJWK)
 	}
 	m, err := objectMembers(jwk, field)
 	if err != nil {
@@ -31,7 +31,7 @@ func ParsePeerKey(jwk []byte, field string) (*ecdh.PublicKey, error) {
 	}
 	for _, p := range privateJWKMembers {
 		if _, ok := m[p]; ok {
-			return nil, keys.Errorf(keys.InvalidArgument, "%s: must not contain private key member %q", field, p)
+			return nil, kgerr.Errorf(kgerr.InvalidArgument, "%s: must not contain private key member %q", field, p)
 		}
 	}
 	kty, err := requiredString(m, "kty", field)
@@ -39,14 +39,14 @@ func ParsePeerKey(jwk []byte, field string) (*ecdh.PublicKey, error) {
 		return nil, err
 	}
 	if kty != "EC" {
-		return nil, keys.Errorf(keys.InvalidArgument, "%s.kty must be \"EC\"", field)
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "%s.kty must be \"EC\"", field)
 	}
 	crv, err := requiredString(m, "crv", field)
 	if err != nil {
 		return nil, err
 	}
 	if crv != "P-256" {
-		return nil, keys.Errorf(keys.InvalidArgument, "%s.crv must be \"P-256\"", field)
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "%s.crv must be \"P-256\"", field)
 	}
 	point := make([]byte, 1, 65)
 	point[0] = 4 // SEC 1 uncompressed
@@ -57,13 +57,13 @@ func ParsePeerKey(jwk []byte, field string) (*ecdh.PublicKey, error) {
 		}
 		b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 		if err != nil || len(b) != 32 {
-			return nil, keys.Errorf(keys.InvalidArgument, "%s.%s must be 32 bytes of unpadded base64url", field, c)
+			return nil, kgerr.Errorf(kgerr.InvalidArgument, "%s.%s must be 32 bytes of unpadded base64url", field, c)
 		}
 		point = append(point, b...)
 	}
 	pub, err := ecdh.P256().NewPublicKey(point)
 	if err != nil {
-		return nil, keys.Wrap(keys.InvalidArgument, err, field+": the point (x, y) is not on the P-256 curve")
+		return nil, kgerr.Wrap(kgerr.InvalidArgument, err, field+": the point (x, y) is not on the P-256 curve")
 	}
 	return pub, nil
 }

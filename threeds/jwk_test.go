@@ -8,7 +8,7 @@ import (
 	"math/big"
 	"testing"
 
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 func TestParsePeerKeyRefuses(t *testing.T) {
@@ -46,7 +46,7 @@ func TestParsePeerKeyRefuses(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := ParsePeerKey([]byte(c.jwk), "sdkEphemPubKey")
-			wantKind(t, err, keys.InvalidArgument, c.want)
+			wantKind(t, err, kgerr.InvalidArgument, c.want)
 		})
 	}
 }
@@ -62,7 +62,7 @@ func TestParsePeerKeyStandardAlphabet(t *testing.T) {
 		}
 		j := fmt.Sprintf(`{"kty":"EC","crv":"P-256","x":%q,"y":%q}`, x, base64.RawURLEncoding.EncodeToString(p[33:]))
 		_, err := ParsePeerKey([]byte(j), "epk")
-		wantKind(t, err, keys.InvalidArgument, "epk.x must be 32 bytes of unpadded base64url")
+		wantKind(t, err, kgerr.InvalidArgument, "epk.x must be 32 bytes of unpadded base64url")
 		return
 	}
 	t.Fatal("no key with '+' or '/' in 100 tries")

@@ -15,6 +15,7 @@ import (
 	"net/url"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -42,7 +43,7 @@ func SignACSContent(ctx context.Context, key backends.Key, chain [][]byte, acsUR
 		return "", err
 	}
 	if acsEphemPub == nil || acsEphemPub.Curve() != ecdh.P256() {
-		return "", keys.Errorf(keys.InvalidArgument, "acsEphemPubKey must be a P-256 key")
+		return "", kgerr.Errorf(kgerr.InvalidArgument, "acsEphemPubKey must be a P-256 key")
 	}
 	alg, sigAlg, err := jwsAlgorithm(key)
 	if err != nil {
@@ -86,11 +87,11 @@ func signContent(ctx context.Context, key backends.Key, alg string, sigAlg keys.
 	}
 	if alg == "ES256" {
 		if sig, err = derToRaw(sig); err != nil {
-			return "", keys.Wrap(keys.Internal, err, "backend returned a malformed ECDSA signature")
+			return "", kgerr.Wrap(kgerr.Internal, err, "backend returned a malformed ECDSA signature")
 		}
 	}
 	if !verifySig(leaf.PublicKey, alg, digest[:], sig) {
-		return "", keys.Errorf(keys.Internal, "backend signature does not verify under the certificate's key")
+		return "", kgerr.Errorf(kgerr.Internal, "backend signature does not verify under the certificate's key")
 	}
 	return input + "." + b64(sig), nil
 }
@@ -98,10 +99,10 @@ func signContent(ctx context.Context, key backends.Key, alg string, sigAlg keys.
 // jwsAlgorithm maps a signing key to its JWS alg and KMS algorithm.
 func jwsAlgorithm(key backends.Key) (string, keys.SigningAlgorithm, error) {
 	if key == nil {
-		return "", "", keys.Errorf(keys.FailedPrecondition, "no ACS signing key")
+		return "", "", kgerr.Errorf(kgerr.FailedPrecondition, "no ACS signing key")
 	}
 	if key.Usage() != keys.SignVerify {
-		return "", "", keys.Errorf(keys.FailedPrecondition, "the ACS signing key must have usage SIGN_VERIFY, not %s", key.Usage())
+		return "", "", kgerr.Errorf(kgerr.FailedPrecondition, "the ACS signing key must have usage SIGN_VERIFY, not %s", key.Usage())
 	}
 	switch spec := key.Spec(); {
 	case spec == keys.ECCNISTP256:
@@ -109,7 +110,7 @@ func jwsAlgorithm(key backends.Key) (string, keys.SigningAlgorithm, error) {
 	case spec.IsRSA():
 		return "PS256", keys.RSASSAPSSSHA256, nil
 	default:
-		return "", "", keys.Errorf(keys.FailedPrecondition, "the ACS signing key must be ECC_NIST_P256 or RSA, not %s", spec)
+		return "", "", kgerr.Errorf(kgerr.FailedPrecondition, "the ACS signing key must be ECC_NIST_P256 or RSA, not %s", spec)
 	}
 }
 
@@ -117,13 +118,13 @@ func jwsAlgorithm(key backends.Key) (string, keys.SigningAlgorithm, error) {
 // key's public key.
 func checkChain(chain [][]byte, key backends.Key) (*x509.Certificate, error) {
 	if len(chain) == 0 {
-		return nil, keys.Errorf(keys.FailedPrecondition, "the signing key version has no certificate chain")
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "the signing key version has no certificate chain")
 	}
 	var leaf *x509.Certificate
 	for i, der := range chain {
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
-			return nil, keys.Wrap(keys.FailedPrecondition, err, "the signing key version's certificate chain does not parse")
+			return nil, kgerr.Wrap(kgerr.FailedPrecondition, err, "the signing key version's certificate chain does not parse")
 		}
 		if i == 0 {
 			leaf = c
@@ -131,18 +132,18 @@ func checkChain(chain [][]byte, key backends.Key) (*x509.Certificate, error) {
 	}
 	pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || key.Public() == nil || !pub.Equal(key.Public()) {
-		return nil, keys.Errorf(keys.FailedPrecondition, "the leaf certificate does not certify the signing key's public key")
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "the leaf certificate does not certify the signing key's public key")
 	}
 	return leaf, nil
 }
 
 func checkACSURL(s string) error {
 	if s == "" || len(s) > maxACSURL {
-		return keys.Errorf(keys.InvalidArgument, "acsURL must be 1 to %d characters", maxACSURL)
+		return kgerr.Errorf(kgerr.InvalidArgument, "acsURL must be 1 to %d characters", maxACSURL)
 	}
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return keys.Errorf(keys.InvalidArgument, "acsURL must be an absolute http(s) URL")
+		return kgerr.Errorf(kgerr.InvalidArgument, "acsURL must be an absolute http(s) URL")
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -54,10 +55,10 @@ func (k *memKey) Public() crypto.PublicKey {
 
 func (k *memKey) Sign(ctx context.Context, alg keys.SigningAlgorithm, digest []byte) ([]byte, error) {
 	if k.usage != keys.SignVerify {
-		return nil, keys.Errorf(keys.FailedPrecondition, "not a signing key")
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "not a signing key")
 	}
 	if len(digest) != alg.DigestSize() {
-		return nil, keys.Errorf(keys.InvalidArgument, "digest size")
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "digest size")
 	}
 	if k.badSig {
 		other, _ := ecdsa.GenerateKey(k.ec.Curve, rand.Reader)
@@ -69,12 +70,12 @@ func (k *memKey) Sign(ctx context.Context, alg keys.SigningAlgorithm, digest []b
 	case k.rsa != nil && alg.IsPSS():
 		return rsa.SignPSS(rand.Reader, k.rsa, alg.Hash(), digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
 	}
-	return nil, keys.Errorf(keys.InvalidArgument, "algorithm %s", alg)
+	return nil, kgerr.Errorf(kgerr.InvalidArgument, "algorithm %s", alg)
 }
 
 func (k *memKey) Encrypt(ctx context.Context, alg keys.EncryptionAlgorithm, pt []byte, encCtx map[string]string) ([]byte, error) {
 	if k.aes == nil || alg != keys.SymmetricDefaultAlg {
-		return nil, keys.Errorf(keys.FailedPrecondition, "not a symmetric key")
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "not a symmetric key")
 	}
 	g := gcmOf(k.aes)
 	nonce := make([]byte, g.NonceSize())
@@ -83,7 +84,7 @@ func (k *memKey) Encrypt(ctx context.Context, alg keys.EncryptionAlgorithm, pt [
 }
 
 func (k *memKey) Decrypt(ctx context.Context, alg keys.EncryptionAlgorithm, ct []byte, encCtx map[string]string) ([]byte, error) {
-	failed := keys.Errorf(keys.InvalidArgument, backends.DecryptFailed)
+	failed := kgerr.Errorf(kgerr.InvalidArgument, backends.DecryptFailed)
 	switch {
 	case k.rsa != nil && alg == keys.RSAESOAEPSHA256:
 		pt, err := rsa.DecryptOAEP(sha256.New(), nil, k.rsa, ct, nil)
@@ -102,16 +103,16 @@ func (k *memKey) Decrypt(ctx context.Context, alg keys.EncryptionAlgorithm, ct [
 		}
 		return pt, nil
 	}
-	return nil, keys.Errorf(keys.FailedPrecondition, "cannot decrypt with %s", alg)
+	return nil, kgerr.Errorf(kgerr.FailedPrecondition, "cannot decrypt with %s", alg)
 }
 
 func (k *memKey) MAC(context.Context, keys.MacAlgorithm, []byte) ([]byte, error) {
-	return nil, keys.Errorf(keys.FailedPrecondition, "not an HMAC key")
+	return nil, kgerr.Errorf(kgerr.FailedPrecondition, "not an HMAC key")
 }
 
 func (k *memKey) DeriveSharedSecret(ctx context.Context, peer *ecdh.PublicKey) ([]byte, error) {
 	if k.usage != keys.KeyAgreement || k.ec == nil {
-		return nil, keys.Errorf(keys.FailedPrecondition, "not a key agreement key")
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "not a key agreement key")
 	}
 	priv, err := k.ec.ECDH()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -48,7 +49,7 @@ func DecryptSdkEncData(ctx context.Context, key backends.Key, dsID string, jwe s
 	}
 	enc := Enc(encName)
 	if !enc.Valid() {
-		return nil, keys.Errorf(keys.InvalidArgument, "%s header.enc must be A128CBC-HS256 or A128GCM", field)
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "%s header.enc must be A128CBC-HS256 or A128GCM", field)
 	}
 	cekLen := 32
 	if enc == A128GCM {
@@ -59,13 +60,13 @@ func DecryptSdkEncData(ctx context.Context, key backends.Key, dsID string, jwe s
 	switch alg {
 	case "RSA-OAEP-256":
 		if !key.Spec().IsRSA() || key.Usage() != keys.EncryptDecrypt {
-			return nil, keys.Errorf(keys.FailedPrecondition, "alg RSA-OAEP-256 needs an RSA ENCRYPT_DECRYPT key, this key is %s %s", key.Spec(), key.Usage())
+			return nil, kgerr.Errorf(kgerr.FailedPrecondition, "alg RSA-OAEP-256 needs an RSA ENCRYPT_DECRYPT key, this key is %s %s", key.Spec(), key.Usage())
 		}
 		if len(c.encKey) == 0 {
-			return nil, keys.Errorf(keys.InvalidArgument, "%s: the encrypted key is empty", field)
+			return nil, kgerr.Errorf(kgerr.InvalidArgument, "%s: the encrypted key is empty", field)
 		}
 		cek, err = key.Decrypt(ctx, keys.RSAESOAEPSHA256, c.encKey, nil)
-		if err != nil && keys.KindOf(err) != keys.InvalidArgument {
+		if err != nil && kgerr.KindOf(err) != kgerr.InvalidArgument {
 			return nil, err // backend down, deadline, denied: not the sender's fault
 		}
 		if err != nil || len(cek) != cekLen {
@@ -74,17 +75,17 @@ func DecryptSdkEncData(ctx context.Context, key backends.Key, dsID string, jwe s
 		}
 	case "ECDH-ES":
 		if key.Spec() != keys.ECCNISTP256 || key.Usage() != keys.KeyAgreement {
-			return nil, keys.Errorf(keys.FailedPrecondition, "alg ECDH-ES needs an ECC_NIST_P256 KEY_AGREEMENT key, this key is %s %s", key.Spec(), key.Usage())
+			return nil, kgerr.Errorf(kgerr.FailedPrecondition, "alg ECDH-ES needs an ECC_NIST_P256 KEY_AGREEMENT key, this key is %s %s", key.Spec(), key.Usage())
 		}
 		if err := checkID(dsID, "dsID"); err != nil {
 			return nil, err
 		}
 		if len(c.encKey) != 0 {
-			return nil, keys.Errorf(keys.InvalidArgument, "%s: the encrypted key must be empty with ECDH-ES", field)
+			return nil, kgerr.Errorf(kgerr.InvalidArgument, "%s: the encrypted key must be empty with ECDH-ES", field)
 		}
 		epkRaw, ok := hdr["epk"]
 		if !ok {
-			return nil, keys.Errorf(keys.InvalidArgument, "%s header.epk is missing", field)
+			return nil, kgerr.Errorf(kgerr.InvalidArgument, "%s header.epk is missing", field)
 		}
 		epk, err := ParsePeerKey(epkRaw, field+" header.epk")
 		if err != nil {
@@ -96,7 +97,7 @@ func DecryptSdkEncData(ctx context.Context, key backends.Key, dsID string, jwe s
 		}
 		cek = KDF3DS(z, dsID)[:cekLen]
 	default:
-		return nil, keys.Errorf(keys.InvalidArgument, "%s header.alg must be RSA-OAEP-256 or ECDH-ES", field)
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "%s header.alg must be RSA-OAEP-256 or ECDH-ES", field)
 	}
 	return openContent(enc, cek, c.iv, c.ciphertext, c.tag, []byte(c.rawHeader))
 }
@@ -106,7 +107,7 @@ func DecryptSdkEncData(ctx context.Context, key backends.Key, dsID string, jwe s
 func refuseUnsupported(hdr map[string]json.RawMessage, field string) error {
 	for _, m := range []string{"zip", "crit"} {
 		if _, ok := hdr[m]; ok {
-			return keys.Errorf(keys.InvalidArgument, "%s.%s is not supported", field, m)
+			return kgerr.Errorf(kgerr.InvalidArgument, "%s.%s is not supported", field, m)
 		}
 	}
 	return nil
@@ -116,11 +117,11 @@ func refuseUnsupported(hdr map[string]json.RawMessage, field string) error {
 // printable ASCII characters.
 func checkID(s, field string) error {
 	if s == "" || len(s) > maxID {
-		return keys.Errorf(keys.InvalidArgument, "%s must be 1 to %d characters", field, maxID)
+		return kgerr.Errorf(kgerr.InvalidArgument, "%s must be 1 to %d characters", field, maxID)
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] > 0x7e {
-			return keys.Errorf(keys.InvalidArgument, "%s must be printable ASCII", field)
+			return kgerr.Errorf(kgerr.InvalidArgument, "%s must be printable ASCII", field)
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -44,41 +45,41 @@ func TestSdkEncDataRefuses(t *testing.T) {
 		parts := strings.Split(jwe, ".")
 		parts[1] = flipBit(parts[1])
 		_, err := DecryptSdkEncData(ctx, rsaKey, "", strings.Join(parts, "."))
-		wantKind(t, err, keys.InvalidArgument, DecryptFailedMsg)
+		wantKind(t, err, kgerr.InvalidArgument, DecryptFailedMsg)
 		// The right key type is required for the alg.
 		_, err = DecryptSdkEncData(ctx, ecKey, v.DSID, jwe)
-		wantKind(t, err, keys.FailedPrecondition, "RSA")
+		wantKind(t, err, kgerr.FailedPrecondition, "RSA")
 	}
 
 	ex3 := m.SDKEncData[2].JWE
 	parts := strings.Split(ex3, ".")
 	_, err := DecryptSdkEncData(ctx, rsaKey, v.DSID, ex3)
-	wantKind(t, err, keys.FailedPrecondition, "ECC_NIST_P256")
+	wantKind(t, err, kgerr.FailedPrecondition, "ECC_NIST_P256")
 	_, err = DecryptSdkEncData(ctx, ecKey, "", ex3)
-	wantKind(t, err, keys.InvalidArgument, "dsID")
+	wantKind(t, err, kgerr.InvalidArgument, "dsID")
 	_, err = DecryptSdkEncData(ctx, ecKey, "A000000003", ex3) // another DS's ID: another CEK
-	wantKind(t, err, keys.InvalidArgument, DecryptFailedMsg)
+	wantKind(t, err, kgerr.InvalidArgument, DecryptFailedMsg)
 	withKey := append([]string(nil), parts...)
 	withKey[1] = "AAAA"
 	_, err = DecryptSdkEncData(ctx, ecKey, v.DSID, strings.Join(withKey, "."))
-	wantKind(t, err, keys.InvalidArgument, "encrypted key must be empty")
+	wantKind(t, err, kgerr.InvalidArgument, "encrypted key must be empty")
 	epk := `{"kty":"EC","crv":"P-256","x":"C1PL42i6kmNkM61aupEAgLJ4gF1ZRzcV7lqo1TG0mL4","y":"dNToWLSdcFQKG--PGVEUQrIHP8w6TcRyj0pyFx4-ZMc"}`
 	_, err = DecryptSdkEncData(ctx, ecKey, v.DSID, withHeader(parts, `{"alg":"ECDH-ES","epk":`+epk+`,"enc":"A128CBC-HS256"}`))
-	wantKind(t, err, keys.InvalidArgument, "sdkEncData header.epk: the point (x, y) is not on the P-256 curve")
+	wantKind(t, err, kgerr.InvalidArgument, "sdkEncData header.epk: the point (x, y) is not on the P-256 curve")
 	_, err = DecryptSdkEncData(ctx, ecKey, v.DSID, withHeader(parts, `{"alg":"ECDH-ES","enc":"A128CBC-HS256"}`))
-	wantKind(t, err, keys.InvalidArgument, "epk is missing")
+	wantKind(t, err, kgerr.InvalidArgument, "epk is missing")
 	_, err = DecryptSdkEncData(ctx, ecKey, v.DSID, withHeader(parts, `{"alg":"ECDH-ES+A128KW","enc":"A128CBC-HS256"}`))
-	wantKind(t, err, keys.InvalidArgument, "alg")
+	wantKind(t, err, kgerr.InvalidArgument, "alg")
 	_, err = DecryptSdkEncData(ctx, ecKey, v.DSID, withHeader(parts, `{"alg":"ECDH-ES","enc":"A256GCM"}`))
-	wantKind(t, err, keys.InvalidArgument, "enc")
+	wantKind(t, err, kgerr.InvalidArgument, "enc")
 	_, err = DecryptSdkEncData(ctx, ecKey, v.DSID, withHeader(parts, `{"alg":"ECDH-ES","zip":"DEF","enc":"A128GCM"}`))
-	wantKind(t, err, keys.InvalidArgument, "zip")
+	wantKind(t, err, kgerr.InvalidArgument, "zip")
 	_, err = DecryptSdkEncData(ctx, ecKey, v.DSID, "a.b.c")
-	wantKind(t, err, keys.InvalidArgument, "5 parts")
+	wantKind(t, err, kgerr.InvalidArgument, "5 parts")
 
 	// JOSE's standard ECDH-ES (enc in AlgorithmID, key sized to enc) is not
 	// the 3DS KDF, so it does not decrypt.
 	std := joseEncrypt(t, jose.ECDH_ES, jose.A128CBC_HS256, &ecKey.ec.PublicKey, v.DeviceInfo)
 	_, err = DecryptSdkEncData(ctx, ecKey, v.DSID, std)
-	wantKind(t, err, keys.InvalidArgument, DecryptFailedMsg)
+	wantKind(t, err, kgerr.InvalidArgument, DecryptFailedMsg)
 }

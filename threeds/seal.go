@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -32,11 +33,11 @@ type sealedState struct {
 // key can open it.
 func SealSession(ctx context.Context, key backends.Key, s Session) ([]byte, error) {
 	if key.Spec() != keys.SymmetricDefault || key.Usage() != keys.EncryptDecrypt {
-		return nil, keys.Errorf(keys.FailedPrecondition, "the session sealing key must be SYMMETRIC_DEFAULT ENCRYPT_DECRYPT")
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "the session sealing key must be SYMMETRIC_DEFAULT ENCRYPT_DECRYPT")
 	}
 	pt, err := json.Marshal(sealedState{V: 1, ID: s.ID, AcsTransID: s.AcsTransID, Enc: s.Enc, CEK: s.CEK, Expiry: s.Expiry.UnixNano()})
 	if err != nil {
-		return nil, keys.Wrap(keys.Internal, err, "could not encode the session")
+		return nil, kgerr.Wrap(kgerr.Internal, err, "could not encode the session")
 	}
 	return key.Encrypt(ctx, keys.SymmetricDefaultAlg, pt, map[string]string{SealContextKey: s.ID})
 }
@@ -48,14 +49,14 @@ func SealSession(ctx context.Context, key backends.Key, s Session) ([]byte, erro
 func OpenSession(ctx context.Context, key backends.Key, id string, sealed []byte, c Counters) (Session, error) {
 	pt, err := key.Decrypt(ctx, keys.SymmetricDefaultAlg, sealed, map[string]string{SealContextKey: id})
 	if err != nil {
-		if keys.KindOf(err) == keys.InvalidArgument {
-			return Session{}, keys.Wrap(keys.Internal, err, "the stored challenge session does not open")
+		if kgerr.KindOf(err) == kgerr.InvalidArgument {
+			return Session{}, kgerr.Wrap(kgerr.Internal, err, "the stored challenge session does not open")
 		}
 		return Session{}, err
 	}
 	var st sealedState
 	if err := json.Unmarshal(pt, &st); err != nil || st.V != 1 || st.ID != id || len(st.CEK) != 32 || !st.Enc.Valid() {
-		return Session{}, keys.Errorf(keys.Internal, "the stored challenge session is malformed")
+		return Session{}, kgerr.Errorf(kgerr.Internal, "the stored challenge session is malformed")
 	}
 	return Session{
 		ID:         st.ID,

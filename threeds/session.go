@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/backends"
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 // DefaultTTL is a challenge session's lifetime when the request sets none.
@@ -79,14 +79,14 @@ func CreateSession(ctx context.Context, signer backends.Key, chain [][]byte, req
 		enc = A128CBCHS256
 	}
 	if !enc.Valid() {
-		return nil, keys.Errorf(keys.InvalidArgument, "enc must be A128CBC-HS256 or A128GCM")
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "enc must be A128CBC-HS256 or A128GCM")
 	}
 	ttl := req.TTL
 	if ttl == 0 {
 		ttl = DefaultTTL
 	}
 	if ttl < 0 {
-		return nil, keys.Errorf(keys.InvalidArgument, "ttl must not be negative")
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "ttl must not be negative")
 	}
 	alg, sigAlg, err := jwsAlgorithm(signer)
 	if err != nil {
@@ -123,7 +123,7 @@ func CreateSession(ctx context.Context, signer backends.Key, chain [][]byte, req
 func ephemeralAgreement(sdkPub *ecdh.PublicKey, sdkRef string) (*ecdh.PublicKey, []byte, error) {
 	ephem, err := ecdh.P256().GenerateKey(rand.Reader)
 	if err != nil {
-		return nil, nil, keys.Wrap(keys.Internal, err, "could not generate the ACS ephemeral key")
+		return nil, nil, kgerr.Wrap(kgerr.Internal, err, "could not generate the ACS ephemeral key")
 	}
 	cek, err := deriveSessionKey(ephem, sdkPub, sdkRef)
 	return ephem.PublicKey(), cek, err
@@ -134,7 +134,7 @@ func ephemeralAgreement(sdkPub *ecdh.PublicKey, sdkRef string) (*ecdh.PublicKey,
 func deriveSessionKey(acsPriv *ecdh.PrivateKey, sdkPub *ecdh.PublicKey, sdkRef string) ([]byte, error) {
 	z, err := acsPriv.ECDH(sdkPub)
 	if err != nil {
-		return nil, keys.Wrap(keys.InvalidArgument, err, "sdkEphemPubKey: ECDH failed")
+		return nil, kgerr.Wrap(kgerr.InvalidArgument, err, "sdkEphemPubKey: ECDH failed")
 	}
 	return KDF3DS(z, sdkRef), nil
 }
@@ -149,12 +149,12 @@ func newSessionID() string {
 // letters, digits and hyphens, so it can stand in a JWE kid unescaped.
 func checkTransID(s string) error {
 	if s == "" || len(s) > 36 {
-		return keys.Errorf(keys.InvalidArgument, "acsTransID must be 1 to 36 characters")
+		return kgerr.Errorf(kgerr.InvalidArgument, "acsTransID must be 1 to 36 characters")
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-') {
-			return keys.Errorf(keys.InvalidArgument, "acsTransID must hold only letters, digits and '-'")
+			return kgerr.Errorf(kgerr.InvalidArgument, "acsTransID must hold only letters, digits and '-'")
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -32,13 +33,13 @@ func TestCountersNeverWrap(t *testing.T) {
 			t.Fatalf("%s: CReq 255: %v (counter now %d)", enc, err, s2.SDKCounterStoA)
 		}
 		_, _, err = DecryptCReq(s2, sdk.creq(t, 0), time.Now())
-		wantKind(t, err, keys.FailedPrecondition, "never wrap")
+		wantKind(t, err, kgerr.FailedPrecondition, "never wrap")
 		_, s3, err := EncryptCRes(s, []byte(`{}`), time.Now())
 		if err != nil || s3.ACSCounterAtoS != MaxCounter+1 {
 			t.Fatalf("%s: CRes 255: %v", enc, err)
 		}
 		_, _, err = EncryptCRes(s3, []byte(`{}`), time.Now())
-		wantKind(t, err, keys.FailedPrecondition, "never wrap")
+		wantKind(t, err, kgerr.FailedPrecondition, "never wrap")
 	}
 }
 
@@ -54,9 +55,9 @@ func TestCBCBadPaddingIndistinguishable(t *testing.T) {
 	cipher.NewCBCEncrypter(blk, iv).CryptBlocks(ct, pt)
 	tag := cbcTag(s.CEK[:16], []byte(hdr), iv, ct)
 	_, _, err := DecryptCReq(s, hdr+".."+b64(iv)+"."+b64(ct)+"."+b64(tag), time.Now())
-	wantKind(t, err, keys.InvalidArgument, DecryptFailedMsg)
-	if keys.Message(err) != DecryptFailedMsg {
-		t.Fatalf("message %q is not exactly the fixed one", keys.Message(err))
+	wantKind(t, err, kgerr.InvalidArgument, DecryptFailedMsg)
+	if kgerr.Message(err) != DecryptFailedMsg {
+		t.Fatalf("message %q is not exactly the fixed one", kgerr.Message(err))
 	}
 }
 
@@ -65,13 +66,13 @@ func TestEncryptCResChecks(t *testing.T) {
 	s.ACSCounterAtoS = 7
 	now := time.Now()
 	_, _, err := EncryptCRes(s, []byte(`{"acsCounterAtoS":"006"}`), now)
-	wantKind(t, err, keys.InvalidArgument, "acsCounterAtoS")
+	wantKind(t, err, kgerr.InvalidArgument, "acsCounterAtoS")
 	_, _, err = EncryptCRes(s, []byte(`{"acsTransID":"someone-else"}`), now)
-	wantKind(t, err, keys.InvalidArgument, "acsTransID")
+	wantKind(t, err, kgerr.InvalidArgument, "acsTransID")
 	_, _, err = EncryptCRes(s, []byte(`["CRes"]`), now)
-	wantKind(t, err, keys.InvalidArgument, "JSON object")
+	wantKind(t, err, kgerr.InvalidArgument, "JSON object")
 	_, _, err = EncryptCRes(s, []byte(`{"a":1,"a":2}`), now)
-	wantKind(t, err, keys.InvalidArgument, "more than once")
+	wantKind(t, err, kgerr.InvalidArgument, "more than once")
 
 	sdk := &testSDK{acsTransID: testTransID, enc: A128GCM, cek: s.CEK, acsCounter: 7}
 	jwe, next, err := EncryptCRes(s, []byte(" {\n \"messageType\":\"CRes\" }"), now)
@@ -109,7 +110,7 @@ func TestCreateSessionRefuses(t *testing.T) {
 	sdk := newTestSDK(t, testTransID, A128CBCHS256)
 	base := SessionRequest{AcsTransID: testTransID, AcsURL: testURL, SDKEphemPubKey: sdk.jwk, SDKReferenceNumber: testRef}
 	now := time.Now()
-	try := func(mod func(*SessionRequest), k *memKey, ch [][]byte, kind keys.Kind, want string) {
+	try := func(mod func(*SessionRequest), k *memKey, ch [][]byte, kind kgerr.Kind, want string) {
 		t.Helper()
 		r := base
 		mod(&r)
@@ -117,23 +118,23 @@ func TestCreateSessionRefuses(t *testing.T) {
 		wantKind(t, err, kind, want)
 	}
 	same := func(*SessionRequest) {}
-	try(func(r *SessionRequest) { r.SDKEphemPubKey = []byte(`{"kty":"EC"}`) }, signer, chain, keys.InvalidArgument, "sdkEphemPubKey")
-	try(func(r *SessionRequest) { r.AcsTransID = `x"y` }, signer, chain, keys.InvalidArgument, "acsTransID")
-	try(func(r *SessionRequest) { r.AcsURL = "ftp://acs" }, signer, chain, keys.InvalidArgument, "acsURL")
-	try(func(r *SessionRequest) { r.SDKReferenceNumber = "" }, signer, chain, keys.InvalidArgument, "sdkReferenceNumber")
-	try(func(r *SessionRequest) { r.Enc = "A256GCM" }, signer, chain, keys.InvalidArgument, "enc")
-	try(same, signer, nil, keys.FailedPrecondition, "no certificate chain")
+	try(func(r *SessionRequest) { r.SDKEphemPubKey = []byte(`{"kty":"EC"}`) }, signer, chain, kgerr.InvalidArgument, "sdkEphemPubKey")
+	try(func(r *SessionRequest) { r.AcsTransID = `x"y` }, signer, chain, kgerr.InvalidArgument, "acsTransID")
+	try(func(r *SessionRequest) { r.AcsURL = "ftp://acs" }, signer, chain, kgerr.InvalidArgument, "acsURL")
+	try(func(r *SessionRequest) { r.SDKReferenceNumber = "" }, signer, chain, kgerr.InvalidArgument, "sdkReferenceNumber")
+	try(func(r *SessionRequest) { r.Enc = "A256GCM" }, signer, chain, kgerr.InvalidArgument, "enc")
+	try(same, signer, nil, kgerr.FailedPrecondition, "no certificate chain")
 	other := newECKey(t, keys.SignVerify)
-	try(same, other, chain, keys.FailedPrecondition, "leaf certificate")
-	try(same, &memKey{spec: keys.ECCNISTP256, usage: keys.KeyAgreement, ec: signer.ec}, chain, keys.FailedPrecondition, "SIGN_VERIFY")
+	try(same, other, chain, kgerr.FailedPrecondition, "leaf certificate")
+	try(same, &memKey{spec: keys.ECCNISTP256, usage: keys.KeyAgreement, ec: signer.ec}, chain, kgerr.FailedPrecondition, "SIGN_VERIFY")
 	confused := *signer
 	confused.badSig = true
-	try(same, &confused, chain, keys.Internal, "does not verify")
+	try(same, &confused, chain, kgerr.Internal, "does not verify")
 
 	// The SDK key is checked before anything else: even with no signer.
 	r := base
 	r.SDKEphemPubKey = []byte(`{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}`)
-	if _, err := CreateSession(ctx, nil, nil, r, now); keys.KindOf(err) != keys.InvalidArgument {
+	if _, err := CreateSession(ctx, nil, nil, r, now); kgerr.KindOf(err) != kgerr.InvalidArgument {
 		t.Fatalf("bad SDK key with nil signer: %v", err)
 	}
 	ns, err := CreateSession(ctx, signer, chain, base, now)
@@ -159,11 +160,11 @@ func TestSealSession(t *testing.T) {
 		t.Fatalf("OpenSession = %+v, %v", got, err)
 	}
 	_, err = OpenSession(ctx, key, "BBBBBBBBBBBBBBBBBBBBBB", blob, Counters{})
-	wantKind(t, err, keys.Internal, "does not open")
+	wantKind(t, err, kgerr.Internal, "does not open")
 	_, err = OpenSession(ctx, newAESKey("other"), s.ID, blob, Counters{})
-	wantKind(t, err, keys.Internal, "does not open")
+	wantKind(t, err, kgerr.Internal, "does not open")
 	_, err = SealSession(ctx, newECKey(t, keys.SignVerify), s)
-	wantKind(t, err, keys.FailedPrecondition, "SYMMETRIC_DEFAULT")
+	wantKind(t, err, kgerr.FailedPrecondition, "SYMMETRIC_DEFAULT")
 }
 
 // A session sealed before the sealing key rotated opens through OpenKey.
@@ -172,7 +173,7 @@ func TestSessionsSealKeyRotation(t *testing.T) {
 	old := f.acs.SealKey
 	rotated := &Sessions{Store: f.store, SealKey: newAESKey("seal-2"), Now: f.clk.now}
 	_, err := rotated.DecryptCReq(context.Background(), f.id, f.sdk.creq(t, 0))
-	wantKind(t, err, keys.FailedPrecondition, "sealed by a key")
+	wantKind(t, err, kgerr.FailedPrecondition, "sealed by a key")
 	rotated.OpenKey = func(_ context.Context, id string) (backends.Key, error) {
 		if id != old.ID() {
 			t.Fatalf("asked for key %q", id)
@@ -183,7 +184,7 @@ func TestSessionsSealKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = rotated.DecryptCReq(context.Background(), "short", "x")
-	wantKind(t, err, keys.InvalidArgument, "session id")
+	wantKind(t, err, kgerr.InvalidArgument, "session id")
 	_, err = rotated.DecryptCReq(context.Background(), strings.Repeat("A", 22), "x")
-	wantKind(t, err, keys.NotFound, "not found")
+	wantKind(t, err, kgerr.NotFound, "not found")
 }

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/backends"
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 // Sessions runs challenge sessions for a server: it creates them, keeps
@@ -64,7 +64,7 @@ func (m *Sessions) DecryptCReq(ctx context.Context, id, jwe string) ([]byte, err
 	}
 	err = m.commit(ctx, id, s.Counters, func(c *Counters) *int { return &c.SDKCounterStoA })
 	if errors.Is(err, ErrCountersChanged) {
-		return nil, keys.Errorf(keys.InvalidArgument, "CReq.sdkCounterStoA %03d was already used: replayed message", s.SDKCounterStoA)
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "CReq.sdkCounterStoA %03d was already used: replayed message", s.SDKCounterStoA)
 	}
 	if err != nil {
 		return nil, err
@@ -86,7 +86,7 @@ func (m *Sessions) EncryptCRes(ctx context.Context, id string, cres []byte) (str
 	}
 	err = m.commit(ctx, id, s.Counters, func(c *Counters) *int { return &c.ACSCounterAtoS })
 	if errors.Is(err, ErrCountersChanged) {
-		return "", keys.Errorf(keys.FailedPrecondition, "another CRes was issued for this session at the same time; retry")
+		return "", kgerr.Errorf(kgerr.FailedPrecondition, "another CRes was issued for this session at the same time; retry")
 	}
 	if err != nil {
 		return "", err
@@ -117,13 +117,13 @@ func (m *Sessions) commit(ctx context.Context, id string, old Counters, dir func
 		}
 		old = rec.Counters
 	}
-	return keys.Errorf(keys.Unavailable, "the challenge session is too busy; retry")
+	return kgerr.Errorf(kgerr.Unavailable, "the challenge session is too busy; retry")
 }
 
 // load fetches and opens session id.
 func (m *Sessions) load(ctx context.Context, id string) (Session, error) {
 	if len(id) != 22 {
-		return Session{}, keys.Errorf(keys.InvalidArgument, "session id must be 22 characters")
+		return Session{}, kgerr.Errorf(kgerr.InvalidArgument, "session id must be 22 characters")
 	}
 	rec, err := m.Store.Get(ctx, id)
 	if err != nil {
@@ -132,7 +132,7 @@ func (m *Sessions) load(ctx context.Context, id string) (Session, error) {
 	key := m.SealKey
 	if rec.SealKeyID != key.ID() {
 		if m.OpenKey == nil {
-			return Session{}, keys.Errorf(keys.FailedPrecondition, "the challenge session was sealed by a key this server does not use")
+			return Session{}, kgerr.Errorf(kgerr.FailedPrecondition, "the challenge session was sealed by a key this server does not use")
 		}
 		if key, err = m.OpenKey(ctx, rec.SealKeyID); err != nil {
 			return Session{}, err

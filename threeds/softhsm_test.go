@@ -18,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/keygate/keygate/backends"
 	"github.com/keygate/keygate/backends/pkcs11"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 	"github.com/keygate/keygate/test/softhsm"
 )
@@ -107,7 +108,7 @@ func TestSoftHSM(t *testing.T) {
 	bad := strings.Split(joseEncrypt(t, jose.RSA_OAEP_256, jose.A128GCM, k.dsRSA.Public().(*rsa.PublicKey), deviceData), ".")
 	bad[1] = flipBit(bad[1])
 	_, err := DecryptSdkEncData(ctx, k.dsRSA, dsID, strings.Join(bad, "."))
-	wantKind(t, err, keys.InvalidArgument, DecryptFailedMsg)
+	wantKind(t, err, kgerr.InvalidArgument, DecryptFailedMsg)
 
 	// A session sealed on the token opens only under its own id.
 	sess := testSession(A128GCM)
@@ -116,7 +117,7 @@ func TestSoftHSM(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = OpenSession(ctx, k.seal, "BBBBBBBBBBBBBBBBBBBBBB", blob, Counters{})
-	wantKind(t, err, keys.Internal, "does not open")
+	wantKind(t, err, kgerr.Internal, "does not open")
 
 	jwe := sdkECDHESGCM(t, k.dsEC, dsID, deviceData)
 	if pt, err := DecryptSdkEncData(ctx, k.dsEC, dsID, jwe); err != nil || string(pt) != deviceData {

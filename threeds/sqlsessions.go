@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/internal/sqldb"
-	"github.com/keygate/keygate/keys"
 )
 
 // SQLStore is the SessionStore on keygate's SQL store (SQLite or the
@@ -39,7 +39,7 @@ func (s *SQLStore) Create(ctx context.Context, r SessionRecord) error {
 	if err != nil {
 		var n int
 		if s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(*) FROM threeds_sessions WHERE id = ?`), r.ID).Scan(&n) == nil && n > 0 {
-			return keys.Errorf(keys.AlreadyExists, "session id already in use")
+			return kgerr.Errorf(kgerr.AlreadyExists, "session id already in use")
 		}
 		return unavailable(err)
 	}
@@ -52,7 +52,7 @@ func (s *SQLStore) Get(ctx context.Context, id string) (SessionRecord, error) {
 	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT seal_key_id, sealed, sdk_counter, acs_counter, expiry_ns
 		FROM threeds_sessions WHERE id = ?`), id).Scan(&r.SealKeyID, &r.Sealed, &r.Counters.SDKCounterStoA, &r.Counters.ACSCounterAtoS, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
-		return r, keys.Errorf(keys.NotFound, "no such 3DS session (it may have expired)")
+		return r, kgerr.Errorf(kgerr.NotFound, "no such 3DS session (it may have expired)")
 	}
 	if err != nil {
 		return r, unavailable(err)
@@ -87,8 +87,8 @@ func (s *SQLStore) DeleteExpired(ctx context.Context, now time.Time) (int, error
 }
 
 func unavailable(err error) error {
-	if k := keys.KindOf(err); k == keys.DeadlineExceeded || k == keys.Canceled {
+	if k := kgerr.KindOf(err); k == kgerr.DeadlineExceeded || k == kgerr.Canceled {
 		return err
 	}
-	return keys.Wrap(keys.Unavailable, err, "3DS session store unavailable")
+	return kgerr.Wrap(kgerr.Unavailable, err, "3DS session store unavailable")
 }

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 // ErrCountersChanged is what SessionStore.Update returns (possibly wrapped)
@@ -32,10 +32,10 @@ type SessionRecord struct {
 type SessionStore interface {
 	// Create stores a new record; keys.AlreadyExists if the id is taken.
 	Create(ctx context.Context, rec SessionRecord) error
-	// Get returns the record; keys.NotFound if there is none.
+	// Get returns the record; kgerr.NotFound if there is none.
 	Get(ctx context.Context, id string) (SessionRecord, error)
 	// Update sets the counters to next if they are still old, else returns
-	// ErrCountersChanged; keys.NotFound if the record is gone.
+	// ErrCountersChanged; kgerr.NotFound if the record is gone.
 	Update(ctx context.Context, id string, old, next Counters) error
 	// DeleteExpired removes records whose expiry is not after now and
 	// reports how many.
@@ -58,7 +58,7 @@ func (m *MemoryStore) Create(ctx context.Context, rec SessionRecord) error {
 		m.recs = map[string]SessionRecord{}
 	}
 	if _, ok := m.recs[rec.ID]; ok {
-		return keys.Errorf(keys.AlreadyExists, "challenge session %q exists", rec.ID)
+		return kgerr.Errorf(kgerr.AlreadyExists, "challenge session %q exists", rec.ID)
 	}
 	rec.Sealed = append([]byte(nil), rec.Sealed...)
 	m.recs[rec.ID] = rec
@@ -70,7 +70,7 @@ func (m *MemoryStore) Get(ctx context.Context, id string) (SessionRecord, error)
 	defer m.mu.Unlock()
 	rec, ok := m.recs[id]
 	if !ok {
-		return SessionRecord{}, keys.Errorf(keys.NotFound, "challenge session not found")
+		return SessionRecord{}, kgerr.Errorf(kgerr.NotFound, "challenge session not found")
 	}
 	rec.Sealed = append([]byte(nil), rec.Sealed...)
 	return rec, nil
@@ -81,7 +81,7 @@ func (m *MemoryStore) Update(ctx context.Context, id string, old, next Counters)
 	defer m.mu.Unlock()
 	rec, ok := m.recs[id]
 	if !ok {
-		return keys.Errorf(keys.NotFound, "challenge session not found")
+		return kgerr.Errorf(kgerr.NotFound, "challenge session not found")
 	}
 	if rec.Counters != old {
 		return ErrCountersChanged

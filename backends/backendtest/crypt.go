@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -39,7 +40,7 @@ func (s *suite) testRSAOAEP(t *testing.T) {
 		_, err = k.Decrypt(ctx, keys.RSAESOAEPSHA256, bad, nil)
 		wantDecryptFailed(t, string(spec)+": Decrypt(tampered)", err)
 		_, err = k.Encrypt(ctx, keys.RSAESOAEPSHA256, plain, map[string]string{"a": "b"})
-		wantKind(t, string(spec)+": Encrypt with a context under RSA-OAEP", err, keys.InvalidArgument)
+		wantKind(t, string(spec)+": Encrypt with a context under RSA-OAEP", err, kgerr.InvalidArgument)
 	}
 }
 
@@ -122,8 +123,8 @@ func testDataKey(t *testing.T, k backends.Key, dk backends.DataKeyGenerator) {
 // wantDecryptFailed checks the one message every decryption failure gets.
 func wantDecryptFailed(t *testing.T, what string, err error) {
 	t.Helper()
-	wantKind(t, what, err, keys.InvalidArgument)
-	if err != nil && keys.Message(err) != backends.DecryptFailed {
-		t.Errorf("%s: message %q, want backends.DecryptFailed", what, keys.Message(err))
+	wantKind(t, what, err, kgerr.InvalidArgument)
+	if err != nil && kgerr.Message(err) != backends.DecryptFailed {
+		t.Errorf("%s: message %q, want backends.DecryptFailed", what, kgerr.Message(err))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -48,7 +49,7 @@ func (s *suite) testHMAC(t *testing.T) {
 		t.Errorf("two HMAC keys give the same MAC (%v, %v)", errA, errB)
 	}
 	_, err = other.MAC(ctx, keys.HMACSHA512, msg)
-	wantKind(t, "MAC(HMAC_SHA_512) with an HMAC_256 key", err, keys.InvalidArgument)
+	wantKind(t, "MAC(HMAC_SHA_512) with an HMAC_256 key", err, kgerr.InvalidArgument)
 }
 
 func (s *suite) testECDH(t *testing.T) {
@@ -78,7 +79,7 @@ func (s *suite) testECDH(t *testing.T) {
 	// A peer key on another curve is refused before any derivation.
 	wrong, _ := ecdh.P384().GenerateKey(rand.Reader)
 	_, err := s.keys[keyCase{keys.ECCNISTP256, keys.KeyAgreement}].DeriveSharedSecret(ctx, wrong.PublicKey())
-	wantKind(t, "DeriveSharedSecret(P-384 peer, P-256 key)", err, keys.InvalidArgument)
+	wantKind(t, "DeriveSharedSecret(P-384 peer, P-256 key)", err, kgerr.InvalidArgument)
 }
 
 // testWrongUsage calls every operation a key's usage does not allow.
@@ -116,15 +117,15 @@ func (s *suite) testWrongUsage(t *testing.T) {
 				continue
 			}
 			err := op(k)
-			wantKind(t, c.String()+" used for "+string(usage), err, keys.FailedPrecondition)
-			if err != nil && !strings.Contains(keys.Message(err), string(c.usage)) {
-				t.Errorf("%s used for %s: message %q does not name the key's usage", c, usage, keys.Message(err))
+			wantKind(t, c.String()+" used for "+string(usage), err, kgerr.FailedPrecondition)
+			if err != nil && !strings.Contains(kgerr.Message(err), string(c.usage)) {
+				t.Errorf("%s used for %s: message %q does not name the key's usage", c, usage, kgerr.Message(err))
 			}
 		}
 	}
 	// Decrypt too, on a key that cannot decrypt.
 	_, err := s.keys[keyCase{keys.RSA2048, keys.SignVerify}].Decrypt(ctx, keys.RSAESOAEPSHA256, make([]byte, 256), nil)
-	wantKind(t, "RSA SIGN_VERIFY key used for Decrypt", err, keys.FailedPrecondition)
+	wantKind(t, "RSA SIGN_VERIFY key used for Decrypt", err, kgerr.FailedPrecondition)
 }
 
 // testCanceled checks that a call with a cancelled context does not run.
@@ -132,13 +133,13 @@ func (s *suite) testCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := s.keys[keyCase{keys.ECCNISTP256, keys.SignVerify}].Sign(ctx, keys.ECDSASHA256, make([]byte, 32))
-	wantKind(t, "Sign(cancelled ctx)", err, keys.Canceled)
+	wantKind(t, "Sign(cancelled ctx)", err, kgerr.Canceled)
 	_, err = s.keys[keyCase{keys.SymmetricDefault, keys.EncryptDecrypt}].Encrypt(ctx, keys.SymmetricDefaultAlg, []byte("x"), nil)
-	wantKind(t, "Encrypt(cancelled ctx)", err, keys.Canceled)
+	wantKind(t, "Encrypt(cancelled ctx)", err, kgerr.Canceled)
 	_, err = s.keys[keyCase{keys.HMAC256, keys.GenerateVerifyMac}].MAC(ctx, keys.HMACSHA256, []byte("x"))
-	wantKind(t, "MAC(cancelled ctx)", err, keys.Canceled)
+	wantKind(t, "MAC(cancelled ctx)", err, kgerr.Canceled)
 	_, err = s.b.CreateKey(ctx, backends.CreateRequest{Spec: keys.HMAC256, Usage: keys.GenerateVerifyMac, Label: "backendtest-canceled/v1"})
-	wantKind(t, "CreateKey(cancelled ctx)", err, keys.Canceled)
+	wantKind(t, "CreateKey(cancelled ctx)", err, kgerr.Canceled)
 	_, err = s.b.Open(ctx, s.keys[keyCase{keys.HMAC256, keys.GenerateVerifyMac}].ID(), keys.HMAC256, keys.GenerateVerifyMac)
-	wantKind(t, "Open(cancelled ctx)", err, keys.Canceled)
+	wantKind(t, "Open(cancelled ctx)", err, kgerr.Canceled)
 }

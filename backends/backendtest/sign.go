@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -72,8 +73,8 @@ func (s *suite) testSignBadDigest(t *testing.T) {
 	ctx := context.Background()
 	ec := s.keys[keyCase{keys.ECCNISTP256, keys.SignVerify}]
 	_, err := ec.Sign(ctx, keys.ECDSASHA256, make([]byte, 31))
-	wantKind(t, "Sign(ECDSA_SHA_256, 31-byte digest)", err, keys.InvalidArgument)
+	wantKind(t, "Sign(ECDSA_SHA_256, 31-byte digest)", err, kgerr.InvalidArgument)
 	rsaKey := s.keys[keyCase{keys.RSA2048, keys.SignVerify}]
 	_, err = rsaKey.Sign(ctx, keys.RSASSAPSSSHA384, make([]byte, crypto.SHA256.Size()))
-	wantKind(t, "Sign(RSASSA_PSS_SHA_384, 32-byte digest)", err, keys.InvalidArgument)
+	wantKind(t, "Sign(RSASSA_PSS_SHA_384, 32-byte digest)", err, kgerr.InvalidArgument)
 }

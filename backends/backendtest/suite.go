@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -132,7 +133,7 @@ func checkPublic(t *testing.T, c keyCase, k backends.Key) {
 
 func (s *suite) testOpenUnknown(t *testing.T, id string) {
 	_, err := s.b.Open(context.Background(), id, keys.ECCNISTP256, keys.SignVerify)
-	wantKind(t, "Open(unknown id)", err, keys.NotFound)
+	wantKind(t, "Open(unknown id)", err, kgerr.NotFound)
 }
 
 func (s *suite) testOpenWrongSpec(t *testing.T) {
@@ -147,22 +148,22 @@ func (s *suite) testOpenWrongSpec(t *testing.T) {
 		{keyCase{keys.RSA2048, keys.EncryptDecrypt}, keyCase{keys.RSA2048, keys.SignVerify}},
 	} {
 		_, err := s.b.Open(ctx, s.keys[tc.have].ID(), tc.ask.spec, tc.ask.usage)
-		wantKind(t, fmt.Sprintf("Open(%s key as %s)", tc.have, tc.ask), err, keys.FailedPrecondition)
+		wantKind(t, fmt.Sprintf("Open(%s key as %s)", tc.have, tc.ask), err, kgerr.FailedPrecondition)
 	}
 }
 
-// wantKind fails unless err is a *keys.Error (or context error) of kind.
-func wantKind(t *testing.T, what string, err error, kind keys.Kind) {
+// wantKind fails unless err is a *kgerr.Error (or context error) of kind.
+func wantKind(t *testing.T, what string, err error, kind kgerr.Kind) {
 	t.Helper()
 	if err == nil {
 		t.Errorf("%s: no error, want %s", what, kind)
 		return
 	}
-	if got := keys.KindOf(err); got != kind {
+	if got := kgerr.KindOf(err); got != kind {
 		t.Errorf("%s: error kind %s (%v), want %s", what, got, err, kind)
 	}
-	var ke *keys.Error
-	if kind != keys.Canceled && kind != keys.DeadlineExceeded && !errors.As(err, &ke) {
-		t.Errorf("%s: error %v is not a *keys.Error", what, err)
+	var ke *kgerr.Error
+	if kind != kgerr.Canceled && kind != kgerr.DeadlineExceeded && !errors.As(err, &ke) {
+		t.Errorf("%s: error %v is not a *kgerr.Error", what, err)
 	}
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/keygate/keygate/backends"
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 // Options are the settings New takes besides the AWS config.
@@ -66,10 +66,10 @@ func (b *Backend) Close() error { return nil }
 // keygate's label, and returns its ARN.
 func (b *Backend) CreateKey(ctx context.Context, req backends.CreateRequest) (string, error) {
 	if !req.Spec.Valid() || !req.Usage.Valid() || !req.Spec.Allows(req.Usage) {
-		return "", keys.Errorf(keys.InvalidArgument, "kms backend %q: key spec %q does not allow key usage %q", b.name, req.Spec, req.Usage)
+		return "", kgerr.Errorf(kgerr.InvalidArgument, "kms backend %q: key spec %q does not allow key usage %q", b.name, req.Spec, req.Usage)
 	}
 	if req.Label == "" {
-		return "", keys.Errorf(keys.InvalidArgument, "kms backend %q: label: must not be empty", b.name)
+		return "", kgerr.Errorf(kgerr.InvalidArgument, "kms backend %q: label: must not be empty", b.name)
 	}
 	ctx = withNote(ctx)
 	out, err := b.client.CreateKey(ctx, &kms.CreateKeyInput{
@@ -83,7 +83,7 @@ func (b *Backend) CreateKey(ctx context.Context, req backends.CreateRequest) (st
 	}
 	done(ctx, out.ResultMetadata)
 	if out.KeyMetadata == nil || aws.ToString(out.KeyMetadata.Arn) == "" {
-		return "", keys.Errorf(keys.Internal, "kms backend %q: CreateKey returned no key ARN", b.name)
+		return "", kgerr.Errorf(kgerr.Internal, "kms backend %q: CreateKey returned no key ARN", b.name)
 	}
 	return aws.ToString(out.KeyMetadata.Arn), nil
 }
@@ -136,7 +136,7 @@ func (b *Backend) KeyState(ctx context.Context, id string) (string, error) {
 
 func (b *Backend) describe(ctx context.Context, id string) (*types.KeyMetadata, error) {
 	if err := checkKeyRef(id); err != nil {
-		return nil, keys.Errorf(keys.InvalidArgument, "kms backend %q: %v", b.name, err)
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "kms backend %q: %v", b.name, err)
 	}
 	ctx = withNote(ctx)
 	out, err := b.client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)})
@@ -145,11 +145,11 @@ func (b *Backend) describe(ctx context.Context, id string) (*types.KeyMetadata, 
 	}
 	done(ctx, out.ResultMetadata)
 	if out.KeyMetadata == nil || aws.ToString(out.KeyMetadata.Arn) == "" {
-		return nil, keys.Errorf(keys.Internal, "kms backend %q: DescribeKey returned no key metadata", b.name)
+		return nil, kgerr.Errorf(kgerr.Internal, "kms backend %q: DescribeKey returned no key metadata", b.name)
 	}
 	return out.KeyMetadata, nil
 }
 
-func (b *Backend) errorf(kind keys.Kind, format string, args ...any) error {
-	return keys.Errorf(kind, "kms backend %q: %s", b.name, fmt.Sprintf(format, args...))
+func (b *Backend) errorf(kind kgerr.Kind, format string, args ...any) error {
+	return kgerr.Errorf(kind, "kms backend %q: %s", b.name, fmt.Sprintf(format, args...))
 }

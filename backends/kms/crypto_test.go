@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -38,9 +39,9 @@ func TestSignECDSA(t *testing.T) {
 		t.Fatalf("local Verify of another digest = %v, %v; want false", ok, err)
 	}
 	_, err = k.Sign(context.Background(), keys.ECDSASHA384, make([]byte, 48))
-	wantKind(t, err, keys.InvalidArgument)
+	wantKind(t, err, kgerr.InvalidArgument)
 	_, err = k.Sign(context.Background(), keys.ECDSASHA256, digest[:31])
-	wantKind(t, err, keys.InvalidArgument)
+	wantKind(t, err, kgerr.InvalidArgument)
 }
 
 func TestVerifyRemote(t *testing.T) {
@@ -112,15 +113,15 @@ func TestEncryptSymmetric(t *testing.T) {
 		"garbage":   func() ([]byte, error) { return k.Decrypt(ctx, keys.SymmetricDefaultAlg, []byte("garbage"), ec) },
 	} {
 		_, err := try()
-		wantKind(t, err, keys.InvalidArgument)
-		if keys.Message(err) != backends.DecryptFailed {
-			t.Errorf("%s: message %q, want the one DecryptFailed message", name, keys.Message(err))
+		wantKind(t, err, kgerr.InvalidArgument)
+		if kgerr.Message(err) != backends.DecryptFailed {
+			t.Errorf("%s: message %q, want the one DecryptFailed message", name, kgerr.Message(err))
 		}
 	}
 	_, err = k.Encrypt(ctx, keys.SymmetricDefaultAlg, make([]byte, keys.MaxMessage+1), nil)
-	wantKind(t, err, keys.InvalidArgument)
+	wantKind(t, err, kgerr.InvalidArgument)
 	_, err = k.Encrypt(ctx, keys.RSAESOAEPSHA256, plain, nil)
-	wantKind(t, err, keys.InvalidArgument)
+	wantKind(t, err, kgerr.InvalidArgument)
 }
 
 func TestGenerateDataKey(t *testing.T) {
@@ -136,7 +137,7 @@ func TestGenerateDataKey(t *testing.T) {
 		t.Fatalf("the data key blob does not decrypt to the data key: %v", err)
 	}
 	_, _, err = k.GenerateDataKey(context.Background(), 0, nil)
-	wantKind(t, err, keys.InvalidArgument)
+	wantKind(t, err, kgerr.InvalidArgument)
 }
 
 func TestEncryptRSAOAEP(t *testing.T) {
@@ -159,11 +160,11 @@ func TestEncryptRSAOAEP(t *testing.T) {
 	}
 	blob[0] ^= 1
 	_, err = k.Decrypt(ctx, keys.RSAESOAEPSHA256, blob, nil)
-	wantKind(t, err, keys.InvalidArgument)
+	wantKind(t, err, kgerr.InvalidArgument)
 	_, err = k.Encrypt(ctx, keys.RSAESOAEPSHA256, cek, map[string]string{"a": "b"})
-	wantKind(t, err, keys.InvalidArgument)
+	wantKind(t, err, kgerr.InvalidArgument)
 	_, err = k.Encrypt(ctx, keys.RSAESOAEPSHA256, make([]byte, 191), nil)
-	wantKind(t, err, keys.InvalidArgument)
+	wantKind(t, err, kgerr.InvalidArgument)
 }
 
 func TestMAC(t *testing.T) {
@@ -187,9 +188,9 @@ func TestMAC(t *testing.T) {
 		t.Fatalf("VerifyMAC of a wrong MAC = %v, %v", ok, err)
 	}
 	_, err = k.MAC(ctx, keys.HMACSHA512, msg)
-	wantKind(t, err, keys.InvalidArgument)
+	wantKind(t, err, kgerr.InvalidArgument)
 	_, err = k.Sign(ctx, keys.ECDSASHA256, make([]byte, 32))
-	wantKind(t, err, keys.FailedPrecondition)
+	wantKind(t, err, kgerr.FailedPrecondition)
 }
 
 func TestDeriveSharedSecret(t *testing.T) {
@@ -213,5 +214,5 @@ func TestDeriveSharedSecret(t *testing.T) {
 	}
 	p384, _ := ecdh.P384().GenerateKey(rand.Reader)
 	_, err = k.DeriveSharedSecret(context.Background(), p384.PublicKey())
-	wantKind(t, err, keys.InvalidArgument)
+	wantKind(t, err, kgerr.InvalidArgument)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -27,7 +28,7 @@ func (k *Key) Encrypt(ctx context.Context, alg keys.EncryptionAlgorithm, plainte
 		max = pub.Size() - 2*sha256.Size - 2 // the OAEP bound
 	}
 	if len(plaintext) == 0 || len(plaintext) > max {
-		return nil, k.b.errorf(keys.InvalidArgument, "plaintext: %d bytes, KMS %s encrypts 1 to %d", len(plaintext), alg, max)
+		return nil, k.b.errorf(kgerr.InvalidArgument, "plaintext: %d bytes, KMS %s encrypts 1 to %d", len(plaintext), alg, max)
 	}
 	ctx = withNote(ctx)
 	out, err := k.b.client.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(k.arn), Plaintext: plaintext,
@@ -40,7 +41,7 @@ func (k *Key) Encrypt(ctx context.Context, alg keys.EncryptionAlgorithm, plainte
 		return nil, err
 	}
 	if len(out.CiphertextBlob) == 0 {
-		return nil, k.b.errorf(keys.Internal, "Encrypt returned no ciphertext")
+		return nil, k.b.errorf(kgerr.Internal, "Encrypt returned no ciphertext")
 	}
 	return out.CiphertextBlob, nil
 }
@@ -52,7 +53,7 @@ func (k *Key) Decrypt(ctx context.Context, alg keys.EncryptionAlgorithm, ciphert
 		return nil, err
 	}
 	if len(ciphertext) == 0 || len(ciphertext) > maxCiphertext {
-		return nil, k.b.errorf(keys.InvalidArgument, "ciphertext: %d bytes, KMS takes 1 to %d", len(ciphertext), maxCiphertext)
+		return nil, k.b.errorf(kgerr.InvalidArgument, "ciphertext: %d bytes, KMS takes 1 to %d", len(ciphertext), maxCiphertext)
 	}
 	ctx = withNote(ctx)
 	out, err := k.b.client.Decrypt(ctx, &kms.DecryptInput{KeyId: aws.String(k.arn), CiphertextBlob: ciphertext,
@@ -65,7 +66,7 @@ func (k *Key) Decrypt(ctx context.Context, alg keys.EncryptionAlgorithm, ciphert
 		return nil, err
 	}
 	if out.Plaintext == nil {
-		return nil, k.b.errorf(keys.Internal, "Decrypt returned no plaintext")
+		return nil, k.b.errorf(kgerr.Internal, "Decrypt returned no plaintext")
 	}
 	return out.Plaintext, nil
 }
@@ -75,10 +76,10 @@ func (k *Key) checkEncrypt(alg keys.EncryptionAlgorithm, encCtx map[string]strin
 		return err
 	}
 	if !slices.Contains(k.spec.EncryptionAlgorithms(), alg) {
-		return k.b.errorf(keys.InvalidArgument, "encryption algorithm %q does not fit key spec %s", alg, k.spec)
+		return k.b.errorf(kgerr.InvalidArgument, "encryption algorithm %q does not fit key spec %s", alg, k.spec)
 	}
 	if alg != keys.SymmetricDefaultAlg && len(encCtx) > 0 {
-		return k.b.errorf(keys.InvalidArgument, "encryption context: %s takes none", alg)
+		return k.b.errorf(kgerr.InvalidArgument, "encryption context: %s takes none", alg)
 	}
 	return nil
 }
@@ -93,7 +94,7 @@ func (k *Key) GenerateDataKey(ctx context.Context, size int, encCtx map[string]s
 		return nil, nil, err
 	}
 	if size < 1 || size > maxDataKey {
-		return nil, nil, k.b.errorf(keys.InvalidArgument, "data key size: %d bytes, KMS makes 1 to %d", size, maxDataKey)
+		return nil, nil, k.b.errorf(kgerr.InvalidArgument, "data key size: %d bytes, KMS makes 1 to %d", size, maxDataKey)
 	}
 	ctx = withNote(ctx)
 	out, err := k.b.client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: aws.String(k.arn),
@@ -106,7 +107,7 @@ func (k *Key) GenerateDataKey(ctx context.Context, size int, encCtx map[string]s
 		return nil, nil, err
 	}
 	if len(out.Plaintext) != size || len(out.CiphertextBlob) == 0 {
-		return nil, nil, k.b.errorf(keys.Internal, "GenerateDataKey returned a %d-byte key for %d", len(out.Plaintext), size)
+		return nil, nil, k.b.errorf(kgerr.Internal, "GenerateDataKey returned a %d-byte key for %d", len(out.Plaintext), size)
 	}
 	return out.Plaintext, out.CiphertextBlob, nil
 }

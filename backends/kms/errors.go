@@ -14,7 +14,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/keygate/keygate/backends"
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 // done reports the request id of the attempt that succeeded: it is
@@ -30,7 +30,7 @@ func done(ctx context.Context, md middleware.Metadata) {
 func (b *Backend) fail(ctx context.Context, op string, err error) error {
 	requestIDOf(ctx, err)
 	if errors.Is(err, context.DeadlineExceeded) && throttledDuring(ctx) {
-		return keys.Wrap(keys.ResourceExhausted, err, "kms backend "+quote(b.name)+": "+op+
+		return kgerr.Wrap(kgerr.ResourceExhausted, err, "kms backend "+quote(b.name)+": "+op+
 			": KMS throttled the request and the deadline passed before a retry got through")
 	}
 	return translate(b.name, op, err)
@@ -51,7 +51,7 @@ var authCodes = map[string]bool{
 	"ExpiredTokenException": true, "InvalidClientTokenId": true,
 }
 
-// translate turns a KMS client error into a *keys.Error, explicitly by
+// translate turns a KMS client error into a *kgerr.Error, explicitly by
 // exception type, so a throttled call, a disabled key and a denied call
 // never look alike. Msg names the backend and operation, never KMS's own
 // message (which the cause keeps for logs).
@@ -77,40 +77,40 @@ func translate(name, op string, err error) error {
 	)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return keys.Wrap(keys.DeadlineExceeded, err, where+": deadline exceeded")
+		return kgerr.Wrap(kgerr.DeadlineExceeded, err, where+": deadline exceeded")
 	case errors.Is(err, context.Canceled):
-		return keys.Wrap(keys.Canceled, err, where+": request canceled")
+		return kgerr.Wrap(kgerr.Canceled, err, where+": request canceled")
 	case errors.As(err, &notFound):
-		return keys.Wrap(keys.NotFound, err, where+": KMS key not found")
+		return kgerr.Wrap(kgerr.NotFound, err, where+": KMS key not found")
 	case errors.As(err, &disabled):
-		return keys.Wrap(keys.FailedPrecondition, err, where+": KMS key is disabled")
+		return kgerr.Wrap(kgerr.FailedPrecondition, err, where+": KMS key is disabled")
 	case errors.As(err, &badState):
-		return keys.Wrap(keys.FailedPrecondition, err, where+": KMS key is not in a usable state (pending deletion or pending import)")
+		return kgerr.Wrap(kgerr.FailedPrecondition, err, where+": KMS key is not in a usable state (pending deletion or pending import)")
 	case errors.As(err, &badCipher), errors.As(err, &wrongKey):
-		return keys.Wrap(keys.InvalidArgument, err, backends.DecryptFailed)
+		return kgerr.Wrap(kgerr.InvalidArgument, err, backends.DecryptFailed)
 	case errors.As(err, &badUsage), errors.As(err, &unsupported):
-		return keys.Wrap(keys.FailedPrecondition, err, where+": the KMS key's spec or usage does not allow this operation")
+		return kgerr.Wrap(kgerr.FailedPrecondition, err, where+": the KMS key's spec or usage does not allow this operation")
 	case errors.As(err, &badPolicy):
 		// KMS also says this when the policy would lock the caller out.
-		return keys.Wrap(keys.InvalidArgument, err, where+": KMS rejected the policy document (malformed, or it would lock keygate out of the key)")
+		return kgerr.Wrap(kgerr.InvalidArgument, err, where+": KMS rejected the policy document (malformed, or it would lock keygate out of the key)")
 	case errors.As(err, &tagErr):
-		return keys.Wrap(keys.InvalidArgument, err, where+": KMS rejected the key's tags")
+		return kgerr.Wrap(kgerr.InvalidArgument, err, where+": KMS rejected the key's tags")
 	case errors.As(err, &internal), errors.As(err, &depTimeout), errors.As(err, &unavailable):
-		return keys.Wrap(keys.Unavailable, err, where+": KMS is unavailable")
+		return kgerr.Wrap(kgerr.Unavailable, err, where+": KMS is unavailable")
 	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDeniedException":
-		return keys.Wrap(keys.PermissionDenied, err, where+": KMS denied keygate's role this operation on the key")
+		return kgerr.Wrap(kgerr.PermissionDenied, err, where+": KMS denied keygate's role this operation on the key")
 	case errors.As(err, &apiErr) && isThrottle(apiErr.ErrorCode()):
-		return keys.Wrap(keys.ResourceExhausted, err, where+": KMS throttled the request and retries did not get through")
+		return kgerr.Wrap(kgerr.ResourceExhausted, err, where+": KMS throttled the request and retries did not get through")
 	case errors.As(err, &apiErr) && authCodes[apiErr.ErrorCode()]:
-		return keys.Wrap(keys.Unavailable, err, where+": KMS rejected keygate's AWS credentials")
+		return kgerr.Wrap(kgerr.Unavailable, err, where+": KMS rejected keygate's AWS credentials")
 	case errors.As(err, &respErr) && respErr.HTTPStatusCode() >= 500:
-		return keys.Wrap(keys.Unavailable, err, where+": KMS is unavailable")
+		return kgerr.Wrap(kgerr.Unavailable, err, where+": KMS is unavailable")
 	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationException":
-		return keys.Wrap(keys.InvalidArgument, err, where+": KMS rejected the request as invalid")
+		return kgerr.Wrap(kgerr.InvalidArgument, err, where+": KMS rejected the request as invalid")
 	case errors.As(err, &sendErr), errors.As(err, &netErr):
-		return keys.Wrap(keys.Unavailable, err, where+": KMS cannot be reached")
+		return kgerr.Wrap(kgerr.Unavailable, err, where+": KMS cannot be reached")
 	}
-	return keys.Wrap(keys.Internal, err, where+": unexpected KMS error")
+	return kgerr.Wrap(kgerr.Internal, err, where+": unexpected KMS error")
 }
 
 func isThrottle(code string) bool {

@@ -13,7 +13,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/keygate/keygate/backends"
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 // sdkErr wraps an API error the way the SDK returns it: an operation
@@ -29,35 +29,35 @@ func TestTranslate(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		err  error
-		want keys.Kind
+		want kgerr.Kind
 	}{
-		{"NotFound", sdkErr(&types.NotFoundException{}, 400), keys.NotFound},
-		{"Disabled", sdkErr(&types.DisabledException{}, 400), keys.FailedPrecondition},
-		{"InvalidState", sdkErr(&types.KMSInvalidStateException{}, 400), keys.FailedPrecondition},
-		{"InvalidKeyUsage", sdkErr(&types.InvalidKeyUsageException{}, 400), keys.FailedPrecondition},
-		{"InvalidCiphertext", sdkErr(&types.InvalidCiphertextException{}, 400), keys.InvalidArgument},
-		{"IncorrectKey", sdkErr(&types.IncorrectKeyException{}, 400), keys.InvalidArgument},
-		{"MalformedPolicy", sdkErr(&types.MalformedPolicyDocumentException{}, 400), keys.InvalidArgument},
-		{"Tag", sdkErr(&types.TagException{}, 400), keys.InvalidArgument},
-		{"Validation", sdkErr(generic("ValidationException"), 400), keys.InvalidArgument},
-		{"AccessDenied", sdkErr(generic("AccessDeniedException"), 400), keys.PermissionDenied},
-		{"Throttling after retries", &retry.MaxAttemptsError{Attempt: 3, Err: sdkErr(generic("ThrottlingException"), 400)}, keys.ResourceExhausted},
-		{"LimitExceeded", sdkErr(&types.LimitExceededException{}, 400), keys.ResourceExhausted},
-		{"Internal", sdkErr(&types.KMSInternalException{}, 500), keys.Unavailable},
-		{"DependencyTimeout", sdkErr(&types.DependencyTimeoutException{}, 503), keys.Unavailable},
-		{"KeyUnavailable", sdkErr(&types.KeyUnavailableException{}, 500), keys.Unavailable},
-		{"unmodeled 503", sdkErr(generic("ServiceUnavailable"), 503), keys.Unavailable},
-		{"bad credentials", sdkErr(generic("UnrecognizedClientException"), 400), keys.Unavailable},
-		{"connection", &smithy.OperationError{Err: &smithyhttp.RequestSendError{Err: errors.New("connection refused")}}, keys.Unavailable},
-		{"deadline", &smithy.OperationError{Err: context.DeadlineExceeded}, keys.DeadlineExceeded},
-		{"canceled", &smithy.OperationError{Err: &smithy.CanceledError{Err: context.Canceled}}, keys.Canceled},
-		{"unknown 400", sdkErr(generic("SomethingNew"), 400), keys.Internal},
+		{"NotFound", sdkErr(&types.NotFoundException{}, 400), kgerr.NotFound},
+		{"Disabled", sdkErr(&types.DisabledException{}, 400), kgerr.FailedPrecondition},
+		{"InvalidState", sdkErr(&types.KMSInvalidStateException{}, 400), kgerr.FailedPrecondition},
+		{"InvalidKeyUsage", sdkErr(&types.InvalidKeyUsageException{}, 400), kgerr.FailedPrecondition},
+		{"InvalidCiphertext", sdkErr(&types.InvalidCiphertextException{}, 400), kgerr.InvalidArgument},
+		{"IncorrectKey", sdkErr(&types.IncorrectKeyException{}, 400), kgerr.InvalidArgument},
+		{"MalformedPolicy", sdkErr(&types.MalformedPolicyDocumentException{}, 400), kgerr.InvalidArgument},
+		{"Tag", sdkErr(&types.TagException{}, 400), kgerr.InvalidArgument},
+		{"Validation", sdkErr(generic("ValidationException"), 400), kgerr.InvalidArgument},
+		{"AccessDenied", sdkErr(generic("AccessDeniedException"), 400), kgerr.PermissionDenied},
+		{"Throttling after retries", &retry.MaxAttemptsError{Attempt: 3, Err: sdkErr(generic("ThrottlingException"), 400)}, kgerr.ResourceExhausted},
+		{"LimitExceeded", sdkErr(&types.LimitExceededException{}, 400), kgerr.ResourceExhausted},
+		{"Internal", sdkErr(&types.KMSInternalException{}, 500), kgerr.Unavailable},
+		{"DependencyTimeout", sdkErr(&types.DependencyTimeoutException{}, 503), kgerr.Unavailable},
+		{"KeyUnavailable", sdkErr(&types.KeyUnavailableException{}, 500), kgerr.Unavailable},
+		{"unmodeled 503", sdkErr(generic("ServiceUnavailable"), 503), kgerr.Unavailable},
+		{"bad credentials", sdkErr(generic("UnrecognizedClientException"), 400), kgerr.Unavailable},
+		{"connection", &smithy.OperationError{Err: &smithyhttp.RequestSendError{Err: errors.New("connection refused")}}, kgerr.Unavailable},
+		{"deadline", &smithy.OperationError{Err: context.DeadlineExceeded}, kgerr.DeadlineExceeded},
+		{"canceled", &smithy.OperationError{Err: &smithy.CanceledError{Err: context.Canceled}}, kgerr.Canceled},
+		{"unknown 400", sdkErr(generic("SomethingNew"), 400), kgerr.Internal},
 	} {
 		info := &backends.CallInfo{}
 		ctx := backends.WithCallInfo(context.Background(), info)
 		b := &Backend{name: "kms"}
 		err := b.fail(ctx, "Sign", tc.err)
-		var ke *keys.Error
+		var ke *kgerr.Error
 		if !errors.As(err, &ke) || ke.Kind != tc.want {
 			t.Errorf("%s: %v, want kind %v", tc.name, err, tc.want)
 			continue

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 	"github.com/keygate/keygate/test/kmsserver"
 )
@@ -52,7 +53,7 @@ func TestThrottlingRetriedThenResourceExhausted(t *testing.T) {
 	// Throttled on every attempt: ResourceExhausted, after all 3 attempts.
 	f.srv.Throttle("Sign", 3)
 	_, err := k.Sign(context.Background(), keys.ECDSASHA256, digest)
-	wantKind(t, err, keys.ResourceExhausted)
+	wantKind(t, err, kgerr.ResourceExhausted)
 	if n := len(records(f.srv, "Sign")); n != 6 {
 		t.Fatalf("%d Sign calls reached KMS, want 6 (3 attempts)", n)
 	}
@@ -73,9 +74,9 @@ func TestDisabledAndPendingDeletion(t *testing.T) {
 		t.Fatalf("State = %q, %v; want Disabled", st, err)
 	}
 	_, err = k.Encrypt(ctx, keys.SymmetricDefaultAlg, []byte("x"), nil)
-	wantKind(t, err, keys.FailedPrecondition)
+	wantKind(t, err, kgerr.FailedPrecondition)
 	_, err = k.Decrypt(ctx, keys.SymmetricDefaultAlg, blob, nil)
-	wantKind(t, err, keys.FailedPrecondition)
+	wantKind(t, err, kgerr.FailedPrecondition)
 	if n := len(records(f.srv, "Encrypt")); n != 2 {
 		t.Fatalf("a disabled key was retried: %d Encrypt calls, want 2", n)
 	}
@@ -88,7 +89,7 @@ func TestDisabledAndPendingDeletion(t *testing.T) {
 		t.Fatalf("KeyState = %q, want PendingDeletion", st)
 	}
 	_, err = k.Decrypt(ctx, keys.SymmetricDefaultAlg, blob, nil)
-	wantKind(t, err, keys.FailedPrecondition)
+	wantKind(t, err, kgerr.FailedPrecondition)
 
 	// A disabled asymmetric key cannot be opened: KMS keeps its public key.
 	s := f.create(t, keys.ECCNISTP256, keys.SignVerify)
@@ -96,9 +97,9 @@ func TestDisabledAndPendingDeletion(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = f.b.Open(ctx, s.ID(), keys.ECCNISTP256, keys.SignVerify)
-	wantKind(t, err, keys.FailedPrecondition)
+	wantKind(t, err, kgerr.FailedPrecondition)
 	_, err = s.Sign(ctx, keys.ECDSASHA256, digest)
-	wantKind(t, err, keys.FailedPrecondition)
+	wantKind(t, err, kgerr.FailedPrecondition)
 }
 
 func TestOutageIsUnavailable(t *testing.T) {
@@ -108,7 +109,7 @@ func TestOutageIsUnavailable(t *testing.T) {
 	// 500s on every attempt: retried, then Unavailable.
 	f.srv.FailInternal("GenerateMac", 3)
 	_, err := k.MAC(context.Background(), keys.HMACSHA256, []byte("m"))
-	wantKind(t, err, keys.Unavailable)
+	wantKind(t, err, kgerr.Unavailable)
 	if n := len(records(f.srv, "GenerateMac")); n != 3 {
 		t.Fatalf("%d GenerateMac attempts, want 3", n)
 	}
@@ -120,7 +121,7 @@ func TestOutageIsUnavailable(t *testing.T) {
 	// The endpoint gone: connection refused is Unavailable too.
 	f.srv.Close()
 	_, err = k.MAC(context.Background(), keys.HMACSHA256, []byte("m"))
-	wantKind(t, err, keys.Unavailable)
+	wantKind(t, err, kgerr.Unavailable)
 }
 
 func TestDeniedThrottledDisabledDiffer(t *testing.T) {
@@ -130,19 +131,19 @@ func TestDeniedThrottledDisabledDiffer(t *testing.T) {
 	f.srv.Fail("Sign", 1, "AccessDeniedException", "User: arn:aws:iam::111122223333:user/keygate is not authorized to perform: kms:Sign")
 	ctxInfo, info := withInfo()
 	_, denied := k.Sign(ctxInfo, keys.ECDSASHA256, digest)
-	wantKind(t, denied, keys.PermissionDenied)
+	wantKind(t, denied, kgerr.PermissionDenied)
 	if recs := records(f.srv, "Sign"); len(recs) != 1 || recs[0].RequestID != info.RequestID || recs[0].ErrorCode != "AccessDeniedException" {
 		t.Fatalf("a denied call must be tried once and report its request id; records %+v, id %q", recs, info.RequestID)
 	}
 	f.srv.Throttle("Sign", 3)
 	_, throttled := k.Sign(ctx, keys.ECDSASHA256, digest)
-	wantKind(t, throttled, keys.ResourceExhausted)
+	wantKind(t, throttled, kgerr.ResourceExhausted)
 	if _, err := f.raw.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(k.ID())}); err != nil {
 		t.Fatal(err)
 	}
 	_, disabled := k.Sign(ctx, keys.ECDSASHA256, digest)
-	wantKind(t, disabled, keys.FailedPrecondition)
-	msgs := map[string]bool{keys.Message(denied): true, keys.Message(throttled): true, keys.Message(disabled): true}
+	wantKind(t, disabled, kgerr.FailedPrecondition)
+	msgs := map[string]bool{kgerr.Message(denied): true, kgerr.Message(throttled): true, kgerr.Message(disabled): true}
 	if len(msgs) != 3 {
 		t.Fatalf("denied, throttled and disabled share a message: %v", msgs)
 	}
@@ -155,7 +156,7 @@ func TestDeadlineBoundsRetries(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	_, err := k.Sign(ctx, keys.ECDSASHA256, digest)
-	wantKind(t, err, keys.DeadlineExceeded)
+	wantKind(t, err, kgerr.DeadlineExceeded)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("cause %v is not the caller's deadline", err)
 	}
@@ -178,7 +179,7 @@ func TestThrottledPastDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_, err := k.MAC(ctx, keys.HMACSHA256, []byte("m"))
-	wantKind(t, err, keys.ResourceExhausted)
+	wantKind(t, err, kgerr.ResourceExhausted)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("retries did not end at the deadline: %v", err)
 	}
@@ -188,7 +189,7 @@ func TestThrottledPastDeadline(t *testing.T) {
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel2()
 	_, err = k.MAC(ctx2, keys.HMACSHA256, []byte("m"))
-	wantKind(t, err, keys.DeadlineExceeded)
+	wantKind(t, err, kgerr.DeadlineExceeded)
 }
 
 func TestWrongCredentialsAreUnavailable(t *testing.T) {
@@ -196,8 +197,8 @@ func TestWrongCredentialsAreUnavailable(t *testing.T) {
 	k := f.create(t, keys.HMAC256, keys.GenerateVerifyMac)
 	f.srv.SetCredentials(testAccessKey, "rotated-secret", "") // keygated's secret is now stale
 	_, err := k.MAC(context.Background(), keys.HMACSHA256, []byte("m"))
-	wantKind(t, err, keys.Unavailable)
-	if !strings.Contains(keys.Message(err), "credentials") {
-		t.Fatalf("message %q does not point at the credentials", keys.Message(err))
+	wantKind(t, err, kgerr.Unavailable)
+	if !strings.Contains(kgerr.Message(err), "credentials") {
+		t.Fatalf("message %q does not point at the credentials", kgerr.Message(err))
 	}
 }

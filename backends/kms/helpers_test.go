@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 	"github.com/keygate/keygate/test/kmsserver"
 )
@@ -70,12 +71,12 @@ func (f *fixture) create(t testing.TB, spec keys.Spec, usage keys.Usage) *Key {
 	return k.(*Key)
 }
 
-// wantKind fails the test unless err is a *keys.Error of kind want.
-func wantKind(t *testing.T, err error, want keys.Kind) {
+// wantKind fails the test unless err is a *kgerr.Error of kind want.
+func wantKind(t *testing.T, err error, want kgerr.Kind) {
 	t.Helper()
-	var ke *keys.Error
+	var ke *kgerr.Error
 	if !errors.As(err, &ke) {
-		t.Fatalf("error %v (%T) is not a *keys.Error, want kind %v", err, err, want)
+		t.Fatalf("error %v (%T) is not a *kgerr.Error, want kind %v", err, err, want)
 	}
 	if ke.Kind != want {
 		t.Fatalf("error kind %v (%v), want %v", ke.Kind, err, want)

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -56,7 +57,7 @@ func (k *Key) Sign(ctx context.Context, alg keys.SigningAlgorithm, digest []byte
 		return nil, err
 	}
 	if len(out.Signature) == 0 {
-		return nil, k.b.errorf(keys.Internal, "Sign returned no signature")
+		return nil, k.b.errorf(kgerr.Internal, "Sign returned no signature")
 	}
 	return out.Signature, nil
 }
@@ -66,10 +67,10 @@ func (k *Key) checkSign(alg keys.SigningAlgorithm, digest []byte) error {
 		return err
 	}
 	if !slices.Contains(k.spec.SigningAlgorithms(), alg) {
-		return k.b.errorf(keys.InvalidArgument, "signing algorithm %q does not fit key spec %s", alg, k.spec)
+		return k.b.errorf(kgerr.InvalidArgument, "signing algorithm %q does not fit key spec %s", alg, k.spec)
 	}
 	if len(digest) != alg.DigestSize() {
-		return k.b.errorf(keys.InvalidArgument, "digest: %d bytes, %s signs %d-byte digests", len(digest), alg, alg.DigestSize())
+		return k.b.errorf(kgerr.InvalidArgument, "digest: %d bytes, %s signs %d-byte digests", len(digest), alg, alg.DigestSize())
 	}
 	return nil
 }
@@ -90,7 +91,7 @@ func (k *Key) MAC(ctx context.Context, alg keys.MacAlgorithm, msg []byte) ([]byt
 		return nil, err
 	}
 	if len(out.Mac) != alg.Hash().Size() {
-		return nil, k.b.errorf(keys.Internal, "GenerateMac returned %d bytes for %s", len(out.Mac), alg)
+		return nil, k.b.errorf(kgerr.Internal, "GenerateMac returned %d bytes for %s", len(out.Mac), alg)
 	}
 	return out.Mac, nil
 }
@@ -100,10 +101,10 @@ func (k *Key) checkMAC(alg keys.MacAlgorithm, msg []byte) error {
 		return err
 	}
 	if alg != k.spec.MacAlgorithm() {
-		return k.b.errorf(keys.InvalidArgument, "MAC algorithm %q does not fit key spec %s", alg, k.spec)
+		return k.b.errorf(kgerr.InvalidArgument, "MAC algorithm %q does not fit key spec %s", alg, k.spec)
 	}
 	if len(msg) == 0 || len(msg) > keys.MaxMessage {
-		return k.b.errorf(keys.InvalidArgument, "message: %d bytes, KMS takes 1 to %d", len(msg), keys.MaxMessage)
+		return k.b.errorf(kgerr.InvalidArgument, "message: %d bytes, KMS takes 1 to %d", len(msg), keys.MaxMessage)
 	}
 	return nil
 }
@@ -115,11 +116,11 @@ func (k *Key) DeriveSharedSecret(ctx context.Context, peer *ecdh.PublicKey) ([]b
 		return nil, err
 	}
 	if peer == nil {
-		return nil, k.b.errorf(keys.InvalidArgument, "peer public key: missing")
+		return nil, k.b.errorf(kgerr.InvalidArgument, "peer public key: missing")
 	}
 	der, err := x509.MarshalPKIXPublicKey(peer)
 	if err != nil {
-		return nil, keys.Wrap(keys.InvalidArgument, err, "kms backend "+quote(k.b.name)+": peer public key cannot be encoded")
+		return nil, kgerr.Wrap(kgerr.InvalidArgument, err, "kms backend "+quote(k.b.name)+": peer public key cannot be encoded")
 	}
 	ctx = withNote(ctx)
 	out, err := k.b.client.DeriveSharedSecret(ctx, &kms.DeriveSharedSecretInput{KeyId: aws.String(k.arn),
@@ -132,14 +133,14 @@ func (k *Key) DeriveSharedSecret(ctx context.Context, peer *ecdh.PublicKey) ([]b
 		return nil, err
 	}
 	if len(out.SharedSecret) == 0 {
-		return nil, k.b.errorf(keys.Internal, "DeriveSharedSecret returned no shared secret")
+		return nil, k.b.errorf(kgerr.Internal, "DeriveSharedSecret returned no shared secret")
 	}
 	return out.SharedSecret, nil
 }
 
 func (k *Key) needUsage(u keys.Usage) error {
 	if k.usage != u {
-		return k.b.errorf(keys.FailedPrecondition, "key %s has usage %s, the operation needs %s", k.arn, k.usage, u)
+		return k.b.errorf(kgerr.FailedPrecondition, "key %s has usage %s, the operation needs %s", k.arn, k.usage, u)
 	}
 	return nil
 }
@@ -147,7 +148,7 @@ func (k *Key) needUsage(u keys.Usage) error {
 // answeredBy checks that KMS answered for the key asked for.
 func (k *Key) answeredBy(op string, keyID *string) error {
 	if got := aws.ToString(keyID); got != k.arn {
-		return k.b.errorf(keys.Internal, "%s for %s answered for key %q", op, k.arn, got)
+		return k.b.errorf(kgerr.Internal, "%s for %s answered for key %q", op, k.arn, got)
 	}
 	return nil
 }

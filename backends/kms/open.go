@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -39,7 +40,7 @@ func checkKeyRef(id string) error {
 // asymmetric key (which KMS gives only while the key is enabled).
 func (b *Backend) Open(ctx context.Context, id string, spec keys.Spec, usage keys.Usage) (backends.Key, error) {
 	if !spec.Valid() || !usage.Valid() || !spec.Allows(usage) {
-		return nil, b.errorf(keys.InvalidArgument, "key spec %q does not allow key usage %q", spec, usage)
+		return nil, b.errorf(kgerr.InvalidArgument, "key spec %q does not allow key usage %q", spec, usage)
 	}
 	meta, err := b.describe(ctx, id)
 	if err != nil {
@@ -47,7 +48,7 @@ func (b *Backend) Open(ctx context.Context, id string, spec keys.Spec, usage key
 	}
 	arn := aws.ToString(meta.Arn)
 	if string(meta.KeySpec) != string(spec) || string(meta.KeyUsage) != string(usage) {
-		return nil, b.errorf(keys.FailedPrecondition, "KMS key %s is %s %s, not %s %s",
+		return nil, b.errorf(kgerr.FailedPrecondition, "KMS key %s is %s %s, not %s %s",
 			arn, meta.KeySpec, meta.KeyUsage, spec, usage)
 	}
 	k := &Key{b: b, arn: arn, spec: spec, usage: usage}
@@ -68,17 +69,17 @@ func (b *Backend) publicKey(ctx context.Context, arn string, spec keys.Spec) (cr
 	}
 	done(ctx, out.ResultMetadata)
 	if got := aws.ToString(out.KeyId); got != arn {
-		return nil, b.errorf(keys.Internal, "GetPublicKey for %s answered for key %q", arn, got)
+		return nil, b.errorf(kgerr.Internal, "GetPublicKey for %s answered for key %q", arn, got)
 	}
 	pub, err := x509.ParsePKIXPublicKey(out.PublicKey)
 	if err != nil {
-		return nil, keys.Wrap(keys.Internal, err, fmt.Sprintf("kms backend %q: public key of %s does not parse", b.name, arn))
+		return nil, kgerr.Wrap(kgerr.Internal, err, fmt.Sprintf("kms backend %q: public key of %s does not parse", b.name, arn))
 	}
 	if !pubMatches(pub, spec) {
-		return nil, b.errorf(keys.Internal, "public key of %s is a %T, not %s", arn, pub, spec)
+		return nil, b.errorf(kgerr.Internal, "public key of %s is a %T, not %s", arn, pub, spec)
 	}
 	if out.KeySpec != types.KeySpec(spec) {
-		return nil, b.errorf(keys.Internal, "GetPublicKey says %s is %s, not %s", arn, out.KeySpec, spec)
+		return nil, b.errorf(kgerr.Internal, "GetPublicKey says %s is %s, not %s", arn, out.KeySpec, spec)
 	}
 	return pub, nil
 }

@@ -10,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 	"github.com/keygate/keygate/test/kmsserver"
 )
@@ -35,16 +36,16 @@ func TestOpenAdoptsByIDARNAndAlias(t *testing.T) {
 		}
 	}
 	_, err = f.b.Open(ctx, arn, keys.ECCNISTP256, keys.KeyAgreement)
-	wantKind(t, err, keys.FailedPrecondition)
+	wantKind(t, err, kgerr.FailedPrecondition)
 	_, err = f.b.Open(ctx, arn, keys.RSA2048, keys.SignVerify)
-	wantKind(t, err, keys.FailedPrecondition)
+	wantKind(t, err, kgerr.FailedPrecondition)
 	_, err = f.b.Open(ctx, "alias/nope", keys.ECCNISTP256, keys.SignVerify)
-	wantKind(t, err, keys.NotFound)
+	wantKind(t, err, kgerr.NotFound)
 	_, err = f.b.Open(ctx, "00000000-0000-4000-8000-000000000000", keys.ECCNISTP256, keys.SignVerify)
-	wantKind(t, err, keys.NotFound)
+	wantKind(t, err, kgerr.NotFound)
 	for _, bad := range []string{"", "not a key", "alias/", "arn:aws:kms:eu-west-1:1234:key/x"} {
 		_, err = f.b.Open(ctx, bad, keys.ECCNISTP256, keys.SignVerify)
-		wantKind(t, err, keys.InvalidArgument)
+		wantKind(t, err, kgerr.InvalidArgument)
 	}
 }
 
@@ -77,7 +78,7 @@ func TestCreateKeyTags(t *testing.T) {
 		}
 	}
 	_, err = f.b.CreateKey(context.Background(), backends.CreateRequest{Spec: keys.HMAC256, Usage: keys.SignVerify, Label: "x/v1"})
-	wantKind(t, err, keys.InvalidArgument)
+	wantKind(t, err, kgerr.InvalidArgument)
 }
 
 // lyingClient answers every Sign for another key: the backend must notice.
@@ -100,7 +101,7 @@ func TestAnswerForAnotherKeyIsInternal(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = h.Sign(context.Background(), keys.ECDSASHA256, digest)
-	wantKind(t, err, keys.Internal)
+	wantKind(t, err, kgerr.Internal)
 }
 
 func TestRegistryConfig(t *testing.T) {
@@ -131,7 +132,7 @@ func TestRegistryConfig(t *testing.T) {
 	}
 	srv.Throttle("Sign", 2)
 	_, err = k.Sign(ctx, keys.ECDSASHA256, digest)
-	wantKind(t, err, keys.ResourceExhausted) // max_attempts: 2 took effect
+	wantKind(t, err, kgerr.ResourceExhausted) // max_attempts: 2 took effect
 	if recs := srv.Records(); recs[0].UserIdentity.AccessKeyID != testAccessKey {
 		t.Fatalf("credentials did not come from the environment: %+v", recs[0].UserIdentity)
 	}

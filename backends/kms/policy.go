@@ -7,7 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/keygate/keygate/backends"
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 var _ backends.PolicyKeeper = (*Key)(nil)
@@ -24,7 +24,7 @@ func (k *Key) GetKeyPolicy(ctx context.Context) ([]byte, error) {
 	}
 	done(ctx, out.ResultMetadata)
 	if out.Policy == nil {
-		return nil, k.b.errorf(keys.Internal, "GetKeyPolicy returned no policy for %s", k.arn)
+		return nil, k.b.errorf(kgerr.Internal, "GetKeyPolicy returned no policy for %s", k.arn)
 	}
 	return []byte(*out.Policy), nil
 }
@@ -34,7 +34,7 @@ func (k *Key) GetKeyPolicy(ctx context.Context) ([]byte, error) {
 // that would lock keygate's own role out of the key.
 func (k *Key) PutKeyPolicy(ctx context.Context, doc []byte, bypassLockoutCheck bool) error {
 	if len(doc) == 0 || len(doc) > maxPolicy {
-		return k.b.errorf(keys.InvalidArgument, "policy: %d bytes, KMS takes 1 to %d", len(doc), maxPolicy)
+		return k.b.errorf(kgerr.InvalidArgument, "policy: %d bytes, KMS takes 1 to %d", len(doc), maxPolicy)
 	}
 	ctx = withNote(ctx)
 	out, err := k.b.client.PutKeyPolicy(ctx, &kms.PutKeyPolicyInput{KeyId: aws.String(k.arn), PolicyName: aws.String(defaultPolicy),

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -24,9 +25,9 @@ func TestKeyPolicy(t *testing.T) {
 	mine := `{"Version":"2012-10-17","Statement":[{"Sid":"keygated","Effect":"Allow",` +
 		`"Principal":{"AWS":"arn:aws:iam::111122223333:role/keygated"},"Action":"kms:*","Resource":"*"}]}`
 	err = k.PutKeyPolicy(context.Background(), []byte(mine), false)
-	wantKind(t, err, keys.InvalidArgument)
-	if strings.Contains(keys.Message(err), "keygated") {
-		t.Fatalf("error message %q repeats the policy text", keys.Message(err))
+	wantKind(t, err, kgerr.InvalidArgument)
+	if strings.Contains(kgerr.Message(err), "keygated") {
+		t.Fatalf("error message %q repeats the policy text", kgerr.Message(err))
 	}
 	if err := k.PutKeyPolicy(context.Background(), []byte(mine), true); err != nil {
 		t.Fatal(err)
@@ -35,5 +36,5 @@ func TestKeyPolicy(t *testing.T) {
 		t.Fatalf("GetKeyPolicy after Put = %s, %v", doc, err)
 	}
 	err = k.PutKeyPolicy(context.Background(), []byte(`{"Statement":"nope"}`), true)
-	wantKind(t, err, keys.InvalidArgument)
+	wantKind(t, err, kgerr.InvalidArgument)
 }

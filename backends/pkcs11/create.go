@@ -8,6 +8,7 @@ import (
 	p11 "github.com/miekg/pkcs11"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -43,7 +44,7 @@ func specSize(s keys.Spec) int {
 // The id returned is the CKA_ID in hex.
 func (b *Backend) CreateKey(ctx context.Context, req backends.CreateRequest) (string, error) {
 	if !req.Spec.Valid() || !req.Spec.Allows(req.Usage) {
-		return "", keys.Errorf(keys.InvalidArgument, "key spec %s does not allow key usage %s", req.Spec, req.Usage)
+		return "", kgerr.Errorf(kgerr.InvalidArgument, "key spec %s does not allow key usage %s", req.Spec, req.Usage)
 	}
 	// Every capability is spelled out: token defaults differ (SoftHSM2
 	// lets a new AES key sign and an HMAC key encrypt).

@@ -11,6 +11,7 @@ import (
 	p11 "github.com/miekg/pkcs11"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -33,7 +34,7 @@ func (k *Key) Encrypt(ctx context.Context, alg keys.EncryptionAlgorithm, plainte
 		}
 		out, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, k.public.(*rsa.PublicKey), plaintext, nil)
 		if err != nil {
-			return nil, keys.Wrap(keys.InvalidArgument, err, "plaintext is too long for RSAES_OAEP_SHA_256 under this key")
+			return nil, kgerr.Wrap(kgerr.InvalidArgument, err, "plaintext is too long for RSAES_OAEP_SHA_256 under this key")
 		}
 		return out, nil
 	}
@@ -133,14 +134,14 @@ func (k *Key) decrypt(ctx context.Context, mech []*p11.Mechanism, in []byte) (pl
 	switch {
 	case err == nil:
 		return plain, nil, nil
-	case unavailable(err) || keys.KindOf(err) != keys.Internal:
+	case unavailable(err) || kgerr.KindOf(err) != kgerr.Internal:
 		return nil, initErr, k.b.fail("decrypt", k.id, err)
 	}
 	return nil, initErr, decryptFailed(err)
 }
 
 func decryptFailed(cause error) error {
-	return keys.Wrap(keys.InvalidArgument, cause, backends.DecryptFailed)
+	return kgerr.Wrap(kgerr.InvalidArgument, cause, backends.DecryptFailed)
 }
 
 // checkCrypt checks usage, algorithm and context for Encrypt and Decrypt.
@@ -152,10 +153,10 @@ func (k *Key) checkCrypt(op string, alg keys.EncryptionAlgorithm, encCtx map[str
 	case k.spec == keys.SymmetricDefault && alg == keys.SymmetricDefaultAlg:
 	case k.spec.IsRSA() && alg == keys.RSAESOAEPSHA256:
 		if len(encCtx) != 0 {
-			return keys.Errorf(keys.InvalidArgument, "encryption context: not allowed with %s", alg)
+			return kgerr.Errorf(kgerr.InvalidArgument, "encryption context: not allowed with %s", alg)
 		}
 	default:
-		return keys.Errorf(keys.InvalidArgument, "encryption algorithm %q is not valid for key spec %s", alg, k.spec)
+		return kgerr.Errorf(kgerr.InvalidArgument, "encryption algorithm %q is not valid for key spec %s", alg, k.spec)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	p11 "github.com/miekg/pkcs11"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -22,7 +23,7 @@ func (k *Key) DeriveSharedSecret(ctx context.Context, peer *ecdh.PublicKey) ([]b
 		want = ecdh.P384()
 	}
 	if peer == nil || peer.Curve() != want {
-		return nil, keys.Errorf(keys.InvalidArgument, "peer public key: not on the curve of key spec %s", k.spec)
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "peer public key: not on the curve of key spec %s", k.spec)
 	}
 	size := specSize(k.spec)
 	mech := []*p11.Mechanism{p11.NewMechanism(p11.CKM_ECDH1_DERIVE,
@@ -50,7 +51,7 @@ func (k *Key) DeriveSharedSecret(ctx context.Context, peer *ecdh.PublicKey) ([]b
 		return nil
 	})
 	if err == nil && len(z) != size {
-		return nil, keys.Errorf(keys.Internal, "pkcs11 backend %q: key %s: ECDH gave %d bytes", k.b.name, k.id, len(z))
+		return nil, kgerr.Errorf(kgerr.Internal, "pkcs11 backend %q: key %s: ECDH gave %d bytes", k.b.name, k.id, len(z))
 	}
 	return z, err
 }

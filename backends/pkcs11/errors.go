@@ -5,9 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	p11 "github.com/miekg/pkcs11"
-
-	"github.com/keygate/keygate/keys"
 )
 
 // rv is the CKR_ code of err, or 0 (CKR_OK) if err is not a PKCS#11 error.
@@ -53,22 +52,22 @@ func unavailable(err error) bool {
 	return false
 }
 
-// fail turns an error from an operation on key id into a *keys.Error.
+// fail turns an error from an operation on key id into a *kgerr.Error.
 // Domain and context errors pass through; token errors become Unavailable
 // when the token is gone and Internal otherwise, with the CKR_ code kept
 // in the cause for logs.
 func (b *Backend) fail(op, id string, err error) error {
-	var ke *keys.Error
+	var ke *kgerr.Error
 	if err == nil || errors.As(err, &ke) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	kind := keys.Internal
+	kind := kgerr.Internal
 	if unavailable(err) {
-		kind = keys.Unavailable
+		kind = kgerr.Unavailable
 	}
 	msg := fmt.Sprintf("pkcs11 backend %q: %s failed", b.name, op)
 	if id != "" {
 		msg = fmt.Sprintf("pkcs11 backend %q: %s with key %s failed", b.name, op, id)
 	}
-	return keys.Wrap(kind, err, msg)
+	return kgerr.Wrap(kind, err, msg)
 }

@@ -5,9 +5,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	p11 "github.com/miekg/pkcs11"
-
-	"github.com/keygate/keygate/keys"
 )
 
 // faultAPI makes C_Sign fail with queued return codes, as a failing HSM
@@ -41,15 +40,15 @@ func TestTokenErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		faults []uint
-		kind   keys.Kind // -1: success
+		kind   kgerr.Kind // -1: success
 		signs  int
 	}{
 		{"device removed once: recovered and retried", []uint{p11.CKR_DEVICE_REMOVED}, -1, 2},
 		{"session invalid once: recovered and retried", []uint{p11.CKR_SESSION_HANDLE_INVALID}, -1, 2},
 		{"not logged in once: recovered and retried", []uint{p11.CKR_USER_NOT_LOGGED_IN}, -1, 2},
-		{"token gone twice: one retry only", []uint{p11.CKR_TOKEN_NOT_PRESENT, p11.CKR_TOKEN_NOT_PRESENT}, keys.Unavailable, 2},
-		{"device error", []uint{p11.CKR_DEVICE_ERROR}, keys.Unavailable, 1},
-		{"function failed", []uint{p11.CKR_FUNCTION_FAILED}, keys.Internal, 1},
+		{"token gone twice: one retry only", []uint{p11.CKR_TOKEN_NOT_PRESENT, p11.CKR_TOKEN_NOT_PRESENT}, kgerr.Unavailable, 2},
+		{"device error", []uint{p11.CKR_DEVICE_ERROR}, kgerr.Unavailable, 1},
+		{"function failed", []uint{p11.CKR_FUNCTION_FAILED}, kgerr.Internal, 1},
 	} {
 		fault.mu.Lock()
 		fault.faults, fault.signs = tc.faults, 0
@@ -58,13 +57,13 @@ func TestTokenErrors(t *testing.T) {
 		switch {
 		case tc.kind == -1 && err != nil:
 			t.Errorf("%s: %v", tc.name, err)
-		case tc.kind != -1 && keys.KindOf(err) != tc.kind:
+		case tc.kind != -1 && kgerr.KindOf(err) != tc.kind:
 			t.Errorf("%s: %v, want kind %s", tc.name, err, tc.kind)
 		}
 		if fault.signs != tc.signs {
 			t.Errorf("%s: C_Sign called %d times, want %d", tc.name, fault.signs, tc.signs)
 		}
-		if err != nil && keys.Message(err) == "" {
+		if err != nil && kgerr.Message(err) == "" {
 			t.Errorf("%s: no caller-safe message", tc.name)
 		}
 	}

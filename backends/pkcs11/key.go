@@ -17,6 +17,7 @@ import (
 	p11 "github.com/miekg/pkcs11"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -51,10 +52,10 @@ func (k *Key) Public() crypto.PublicKey { return k.public }
 func (b *Backend) Open(ctx context.Context, id string, spec keys.Spec, usage keys.Usage) (backends.Key, error) {
 	rawID, err := hex.DecodeString(id)
 	if err != nil || len(rawID) == 0 || len(rawID) > 64 {
-		return nil, keys.Errorf(keys.NotFound, "pkcs11 backend %q: no key %q (ids are CKA_IDs in hex)", b.name, id)
+		return nil, kgerr.Errorf(kgerr.NotFound, "pkcs11 backend %q: no key %q (ids are CKA_IDs in hex)", b.name, id)
 	}
 	if !spec.Valid() || !spec.Allows(usage) {
-		return nil, keys.Errorf(keys.InvalidArgument, "key spec %s does not allow key usage %s", spec, usage)
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "key spec %s does not allow key usage %s", spec, usage)
 	}
 	k := &Key{b: b, id: id, rawID: rawID, spec: spec, usage: usage, class: p11.CKO_PRIVATE_KEY}
 	if !spec.IsEC() && !spec.IsRSA() {
@@ -103,11 +104,11 @@ func (k *Key) find(s p11.SessionHandle, class uint) (p11.ObjectHandle, error) {
 		// the pool log in again rather than call the key missing.
 		return 0, p11.Error(p11.CKR_USER_NOT_LOGGED_IN)
 	case len(found) == 0 && class == p11.CKO_PUBLIC_KEY:
-		return 0, keys.Errorf(keys.FailedPrecondition, "pkcs11 backend %q: key %s has no public key object", k.b.name, k.id)
+		return 0, kgerr.Errorf(kgerr.FailedPrecondition, "pkcs11 backend %q: key %s has no public key object", k.b.name, k.id)
 	case len(found) == 0:
-		return 0, keys.Errorf(keys.NotFound, "pkcs11 backend %q: no key %s", k.b.name, k.id)
+		return 0, kgerr.Errorf(kgerr.NotFound, "pkcs11 backend %q: no key %s", k.b.name, k.id)
 	case len(found) > 1:
-		return 0, keys.Errorf(keys.FailedPrecondition, "pkcs11 backend %q: CKA_ID %s names more than one object", k.b.name, k.id)
+		return 0, kgerr.Errorf(kgerr.FailedPrecondition, "pkcs11 backend %q: CKA_ID %s names more than one object", k.b.name, k.id)
 	}
 	return found[0], nil
 }
@@ -172,7 +173,7 @@ func (k *Key) check(s p11.SessionHandle, h p11.ObjectHandle) error {
 		size = got[0].Value
 	}
 	mismatch := func(what string) error {
-		return keys.Errorf(keys.FailedPrecondition, "pkcs11 backend %q: key %s is not %s %s: %s",
+		return kgerr.Errorf(kgerr.FailedPrecondition, "pkcs11 backend %q: key %s is not %s %s: %s",
 			k.b.name, k.id, k.spec, k.usage, what)
 	}
 	switch {

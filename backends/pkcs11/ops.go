@@ -6,6 +6,7 @@ import (
 
 	p11 "github.com/miekg/pkcs11"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -28,7 +29,7 @@ func (k *Key) run(ctx context.Context, fn func(s p11.SessionHandle, h p11.Object
 	})
 }
 
-// do is run with token errors turned into *keys.Error.
+// do is run with token errors turned into *kgerr.Error.
 func (k *Key) do(ctx context.Context, op string, fn func(s p11.SessionHandle, h p11.ObjectHandle) error) error {
 	return k.b.fail(op, k.id, k.run(ctx, fn))
 }
@@ -38,7 +39,7 @@ func (k *Key) needUsage(op string, want keys.Usage) error {
 	if k.usage == want {
 		return nil
 	}
-	return keys.Errorf(keys.FailedPrecondition, "key %s has key usage %s; %s needs %s", k.id, k.usage, op, want)
+	return kgerr.Errorf(kgerr.FailedPrecondition, "key %s has key usage %s; %s needs %s", k.id, k.usage, op, want)
 }
 
 // signOnce runs C_SignInit and C_Sign, the pair Sign and MAC share.

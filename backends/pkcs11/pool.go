@@ -6,9 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	p11 "github.com/miekg/pkcs11"
-
-	"github.com/keygate/keygate/keys"
 )
 
 // session is a pooled session and the recovery epoch it was opened in.
@@ -97,7 +96,7 @@ func (p *pool) acquire(ctx context.Context) error {
 		case <-p.done:
 			return p.closedErr()
 		case <-timer.C:
-			return keys.Errorf(keys.ResourceExhausted, "pkcs11 backend %q: all %d sessions busy for %s",
+			return kgerr.Errorf(kgerr.ResourceExhausted, "pkcs11 backend %q: all %d sessions busy for %s",
 				p.b.name, cap(p.tokens), p.wait)
 		}
 	}
@@ -109,7 +108,7 @@ func (p *pool) acquire(ctx context.Context) error {
 }
 
 func (p *pool) closedErr() error {
-	return keys.Errorf(keys.Unavailable, "pkcs11 backend %q is closed", p.b.name)
+	return kgerr.Errorf(kgerr.Unavailable, "pkcs11 backend %q is closed", p.b.name)
 }
 
 func (p *pool) get() (*session, error) {

@@ -12,6 +12,7 @@ import (
 	p11 "github.com/miekg/pkcs11"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -161,7 +162,7 @@ func TestPoolWaitHonoursDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	err := signOK(ctx, k)
-	if keys.KindOf(err) != keys.DeadlineExceeded {
+	if kgerr.KindOf(err) != kgerr.DeadlineExceeded {
 		t.Fatalf("Sign while the only session is busy, past the deadline: %v, want DeadlineExceeded", err)
 	}
 }
@@ -172,7 +173,7 @@ func TestPoolWaitResourceExhausted(t *testing.T) {
 	b, k := signingKey(t, cfg)
 	release := holdSession(t, b)
 	err := signOK(context.Background(), k)
-	if keys.KindOf(err) != keys.ResourceExhausted {
+	if kgerr.KindOf(err) != kgerr.ResourceExhausted {
 		t.Fatalf("Sign while the only session is busy past session_wait: %v, want ResourceExhausted", err)
 	}
 	release()

@@ -6,9 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	p11 "github.com/miekg/pkcs11"
-
-	"github.com/keygate/keygate/keys"
 )
 
 // outsider is a second handle on the module, as another part of the
@@ -88,7 +87,7 @@ func TestClose(t *testing.T) {
 					started <- struct{}{}
 				}
 				if err != nil {
-					if keys.KindOf(err) != keys.Unavailable {
+					if kgerr.KindOf(err) != kgerr.Unavailable {
 						bad <- err
 					}
 					return
@@ -110,7 +109,7 @@ func TestClose(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if err := signOK(context.Background(), k); keys.KindOf(err) != keys.Unavailable {
+	if err := signOK(context.Background(), k); kgerr.KindOf(err) != kgerr.Unavailable {
 		t.Errorf("Sign after Close: %v, want Unavailable", err)
 	}
 }

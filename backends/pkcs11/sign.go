@@ -6,6 +6,7 @@ import (
 
 	p11 "github.com/miekg/pkcs11"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -16,10 +17,10 @@ func (k *Key) Sign(ctx context.Context, alg keys.SigningAlgorithm, digest []byte
 		return nil, err
 	}
 	if !signsWith(k.spec, alg) {
-		return nil, keys.Errorf(keys.InvalidArgument, "signing algorithm %q is not valid for key spec %s", alg, k.spec)
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "signing algorithm %q is not valid for key spec %s", alg, k.spec)
 	}
 	if len(digest) != alg.DigestSize() {
-		return nil, keys.Errorf(keys.InvalidArgument, "digest: %d bytes, %s needs %d", len(digest), alg, alg.DigestSize())
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "digest: %d bytes, %s needs %d", len(digest), alg, alg.DigestSize())
 	}
 	mech, in := mechECDSA, digest
 	switch {
@@ -39,7 +40,7 @@ func (k *Key) Sign(ctx context.Context, alg keys.SigningAlgorithm, digest []byte
 		return sig, err
 	}
 	if len(sig) != 2*specSize(k.spec) {
-		return nil, keys.Errorf(keys.Internal, "pkcs11 backend %q: key %s: CKM_ECDSA returned %d bytes", k.b.name, k.id, len(sig))
+		return nil, kgerr.Errorf(kgerr.Internal, "pkcs11 backend %q: key %s: CKM_ECDSA returned %d bytes", k.b.name, k.id, len(sig))
 	}
 	return derSignature(sig), nil
 }
@@ -92,7 +93,7 @@ func (k *Key) MAC(ctx context.Context, alg keys.MacAlgorithm, msg []byte) ([]byt
 		return nil, err
 	}
 	if alg != k.spec.MacAlgorithm() {
-		return nil, keys.Errorf(keys.InvalidArgument, "MAC algorithm %q is not valid for key spec %s", alg, k.spec)
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "MAC algorithm %q is not valid for key spec %s", alg, k.spec)
 	}
 	mech := mechHMAC[alg]
 	var mac []byte
@@ -101,7 +102,7 @@ func (k *Key) MAC(ctx context.Context, alg keys.MacAlgorithm, msg []byte) ([]byt
 		return err
 	})
 	if err == nil && len(mac) != alg.Hash().Size() {
-		return nil, keys.Wrap(keys.Internal, fmt.Errorf("HMAC of %d bytes", len(mac)),
+		return nil, kgerr.Wrap(kgerr.Internal, fmt.Errorf("HMAC of %d bytes", len(mac)),
 			fmt.Sprintf("pkcs11 backend %q: key %s: unexpected MAC length", k.b.name, k.id))
 	}
 	return mac, err

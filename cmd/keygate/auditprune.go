@@ -11,7 +11,7 @@ import (
 
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/audit/sqlstore"
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/server"
 )
 
@@ -98,7 +98,7 @@ func (e *env) prune(ctx context.Context, db, archive string, v *audit.Verifier, 
 		return fmt.Errorf("reading the store's bounds: %w", err)
 	}
 	if info.Through.Seq == 0 {
-		return keys.Errorf(keys.FailedPrecondition, "the archive holds no events; nothing pruned")
+		return kgerr.Errorf(kgerr.FailedPrecondition, "the archive holds no events; nothing pruned")
 	}
 	last, err := s.Records(ctx, audit.Query{AfterSeq: info.Through.Seq - 1, Limit: 1})
 	if err != nil {
@@ -106,7 +106,7 @@ func (e *env) prune(ctx context.Context, db, archive string, v *audit.Verifier, 
 	}
 	if len(last) == 1 && last[0].Seq == info.Through.Seq {
 		if t := time.Unix(0, last[0].TimeNs).UTC(); t.After(notAfter) {
-			return keys.Errorf(keys.FailedPrecondition, "the archive's last event (seq %d, %s) is younger than --keep-days allows; nothing pruned",
+			return kgerr.Errorf(kgerr.FailedPrecondition, "the archive's last event (seq %d, %s) is younger than --keep-days allows; nothing pruned",
 				info.Through.Seq, t.Format(time.RFC3339))
 		}
 	} // else audit.Prune refuses: the store no longer holds it

@@ -6,10 +6,9 @@ import (
 	"io"
 	"strings"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	"github.com/keygate/keygate/keys"
 )
 
 // Exit codes, one per class of failure a script may act on differently;
@@ -42,11 +41,11 @@ var exitOf = map[codes.Code]int{
 }
 
 // exitOfKind is exitOf for keys.Kind, whose names are gRPC's code names.
-var exitOfKind = map[keys.Kind]int{
-	keys.Internal: exitInternal, keys.InvalidArgument: exitArgument, keys.NotFound: exitNotFound,
-	keys.AlreadyExists: exitState, keys.FailedPrecondition: exitState, keys.PermissionDenied: exitDenied,
-	keys.ResourceExhausted: exitRetry, keys.Unavailable: exitRetry, keys.DeadlineExceeded: exitRetry,
-	keys.Canceled: exitRetry,
+var exitOfKind = map[kgerr.Kind]int{
+	kgerr.Internal: exitInternal, kgerr.InvalidArgument: exitArgument, kgerr.NotFound: exitNotFound,
+	kgerr.AlreadyExists: exitState, kgerr.FailedPrecondition: exitState, kgerr.PermissionDenied: exitDenied,
+	kgerr.ResourceExhausted: exitRetry, kgerr.Unavailable: exitRetry, kgerr.DeadlineExceeded: exitRetry,
+	kgerr.Canceled: exitRetry,
 }
 
 // errInvalid is returned by the verify verbs after printing "invalid".
@@ -82,7 +81,7 @@ func report(stderr io.Writer, err error) int {
 	}
 	// A local check (policy validate) fails with keygate's own domain
 	// error: it prints and exits as the same failure from the server would.
-	var ke *keys.Error
+	var ke *kgerr.Error
 	if errors.As(err, &ke) {
 		fmt.Fprintf(stderr, "keygate: %s: %s\n", ke.Kind, ke.Msg)
 		if code, ok := exitOfKind[ke.Kind]; ok {

@@ -6,7 +6,7 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/policy"
 )
 
@@ -33,7 +33,7 @@ var policyValidateCommands = []*command{
 				if err != nil || len(problems) == 0 {
 					return err
 				}
-				return keys.Errorf(keys.InvalidArgument, "%s: %d problems in the key policy", args[0], len(problems))
+				return kgerr.Errorf(kgerr.InvalidArgument, "%s: %d problems in the key policy", args[0], len(problems))
 			}
 		}},
 }

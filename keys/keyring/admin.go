@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -41,7 +42,7 @@ func (p *CreateParams) Validate() error {
 		probs = append(probs, "allow_raw_shared_secret applies only to KEY_AGREEMENT keys")
 	}
 	if len(probs) > 0 {
-		return keys.Errorf(keys.InvalidArgument, "invalid key: %s", join(probs))
+		return kgerr.Errorf(kgerr.InvalidArgument, "invalid key: %s", join(probs))
 	}
 	return nil
 }
@@ -57,8 +58,8 @@ func (r *Keyring) Create(ctx context.Context, p CreateParams) (*Entry, error) {
 		return nil, err
 	}
 	if _, err := r.store.GetKey(ctx, p.Name); err == nil {
-		return nil, keys.Errorf(keys.AlreadyExists, "key %q already exists", p.Name)
-	} else if keys.KindOf(err) != keys.NotFound {
+		return nil, kgerr.Errorf(kgerr.AlreadyExists, "key %q already exists", p.Name)
+	} else if kgerr.KindOf(err) != kgerr.NotFound {
 		return nil, err
 	}
 	id := p.BackendKeyID
@@ -105,7 +106,7 @@ func (r *Keyring) Update(ctx context.Context, name string, change func(*keys.Key
 func (r *Keyring) SetState(ctx context.Context, name string, state keys.KeyState) (*Entry, error) {
 	return r.Update(ctx, name, func(k *keys.Key) error {
 		if k.State == keys.PendingDeletion {
-			return keys.Errorf(keys.FailedPrecondition, "key %q is pending deletion", name)
+			return kgerr.Errorf(kgerr.FailedPrecondition, "key %q is pending deletion", name)
 		}
 		k.State = state
 		return nil

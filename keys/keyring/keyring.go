@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 	"github.com/keygate/keygate/policy"
 )
@@ -46,27 +47,27 @@ func (e *Entry) Handle(n uint32, newOutput bool) (*keys.Version, backends.Key, e
 	switch k.State {
 	case keys.Enabled:
 	case keys.Disabled:
-		return nil, nil, keys.Errorf(keys.FailedPrecondition, "key %q is disabled", k.Name)
+		return nil, nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q is disabled", k.Name)
 	default:
-		return nil, nil, keys.Errorf(keys.FailedPrecondition, "key %q is %s", k.Name, k.State)
+		return nil, nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q is %s", k.Name, k.State)
 	}
 	var v *keys.Version
 	if n == 0 {
 		if v = k.Primary(); v == nil {
-			return nil, nil, keys.Errorf(keys.FailedPrecondition, "key %q has no active version", k.Name)
+			return nil, nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q has no active version", k.Name)
 		}
 	} else if v = k.Version(n); v == nil {
-		return nil, nil, keys.Errorf(keys.NotFound, "key %q has no version %d", k.Name, n)
+		return nil, nil, kgerr.Errorf(kgerr.NotFound, "key %q has no version %d", k.Name, n)
 	}
 	if !v.Usable(newOutput) {
-		return nil, nil, keys.Errorf(keys.FailedPrecondition, "key %q version %d is %s", k.Name, v.Number, v.State)
+		return nil, nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q version %d is %s", k.Name, v.Number, v.State)
 	}
 	h, ok := e.handles[v.Number]
 	if err := e.openErrs[v.Number]; !ok && err != nil {
 		return nil, nil, err
 	}
 	if !ok {
-		return nil, nil, keys.Errorf(keys.Unavailable, "key %q version %d could not be opened in its backend", k.Name, v.Number)
+		return nil, nil, kgerr.Errorf(kgerr.Unavailable, "key %q version %d could not be opened in its backend", k.Name, v.Number)
 	}
 	return v, h, nil
 }
@@ -113,7 +114,7 @@ func New(store keys.Store, bs map[string]backends.Backend, opts Options) *Keyrin
 func (r *Keyring) Backend(name string) (backends.Backend, error) {
 	b, ok := r.backends[name]
 	if !ok {
-		return nil, keys.Errorf(keys.InvalidArgument, "no backend named %q is configured", name)
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "no backend named %q is configured", name)
 	}
 	return b, nil
 }
@@ -130,14 +131,14 @@ func (r *Keyring) Resolve(ctx context.Context, name string) (*Entry, error) {
 		defer e.reloading.Store(false)
 	}
 	if !keys.ValidName(name) {
-		return nil, keys.Errorf(keys.InvalidArgument, "key_id %q is not a valid key name", name)
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "key_id %q is not a valid key name", name)
 	}
 	k, err := r.store.GetKey(ctx, name)
 	if err != nil {
-		if e != nil && keys.KindOf(err) == keys.Unavailable {
+		if e != nil && kgerr.KindOf(err) == kgerr.Unavailable {
 			return e, nil // the store blipped; the cached key is still the best answer
 		}
-		if keys.KindOf(err) == keys.NotFound {
+		if kgerr.KindOf(err) == kgerr.NotFound {
 			r.forget(name)
 		}
 		return nil, err
@@ -172,13 +173,13 @@ func (r *Keyring) install(ctx context.Context, k *keys.Key, old *Entry) (*Entry,
 			if err != nil {
 				// Policies are validated before they are stored, so this
 				// is a store that was edited behind keygate's back.
-				return nil, keys.Wrap(keys.Internal, err, fmt.Sprintf("key %q has a stored policy that does not parse", k.Name))
+				return nil, kgerr.Wrap(kgerr.Internal, err, fmt.Sprintf("key %q has a stored policy that does not parse", k.Name))
 			}
 			e.Policy = p
 		}
 		b, err := r.Backend(k.Backend)
 		if err != nil {
-			return nil, keys.Errorf(keys.Unavailable, "key %q lives in backend %q, which is not configured", k.Name, k.Backend)
+			return nil, kgerr.Errorf(kgerr.Unavailable, "key %q lives in backend %q, which is not configured", k.Name, k.Backend)
 		}
 		for _, v := range k.Versions {
 			if !v.Usable(false) && v.State != keys.VersionPending {

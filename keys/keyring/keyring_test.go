@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
@@ -32,7 +33,7 @@ func (m *memStore) GetKey(_ context.Context, name string) (*keys.Key, error) {
 	m.reads++
 	k, ok := m.keys[name]
 	if !ok {
-		return nil, keys.Errorf(keys.NotFound, "key %q not found", name)
+		return nil, kgerr.Errorf(kgerr.NotFound, "key %q not found", name)
 	}
 	return k.Clone(), nil
 }
@@ -119,7 +120,7 @@ func TestResolveCachesAndRefreshes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.Handle(0, true); keys.KindOf(err) != keys.FailedPrecondition {
+	if _, _, err := e.Handle(0, true); kgerr.KindOf(err) != kgerr.FailedPrecondition {
 		t.Fatalf("disabled elsewhere: %v", err)
 	}
 	if b.opens != 2 {
@@ -132,7 +133,7 @@ func TestResolveCachesAndRefreshes(t *testing.T) {
 func TestOneVersionFailingToOpen(t *testing.T) {
 	kr, _, b, now := setup(t)
 	ctx := context.Background()
-	b.refuse["v1"] = keys.Errorf(keys.FailedPrecondition, "KMS key is disabled")
+	b.refuse["v1"] = kgerr.Errorf(kgerr.FailedPrecondition, "KMS key is disabled")
 	e, err := kr.Resolve(ctx, "av-mac")
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +141,7 @@ func TestOneVersionFailingToOpen(t *testing.T) {
 	if _, h, err := e.Handle(0, true); err != nil || h.ID() != "v2" {
 		t.Fatalf("primary: %v", err)
 	}
-	if _, _, err := e.Handle(1, false); keys.KindOf(err) != keys.FailedPrecondition {
+	if _, _, err := e.Handle(1, false); kgerr.KindOf(err) != kgerr.FailedPrecondition {
 		t.Fatalf("version 1 should carry the backend's refusal: %v", err)
 	}
 	delete(b.refuse, "v1")
@@ -157,19 +158,19 @@ func TestVersionRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.Handle(1, true); keys.KindOf(err) != keys.FailedPrecondition {
+	if _, _, err := e.Handle(1, true); kgerr.KindOf(err) != kgerr.FailedPrecondition {
 		t.Fatalf("a retired version must not make new outputs: %v", err)
 	}
 	if _, _, err := e.Handle(1, false); err != nil {
 		t.Fatalf("a retired version still verifies: %v", err)
 	}
-	if _, _, err := e.Handle(9, false); keys.KindOf(err) != keys.NotFound {
+	if _, _, err := e.Handle(9, false); kgerr.KindOf(err) != kgerr.NotFound {
 		t.Fatalf("no such version: %v", err)
 	}
-	if _, err := kr.Resolve(context.Background(), "bad name!"); keys.KindOf(err) != keys.InvalidArgument {
+	if _, err := kr.Resolve(context.Background(), "bad name!"); kgerr.KindOf(err) != kgerr.InvalidArgument {
 		t.Fatalf("bad name: %v", err)
 	}
-	if _, err := kr.Resolve(context.Background(), "missing"); keys.KindOf(err) != keys.NotFound {
+	if _, err := kr.Resolve(context.Background(), "missing"); kgerr.KindOf(err) != kgerr.NotFound {
 		t.Fatalf("missing key: %v", err)
 	}
 }

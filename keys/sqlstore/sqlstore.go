@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/internal/sqldb"
 	"github.com/keygate/keygate/keys"
 )
@@ -59,7 +60,7 @@ func (s *Store) CreateKey(ctx context.Context, k *keys.Key) error {
 			return err
 		}
 		if n > 0 {
-			return keys.Errorf(keys.AlreadyExists, "key %q already exists", k.Name)
+			return kgerr.Errorf(kgerr.AlreadyExists, "key %q already exists", k.Name)
 		}
 		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO keys
 			(name, description, spec, usage, backend, state, policy, allow_raw_secret, created_at, revision)
@@ -85,7 +86,7 @@ func (s *Store) UpdateKey(ctx context.Context, k *keys.Key) error {
 			if _, err := s.getKey(ctx, tx, k.Name); err != nil {
 				return err
 			}
-			return keys.Errorf(keys.FailedPrecondition, "key %q was changed concurrently; retry", k.Name)
+			return kgerr.Errorf(kgerr.FailedPrecondition, "key %q was changed concurrently; retry", k.Name)
 		}
 		if _, err := tx.ExecContext(ctx, s.db.Rebind(`DELETE FROM key_versions WHERE key_name = ?`), k.Name); err != nil {
 			return err
@@ -128,7 +129,7 @@ const keyCols = `name, description, spec, usage, backend, state, policy, allow_r
 func (s *Store) getKey(ctx context.Context, q querier, name string) (*keys.Key, error) {
 	k, err := scanKey(q.QueryRowContext(ctx, s.db.Rebind(`SELECT `+keyCols+` FROM keys WHERE name = ?`), name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, keys.Errorf(keys.NotFound, "key %q not found", name)
+		return nil, kgerr.Errorf(kgerr.NotFound, "key %q not found", name)
 	}
 	if err != nil {
 		return nil, storeErr(err)
@@ -226,12 +227,12 @@ func storeErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	var e *keys.Error
+	var e *kgerr.Error
 	if errors.As(err, &e) {
 		return err
 	}
-	if k := keys.KindOf(err); k == keys.DeadlineExceeded || k == keys.Canceled {
+	if k := kgerr.KindOf(err); k == kgerr.DeadlineExceeded || k == kgerr.Canceled {
 		return err
 	}
-	return keys.Wrap(keys.Unavailable, err, "key store unavailable")
+	return kgerr.Wrap(kgerr.Unavailable, err, "key store unavailable")
 }

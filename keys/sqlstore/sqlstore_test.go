@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/internal/sqldb"
 	"github.com/keygate/keygate/keys"
 	"github.com/keygate/keygate/keys/sqlstore"
@@ -56,7 +57,7 @@ func storeSuite(t *testing.T, db *sqldb.DB) {
 	if err := s.CreateKey(ctx, k); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateKey(ctx, k); keys.KindOf(err) != keys.AlreadyExists {
+	if err := s.CreateKey(ctx, k); kgerr.KindOf(err) != kgerr.AlreadyExists {
 		t.Fatalf("duplicate create: %v", err)
 	}
 	got, err := s.GetKey(ctx, "acs-signing")
@@ -67,7 +68,7 @@ func storeSuite(t *testing.T, db *sqldb.DB) {
 		len(got.Versions[0].CertChain) != 2 || got.Versions[0].CertChain[0][1] != 2 || got.Versions[0].BackendKeyID != "abcd" {
 		t.Fatalf("round trip: %+v", got)
 	}
-	if _, err := s.GetKey(ctx, "nope"); keys.KindOf(err) != keys.NotFound {
+	if _, err := s.GetKey(ctx, "nope"); kgerr.KindOf(err) != kgerr.NotFound {
 		t.Fatalf("missing key: %v", err)
 	}
 
@@ -81,7 +82,7 @@ func storeSuite(t *testing.T, db *sqldb.DB) {
 		t.Fatal(err)
 	}
 	b.Description = "lost update"
-	if err := s.UpdateKey(ctx, b); keys.KindOf(err) != keys.FailedPrecondition {
+	if err := s.UpdateKey(ctx, b); kgerr.KindOf(err) != kgerr.FailedPrecondition {
 		t.Fatalf("stale update: %v", err)
 	}
 	got, _ = s.GetKey(ctx, "acs-signing")

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/threeds"
 )
 
@@ -34,10 +34,10 @@ func Run(t *testing.T, newStore func(t *testing.T) threeds.SessionStore) {
 			got.Counters != r.Counters || !got.Expiry.Equal(r.Expiry) {
 			t.Fatalf("Get = %+v, %v", got, err)
 		}
-		if err := s.Create(ctx, r); keys.KindOf(err) != keys.AlreadyExists {
+		if err := s.Create(ctx, r); kgerr.KindOf(err) != kgerr.AlreadyExists {
 			t.Fatalf("second Create: %v, want AlreadyExists", err)
 		}
-		if _, err := s.Get(ctx, "missing"); keys.KindOf(err) != keys.NotFound {
+		if _, err := s.Get(ctx, "missing"); kgerr.KindOf(err) != kgerr.NotFound {
 			t.Fatalf("Get missing: %v, want NotFound", err)
 		}
 	})
@@ -57,7 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) threeds.SessionStore) {
 		if got, _ := s.Get(ctx, "a"); got.Counters != one {
 			t.Fatalf("counters = %+v", got.Counters)
 		}
-		if err := s.Update(ctx, "missing", zero, one); keys.KindOf(err) != keys.NotFound {
+		if err := s.Update(ctx, "missing", zero, one); kgerr.KindOf(err) != kgerr.NotFound {
 			t.Fatalf("Update missing: %v, want NotFound", err)
 		}
 	})
@@ -103,7 +103,7 @@ func Run(t *testing.T, newStore func(t *testing.T) threeds.SessionStore) {
 		if _, err := s.Get(ctx, "live"); err != nil {
 			t.Fatalf("live record gone: %v", err)
 		}
-		if _, err := s.Get(ctx, "edge"); keys.KindOf(err) != keys.NotFound {
+		if _, err := s.Get(ctx, "edge"); kgerr.KindOf(err) != kgerr.NotFound {
 			t.Fatalf("record expiring now kept: %v", err)
 		}
 	})

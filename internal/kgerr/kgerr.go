@@ -1,4 +1,8 @@
-package keys
+// Package kgerr is keygate's one domain error: a kind that says what the
+// caller can do about a failure, a caller-safe message, and the cause kept
+// for logs. It sits apart from the key model so that policy, threeds and
+// the backends report through it without importing keys.
+package kgerr
 
 import (
 	"context"
