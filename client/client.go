@@ -170,7 +170,7 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 // second ciphertext) rather than a second change. The 3DS challenge calls
 // advance the session's counters and are never retried.
 var retryable = map[string][]string{
-	"keygate.v1.CryptoService":  {""}, // every method
+	"keygate.v1.CryptoService":   {""}, // every method
 	"keygate.v1.KeyAdminService": {"DescribeKey", "ListKeys", "GetKeyPolicy", "GetCertificate"},
 	"keygate.v1.AuditService":    {"ListEvents", "VerifyLog", "GetCheckpointKey"},
 	"keygate.v1.PolicyService":   {"SimulatePolicy", "DiffKeyPolicy"},

@@ -76,9 +76,9 @@ func TestSignerRefusesWhatTheKeyCannotDoBeforeAnyCall(t *testing.T) {
 		opts   crypto.SignerOpts
 		want   string
 	}{
-		"SHA-1":                {ec, d1[:], crypto.SHA1, "cannot sign with hash SHA-1"},
-		"P-256 with SHA-384":   {ec, make([]byte, 48), crypto.SHA384, "cannot sign with ECDSA_SHA_384"},
-		"PSS with a salt of 8": {rs, d256[:], &rsa.PSSOptions{SaltLength: 8, Hash: crypto.SHA256}, "salt length 8"},
+		"SHA-1":                    {ec, d1[:], crypto.SHA1, "cannot sign with hash SHA-1"},
+		"P-256 with SHA-384":       {ec, make([]byte, 48), crypto.SHA384, "cannot sign with ECDSA_SHA_384"},
+		"PSS with a salt of 8":     {rs, d256[:], &rsa.PSSOptions{SaltLength: 8, Hash: crypto.SHA256}, "salt length 8"},
 		"digest of the wrong size": {ec, d1[:], crypto.SHA256, "digest is 20 bytes"},
 	} {
 		_, err := tc.s.Sign(rand.Reader, tc.digest, tc.opts)

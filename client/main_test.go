@@ -44,8 +44,8 @@ type mainTB struct {
 	n        int
 }
 
-func (m *mainTB) Helper()         {}
-func (m *mainTB) Name() string    { return "client" }
+func (m *mainTB) Helper()          {}
+func (m *mainTB) Name() string     { return "client" }
 func (m *mainTB) Cleanup(f func()) { m.cleanups = append(m.cleanups, f) }
 func (m *mainTB) Fatal(args ...any) {
 	m.cleanup()
