@@ -2,22 +2,25 @@ package client_test
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/cryptosigner"
 
 	"github.com/keygate/keygate/client"
+	pb "github.com/keygate/keygate/proto/keygate/v1"
 )
 
-// An ACS signs its acsSignedContent (a JWS, ES256) with go-jose through a
-// keygate key: the private key never leaves the HSM. go-jose takes any
-// crypto.Signer through its cryptosigner package, which also turns the
-// DER ECDSA signature into JOSE's r‖s.
+// An ACS signs its acsSignedContent (a JWS, ES256, x5c = the key's
+// chain from the DS CA) with go-jose through a keygate key: the private key
+// never leaves the HSM. go-jose takes any crypto.Signer through its
+// cryptosigner package, which also turns the DER ECDSA signature into
+// JOSE's r‖s.
 func ExampleClient_Signer() {
 	ctx := context.Background()
 	ca, cert, key := env.TLSFiles("acs") // the ACS's own mTLS files
@@ -31,7 +34,20 @@ func ExampleClient_Signer() {
 	if err != nil {
 		panic(err)
 	}
-	jws, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: cryptosigner.Opaque(signer)}, nil)
+	chain, err := c.Admin.GetCertificate(ctx, &pb.GetCertificateRequest{KeyId: "acs-signing"})
+	if err != nil {
+		panic(err)
+	}
+	var x5c []string // standard base64 DER, leaf first
+	for rest := []byte(chain.ChainPem); ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		x5c = append(x5c, base64.StdEncoding.EncodeToString(b.Bytes))
+	}
+	jws, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: cryptosigner.Opaque(signer)},
+		(&jose.SignerOptions{}).WithHeader("x5c", x5c))
 	if err != nil {
 		panic(err)
 	}
@@ -39,16 +55,23 @@ func ExampleClient_Signer() {
 	if err != nil {
 		panic(err)
 	}
-	compact, _ := obj.CompactSerialize()
+	acsSignedContent, _ := obj.CompactSerialize()
 
-	// Anyone with the public key (or the key's certificate) verifies it.
-	parsed, err := jose.ParseSigned(compact, []jose.SignatureAlgorithm{jose.ES256})
+	// The 3DS SDK checks x5c up to the DS CA, then the signature with the leaf.
+	parsed, err := jose.ParseSigned(acsSignedContent, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		panic(err)
 	}
-	payload, err := parsed.Verify(signer.Public().(*ecdsa.PublicKey))
-	fmt.Println(string(payload), err)
-	// Output: {"acsURL":"https://acs.example/challenge"} <nil>
+	dsCA := x509.NewCertPool()
+	dsCA.AddCert(env.CA.Cert) // the test CA plays the DS CA
+	chains, err := parsed.Signatures[0].Protected.Certificates(x509.VerifyOptions{Roots: dsCA})
+	if err != nil {
+		panic(err)
+	}
+	leaf := chains[0][0]
+	payload, err := parsed.Verify(leaf.PublicKey)
+	fmt.Println(leaf.Subject.CommonName, string(payload), err)
+	// Output: acs.example {"acsURL":"https://acs.example/challenge"} <nil>
 }
 
 // A certificate signing request for the DS's CA, signed inside keygate,

@@ -113,3 +113,14 @@ func loadPool(file string) (*x509.CertPool, error) {
 	}
 	return pool, nil
 }
+
+// FileTLS is the TLS configuration Dial makes from WithTLSFiles, for
+// callers that need it outside gRPC (a TLS probe): the files are read now
+// and again whenever they change.
+func FileTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
+	f, err := newFileCreds(caFile, certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return f.config(), nil
+}

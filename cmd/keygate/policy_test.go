@@ -76,7 +76,7 @@ func testPolicyIssueSpelling(t *testing.T, c, acs *cli) {
 	)
 	c.ok(harness.OpenPolicy(), "keys", "create", "cli-ec-policy", "--key-spec", "SYMMETRIC_DEFAULT", "--key-usage", "ENCRYPT_DECRYPT", "--policy-file", "-")
 	c.ok("", "keys", "put-policy", "cli-ec-policy", "--file", c.file("cards.json", []byte(cards)))
-	out := c.ok("", "policy", "simulate", "--principal", harness.ARN("acs"), "--action", "kms:Encrypt", "--key", "cli-ec-policy",
+	out := c.ok("", "policy", "simulate", "--principal", harness.ARN("acs"), "--action", "kms:Encrypt", "--key-id", "cli-ec-policy",
 		"--context", "purpose=cards")
 	if !strings.HasPrefix(out, "Allow (statement CardsOnly)") {
 		t.Errorf("policy simulate --key --context purpose=cards:\n%s", out)
@@ -87,7 +87,7 @@ func testPolicyIssueSpelling(t *testing.T, c, acs *cli) {
 		t.Errorf("policy simulate --context purpose=logs:\n%s", out)
 	}
 	c.fails(exitUsage, "keygate: two key names given (cli-policy, cli-ec-policy)", "", "policy", "simulate", "cli-policy",
-		"--key", "cli-ec-policy", "--principal", harness.ARN("acs"), "--action", "kms:Encrypt")
+		"--key-id", "cli-ec-policy", "--principal", harness.ARN("acs"), "--action", "kms:Encrypt")
 	c.fails(exitUsage, "keygate: the key NAME is required", "", "policy", "simulate", "--principal", harness.ARN("acs"), "--action", "kms:Encrypt")
 
 	// --force is KMS's bypass: the admins may lock themselves out on purpose.
