@@ -51,6 +51,7 @@ deps:
 deps-test: deps
 	@command -v openssl >/dev/null || { apt-get update -q && apt-get install -y -q openssl; }
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q postgresql; }
+	@command -v systemd-analyze >/dev/null || { apt-get update -q && apt-get install -y -q systemd; }
 
 tools:
 	@test -x $(GOBIN)/buf && $(GOBIN)/buf --version | grep -qx '$(BUF_VERSION:v%=%)' || go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
