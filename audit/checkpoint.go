@@ -3,7 +3,6 @@ package audit
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
@@ -15,9 +14,10 @@ import (
 )
 
 // Signer signs checkpoints with a key held in a backend (an HSM or KMS key
-// of spec ECC_NIST_P256 used with ECDSA_SHA_256), so that someone who can
-// write the database still cannot rewrite history. Sign receives a SHA-256
-// digest and returns an ASN.1 DER ECDSA signature.
+// of spec ECC_NIST_P256 used with ECDSA_SHA_256, or RSA with
+// RSASSA_PSS_SHA_256), so that someone who can write the database still
+// cannot rewrite history. Sign receives a SHA-256 digest and returns an
+// ASN.1 DER ECDSA or an RSASSA-PSS signature.
 type Signer interface {
 	Sign(ctx context.Context, digest []byte) ([]byte, error)
 	Public() crypto.PublicKey
@@ -77,28 +77,27 @@ func signCheckpoint(ctx context.Context, s Signer, keyID string, head Head, now 
 // Verifier checks checkpoint signatures. It holds every audit key a log
 // has used, current first, so a log that outlived a key rotation verifies.
 type Verifier struct {
-	keys map[string]*ecdsa.PublicKey
+	keys map[string]crypto.PublicKey
 	ids  []string
 }
 
-// NewVerifier accepts the checkpoint keys as *ecdsa.PublicKey values, the
-// current one first.
+// NewVerifier accepts the checkpoint keys as *ecdsa.PublicKey or
+// *rsa.PublicKey values, the current one first.
 func NewVerifier(pubs ...crypto.PublicKey) (*Verifier, error) {
 	if len(pubs) == 0 {
 		return nil, errors.New("audit: no checkpoint public key")
 	}
-	v := &Verifier{keys: map[string]*ecdsa.PublicKey{}}
+	v := &Verifier{keys: map[string]crypto.PublicKey{}}
 	for _, pub := range pubs {
-		ec, ok := pub.(*ecdsa.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("audit: checkpoint key is %T, want an ECDSA public key", pub)
+		if err := checkpointKey(pub); err != nil {
+			return nil, err
 		}
-		id, err := KeyID(ec)
+		id, err := KeyID(pub)
 		if err != nil {
 			return nil, err
 		}
 		if v.keys[id] == nil {
-			v.keys[id] = ec
+			v.keys[id] = pub
 			v.ids = append(v.ids, id)
 		}
 	}
@@ -140,5 +139,5 @@ func (v *Verifier) KeyIDs() []string { return append([]string(nil), v.ids...) }
 // key is one of the verifier's.
 func (v *Verifier) Check(c *Checkpoint) bool {
 	pub := v.keys[c.KeyID]
-	return pub != nil && ecdsa.VerifyASN1(pub, c.Digest(), c.Signature)
+	return pub != nil && verifySignature(pub, c.Digest(), c.Signature)
 }

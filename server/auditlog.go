@@ -63,7 +63,8 @@ func (a *chainAuditor) event(ctx context.Context, kind audit.Kind, detail string
 }
 
 // openAudit opens the audit log on the server's store, creating the
-// checkpoint key in the default backend on first start.
+// checkpoint key (audit.signing_key_spec in audit.signing_key_backend) on
+// first start.
 func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store, error) {
 	ac := s.cfg.Audit
 	secret, err := os.ReadFile(ac.ContextSecretFile)
@@ -73,15 +74,19 @@ func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store,
 	e, err := s.keys.Resolve(ctx, ac.SigningKey)
 	created := kgerr.KindOf(err) == kgerr.NotFound
 	if created {
-		e, err = s.keys.Create(ctx, keyring.CreateParams{Name: ac.SigningKey, Spec: keys.ECCNISTP256, Usage: keys.SignVerify,
-			Backend: s.cfg.DefaultBackend, Description: "signs audit log checkpoints; used by keygated only",
+		e, err = s.keys.Create(ctx, keyring.CreateParams{Name: ac.SigningKey, Spec: ac.SigningKeySpec, Usage: keys.SignVerify,
+			Backend: ac.SigningKeyBackend, Description: "signs audit log checkpoints; used by keygated only",
 			Policy: policy.Default(s.cfg.Account, s.cfg.Admins)})
+		if err != nil {
+			return nil, nil, s.checkpointKeyError(err)
+		}
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("audit: checkpoint key %q: %w", ac.SigningKey, err)
 	}
-	if e.Key.Spec != keys.ECCNISTP256 || e.Key.Usage != keys.SignVerify {
-		return nil, nil, fmt.Errorf("audit: checkpoint key %q must be ECC_NIST_P256 SIGN_VERIFY", ac.SigningKey)
+	if e.Key.Spec != ac.SigningKeySpec || e.Key.Usage != keys.SignVerify {
+		return nil, nil, fmt.Errorf("audit: checkpoint key %q is %s %s; the config says %s SIGN_VERIFY (audit.signing_key_spec)",
+			ac.SigningKey, e.Key.Spec, e.Key.Usage, ac.SigningKeySpec)
 	}
 	_, h, err := e.Handle(0, true)
 	if err != nil {

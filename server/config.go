@@ -12,7 +12,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/internal/sqldb"
+	"github.com/keygate/keygate/keys"
 )
 
 // Config is keygated's configuration file. Decoding is strict: an unknown
@@ -83,9 +85,14 @@ type AuditConfig struct {
 	// tamper-evident record: for measuring the log's cost, never for a
 	// PCI deployment.
 	Disabled bool `yaml:"disabled"`
-	// SigningKey names the ECC_NIST_P256 key that signs checkpoints; it is
-	// created in the default backend on first start (default audit-checkpoint).
+	// SigningKey names the key that signs checkpoints; it is created on
+	// first start (default audit-checkpoint).
 	SigningKey string `yaml:"signing_key"`
+	// SigningKeyBackend is the backend it is created in (default:
+	// default_backend), and SigningKeySpec its spec: ECC_NIST_P256
+	// (default) or, for a token without EC, RSA_2048, RSA_3072 or RSA_4096.
+	SigningKeyBackend string    `yaml:"signing_key_backend"`
+	SigningKeySpec    keys.Spec `yaml:"signing_key_spec"`
 	// ContextSecretFile holds at least 32 random bytes keying the hashes of
 	// encryption context values.
 	ContextSecretFile string `yaml:"context_secret_file"`
@@ -160,6 +167,12 @@ func (c *Config) defaults() {
 	}
 	if c.Audit.SigningKey == "" {
 		c.Audit.SigningKey = "audit-checkpoint"
+	}
+	if c.Audit.SigningKeyBackend == "" {
+		c.Audit.SigningKeyBackend = c.DefaultBackend
+	}
+	if c.Audit.SigningKeySpec == "" {
+		c.Audit.SigningKeySpec = keys.ECCNISTP256
 	}
 	if c.ThreeDS.SessionKey == "" {
 		c.ThreeDS.SessionKey = "3ds-sessions"
@@ -247,6 +260,12 @@ func (c *Config) problems() []string {
 		add("backends: configure at least one")
 	} else if !names[c.DefaultBackend] {
 		add("default_backend %q is not a configured backend", c.DefaultBackend)
+	}
+	if _, ok := audit.CheckpointSpecs[c.Audit.SigningKeySpec]; !ok {
+		add("audit.signing_key_spec %q: want ECC_NIST_P256, RSA_2048, RSA_3072 or RSA_4096", c.Audit.SigningKeySpec)
+	}
+	if len(c.Backends) > 0 && !names[c.Audit.SigningKeyBackend] {
+		add("audit.signing_key_backend %q is not a configured backend", c.Audit.SigningKeyBackend)
 	}
 	if c.ThreeDS.SessionTTL < 0 || c.ThreeDS.SessionTTL > time.Hour {
 		add("threeds.session_ttl must be between 0 and 1h")

@@ -116,6 +116,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 			return nil, err
 		}
 		s.backends[bc.Name] = b
+		logCapabilities(log, bc.Name, b)
 	}
 	s.keys = keyring.New(store, s.backends, keyring.Options{ARN: cfg.KeyARN, Refresh: cfg.KeyRefresh})
 	s.authz, s.auditor = opts.Authorizer, opts.Auditor

@@ -46,6 +46,9 @@ func (b *Backend) CreateKey(ctx context.Context, req backends.CreateRequest) (st
 	if !req.Spec.Valid() || !req.Spec.Allows(req.Usage) {
 		return "", kgerr.Errorf(kgerr.InvalidArgument, "key spec %s does not allow key usage %s", req.Spec, req.Usage)
 	}
+	if err := b.canCreate(backends.KeyKind{Spec: req.Spec, Usage: req.Usage}); err != nil {
+		return "", err
+	}
 	// Every capability is spelled out: token defaults differ (SoftHSM2
 	// lets a new AES key sign and an HMAC key encrypt).
 	use := func(sign, decrypt, derive bool) []*p11.Attribute {

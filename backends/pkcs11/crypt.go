@@ -38,6 +38,9 @@ func (k *Key) Encrypt(ctx context.Context, alg keys.EncryptionAlgorithm, plainte
 		}
 		return out, nil
 	}
+	if err := k.b.canDo("Encrypt with AES-GCM", p11.CKM_AES_GCM, p11.CKF_ENCRYPT); err != nil {
+		return nil, err
+	}
 	iv := make([]byte, gcmIVSize)
 	rand.Read(iv)
 	aad := backends.ContextAAD(encCtx)
@@ -73,6 +76,9 @@ func (k *Key) Decrypt(ctx context.Context, alg keys.EncryptionAlgorithm, ciphert
 	if k.spec.IsRSA() {
 		return k.decryptOAEP(ctx, ciphertext)
 	}
+	if err := k.b.canDo("Decrypt with AES-GCM", p11.CKM_AES_GCM, p11.CKF_DECRYPT); err != nil {
+		return nil, err
+	}
 	if len(ciphertext) < gcmIVSize+gcmTagSize {
 		return nil, decryptFailed(fmt.Errorf("blob of %d bytes", len(ciphertext)))
 	}
@@ -89,6 +95,9 @@ func (k *Key) decryptOAEP(ctx context.Context, ciphertext []byte) ([]byte, error
 	size := k.public.(*rsa.PublicKey).Size()
 	if len(ciphertext) != size {
 		return nil, decryptFailed(fmt.Errorf("RSA ciphertext of %d bytes", len(ciphertext)))
+	}
+	if k.b.rawOAEP.Load() && !k.b.caps.has(p11.CKM_RSA_X_509, p11.CKF_DECRYPT) {
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "token %s lacks CKM_RSA_PKCS_OAEP and CKM_RSA_X_509: Decrypt with %s is not possible there", k.b.name, keys.RSAESOAEPSHA256)
 	}
 	if !k.b.rawOAEP.Load() {
 		plain, initErr, err := k.decrypt(ctx, mechOAEP, ciphertext)
