@@ -29,7 +29,7 @@ type action func(ctx context.Context, e *env, args []string) error
 
 // commands is the table `keygate` dispatches on, in help order.
 var commands = slices.Concat(keyCommands, certCommands, policyCommands, policyValidateCommands, signCommands, encryptCommands, macCommands, deriveCommands,
-	auditCommands, auditVerifyCommands, auditPruneCommands, threeDSCommands)
+	auditCommands, auditVerifyCommands, auditPruneCommands, reconcileCommands, threeDSCommands)
 
 // groups are the first words of multi-word verbs, with their summaries.
 var groups = map[string]string{

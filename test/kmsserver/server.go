@@ -4,7 +4,8 @@
 // Content-Type application/x-amz-json-1.1, base64 blobs, KMS's field
 // names), does the cryptography for real, answers with KMS's error shapes
 // and an x-amzn-RequestId on every response, and records each call it
-// serves as a CloudTrail record.
+// serves as a CloudTrail record. The same endpoint answers CloudTrail's
+// LookupEvents from those records (lookup.go), as trail files hold them.
 //
 // Tests build the real SDK client with kms.NewFromConfig(s.AWSConfig()),
 // or point their own at URL with any credentials scoped to Region. SigV4
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 )
 
 // Defaults for the account and region the server pretends to be.
@@ -53,6 +55,8 @@ type Server struct {
 	secrets    map[string]string // access key id -> secret, for SigV4 checks
 	records    []Record
 	delivered  int // records already written by WriteCloudTrail
+	// lookupLimit is CloudTrail's LookupEvents rate limit (lookup.go).
+	lookupLimit *rate.Limiter
 }
 
 // New starts a server for the duration of the test.
@@ -75,13 +79,14 @@ func NewServer(region, account string) *Server {
 // serves it on its own listener (the kmsserver command). URL is empty.
 func NewHandler(region, account string) *Server {
 	return &Server{
-		Region:     region,
-		Account:    account,
-		keys:       map[string]*key{},
-		aliases:    map[string]*alias{},
-		faults:     map[string]*fault{},
-		principals: map[string]string{},
-		secrets:    map[string]string{TestAccessKeyID: TestSecretAccessKey},
+		Region:      region,
+		Account:     account,
+		keys:        map[string]*key{},
+		aliases:     map[string]*alias{},
+		faults:      map[string]*fault{},
+		principals:  map[string]string{},
+		secrets:     map[string]string{TestAccessKeyID: TestSecretAccessKey},
+		lookupLimit: rate.NewLimiter(LookupRate, LookupRate),
 	}
 }
 
@@ -115,6 +120,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := uuid.NewString()
 	w.Header()["x-amzn-RequestId"] = []string{reqID} // KMS's spelling
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	if strings.HasPrefix(r.Header.Get("X-Amz-Target"), cloudTrailTarget) {
+		s.serveCloudTrail(w, r) // LookupEvents, lookup.go
+		return
+	}
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "TrentService.")
 	c := &call{op: op, params: map[string]any{}}
 	out, kerr := s.serve(r, c)

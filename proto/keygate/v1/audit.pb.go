@@ -1002,7 +1002,7 @@ var File_keygate_v1_audit_proto protoreflect.FileDescriptor
 const file_keygate_v1_audit_proto_rawDesc = "" +
 	"\n" +
 	"\x16keygate/v1/audit.proto\x12\n" +
-	"keygate.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x06\n" +
+	"keygate.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1akeygate/v1/inventory.proto\"\x9d\x06\n" +
 	"\n" +
 	"AuditEvent\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x1b\n" +
@@ -1079,7 +1079,7 @@ const file_keygate_v1_audit_proto_rawDesc = "" +
 	"\x14ExportArchiveRequest\x120\n" +
 	"\x05until\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"+\n" +
 	"\x15ExportArchiveResponse\x12\x12\n" +
-	"\x04data\x18\x01 \x01(\fR\x04data2\xab\x03\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data2\xfe\x03\n" +
 	"\fAuditService\x12K\n" +
 	"\n" +
 	"ListEvents\x12\x1d.keygate.v1.ListEventsRequest\x1a\x1e.keygate.v1.ListEventsResponse\x12M\n" +
@@ -1087,7 +1087,8 @@ const file_keygate_v1_audit_proto_rawDesc = "" +
 	"TailEvents\x12\x1d.keygate.v1.TailEventsRequest\x1a\x1e.keygate.v1.TailEventsResponse0\x01\x12H\n" +
 	"\tVerifyLog\x12\x1c.keygate.v1.VerifyLogRequest\x1a\x1d.keygate.v1.VerifyLogResponse\x12]\n" +
 	"\x10GetCheckpointKey\x12#.keygate.v1.GetCheckpointKeyRequest\x1a$.keygate.v1.GetCheckpointKeyResponse\x12V\n" +
-	"\rExportArchive\x12 .keygate.v1.ExportArchiveRequest\x1a!.keygate.v1.ExportArchiveResponse0\x01B7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
+	"\rExportArchive\x12 .keygate.v1.ExportArchiveRequest\x1a!.keygate.v1.ExportArchiveResponse0\x01\x12Q\n" +
+	"\fGetInventory\x12\x1f.keygate.v1.GetInventoryRequest\x1a .keygate.v1.GetInventoryResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
 
 var (
 	file_keygate_v1_audit_proto_rawDescOnce sync.Once
@@ -1119,6 +1120,8 @@ var file_keygate_v1_audit_proto_goTypes = []any{
 	(*ExportArchiveResponse)(nil),    // 13: keygate.v1.ExportArchiveResponse
 	(*timestamppb.Timestamp)(nil),    // 14: google.protobuf.Timestamp
 	(*durationpb.Duration)(nil),      // 15: google.protobuf.Duration
+	(*GetInventoryRequest)(nil),      // 16: keygate.v1.GetInventoryRequest
+	(*GetInventoryResponse)(nil),     // 17: keygate.v1.GetInventoryResponse
 }
 var file_keygate_v1_audit_proto_depIdxs = []int32{
 	14, // 0: keygate.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
@@ -1137,13 +1140,15 @@ var file_keygate_v1_audit_proto_depIdxs = []int32{
 	7,  // 13: keygate.v1.AuditService.VerifyLog:input_type -> keygate.v1.VerifyLogRequest
 	10, // 14: keygate.v1.AuditService.GetCheckpointKey:input_type -> keygate.v1.GetCheckpointKeyRequest
 	12, // 15: keygate.v1.AuditService.ExportArchive:input_type -> keygate.v1.ExportArchiveRequest
-	4,  // 16: keygate.v1.AuditService.ListEvents:output_type -> keygate.v1.ListEventsResponse
-	6,  // 17: keygate.v1.AuditService.TailEvents:output_type -> keygate.v1.TailEventsResponse
-	8,  // 18: keygate.v1.AuditService.VerifyLog:output_type -> keygate.v1.VerifyLogResponse
-	11, // 19: keygate.v1.AuditService.GetCheckpointKey:output_type -> keygate.v1.GetCheckpointKeyResponse
-	13, // 20: keygate.v1.AuditService.ExportArchive:output_type -> keygate.v1.ExportArchiveResponse
-	16, // [16:21] is the sub-list for method output_type
-	11, // [11:16] is the sub-list for method input_type
+	16, // 16: keygate.v1.AuditService.GetInventory:input_type -> keygate.v1.GetInventoryRequest
+	4,  // 17: keygate.v1.AuditService.ListEvents:output_type -> keygate.v1.ListEventsResponse
+	6,  // 18: keygate.v1.AuditService.TailEvents:output_type -> keygate.v1.TailEventsResponse
+	8,  // 19: keygate.v1.AuditService.VerifyLog:output_type -> keygate.v1.VerifyLogResponse
+	11, // 20: keygate.v1.AuditService.GetCheckpointKey:output_type -> keygate.v1.GetCheckpointKeyResponse
+	13, // 21: keygate.v1.AuditService.ExportArchive:output_type -> keygate.v1.ExportArchiveResponse
+	17, // 22: keygate.v1.AuditService.GetInventory:output_type -> keygate.v1.GetInventoryResponse
+	17, // [17:23] is the sub-list for method output_type
+	11, // [11:17] is the sub-list for method input_type
 	11, // [11:11] is the sub-list for extension type_name
 	11, // [11:11] is the sub-list for extension extendee
 	0,  // [0:11] is the sub-list for field type_name
@@ -1154,6 +1159,7 @@ func file_keygate_v1_audit_proto_init() {
 	if File_keygate_v1_audit_proto != nil {
 		return
 	}
+	file_keygate_v1_inventory_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -24,6 +24,7 @@ const (
 	AuditService_VerifyLog_FullMethodName        = "/keygate.v1.AuditService/VerifyLog"
 	AuditService_GetCheckpointKey_FullMethodName = "/keygate.v1.AuditService/GetCheckpointKey"
 	AuditService_ExportArchive_FullMethodName    = "/keygate.v1.AuditService/ExportArchive"
+	AuditService_GetInventory_FullMethodName     = "/keygate.v1.AuditService/GetInventory"
 )
 
 // AuditServiceClient is the client API for AuditService service.
@@ -47,6 +48,9 @@ type AuditServiceClient interface {
 	// ExportArchive streams a signed, verifiable segment of the log (JSON
 	// lines plus the checkpoints covering it) up to a time.
 	ExportArchive(ctx context.Context, in *ExportArchiveRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportArchiveResponse], error)
+	// GetInventory returns the key registry (keys, versions, backend types,
+	// policies) and the configured principals, for reconciliation and reports.
+	GetInventory(ctx context.Context, in *GetInventoryRequest, opts ...grpc.CallOption) (*GetInventoryResponse, error)
 }
 
 type auditServiceClient struct {
@@ -125,6 +129,16 @@ func (c *auditServiceClient) ExportArchive(ctx context.Context, in *ExportArchiv
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type AuditService_ExportArchiveClient = grpc.ServerStreamingClient[ExportArchiveResponse]
 
+func (c *auditServiceClient) GetInventory(ctx context.Context, in *GetInventoryRequest, opts ...grpc.CallOption) (*GetInventoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetInventoryResponse)
+	err := c.cc.Invoke(ctx, AuditService_GetInventory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuditServiceServer is the server API for AuditService service.
 // All implementations must embed UnimplementedAuditServiceServer
 // for forward compatibility.
@@ -146,6 +160,9 @@ type AuditServiceServer interface {
 	// ExportArchive streams a signed, verifiable segment of the log (JSON
 	// lines plus the checkpoints covering it) up to a time.
 	ExportArchive(*ExportArchiveRequest, grpc.ServerStreamingServer[ExportArchiveResponse]) error
+	// GetInventory returns the key registry (keys, versions, backend types,
+	// policies) and the configured principals, for reconciliation and reports.
+	GetInventory(context.Context, *GetInventoryRequest) (*GetInventoryResponse, error)
 	mustEmbedUnimplementedAuditServiceServer()
 }
 
@@ -170,6 +187,9 @@ func (UnimplementedAuditServiceServer) GetCheckpointKey(context.Context, *GetChe
 }
 func (UnimplementedAuditServiceServer) ExportArchive(*ExportArchiveRequest, grpc.ServerStreamingServer[ExportArchiveResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method ExportArchive not implemented")
+}
+func (UnimplementedAuditServiceServer) GetInventory(context.Context, *GetInventoryRequest) (*GetInventoryResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetInventory not implemented")
 }
 func (UnimplementedAuditServiceServer) mustEmbedUnimplementedAuditServiceServer() {}
 func (UnimplementedAuditServiceServer) testEmbeddedByValue()                      {}
@@ -268,6 +288,24 @@ func _AuditService_ExportArchive_Handler(srv interface{}, stream grpc.ServerStre
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type AuditService_ExportArchiveServer = grpc.ServerStreamingServer[ExportArchiveResponse]
 
+func _AuditService_GetInventory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetInventoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServiceServer).GetInventory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuditService_GetInventory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServiceServer).GetInventory(ctx, req.(*GetInventoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuditService_ServiceDesc is the grpc.ServiceDesc for AuditService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -286,6 +324,10 @@ var AuditService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetCheckpointKey",
 			Handler:    _AuditService_GetCheckpointKey_Handler,
+		},
+		{
+			MethodName: "GetInventory",
+			Handler:    _AuditService_GetInventory_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
