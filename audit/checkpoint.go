@@ -24,8 +24,13 @@ type Signer interface {
 }
 
 // Checkpoint is a signed statement that the chain had Seq events and that
-// event Seq's hash was Head.
+// event Seq's hash was Head. Checkpoints chain too: checkpoint number
+// Counter (1, 2, ...) names the Digest of number Counter-1 in Prev, so
+// deleting the newest checkpoints leaves a chain that is shorter than the
+// one the witnesses saw, and removing one in the middle breaks a link.
 type Checkpoint struct {
+	Counter   uint64   // 1 for the first chained checkpoint; 0 for one made before checkpoints chained
+	Prev      [32]byte // Digest of checkpoint Counter-1 (zero for the first)
 	Seq       uint64
 	Head      [32]byte
 	Time      time.Time // when it was signed, stored as UTC nanoseconds
@@ -33,23 +38,48 @@ type Checkpoint struct {
 	Signature []byte
 }
 
-// checkpointDomain separates checkpoint digests from anything else the
-// audit key might sign.
-const checkpointDomain = "keygate-audit-checkpoint-v1\x00"
+// The domain strings separate checkpoint digests from anything else the
+// audit key might sign, and the two encodings from each other.
+const (
+	checkpointDomain   = "keygate-audit-checkpoint-v2\x00" // chained (Counter >= 1)
+	checkpointDomainV1 = "keygate-audit-checkpoint-v1\x00" // before chaining (Counter 0)
+)
 
-// Digest is SHA-256 over the checkpoint's canonical encoding:
-// the domain string, u64 seq, [32] head, i64 time (Unix ns), str key id
-// (u32 length and bytes), all big-endian.
-func (c *Checkpoint) Digest() []byte {
-	b := make([]byte, 0, len(checkpointDomain)+8+32+8+4+len(c.KeyID))
-	b = append(b, checkpointDomain...)
+// EncodeCheckpoint is the one definition of the bytes a checkpoint's
+// signature covers (docs/AUDIT-FORMAT.md describes it from here). All
+// integers are big-endian; str is a u32 length and the bytes.
+//
+//	Counter >= 1: "keygate-audit-checkpoint-v2" 0x00 | u64 counter | [32] prev |
+//	              u64 seq | [32] head | i64 time (Unix ns) | str key id
+//	Counter 0:    "keygate-audit-checkpoint-v1" 0x00 | u64 seq | [32] head |
+//	              i64 time (Unix ns) | str key id
+//
+// Version 1 is only read: checkpoints signed before chaining still verify,
+// but every new checkpoint is chained.
+func EncodeCheckpoint(c *Checkpoint) []byte {
+	b := make([]byte, 0, len(checkpointDomain)+8+32+8+32+8+4+len(c.KeyID))
+	if c.Counter == 0 {
+		b = append(b, checkpointDomainV1...)
+	} else {
+		b = append(b, checkpointDomain...)
+		b = binary.BigEndian.AppendUint64(b, c.Counter)
+		b = append(b, c.Prev[:]...)
+	}
 	b = binary.BigEndian.AppendUint64(b, c.Seq)
 	b = append(b, c.Head[:]...)
 	b = binary.BigEndian.AppendUint64(b, uint64(c.Time.UnixNano()))
-	b = appendStr(b, c.KeyID)
-	d := sha256.Sum256(b)
+	return appendStr(b, c.KeyID)
+}
+
+// Digest is SHA-256 over EncodeCheckpoint: what the audit key signs, and
+// what the next checkpoint names as Prev.
+func (c *Checkpoint) Digest() []byte {
+	d := c.Hash()
 	return d[:]
 }
+
+// Hash is Digest as an array.
+func (c *Checkpoint) Hash() [32]byte { return sha256.Sum256(EncodeCheckpoint(c)) }
 
 // KeyID names a public key: hex SHA-256 of its PKIX DER encoding. A
 // verifier derives it from the key it was given, so the id in a checkpoint
@@ -63,9 +93,13 @@ func KeyID(pub crypto.PublicKey) (string, error) {
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// signCheckpoint makes a checkpoint of head at time now.
-func signCheckpoint(ctx context.Context, s Signer, keyID string, head Head, now time.Time) (Checkpoint, error) {
-	c := Checkpoint{Seq: head.Seq, Head: head.Hash, Time: now.UTC(), KeyID: keyID}
+// signCheckpoint makes a checkpoint of head at time now, chained onto last
+// (the zero Checkpoint when there is none).
+func signCheckpoint(ctx context.Context, s Signer, keyID string, last *Checkpoint, head Head, now time.Time) (Checkpoint, error) {
+	c := Checkpoint{Counter: last.Counter + 1, Seq: head.Seq, Head: head.Hash, Time: now.UTC(), KeyID: keyID}
+	if last.Counter > 0 {
+		c.Prev = last.Hash()
+	}
 	sig, err := s.Sign(ctx, c.Digest())
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("audit: signing checkpoint at seq %d: %w", head.Seq, err)

@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/audit/witness"
 	"github.com/keygate/keygate/internal/sqldb"
 	"github.com/keygate/keygate/keys"
 )
@@ -100,6 +101,19 @@ type AuditConfig struct {
 	Replica            string        `yaml:"replica"`
 	CheckpointEvery    int           `yaml:"checkpoint_every"`
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+	// CheckpointSlack: `audit verify` flags a newest checkpoint older than
+	// checkpoint_interval plus this (default 1m).
+	CheckpointSlack time.Duration `yaml:"checkpoint_slack"`
+	// Witness publishes every checkpoint outside the database.
+	Witness WitnessConfig `yaml:"witness"`
+}
+
+// WitnessConfig names where checkpoints are published besides the store.
+// keygated refuses to start on a store older than the file or S3 witness.
+type WitnessConfig struct {
+	File string            `yaml:"file"` // an append-only file on other storage than the database
+	S3   *witness.S3Config `yaml:"s3"`   // a bucket with Object Lock enabled
+	Log  bool              `yaml:"log"`  // an "audit checkpoint" line in keygated's log, for the SIEM
 }
 
 // ThreeDSConfig configures the 3DS challenge sessions.
@@ -164,6 +178,9 @@ func (c *Config) defaults() {
 	}
 	if c.KeyRefresh == 0 {
 		c.KeyRefresh = 5 * time.Second
+	}
+	if c.Audit.CheckpointSlack == 0 {
+		c.Audit.CheckpointSlack = time.Minute
 	}
 	if c.Audit.SigningKey == "" {
 		c.Audit.SigningKey = "audit-checkpoint"
@@ -233,8 +250,19 @@ func (c *Config) problems() []string {
 	if !c.Audit.Disabled && c.Audit.ContextSecretFile == "" {
 		add("audit.context_secret_file is required (or set audit.disabled, never in production)")
 	}
-	if c.Audit.CheckpointEvery < 0 || c.Audit.CheckpointInterval < 0 {
-		add("audit.checkpoint_every and audit.checkpoint_interval must not be negative")
+	if c.Audit.CheckpointEvery < 0 || c.Audit.CheckpointInterval < 0 || c.Audit.CheckpointSlack < 0 {
+		add("audit.checkpoint_every, audit.checkpoint_interval and audit.checkpoint_slack must not be negative")
+	}
+	if w := c.Audit.Witness.S3; w != nil {
+		if w.Bucket == "" {
+			add("audit.witness.s3.bucket is required")
+		}
+		if w.Mode != "" && w.Mode != "COMPLIANCE" && w.Mode != "GOVERNANCE" {
+			add("audit.witness.s3.mode %q: want COMPLIANCE or GOVERNANCE", w.Mode)
+		}
+		if w.RetainDays < 0 {
+			add("audit.witness.s3.retain_days must not be negative")
+		}
 	}
 	switch c.Store.Driver {
 	case sqldb.SQLite, sqldb.Postgres:
