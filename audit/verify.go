@@ -148,7 +148,20 @@ func VerifyWith(ctx context.Context, s Store, v *Verifier, o VerifyOptions) (*Re
 				newest = cps[i].Time
 			}
 		}
-		if age := now().Sub(newest); age > o.MaxAge {
+		since := newest
+		if since.IsZero() {
+			// No checkpoint yet: the log is stale only once its first
+			// event has waited longer than a checkpoint may take.
+			first, err := s.Records(ctx, Query{Limit: 1})
+			if err != nil {
+				return nil, err
+			}
+			since = now()
+			if len(first) == 1 {
+				since = time.Unix(0, first[0].TimeNs)
+			}
+		}
+		if age := now().Sub(since); age > o.MaxAge {
 			what := "there is no valid checkpoint"
 			if !newest.IsZero() {
 				what = fmt.Sprintf("the newest valid checkpoint was signed %s ago (%s)", age.Round(time.Second), newest.Format(time.RFC3339))

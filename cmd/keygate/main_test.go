@@ -36,7 +36,7 @@ func (c *cli) ok(stdin string, args ...string) string {
 	c.t.Helper()
 	out, errOut, code := c.run(stdin, args...)
 	if code != 0 {
-		c.t.Fatalf("keygate %s: exit %d: %s", strings.Join(args, " "), code, errOut)
+		c.t.Fatalf("keygate %s: exit %d: %s%s", strings.Join(args, " "), code, errOut, out)
 	}
 	return out
 }
