@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/keygate/keygate/internal/sqldb"
+	"github.com/keygate/keygate/keys"
 )
 
 // Config is keygated's configuration file. Decoding is strict: an unknown
@@ -45,6 +46,17 @@ type Config struct {
 	Log        LogConfig     `yaml:"log"`
 	// MaxConcurrentStreams bounds in-flight calls per connection.
 	MaxConcurrentStreams uint32 `yaml:"max_concurrent_streams"`
+
+	// Adopters may create a key over an existing backend key
+	// (keygate:AdoptKey, CreateKey with backend_key_id). Nobody by default:
+	// adopting takes the key's uses over, so it is granted by name.
+	Adopters []string `yaml:"adopters"`
+	// OwnKeys are keys only keygated itself uses; no policy can grant a
+	// principal their use or change them. audit.signing_key always is one.
+	OwnKeys []string `yaml:"own_keys"`
+	// DisableReflection turns gRPC server reflection off (production).
+	// Reflection and health answer mapped principals only either way.
+	DisableReflection bool `yaml:"disable_reflection"`
 }
 
 // TLSConfig names the server's certificate and the CA that client
@@ -215,6 +227,16 @@ func (c *Config) problems() []string {
 	for i, a := range c.Auditors {
 		if !arnRE.MatchString(a) {
 			add("auditors[%d] %q is not an IAM principal ARN", i, a)
+		}
+	}
+	for i, a := range c.Adopters {
+		if !arnRE.MatchString(a) {
+			add("adopters[%d] %q is not an IAM principal ARN", i, a)
+		}
+	}
+	for i, k := range c.OwnKeys {
+		if !keys.ValidName(k) {
+			add("own_keys[%d] %q is not a key name", i, k)
 		}
 	}
 	if !c.Audit.Disabled && c.Audit.ContextSecretFile == "" {

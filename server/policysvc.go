@@ -19,45 +19,41 @@ type policyService struct {
 }
 
 func (ps *policyService) SimulatePolicy(ctx context.Context, req *pb.SimulatePolicyRequest) (*pb.SimulatePolicyResponse, error) {
-	e, err := ps.s.adminKey(ctx, callOf(ctx), req.KeyId)
-	if err != nil {
-		return nil, err
-	}
+	e := callOf(ctx).Key
 	if e.Policy == nil {
 		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q has no policy", req.KeyId)
 	}
 	if req.PrincipalArn == "" || req.Action == "" {
 		return nil, kgerr.Errorf(kgerr.InvalidArgument, "principal_arn and action are required")
 	}
-	k := e.Key
-	r := policy.Request{
-		Principal: req.PrincipalArn, Action: req.Action, Resource: e.ARN, KeySpec: k.Spec, KeyUsage: k.Usage,
-		SigningAlgorithm: keys.SigningAlgorithm(req.SigningAlgorithm), MessageType: keys.MessageType(req.MessageType),
-		EncryptionAlgorithm: keys.EncryptionAlgorithm(req.EncryptionAlgorithm), MacAlgorithm: keys.MacAlgorithm(req.MacAlgorithm),
-		EncryptionContext: req.EncryptionContext, CurrentTime: ps.s.keys.Now(),
-	}
-	if k.Usage == keys.KeyAgreement {
-		r.KeyAgreementAlgorithm = keys.ECDH
+	f := facts{principal: req.PrincipalArn, action: req.Action, key: e, encContext: req.EncryptionContext}
+	switch e.Key.Usage {
+	case keys.SignVerify:
+		f.algorithm, f.messageType = req.SigningAlgorithm, req.MessageType
+	case keys.EncryptDecrypt:
+		f.algorithm = req.EncryptionAlgorithm
+	case keys.GenerateVerifyMac:
+		f.algorithm = req.MacAlgorithm
+	case keys.KeyAgreement:
+		f.algorithm = string(keys.ECDH)
 	}
 	if req.SourceIp != "" {
 		ip, err := netip.ParseAddr(req.SourceIp)
 		if err != nil {
 			return nil, kgerr.Errorf(kgerr.InvalidArgument, "source_ip %q is not an IP address", req.SourceIp)
 		}
-		r.SourceIP = ip
+		f.sourceIP = ip
 	}
+	r := ps.s.authz.request(f)
 	ex := e.Policy.Explain(&r)
 	return &pb.SimulatePolicyResponse{Allowed: ex.Decision.Allowed, Effect: ex.Decision.Effect.String(),
 		Sid: ex.Decision.Sid, Explanation: ex.String()}, nil
 }
 
 func (ps *policyService) DiffKeyPolicy(ctx context.Context, req *pb.DiffKeyPolicyRequest) (*pb.DiffKeyPolicyResponse, error) {
-	e, err := ps.s.adminKey(ctx, callOf(ctx), req.KeyId)
-	if err != nil {
-		return nil, err
-	}
+	e := callOf(ctx).Key
 	resp := &pb.DiffKeyPolicyResponse{}
-	err = ps.eachKeeper(e.Key, func(v *keys.Version, pk backends.PolicyKeeper) error {
+	err := ps.eachKeeper(e.Key, func(v *keys.Version, pk backends.PolicyKeeper) error {
 		doc, err := pk.GetKeyPolicy(ctx)
 		if err != nil {
 			return err
@@ -80,12 +76,10 @@ func (ps *policyService) DiffKeyPolicy(ctx context.Context, req *pb.DiffKeyPolic
 
 func (ps *policyService) PushKeyPolicy(ctx context.Context, req *pb.PushKeyPolicyRequest) (*pb.PushKeyPolicyResponse, error) {
 	c := callOf(ctx)
-	e, err := ps.s.adminKey(ctx, c, req.KeyId)
-	if err != nil {
-		return nil, err
-	}
+	e := c.Key
 	resp := &pb.PushKeyPolicyResponse{}
 	var doc []byte
+	var err error
 	if e.Policy != nil {
 		if doc, err = e.Policy.ForKMS(); err != nil {
 			return nil, err
