@@ -8,6 +8,7 @@ import (
 	"github.com/keygate/keygate/backends"
 	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/keys/keyring"
 	"github.com/keygate/keygate/policy"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 )
@@ -26,28 +27,43 @@ func (ps *policyService) SimulatePolicy(ctx context.Context, req *pb.SimulatePol
 	if req.PrincipalArn == "" || req.Action == "" {
 		return nil, kgerr.Errorf(kgerr.InvalidArgument, "principal_arn and action are required")
 	}
-	f := facts{principal: req.PrincipalArn, action: req.Action, key: e, encContext: req.EncryptionContext}
-	switch e.Key.Usage {
-	case keys.SignVerify:
-		f.algorithm, f.messageType = req.SigningAlgorithm, req.MessageType
-	case keys.EncryptDecrypt:
-		f.algorithm = req.EncryptionAlgorithm
-	case keys.GenerateVerifyMac:
-		f.algorithm = req.MacAlgorithm
-	case keys.KeyAgreement:
-		f.algorithm = string(keys.ECDH)
-	}
-	if req.SourceIp != "" {
-		ip, err := netip.ParseAddr(req.SourceIp)
-		if err != nil {
-			return nil, kgerr.Errorf(kgerr.InvalidArgument, "source_ip %q is not an IP address", req.SourceIp)
-		}
-		f.sourceIP = ip
+	f, err := simulateFacts(req, e)
+	if err != nil {
+		return nil, err
 	}
 	r := ps.s.authz.request(f)
 	ex := e.Policy.Explain(&r)
 	return &pb.SimulatePolicyResponse{Allowed: ex.Decision.Allowed, Effect: ex.Decision.Effect.String(),
 		Sid: ex.Decision.Sid, Explanation: ex.String()}, nil
+}
+
+// simulateFacts is what the policy would see of the call a simulation
+// describes: the same facts a real call records, turned into a request by
+// the same policyAuthorizer.request.
+func simulateFacts(req *pb.SimulatePolicyRequest, e *keyring.Entry) (facts, error) {
+	// The descriptors' own facts functions give the defaults a real call
+	// would get (the key's algorithm when none is named, RAW messages).
+	f := facts{principal: req.PrincipalArn, action: req.Action, key: e, encContext: req.EncryptionContext}
+	c := &Call{}
+	switch e.Key.Usage {
+	case keys.SignVerify:
+		signFacts(c, &pb.SignRequest{SigningAlgorithm: req.SigningAlgorithm, MessageType: req.MessageType}, e.Key)
+	case keys.EncryptDecrypt:
+		encryptFacts(c, &pb.EncryptRequest{EncryptionAlgorithm: req.EncryptionAlgorithm}, e.Key)
+	case keys.GenerateVerifyMac:
+		macFacts(c, &pb.GenerateMacRequest{MacAlgorithm: req.MacAlgorithm}, e.Key)
+	case keys.KeyAgreement:
+		ecdhFacts(c, nil, e.Key)
+	}
+	f.algorithm, f.messageType = c.Algorithm, c.MessageType
+	if req.SourceIp != "" {
+		ip, err := netip.ParseAddr(req.SourceIp)
+		if err != nil {
+			return facts{}, kgerr.Errorf(kgerr.InvalidArgument, "source_ip is not an IP address")
+		}
+		f.sourceIP = ip
+	}
+	return f, nil
 }
 
 func (ps *policyService) DiffKeyPolicy(ctx context.Context, req *pb.DiffKeyPolicyRequest) (*pb.DiffKeyPolicyResponse, error) {

@@ -38,7 +38,7 @@ type Server struct {
 	keys       *keyring.Keyring
 	authz      *policyAuthorizer
 	rec        recorder
-	principals map[string]string
+	principals map[principalKey]string
 	chain      *chainAuditor // nil when the audit log is disabled
 	auditStore *sqlstore.Store
 	threeds    *threeDSService
@@ -62,9 +62,9 @@ type Options struct {
 // caller must Close it.
 func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, backends: map[string]backends.Backend{},
-		principals: map[string]string{}}
+		principals: map[principalKey]string{}}
 	for _, m := range cfg.Principals {
-		s.principals[m.Identity] = m.ARN
+		s.principals[principalKey{m.source(), m.Identity}] = m.ARN
 	}
 	tlsCfg, err := serverTLS(cfg.TLS)
 	if err != nil {
