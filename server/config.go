@@ -48,6 +48,17 @@ type Config struct {
 	Log        LogConfig     `yaml:"log"`
 	// MaxConcurrentStreams bounds in-flight calls per connection.
 	MaxConcurrentStreams uint32 `yaml:"max_concurrent_streams"`
+
+	// Adopters may create a key over an existing backend key
+	// (keygate:AdoptKey, CreateKey with backend_key_id). Nobody by default:
+	// adopting takes the key's uses over, so it is granted by name.
+	Adopters []string `yaml:"adopters"`
+	// OwnKeys are keys only keygated itself uses; no policy can grant a
+	// principal their use or change them. audit.signing_key always is one.
+	OwnKeys []string `yaml:"own_keys"`
+	// DisableReflection turns gRPC server reflection off (production).
+	// Reflection and health answer mapped principals only either way.
+	DisableReflection bool `yaml:"disable_reflection"`
 }
 
 // TLSConfig names the server's certificate and the CA that client
@@ -56,12 +67,31 @@ type TLSConfig struct {
 	Cert     string `yaml:"cert"`
 	Key      string `yaml:"key"`
 	ClientCA string `yaml:"client_ca"`
+	// CRLFile, if set, is the client CA's certificate revocation list (PEM
+	// or DER), checked at every handshake and reloaded when it changes.
+	CRLFile string `yaml:"crl_file"`
 }
 
 // PrincipalMapping maps one certificate identity to a principal ARN.
 type PrincipalMapping struct {
 	Identity string `yaml:"identity"`
 	ARN      string `yaml:"arn"`
+	// Source says where the identity is in a certificate: "uri" (its one
+	// URI SAN, compared byte for byte) or "cn" (its subject CN, for a
+	// certificate without a URI SAN). Empty means "uri" for an identity
+	// with "://", else "cn".
+	Source string `yaml:"source"`
+}
+
+// source is the mapping's identity namespace, explicit or inferred.
+func (m PrincipalMapping) source() string {
+	switch {
+	case m.Source != "":
+		return m.Source
+	case strings.Contains(m.Identity, "://"):
+		return IdentityURI
+	}
+	return IdentityCN
 }
 
 // StoreConfig selects the database of the key registry and the audit log.
@@ -230,6 +260,16 @@ func (c *Config) problems() []string {
 			add("principals[%d]: identity %q is mapped twice", i, m.Identity)
 		}
 		seen[m.Identity] = true
+		switch src := m.source(); {
+		case src != IdentityURI && src != IdentityCN:
+			add("principals[%d].source %q: want uri or cn", i, m.Source)
+		case src == IdentityCN && strings.Contains(m.Identity, ":"):
+			// A CN that reads like a URI would let a certificate's CN pass
+			// for a URI SAN in a reader's eyes: keep the namespaces apart.
+			add("principals[%d]: a cn identity must not look like a URI (%q)", i, m.Identity)
+		case src == IdentityURI && !strings.Contains(m.Identity, ":"):
+			add("principals[%d]: a uri identity must be an absolute URI (%q)", i, m.Identity)
+		}
 		if !arnRE.MatchString(m.ARN) {
 			add("principals[%d].arn %q is not an IAM principal ARN", i, m.ARN)
 		}
@@ -245,6 +285,16 @@ func (c *Config) problems() []string {
 	for i, a := range c.Auditors {
 		if !arnRE.MatchString(a) {
 			add("auditors[%d] %q is not an IAM principal ARN", i, a)
+		}
+	}
+	for i, a := range c.Adopters {
+		if !arnRE.MatchString(a) {
+			add("adopters[%d] %q is not an IAM principal ARN", i, a)
+		}
+	}
+	for i, k := range c.OwnKeys {
+		if !keys.ValidName(k) {
+			add("own_keys[%d] %q is not a key name", i, k)
 		}
 	}
 	if !c.Audit.Disabled && c.Audit.ContextSecretFile == "" {

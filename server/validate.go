@@ -4,12 +4,13 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"slices"
+	"strings"
 
 	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
 
-// Limits on request fields, KMS's where KMS has one.
+// Limits on request fields that fields.go does not bound by itself.
 const (
 	maxEncContextBytes = 8192 // all keys and values together
 	maxEncContextPairs = 64
@@ -84,6 +85,9 @@ func checkEncContext(ec map[string]string, alg keys.EncryptionAlgorithm) error {
 	for k, v := range ec {
 		if k == "" {
 			return kgerr.Errorf(kgerr.InvalidArgument, "encryption_context has an empty key")
+		}
+		if strings.HasPrefix(k, keys.ReservedPrefix) {
+			return kgerr.Errorf(kgerr.InvalidArgument, "encryption_context keys starting with %q are reserved", keys.ReservedPrefix)
 		}
 		size += len(k) + len(v)
 	}
