@@ -23,6 +23,8 @@ test: deps-test tools
 	go vet ./...
 	test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 	buf lint
+	CGO_ENABLED=0 go build ./...    # the pkcs11 backend then says "built without PKCS#11 support"
+	CGO_ENABLED=0 go test -count=1 ./backends/pkcs11/
 	$(MAKE) fuzz
 	go test -count=1 -timeout 20m ./...
 

@@ -46,6 +46,9 @@ func (as *adminService) CreateKey(ctx context.Context, req *pb.CreateKeyRequest)
 		return nil, err
 	}
 	c.Key, c.Version, c.BackendKeyID = e, 1, e.Key.Versions[0].BackendKeyID
+	if req.BackendKeyId != "" {
+		c.Detail = adoptedDetail(e)
+	}
 	as.s.log.Info("key created", "key", req.KeyId, "spec", req.KeySpec, "usage", req.KeyUsage, "backend", backend, "principal", c.Principal.ARN)
 	return &pb.CreateKeyResponse{Key: as.s.metadata(ctx, e)}, nil
 }

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package pkcs11
 
 import (
@@ -21,6 +23,8 @@ type Backend struct {
 	api  api
 	pool *pool
 	caps caps
+	// cloudHSM selects the CloudHSM profile (cloudhsm.go).
+	cloudHSM bool
 
 	closeOnce sync.Once
 	// rawOAEP is set once the token has refused OAEP with SHA-256.
@@ -53,6 +57,12 @@ func Open(ctx context.Context, name string, cfg Config) (*Backend, error) {
 		mod.release()
 		return nil, fmt.Errorf("backend %q (pkcs11): %w", name, err)
 	}
+	info, err := b.api.GetTokenInfo(slot)
+	if err != nil {
+		mod.release()
+		return nil, fmt.Errorf("backend %q (pkcs11): C_GetTokenInfo: %w", name, err)
+	}
+	b.cloudHSM = isCloudHSM(cfg.Vendor, info)
 	if b.caps, err = readCaps(b.api, slot); err != nil {
 		mod.release()
 		return nil, fmt.Errorf("backend %q (pkcs11): %s: %w", name, cfg.tokenName(), err)

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package pkcs11
 
 import (
@@ -111,13 +113,16 @@ func (c caps) missing(k backends.KeyKind) string {
 func (b *Backend) Capabilities() []backends.Capability {
 	out := make([]backends.Capability, len(backends.KeyKinds))
 	for i, k := range backends.KeyKinds {
-		out[i] = backends.Capability{Kind: k, Missing: b.caps.missing(k)}
+		out[i] = backends.Capability{Kind: k, Missing: b.missing(k)}
 	}
 	return out
 }
 
 // canCreate refuses a kind the token cannot create or use.
 func (b *Backend) canCreate(k backends.KeyKind) error {
+	if b.cloudHSM && k.Usage == keys.KeyAgreement {
+		return b.errCloudHSMECDH(k.Spec)
+	}
 	if m := b.caps.missing(k); m != "" {
 		return kgerr.Errorf(kgerr.FailedPrecondition, "token %s lacks %s: %s %s keys cannot be created there", b.name, m, k.Spec, k.Usage)
 	}

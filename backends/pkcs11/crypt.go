@@ -1,3 +1,5 @@
+//go:build cgo
+
 package pkcs11
 
 import (
@@ -41,11 +43,19 @@ func (k *Key) Encrypt(ctx context.Context, alg keys.EncryptionAlgorithm, plainte
 	if err := k.b.canDo("Encrypt with AES-GCM", p11.CKM_AES_GCM, p11.CKF_ENCRYPT); err != nil {
 		return nil, err
 	}
-	iv := make([]byte, gcmIVSize)
-	rand.Read(iv)
 	aad := backends.ContextAAD(encCtx)
 	var sealed []byte
 	err := k.do(ctx, "encrypt", func(s p11.SessionHandle, h p11.ObjectHandle) error {
+		// A fresh IV per attempt (the pool may retry on another session).
+		// CloudHSM takes no IV from the application: it wants a zeroed
+		// buffer and writes the IV it generated into it ("Supported
+		// mechanisms for the PKCS #11 library for AWS CloudHSM Client SDK
+		// 5", annotation [1]:
+		// https://docs.aws.amazon.com/cloudhsm/latest/userguide/pkcs11-mechanisms.html).
+		iv := make([]byte, gcmIVSize)
+		if !k.b.cloudHSM {
+			rand.Read(iv)
+		}
 		params := p11.NewGCMParams(iv, aad, gcmTagSize*8)
 		defer params.Free()
 		if err := k.b.api.EncryptInit(s, []*p11.Mechanism{p11.NewMechanism(p11.CKM_AES_GCM, params)}, h); err != nil {
@@ -55,17 +65,23 @@ func (k *Key) Encrypt(ctx context.Context, alg keys.EncryptionAlgorithm, plainte
 		if err != nil {
 			return fmt.Errorf("C_Encrypt: %w", err)
 		}
-		// CloudHSM generates the IV itself and writes it into the params.
-		if used := params.IV(); !bytes.Equal(used, iv) {
-			if len(used) != gcmIVSize {
-				return fmt.Errorf("token used a %d-byte GCM IV", len(used))
-			}
-			copy(iv, used)
+		// The IV the token used, read back from the parameters it may
+		// have written.
+		used := params.IV()
+		switch {
+		case len(used) != gcmIVSize:
+			return fmt.Errorf("token used a %d-byte GCM IV", len(used))
+		case k.b.cloudHSM && bytes.Equal(used, make([]byte, gcmIVSize)):
+			// Never let a ciphertext out under a fixed IV.
+			return fmt.Errorf("token did not write the GCM IV it generated")
 		}
-		sealed = append(append(make([]byte, 0, gcmIVSize+len(ct)), iv...), ct...)
+		sealed = append(append(make([]byte, 0, gcmIVSize+len(ct)), used...), ct...)
 		return nil
 	})
-	return sealed, err
+	if err != nil {
+		return nil, err
+	}
+	return sealed, nil
 }
 
 // Decrypt reverses Encrypt in the token.
