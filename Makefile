@@ -24,13 +24,15 @@ test: deps-test tools
 	test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 	buf lint
 	$(MAKE) fuzz
-	go test -count=1 -timeout 20m ./...
+	go test -count=1 -race -timeout 20m $$(go list ./... | grep -v -e '/test/e2e$$' -e '/test/load$$')
+	go test -count=1 -timeout 20m ./test/e2e ./test/load
 
 ## fuzz: a short run of each fuzzer, counted in executions so a loaded machine still does the work
 ## (the committed corpus runs in `go test` too)
 fuzz:
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20000x ./policy
 	go test -run '^$$' -fuzz '^FuzzEvaluate$$' -fuzztime 20000x ./policy
+	go test -run '^$$' -fuzz '^FuzzEvaluatePure$$' -fuzztime 20000x ./policy
 	go test -run '^$$' -fuzz '^FuzzParsePeerKey$$' -fuzztime 5000x ./threeds
 	go test -run '^$$' -fuzz '^FuzzDecryptCReq$$' -fuzztime 5000x ./threeds
 	go test -run '^$$' -fuzz '^FuzzDecryptSdkEncData$$' -fuzztime 5000x ./threeds

@@ -7,6 +7,7 @@ import (
 
 	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/policy"
 )
 
 // Limits on request fields, KMS's where KMS has one.
@@ -79,6 +80,9 @@ func checkEncContext(ec map[string]string, alg keys.EncryptionAlgorithm) error {
 	}
 	if len(ec) > maxEncContextPairs {
 		return kgerr.Errorf(kgerr.InvalidArgument, "encryption_context has %d pairs; at most %d", len(ec), maxEncContextPairs)
+	}
+	if err := policy.CheckEncryptionContext(ec); err != nil {
+		return err
 	}
 	size := 0
 	for k, v := range ec {
