@@ -117,7 +117,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		}
 		s.backends[bc.Name] = b
 	}
-	s.keys = keyring.New(store, s.backends, keyring.Options{ARN: cfg.KeyARN, Refresh: cfg.KeyRefresh})
+	s.keys = keyring.New(store, s.backends, keyring.Options{ARN: cfg.KeyARN, Refresh: cfg.KeyRefresh, MaxStale: cfg.KeyMaxStale})
 	s.authz, s.auditor = opts.Authorizer, opts.Auditor
 	if s.authz == nil {
 		types := map[string]string{}
