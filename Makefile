@@ -26,13 +26,15 @@ test: deps-test tools
 	CGO_ENABLED=0 go build ./...    # the pkcs11 backend then says "built without PKCS#11 support"
 	CGO_ENABLED=0 go test -count=1 ./backends/pkcs11/
 	$(MAKE) fuzz
-	go test -count=1 -timeout 20m ./...
+	go test -count=1 -race -timeout 20m $$(go list ./... | grep -v -e '/test/e2e$$' -e '/test/load$$')
+	go test -count=1 -timeout 20m ./test/e2e ./test/load
 
 ## fuzz: a short run of each fuzzer, counted in executions so a loaded machine still does the work
 ## (the committed corpus runs in `go test` too)
 fuzz:
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20000x ./policy
 	go test -run '^$$' -fuzz '^FuzzEvaluate$$' -fuzztime 20000x ./policy
+	go test -run '^$$' -fuzz '^FuzzEvaluatePure$$' -fuzztime 20000x ./policy
 	go test -run '^$$' -fuzz '^FuzzParsePeerKey$$' -fuzztime 5000x ./threeds
 	go test -run '^$$' -fuzz '^FuzzDecryptCReq$$' -fuzztime 5000x ./threeds
 	go test -run '^$$' -fuzz '^FuzzDecryptSdkEncData$$' -fuzztime 5000x ./threeds

@@ -148,25 +148,20 @@ func VerifyWith(ctx context.Context, s Store, v *Verifier, o VerifyOptions) (*Re
 				newest = cps[i].Time
 			}
 		}
-		since := newest
-		if since.IsZero() {
-			// No checkpoint yet: the log is stale only once its first
-			// event has waited longer than a checkpoint may take.
-			first, err := s.Records(ctx, Query{Limit: 1})
+		what := "the newest valid checkpoint was signed"
+		if newest.IsZero() && c.events > 0 {
+			// No checkpoint yet: the first event starts the clock.
+			first, err := s.Records(ctx, Query{AfterSeq: base.Seq, Limit: 1})
 			if err != nil {
 				return nil, err
 			}
-			since = now()
 			if len(first) == 1 {
-				since = time.Unix(0, first[0].TimeNs)
+				newest, what = time.Unix(0, first[0].TimeNs), "there is no valid checkpoint; the first event was recorded"
 			}
 		}
-		if age := now().Sub(since); age > o.MaxAge {
-			what := "there is no valid checkpoint"
-			if !newest.IsZero() {
-				what = fmt.Sprintf("the newest valid checkpoint was signed %s ago (%s)", age.Round(time.Second), newest.Format(time.RFC3339))
-			}
-			c.report(Stale, c.last.Seq, "%s, more than the %s allowed: checkpoints stopped, or the newest were removed", what, o.MaxAge)
+		if age := now().Sub(newest); !newest.IsZero() && age > o.MaxAge {
+			c.report(Stale, c.last.Seq, "%s %s ago (%s), more than the %s allowed: checkpoints stopped, or the newest were removed",
+				what, age.Round(time.Second), newest.UTC().Format(time.RFC3339), o.MaxAge)
 		}
 	}
 	r := c.finish(cps, v)

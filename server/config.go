@@ -45,7 +45,11 @@ type Config struct {
 	DefaultBackend string          `yaml:"default_backend"`
 	// KeyRefresh is how long a replica trusts its cached copy of a key.
 	KeyRefresh time.Duration `yaml:"key_refresh"`
-	Log        LogConfig     `yaml:"log"`
+	// KeyMaxStale is how long a replica keeps serving its cached copy of a
+	// key while the store cannot be read; then the key fails closed with
+	// Unavailable (default 4 × key_refresh).
+	KeyMaxStale time.Duration `yaml:"key_max_stale"`
+	Log         LogConfig     `yaml:"log"`
 	// MaxConcurrentStreams bounds in-flight calls per connection.
 	MaxConcurrentStreams uint32 `yaml:"max_concurrent_streams"`
 
@@ -209,6 +213,9 @@ func (c *Config) defaults() {
 	if c.KeyRefresh == 0 {
 		c.KeyRefresh = 5 * time.Second
 	}
+	if c.KeyMaxStale == 0 {
+		c.KeyMaxStale = 4 * c.KeyRefresh
+	}
 	if c.Audit.CheckpointSlack == 0 {
 		c.Audit.CheckpointSlack = time.Minute
 	}
@@ -299,6 +306,9 @@ func (c *Config) problems() []string {
 	}
 	if !c.Audit.Disabled && c.Audit.ContextSecretFile == "" {
 		add("audit.context_secret_file is required (or set audit.disabled, never in production)")
+	}
+	if c.KeyMaxStale < c.KeyRefresh {
+		add("key_max_stale (%s) must be at least key_refresh (%s)", c.KeyMaxStale, c.KeyRefresh)
 	}
 	if c.Audit.CheckpointEvery < 0 || c.Audit.CheckpointInterval < 0 || c.Audit.CheckpointSlack < 0 {
 		add("audit.checkpoint_every, audit.checkpoint_interval and audit.checkpoint_slack must not be negative")

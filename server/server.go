@@ -87,7 +87,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		s.backends[bc.Name] = b
 		logCapabilities(log, bc.Name, b)
 	}
-	s.keys = keyring.New(store, s.backends, keyring.Options{ARN: cfg.KeyARN, Refresh: cfg.KeyRefresh})
+	s.keys = keyring.New(store, s.backends, keyring.Options{ARN: cfg.KeyARN, Refresh: cfg.KeyRefresh, MaxStale: cfg.KeyMaxStale})
 	s.authz = newAuthorizer(cfg, opts.Now)
 	s.rec = logAuditor{log: log}
 	if !cfg.Audit.Disabled {

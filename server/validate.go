@@ -8,6 +8,7 @@ import (
 
 	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/policy"
 )
 
 // Limits on request fields that fields.go does not bound by itself.
@@ -80,6 +81,9 @@ func checkEncContext(ec map[string]string, alg keys.EncryptionAlgorithm) error {
 	}
 	if len(ec) > maxEncContextPairs {
 		return kgerr.Errorf(kgerr.InvalidArgument, "encryption_context has %d pairs; at most %d", len(ec), maxEncContextPairs)
+	}
+	if err := policy.CheckEncryptionContext(ec); err != nil {
+		return err
 	}
 	size := 0
 	for k, v := range ec {

@@ -198,7 +198,7 @@ func eventRow(ev *pb.AuditEvent, sep string) string {
 		dash(ev.Principal), dash(ev.Action), key, dash(ev.Result), dash(ev.Decision)}
 	s := cols[0]
 	for _, c := range cols[1:] {
-		s += sep + c
+		s += sep + sanitizeText(c) // caller-chosen text: never a raw newline, tab or escape
 	}
 	return s
 }

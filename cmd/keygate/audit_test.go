@@ -253,7 +253,7 @@ func TestEventCSV(t *testing.T) {
 		got[name] = rows[1][i]
 	}
 	for name, want := range map[string]string{"seq": "7", "time": "2026-11-23T10:00:00.000000005Z", "error": ev.Error,
-		"detail": ev.Detail, "latency_ns": "1500000", "encryption_context": `{"a,b":"cd","purpose":"ab"}`,
+		"detail": `line 1\nline 2`, "latency_ns": "1500000", "encryption_context": `{"a,b":"cd","purpose":"ab"}`,
 		"hash": "dead", "prev_hash": "", "key_version": "0"} {
 		if got[name] != want {
 			t.Errorf("column %s = %q, want %q", name, got[name], want)

@@ -118,9 +118,12 @@ func TestPolicyValidate(t *testing.T) {
 	}
 	out, errOut, code := run1("", "policy", "validate", bad)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != exitArgument || errOut != "keygate: InvalidArgument: "+bad+": 2 problems in the key policy\n" || len(lines) != 2 ||
-		!strings.HasPrefix(lines[0], bad+`: Statement[1] (Sid "Oops"): Effect: `) ||
-		!strings.HasPrefix(lines[1], bad+`: Statement[1] (Sid "Oops"): Condition.StringEqualz`) {
+	// The account root principal is legal but gets a warning first: in
+	// keygate it means every principal mapped into the account.
+	if code != exitArgument || errOut != "keygate: InvalidArgument: "+bad+": 2 problems in the key policy\n" || len(lines) != 3 ||
+		!strings.HasPrefix(lines[0], bad+`: warning: Statement[0] (Sid "Admins"): Principal.AWS: account 111122223333 `) ||
+		!strings.HasPrefix(lines[1], bad+`: Statement[1] (Sid "Oops"): Effect: `) ||
+		!strings.HasPrefix(lines[2], bad+`: Statement[1] (Sid "Oops"): Condition.StringEqualz`) {
 		t.Errorf("policy validate bad.json: exit %d\nstdout %s\nstderr %s", code, out, errOut)
 	}
 	// From stdin, as JSON for a tool.

@@ -58,7 +58,14 @@ func (s *Server) put(w http.ResponseWriter, r *http.Request, b *bucket, key stri
 	}
 	sum := md5.Sum(data)
 	o := &object{data: data, etag: `"` + hex.EncodeToString(sum[:]) + `"`, modified: s.now(),
-		contentType: r.Header.Get("Content-Type"), lockMode: mode, retainUntil: retain}
+		contentType: r.Header.Get("Content-Type"), lockMode: mode, retainUntil: retain, checksums: http.Header{}}
+	for name := range checksums {
+		if v := r.Header.Get(name); v != "" && name != "Content-MD5" {
+			o.checksums.Set(name, v)
+		} else if v := trailers.Get(name); v != "" && name != "Content-MD5" {
+			o.checksums.Set(name, v)
+		}
+	}
 	if o.contentType == "" {
 		o.contentType = "binary/octet-stream"
 	}

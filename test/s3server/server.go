@@ -45,6 +45,7 @@ type object struct {
 	versionID   string
 	lockMode    string
 	retainUntil time.Time
+	checksums   http.Header // the x-amz-checksum-* the put carried
 }
 
 // New serves on a local port until the test ends.
@@ -148,14 +149,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) *s3Error {
 	case r.Method == http.MethodPut && key != "":
 		return s.put(w, r, b, key)
 	case r.Method == http.MethodGet && key != "":
-		return s.get(w, b, key)
+		return s.get(w, r, b, key)
 	case r.Method == http.MethodGet && r.URL.Query().Get("list-type") == "2":
 		return s.list(w, r, b, name)
 	}
 	return errorf(http.StatusNotImplemented, "NotImplemented", "A header or query you provided implies functionality that is not implemented")
 }
 
-func (s *Server) get(w http.ResponseWriter, b *bucket, key string) *s3Error {
+func (s *Server) get(w http.ResponseWriter, r *http.Request, b *bucket, key string) *s3Error {
 	s.mu.Lock()
 	vs := b.objects[key]
 	s.mu.Unlock()
@@ -170,6 +171,11 @@ func (s *Server) get(w http.ResponseWriter, b *bucket, key string) *s3Error {
 	h.Set("Last-Modified", o.modified.Format(http.TimeFormat))
 	if o.versionID != "" {
 		h.Set("x-amz-version-id", o.versionID)
+	}
+	if r.Header.Get("x-amz-checksum-mode") == "ENABLED" {
+		for name, v := range o.checksums {
+			h[name] = v
+		}
 	}
 	if o.lockMode != "" {
 		h.Set("x-amz-object-lock-mode", o.lockMode)
