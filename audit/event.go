@@ -15,7 +15,8 @@ const (
 	KindCertImported  Kind = "certificate.imported" // a certificate chain was imported for a key version
 	KindServerStarted Kind = "server.started"
 	KindServerStopped Kind = "server.stopped"
-	KindAuditRead     Kind = "audit.read" // someone queried, exported or verified the audit log
+	KindAuditRead     Kind = "audit.read"       // someone queried, exported or verified the audit log
+	KindReconciled    Kind = "audit.reconciled" // keygated reconciled the log with CloudTrail (Detail: the counts)
 )
 
 // ResultOK is the Result of a call that succeeded; a failed call carries
