@@ -18,6 +18,7 @@ import (
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 	"github.com/keygate/keygate/test/harness"
 	"github.com/keygate/keygate/test/kmsserver"
+	"github.com/keygate/keygate/test/s3server"
 )
 
 const (
@@ -91,7 +92,9 @@ func startKMSSession(t *testing.T, opts harness.Options) *kmsSession {
 	if !srv.DropRecord(s.dropped) {
 		t.Fatal("no CloudTrail record to drop")
 	}
-	s.trailDir = t.TempDir()
+	bucket := t.TempDir() // the trail's bucket, served by s3server; the trail's prefix is org/
+	s.trailDir = filepath.Join(bucket, "org")
+	t.Setenv("AWS_ENDPOINT_URL_S3", s3server.New(t, "trail-bucket", bucket).URL)
 	if _, err := srv.WriteCloudTrail(s.trailDir); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +144,7 @@ func TestReconcileCLI(t *testing.T) {
 	s := startKMSSession(t, harness.Options{})
 	auditor := newCLI(t, s.env, "ds") // an auditor, not an admin
 	// Both sources, online: exit 1 on the findings.
-	for _, src := range [][]string{{"--lookup"}, {"--trail-dir", s.trailDir}} {
+	for _, src := range [][]string{{"--lookup"}, {"--trail-dir", s.trailDir}, {"--trail-s3", "s3://trail-bucket/org"}} {
 		args := append([]string{"--output", "json", "audit", "reconcile", "--since", "1h", "--delivery-delay", "1ms"}, src...)
 		out, errOut, code := auditor.run("", args...)
 		if code != exitInvalid {
