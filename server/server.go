@@ -54,6 +54,7 @@ var actions = map[string]string{
 	"/keygate.v1.AuditService/GetCheckpointKey":           "keygate:ReadAuditLog",
 	"/keygate.v1.AuditService/ExportArchive":              "keygate:ReadAuditLog",
 	"/keygate.v1.AuditService/GetInventory":               "keygate:ReadAuditLog",
+	"/keygate.v1.AuditService/SignReportManifest":         "keygate:ReadAuditLog",
 	"/keygate.v1.ThreeDSService/CreateAcsSession":         "keygate:CreateAcsSession",
 	"/keygate.v1.ThreeDSService/DecryptChallengeRequest":  "keygate:DecryptChallengeRequest",
 	"/keygate.v1.ThreeDSService/EncryptChallengeResponse": "keygate:EncryptChallengeResponse",
