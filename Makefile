@@ -18,7 +18,7 @@ build:
 	go build -o bin/keygated ./cmd/keygated
 	go build -o bin/keygate ./cmd/keygate
 
-## test: install what the tests need (SoftHSM2, PostgreSQL, openssl, buf), then run every test
+## test: install what the tests need (SoftHSM2, PostgreSQL, openssl, Chromium, buf), then run every test
 test: deps-test tools
 	go vet ./...
 	test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
@@ -51,6 +51,7 @@ deps:
 deps-test: deps
 	@command -v openssl >/dev/null || { apt-get update -q && apt-get install -y -q openssl; }
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q postgresql; }
+	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
 
 tools:
 	@test -x $(GOBIN)/buf && $(GOBIN)/buf --version | grep -qx '$(BUF_VERSION:v%=%)' || go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)

@@ -82,18 +82,20 @@ func accessFor(d *Data, key string) map[string]map[string]AccessRow {
 
 // chart is a small inline SVG bar chart of calls per day.
 func chart(v []int) template.HTML {
-	const w, h = 360, 48
+	const h = 48
 	if len(v) == 0 {
 		return ""
 	}
+	w := min(360, 14*len(v)+40) // a short window keeps narrow bars
 	max := 1
 	for _, x := range v {
 		max = maxInt(max, x)
 	}
-	bw := float64(w) / float64(len(v))
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="chart" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="calls per day, peak %d">`, w, h+12, w, h+12, max)
+	fw := float64(w - 40)
 	fmt.Fprintf(&b, `<line x1="0" y1="%d" x2="%d" y2="%d" stroke="#999" stroke-width="1"/>`, h, w, h)
+	bw := fw / float64(len(v))
 	for i, x := range v {
 		bh := float64(x) / float64(max) * float64(h-2)
 		if x > 0 && bh < 1 {
