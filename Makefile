@@ -18,7 +18,7 @@ build:
 	go build -o bin/keygated ./cmd/keygated
 	go build -o bin/keygate ./cmd/keygate
 
-## test: install what the tests need (SoftHSM2, opencryptoki, PostgreSQL, openssl, buf), then run every test
+## test: install what the tests need (SoftHSM2, opencryptoki, PostgreSQL, openssl, Chromium, buf), then run every test
 test: deps-test tools
 	go vet ./...
 	test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
@@ -57,6 +57,7 @@ deps-test: deps
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q postgresql; }
 	@command -v systemd-analyze >/dev/null || { apt-get update -q && apt-get install -y -q systemd; }
 	@command -v pkcsslotd >/dev/null || { apt-get update -q && apt-get install -y -q opencryptoki; }
+	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
 
 tools:
 	@test -x $(GOBIN)/buf && $(GOBIN)/buf --version | grep -qx '$(BUF_VERSION:v%=%)' || go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)

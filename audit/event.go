@@ -15,7 +15,8 @@ const (
 	KindCertImported  Kind = "certificate.imported" // a certificate chain was imported for a key version
 	KindServerStarted Kind = "server.started"
 	KindServerStopped Kind = "server.stopped"
-	KindAuditRead     Kind = "audit.read" // someone queried, exported or verified the audit log
+	KindAuditRead     Kind = "audit.read"       // someone queried, exported or verified the audit log
+	KindReconciled    Kind = "audit.reconciled" // keygated reconciled the log with CloudTrail (Detail: the counts)
 )
 
 // ResultOK is the Result of a call that succeeded; a failed call carries
@@ -51,7 +52,10 @@ type Event struct {
 	BackendRequestID string // KMS x-amzn-RequestId: CloudTrail's requestID
 	Algorithm        string // signing, encryption or MAC algorithm
 
-	Decision string // policy decision: "Allow", "Deny" or "" when no policy ran
+	// Decision is the policy decision: "Allow", "Deny" (an explicit Deny
+	// matched), "ImplicitDeny" (no statement allowed it), or "" when no
+	// policy ran. docs/AUDIT-FORMAT.md specifies every field.
+	Decision string
 	Sid      string // the deciding statement's Sid
 
 	Result      string        // ResultOK or the gRPC code name

@@ -36,9 +36,11 @@ type Config struct {
 	Admins []string `yaml:"admins"`
 	// Auditors may read and verify the audit log (keygate:ReadAuditLog),
 	// as admins may.
-	Auditors []string      `yaml:"auditors"`
-	Audit    AuditConfig   `yaml:"audit"`
-	ThreeDS  ThreeDSConfig `yaml:"threeds"`
+	Auditors []string    `yaml:"auditors"`
+	Audit    AuditConfig `yaml:"audit"`
+	// Reconcile runs CloudTrail reconciliation on a schedule (reconcile.go).
+	Reconcile ReconcileConfig `yaml:"reconcile"`
+	ThreeDS   ThreeDSConfig   `yaml:"threeds"`
 
 	Store          StoreConfig     `yaml:"store"`
 	Backends       []BackendConfig `yaml:"backends"`
@@ -245,6 +247,7 @@ func (c *Config) defaults() {
 func (c *Config) problems() []string {
 	var p []string
 	add := func(f string, a ...any) { p = append(p, fmt.Sprintf(f, a...)) }
+	p = append(p, c.Reconcile.problems()...)
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		add("listen %q: %v", c.Listen, err)
 	}

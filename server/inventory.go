@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"path/filepath"
+	"strings"
 
 	"github.com/keygate/keygate/internal/kgerr"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
@@ -11,9 +13,9 @@ import (
 // each version's backend key and whether its backend has CloudTrail, the
 // evidence pack the policies and the principals they are evaluated for.
 func (as *auditService) GetInventory(ctx context.Context, _ *pb.GetInventoryRequest) (*pb.GetInventoryResponse, error) {
-	types := map[string]string{}
+	types, fips := map[string]string{}, map[string]string{}
 	for _, b := range as.s.cfg.Backends {
-		types[b.Name] = b.Type
+		types[b.Name], fips[b.Name] = b.Type, fipsLevel(b)
 	}
 	resp := &pb.GetInventoryResponse{Admins: as.s.cfg.Admins, Auditors: as.s.cfg.Auditors}
 	for _, p := range as.s.cfg.Principals {
@@ -26,11 +28,34 @@ func (as *auditService) GetInventory(ctx context.Context, _ *pb.GetInventoryRequ
 			return nil, kgerr.Wrap(kgerr.Unavailable, err, "key registry unavailable")
 		}
 		for _, k := range ks {
-			resp.Keys = append(resp.Keys, &pb.InventoryKey{Key: as.s.keyMetadata(k, nil), BackendType: types[k.Backend], Policy: string(k.Policy)})
+			resp.Keys = append(resp.Keys, &pb.InventoryKey{Key: as.s.keyMetadata(k, nil), BackendType: types[k.Backend],
+				Policy: string(k.Policy), FipsLevel: fips[k.Backend]})
 		}
 		if len(ks) < page {
 			return resp, nil
 		}
 		after = ks[len(ks)-1].Name
 	}
+}
+
+// fipsLevel is what keygate knows of a backend's FIPS 140 validation: AWS
+// KMS's HSMs and CloudHSM are FIPS 140-3 Level 3; SoftHSM2 is software
+// for development; another PKCS#11 module is whatever its certificate says.
+func fipsLevel(b BackendConfig) string {
+	if b.Type == "kms" {
+		return "FIPS 140-3 Level 3 (AWS KMS)"
+	}
+	var c struct {
+		Module string `yaml:"module"`
+	}
+	_ = b.Config.Decode(&c)
+	switch m := strings.ToLower(c.Module); {
+	case strings.Contains(m, "cloudhsm"):
+		return "FIPS 140-3 Level 3 (AWS CloudHSM)"
+	case strings.Contains(m, "softhsm"):
+		return "none: SoftHSM2 (development only)"
+	case c.Module != "":
+		return "per the certificate of " + filepath.Base(c.Module)
+	}
+	return "unknown"
 }

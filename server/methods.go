@@ -76,6 +76,9 @@ var methods = map[string]rpc{
 	"/keygate.v1.AuditService/GetCheckpointKey": {action: "keygate:ReadAuditLog"},
 	"/keygate.v1.AuditService/ExportArchive":    {action: "keygate:ReadAuditLog"},
 	"/keygate.v1.AuditService/GetInventory":     {action: "keygate:ReadAuditLog"},
+	// An auditor's evidence pack is signed by the checkpoint key under its
+	// own domain; the call (and so who asked) is audited like any other.
+	"/keygate.v1.AuditService/SignReportManifest": {action: "keygate:ReadAuditLog"},
 
 	"/keygate.v1.ThreeDSService/CreateAcsSession":         {action: "keygate:CreateAcsSession", key: byKeyID, usage: keys.SignVerify, crypto: true, newOutput: true, facts: acsFacts, also: alsoSign},
 	"/keygate.v1.ThreeDSService/DecryptChallengeRequest":  {action: "keygate:DecryptChallengeRequest", key: bySessionKey, usage: keys.EncryptDecrypt, crypto: true},

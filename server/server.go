@@ -158,6 +158,9 @@ func (s *Server) Serve(lis net.Listener) error {
 	if s.chain != nil {
 		go s.chain.watch(sweepCtx, 10*time.Second, s.health, s.log)
 	}
+	if s.chain != nil && s.cfg.Reconcile.Every > 0 {
+		go s.reconcileLoop(sweepCtx)
+	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.log.Info("keygated serving", "addr", lis.Addr().String(), "backends", len(s.backends))
 	if err := s.grpc.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {

@@ -203,10 +203,13 @@ func onlineAudit(c pb.AuditServiceClient) reconcile.AuditSource {
 	}
 }
 
-// eventOf is the part of an event reconciliation reads.
+// eventOf is an event as reconciliation and the report read it (the
+// hashes and the encryption context are not needed).
 func eventOf(ev *pb.AuditEvent) *audit.Event {
-	return &audit.Event{Seq: ev.Seq, Time: ev.Time.AsTime(), Kind: audit.Kind(ev.Kind), Principal: ev.Principal, Action: ev.Action,
-		KeyName: ev.KeyName, KeyVersion: ev.KeyVersion, BackendKeyID: ev.BackendKeyId, BackendRequestID: ev.BackendRequestId, Result: ev.Result}
+	return &audit.Event{Seq: ev.Seq, Time: ev.Time.AsTime(), Kind: audit.Kind(ev.Kind), Replica: ev.Replica, Principal: ev.Principal,
+		CertSubject: ev.CertSubject, CertSerial: ev.CertSerial, CertURI: ev.CertUri, Peer: ev.Peer, Action: ev.Action,
+		KeyName: ev.KeyName, KeyVersion: ev.KeyVersion, BackendKeyID: ev.BackendKeyId, BackendRequestID: ev.BackendRequestId,
+		Algorithm: ev.Algorithm, Decision: ev.Decision, Sid: ev.Sid, Result: ev.Result, Error: ev.Error, Correlation: ev.CorrelationId, Detail: ev.Detail}
 }
 
 func printReconcile(e *env, r *reconcile.Report) error {

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -16,6 +18,7 @@ import (
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 	"github.com/keygate/keygate/test/harness"
 	"github.com/keygate/keygate/test/kmsserver"
+	"github.com/keygate/keygate/test/s3server"
 )
 
 const (
@@ -36,7 +39,7 @@ type kmsSession struct {
 	signs    int // successful kms:Sign calls through keygate
 }
 
-func startKMSSession(t *testing.T) *kmsSession {
+func startKMSSession(t *testing.T, opts harness.Options) *kmsSession {
 	ctx := context.Background()
 	srv := kmsserver.New(t)
 	srv.SetPrincipal(kmsserver.TestAccessKeyID, keygatedRole)
@@ -45,11 +48,13 @@ func startKMSSession(t *testing.T) *kmsSession {
 	t.Setenv("AWS_ACCESS_KEY_ID", kmsserver.TestAccessKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", kmsserver.TestSecretAccessKey)
 	t.Setenv("AWS_REGION", srv.Region)
-	env := harness.Start(t, harness.Options{ExtraConfig: "auditors: [arn:aws:iam::111122223333:role/ds]\n", ExtraBackends: `
+	opts.ExtraConfig += "auditors: [arn:aws:iam::111122223333:role/ds]\n"
+	opts.ExtraBackends = `
   - name: kms
     type: kms
     config: {region: ` + srv.Region + `, endpoint: "` + srv.URL + `"}
-`})
+`
+	env := harness.Start(t, opts)
 	policy := harness.Policy(
 		harness.Statement{Sid: "Admins", Principals: []string{harness.ARN("admin")}, Actions: []string{"kms:*"}},
 		harness.Statement{Sid: "Keygated", Principals: []string{keygatedRole}, Actions: []string{"kms:*"}},
@@ -87,10 +92,16 @@ func startKMSSession(t *testing.T) *kmsSession {
 	if !srv.DropRecord(s.dropped) {
 		t.Fatal("no CloudTrail record to drop")
 	}
-	s.trailDir = t.TempDir()
+	bucket := t.TempDir() // the trail's bucket, served by s3server; the trail's prefix is org/
+	s.trailDir = filepath.Join(bucket, "org")
 	if _, err := srv.WriteCloudTrail(s.trailDir); err != nil {
 		t.Fatal(err)
 	}
+	s3 := s3server.New(t)
+	if err := s3.PutDir("trail-bucket", bucket); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ENDPOINT_URL_S3", s3.URL)
 	// The compliance team's own credentials for CloudTrail.
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIACOMPLIANCE000001")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "compliance")
@@ -134,10 +145,10 @@ func (s *kmsSession) check(t *testing.T, out string) {
 }
 
 func TestReconcileCLI(t *testing.T) {
-	s := startKMSSession(t)
+	s := startKMSSession(t, harness.Options{})
 	auditor := newCLI(t, s.env, "ds") // an auditor, not an admin
 	// Both sources, online: exit 1 on the findings.
-	for _, src := range [][]string{{"--lookup"}, {"--trail-dir", s.trailDir}} {
+	for _, src := range [][]string{{"--lookup"}, {"--trail-dir", s.trailDir}, {"--trail-s3", "s3://trail-bucket/org"}} {
 		args := append([]string{"--output", "json", "audit", "reconcile", "--since", "1h", "--delivery-delay", "1ms"}, src...)
 		out, errOut, code := auditor.run("", args...)
 		if code != exitInvalid {
@@ -174,5 +185,56 @@ func TestReconcileCLI(t *testing.T) {
 	out, errOut, code = auditor.run("", "audit", "reconcile", "--since", "1h", "--lookup")
 	if code == exitOK || code == exitInvalid || out != "" || !strings.Contains(errOut, "LookupEvents") {
 		t.Errorf("CloudTrail down: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// lockedBuffer collects the server's log.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// keygated's own scheduled run: the summary is an audit event, the
+// findings are logged warnings naming the caller.
+func TestScheduledReconcile(t *testing.T) {
+	var log lockedBuffer
+	s := startKMSSession(t, harness.Options{Log: &log, ExtraConfig: "reconcile: {every: 1h, lookup: true, delivery_delay: 1ms}\n"})
+	ctx := context.Background()
+	ran, err := s.env.Server.Reconcile(ctx, time.Now())
+	if err != nil || !ran {
+		t.Fatalf("reconcile: ran %v, %v", ran, err)
+	}
+	evs, err := pb.NewAuditServiceClient(s.env.Conn("ds")).ListEvents(ctx, &pb.ListEventsRequest{Filter: &pb.EventFilter{Kind: "audit.reconciled"}})
+	if err != nil || len(evs.Events) != 1 {
+		t.Fatalf("reconciled events: %v %v", evs, err)
+	}
+	if d := evs.Events[0].Detail; !strings.Contains(d, "bypass=1 keygate-only=1 mismatched=0") || evs.Events[0].Result != "OK" {
+		t.Errorf("summary event: %+v", evs.Events[0])
+	}
+	if l := log.String(); strings.Count(l, "CloudTrail reconciliation finding") != 2 || !strings.Contains(l, malloryARN) || !strings.Contains(l, s.dropped) {
+		t.Errorf("server log:\n%s", l)
+	}
+	// Within the period this replica holds the lease and renews it; the
+	// lease itself is tested in the server package. A CloudTrail that
+	// cannot be reached fails the run, on the record.
+	s.srv.Close()
+	if ran, err := s.env.Server.Reconcile(ctx, time.Now()); !ran || err == nil {
+		t.Fatalf("CloudTrail down: ran %v, %v", ran, err)
+	}
+	evs, _ = pb.NewAuditServiceClient(s.env.Conn("ds")).ListEvents(ctx, &pb.ListEventsRequest{Filter: &pb.EventFilter{Kind: "audit.reconciled", Result: "Unavailable"}})
+	if len(evs.Events) != 1 {
+		t.Errorf("failed run not audited: %v", evs)
 	}
 }

@@ -6,12 +6,16 @@
 package s3server
 
 import (
+	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/xml"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -252,4 +256,34 @@ func newID(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return strings.ToUpper(hex.EncodeToString(b))
+}
+
+// PutDir stores every file under dir in the bucket, keyed by its path
+// relative to dir with slashes (a trail's log files, as CloudTrail writes
+// them), creating the bucket if needed.
+func (s *Server) PutDir(bucketName, dir string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.buckets[bucketName]
+	if b == nil {
+		b = &bucket{objects: map[string][]*object{}}
+		s.buckets[bucketName] = b
+	}
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		sum := md5.Sum(data)
+		b.objects[filepath.ToSlash(rel)] = append(b.objects[filepath.ToSlash(rel)], &object{data: data,
+			etag: `"` + hex.EncodeToString(sum[:]) + `"`, modified: s.now(), versionID: newID(16)})
+		return nil
+	})
 }

@@ -1079,7 +1079,7 @@ const file_keygate_v1_audit_proto_rawDesc = "" +
 	"\x14ExportArchiveRequest\x120\n" +
 	"\x05until\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"+\n" +
 	"\x15ExportArchiveResponse\x12\x12\n" +
-	"\x04data\x18\x01 \x01(\fR\x04data2\xfe\x03\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data2\xe3\x04\n" +
 	"\fAuditService\x12K\n" +
 	"\n" +
 	"ListEvents\x12\x1d.keygate.v1.ListEventsRequest\x1a\x1e.keygate.v1.ListEventsResponse\x12M\n" +
@@ -1088,7 +1088,8 @@ const file_keygate_v1_audit_proto_rawDesc = "" +
 	"\tVerifyLog\x12\x1c.keygate.v1.VerifyLogRequest\x1a\x1d.keygate.v1.VerifyLogResponse\x12]\n" +
 	"\x10GetCheckpointKey\x12#.keygate.v1.GetCheckpointKeyRequest\x1a$.keygate.v1.GetCheckpointKeyResponse\x12V\n" +
 	"\rExportArchive\x12 .keygate.v1.ExportArchiveRequest\x1a!.keygate.v1.ExportArchiveResponse0\x01\x12Q\n" +
-	"\fGetInventory\x12\x1f.keygate.v1.GetInventoryRequest\x1a .keygate.v1.GetInventoryResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
+	"\fGetInventory\x12\x1f.keygate.v1.GetInventoryRequest\x1a .keygate.v1.GetInventoryResponse\x12c\n" +
+	"\x12SignReportManifest\x12%.keygate.v1.SignReportManifestRequest\x1a&.keygate.v1.SignReportManifestResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
 
 var (
 	file_keygate_v1_audit_proto_rawDescOnce sync.Once
@@ -1104,24 +1105,26 @@ func file_keygate_v1_audit_proto_rawDescGZIP() []byte {
 
 var file_keygate_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_keygate_v1_audit_proto_goTypes = []any{
-	(*AuditEvent)(nil),               // 0: keygate.v1.AuditEvent
-	(*ContextField)(nil),             // 1: keygate.v1.ContextField
-	(*EventFilter)(nil),              // 2: keygate.v1.EventFilter
-	(*ListEventsRequest)(nil),        // 3: keygate.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),       // 4: keygate.v1.ListEventsResponse
-	(*TailEventsRequest)(nil),        // 5: keygate.v1.TailEventsRequest
-	(*TailEventsResponse)(nil),       // 6: keygate.v1.TailEventsResponse
-	(*VerifyLogRequest)(nil),         // 7: keygate.v1.VerifyLogRequest
-	(*VerifyLogResponse)(nil),        // 8: keygate.v1.VerifyLogResponse
-	(*VerifyProblem)(nil),            // 9: keygate.v1.VerifyProblem
-	(*GetCheckpointKeyRequest)(nil),  // 10: keygate.v1.GetCheckpointKeyRequest
-	(*GetCheckpointKeyResponse)(nil), // 11: keygate.v1.GetCheckpointKeyResponse
-	(*ExportArchiveRequest)(nil),     // 12: keygate.v1.ExportArchiveRequest
-	(*ExportArchiveResponse)(nil),    // 13: keygate.v1.ExportArchiveResponse
-	(*timestamppb.Timestamp)(nil),    // 14: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),      // 15: google.protobuf.Duration
-	(*GetInventoryRequest)(nil),      // 16: keygate.v1.GetInventoryRequest
-	(*GetInventoryResponse)(nil),     // 17: keygate.v1.GetInventoryResponse
+	(*AuditEvent)(nil),                 // 0: keygate.v1.AuditEvent
+	(*ContextField)(nil),               // 1: keygate.v1.ContextField
+	(*EventFilter)(nil),                // 2: keygate.v1.EventFilter
+	(*ListEventsRequest)(nil),          // 3: keygate.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),         // 4: keygate.v1.ListEventsResponse
+	(*TailEventsRequest)(nil),          // 5: keygate.v1.TailEventsRequest
+	(*TailEventsResponse)(nil),         // 6: keygate.v1.TailEventsResponse
+	(*VerifyLogRequest)(nil),           // 7: keygate.v1.VerifyLogRequest
+	(*VerifyLogResponse)(nil),          // 8: keygate.v1.VerifyLogResponse
+	(*VerifyProblem)(nil),              // 9: keygate.v1.VerifyProblem
+	(*GetCheckpointKeyRequest)(nil),    // 10: keygate.v1.GetCheckpointKeyRequest
+	(*GetCheckpointKeyResponse)(nil),   // 11: keygate.v1.GetCheckpointKeyResponse
+	(*ExportArchiveRequest)(nil),       // 12: keygate.v1.ExportArchiveRequest
+	(*ExportArchiveResponse)(nil),      // 13: keygate.v1.ExportArchiveResponse
+	(*timestamppb.Timestamp)(nil),      // 14: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 15: google.protobuf.Duration
+	(*GetInventoryRequest)(nil),        // 16: keygate.v1.GetInventoryRequest
+	(*SignReportManifestRequest)(nil),  // 17: keygate.v1.SignReportManifestRequest
+	(*GetInventoryResponse)(nil),       // 18: keygate.v1.GetInventoryResponse
+	(*SignReportManifestResponse)(nil), // 19: keygate.v1.SignReportManifestResponse
 }
 var file_keygate_v1_audit_proto_depIdxs = []int32{
 	14, // 0: keygate.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
@@ -1141,14 +1144,16 @@ var file_keygate_v1_audit_proto_depIdxs = []int32{
 	10, // 14: keygate.v1.AuditService.GetCheckpointKey:input_type -> keygate.v1.GetCheckpointKeyRequest
 	12, // 15: keygate.v1.AuditService.ExportArchive:input_type -> keygate.v1.ExportArchiveRequest
 	16, // 16: keygate.v1.AuditService.GetInventory:input_type -> keygate.v1.GetInventoryRequest
-	4,  // 17: keygate.v1.AuditService.ListEvents:output_type -> keygate.v1.ListEventsResponse
-	6,  // 18: keygate.v1.AuditService.TailEvents:output_type -> keygate.v1.TailEventsResponse
-	8,  // 19: keygate.v1.AuditService.VerifyLog:output_type -> keygate.v1.VerifyLogResponse
-	11, // 20: keygate.v1.AuditService.GetCheckpointKey:output_type -> keygate.v1.GetCheckpointKeyResponse
-	13, // 21: keygate.v1.AuditService.ExportArchive:output_type -> keygate.v1.ExportArchiveResponse
-	17, // 22: keygate.v1.AuditService.GetInventory:output_type -> keygate.v1.GetInventoryResponse
-	17, // [17:23] is the sub-list for method output_type
-	11, // [11:17] is the sub-list for method input_type
+	17, // 17: keygate.v1.AuditService.SignReportManifest:input_type -> keygate.v1.SignReportManifestRequest
+	4,  // 18: keygate.v1.AuditService.ListEvents:output_type -> keygate.v1.ListEventsResponse
+	6,  // 19: keygate.v1.AuditService.TailEvents:output_type -> keygate.v1.TailEventsResponse
+	8,  // 20: keygate.v1.AuditService.VerifyLog:output_type -> keygate.v1.VerifyLogResponse
+	11, // 21: keygate.v1.AuditService.GetCheckpointKey:output_type -> keygate.v1.GetCheckpointKeyResponse
+	13, // 22: keygate.v1.AuditService.ExportArchive:output_type -> keygate.v1.ExportArchiveResponse
+	18, // 23: keygate.v1.AuditService.GetInventory:output_type -> keygate.v1.GetInventoryResponse
+	19, // 24: keygate.v1.AuditService.SignReportManifest:output_type -> keygate.v1.SignReportManifestResponse
+	18, // [18:25] is the sub-list for method output_type
+	11, // [11:18] is the sub-list for method input_type
 	11, // [11:11] is the sub-list for extension type_name
 	11, // [11:11] is the sub-list for extension extendee
 	0,  // [0:11] is the sub-list for field type_name

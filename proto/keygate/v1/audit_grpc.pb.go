@@ -19,12 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AuditService_ListEvents_FullMethodName       = "/keygate.v1.AuditService/ListEvents"
-	AuditService_TailEvents_FullMethodName       = "/keygate.v1.AuditService/TailEvents"
-	AuditService_VerifyLog_FullMethodName        = "/keygate.v1.AuditService/VerifyLog"
-	AuditService_GetCheckpointKey_FullMethodName = "/keygate.v1.AuditService/GetCheckpointKey"
-	AuditService_ExportArchive_FullMethodName    = "/keygate.v1.AuditService/ExportArchive"
-	AuditService_GetInventory_FullMethodName     = "/keygate.v1.AuditService/GetInventory"
+	AuditService_ListEvents_FullMethodName         = "/keygate.v1.AuditService/ListEvents"
+	AuditService_TailEvents_FullMethodName         = "/keygate.v1.AuditService/TailEvents"
+	AuditService_VerifyLog_FullMethodName          = "/keygate.v1.AuditService/VerifyLog"
+	AuditService_GetCheckpointKey_FullMethodName   = "/keygate.v1.AuditService/GetCheckpointKey"
+	AuditService_ExportArchive_FullMethodName      = "/keygate.v1.AuditService/ExportArchive"
+	AuditService_GetInventory_FullMethodName       = "/keygate.v1.AuditService/GetInventory"
+	AuditService_SignReportManifest_FullMethodName = "/keygate.v1.AuditService/SignReportManifest"
 )
 
 // AuditServiceClient is the client API for AuditService service.
@@ -51,6 +52,9 @@ type AuditServiceClient interface {
 	// GetInventory returns the key registry (keys, versions, backend types,
 	// policies) and the configured principals, for reconciliation and reports.
 	GetInventory(ctx context.Context, in *GetInventoryRequest, opts ...grpc.CallOption) (*GetInventoryResponse, error)
+	// SignReportManifest signs an evidence pack's manifest with the audit
+	// checkpoint key, under a domain string of its own (never a checkpoint).
+	SignReportManifest(ctx context.Context, in *SignReportManifestRequest, opts ...grpc.CallOption) (*SignReportManifestResponse, error)
 }
 
 type auditServiceClient struct {
@@ -139,6 +143,16 @@ func (c *auditServiceClient) GetInventory(ctx context.Context, in *GetInventoryR
 	return out, nil
 }
 
+func (c *auditServiceClient) SignReportManifest(ctx context.Context, in *SignReportManifestRequest, opts ...grpc.CallOption) (*SignReportManifestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SignReportManifestResponse)
+	err := c.cc.Invoke(ctx, AuditService_SignReportManifest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuditServiceServer is the server API for AuditService service.
 // All implementations must embed UnimplementedAuditServiceServer
 // for forward compatibility.
@@ -163,6 +177,9 @@ type AuditServiceServer interface {
 	// GetInventory returns the key registry (keys, versions, backend types,
 	// policies) and the configured principals, for reconciliation and reports.
 	GetInventory(context.Context, *GetInventoryRequest) (*GetInventoryResponse, error)
+	// SignReportManifest signs an evidence pack's manifest with the audit
+	// checkpoint key, under a domain string of its own (never a checkpoint).
+	SignReportManifest(context.Context, *SignReportManifestRequest) (*SignReportManifestResponse, error)
 	mustEmbedUnimplementedAuditServiceServer()
 }
 
@@ -190,6 +207,9 @@ func (UnimplementedAuditServiceServer) ExportArchive(*ExportArchiveRequest, grpc
 }
 func (UnimplementedAuditServiceServer) GetInventory(context.Context, *GetInventoryRequest) (*GetInventoryResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetInventory not implemented")
+}
+func (UnimplementedAuditServiceServer) SignReportManifest(context.Context, *SignReportManifestRequest) (*SignReportManifestResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SignReportManifest not implemented")
 }
 func (UnimplementedAuditServiceServer) mustEmbedUnimplementedAuditServiceServer() {}
 func (UnimplementedAuditServiceServer) testEmbeddedByValue()                      {}
@@ -306,6 +326,24 @@ func _AuditService_GetInventory_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuditService_SignReportManifest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SignReportManifestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServiceServer).SignReportManifest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuditService_SignReportManifest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServiceServer).SignReportManifest(ctx, req.(*SignReportManifestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuditService_ServiceDesc is the grpc.ServiceDesc for AuditService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -328,6 +366,10 @@ var AuditService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetInventory",
 			Handler:    _AuditService_GetInventory_Handler,
+		},
+		{
+			MethodName: "SignReportManifest",
+			Handler:    _AuditService_SignReportManifest_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

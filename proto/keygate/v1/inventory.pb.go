@@ -134,7 +134,10 @@ type InventoryKey struct {
 	// The backend's type: "kms" or "pkcs11".
 	BackendType string `protobuf:"bytes,2,opt,name=backend_type,json=backendType,proto3" json:"backend_type,omitempty"`
 	// The key policy (AWS key-policy JSON).
-	Policy        string `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
+	Policy string `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The FIPS 140 validation of the backend, as far as keygate knows it
+	// ("FIPS 140-3 Level 3" for AWS KMS and CloudHSM; "none" for SoftHSM2).
+	FipsLevel     string `protobuf:"bytes,4,opt,name=fips_level,json=fipsLevel,proto3" json:"fips_level,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -190,6 +193,120 @@ func (x *InventoryKey) GetPolicy() string {
 	return ""
 }
 
+func (x *InventoryKey) GetFipsLevel() string {
+	if x != nil {
+		return x.FipsLevel
+	}
+	return ""
+}
+
+type SignReportManifestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The manifest.json bytes, at most 1 MiB.
+	Manifest      []byte `protobuf:"bytes,1,opt,name=manifest,proto3" json:"manifest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignReportManifestRequest) Reset() {
+	*x = SignReportManifestRequest{}
+	mi := &file_keygate_v1_inventory_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignReportManifestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignReportManifestRequest) ProtoMessage() {}
+
+func (x *SignReportManifestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_inventory_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignReportManifestRequest.ProtoReflect.Descriptor instead.
+func (*SignReportManifestRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_inventory_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SignReportManifestRequest) GetManifest() []byte {
+	if x != nil {
+		return x.Manifest
+	}
+	return nil
+}
+
+type SignReportManifestResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ASN.1 DER ECDSA P-256 signature over SHA-256("keygate-report-manifest-v1" 0x00 || manifest).
+	Signature []byte `protobuf:"bytes,1,opt,name=signature,proto3" json:"signature,omitempty"`
+	// The checkpoint key's id (hex SHA-256 of its PKIX DER) and PEM.
+	KeyId         string `protobuf:"bytes,2,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	PublicKeyPem  string `protobuf:"bytes,3,opt,name=public_key_pem,json=publicKeyPem,proto3" json:"public_key_pem,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignReportManifestResponse) Reset() {
+	*x = SignReportManifestResponse{}
+	mi := &file_keygate_v1_inventory_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignReportManifestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignReportManifestResponse) ProtoMessage() {}
+
+func (x *SignReportManifestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_inventory_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignReportManifestResponse.ProtoReflect.Descriptor instead.
+func (*SignReportManifestResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_inventory_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SignReportManifestResponse) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+func (x *SignReportManifestResponse) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *SignReportManifestResponse) GetPublicKeyPem() string {
+	if x != nil {
+		return x.PublicKeyPem
+	}
+	return ""
+}
+
 var File_keygate_v1_inventory_proto protoreflect.FileDescriptor
 
 const file_keygate_v1_inventory_proto_rawDesc = "" +
@@ -203,11 +320,19 @@ const file_keygate_v1_inventory_proto_rawDesc = "" +
 	"principals\x18\x02 \x03(\tR\n" +
 	"principals\x12\x16\n" +
 	"\x06admins\x18\x03 \x03(\tR\x06admins\x12\x1a\n" +
-	"\bauditors\x18\x04 \x03(\tR\bauditors\"t\n" +
+	"\bauditors\x18\x04 \x03(\tR\bauditors\"\x93\x01\n" +
 	"\fInventoryKey\x12)\n" +
 	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\x12!\n" +
 	"\fbackend_type\x18\x02 \x01(\tR\vbackendType\x12\x16\n" +
-	"\x06policy\x18\x03 \x01(\tR\x06policyB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
+	"\x06policy\x18\x03 \x01(\tR\x06policy\x12\x1d\n" +
+	"\n" +
+	"fips_level\x18\x04 \x01(\tR\tfipsLevel\"7\n" +
+	"\x19SignReportManifestRequest\x12\x1a\n" +
+	"\bmanifest\x18\x01 \x01(\fR\bmanifest\"w\n" +
+	"\x1aSignReportManifestResponse\x12\x1c\n" +
+	"\tsignature\x18\x01 \x01(\fR\tsignature\x12\x15\n" +
+	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x12$\n" +
+	"\x0epublic_key_pem\x18\x03 \x01(\tR\fpublicKeyPemB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
 
 var (
 	file_keygate_v1_inventory_proto_rawDescOnce sync.Once
@@ -221,16 +346,18 @@ func file_keygate_v1_inventory_proto_rawDescGZIP() []byte {
 	return file_keygate_v1_inventory_proto_rawDescData
 }
 
-var file_keygate_v1_inventory_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_keygate_v1_inventory_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_keygate_v1_inventory_proto_goTypes = []any{
-	(*GetInventoryRequest)(nil),  // 0: keygate.v1.GetInventoryRequest
-	(*GetInventoryResponse)(nil), // 1: keygate.v1.GetInventoryResponse
-	(*InventoryKey)(nil),         // 2: keygate.v1.InventoryKey
-	(*KeyMetadata)(nil),          // 3: keygate.v1.KeyMetadata
+	(*GetInventoryRequest)(nil),        // 0: keygate.v1.GetInventoryRequest
+	(*GetInventoryResponse)(nil),       // 1: keygate.v1.GetInventoryResponse
+	(*InventoryKey)(nil),               // 2: keygate.v1.InventoryKey
+	(*SignReportManifestRequest)(nil),  // 3: keygate.v1.SignReportManifestRequest
+	(*SignReportManifestResponse)(nil), // 4: keygate.v1.SignReportManifestResponse
+	(*KeyMetadata)(nil),                // 5: keygate.v1.KeyMetadata
 }
 var file_keygate_v1_inventory_proto_depIdxs = []int32{
 	2, // 0: keygate.v1.GetInventoryResponse.keys:type_name -> keygate.v1.InventoryKey
-	3, // 1: keygate.v1.InventoryKey.key:type_name -> keygate.v1.KeyMetadata
+	5, // 1: keygate.v1.InventoryKey.key:type_name -> keygate.v1.KeyMetadata
 	2, // [2:2] is the sub-list for method output_type
 	2, // [2:2] is the sub-list for method input_type
 	2, // [2:2] is the sub-list for extension type_name
@@ -250,7 +377,7 @@ func file_keygate_v1_inventory_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_inventory_proto_rawDesc), len(file_keygate_v1_inventory_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
