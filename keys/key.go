@@ -18,12 +18,12 @@ const (
 type VersionState string
 
 const (
-	VersionPending         VersionState = "PENDING"          // created, e.g. waiting for its certificate
-	VersionActive          VersionState = "ACTIVE"           // primary: new signatures and encryptions
-	VersionRetired         VersionState = "RETIRED"          // verify and decrypt only
-	VersionDisabled        VersionState = "DISABLED"         // no use at all, can come back
-	VersionPendingDeletion VersionState = "PENDING_DELETION" // waiting period before destruction
-	VersionDestroyed       VersionState = "DESTROYED"        // backend key gone
+	VersionPendingActivation VersionState = "PENDING_ACTIVATION" // created, e.g. waiting for its certificate
+	VersionActive            VersionState = "ACTIVE"             // primary: new signatures and encryptions
+	VersionRetired           VersionState = "RETIRED"            // verify and decrypt only
+	VersionDisabled          VersionState = "DISABLED"           // no use at all, can come back
+	VersionPendingDeletion   VersionState = "PENDING_DELETION"   // waiting period before destruction
+	VersionDestroyed         VersionState = "DESTROYED"          // backend key gone
 )
 
 // Key is a logical key: a name callers use, and the backend keys behind it.
@@ -53,6 +53,8 @@ type Version struct {
 	CreatedAt    time.Time
 	// CertChain is the version's certificate chain, DER, leaf first.
 	CertChain [][]byte
+	// DeletionAt is when a PENDING_DELETION version may be destroyed.
+	DeletionAt time.Time
 }
 
 // Primary is the active version, or nil if the key has none.

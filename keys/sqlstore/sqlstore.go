@@ -22,33 +22,10 @@ type Store struct {
 	db *sqldb.DB
 }
 
-// New creates the tables if needed.
+// New brings the store's schema up to date (migrate.go) and opens it.
 func New(ctx context.Context, db *sqldb.DB) (*Store, error) {
-	schema := []string{
-		`CREATE TABLE IF NOT EXISTS keys (
-			name TEXT PRIMARY KEY,
-			description TEXT NOT NULL,
-			spec TEXT NOT NULL,
-			usage TEXT NOT NULL,
-			backend TEXT NOT NULL,
-			state TEXT NOT NULL,
-			policy TEXT NOT NULL,
-			allow_raw_secret BOOLEAN NOT NULL,
-			created_at BIGINT NOT NULL,
-			revision BIGINT NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS key_versions (
-			key_name TEXT NOT NULL REFERENCES keys(name),
-			version BIGINT NOT NULL,
-			state TEXT NOT NULL,
-			backend_key_id TEXT NOT NULL,
-			created_at BIGINT NOT NULL,
-			cert_chain TEXT NOT NULL,
-			PRIMARY KEY (key_name, version))`,
-	}
-	for _, q := range schema {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return nil, fmt.Errorf("key store schema: %w", err)
-		}
+	if _, err := migrate(ctx, db); err != nil {
+		return nil, err
 	}
 	return &Store{db: db}, nil
 }
@@ -100,15 +77,15 @@ func (s *Store) UpdateKey(ctx context.Context, k *keys.Key) error {
 }
 
 func (s *Store) putVersions(ctx context.Context, tx *sql.Tx, k *keys.Key) error {
-	q := s.db.Rebind(`INSERT INTO key_versions (key_name, version, state, backend_key_id, created_at, cert_chain)
-		VALUES (?, ?, ?, ?, ?, ?)`)
+	q := s.db.Rebind(`INSERT INTO key_versions (key_name, version, state, backend_key_id, created_at, cert_chain, deletion_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`)
 	for _, v := range k.Versions {
 		chain, err := json.Marshal(v.CertChain) // [][]byte as base64 strings
 		if err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, q, k.Name, int64(v.Number), string(v.State), v.BackendKeyID,
-			v.CreatedAt.UnixNano(), string(chain)); err != nil {
+			v.CreatedAt.UnixNano(), string(chain), unixNano(v.DeletionAt)); err != nil {
 			return err
 		}
 	}
@@ -175,7 +152,7 @@ func (s *Store) loadVersions(ctx context.Context, q querier, ks []*keys.Key) err
 		args[i] = k.Name
 	}
 	in := strings.TrimSuffix(strings.Repeat("?,", len(ks)), ",")
-	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT key_name, version, state, backend_key_id, created_at, cert_chain
+	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT key_name, version, state, backend_key_id, created_at, cert_chain, deletion_at
 		FROM key_versions WHERE key_name IN (`+in+`) ORDER BY key_name, version`), args...)
 	if err != nil {
 		return err
@@ -184,18 +161,29 @@ func (s *Store) loadVersions(ctx context.Context, q querier, ks []*keys.Key) err
 	for rows.Next() {
 		var (
 			name, state, id, chain string
-			num, created           int64
+			num, created, deletion int64
 		)
-		if err := rows.Scan(&name, &num, &state, &id, &created, &chain); err != nil {
+		if err := rows.Scan(&name, &num, &state, &id, &created, &chain, &deletion); err != nil {
 			return err
 		}
 		v := keys.Version{Number: uint32(num), State: keys.VersionState(state), BackendKeyID: id, CreatedAt: time.Unix(0, created).UTC()}
+		if deletion != 0 {
+			v.DeletionAt = time.Unix(0, deletion).UTC()
+		}
 		if err := json.Unmarshal([]byte(chain), &v.CertChain); err != nil {
 			return fmt.Errorf("key %q version %d: certificate chain: %w", name, num, err)
 		}
 		byName[name].Versions = append(byName[name].Versions, v)
 	}
 	return rows.Err()
+}
+
+// unixNano stores the zero time as 0.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 func scanKey(row interface{ Scan(...any) error }) (*keys.Key, error) {
