@@ -206,6 +206,9 @@ func (s *Server) keyMetadata(k *keys.Key, backendState func(*keys.Version) strin
 		v := &k.Versions[i]
 		kv := &pb.KeyVersion{Version: v.Number, State: string(v.State), BackendKeyId: v.BackendKeyID,
 			CreateTime: timestamppb.New(v.CreatedAt), CertificateCount: uint32(len(v.CertChain))}
+		if !v.DeletionAt.IsZero() {
+			kv.DeletionTime = timestamppb.New(v.DeletionAt)
+		}
 		if backendState != nil {
 			kv.BackendState = backendState(v)
 		}

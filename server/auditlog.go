@@ -29,12 +29,18 @@ type chainAuditor struct {
 
 // kindOf gives a successful administrative call its event kind.
 var kindOf = map[string]audit.Kind{
-	"kms:CreateKey":             audit.KindKeyCreated,
-	"kms:EnableKey":             audit.KindKeyEnabled,
-	"kms:DisableKey":            audit.KindKeyDisabled,
-	"kms:PutKeyPolicy":          audit.KindPolicyChanged,
-	"keygate:ImportCertificate": audit.KindCertImported,
-	"keygate:ReadAuditLog":      audit.KindAuditRead,
+	"kms:CreateKey":              audit.KindKeyCreated,
+	"kms:EnableKey":              audit.KindKeyEnabled,
+	"kms:DisableKey":             audit.KindKeyDisabled,
+	"kms:PutKeyPolicy":           audit.KindPolicyChanged,
+	"keygate:ImportCertificate":  audit.KindCertImported,
+	"keygate:ReadAuditLog":       audit.KindAuditRead,
+	"keygate:CreateKeyVersion":   audit.KindKeyCreated,
+	"keygate:ActivateKeyVersion": audit.KindKeyEnabled,
+	"keygate:RetireKeyVersion":   audit.KindKeyDisabled,
+	"kms:ScheduleKeyDeletion":    audit.KindKeyDisabled,
+	"kms:CancelKeyDeletion":      audit.KindKeyDisabled, // back to RETIRED
+	"keygate:DestroyKeyVersion":  audit.KindKeyDestroyed,
 }
 
 func (a *chainAuditor) Record(ctx context.Context, c *Call) error {

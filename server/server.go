@@ -60,6 +60,13 @@ var actions = map[string]string{
 	"/keygate.v1.KeyAdminService/ImportCertificate":       "keygate:ImportCertificate",
 	"/keygate.v1.KeyAdminService/GetCertificate":          "kms:DescribeKey",
 	"/keygate.v1.PolicyService/PushKeyPolicy":             "kms:PutKeyPolicy",
+	// The version lifecycle (lifecycle.go).
+	"/keygate.v1.KeyAdminService/CreateKeyVersion":           "keygate:CreateKeyVersion",
+	"/keygate.v1.KeyAdminService/ActivateKeyVersion":         "keygate:ActivateKeyVersion",
+	"/keygate.v1.KeyAdminService/RetireKeyVersion":           "keygate:RetireKeyVersion",
+	"/keygate.v1.KeyAdminService/ScheduleKeyVersionDeletion": "kms:ScheduleKeyDeletion",
+	"/keygate.v1.KeyAdminService/CancelKeyVersionDeletion":   "kms:CancelKeyDeletion",
+	"/keygate.v1.KeyAdminService/DestroyKeyVersion":          "keygate:DestroyKeyVersion",
 }
 
 // Server is a configured keygated.
@@ -87,6 +94,9 @@ type Server struct {
 type Options struct {
 	Auditor    Auditor
 	Authorizer Authorizer
+	// Now is the key registry's clock (cryptoperiods, deletion waiting
+	// periods); nil means time.Now. Tests pass a clock they move.
+	Now func() time.Time
 }
 
 // New opens the store and the backends and builds the gRPC server. The
@@ -117,7 +127,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		}
 		s.backends[bc.Name] = b
 	}
-	s.keys = keyring.New(store, s.backends, keyring.Options{ARN: cfg.KeyARN, Refresh: cfg.KeyRefresh})
+	s.keys = keyring.New(store, s.backends, keyring.Options{ARN: cfg.KeyARN, Refresh: cfg.KeyRefresh, Now: opts.Now})
 	s.authz, s.auditor = opts.Authorizer, opts.Auditor
 	if s.authz == nil {
 		types := map[string]string{}

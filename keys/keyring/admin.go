@@ -63,27 +63,31 @@ func (r *Keyring) Create(ctx context.Context, p CreateParams) (*Entry, error) {
 		return nil, err
 	}
 	id := p.BackendKeyID
-	if id == "" {
-		if id, err = b.CreateKey(ctx, backendsCreate(p)); err != nil {
+	record := func() (*Entry, error) {
+		// Open checks that an adopted key really has the spec and usage,
+		// and gives the canonical id (a KMS ARN for an alias).
+		h, err := b.Open(ctx, id, p.Spec, p.Usage)
+		if err != nil {
 			return nil, err
 		}
+		now := r.now().UTC()
+		k := &keys.Key{
+			Name: p.Name, Description: p.Description, Spec: p.Spec, Usage: p.Usage, Backend: b.Name(),
+			State: keys.Enabled, Policy: p.Policy, AllowRawSecret: p.AllowRawSecret, CreatedAt: now,
+			Versions: []keys.Version{{Number: 1, State: keys.VersionActive, BackendKeyID: h.ID(), CreatedAt: now}},
+		}
+		if err := r.store.CreateKey(ctx, k); err != nil {
+			return nil, err
+		}
+		return r.Put(ctx, k)
 	}
-	// Open checks that an adopted key really has the spec and usage, and
-	// gives the canonical id (a KMS ARN for an alias).
-	h, err := b.Open(ctx, id, p.Spec, p.Usage)
-	if err != nil {
+	if id != "" {
+		return record() // an adopted key is not ours to destroy
+	}
+	if id, err = b.CreateKey(ctx, backendsCreate(p)); err != nil {
 		return nil, err
 	}
-	now := r.now().UTC()
-	k := &keys.Key{
-		Name: p.Name, Description: p.Description, Spec: p.Spec, Usage: p.Usage, Backend: b.Name(),
-		State: keys.Enabled, Policy: p.Policy, AllowRawSecret: p.AllowRawSecret, CreatedAt: now,
-		Versions: []keys.Version{{Number: 1, State: keys.VersionActive, BackendKeyID: h.ID(), CreatedAt: now}},
-	}
-	if err := r.store.CreateKey(ctx, k); err != nil {
-		return nil, err
-	}
-	return r.Put(ctx, k)
+	return r.orphanSafe(ctx, b, id, record)
 }
 
 // Update applies change to the stored key and caches the result. change

@@ -145,7 +145,7 @@ func (x *KeyMetadata) GetVersions() []*KeyVersion {
 type KeyVersion struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Version uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
-	// PENDING, ACTIVE, RETIRED, DISABLED, PENDING_DELETION or DESTROYED.
+	// PENDING_ACTIVATION, ACTIVE, RETIRED, DISABLED, PENDING_DELETION or DESTROYED.
 	State string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
 	// The backend's id: a KMS key ARN, a PKCS#11 CKA_ID in hex.
 	BackendKeyId string                 `protobuf:"bytes,3,opt,name=backend_key_id,json=backendKeyId,proto3" json:"backend_key_id,omitempty"`
@@ -154,8 +154,10 @@ type KeyVersion struct {
 	BackendState string `protobuf:"bytes,5,opt,name=backend_state,json=backendState,proto3" json:"backend_state,omitempty"`
 	// How many certificates the version's chain holds.
 	CertificateCount uint32 `protobuf:"varint,6,opt,name=certificate_count,json=certificateCount,proto3" json:"certificate_count,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// When a PENDING_DELETION version may be destroyed.
+	DeletionTime  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=deletion_time,json=deletionTime,proto3" json:"deletion_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *KeyVersion) Reset() {
@@ -228,6 +230,13 @@ func (x *KeyVersion) GetCertificateCount() uint32 {
 		return x.CertificateCount
 	}
 	return 0
+}
+
+func (x *KeyVersion) GetDeletionTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeletionTime
+	}
+	return nil
 }
 
 type CreateKeyRequest struct {
@@ -1192,6 +1201,696 @@ func (x *GetCertificateResponse) GetChainPem() string {
 	return ""
 }
 
+type CreateKeyVersionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateKeyVersionRequest) Reset() {
+	*x = CreateKeyVersionRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateKeyVersionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateKeyVersionRequest) ProtoMessage() {}
+
+func (x *CreateKeyVersionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateKeyVersionRequest.ProtoReflect.Descriptor instead.
+func (*CreateKeyVersionRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CreateKeyVersionRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+type CreateKeyVersionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   *KeyMetadata           `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The version the call was about (for CreateKeyVersion, the new one).
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// What changed, e.g. "v2 PENDING_ACTIVATION -> ACTIVE; v1 ACTIVE -> RETIRED".
+	Transition    string `protobuf:"bytes,3,opt,name=transition,proto3" json:"transition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateKeyVersionResponse) Reset() {
+	*x = CreateKeyVersionResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateKeyVersionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateKeyVersionResponse) ProtoMessage() {}
+
+func (x *CreateKeyVersionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateKeyVersionResponse.ProtoReflect.Descriptor instead.
+func (*CreateKeyVersionResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CreateKeyVersionResponse) GetKey() *KeyMetadata {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *CreateKeyVersionResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *CreateKeyVersionResponse) GetTransition() string {
+	if x != nil {
+		return x.Transition
+	}
+	return ""
+}
+
+type ActivateKeyVersionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The version to change (required).
+	Version       uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivateKeyVersionRequest) Reset() {
+	*x = ActivateKeyVersionRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivateKeyVersionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivateKeyVersionRequest) ProtoMessage() {}
+
+func (x *ActivateKeyVersionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivateKeyVersionRequest.ProtoReflect.Descriptor instead.
+func (*ActivateKeyVersionRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ActivateKeyVersionRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *ActivateKeyVersionRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type ActivateKeyVersionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   *KeyMetadata           `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The version the call was about (for CreateKeyVersion, the new one).
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// What changed, e.g. "v2 PENDING_ACTIVATION -> ACTIVE; v1 ACTIVE -> RETIRED".
+	Transition    string `protobuf:"bytes,3,opt,name=transition,proto3" json:"transition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivateKeyVersionResponse) Reset() {
+	*x = ActivateKeyVersionResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivateKeyVersionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivateKeyVersionResponse) ProtoMessage() {}
+
+func (x *ActivateKeyVersionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivateKeyVersionResponse.ProtoReflect.Descriptor instead.
+func (*ActivateKeyVersionResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ActivateKeyVersionResponse) GetKey() *KeyMetadata {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *ActivateKeyVersionResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ActivateKeyVersionResponse) GetTransition() string {
+	if x != nil {
+		return x.Transition
+	}
+	return ""
+}
+
+type RetireKeyVersionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The version to change (required).
+	Version       uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetireKeyVersionRequest) Reset() {
+	*x = RetireKeyVersionRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireKeyVersionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireKeyVersionRequest) ProtoMessage() {}
+
+func (x *RetireKeyVersionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireKeyVersionRequest.ProtoReflect.Descriptor instead.
+func (*RetireKeyVersionRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RetireKeyVersionRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *RetireKeyVersionRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type RetireKeyVersionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   *KeyMetadata           `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The version the call was about (for CreateKeyVersion, the new one).
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// What changed, e.g. "v2 PENDING_ACTIVATION -> ACTIVE; v1 ACTIVE -> RETIRED".
+	Transition    string `protobuf:"bytes,3,opt,name=transition,proto3" json:"transition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetireKeyVersionResponse) Reset() {
+	*x = RetireKeyVersionResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireKeyVersionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireKeyVersionResponse) ProtoMessage() {}
+
+func (x *RetireKeyVersionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireKeyVersionResponse.ProtoReflect.Descriptor instead.
+func (*RetireKeyVersionResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RetireKeyVersionResponse) GetKey() *KeyMetadata {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *RetireKeyVersionResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *RetireKeyVersionResponse) GetTransition() string {
+	if x != nil {
+		return x.Transition
+	}
+	return ""
+}
+
+type ScheduleKeyVersionDeletionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The version to change (required).
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The waiting period, 7-30 days; 0 means 30.
+	PendingWindowInDays uint32 `protobuf:"varint,3,opt,name=pending_window_in_days,json=pendingWindowInDays,proto3" json:"pending_window_in_days,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *ScheduleKeyVersionDeletionRequest) Reset() {
+	*x = ScheduleKeyVersionDeletionRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleKeyVersionDeletionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleKeyVersionDeletionRequest) ProtoMessage() {}
+
+func (x *ScheduleKeyVersionDeletionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleKeyVersionDeletionRequest.ProtoReflect.Descriptor instead.
+func (*ScheduleKeyVersionDeletionRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ScheduleKeyVersionDeletionRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *ScheduleKeyVersionDeletionRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ScheduleKeyVersionDeletionRequest) GetPendingWindowInDays() uint32 {
+	if x != nil {
+		return x.PendingWindowInDays
+	}
+	return 0
+}
+
+type ScheduleKeyVersionDeletionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   *KeyMetadata           `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The version the call was about (for CreateKeyVersion, the new one).
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// What changed, e.g. "v2 PENDING_ACTIVATION -> ACTIVE; v1 ACTIVE -> RETIRED".
+	Transition    string `protobuf:"bytes,3,opt,name=transition,proto3" json:"transition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleKeyVersionDeletionResponse) Reset() {
+	*x = ScheduleKeyVersionDeletionResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleKeyVersionDeletionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleKeyVersionDeletionResponse) ProtoMessage() {}
+
+func (x *ScheduleKeyVersionDeletionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleKeyVersionDeletionResponse.ProtoReflect.Descriptor instead.
+func (*ScheduleKeyVersionDeletionResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ScheduleKeyVersionDeletionResponse) GetKey() *KeyMetadata {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *ScheduleKeyVersionDeletionResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ScheduleKeyVersionDeletionResponse) GetTransition() string {
+	if x != nil {
+		return x.Transition
+	}
+	return ""
+}
+
+type CancelKeyVersionDeletionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The version to change (required).
+	Version       uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelKeyVersionDeletionRequest) Reset() {
+	*x = CancelKeyVersionDeletionRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelKeyVersionDeletionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelKeyVersionDeletionRequest) ProtoMessage() {}
+
+func (x *CancelKeyVersionDeletionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelKeyVersionDeletionRequest.ProtoReflect.Descriptor instead.
+func (*CancelKeyVersionDeletionRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CancelKeyVersionDeletionRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *CancelKeyVersionDeletionRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type CancelKeyVersionDeletionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   *KeyMetadata           `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The version the call was about (for CreateKeyVersion, the new one).
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// What changed, e.g. "v2 PENDING_ACTIVATION -> ACTIVE; v1 ACTIVE -> RETIRED".
+	Transition    string `protobuf:"bytes,3,opt,name=transition,proto3" json:"transition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelKeyVersionDeletionResponse) Reset() {
+	*x = CancelKeyVersionDeletionResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelKeyVersionDeletionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelKeyVersionDeletionResponse) ProtoMessage() {}
+
+func (x *CancelKeyVersionDeletionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelKeyVersionDeletionResponse.ProtoReflect.Descriptor instead.
+func (*CancelKeyVersionDeletionResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *CancelKeyVersionDeletionResponse) GetKey() *KeyMetadata {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *CancelKeyVersionDeletionResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *CancelKeyVersionDeletionResponse) GetTransition() string {
+	if x != nil {
+		return x.Transition
+	}
+	return ""
+}
+
+type DestroyKeyVersionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The version to change (required).
+	Version       uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DestroyKeyVersionRequest) Reset() {
+	*x = DestroyKeyVersionRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DestroyKeyVersionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DestroyKeyVersionRequest) ProtoMessage() {}
+
+func (x *DestroyKeyVersionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DestroyKeyVersionRequest.ProtoReflect.Descriptor instead.
+func (*DestroyKeyVersionRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *DestroyKeyVersionRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *DestroyKeyVersionRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type DestroyKeyVersionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   *KeyMetadata           `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The version the call was about (for CreateKeyVersion, the new one).
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// What changed, e.g. "v2 PENDING_ACTIVATION -> ACTIVE; v1 ACTIVE -> RETIRED".
+	Transition    string `protobuf:"bytes,3,opt,name=transition,proto3" json:"transition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DestroyKeyVersionResponse) Reset() {
+	*x = DestroyKeyVersionResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DestroyKeyVersionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DestroyKeyVersionResponse) ProtoMessage() {}
+
+func (x *DestroyKeyVersionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DestroyKeyVersionResponse.ProtoReflect.Descriptor instead.
+func (*DestroyKeyVersionResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *DestroyKeyVersionResponse) GetKey() *KeyMetadata {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *DestroyKeyVersionResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *DestroyKeyVersionResponse) GetTransition() string {
+	if x != nil {
+		return x.Transition
+	}
+	return ""
+}
+
 var File_keygate_v1_admin_proto protoreflect.FileDescriptor
 
 const file_keygate_v1_admin_proto_rawDesc = "" +
@@ -1210,7 +1909,7 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"createTime\x12'\n" +
 	"\x0fprimary_version\x18\t \x01(\rR\x0eprimaryVersion\x122\n" +
 	"\bversions\x18\n" +
-	" \x03(\v2\x16.keygate.v1.KeyVersionR\bversions\"\xf1\x01\n" +
+	" \x03(\v2\x16.keygate.v1.KeyVersionR\bversions\"\xb2\x02\n" +
 	"\n" +
 	"KeyVersion\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x14\n" +
@@ -1219,7 +1918,8 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12#\n" +
 	"\rbackend_state\x18\x05 \x01(\tR\fbackendState\x12+\n" +
-	"\x11certificate_count\x18\x06 \x01(\rR\x10certificateCount\"\xde\x02\n" +
+	"\x11certificate_count\x18\x06 \x01(\rR\x10certificateCount\x12?\n" +
+	"\rdeletion_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\fdeletionTime\"\xde\x02\n" +
 	"\x10CreateKeyRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x19\n" +
@@ -1276,7 +1976,62 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\"5\n" +
 	"\x16GetCertificateResponse\x12\x1b\n" +
-	"\tchain_pem\x18\x01 \x01(\tR\bchainPem2\xea\x05\n" +
+	"\tchain_pem\x18\x01 \x01(\tR\bchainPem\"0\n" +
+	"\x17CreateKeyVersionRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"\x7f\n" +
+	"\x18CreateKeyVersionResponse\x12)\n" +
+	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1e\n" +
+	"\n" +
+	"transition\x18\x03 \x01(\tR\n" +
+	"transition\"L\n" +
+	"\x19ActivateKeyVersionRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\"\x81\x01\n" +
+	"\x1aActivateKeyVersionResponse\x12)\n" +
+	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1e\n" +
+	"\n" +
+	"transition\x18\x03 \x01(\tR\n" +
+	"transition\"J\n" +
+	"\x17RetireKeyVersionRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\"\x7f\n" +
+	"\x18RetireKeyVersionResponse\x12)\n" +
+	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1e\n" +
+	"\n" +
+	"transition\x18\x03 \x01(\tR\n" +
+	"transition\"\x89\x01\n" +
+	"!ScheduleKeyVersionDeletionRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x123\n" +
+	"\x16pending_window_in_days\x18\x03 \x01(\rR\x13pendingWindowInDays\"\x89\x01\n" +
+	"\"ScheduleKeyVersionDeletionResponse\x12)\n" +
+	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1e\n" +
+	"\n" +
+	"transition\x18\x03 \x01(\tR\n" +
+	"transition\"R\n" +
+	"\x1fCancelKeyVersionDeletionRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\"\x87\x01\n" +
+	" CancelKeyVersionDeletionResponse\x12)\n" +
+	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1e\n" +
+	"\n" +
+	"transition\x18\x03 \x01(\tR\n" +
+	"transition\"K\n" +
+	"\x18DestroyKeyVersionRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\"\x80\x01\n" +
+	"\x19DestroyKeyVersionResponse\x12)\n" +
+	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1e\n" +
+	"\n" +
+	"transition\x18\x03 \x01(\tR\n" +
+	"transition2\xe3\n" +
+	"\n" +
 	"\x0fKeyAdminService\x12H\n" +
 	"\tCreateKey\x12\x1c.keygate.v1.CreateKeyRequest\x1a\x1d.keygate.v1.CreateKeyResponse\x12N\n" +
 	"\vDescribeKey\x12\x1e.keygate.v1.DescribeKeyRequest\x1a\x1f.keygate.v1.DescribeKeyResponse\x12E\n" +
@@ -1287,7 +2042,13 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\fGetKeyPolicy\x12\x1f.keygate.v1.GetKeyPolicyRequest\x1a .keygate.v1.GetKeyPolicyResponse\x12Q\n" +
 	"\fPutKeyPolicy\x12\x1f.keygate.v1.PutKeyPolicyRequest\x1a .keygate.v1.PutKeyPolicyResponse\x12`\n" +
 	"\x11ImportCertificate\x12$.keygate.v1.ImportCertificateRequest\x1a%.keygate.v1.ImportCertificateResponse\x12W\n" +
-	"\x0eGetCertificate\x12!.keygate.v1.GetCertificateRequest\x1a\".keygate.v1.GetCertificateResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
+	"\x0eGetCertificate\x12!.keygate.v1.GetCertificateRequest\x1a\".keygate.v1.GetCertificateResponse\x12]\n" +
+	"\x10CreateKeyVersion\x12#.keygate.v1.CreateKeyVersionRequest\x1a$.keygate.v1.CreateKeyVersionResponse\x12c\n" +
+	"\x12ActivateKeyVersion\x12%.keygate.v1.ActivateKeyVersionRequest\x1a&.keygate.v1.ActivateKeyVersionResponse\x12]\n" +
+	"\x10RetireKeyVersion\x12#.keygate.v1.RetireKeyVersionRequest\x1a$.keygate.v1.RetireKeyVersionResponse\x12{\n" +
+	"\x1aScheduleKeyVersionDeletion\x12-.keygate.v1.ScheduleKeyVersionDeletionRequest\x1a..keygate.v1.ScheduleKeyVersionDeletionResponse\x12u\n" +
+	"\x18CancelKeyVersionDeletion\x12+.keygate.v1.CancelKeyVersionDeletionRequest\x1a,.keygate.v1.CancelKeyVersionDeletionResponse\x12`\n" +
+	"\x11DestroyKeyVersion\x12$.keygate.v1.DestroyKeyVersionRequest\x1a%.keygate.v1.DestroyKeyVersionResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
 
 var (
 	file_keygate_v1_admin_proto_rawDescOnce sync.Once
@@ -1301,63 +2062,94 @@ func file_keygate_v1_admin_proto_rawDescGZIP() []byte {
 	return file_keygate_v1_admin_proto_rawDescData
 }
 
-var file_keygate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_keygate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_keygate_v1_admin_proto_goTypes = []any{
-	(*KeyMetadata)(nil),               // 0: keygate.v1.KeyMetadata
-	(*KeyVersion)(nil),                // 1: keygate.v1.KeyVersion
-	(*CreateKeyRequest)(nil),          // 2: keygate.v1.CreateKeyRequest
-	(*CreateKeyResponse)(nil),         // 3: keygate.v1.CreateKeyResponse
-	(*DescribeKeyRequest)(nil),        // 4: keygate.v1.DescribeKeyRequest
-	(*DescribeKeyResponse)(nil),       // 5: keygate.v1.DescribeKeyResponse
-	(*ListKeysRequest)(nil),           // 6: keygate.v1.ListKeysRequest
-	(*ListKeysResponse)(nil),          // 7: keygate.v1.ListKeysResponse
-	(*EnableKeyRequest)(nil),          // 8: keygate.v1.EnableKeyRequest
-	(*EnableKeyResponse)(nil),         // 9: keygate.v1.EnableKeyResponse
-	(*DisableKeyRequest)(nil),         // 10: keygate.v1.DisableKeyRequest
-	(*DisableKeyResponse)(nil),        // 11: keygate.v1.DisableKeyResponse
-	(*GetKeyPolicyRequest)(nil),       // 12: keygate.v1.GetKeyPolicyRequest
-	(*GetKeyPolicyResponse)(nil),      // 13: keygate.v1.GetKeyPolicyResponse
-	(*PutKeyPolicyRequest)(nil),       // 14: keygate.v1.PutKeyPolicyRequest
-	(*PutKeyPolicyResponse)(nil),      // 15: keygate.v1.PutKeyPolicyResponse
-	(*ImportCertificateRequest)(nil),  // 16: keygate.v1.ImportCertificateRequest
-	(*ImportCertificateResponse)(nil), // 17: keygate.v1.ImportCertificateResponse
-	(*GetCertificateRequest)(nil),     // 18: keygate.v1.GetCertificateRequest
-	(*GetCertificateResponse)(nil),    // 19: keygate.v1.GetCertificateResponse
-	(*timestamppb.Timestamp)(nil),     // 20: google.protobuf.Timestamp
+	(*KeyMetadata)(nil),                        // 0: keygate.v1.KeyMetadata
+	(*KeyVersion)(nil),                         // 1: keygate.v1.KeyVersion
+	(*CreateKeyRequest)(nil),                   // 2: keygate.v1.CreateKeyRequest
+	(*CreateKeyResponse)(nil),                  // 3: keygate.v1.CreateKeyResponse
+	(*DescribeKeyRequest)(nil),                 // 4: keygate.v1.DescribeKeyRequest
+	(*DescribeKeyResponse)(nil),                // 5: keygate.v1.DescribeKeyResponse
+	(*ListKeysRequest)(nil),                    // 6: keygate.v1.ListKeysRequest
+	(*ListKeysResponse)(nil),                   // 7: keygate.v1.ListKeysResponse
+	(*EnableKeyRequest)(nil),                   // 8: keygate.v1.EnableKeyRequest
+	(*EnableKeyResponse)(nil),                  // 9: keygate.v1.EnableKeyResponse
+	(*DisableKeyRequest)(nil),                  // 10: keygate.v1.DisableKeyRequest
+	(*DisableKeyResponse)(nil),                 // 11: keygate.v1.DisableKeyResponse
+	(*GetKeyPolicyRequest)(nil),                // 12: keygate.v1.GetKeyPolicyRequest
+	(*GetKeyPolicyResponse)(nil),               // 13: keygate.v1.GetKeyPolicyResponse
+	(*PutKeyPolicyRequest)(nil),                // 14: keygate.v1.PutKeyPolicyRequest
+	(*PutKeyPolicyResponse)(nil),               // 15: keygate.v1.PutKeyPolicyResponse
+	(*ImportCertificateRequest)(nil),           // 16: keygate.v1.ImportCertificateRequest
+	(*ImportCertificateResponse)(nil),          // 17: keygate.v1.ImportCertificateResponse
+	(*GetCertificateRequest)(nil),              // 18: keygate.v1.GetCertificateRequest
+	(*GetCertificateResponse)(nil),             // 19: keygate.v1.GetCertificateResponse
+	(*CreateKeyVersionRequest)(nil),            // 20: keygate.v1.CreateKeyVersionRequest
+	(*CreateKeyVersionResponse)(nil),           // 21: keygate.v1.CreateKeyVersionResponse
+	(*ActivateKeyVersionRequest)(nil),          // 22: keygate.v1.ActivateKeyVersionRequest
+	(*ActivateKeyVersionResponse)(nil),         // 23: keygate.v1.ActivateKeyVersionResponse
+	(*RetireKeyVersionRequest)(nil),            // 24: keygate.v1.RetireKeyVersionRequest
+	(*RetireKeyVersionResponse)(nil),           // 25: keygate.v1.RetireKeyVersionResponse
+	(*ScheduleKeyVersionDeletionRequest)(nil),  // 26: keygate.v1.ScheduleKeyVersionDeletionRequest
+	(*ScheduleKeyVersionDeletionResponse)(nil), // 27: keygate.v1.ScheduleKeyVersionDeletionResponse
+	(*CancelKeyVersionDeletionRequest)(nil),    // 28: keygate.v1.CancelKeyVersionDeletionRequest
+	(*CancelKeyVersionDeletionResponse)(nil),   // 29: keygate.v1.CancelKeyVersionDeletionResponse
+	(*DestroyKeyVersionRequest)(nil),           // 30: keygate.v1.DestroyKeyVersionRequest
+	(*DestroyKeyVersionResponse)(nil),          // 31: keygate.v1.DestroyKeyVersionResponse
+	(*timestamppb.Timestamp)(nil),              // 32: google.protobuf.Timestamp
 }
 var file_keygate_v1_admin_proto_depIdxs = []int32{
-	20, // 0: keygate.v1.KeyMetadata.create_time:type_name -> google.protobuf.Timestamp
+	32, // 0: keygate.v1.KeyMetadata.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 1: keygate.v1.KeyMetadata.versions:type_name -> keygate.v1.KeyVersion
-	20, // 2: keygate.v1.KeyVersion.create_time:type_name -> google.protobuf.Timestamp
-	0,  // 3: keygate.v1.CreateKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 4: keygate.v1.DescribeKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 5: keygate.v1.ListKeysResponse.keys:type_name -> keygate.v1.KeyMetadata
-	0,  // 6: keygate.v1.EnableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 7: keygate.v1.DisableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	20, // 8: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
-	2,  // 9: keygate.v1.KeyAdminService.CreateKey:input_type -> keygate.v1.CreateKeyRequest
-	4,  // 10: keygate.v1.KeyAdminService.DescribeKey:input_type -> keygate.v1.DescribeKeyRequest
-	6,  // 11: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
-	8,  // 12: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
-	10, // 13: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
-	12, // 14: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
-	14, // 15: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
-	16, // 16: keygate.v1.KeyAdminService.ImportCertificate:input_type -> keygate.v1.ImportCertificateRequest
-	18, // 17: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
-	3,  // 18: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
-	5,  // 19: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
-	7,  // 20: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
-	9,  // 21: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
-	11, // 22: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
-	13, // 23: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
-	15, // 24: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
-	17, // 25: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
-	19, // 26: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
-	18, // [18:27] is the sub-list for method output_type
-	9,  // [9:18] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	32, // 2: keygate.v1.KeyVersion.create_time:type_name -> google.protobuf.Timestamp
+	32, // 3: keygate.v1.KeyVersion.deletion_time:type_name -> google.protobuf.Timestamp
+	0,  // 4: keygate.v1.CreateKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 5: keygate.v1.DescribeKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 6: keygate.v1.ListKeysResponse.keys:type_name -> keygate.v1.KeyMetadata
+	0,  // 7: keygate.v1.EnableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 8: keygate.v1.DisableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	32, // 9: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
+	0,  // 10: keygate.v1.CreateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 11: keygate.v1.ActivateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 12: keygate.v1.RetireKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 13: keygate.v1.ScheduleKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 14: keygate.v1.CancelKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 15: keygate.v1.DestroyKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	2,  // 16: keygate.v1.KeyAdminService.CreateKey:input_type -> keygate.v1.CreateKeyRequest
+	4,  // 17: keygate.v1.KeyAdminService.DescribeKey:input_type -> keygate.v1.DescribeKeyRequest
+	6,  // 18: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
+	8,  // 19: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
+	10, // 20: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
+	12, // 21: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
+	14, // 22: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
+	16, // 23: keygate.v1.KeyAdminService.ImportCertificate:input_type -> keygate.v1.ImportCertificateRequest
+	18, // 24: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
+	20, // 25: keygate.v1.KeyAdminService.CreateKeyVersion:input_type -> keygate.v1.CreateKeyVersionRequest
+	22, // 26: keygate.v1.KeyAdminService.ActivateKeyVersion:input_type -> keygate.v1.ActivateKeyVersionRequest
+	24, // 27: keygate.v1.KeyAdminService.RetireKeyVersion:input_type -> keygate.v1.RetireKeyVersionRequest
+	26, // 28: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:input_type -> keygate.v1.ScheduleKeyVersionDeletionRequest
+	28, // 29: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:input_type -> keygate.v1.CancelKeyVersionDeletionRequest
+	30, // 30: keygate.v1.KeyAdminService.DestroyKeyVersion:input_type -> keygate.v1.DestroyKeyVersionRequest
+	3,  // 31: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
+	5,  // 32: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
+	7,  // 33: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
+	9,  // 34: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
+	11, // 35: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
+	13, // 36: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
+	15, // 37: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
+	17, // 38: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
+	19, // 39: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
+	21, // 40: keygate.v1.KeyAdminService.CreateKeyVersion:output_type -> keygate.v1.CreateKeyVersionResponse
+	23, // 41: keygate.v1.KeyAdminService.ActivateKeyVersion:output_type -> keygate.v1.ActivateKeyVersionResponse
+	25, // 42: keygate.v1.KeyAdminService.RetireKeyVersion:output_type -> keygate.v1.RetireKeyVersionResponse
+	27, // 43: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:output_type -> keygate.v1.ScheduleKeyVersionDeletionResponse
+	29, // 44: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:output_type -> keygate.v1.CancelKeyVersionDeletionResponse
+	31, // 45: keygate.v1.KeyAdminService.DestroyKeyVersion:output_type -> keygate.v1.DestroyKeyVersionResponse
+	31, // [31:46] is the sub-list for method output_type
+	16, // [16:31] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_keygate_v1_admin_proto_init() }
@@ -1371,7 +2163,7 @@ func file_keygate_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_admin_proto_rawDesc), len(file_keygate_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,225 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/keygate/keygate/internal/kgerr"
+	"github.com/keygate/keygate/keys"
+	pb "github.com/keygate/keygate/proto/keygate/v1"
+	"github.com/keygate/keygate/server"
+	"github.com/keygate/keygate/test/harness"
+)
+
+// testClock is a clock the test moves; nothing sleeps.
+type testClock struct{ off atomic.Int64 }
+
+func (c *testClock) now() time.Time         { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *testClock) advance(d time.Duration) { c.off.Add(int64(d)) }
+
+func wantState(t *testing.T, md *pb.KeyMetadata, want ...string) {
+	t.Helper()
+	if len(md.Versions) != len(want) {
+		t.Fatalf("%d versions, want %d: %v", len(md.Versions), len(want), md.Versions)
+	}
+	for i, v := range md.Versions {
+		if v.State != want[i] {
+			t.Fatalf("version %d is %s, want %s", v.Version, v.State, want[i])
+		}
+	}
+}
+
+// wantRefused checks a refusal's code and that its message names what it must.
+func wantRefused(t *testing.T, err error, code codes.Code, names string) {
+	t.Helper()
+	if status.Code(err) != code || !strings.Contains(status.Convert(err).Message(), names) {
+		t.Fatalf("got %v, want %v naming %q", err, code, names)
+	}
+}
+
+// A symmetric key rotates on SoftHSM2: the new version is primary at once,
+// the old one still decrypts until it is scheduled for deletion; the
+// deletion is cancelled, scheduled again, and once its waiting period has
+// passed on the test clock the object is gone from the token.
+func TestLifecycleSymmetricSoftHSM(t *testing.T) {
+	clock := &testClock{}
+	env := harness.Start(t, harness.Options{ServerOptions: server.Options{Now: clock.now}})
+	env.CreateKey("data-key", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+	ctx := context.Background()
+	admin, cs := env.Admin("admin"), env.Crypto("acs")
+	ec := map[string]string{"acsTransID": "42"}
+	old, err := cs.Encrypt(ctx, &pb.EncryptRequest{KeyId: "data-key", Plaintext: []byte("4111111111111111"), EncryptionContext: ec})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rot, err := admin.CreateKeyVersion(ctx, &pb.CreateKeyVersionRequest{KeyId: "data-key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantState(t, rot.Key, "RETIRED", "ACTIVE")
+	if rot.Version != 2 || rot.Key.PrimaryVersion != 2 || rot.Transition != "v2 (new) -> ACTIVE; v1 ACTIVE -> RETIRED" {
+		t.Fatalf("rotation: version %d, primary %d, %q", rot.Version, rot.Key.PrimaryVersion, rot.Transition)
+	}
+	v1ID := rot.Key.Versions[0].BackendKeyId
+	fresh, err := cs.Encrypt(ctx, &pb.EncryptRequest{KeyId: "data-key", Plaintext: []byte("x"), EncryptionContext: ec})
+	if err != nil || fresh.KeyVersion != 2 {
+		t.Fatalf("encrypt after rotation: %v, version %d", err, fresh.GetKeyVersion())
+	}
+	decryptOld := func() error {
+		_, err := cs.Decrypt(ctx, &pb.DecryptRequest{CiphertextBlob: old.CiphertextBlob, EncryptionContext: ec})
+		return err
+	}
+	if err := decryptOld(); err != nil {
+		t.Fatalf("a RETIRED version no longer decrypts: %v", err)
+	}
+
+	// Transitions from the wrong state, bad input: refused, naming why.
+	_, err = admin.RetireKeyVersion(ctx, &pb.RetireKeyVersionRequest{KeyId: "data-key", Version: 1})
+	wantRefused(t, err, codes.FailedPrecondition, "version 1 is RETIRED")
+	_, err = admin.ScheduleKeyVersionDeletion(ctx, &pb.ScheduleKeyVersionDeletionRequest{KeyId: "data-key", Version: 2})
+	wantRefused(t, err, codes.FailedPrecondition, "version 2 is ACTIVE")
+	_, err = admin.ScheduleKeyVersionDeletion(ctx, &pb.ScheduleKeyVersionDeletionRequest{KeyId: "data-key", Version: 1, PendingWindowInDays: 6})
+	wantRefused(t, err, codes.InvalidArgument, "pending_window_in_days")
+	_, err = admin.ActivateKeyVersion(ctx, &pb.ActivateKeyVersionRequest{KeyId: "data-key", Version: 9})
+	wantRefused(t, err, codes.NotFound, "no version 9")
+	_, err = admin.DestroyKeyVersion(ctx, &pb.DestroyKeyVersionRequest{KeyId: "data-key"})
+	wantRefused(t, err, codes.InvalidArgument, "version is required")
+	_, err = env.Admin("acs").RetireKeyVersion(ctx, &pb.RetireKeyVersionRequest{KeyId: "data-key", Version: 2})
+	wantCode(t, err, codes.PermissionDenied)
+
+	sched, err := admin.ScheduleKeyVersionDeletion(ctx, &pb.ScheduleKeyVersionDeletionRequest{KeyId: "data-key", Version: 1, PendingWindowInDays: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantState(t, sched.Key, "PENDING_DELETION", "ACTIVE")
+	if sched.Key.Versions[0].DeletionTime == nil {
+		t.Fatal("no deletion time")
+	}
+	wantRefused(t, decryptOld(), codes.FailedPrecondition, "PENDING_DELETION")
+	_, err = admin.DestroyKeyVersion(ctx, &pb.DestroyKeyVersionRequest{KeyId: "data-key", Version: 1})
+	wantRefused(t, err, codes.FailedPrecondition, "PENDING_DELETION until")
+	if _, err := admin.CancelKeyVersionDeletion(ctx, &pb.CancelKeyVersionDeletionRequest{KeyId: "data-key", Version: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := decryptOld(); err != nil {
+		t.Fatalf("after the deletion was cancelled: %v", err)
+	}
+
+	if _, err := admin.ScheduleKeyVersionDeletion(ctx, &pb.ScheduleKeyVersionDeletionRequest{KeyId: "data-key", Version: 1, PendingWindowInDays: 7}); err != nil {
+		t.Fatal(err)
+	}
+	clock.advance(7*24*time.Hour + time.Minute)
+	des, err := admin.DestroyKeyVersion(ctx, &pb.DestroyKeyVersionRequest{KeyId: "data-key", Version: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantState(t, des.Key, "DESTROYED", "ACTIVE")
+	b, err := env.Server.Keyring().Backend("hsm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Open(ctx, v1ID, keys.SymmetricDefault, keys.EncryptDecrypt); kgerr.KindOf(err) != kgerr.NotFound {
+		t.Fatalf("the destroyed version's object is still on the token: %v", err)
+	}
+	wantRefused(t, decryptOld(), codes.FailedPrecondition, "DESTROYED")
+	if _, err := cs.Decrypt(ctx, &pb.DecryptRequest{CiphertextBlob: fresh.CiphertextBlob, EncryptionContext: ec}); err != nil {
+		t.Fatalf("the primary after its predecessor was destroyed: %v", err)
+	}
+}
+
+// An asymmetric key's new version waits in PENDING_ACTIVATION while the
+// primary keeps signing; once activated it signs, and what each version
+// signed verifies against that version.
+func TestLifecycleSigningKey(t *testing.T) {
+	env := harness.Start(t, harness.Options{})
+	env.CreateKey("acs-signing", "ECC_NIST_P256", "SIGN_VERIFY")
+	ctx := context.Background()
+	admin, cs := env.Admin("admin"), env.Crypto("acs")
+	sign := func() *pb.SignResponse {
+		t.Helper()
+		r, err := cs.Sign(ctx, &pb.SignRequest{KeyId: "acs-signing", Message: []byte("acs signed content")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	before := sign()
+	rot, err := admin.CreateKeyVersion(ctx, &pb.CreateKeyVersionRequest{KeyId: "acs-signing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantState(t, rot.Key, "ACTIVE", "PENDING_ACTIVATION")
+	if s := sign(); s.KeyVersion != 1 {
+		t.Fatalf("a PENDING_ACTIVATION version signed: version %d", s.KeyVersion)
+	}
+	_, err = admin.CreateKeyVersion(ctx, &pb.CreateKeyVersionRequest{KeyId: "acs-signing"})
+	wantRefused(t, err, codes.FailedPrecondition, "already PENDING_ACTIVATION")
+	act, err := admin.ActivateKeyVersion(ctx, &pb.ActivateKeyVersionRequest{KeyId: "acs-signing", Version: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantState(t, act.Key, "RETIRED", "ACTIVE")
+	after := sign()
+	if after.KeyVersion != 2 {
+		t.Fatalf("signed with version %d after activation", after.KeyVersion)
+	}
+	for _, s := range []*pb.SignResponse{before, after} {
+		r, err := cs.Verify(ctx, &pb.VerifyRequest{KeyId: "acs-signing", KeyVersion: s.KeyVersion,
+			Message: []byte("acs signed content"), Signature: s.Signature, SigningAlgorithm: s.SigningAlgorithm})
+		if err != nil || !r.SignatureValid {
+			t.Fatalf("version %d's signature: %v, %v", s.KeyVersion, r, err)
+		}
+	}
+}
+
+// Admins racing to rotate one key never both win on the same revision:
+// each win is one version, and one version is ACTIVE.
+func TestLifecycleRotationRace(t *testing.T) {
+	env := harness.Start(t, harness.Options{})
+	env.CreateKey("av-mac", "HMAC_256", "GENERATE_VERIFY_MAC")
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = env.Admin("admin").CreateKeyVersion(ctx, &pb.CreateKeyVersionRequest{KeyId: "av-mac"})
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		switch status.Code(err) {
+		case codes.OK:
+			won++
+		case codes.FailedPrecondition:
+		default:
+			t.Fatalf("a racing rotation failed otherwise: %v", err)
+		}
+	}
+	d, err := env.Admin("admin").DescribeKey(ctx, &pb.DescribeKeyRequest{KeyId: "av-mac"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if won < 1 || len(d.Key.Versions) != 1+won || d.Key.PrimaryVersion != uint32(1+won) {
+		t.Fatalf("%d rotations won, key has %d versions, primary %d", won, len(d.Key.Versions), d.Key.PrimaryVersion)
+	}
+	active := 0
+	for _, v := range d.Key.Versions {
+		if v.State == "ACTIVE" {
+			active++
+		}
+	}
+	if active != 1 {
+		t.Fatalf("%d ACTIVE versions after the race", active)
+	}
+}
