@@ -21,7 +21,7 @@ import (
 // testClock is a clock the test moves; nothing sleeps.
 type testClock struct{ off atomic.Int64 }
 
-func (c *testClock) now() time.Time         { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *testClock) now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
 func (c *testClock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
 func wantState(t *testing.T, md *pb.KeyMetadata, want ...string) {
