@@ -44,6 +44,12 @@ var kindOf = map[string]audit.Kind{
 }
 
 func (a *chainAuditor) Record(ctx context.Context, c *Call) error {
+	e := a.eventOf(c)
+	return a.log.Record(ctx, &e)
+}
+
+// eventOf is the audit event of a call as it stands.
+func (a *chainAuditor) eventOf(c *Call) audit.Event {
 	e := audit.Event{
 		Time: c.Start, Kind: audit.KindCall, Replica: a.replica,
 		Principal: c.Principal.ARN, CertSubject: c.Principal.Subject, CertSerial: c.Principal.Serial,
@@ -60,7 +66,7 @@ func (a *chainAuditor) Record(ctx context.Context, c *Call) error {
 	if len(c.EncContext) > 0 {
 		e.Context = a.log.HashContext(c.EncContext)
 	}
-	return a.log.Record(ctx, &e)
+	return e
 }
 
 // event records a server event (started, stopped) outside any call.

@@ -46,6 +46,10 @@ type Call struct {
 
 	Err     error
 	Latency time.Duration
+	// journaled is set once the call's change to the key registry has
+	// committed with its audit event (journal.go); then a success needs no
+	// second record.
+	journaled bool
 }
 
 // Auditor makes a call's record durable. The call is answered only after
@@ -148,6 +152,9 @@ func (s *Server) begin(ctx context.Context, method string) (c *Call, _ context.C
 // closed: no answer without an audit record).
 func (s *Server) finish(ctx context.Context, c *Call) error {
 	c.Latency = time.Since(c.Start)
+	if c.journaled && c.Err == nil {
+		return nil
+	}
 	if err := s.auditor.Record(context.WithoutCancel(ctx), c); err != nil {
 		s.log.Error("audit record failed; refusing the call", "method", c.Method, "err", err)
 		return toStatus(kgerr.Wrap(kgerr.Unavailable, err, "audit log unavailable"))

@@ -142,6 +142,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 			return nil, err
 		}
 		s.auditor = s.chain
+		store.SetJournal(s.journal)
 	}
 	if s.auditor == nil {
 		s.auditor = logAuditor{log: log}

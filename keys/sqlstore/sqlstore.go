@@ -19,8 +19,19 @@ import (
 
 // Store is the keys.Store on SQLite or PostgreSQL.
 type Store struct {
-	db *sqldb.DB
+	db      *sqldb.DB
+	journal Journal
 }
+
+// A Journal records a change to the registry inside the change's own
+// transaction (the audit log shares the database): if it fails, the change
+// is not made, and a change is never made without its record. before is
+// nil for a new key; after has its new revision.
+type Journal func(ctx context.Context, tx *sql.Tx, before, after *keys.Key) error
+
+// SetJournal makes every later CreateKey and UpdateKey call j in its
+// transaction. Set it before the store is shared.
+func (s *Store) SetJournal(j Journal) { s.journal = j }
 
 // New brings the store's schema up to date (migrate.go) and opens it.
 func New(ctx context.Context, db *sqldb.DB) (*Store, error) {
@@ -47,12 +58,25 @@ func (s *Store) CreateKey(ctx context.Context, k *keys.Key) error {
 		if err != nil {
 			return err
 		}
-		return s.putVersions(ctx, tx, k)
+		if err := s.putVersions(ctx, tx, k); err != nil {
+			return err
+		}
+		if s.journal != nil {
+			return s.journal(ctx, tx, nil, k)
+		}
+		return nil
 	})
 }
 
 func (s *Store) UpdateKey(ctx context.Context, k *keys.Key) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		var before *keys.Key
+		if s.journal != nil {
+			var err error
+			if before, err = s.getKey(ctx, tx, k.Name); err != nil {
+				return err
+			}
+		}
 		res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE keys SET description = ?, state = ?, policy = ?,
 			allow_raw_secret = ?, revision = ? WHERE name = ? AND revision = ?`),
 			k.Description, string(k.State), string(k.Policy), k.AllowRawSecret, k.Revision+1, k.Name, k.Revision)
@@ -70,6 +94,13 @@ func (s *Store) UpdateKey(ctx context.Context, k *keys.Key) error {
 		}
 		if err := s.putVersions(ctx, tx, k); err != nil {
 			return err
+		}
+		after := *k
+		after.Revision++
+		if s.journal != nil {
+			if err := s.journal(ctx, tx, before, &after); err != nil {
+				return err
+			}
 		}
 		k.Revision++
 		return nil
