@@ -182,6 +182,17 @@ func (s *Server) metadata(ctx context.Context, e *keyring.Entry) *pb.KeyMetadata
 	return s.keyMetadata(e.Key, func(v *keys.Version) string {
 		h, ok := e.Opened(v.Number)
 		if !ok {
+			// Versions that serve nothing (pending deletion) are not
+			// opened; a backend that can say their state without a
+			// handle still does.
+			if ks, ok := s.backends[e.Key.Backend].(interface {
+				KeyState(ctx context.Context, id string) (string, error)
+			}); ok && v.State != keys.VersionDestroyed {
+				if state, err := ks.KeyState(ctx, v.BackendKeyID); err == nil {
+					return state
+				}
+				return "UNKNOWN"
+			}
 			return ""
 		}
 		if st, ok := h.(BackendStater); ok {

@@ -223,3 +223,74 @@ func TestLifecycleRotationRace(t *testing.T) {
 		t.Fatalf("%d ACTIVE versions after the race", active)
 	}
 }
+
+// The same lifecycle on the KMS backend against test/kmsserver: a
+// symmetric key and an ECC key rotate; scheduling a version's deletion
+// schedules the KMS key's with the same waiting period, and cancelling it
+// leaves the KMS key enabled, so the RETIRED version still decrypts.
+func TestLifecycleKMS(t *testing.T) {
+	env, _ := startWithKMS(t)
+	ctx := context.Background()
+	admin, cs := env.Admin("admin"), env.Crypto("acs")
+	pol := harness.Policy(
+		harness.Statement{Sid: "Admins", Principals: []string{harness.ARN("admin")}, Actions: []string{"kms:*", "keygate:*"}},
+		harness.Statement{Sid: "KeygatedUsesAndManagesTheKey", Principals: []string{keygatedRole}, Actions: []string{"kms:*"}},
+		harness.Statement{Sid: "Services", Principals: []string{harness.ARN("acs")}, Actions: harness.DataActions})
+	for _, k := range []struct{ name, spec, usage string }{
+		{"kms-data", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"}, {"kms-sign", "ECC_NIST_P256", "SIGN_VERIFY"}} {
+		if _, err := admin.CreateKey(ctx, &pb.CreateKeyRequest{KeyId: k.name, KeySpec: k.spec, KeyUsage: k.usage, Backend: "kms", Policy: pol}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, err := cs.Encrypt(ctx, &pb.EncryptRequest{KeyId: "kms-data", Plaintext: []byte("pan")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot, err := admin.CreateKeyVersion(ctx, &pb.CreateKeyVersionRequest{KeyId: "kms-data"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantState(t, rot.Key, "RETIRED", "ACTIVE")
+	if rot.Key.Versions[0].BackendKeyId == rot.Key.Versions[1].BackendKeyId || !strings.HasPrefix(rot.Key.Versions[1].BackendKeyId, "arn:aws:kms:") {
+		t.Fatalf("the new version is not a new KMS key: %v", rot.Key.Versions)
+	}
+	sched, err := admin.ScheduleKeyVersionDeletion(ctx, &pb.ScheduleKeyVersionDeletionRequest{KeyId: "kms-data", Version: 1, PendingWindowInDays: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sched.Key.Versions[0].BackendState; got != "PendingDeletion" {
+		t.Fatalf("the KMS key of a PENDING_DELETION version is %s", got)
+	}
+	canc, err := admin.CancelKeyVersionDeletion(ctx, &pb.CancelKeyVersionDeletionRequest{KeyId: "kms-data", Version: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := canc.Key.Versions[0].BackendState; got != "Enabled" {
+		t.Fatalf("the KMS key after the deletion was cancelled is %s", got)
+	}
+	if _, err := cs.Decrypt(ctx, &pb.DecryptRequest{CiphertextBlob: old.CiphertextBlob}); err != nil {
+		t.Fatalf("the RETIRED KMS version no longer decrypts: %v", err)
+	}
+
+	before, err := cs.Sign(ctx, &pb.SignRequest{KeyId: "kms-sign", Message: []byte("m")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateKeyVersion(ctx, &pb.CreateKeyVersionRequest{KeyId: "kms-sign"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.ActivateKeyVersion(ctx, &pb.ActivateKeyVersionRequest{KeyId: "kms-sign", Version: 2}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := cs.Sign(ctx, &pb.SignRequest{KeyId: "kms-sign", Message: []byte("m")})
+	if err != nil || after.KeyVersion != 2 {
+		t.Fatalf("sign after activation: %v, version %d", err, after.GetKeyVersion())
+	}
+	for _, s := range []*pb.SignResponse{before, after} {
+		r, err := cs.Verify(ctx, &pb.VerifyRequest{KeyId: "kms-sign", KeyVersion: s.KeyVersion, Message: []byte("m"),
+			Signature: s.Signature, SigningAlgorithm: s.SigningAlgorithm})
+		if err != nil || !r.SignatureValid {
+			t.Fatalf("version %d's signature: %v, %v", s.KeyVersion, r, err)
+		}
+	}
+}
