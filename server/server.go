@@ -60,6 +60,7 @@ var actions = map[string]string{
 	"/keygate.v1.KeyAdminService/ImportCertificate":       "keygate:ImportCertificate",
 	"/keygate.v1.KeyAdminService/GetCertificate":          "kms:DescribeKey",
 	"/keygate.v1.PolicyService/PushKeyPolicy":             "kms:PutKeyPolicy",
+	"/keygate.v1.CryptoService/ReEncrypt":                 "kms:ReEncryptFrom", // and kms:ReEncryptTo on the destination
 	// The version lifecycle (lifecycle.go).
 	"/keygate.v1.KeyAdminService/CreateKeyVersion":           "keygate:CreateKeyVersion",
 	"/keygate.v1.KeyAdminService/ActivateKeyVersion":         "keygate:ActivateKeyVersion",

@@ -24,6 +24,10 @@ type testClock struct{ off atomic.Int64 }
 func (c *testClock) now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
 func (c *testClock) advance(d time.Duration) { c.off.Add(int64(d)) }
 
+// adminCrypto is the admin's crypto client (OpenPolicy gives admins kms:*,
+// so also kms:ReEncryptFrom and kms:ReEncryptTo).
+func adminCrypto(env *harness.Env) pb.CryptoServiceClient { return env.Crypto("admin") }
+
 func wantState(t *testing.T, md *pb.KeyMetadata, want ...string) {
 	t.Helper()
 	if len(md.Versions) != len(want) {
@@ -80,6 +84,20 @@ func TestLifecycleSymmetricSoftHSM(t *testing.T) {
 	if err := decryptOld(); err != nil {
 		t.Fatalf("a RETIRED version no longer decrypts: %v", err)
 	}
+
+	// The old ciphertext moves to the new version without its plaintext
+	// leaving keygate; a caller without kms:ReEncryptFrom cannot.
+	re, err := adminCrypto(env).ReEncrypt(ctx, &pb.ReEncryptRequest{CiphertextBlob: old.CiphertextBlob,
+		SourceEncryptionContext: ec, DestinationEncryptionContext: ec})
+	if err != nil || re.SourceKeyVersion != 1 || re.KeyVersion != 2 {
+		t.Fatalf("re-encrypt: %v %v", re, err)
+	}
+	if pt, err := cs.Decrypt(ctx, &pb.DecryptRequest{CiphertextBlob: re.CiphertextBlob, EncryptionContext: ec}); err != nil ||
+		string(pt.Plaintext) != "4111111111111111" || pt.KeyVersion != 2 {
+		t.Fatalf("decrypt the re-encrypted ciphertext: %v %v", pt, err)
+	}
+	_, err = cs.ReEncrypt(ctx, &pb.ReEncryptRequest{CiphertextBlob: old.CiphertextBlob, SourceEncryptionContext: ec})
+	wantCode(t, err, codes.PermissionDenied)
 
 	// Transitions from the wrong state, bad input: refused, naming why.
 	_, err = admin.RetireKeyVersion(ctx, &pb.RetireKeyVersionRequest{KeyId: "data-key", Version: 1})
@@ -270,6 +288,20 @@ func TestLifecycleKMS(t *testing.T) {
 	}
 	if _, err := cs.Decrypt(ctx, &pb.DecryptRequest{CiphertextBlob: old.CiphertextBlob}); err != nil {
 		t.Fatalf("the RETIRED KMS version no longer decrypts: %v", err)
+	}
+
+	// From a PKCS#11 key to a KMS key, the plaintext staying in keygate.
+	env.CreateKey("hsm-data", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+	hct, err := cs.Encrypt(ctx, &pb.EncryptRequest{KeyId: "hsm-data", Plaintext: []byte("moving")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved, err := env.Crypto("admin").ReEncrypt(ctx, &pb.ReEncryptRequest{CiphertextBlob: hct.CiphertextBlob, DestinationKeyId: "kms-data"})
+	if err != nil || moved.KeyId != "kms-data" || moved.KeyVersion != 2 {
+		t.Fatalf("re-encrypt from PKCS#11 to KMS: %v %v", moved, err)
+	}
+	if pt, err := cs.Decrypt(ctx, &pb.DecryptRequest{CiphertextBlob: moved.CiphertextBlob}); err != nil || string(pt.Plaintext) != "moving" {
+		t.Fatalf("decrypt under KMS: %v %v", pt, err)
 	}
 
 	before, err := cs.Sign(ctx, &pb.SignRequest{KeyId: "kms-sign", Message: []byte("m")})
