@@ -38,7 +38,13 @@ type Key struct {
 	Policy []byte
 	// AllowRawSecret lets DeriveSharedSecret return the raw ECDH secret.
 	AllowRawSecret bool
-	CreatedAt      time.Time
+	// RotationPeriod, if set, makes keygated rotate the key itself when
+	// its primary is that old (symmetric and HMAC keys).
+	RotationPeriod time.Duration
+	// Cryptoperiod is how long a version may make new outputs; 0 means
+	// the configured default for the key's usage.
+	Cryptoperiod time.Duration
+	CreatedAt    time.Time
 	// Revision increases on every change; stores use it to refuse lost
 	// updates when several replicas share one store.
 	Revision int64

@@ -45,6 +45,8 @@ type Config struct {
 	Log        LogConfig     `yaml:"log"`
 	// MaxConcurrentStreams bounds in-flight calls per connection.
 	MaxConcurrentStreams uint32 `yaml:"max_concurrent_streams"`
+	// Lifecycle holds the key lifecycle's defaults (lifecycle_config.go).
+	Lifecycle LifecycleConfig `yaml:"lifecycle"`
 }
 
 // TLSConfig names the server's certificate and the CA that client
@@ -173,6 +175,7 @@ func (c *Config) defaults() {
 	if c.MaxConcurrentStreams == 0 {
 		c.MaxConcurrentStreams = 256
 	}
+	c.Lifecycle.defaults()
 }
 
 func (c *Config) problems() []string {
@@ -251,6 +254,7 @@ func (c *Config) problems() []string {
 	if c.ThreeDS.SessionTTL < 0 || c.ThreeDS.SessionTTL > time.Hour {
 		add("threeds.session_ttl must be between 0 and 1h")
 	}
+	p = append(p, c.Lifecycle.problems()...)
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":
 	default:

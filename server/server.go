@@ -68,6 +68,7 @@ var actions = map[string]string{
 	"/keygate.v1.KeyAdminService/ScheduleKeyVersionDeletion": "kms:ScheduleKeyDeletion",
 	"/keygate.v1.KeyAdminService/CancelKeyVersionDeletion":   "kms:CancelKeyDeletion",
 	"/keygate.v1.KeyAdminService/DestroyKeyVersion":          "keygate:DestroyKeyVersion",
+	"/keygate.v1.KeyAdminService/UpdateKeyRotation":          "kms:EnableKeyRotation",
 }
 
 // Server is a configured keygated.
@@ -83,6 +84,8 @@ type Server struct {
 	actions    map[string]string
 	chain      *chainAuditor // nil when the audit log is disabled
 	auditStore *sqlstore.Store
+	keyStore   *keysql.Store
+	holder     string // this process in store leases
 	threeds    *threeDSService
 	stopSweep  context.CancelFunc
 	health     *health.Server
@@ -120,6 +123,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		s.Close()
 		return nil, err
 	}
+	s.keyStore, s.holder = store, newHolder(cfg.Audit.Replica)
 	for _, bc := range cfg.Backends {
 		b, err := backends.Open(ctx, bc.Type, bc.Name, &bc.Config)
 		if err != nil {
@@ -188,6 +192,7 @@ func (s *Server) Serve(lis net.Listener) error {
 	if s.chain != nil {
 		go s.chain.watch(sweepCtx, 10*time.Second, s.health, s.log)
 	}
+	go s.lifecycleLoop(sweepCtx)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.log.Info("keygated serving", "addr", lis.Addr().String(), "backends", len(s.backends))
 	if err := s.grpc.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {

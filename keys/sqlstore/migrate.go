@@ -51,6 +51,11 @@ var migrations = []migration{
 		`ALTER TABLE key_versions ADD COLUMN deletion_at BIGINT NOT NULL DEFAULT 0`,
 		`UPDATE key_versions SET state = 'PENDING_ACTIVATION' WHERE state = 'PENDING'`,
 	}},
+	{"rotation period, cryptoperiod, leases", []string{
+		`ALTER TABLE keys ADD COLUMN rotation_period_ns BIGINT NOT NULL DEFAULT 0`,
+		`ALTER TABLE keys ADD COLUMN cryptoperiod_ns BIGINT NOT NULL DEFAULT 0`,
+		`CREATE TABLE key_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL)`,
+	}},
 }
 
 // pgMigrateLock keeps replicas that start at once from migrating together.

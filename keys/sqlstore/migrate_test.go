@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keygate/keygate/audit"
 	auditsql "github.com/keygate/keygate/audit/sqlstore"
@@ -145,4 +146,41 @@ func mustRead(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// One lease, several replicas: one holds it, renews it, and loses it to
+// another only when it has run out.
+func TestLease(t *testing.T) {
+	for name, dsn := range map[string]func(t *testing.T) (string, string){
+		"sqlite":   func(t *testing.T) (string, string) { return sqldb.SQLite, filepath.Join(t.TempDir(), "k.db") },
+		"postgres": func(t *testing.T) (string, string) { return sqldb.Postgres, pgtest.DSN(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := sqldb.Open(dsn(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			s, err := sqlstore.New(ctx, db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Unix(1800000000, 0)
+			take := func(holder string, at time.Time) bool {
+				t.Helper()
+				ok, err := s.TakeLease(ctx, "rotation", holder, at, time.Minute)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return ok
+			}
+			if !take("a", now) || take("b", now) || !take("a", now.Add(50*time.Second)) || take("b", now.Add(100*time.Second)) {
+				t.Fatal("the lease was shared or not renewed")
+			}
+			if !take("b", now.Add(111*time.Second)) || take("a", now.Add(112*time.Second)) {
+				t.Fatal("a run-out lease did not pass to the other replica")
+			}
+		})
+	}
 }

@@ -51,10 +51,12 @@ func (s *Store) CreateKey(ctx context.Context, k *keys.Key) error {
 			return kgerr.Errorf(kgerr.AlreadyExists, "key %q already exists", k.Name)
 		}
 		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO keys
-			(name, description, spec, usage, backend, state, policy, allow_raw_secret, created_at, revision)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			(name, description, spec, usage, backend, state, policy, allow_raw_secret, created_at, revision,
+			rotation_period_ns, cryptoperiod_ns)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			k.Name, k.Description, string(k.Spec), string(k.Usage), k.Backend, string(k.State),
-			string(k.Policy), k.AllowRawSecret, k.CreatedAt.UnixNano(), k.Revision)
+			string(k.Policy), k.AllowRawSecret, k.CreatedAt.UnixNano(), k.Revision,
+			int64(k.RotationPeriod), int64(k.Cryptoperiod))
 		if err != nil {
 			return err
 		}
@@ -78,8 +80,9 @@ func (s *Store) UpdateKey(ctx context.Context, k *keys.Key) error {
 			}
 		}
 		res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE keys SET description = ?, state = ?, policy = ?,
-			allow_raw_secret = ?, revision = ? WHERE name = ? AND revision = ?`),
-			k.Description, string(k.State), string(k.Policy), k.AllowRawSecret, k.Revision+1, k.Name, k.Revision)
+			allow_raw_secret = ?, revision = ?, rotation_period_ns = ?, cryptoperiod_ns = ? WHERE name = ? AND revision = ?`),
+			k.Description, string(k.State), string(k.Policy), k.AllowRawSecret, k.Revision+1,
+			int64(k.RotationPeriod), int64(k.Cryptoperiod), k.Name, k.Revision)
 		if err != nil {
 			return err
 		}
@@ -132,7 +135,8 @@ type querier interface {
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
-const keyCols = `name, description, spec, usage, backend, state, policy, allow_raw_secret, created_at, revision`
+const keyCols = `name, description, spec, usage, backend, state, policy, allow_raw_secret, created_at, revision,
+	rotation_period_ns, cryptoperiod_ns`
 
 func (s *Store) getKey(ctx context.Context, q querier, name string) (*keys.Key, error) {
 	k, err := scanKey(q.QueryRowContext(ctx, s.db.Rebind(`SELECT `+keyCols+` FROM keys WHERE name = ?`), name))
@@ -222,12 +226,13 @@ func scanKey(row interface{ Scan(...any) error }) (*keys.Key, error) {
 		k                  keys.Key
 		spec, usage, state string
 		policy             string
-		created            int64
+		created, rot, cp   int64
 	)
 	if err := row.Scan(&k.Name, &k.Description, &spec, &usage, &k.Backend, &state, &policy,
-		&k.AllowRawSecret, &created, &k.Revision); err != nil {
+		&k.AllowRawSecret, &created, &k.Revision, &rot, &cp); err != nil {
 		return nil, err
 	}
+	k.RotationPeriod, k.Cryptoperiod = time.Duration(rot), time.Duration(cp)
 	k.Spec, k.Usage, k.State = keys.Spec(spec), keys.Usage(usage), keys.KeyState(state)
 	if policy != "" {
 		k.Policy = []byte(policy)

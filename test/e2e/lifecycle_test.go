@@ -16,6 +16,7 @@ import (
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 	"github.com/keygate/keygate/server"
 	"github.com/keygate/keygate/test/harness"
+	"github.com/keygate/keygate/test/pgtest"
 )
 
 // testClock is a clock the test moves; nothing sleeps.
@@ -326,3 +327,59 @@ func TestLifecycleKMS(t *testing.T) {
 		}
 	}
 }
+
+// Automatic rotation with two replicas on one PostgreSQL: when the period
+// has passed (on the test clock), both look at once and exactly one
+// rotates, holding the store's lease; the other replica then encrypts
+// under the new version once its cache refreshes.
+func TestAutomaticRotationOneReplica(t *testing.T) {
+	clock := &testClock{}
+	store := &server.StoreConfig{Driver: "postgres", DSN: pgtest.DSN(t)}
+	a := harness.Start(t, harness.Options{Store: store, Replica: "a", ServerOptions: server.Options{Now: clock.now}})
+	b := harness.Start(t, harness.Options{Store: store, Replica: "b", Token: &a.Token, ServerOptions: server.Options{Now: clock.now}})
+	ctx := context.Background()
+	if _, err := a.Admin("admin").CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "data-key", KeySpec: "SYMMETRIC_DEFAULT",
+		KeyUsage: "ENCRYPT_DECRYPT", Policy: harness.OpenPolicy(), RotationPeriodInDays: 90}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := a.Admin("admin").CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "signing", KeySpec: "ECC_NIST_P256",
+		KeyUsage: "SIGN_VERIFY", Policy: harness.OpenPolicy(), RotationPeriodInDays: 90})
+	wantRefused(t, err, codes.InvalidArgument, "rotation_period_in_days applies to SYMMETRIC_DEFAULT and HMAC keys")
+	_, err = a.Admin("admin").UpdateKeyRotation(ctx, &pb.UpdateKeyRotationRequest{KeyId: "data-key", RotationPeriodInDays: ptr[uint32](3000)})
+	wantRefused(t, err, codes.InvalidArgument, "between 90 and 2560")
+
+	a.Server.Tick(ctx) // not due yet
+	clock.advance(91 * 24 * time.Hour)
+	var wg sync.WaitGroup
+	var rotators atomic.Int32
+	for _, env := range []*harness.Env{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if env.Server.Tick(ctx) {
+				rotators.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := rotators.Load(); n != 1 {
+		t.Fatalf("%d replicas held the rotation lease at once", n)
+	}
+	d, err := b.Admin("admin").DescribeKey(ctx, &pb.DescribeKeyRequest{KeyId: "data-key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantState(t, d.Key, "RETIRED", "ACTIVE")
+	for _, env := range []*harness.Env{a, b} {
+		r, err := env.Crypto("acs").Encrypt(ctx, &pb.EncryptRequest{KeyId: "data-key", Plaintext: []byte("x")})
+		if err != nil || r.KeyVersion != 2 {
+			t.Fatalf("encrypt after the automatic rotation: %v, version %d", err, r.GetKeyVersion())
+		}
+	}
+	evs := events(t, a, &pb.EventFilter{KeyName: "data-key", Action: "keygate:CreateKeyVersion"})
+	if len(evs) != 1 || !strings.HasPrefix(evs[0].Principal, "keygated:") {
+		t.Fatalf("automatic rotation events: %v", evs)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -37,8 +37,13 @@ type KeyMetadata struct {
 	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	PrimaryVersion uint32                 `protobuf:"varint,9,opt,name=primary_version,json=primaryVersion,proto3" json:"primary_version,omitempty"`
 	Versions       []*KeyVersion          `protobuf:"bytes,10,rep,name=versions,proto3" json:"versions,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// keygated rotates the key when its primary is this old; 0: never.
+	RotationPeriodInDays uint32 `protobuf:"varint,11,opt,name=rotation_period_in_days,json=rotationPeriodInDays,proto3" json:"rotation_period_in_days,omitempty"`
+	// How long a version may make new outputs: the key's own, else the
+	// configured default for its usage; 0: none.
+	CryptoperiodDays uint32 `protobuf:"varint,12,opt,name=cryptoperiod_days,json=cryptoperiodDays,proto3" json:"cryptoperiod_days,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *KeyMetadata) Reset() {
@@ -141,6 +146,20 @@ func (x *KeyMetadata) GetVersions() []*KeyVersion {
 	return nil
 }
 
+func (x *KeyMetadata) GetRotationPeriodInDays() uint32 {
+	if x != nil {
+		return x.RotationPeriodInDays
+	}
+	return 0
+}
+
+func (x *KeyMetadata) GetCryptoperiodDays() uint32 {
+	if x != nil {
+		return x.CryptoperiodDays
+	}
+	return 0
+}
+
 // KeyVersion is one backend key behind a logical key.
 type KeyVersion struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -155,9 +174,13 @@ type KeyVersion struct {
 	// How many certificates the version's chain holds.
 	CertificateCount uint32 `protobuf:"varint,6,opt,name=certificate_count,json=certificateCount,proto3" json:"certificate_count,omitempty"`
 	// When a PENDING_DELETION version may be destroyed.
-	DeletionTime  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=deletion_time,json=deletionTime,proto3" json:"deletion_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	DeletionTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=deletion_time,json=deletionTime,proto3" json:"deletion_time,omitempty"`
+	// For the ACTIVE version of a key with a cryptoperiod: when it must be
+	// replaced, and whether that time has passed.
+	RotationDueTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=rotation_due_time,json=rotationDueTime,proto3" json:"rotation_due_time,omitempty"`
+	Overdue         bool                   `protobuf:"varint,9,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *KeyVersion) Reset() {
@@ -239,6 +262,20 @@ func (x *KeyVersion) GetDeletionTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *KeyVersion) GetRotationDueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RotationDueTime
+	}
+	return nil
+}
+
+func (x *KeyVersion) GetOverdue() bool {
+	if x != nil {
+		return x.Overdue
+	}
+	return false
+}
+
 type CreateKeyRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	KeyId       string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
@@ -257,8 +294,12 @@ type CreateKeyRequest struct {
 	BypassPolicyLockoutSafetyCheck bool `protobuf:"varint,8,opt,name=bypass_policy_lockout_safety_check,json=bypassPolicyLockoutSafetyCheck,proto3" json:"bypass_policy_lockout_safety_check,omitempty"`
 	// For KEY_AGREEMENT keys: let DeriveSharedSecret return the raw secret.
 	AllowRawSharedSecret bool `protobuf:"varint,9,opt,name=allow_raw_shared_secret,json=allowRawSharedSecret,proto3" json:"allow_raw_shared_secret,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// Automatic rotation, 90-2560 days (symmetric and HMAC keys); 0: none.
+	RotationPeriodInDays uint32 `protobuf:"varint,10,opt,name=rotation_period_in_days,json=rotationPeriodInDays,proto3" json:"rotation_period_in_days,omitempty"`
+	// The cryptoperiod, 1-3650 days; 0: the configured default for the usage.
+	CryptoperiodDays uint32 `protobuf:"varint,11,opt,name=cryptoperiod_days,json=cryptoperiodDays,proto3" json:"cryptoperiod_days,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CreateKeyRequest) Reset() {
@@ -352,6 +393,20 @@ func (x *CreateKeyRequest) GetAllowRawSharedSecret() bool {
 		return x.AllowRawSharedSecret
 	}
 	return false
+}
+
+func (x *CreateKeyRequest) GetRotationPeriodInDays() uint32 {
+	if x != nil {
+		return x.RotationPeriodInDays
+	}
+	return 0
+}
+
+func (x *CreateKeyRequest) GetCryptoperiodDays() uint32 {
+	if x != nil {
+		return x.CryptoperiodDays
+	}
+	return 0
 }
 
 type CreateKeyResponse struct {
@@ -1891,12 +1946,118 @@ func (x *DestroyKeyVersionResponse) GetTransition() string {
 	return ""
 }
 
+type UpdateKeyRotationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// 90-2560 days, or 0 to stop automatic rotation; unset: unchanged.
+	RotationPeriodInDays *uint32 `protobuf:"varint,2,opt,name=rotation_period_in_days,json=rotationPeriodInDays,proto3,oneof" json:"rotation_period_in_days,omitempty"`
+	// 1-3650 days, or 0 for the configured default; unset: unchanged.
+	CryptoperiodDays *uint32 `protobuf:"varint,3,opt,name=cryptoperiod_days,json=cryptoperiodDays,proto3,oneof" json:"cryptoperiod_days,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *UpdateKeyRotationRequest) Reset() {
+	*x = UpdateKeyRotationRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateKeyRotationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateKeyRotationRequest) ProtoMessage() {}
+
+func (x *UpdateKeyRotationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateKeyRotationRequest.ProtoReflect.Descriptor instead.
+func (*UpdateKeyRotationRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *UpdateKeyRotationRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *UpdateKeyRotationRequest) GetRotationPeriodInDays() uint32 {
+	if x != nil && x.RotationPeriodInDays != nil {
+		return *x.RotationPeriodInDays
+	}
+	return 0
+}
+
+func (x *UpdateKeyRotationRequest) GetCryptoperiodDays() uint32 {
+	if x != nil && x.CryptoperiodDays != nil {
+		return *x.CryptoperiodDays
+	}
+	return 0
+}
+
+type UpdateKeyRotationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *KeyMetadata           `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateKeyRotationResponse) Reset() {
+	*x = UpdateKeyRotationResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateKeyRotationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateKeyRotationResponse) ProtoMessage() {}
+
+func (x *UpdateKeyRotationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateKeyRotationResponse.ProtoReflect.Descriptor instead.
+func (*UpdateKeyRotationResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *UpdateKeyRotationResponse) GetKey() *KeyMetadata {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
 var File_keygate_v1_admin_proto protoreflect.FileDescriptor
 
 const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x16keygate/v1/admin.proto\x12\n" +
-	"keygate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe1\x02\n" +
+	"keygate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc5\x03\n" +
 	"\vKeyMetadata\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x10\n" +
 	"\x03arn\x18\x02 \x01(\tR\x03arn\x12 \n" +
@@ -1909,7 +2070,9 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"createTime\x12'\n" +
 	"\x0fprimary_version\x18\t \x01(\rR\x0eprimaryVersion\x122\n" +
 	"\bversions\x18\n" +
-	" \x03(\v2\x16.keygate.v1.KeyVersionR\bversions\"\xb2\x02\n" +
+	" \x03(\v2\x16.keygate.v1.KeyVersionR\bversions\x125\n" +
+	"\x17rotation_period_in_days\x18\v \x01(\rR\x14rotationPeriodInDays\x12+\n" +
+	"\x11cryptoperiod_days\x18\f \x01(\rR\x10cryptoperiodDays\"\x94\x03\n" +
 	"\n" +
 	"KeyVersion\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x14\n" +
@@ -1919,7 +2082,9 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"createTime\x12#\n" +
 	"\rbackend_state\x18\x05 \x01(\tR\fbackendState\x12+\n" +
 	"\x11certificate_count\x18\x06 \x01(\rR\x10certificateCount\x12?\n" +
-	"\rdeletion_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\fdeletionTime\"\xde\x02\n" +
+	"\rdeletion_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\fdeletionTime\x12F\n" +
+	"\x11rotation_due_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x0frotationDueTime\x12\x18\n" +
+	"\aoverdue\x18\t \x01(\bR\aoverdue\"\xc2\x03\n" +
 	"\x10CreateKeyRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x19\n" +
@@ -1929,7 +2094,10 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\x0ebackend_key_id\x18\x06 \x01(\tR\fbackendKeyId\x12\x16\n" +
 	"\x06policy\x18\a \x01(\tR\x06policy\x12J\n" +
 	"\"bypass_policy_lockout_safety_check\x18\b \x01(\bR\x1ebypassPolicyLockoutSafetyCheck\x125\n" +
-	"\x17allow_raw_shared_secret\x18\t \x01(\bR\x14allowRawSharedSecret\">\n" +
+	"\x17allow_raw_shared_secret\x18\t \x01(\bR\x14allowRawSharedSecret\x125\n" +
+	"\x17rotation_period_in_days\x18\n" +
+	" \x01(\rR\x14rotationPeriodInDays\x12+\n" +
+	"\x11cryptoperiod_days\x18\v \x01(\rR\x10cryptoperiodDays\">\n" +
 	"\x11CreateKeyResponse\x12)\n" +
 	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\"+\n" +
 	"\x12DescribeKeyRequest\x12\x15\n" +
@@ -2030,8 +2198,15 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1e\n" +
 	"\n" +
 	"transition\x18\x03 \x01(\tR\n" +
-	"transition2\xe3\n" +
-	"\n" +
+	"transition\"\xd1\x01\n" +
+	"\x18UpdateKeyRotationRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12:\n" +
+	"\x17rotation_period_in_days\x18\x02 \x01(\rH\x00R\x14rotationPeriodInDays\x88\x01\x01\x120\n" +
+	"\x11cryptoperiod_days\x18\x03 \x01(\rH\x01R\x10cryptoperiodDays\x88\x01\x01B\x1a\n" +
+	"\x18_rotation_period_in_daysB\x14\n" +
+	"\x12_cryptoperiod_days\"F\n" +
+	"\x19UpdateKeyRotationResponse\x12)\n" +
+	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key2\xc5\v\n" +
 	"\x0fKeyAdminService\x12H\n" +
 	"\tCreateKey\x12\x1c.keygate.v1.CreateKeyRequest\x1a\x1d.keygate.v1.CreateKeyResponse\x12N\n" +
 	"\vDescribeKey\x12\x1e.keygate.v1.DescribeKeyRequest\x1a\x1f.keygate.v1.DescribeKeyResponse\x12E\n" +
@@ -2048,7 +2223,8 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\x10RetireKeyVersion\x12#.keygate.v1.RetireKeyVersionRequest\x1a$.keygate.v1.RetireKeyVersionResponse\x12{\n" +
 	"\x1aScheduleKeyVersionDeletion\x12-.keygate.v1.ScheduleKeyVersionDeletionRequest\x1a..keygate.v1.ScheduleKeyVersionDeletionResponse\x12u\n" +
 	"\x18CancelKeyVersionDeletion\x12+.keygate.v1.CancelKeyVersionDeletionRequest\x1a,.keygate.v1.CancelKeyVersionDeletionResponse\x12`\n" +
-	"\x11DestroyKeyVersion\x12$.keygate.v1.DestroyKeyVersionRequest\x1a%.keygate.v1.DestroyKeyVersionResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
+	"\x11DestroyKeyVersion\x12$.keygate.v1.DestroyKeyVersionRequest\x1a%.keygate.v1.DestroyKeyVersionResponse\x12`\n" +
+	"\x11UpdateKeyRotation\x12$.keygate.v1.UpdateKeyRotationRequest\x1a%.keygate.v1.UpdateKeyRotationResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
 
 var (
 	file_keygate_v1_admin_proto_rawDescOnce sync.Once
@@ -2062,7 +2238,7 @@ func file_keygate_v1_admin_proto_rawDescGZIP() []byte {
 	return file_keygate_v1_admin_proto_rawDescData
 }
 
-var file_keygate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_keygate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_keygate_v1_admin_proto_goTypes = []any{
 	(*KeyMetadata)(nil),                        // 0: keygate.v1.KeyMetadata
 	(*KeyVersion)(nil),                         // 1: keygate.v1.KeyVersion
@@ -2096,60 +2272,66 @@ var file_keygate_v1_admin_proto_goTypes = []any{
 	(*CancelKeyVersionDeletionResponse)(nil),   // 29: keygate.v1.CancelKeyVersionDeletionResponse
 	(*DestroyKeyVersionRequest)(nil),           // 30: keygate.v1.DestroyKeyVersionRequest
 	(*DestroyKeyVersionResponse)(nil),          // 31: keygate.v1.DestroyKeyVersionResponse
-	(*timestamppb.Timestamp)(nil),              // 32: google.protobuf.Timestamp
+	(*UpdateKeyRotationRequest)(nil),           // 32: keygate.v1.UpdateKeyRotationRequest
+	(*UpdateKeyRotationResponse)(nil),          // 33: keygate.v1.UpdateKeyRotationResponse
+	(*timestamppb.Timestamp)(nil),              // 34: google.protobuf.Timestamp
 }
 var file_keygate_v1_admin_proto_depIdxs = []int32{
-	32, // 0: keygate.v1.KeyMetadata.create_time:type_name -> google.protobuf.Timestamp
+	34, // 0: keygate.v1.KeyMetadata.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 1: keygate.v1.KeyMetadata.versions:type_name -> keygate.v1.KeyVersion
-	32, // 2: keygate.v1.KeyVersion.create_time:type_name -> google.protobuf.Timestamp
-	32, // 3: keygate.v1.KeyVersion.deletion_time:type_name -> google.protobuf.Timestamp
-	0,  // 4: keygate.v1.CreateKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 5: keygate.v1.DescribeKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 6: keygate.v1.ListKeysResponse.keys:type_name -> keygate.v1.KeyMetadata
-	0,  // 7: keygate.v1.EnableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 8: keygate.v1.DisableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	32, // 9: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
-	0,  // 10: keygate.v1.CreateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 11: keygate.v1.ActivateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 12: keygate.v1.RetireKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 13: keygate.v1.ScheduleKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 14: keygate.v1.CancelKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 15: keygate.v1.DestroyKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
-	2,  // 16: keygate.v1.KeyAdminService.CreateKey:input_type -> keygate.v1.CreateKeyRequest
-	4,  // 17: keygate.v1.KeyAdminService.DescribeKey:input_type -> keygate.v1.DescribeKeyRequest
-	6,  // 18: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
-	8,  // 19: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
-	10, // 20: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
-	12, // 21: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
-	14, // 22: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
-	16, // 23: keygate.v1.KeyAdminService.ImportCertificate:input_type -> keygate.v1.ImportCertificateRequest
-	18, // 24: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
-	20, // 25: keygate.v1.KeyAdminService.CreateKeyVersion:input_type -> keygate.v1.CreateKeyVersionRequest
-	22, // 26: keygate.v1.KeyAdminService.ActivateKeyVersion:input_type -> keygate.v1.ActivateKeyVersionRequest
-	24, // 27: keygate.v1.KeyAdminService.RetireKeyVersion:input_type -> keygate.v1.RetireKeyVersionRequest
-	26, // 28: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:input_type -> keygate.v1.ScheduleKeyVersionDeletionRequest
-	28, // 29: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:input_type -> keygate.v1.CancelKeyVersionDeletionRequest
-	30, // 30: keygate.v1.KeyAdminService.DestroyKeyVersion:input_type -> keygate.v1.DestroyKeyVersionRequest
-	3,  // 31: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
-	5,  // 32: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
-	7,  // 33: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
-	9,  // 34: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
-	11, // 35: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
-	13, // 36: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
-	15, // 37: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
-	17, // 38: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
-	19, // 39: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
-	21, // 40: keygate.v1.KeyAdminService.CreateKeyVersion:output_type -> keygate.v1.CreateKeyVersionResponse
-	23, // 41: keygate.v1.KeyAdminService.ActivateKeyVersion:output_type -> keygate.v1.ActivateKeyVersionResponse
-	25, // 42: keygate.v1.KeyAdminService.RetireKeyVersion:output_type -> keygate.v1.RetireKeyVersionResponse
-	27, // 43: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:output_type -> keygate.v1.ScheduleKeyVersionDeletionResponse
-	29, // 44: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:output_type -> keygate.v1.CancelKeyVersionDeletionResponse
-	31, // 45: keygate.v1.KeyAdminService.DestroyKeyVersion:output_type -> keygate.v1.DestroyKeyVersionResponse
-	31, // [31:46] is the sub-list for method output_type
-	16, // [16:31] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	34, // 2: keygate.v1.KeyVersion.create_time:type_name -> google.protobuf.Timestamp
+	34, // 3: keygate.v1.KeyVersion.deletion_time:type_name -> google.protobuf.Timestamp
+	34, // 4: keygate.v1.KeyVersion.rotation_due_time:type_name -> google.protobuf.Timestamp
+	0,  // 5: keygate.v1.CreateKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 6: keygate.v1.DescribeKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 7: keygate.v1.ListKeysResponse.keys:type_name -> keygate.v1.KeyMetadata
+	0,  // 8: keygate.v1.EnableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 9: keygate.v1.DisableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	34, // 10: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
+	0,  // 11: keygate.v1.CreateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 12: keygate.v1.ActivateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 13: keygate.v1.RetireKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 14: keygate.v1.ScheduleKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 15: keygate.v1.CancelKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 16: keygate.v1.DestroyKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 17: keygate.v1.UpdateKeyRotationResponse.key:type_name -> keygate.v1.KeyMetadata
+	2,  // 18: keygate.v1.KeyAdminService.CreateKey:input_type -> keygate.v1.CreateKeyRequest
+	4,  // 19: keygate.v1.KeyAdminService.DescribeKey:input_type -> keygate.v1.DescribeKeyRequest
+	6,  // 20: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
+	8,  // 21: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
+	10, // 22: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
+	12, // 23: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
+	14, // 24: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
+	16, // 25: keygate.v1.KeyAdminService.ImportCertificate:input_type -> keygate.v1.ImportCertificateRequest
+	18, // 26: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
+	20, // 27: keygate.v1.KeyAdminService.CreateKeyVersion:input_type -> keygate.v1.CreateKeyVersionRequest
+	22, // 28: keygate.v1.KeyAdminService.ActivateKeyVersion:input_type -> keygate.v1.ActivateKeyVersionRequest
+	24, // 29: keygate.v1.KeyAdminService.RetireKeyVersion:input_type -> keygate.v1.RetireKeyVersionRequest
+	26, // 30: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:input_type -> keygate.v1.ScheduleKeyVersionDeletionRequest
+	28, // 31: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:input_type -> keygate.v1.CancelKeyVersionDeletionRequest
+	30, // 32: keygate.v1.KeyAdminService.DestroyKeyVersion:input_type -> keygate.v1.DestroyKeyVersionRequest
+	32, // 33: keygate.v1.KeyAdminService.UpdateKeyRotation:input_type -> keygate.v1.UpdateKeyRotationRequest
+	3,  // 34: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
+	5,  // 35: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
+	7,  // 36: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
+	9,  // 37: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
+	11, // 38: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
+	13, // 39: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
+	15, // 40: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
+	17, // 41: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
+	19, // 42: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
+	21, // 43: keygate.v1.KeyAdminService.CreateKeyVersion:output_type -> keygate.v1.CreateKeyVersionResponse
+	23, // 44: keygate.v1.KeyAdminService.ActivateKeyVersion:output_type -> keygate.v1.ActivateKeyVersionResponse
+	25, // 45: keygate.v1.KeyAdminService.RetireKeyVersion:output_type -> keygate.v1.RetireKeyVersionResponse
+	27, // 46: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:output_type -> keygate.v1.ScheduleKeyVersionDeletionResponse
+	29, // 47: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:output_type -> keygate.v1.CancelKeyVersionDeletionResponse
+	31, // 48: keygate.v1.KeyAdminService.DestroyKeyVersion:output_type -> keygate.v1.DestroyKeyVersionResponse
+	33, // 49: keygate.v1.KeyAdminService.UpdateKeyRotation:output_type -> keygate.v1.UpdateKeyRotationResponse
+	34, // [34:50] is the sub-list for method output_type
+	18, // [18:34] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_keygate_v1_admin_proto_init() }
@@ -2157,13 +2339,14 @@ func file_keygate_v1_admin_proto_init() {
 	if File_keygate_v1_admin_proto != nil {
 		return
 	}
+	file_keygate_v1_admin_proto_msgTypes[32].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_admin_proto_rawDesc), len(file_keygate_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   32,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -34,6 +34,7 @@ const (
 	KeyAdminService_ScheduleKeyVersionDeletion_FullMethodName = "/keygate.v1.KeyAdminService/ScheduleKeyVersionDeletion"
 	KeyAdminService_CancelKeyVersionDeletion_FullMethodName   = "/keygate.v1.KeyAdminService/CancelKeyVersionDeletion"
 	KeyAdminService_DestroyKeyVersion_FullMethodName          = "/keygate.v1.KeyAdminService/DestroyKeyVersion"
+	KeyAdminService_UpdateKeyRotation_FullMethodName          = "/keygate.v1.KeyAdminService/UpdateKeyRotation"
 )
 
 // KeyAdminServiceClient is the client API for KeyAdminService service.
@@ -77,6 +78,10 @@ type KeyAdminServiceClient interface {
 	// DestroyKeyVersion destroys a PENDING_DELETION version whose waiting
 	// period is over (keygate:DestroyKeyVersion): C_DestroyObject on PKCS#11.
 	DestroyKeyVersion(ctx context.Context, in *DestroyKeyVersionRequest, opts ...grpc.CallOption) (*DestroyKeyVersionResponse, error)
+	// UpdateKeyRotation sets a key's automatic rotation period (symmetric
+	// and HMAC keys, carried out by keygated) and its cryptoperiod
+	// (kms:EnableKeyRotation).
+	UpdateKeyRotation(ctx context.Context, in *UpdateKeyRotationRequest, opts ...grpc.CallOption) (*UpdateKeyRotationResponse, error)
 }
 
 type keyAdminServiceClient struct {
@@ -237,6 +242,16 @@ func (c *keyAdminServiceClient) DestroyKeyVersion(ctx context.Context, in *Destr
 	return out, nil
 }
 
+func (c *keyAdminServiceClient) UpdateKeyRotation(ctx context.Context, in *UpdateKeyRotationRequest, opts ...grpc.CallOption) (*UpdateKeyRotationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateKeyRotationResponse)
+	err := c.cc.Invoke(ctx, KeyAdminService_UpdateKeyRotation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // KeyAdminServiceServer is the server API for KeyAdminService service.
 // All implementations must embed UnimplementedKeyAdminServiceServer
 // for forward compatibility.
@@ -278,6 +293,10 @@ type KeyAdminServiceServer interface {
 	// DestroyKeyVersion destroys a PENDING_DELETION version whose waiting
 	// period is over (keygate:DestroyKeyVersion): C_DestroyObject on PKCS#11.
 	DestroyKeyVersion(context.Context, *DestroyKeyVersionRequest) (*DestroyKeyVersionResponse, error)
+	// UpdateKeyRotation sets a key's automatic rotation period (symmetric
+	// and HMAC keys, carried out by keygated) and its cryptoperiod
+	// (kms:EnableKeyRotation).
+	UpdateKeyRotation(context.Context, *UpdateKeyRotationRequest) (*UpdateKeyRotationResponse, error)
 	mustEmbedUnimplementedKeyAdminServiceServer()
 }
 
@@ -332,6 +351,9 @@ func (UnimplementedKeyAdminServiceServer) CancelKeyVersionDeletion(context.Conte
 }
 func (UnimplementedKeyAdminServiceServer) DestroyKeyVersion(context.Context, *DestroyKeyVersionRequest) (*DestroyKeyVersionResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DestroyKeyVersion not implemented")
+}
+func (UnimplementedKeyAdminServiceServer) UpdateKeyRotation(context.Context, *UpdateKeyRotationRequest) (*UpdateKeyRotationResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UpdateKeyRotation not implemented")
 }
 func (UnimplementedKeyAdminServiceServer) mustEmbedUnimplementedKeyAdminServiceServer() {}
 func (UnimplementedKeyAdminServiceServer) testEmbeddedByValue()                         {}
@@ -624,6 +646,24 @@ func _KeyAdminService_DestroyKeyVersion_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KeyAdminService_UpdateKeyRotation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateKeyRotationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyAdminServiceServer).UpdateKeyRotation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyAdminService_UpdateKeyRotation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyAdminServiceServer).UpdateKeyRotation(ctx, req.(*UpdateKeyRotationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // KeyAdminService_ServiceDesc is the grpc.ServiceDesc for KeyAdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -690,6 +730,10 @@ var KeyAdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DestroyKeyVersion",
 			Handler:    _KeyAdminService_DestroyKeyVersion_Handler,
+		},
+		{
+			MethodName: "UpdateKeyRotation",
+			Handler:    _KeyAdminService_UpdateKeyRotation_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
