@@ -44,6 +44,9 @@ type Key struct {
 	// Cryptoperiod is how long a version may make new outputs; 0 means
 	// the configured default for the key's usage.
 	Cryptoperiod time.Duration
+	// TrustAnchors are the root certificates (DER) that an imported
+	// chain must verify to: the DS CA's root for an ACS signing key.
+	TrustAnchors [][]byte
 	CreatedAt    time.Time
 	// Revision increases on every change; stores use it to refuse lost
 	// updates when several replicas share one store.
@@ -88,6 +91,7 @@ func (k *Key) Version(n uint32) *Version {
 func (k *Key) Clone() *Key {
 	c := *k
 	c.Policy = append([]byte(nil), k.Policy...)
+	c.TrustAnchors = append([][]byte(nil), k.TrustAnchors...)
 	c.Versions = make([]Version, len(k.Versions))
 	for i, v := range k.Versions {
 		v.CertChain = append([][]byte(nil), v.CertChain...)

@@ -69,6 +69,7 @@ var actions = map[string]string{
 	"/keygate.v1.KeyAdminService/CancelKeyVersionDeletion":   "kms:CancelKeyDeletion",
 	"/keygate.v1.KeyAdminService/DestroyKeyVersion":          "keygate:DestroyKeyVersion",
 	"/keygate.v1.KeyAdminService/UpdateKeyRotation":          "kms:EnableKeyRotation",
+	"/keygate.v1.KeyAdminService/CreateCertificateRequest":   "keygate:CreateCertificateRequest",
 }
 
 // Server is a configured keygated.

@@ -56,6 +56,9 @@ var migrations = []migration{
 		`ALTER TABLE keys ADD COLUMN cryptoperiod_ns BIGINT NOT NULL DEFAULT 0`,
 		`CREATE TABLE key_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL)`,
 	}},
+	{"trust anchors for imported chains", []string{
+		`ALTER TABLE keys ADD COLUMN trust_anchors TEXT NOT NULL DEFAULT 'null'`,
+	}},
 }
 
 // pgMigrateLock keeps replicas that start at once from migrating together.

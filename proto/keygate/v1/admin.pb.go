@@ -1028,7 +1028,11 @@ type ImportCertificateRequest struct {
 	// 0 means the primary version.
 	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
 	// PEM certificates, leaf first.
-	ChainPem      string `protobuf:"bytes,3,opt,name=chain_pem,json=chainPem,proto3" json:"chain_pem,omitempty"`
+	ChainPem string `protobuf:"bytes,3,opt,name=chain_pem,json=chainPem,proto3" json:"chain_pem,omitempty"`
+	// The trust anchor (PEM root certificate, e.g. the DS CA's) the chain
+	// must verify to; it becomes the key's. Empty: the key's own anchor, or
+	// on a key's first import the chain's self-signed root.
+	RootPem       string `protobuf:"bytes,4,opt,name=root_pem,json=rootPem,proto3" json:"root_pem,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1080,6 +1084,13 @@ func (x *ImportCertificateRequest) GetVersion() uint32 {
 func (x *ImportCertificateRequest) GetChainPem() string {
 	if x != nil {
 		return x.ChainPem
+	}
+	return ""
+}
+
+func (x *ImportCertificateRequest) GetRootPem() string {
+	if x != nil {
+		return x.RootPem
 	}
 	return ""
 }
@@ -2052,6 +2063,137 @@ func (x *UpdateKeyRotationResponse) GetKey() *KeyMetadata {
 	return nil
 }
 
+type CreateCertificateRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The version to certify (required).
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The subject as "CN=...,O=...,OU=...,C=...,L=...,ST=..." (no escaped commas).
+	Subject       string   `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
+	DnsNames      []string `protobuf:"bytes,4,rep,name=dns_names,json=dnsNames,proto3" json:"dns_names,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCertificateRequestRequest) Reset() {
+	*x = CreateCertificateRequestRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCertificateRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCertificateRequestRequest) ProtoMessage() {}
+
+func (x *CreateCertificateRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCertificateRequestRequest.ProtoReflect.Descriptor instead.
+func (*CreateCertificateRequestRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *CreateCertificateRequestRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *CreateCertificateRequestRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *CreateCertificateRequestRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *CreateCertificateRequestRequest) GetDnsNames() []string {
+	if x != nil {
+		return x.DnsNames
+	}
+	return nil
+}
+
+type CreateCertificateRequestResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	KeyId   string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	Version uint32                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The PKCS#10 request, PEM ("CERTIFICATE REQUEST").
+	CsrPem        string `protobuf:"bytes,3,opt,name=csr_pem,json=csrPem,proto3" json:"csr_pem,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCertificateRequestResponse) Reset() {
+	*x = CreateCertificateRequestResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCertificateRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCertificateRequestResponse) ProtoMessage() {}
+
+func (x *CreateCertificateRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCertificateRequestResponse.ProtoReflect.Descriptor instead.
+func (*CreateCertificateRequestResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *CreateCertificateRequestResponse) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *CreateCertificateRequestResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *CreateCertificateRequestResponse) GetCsrPem() string {
+	if x != nil {
+		return x.CsrPem
+	}
+	return ""
+}
+
 var File_keygate_v1_admin_proto protoreflect.FileDescriptor
 
 const file_keygate_v1_admin_proto_rawDesc = "" +
@@ -2129,11 +2271,12 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\x06policy\x18\x02 \x01(\tR\x06policy\x12J\n" +
 	"\"bypass_policy_lockout_safety_check\x18\x03 \x01(\bR\x1ebypassPolicyLockoutSafetyCheck\"-\n" +
 	"\x14PutKeyPolicyResponse\x12\x15\n" +
-	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"h\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"\x83\x01\n" +
 	"\x18ImportCertificateRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1b\n" +
-	"\tchain_pem\x18\x03 \x01(\tR\bchainPem\"\xde\x01\n" +
+	"\tchain_pem\x18\x03 \x01(\tR\bchainPem\x12\x19\n" +
+	"\broot_pem\x18\x04 \x01(\tR\arootPem\"\xde\x01\n" +
 	"\x19ImportCertificateResponse\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x12+\n" +
@@ -2206,7 +2349,16 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\x18_rotation_period_in_daysB\x14\n" +
 	"\x12_cryptoperiod_days\"F\n" +
 	"\x19UpdateKeyRotationResponse\x12)\n" +
-	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key2\xc5\v\n" +
+	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\"\x89\x01\n" +
+	"\x1fCreateCertificateRequestRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x18\n" +
+	"\asubject\x18\x03 \x01(\tR\asubject\x12\x1b\n" +
+	"\tdns_names\x18\x04 \x03(\tR\bdnsNames\"l\n" +
+	" CreateCertificateRequestResponse\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x17\n" +
+	"\acsr_pem\x18\x03 \x01(\tR\x06csrPem2\xbc\f\n" +
 	"\x0fKeyAdminService\x12H\n" +
 	"\tCreateKey\x12\x1c.keygate.v1.CreateKeyRequest\x1a\x1d.keygate.v1.CreateKeyResponse\x12N\n" +
 	"\vDescribeKey\x12\x1e.keygate.v1.DescribeKeyRequest\x1a\x1f.keygate.v1.DescribeKeyResponse\x12E\n" +
@@ -2216,7 +2368,8 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"DisableKey\x12\x1d.keygate.v1.DisableKeyRequest\x1a\x1e.keygate.v1.DisableKeyResponse\x12Q\n" +
 	"\fGetKeyPolicy\x12\x1f.keygate.v1.GetKeyPolicyRequest\x1a .keygate.v1.GetKeyPolicyResponse\x12Q\n" +
 	"\fPutKeyPolicy\x12\x1f.keygate.v1.PutKeyPolicyRequest\x1a .keygate.v1.PutKeyPolicyResponse\x12`\n" +
-	"\x11ImportCertificate\x12$.keygate.v1.ImportCertificateRequest\x1a%.keygate.v1.ImportCertificateResponse\x12W\n" +
+	"\x11ImportCertificate\x12$.keygate.v1.ImportCertificateRequest\x1a%.keygate.v1.ImportCertificateResponse\x12u\n" +
+	"\x18CreateCertificateRequest\x12+.keygate.v1.CreateCertificateRequestRequest\x1a,.keygate.v1.CreateCertificateRequestResponse\x12W\n" +
 	"\x0eGetCertificate\x12!.keygate.v1.GetCertificateRequest\x1a\".keygate.v1.GetCertificateResponse\x12]\n" +
 	"\x10CreateKeyVersion\x12#.keygate.v1.CreateKeyVersionRequest\x1a$.keygate.v1.CreateKeyVersionResponse\x12c\n" +
 	"\x12ActivateKeyVersion\x12%.keygate.v1.ActivateKeyVersionRequest\x1a&.keygate.v1.ActivateKeyVersionResponse\x12]\n" +
@@ -2238,7 +2391,7 @@ func file_keygate_v1_admin_proto_rawDescGZIP() []byte {
 	return file_keygate_v1_admin_proto_rawDescData
 }
 
-var file_keygate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_keygate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_keygate_v1_admin_proto_goTypes = []any{
 	(*KeyMetadata)(nil),                        // 0: keygate.v1.KeyMetadata
 	(*KeyVersion)(nil),                         // 1: keygate.v1.KeyVersion
@@ -2274,20 +2427,22 @@ var file_keygate_v1_admin_proto_goTypes = []any{
 	(*DestroyKeyVersionResponse)(nil),          // 31: keygate.v1.DestroyKeyVersionResponse
 	(*UpdateKeyRotationRequest)(nil),           // 32: keygate.v1.UpdateKeyRotationRequest
 	(*UpdateKeyRotationResponse)(nil),          // 33: keygate.v1.UpdateKeyRotationResponse
-	(*timestamppb.Timestamp)(nil),              // 34: google.protobuf.Timestamp
+	(*CreateCertificateRequestRequest)(nil),    // 34: keygate.v1.CreateCertificateRequestRequest
+	(*CreateCertificateRequestResponse)(nil),   // 35: keygate.v1.CreateCertificateRequestResponse
+	(*timestamppb.Timestamp)(nil),              // 36: google.protobuf.Timestamp
 }
 var file_keygate_v1_admin_proto_depIdxs = []int32{
-	34, // 0: keygate.v1.KeyMetadata.create_time:type_name -> google.protobuf.Timestamp
+	36, // 0: keygate.v1.KeyMetadata.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 1: keygate.v1.KeyMetadata.versions:type_name -> keygate.v1.KeyVersion
-	34, // 2: keygate.v1.KeyVersion.create_time:type_name -> google.protobuf.Timestamp
-	34, // 3: keygate.v1.KeyVersion.deletion_time:type_name -> google.protobuf.Timestamp
-	34, // 4: keygate.v1.KeyVersion.rotation_due_time:type_name -> google.protobuf.Timestamp
+	36, // 2: keygate.v1.KeyVersion.create_time:type_name -> google.protobuf.Timestamp
+	36, // 3: keygate.v1.KeyVersion.deletion_time:type_name -> google.protobuf.Timestamp
+	36, // 4: keygate.v1.KeyVersion.rotation_due_time:type_name -> google.protobuf.Timestamp
 	0,  // 5: keygate.v1.CreateKeyResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 6: keygate.v1.DescribeKeyResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 7: keygate.v1.ListKeysResponse.keys:type_name -> keygate.v1.KeyMetadata
 	0,  // 8: keygate.v1.EnableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 9: keygate.v1.DisableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	34, // 10: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
+	36, // 10: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
 	0,  // 11: keygate.v1.CreateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 12: keygate.v1.ActivateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 13: keygate.v1.RetireKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
@@ -2303,32 +2458,34 @@ var file_keygate_v1_admin_proto_depIdxs = []int32{
 	12, // 23: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
 	14, // 24: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
 	16, // 25: keygate.v1.KeyAdminService.ImportCertificate:input_type -> keygate.v1.ImportCertificateRequest
-	18, // 26: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
-	20, // 27: keygate.v1.KeyAdminService.CreateKeyVersion:input_type -> keygate.v1.CreateKeyVersionRequest
-	22, // 28: keygate.v1.KeyAdminService.ActivateKeyVersion:input_type -> keygate.v1.ActivateKeyVersionRequest
-	24, // 29: keygate.v1.KeyAdminService.RetireKeyVersion:input_type -> keygate.v1.RetireKeyVersionRequest
-	26, // 30: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:input_type -> keygate.v1.ScheduleKeyVersionDeletionRequest
-	28, // 31: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:input_type -> keygate.v1.CancelKeyVersionDeletionRequest
-	30, // 32: keygate.v1.KeyAdminService.DestroyKeyVersion:input_type -> keygate.v1.DestroyKeyVersionRequest
-	32, // 33: keygate.v1.KeyAdminService.UpdateKeyRotation:input_type -> keygate.v1.UpdateKeyRotationRequest
-	3,  // 34: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
-	5,  // 35: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
-	7,  // 36: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
-	9,  // 37: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
-	11, // 38: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
-	13, // 39: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
-	15, // 40: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
-	17, // 41: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
-	19, // 42: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
-	21, // 43: keygate.v1.KeyAdminService.CreateKeyVersion:output_type -> keygate.v1.CreateKeyVersionResponse
-	23, // 44: keygate.v1.KeyAdminService.ActivateKeyVersion:output_type -> keygate.v1.ActivateKeyVersionResponse
-	25, // 45: keygate.v1.KeyAdminService.RetireKeyVersion:output_type -> keygate.v1.RetireKeyVersionResponse
-	27, // 46: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:output_type -> keygate.v1.ScheduleKeyVersionDeletionResponse
-	29, // 47: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:output_type -> keygate.v1.CancelKeyVersionDeletionResponse
-	31, // 48: keygate.v1.KeyAdminService.DestroyKeyVersion:output_type -> keygate.v1.DestroyKeyVersionResponse
-	33, // 49: keygate.v1.KeyAdminService.UpdateKeyRotation:output_type -> keygate.v1.UpdateKeyRotationResponse
-	34, // [34:50] is the sub-list for method output_type
-	18, // [18:34] is the sub-list for method input_type
+	34, // 26: keygate.v1.KeyAdminService.CreateCertificateRequest:input_type -> keygate.v1.CreateCertificateRequestRequest
+	18, // 27: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
+	20, // 28: keygate.v1.KeyAdminService.CreateKeyVersion:input_type -> keygate.v1.CreateKeyVersionRequest
+	22, // 29: keygate.v1.KeyAdminService.ActivateKeyVersion:input_type -> keygate.v1.ActivateKeyVersionRequest
+	24, // 30: keygate.v1.KeyAdminService.RetireKeyVersion:input_type -> keygate.v1.RetireKeyVersionRequest
+	26, // 31: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:input_type -> keygate.v1.ScheduleKeyVersionDeletionRequest
+	28, // 32: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:input_type -> keygate.v1.CancelKeyVersionDeletionRequest
+	30, // 33: keygate.v1.KeyAdminService.DestroyKeyVersion:input_type -> keygate.v1.DestroyKeyVersionRequest
+	32, // 34: keygate.v1.KeyAdminService.UpdateKeyRotation:input_type -> keygate.v1.UpdateKeyRotationRequest
+	3,  // 35: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
+	5,  // 36: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
+	7,  // 37: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
+	9,  // 38: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
+	11, // 39: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
+	13, // 40: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
+	15, // 41: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
+	17, // 42: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
+	35, // 43: keygate.v1.KeyAdminService.CreateCertificateRequest:output_type -> keygate.v1.CreateCertificateRequestResponse
+	19, // 44: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
+	21, // 45: keygate.v1.KeyAdminService.CreateKeyVersion:output_type -> keygate.v1.CreateKeyVersionResponse
+	23, // 46: keygate.v1.KeyAdminService.ActivateKeyVersion:output_type -> keygate.v1.ActivateKeyVersionResponse
+	25, // 47: keygate.v1.KeyAdminService.RetireKeyVersion:output_type -> keygate.v1.RetireKeyVersionResponse
+	27, // 48: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:output_type -> keygate.v1.ScheduleKeyVersionDeletionResponse
+	29, // 49: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:output_type -> keygate.v1.CancelKeyVersionDeletionResponse
+	31, // 50: keygate.v1.KeyAdminService.DestroyKeyVersion:output_type -> keygate.v1.DestroyKeyVersionResponse
+	33, // 51: keygate.v1.KeyAdminService.UpdateKeyRotation:output_type -> keygate.v1.UpdateKeyRotationResponse
+	35, // [35:52] is the sub-list for method output_type
+	18, // [18:35] is the sub-list for method input_type
 	18, // [18:18] is the sub-list for extension type_name
 	18, // [18:18] is the sub-list for extension extendee
 	0,  // [0:18] is the sub-list for field type_name
@@ -2346,7 +2503,7 @@ func file_keygate_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_admin_proto_rawDesc), len(file_keygate_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   34,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const (
 	KeyAdminService_GetKeyPolicy_FullMethodName               = "/keygate.v1.KeyAdminService/GetKeyPolicy"
 	KeyAdminService_PutKeyPolicy_FullMethodName               = "/keygate.v1.KeyAdminService/PutKeyPolicy"
 	KeyAdminService_ImportCertificate_FullMethodName          = "/keygate.v1.KeyAdminService/ImportCertificate"
+	KeyAdminService_CreateCertificateRequest_FullMethodName   = "/keygate.v1.KeyAdminService/CreateCertificateRequest"
 	KeyAdminService_GetCertificate_FullMethodName             = "/keygate.v1.KeyAdminService/GetCertificate"
 	KeyAdminService_CreateKeyVersion_FullMethodName           = "/keygate.v1.KeyAdminService/CreateKeyVersion"
 	KeyAdminService_ActivateKeyVersion_FullMethodName         = "/keygate.v1.KeyAdminService/ActivateKeyVersion"
@@ -56,6 +57,10 @@ type KeyAdminServiceClient interface {
 	// ImportCertificate stores a key version's certificate chain (leaf
 	// first), after checking that the leaf certifies the version's key.
 	ImportCertificate(ctx context.Context, in *ImportCertificateRequest, opts ...grpc.CallOption) (*ImportCertificateResponse, error)
+	// CreateCertificateRequest makes a PKCS#10 request for a key version,
+	// signed inside its backend (keygate:CreateCertificateRequest), for the
+	// DS's CA to certify.
+	CreateCertificateRequest(ctx context.Context, in *CreateCertificateRequestRequest, opts ...grpc.CallOption) (*CreateCertificateRequestResponse, error)
 	// GetCertificate returns a key version's chain as PEM.
 	GetCertificate(ctx context.Context, in *GetCertificateRequest, opts ...grpc.CallOption) (*GetCertificateResponse, error)
 	// CreateKeyVersion rotates a key (keygate:CreateKeyVersion): a new
@@ -172,6 +177,16 @@ func (c *keyAdminServiceClient) ImportCertificate(ctx context.Context, in *Impor
 	return out, nil
 }
 
+func (c *keyAdminServiceClient) CreateCertificateRequest(ctx context.Context, in *CreateCertificateRequestRequest, opts ...grpc.CallOption) (*CreateCertificateRequestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateCertificateRequestResponse)
+	err := c.cc.Invoke(ctx, KeyAdminService_CreateCertificateRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *keyAdminServiceClient) GetCertificate(ctx context.Context, in *GetCertificateRequest, opts ...grpc.CallOption) (*GetCertificateResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetCertificateResponse)
@@ -271,6 +286,10 @@ type KeyAdminServiceServer interface {
 	// ImportCertificate stores a key version's certificate chain (leaf
 	// first), after checking that the leaf certifies the version's key.
 	ImportCertificate(context.Context, *ImportCertificateRequest) (*ImportCertificateResponse, error)
+	// CreateCertificateRequest makes a PKCS#10 request for a key version,
+	// signed inside its backend (keygate:CreateCertificateRequest), for the
+	// DS's CA to certify.
+	CreateCertificateRequest(context.Context, *CreateCertificateRequestRequest) (*CreateCertificateRequestResponse, error)
 	// GetCertificate returns a key version's chain as PEM.
 	GetCertificate(context.Context, *GetCertificateRequest) (*GetCertificateResponse, error)
 	// CreateKeyVersion rotates a key (keygate:CreateKeyVersion): a new
@@ -330,6 +349,9 @@ func (UnimplementedKeyAdminServiceServer) PutKeyPolicy(context.Context, *PutKeyP
 }
 func (UnimplementedKeyAdminServiceServer) ImportCertificate(context.Context, *ImportCertificateRequest) (*ImportCertificateResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ImportCertificate not implemented")
+}
+func (UnimplementedKeyAdminServiceServer) CreateCertificateRequest(context.Context, *CreateCertificateRequestRequest) (*CreateCertificateRequestResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateCertificateRequest not implemented")
 }
 func (UnimplementedKeyAdminServiceServer) GetCertificate(context.Context, *GetCertificateRequest) (*GetCertificateResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetCertificate not implemented")
@@ -520,6 +542,24 @@ func _KeyAdminService_ImportCertificate_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KeyAdminService_CreateCertificateRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCertificateRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyAdminServiceServer).CreateCertificateRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyAdminService_CreateCertificateRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyAdminServiceServer).CreateCertificateRequest(ctx, req.(*CreateCertificateRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _KeyAdminService_GetCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetCertificateRequest)
 	if err := dec(in); err != nil {
@@ -702,6 +742,10 @@ var KeyAdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ImportCertificate",
 			Handler:    _KeyAdminService_ImportCertificate_Handler,
+		},
+		{
+			MethodName: "CreateCertificateRequest",
+			Handler:    _KeyAdminService_CreateCertificateRequest_Handler,
 		},
 		{
 			MethodName: "GetCertificate",
