@@ -13,6 +13,7 @@ const (
 	KindKeyDisabled   Kind = "key.disabled"         // a key version was disabled, retired or scheduled for deletion
 	KindPolicyChanged Kind = "policy.changed"       // a key policy was replaced
 	KindCertImported  Kind = "certificate.imported" // a certificate chain was imported for a key version
+	KindKeyDestroyed  Kind = "key.destroyed"        // a key version's backend key was destroyed
 	KindServerStarted Kind = "server.started"
 	KindServerStopped Kind = "server.stopped"
 	KindAuditRead     Kind = "audit.read"       // someone queried, exported or verified the audit log

@@ -18,12 +18,12 @@ const (
 type VersionState string
 
 const (
-	VersionPending         VersionState = "PENDING"          // created, e.g. waiting for its certificate
-	VersionActive          VersionState = "ACTIVE"           // primary: new signatures and encryptions
-	VersionRetired         VersionState = "RETIRED"          // verify and decrypt only
-	VersionDisabled        VersionState = "DISABLED"         // no use at all, can come back
-	VersionPendingDeletion VersionState = "PENDING_DELETION" // waiting period before destruction
-	VersionDestroyed       VersionState = "DESTROYED"        // backend key gone
+	VersionPendingActivation VersionState = "PENDING_ACTIVATION" // created, e.g. waiting for its certificate
+	VersionActive            VersionState = "ACTIVE"             // primary: new signatures and encryptions
+	VersionRetired           VersionState = "RETIRED"            // verify and decrypt only
+	VersionDisabled          VersionState = "DISABLED"           // no use at all, can come back
+	VersionPendingDeletion   VersionState = "PENDING_DELETION"   // waiting period before destruction
+	VersionDestroyed         VersionState = "DESTROYED"          // backend key gone
 )
 
 // Key is a logical key: a name callers use, and the backend keys behind it.
@@ -38,7 +38,16 @@ type Key struct {
 	Policy []byte
 	// AllowRawSecret lets DeriveSharedSecret return the raw ECDH secret.
 	AllowRawSecret bool
-	CreatedAt      time.Time
+	// RotationPeriod, if set, makes keygated rotate the key itself when
+	// its primary is that old (symmetric and HMAC keys).
+	RotationPeriod time.Duration
+	// Cryptoperiod is how long a version may make new outputs; 0 means
+	// the configured default for the key's usage.
+	Cryptoperiod time.Duration
+	// TrustAnchors are the root certificates (DER) that an imported
+	// chain must verify to: the DS CA's root for an ACS signing key.
+	TrustAnchors [][]byte
+	CreatedAt    time.Time
 	// Revision increases on every change; stores use it to refuse lost
 	// updates when several replicas share one store.
 	Revision int64
@@ -53,6 +62,8 @@ type Version struct {
 	CreatedAt    time.Time
 	// CertChain is the version's certificate chain, DER, leaf first.
 	CertChain [][]byte
+	// DeletionAt is when a PENDING_DELETION version may be destroyed.
+	DeletionAt time.Time
 }
 
 // Primary is the active version, or nil if the key has none.
@@ -80,6 +91,7 @@ func (k *Key) Version(n uint32) *Version {
 func (k *Key) Clone() *Key {
 	c := *k
 	c.Policy = append([]byte(nil), k.Policy...)
+	c.TrustAnchors = append([][]byte(nil), k.TrustAnchors...)
 	c.Versions = make([]Version, len(k.Versions))
 	for i, v := range k.Versions {
 		v.CertChain = append([][]byte(nil), v.CertChain...)

@@ -41,6 +41,7 @@ func (as *adminService) CreateKey(ctx context.Context, req *pb.CreateKeyRequest)
 	e, err := as.s.keys.Create(ctx, keyring.CreateParams{
 		Name: req.KeyId, Description: req.Description, Spec: keys.Spec(req.KeySpec), Usage: keys.Usage(req.KeyUsage),
 		Backend: backend, BackendKeyID: req.BackendKeyId, Policy: doc, AllowRawSecret: req.AllowRawSharedSecret,
+		RotationPeriod: days(req.RotationPeriodInDays), Cryptoperiod: days(req.CryptoperiodDays),
 	})
 	if err != nil {
 		return nil, err
@@ -150,6 +151,17 @@ func (s *Server) metadata(ctx context.Context, e *keyring.Entry) *pb.KeyMetadata
 	return s.keyMetadata(e.Key, func(v *keys.Version) string {
 		h, ok := e.Opened(v.Number)
 		if !ok {
+			// Versions that serve nothing (pending deletion) are not
+			// opened; a backend that can say their state without a
+			// handle still does.
+			if ks, ok := s.backends[e.Key.Backend].(interface {
+				KeyState(ctx context.Context, id string) (string, error)
+			}); ok && v.State != keys.VersionDestroyed {
+				if state, err := ks.KeyState(ctx, v.BackendKeyID); err == nil {
+					return state
+				}
+				return "UNKNOWN"
+			}
 			return ""
 		}
 		if st, ok := h.(BackendStater); ok {
@@ -170,10 +182,17 @@ func (s *Server) keyMetadata(k *keys.Key, backendState func(*keys.Version) strin
 	if p := k.Primary(); p != nil {
 		md.PrimaryVersion = p.Number
 	}
+	md.RotationPeriodInDays, md.CryptoperiodDays = inDays(k.RotationPeriod), inDays(s.cfg.cryptoperiod(k))
 	for i := range k.Versions {
 		v := &k.Versions[i]
 		kv := &pb.KeyVersion{Version: v.Number, State: string(v.State), BackendKeyId: v.BackendKeyID,
 			CreateTime: timestamppb.New(v.CreatedAt), CertificateCount: uint32(len(v.CertChain))}
+		if !v.DeletionAt.IsZero() {
+			kv.DeletionTime = timestamppb.New(v.DeletionAt)
+		}
+		if due, ok := s.due(k, v); ok {
+			kv.RotationDueTime, kv.Overdue = timestamppb.New(due), !s.keys.Now().Before(due)
+		}
 		if backendState != nil {
 			kv.BackendState = backendState(v)
 		}

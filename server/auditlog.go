@@ -34,15 +34,27 @@ type chainAuditor struct {
 
 // kindOf gives a successful administrative call its event kind.
 var kindOf = map[string]audit.Kind{
-	"kms:CreateKey":             audit.KindKeyCreated,
-	"kms:EnableKey":             audit.KindKeyEnabled,
-	"kms:DisableKey":            audit.KindKeyDisabled,
-	"kms:PutKeyPolicy":          audit.KindPolicyChanged,
-	"keygate:ImportCertificate": audit.KindCertImported,
-	"keygate:ReadAuditLog":      audit.KindAuditRead,
+	"kms:CreateKey":              audit.KindKeyCreated,
+	"kms:EnableKey":              audit.KindKeyEnabled,
+	"kms:DisableKey":             audit.KindKeyDisabled,
+	"kms:PutKeyPolicy":           audit.KindPolicyChanged,
+	"keygate:ImportCertificate":  audit.KindCertImported,
+	"keygate:ReadAuditLog":       audit.KindAuditRead,
+	"keygate:CreateKeyVersion":   audit.KindKeyCreated,
+	"keygate:ActivateKeyVersion": audit.KindKeyEnabled,
+	"keygate:RetireKeyVersion":   audit.KindKeyDisabled,
+	"kms:ScheduleKeyDeletion":    audit.KindKeyDisabled,
+	"kms:CancelKeyDeletion":      audit.KindKeyDisabled, // back to RETIRED
+	"keygate:DestroyKeyVersion":  audit.KindKeyDestroyed,
 }
 
 func (a *chainAuditor) Record(ctx context.Context, c *Call) error {
+	e := a.eventOf(c)
+	return a.log.Record(ctx, &e)
+}
+
+// eventOf is the audit event of a call as it stands.
+func (a *chainAuditor) eventOf(c *Call) audit.Event {
 	e := audit.Event{
 		Time: c.Start, Kind: audit.KindCall, Replica: a.replica,
 		Principal: c.Principal.ARN, CertSubject: c.Principal.Subject, CertSerial: c.Principal.Serial,
@@ -59,7 +71,7 @@ func (a *chainAuditor) Record(ctx context.Context, c *Call) error {
 	if len(c.EncContext) > 0 {
 		e.Context = a.log.HashContext(c.EncContext)
 	}
-	return a.log.Record(ctx, &e)
+	return e
 }
 
 // event records a server event (started, stopped) outside any call.

@@ -44,6 +44,10 @@ type Call struct {
 	// call uses, set by the pipeline after the policy allowed the call.
 	version *keys.Version
 	handle  backends.Key
+	// journaled is set once the call's change to the key registry has
+	// committed with its audit event (journal.go); then a success needs no
+	// second record.
+	journaled bool
 }
 
 // recorder makes a call's record durable: the tamper-evident log, or the

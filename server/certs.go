@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto"
 	"crypto/x509"
 	"encoding/pem"
 	"strconv"
@@ -10,7 +9,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/keygate/keygate/internal/kgerr"
-	"github.com/keygate/keygate/keys"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 )
 
@@ -18,45 +16,43 @@ const maxChainPEM = 64 << 10
 
 func (as *adminService) ImportCertificate(ctx context.Context, req *pb.ImportCertificateRequest) (*pb.ImportCertificateResponse, error) {
 	c := callOf(ctx)
-	e := c.Key
-	n := req.Version
-	if n == 0 {
-		p := e.Key.Primary()
-		if p == nil {
-			return nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q has no active version; name one", req.KeyId)
-		}
-		n = p.Number
-	}
-	h, ok := e.Opened(n)
-	if !ok || h.Public() == nil {
-		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q version %d has no public key to certify", req.KeyId, n)
-	}
+	c.Version = req.Version
 	chain, err := parseChain(req.ChainPem)
 	if err != nil {
 		return nil, err
 	}
-	if !publicEqual(chain[0].PublicKey, h.Public()) {
-		return nil, kgerr.Errorf(kgerr.InvalidArgument, "the leaf certificate does not certify key %q version %d", req.KeyId, n)
-	}
-	der := make([][]byte, len(chain))
-	for i, cert := range chain {
-		der[i] = cert.Raw
-	}
-	updated, err := as.s.keys.Update(ctx, req.KeyId, func(k *keys.Key) error {
-		v := k.Version(n)
-		if v == nil {
-			return kgerr.Errorf(kgerr.NotFound, "key %q has no version %d", req.KeyId, n)
+	var root *x509.Certificate
+	if req.RootPem != "" {
+		roots, err := parseChain(req.RootPem)
+		if err != nil || len(roots) != 1 {
+			return nil, kgerr.Errorf(kgerr.InvalidArgument, "root_pem must hold exactly one PEM certificate")
 		}
-		v.CertChain = der
-		return nil
-	})
+		root = roots[0]
+	}
+	updated, res, err := as.s.keys.ImportChain(ctx, req.KeyId, req.Version, chain, root)
+	c.Version = res.Version
 	if err != nil {
 		return nil, err
 	}
-	c.Key, c.Version = updated, n
-	c.Detail = "version " + strconv.FormatUint(uint64(n), 10) + ": " + chain[0].Subject.String() + ", serial " + chain[0].SerialNumber.Text(16)
-	return &pb.ImportCertificateResponse{KeyId: req.KeyId, Version: n, CertificateCount: uint32(len(der)),
-		LeafSubject: chain[0].Subject.String(), LeafNotAfter: timestamppb.New(chain[0].NotAfter)}, nil
+	c.Key = updated
+	c.Detail = "version " + strconv.FormatUint(uint64(res.Version), 10) + ": " + res.Leaf.Subject.String() + ", serial " + res.Leaf.SerialNumber.Text(16)
+	if res.AnchorSet {
+		c.Detail += "; trust anchor " + res.Anchor.Subject.String()
+	}
+	return &pb.ImportCertificateResponse{KeyId: req.KeyId, Version: res.Version, CertificateCount: uint32(len(chain)),
+		LeafSubject: res.Leaf.Subject.String(), LeafNotAfter: timestamppb.New(res.Leaf.NotAfter)}, nil
+}
+
+func (as *adminService) CreateCertificateRequest(ctx context.Context, req *pb.CreateCertificateRequestRequest) (*pb.CreateCertificateRequestResponse, error) {
+	c := callOf(ctx)
+	c.Version = req.Version
+	der, err := as.s.keys.CertificateRequest(ctx, req.KeyId, req.Version, req.Subject, req.DnsNames)
+	if err != nil {
+		return nil, err
+	}
+	c.Detail = "subject " + req.Subject
+	return &pb.CreateCertificateRequestResponse{KeyId: req.KeyId, Version: req.Version,
+		CsrPem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))}, nil
 }
 
 func (as *adminService) GetCertificate(ctx context.Context, req *pb.GetCertificateRequest) (*pb.GetCertificateResponse, error) {
@@ -109,9 +105,4 @@ func parseChain(s string) ([]*x509.Certificate, error) {
 		}
 	}
 	return chain, nil
-}
-
-func publicEqual(a, b any) bool {
-	ak, ok := a.(interface{ Equal(crypto.PublicKey) bool })
-	return ok && ak.Equal(b)
 }

@@ -65,6 +65,8 @@ type Config struct {
 	// DisableReflection turns gRPC server reflection off (production).
 	// Reflection and health answer mapped principals only either way.
 	DisableReflection bool `yaml:"disable_reflection"`
+	// Lifecycle holds the key lifecycle's defaults (lifecycle_config.go).
+	Lifecycle LifecycleConfig `yaml:"lifecycle"`
 }
 
 // TLSConfig names the server's certificate and the CA that client
@@ -242,6 +244,7 @@ func (c *Config) defaults() {
 	if c.MaxConcurrentStreams == 0 {
 		c.MaxConcurrentStreams = 256
 	}
+	c.Lifecycle.defaults()
 }
 
 func (c *Config) problems() []string {
@@ -361,6 +364,7 @@ func (c *Config) problems() []string {
 	if c.ThreeDS.SessionTTL < 0 || c.ThreeDS.SessionTTL > time.Hour {
 		add("threeds.session_ttl must be between 0 and 1h")
 	}
+	p = append(p, c.Lifecycle.problems()...)
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":
 	default:

@@ -56,6 +56,10 @@ var methods = map[string]rpc{
 	"/keygate.v1.CryptoService/VerifyMac":          {action: "kms:VerifyMac", key: byKeyID, usage: keys.GenerateVerifyMac, crypto: true, facts: macFacts},
 	"/keygate.v1.CryptoService/DeriveSharedSecret": {action: "kms:DeriveSharedSecret", key: byKeyID, usage: keys.KeyAgreement, crypto: true, newOutput: true, facts: ecdhFacts},
 
+	// ReEncrypt is kms:ReEncryptFrom on the ciphertext's key; the handler
+	// authorizes kms:ReEncryptTo on the destination (secondKey).
+	"/keygate.v1.CryptoService/ReEncrypt": {action: "kms:ReEncryptFrom", key: byCiphertext, usage: keys.EncryptDecrypt, crypto: true, facts: reEncryptFacts},
+
 	"/keygate.v1.KeyAdminService/CreateKey":         {action: "kms:CreateKey", actionOf: adoptAction, key: byKeyID, creates: true},
 	"/keygate.v1.KeyAdminService/DescribeKey":       {action: "kms:DescribeKey", key: byKeyID},
 	"/keygate.v1.KeyAdminService/ListKeys":          {action: "kms:ListKeys"},
@@ -65,6 +69,16 @@ var methods = map[string]rpc{
 	"/keygate.v1.KeyAdminService/PutKeyPolicy":      {action: "kms:PutKeyPolicy", key: byKeyID},
 	"/keygate.v1.KeyAdminService/ImportCertificate": {action: "keygate:ImportCertificate", key: byKeyID},
 	"/keygate.v1.KeyAdminService/GetCertificate":    {action: "kms:DescribeKey", key: byKeyID},
+
+	// The version lifecycle (lifecycle.go, certs.go, periods.go).
+	"/keygate.v1.KeyAdminService/CreateKeyVersion":           {action: "keygate:CreateKeyVersion", key: byKeyID},
+	"/keygate.v1.KeyAdminService/ActivateKeyVersion":         {action: "keygate:ActivateKeyVersion", key: byKeyID},
+	"/keygate.v1.KeyAdminService/RetireKeyVersion":           {action: "keygate:RetireKeyVersion", key: byKeyID},
+	"/keygate.v1.KeyAdminService/ScheduleKeyVersionDeletion": {action: "kms:ScheduleKeyDeletion", key: byKeyID},
+	"/keygate.v1.KeyAdminService/CancelKeyVersionDeletion":   {action: "kms:CancelKeyDeletion", key: byKeyID},
+	"/keygate.v1.KeyAdminService/DestroyKeyVersion":          {action: "keygate:DestroyKeyVersion", key: byKeyID},
+	"/keygate.v1.KeyAdminService/UpdateKeyRotation":          {action: "kms:EnableKeyRotation", key: byKeyID},
+	"/keygate.v1.KeyAdminService/CreateCertificateRequest":   {action: "keygate:CreateCertificateRequest", key: byKeyID},
 
 	"/keygate.v1.PolicyService/SimulatePolicy": {action: "kms:GetKeyPolicy", key: byKeyID},
 	"/keygate.v1.PolicyService/DiffKeyPolicy":  {action: "kms:GetKeyPolicy", key: byKeyID},
@@ -109,15 +123,15 @@ func byKeyID(_ *Server, req any) (string, uint32, error) {
 // byCiphertext is the key version a keygate ciphertext names; a key_id
 // given beside it must be the same key.
 func byCiphertext(_ *Server, req any) (string, uint32, error) {
-	r := req.(*pb.DecryptRequest)
-	if len(r.CiphertextBlob) == 0 || len(r.CiphertextBlob) > maxCiphertextBlob {
+	blob := req.(interface{ GetCiphertextBlob() []byte }).GetCiphertextBlob()
+	if len(blob) == 0 || len(blob) > maxCiphertextBlob {
 		return "", 0, kgerr.Errorf(kgerr.InvalidArgument, "ciphertext_blob must be 1 to %d bytes", maxCiphertextBlob)
 	}
-	ct, err := keys.ParseCiphertext(r.CiphertextBlob)
+	ct, err := keys.ParseCiphertext(blob)
 	if err != nil {
 		return "", 0, err
 	}
-	if r.KeyId != "" && r.KeyId != ct.Key {
+	if r, ok := req.(*pb.DecryptRequest); ok && r.KeyId != "" && r.KeyId != ct.Key {
 		return "", 0, kgerr.Errorf(kgerr.InvalidArgument, "the ciphertext was not made by key %q", r.KeyId)
 	}
 	return ct.Key, ct.Version, nil
@@ -154,6 +168,14 @@ func encryptFacts(c *Call, req any, k *keys.Key) {
 func decryptFacts(c *Call, req any, _ *keys.Key) {
 	r := req.(*pb.DecryptRequest)
 	c.EncContext = r.EncryptionContext
+	if ct, err := keys.ParseCiphertext(r.CiphertextBlob); err == nil {
+		c.Algorithm = string(ct.Algorithm)
+	}
+}
+
+func reEncryptFacts(c *Call, req any, _ *keys.Key) {
+	r := req.(*pb.ReEncryptRequest)
+	c.EncContext = r.SourceEncryptionContext
 	if ct, err := keys.ParseCiphertext(r.CiphertextBlob); err == nil {
 		c.Algorithm = string(ct.Algorithm)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keygate/keygate/backends"
 	"github.com/keygate/keygate/internal/kgerr"
+	"github.com/keygate/keygate/keys"
 )
 
 // unary is the interceptor every RPC passes. For keygate methods it runs
@@ -169,6 +170,34 @@ func (s *Server) admit(ctx context.Context, c *Call, req any) error {
 	return nil
 }
 
+// secondKey runs the pipeline's stages for a second key a call uses
+// (ReEncrypt's destination): resolution, facts, policy for action, then
+// usage and version. The call takes the second key's decision when it
+// denies, so the audit event says why.
+func (s *Server) secondKey(ctx context.Context, c *Call, name, action string, usage keys.Usage, newOutput bool,
+	facts func(*Call)) (*Call, error) {
+	dc := &Call{Start: c.Start, Method: c.Method, Action: action, Principal: c.Principal, Peer: c.Peer, KeyName: name}
+	e, err := s.keys.Resolve(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	dc.Key = e
+	if facts != nil {
+		facts(dc)
+	}
+	if err := s.authz.authorize(dc); err != nil {
+		c.Decision, c.Sid = dc.Decision, dc.Sid
+		return nil, err
+	}
+	if e.Key.Usage != usage {
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q has usage %s; this operation needs %s", name, e.Key.Usage, usage)
+	}
+	if dc.version, dc.handle, err = e.Handle(0, newOutput); err != nil {
+		return nil, err
+	}
+	return dc, nil
+}
+
 // invoke runs the handler, refusing a call that carries no Allow: that is
 // a bug in the pipeline, never an answer.
 func (s *Server) invoke(ctx context.Context, c *Call, handler func(context.Context) (any, error)) (any, error) {
@@ -188,6 +217,9 @@ func (s *Server) finish(ctx context.Context, c *Call) error {
 	if c.Err == nil && !c.allowed() {
 		s.log.Error("BUG: call answered without an Allow; refusing the answer", "method", c.Method, "principal", c.Principal.ARN)
 		c.Err = kgerr.Errorf(kgerr.Internal, "internal error")
+	}
+	if c.journaled && c.Err == nil {
+		return nil // the change committed with its own audit event
 	}
 	if err := s.rec.Record(context.WithoutCancel(ctx), c); err != nil {
 		s.log.Error("audit record failed; refusing the call", "method", c.Method, "err", err)

@@ -41,6 +41,8 @@ type Server struct {
 	principals map[principalKey]string
 	chain      *chainAuditor // nil when the audit log is disabled
 	auditStore *sqlstore.Store
+	keyStore   *keysql.Store
+	holder     string // this process in store leases
 	threeds    *threeDSService
 	stopSweep  context.CancelFunc
 	health     *health.Server
@@ -54,7 +56,8 @@ type Server struct {
 
 // Options adjust a server beyond its config.
 type Options struct {
-	// Now is the policy's clock (aws:CurrentTime); nil means time.Now.
+	// Now is the server's clock: the policy's aws:CurrentTime, cryptoperiods,
+	// deletion waiting periods; nil means time.Now. Tests pass a clock they move.
 	Now func() time.Time
 }
 
@@ -78,6 +81,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		s.Close()
 		return nil, err
 	}
+	s.keyStore, s.holder = store, newHolder(cfg.Audit.Replica)
 	for _, bc := range cfg.Backends {
 		b, err := backends.Open(ctx, bc.Type, bc.Name, &bc.Config)
 		if err != nil {
@@ -87,7 +91,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		s.backends[bc.Name] = b
 		logCapabilities(log, bc.Name, b)
 	}
-	s.keys = keyring.New(store, s.backends, keyring.Options{ARN: cfg.KeyARN, Refresh: cfg.KeyRefresh, MaxStale: cfg.KeyMaxStale})
+	s.keys = keyring.New(store, s.backends, keyring.Options{ARN: cfg.KeyARN, Refresh: cfg.KeyRefresh, MaxStale: cfg.KeyMaxStale, Now: opts.Now})
 	s.authz = newAuthorizer(cfg, opts.Now)
 	s.rec = logAuditor{log: log}
 	if !cfg.Audit.Disabled {
@@ -96,6 +100,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 			return nil, err
 		}
 		s.rec = s.chain
+		store.SetJournal(s.journal)
 	}
 	s.recoverUnary = recovery.UnaryServerInterceptor(s.recoveryOption())
 	s.recoverStream = recovery.StreamServerInterceptor(s.recoveryOption())
@@ -161,6 +166,7 @@ func (s *Server) Serve(lis net.Listener) error {
 	if s.chain != nil && s.cfg.Reconcile.Every > 0 {
 		go s.reconcileLoop(sweepCtx)
 	}
+	go s.lifecycleLoop(sweepCtx)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.log.Info("keygated serving", "addr", lis.Addr().String(), "backends", len(s.backends))
 	if err := s.grpc.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {

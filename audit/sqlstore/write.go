@@ -29,6 +29,25 @@ func (s *Store) Append(ctx context.Context, link func(audit.Head) ([]audit.Recor
 		return audit.Head{}, fmt.Errorf("sqlstore: append: begin: %w", err)
 	}
 	defer tx.Rollback()
+	head, err := s.AppendTx(ctx, tx, link)
+	if err != nil {
+		return audit.Head{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return audit.Head{}, fmt.Errorf("sqlstore: append: commit: %w", err)
+	}
+	return head, nil
+}
+
+// AppendTx does what Append does inside tx, a write transaction the caller
+// owns on the same database (and, for SQLite, holding this process's write
+// slot): the key registry commits a change and its audit event together.
+// The events are durable when the caller commits tx, and gone if it does
+// not.
+func (s *Store) AppendTx(ctx context.Context, tx *sql.Tx, link func(audit.Head) ([]audit.Record, error)) (audit.Head, error) {
+	if s.lockHeadStmt == nil {
+		return audit.Head{}, errors.New("sqlstore: append: the store was opened read-only")
+	}
 	_, head, err := s.lockHead(ctx, tx)
 	if err != nil {
 		return audit.Head{}, fmt.Errorf("sqlstore: append: %w", err)
@@ -74,9 +93,6 @@ func (s *Store) Append(ctx context.Context, link func(audit.Head) ([]audit.Recor
 		if _, err := tx.StmtContext(ctx, s.advanceStmt).ExecContext(ctx, int64(head.Seq), head.Hash[:]); err != nil {
 			return audit.Head{}, fmt.Errorf("sqlstore: append: advance head: %w", err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return audit.Head{}, fmt.Errorf("sqlstore: append: commit: %w", err)
 	}
 	return head, nil
 }

@@ -51,12 +51,6 @@ type Report struct {
 	Left []string
 }
 
-// Destroyer is implemented by backends that can destroy a key they made
-// (PKCS#11); qualify uses it to leave the token as it found it.
-type Destroyer interface {
-	DestroyKey(ctx context.Context, id string) error
-}
-
 // Passed reports whether nothing was wrong and nothing claimed failed.
 func (r *Report) Passed() bool {
 	for _, c := range r.Cells {
@@ -153,12 +147,12 @@ func (r *Report) add(kind backends.KeyKind, op string, err error, claimed bool) 
 // destroy removes a key qualify made, with a context of its own: a run
 // cut short by its deadline still cleans up.
 func (r *Report) destroy(b backends.Backend, id string) {
-	d, ok := b.(Destroyer)
+	d, ok := b.(backends.Deleter) // qualify leaves the token as it found it
 	if !ok {
 		r.Left = append(r.Left, id)
 		return
 	}
-	if err := d.DestroyKey(context.Background(), id); err != nil {
+	if err := d.Destroy(context.Background(), id); err != nil {
 		r.Left = append(r.Left, id)
 	}
 }

@@ -23,7 +23,11 @@ var keyCommands = []*command{
 			policy := fs.String("policy-file", "", "key policy, AWS key-policy JSON (\"-\" = stdin; default: admins administer, nobody uses)")
 			forceVar(fs, &req.BypassPolicyLockoutSafetyCheck, "accept a policy that locks the admins out")
 			fs.BoolVar(&req.AllowRawSharedSecret, "allow-raw-shared-secret", false, "KEY_AGREEMENT keys: let derive --kdf RAW return the raw ECDH secret")
+			var rot, cp daysFlag
+			fs.Var(&rot, "rotation-period", "rotate automatically when the primary is this old, 90d..2560d (symmetric and HMAC keys)")
+			fs.Var(&cp, "cryptoperiod", "how long a version may make new outputs, 1d..3650d (default: the server's for the usage)")
 			return func(ctx context.Context, e *env, args []string) (err error) {
+				req.RotationPeriodInDays, req.CryptoperiodDays = rot.days, cp.days
 				if req.KeySpec == "" || req.KeyUsage == "" {
 					return usageErr("--key-spec and --key-usage are required")
 				}

@@ -82,10 +82,10 @@ func printKey(w io.Writer, k *pb.KeyMetadata) {
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tSTATE\tBACKEND KEY ID\tBACKEND STATE\tCERTS\tCREATED")
+	fmt.Fprintln(tw, "VERSION\tSTATE\tBACKEND KEY ID\tBACKEND STATE\tCERTS\tCREATED\tAGE\tROTATION DUE\tDELETION")
 	for _, v := range k.Versions {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", v.Version, v.State, dash(v.BackendKeyId),
-			dash(v.BackendState), v.CertificateCount, when(v.CreateTime))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", v.Version, v.State, dash(v.BackendKeyId),
+			dash(v.BackendState), v.CertificateCount, when(v.CreateTime), age(v.CreateTime), dueText(v), when(v.DeletionTime))
 	}
 	tw.Flush()
 }
@@ -93,12 +93,46 @@ func printKey(w io.Writer, k *pb.KeyMetadata) {
 // printKeys shows a key list as one table.
 func printKeys(w io.Writer, ks []*pb.KeyMetadata) {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSPEC\tUSAGE\tSTATE\tBACKEND\tPRIMARY\tCREATED")
+	fmt.Fprintln(tw, "NAME\tSPEC\tUSAGE\tSTATE\tBACKEND\tPRIMARY\tCREATED\tPRIMARY AGE\tROTATION DUE")
 	for _, k := range ks {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", k.KeyId, k.KeySpec, k.KeyUsage, k.KeyState,
-			k.Backend, k.PrimaryVersion, when(k.CreateTime))
+		p := primaryOf(k)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", k.KeyId, k.KeySpec, k.KeyUsage, k.KeyState,
+			k.Backend, k.PrimaryVersion, when(k.CreateTime), age(p.GetCreateTime()), dueText(p))
 	}
 	tw.Flush()
+}
+
+// primaryOf is the key's primary version, or nil.
+func primaryOf(k *pb.KeyMetadata) *pb.KeyVersion {
+	for _, v := range k.Versions {
+		if v.Version == k.PrimaryVersion && k.PrimaryVersion != 0 {
+			return v
+		}
+	}
+	return nil
+}
+
+// age is how long ago ts was, in whole days ("12d"), or hours under a day.
+func age(ts *timestamppb.Timestamp) string {
+	if ts == nil {
+		return "-"
+	}
+	d := time.Since(ts.AsTime())
+	if d < 24*time.Hour {
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+// dueText is a version's rotation due date, marked OVERDUE when late.
+func dueText(v *pb.KeyVersion) string {
+	if v.GetRotationDueTime() == nil {
+		return "-"
+	}
+	if v.Overdue {
+		return when(v.RotationDueTime) + " OVERDUE"
+	}
+	return when(v.RotationDueTime)
 }
 
 func when(ts *timestamppb.Timestamp) string {

@@ -19,6 +19,9 @@ type CreateParams struct {
 	BackendKeyID   string
 	Policy         []byte
 	AllowRawSecret bool
+	// RotationPeriod and Cryptoperiod as on keys.Key (0: none, default).
+	RotationPeriod time.Duration
+	Cryptoperiod   time.Duration
 }
 
 // Validate reports every problem with p at once.
@@ -40,6 +43,9 @@ func (p *CreateParams) Validate() error {
 	}
 	if p.AllowRawSecret && p.Usage != keys.KeyAgreement {
 		probs = append(probs, "allow_raw_shared_secret applies only to KEY_AGREEMENT keys")
+	}
+	if p.Spec.Valid() {
+		probs = append(probs, checkPeriods(p.Spec, p.RotationPeriod, p.Cryptoperiod)...)
 	}
 	if len(probs) > 0 {
 		return kgerr.Errorf(kgerr.InvalidArgument, "invalid key: %s", join(probs))
@@ -63,27 +69,32 @@ func (r *Keyring) Create(ctx context.Context, p CreateParams) (*Entry, error) {
 		return nil, err
 	}
 	id := p.BackendKeyID
-	if id == "" {
-		if id, err = b.CreateKey(ctx, backendsCreate(p)); err != nil {
+	record := func() (*Entry, error) {
+		// Open checks that an adopted key really has the spec and usage,
+		// and gives the canonical id (a KMS ARN for an alias).
+		h, err := b.Open(ctx, id, p.Spec, p.Usage)
+		if err != nil {
 			return nil, err
 		}
+		now := r.now().UTC()
+		k := &keys.Key{
+			Name: p.Name, Description: p.Description, Spec: p.Spec, Usage: p.Usage, Backend: b.Name(),
+			State: keys.Enabled, Policy: p.Policy, AllowRawSecret: p.AllowRawSecret, CreatedAt: now,
+			RotationPeriod: p.RotationPeriod, Cryptoperiod: p.Cryptoperiod,
+			Versions: []keys.Version{{Number: 1, State: keys.VersionActive, BackendKeyID: h.ID(), CreatedAt: now}},
+		}
+		if err := r.store.CreateKey(ctx, k); err != nil {
+			return nil, err
+		}
+		return r.Put(ctx, k)
 	}
-	// Open checks that an adopted key really has the spec and usage, and
-	// gives the canonical id (a KMS ARN for an alias).
-	h, err := b.Open(ctx, id, p.Spec, p.Usage)
-	if err != nil {
+	if id != "" {
+		return record() // an adopted key is not ours to destroy
+	}
+	if id, err = b.CreateKey(ctx, backendsCreate(p)); err != nil {
 		return nil, err
 	}
-	now := r.now().UTC()
-	k := &keys.Key{
-		Name: p.Name, Description: p.Description, Spec: p.Spec, Usage: p.Usage, Backend: b.Name(),
-		State: keys.Enabled, Policy: p.Policy, AllowRawSecret: p.AllowRawSecret, CreatedAt: now,
-		Versions: []keys.Version{{Number: 1, State: keys.VersionActive, BackendKeyID: h.ID(), CreatedAt: now}},
-	}
-	if err := r.store.CreateKey(ctx, k); err != nil {
-		return nil, err
-	}
-	return r.Put(ctx, k)
+	return r.orphanSafe(ctx, b, id, record)
 }
 
 // Update applies change to the stored key and caches the result. change

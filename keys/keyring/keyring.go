@@ -204,7 +204,7 @@ func (r *Keyring) install(ctx context.Context, k *keys.Key, old *Entry) (*Entry,
 			return nil, kgerr.Errorf(kgerr.Unavailable, "key %q lives in backend %q, which is not configured", k.Name, k.Backend)
 		}
 		for _, v := range k.Versions {
-			if !v.Usable(false) && v.State != keys.VersionPending {
+			if !v.Usable(false) && v.State != keys.VersionPendingActivation {
 				continue
 			}
 			if old != nil {

@@ -19,41 +19,24 @@ import (
 
 // Store is the keys.Store on SQLite or PostgreSQL.
 type Store struct {
-	db *sqldb.DB
+	db      *sqldb.DB
+	journal Journal
 }
 
-// New creates the tables if needed.
+// A Journal records a change to the registry inside the change's own
+// transaction (the audit log shares the database): if it fails, the change
+// is not made, and a change is never made without its record. before is
+// nil for a new key; after has its new revision.
+type Journal func(ctx context.Context, tx *sql.Tx, before, after *keys.Key) error
+
+// SetJournal makes every later CreateKey and UpdateKey call j in its
+// transaction. Set it before the store is shared.
+func (s *Store) SetJournal(j Journal) { s.journal = j }
+
+// New brings the store's schema up to date (migrate.go) and opens it.
 func New(ctx context.Context, db *sqldb.DB) (*Store, error) {
-	schema := []string{
-		`CREATE TABLE IF NOT EXISTS keys (
-			name TEXT PRIMARY KEY,
-			description TEXT NOT NULL,
-			spec TEXT NOT NULL,
-			usage TEXT NOT NULL,
-			backend TEXT NOT NULL,
-			state TEXT NOT NULL,
-			policy TEXT NOT NULL,
-			allow_raw_secret BOOLEAN NOT NULL,
-			created_at BIGINT NOT NULL,
-			revision BIGINT NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS key_versions (
-			key_name TEXT NOT NULL REFERENCES keys(name),
-			version BIGINT NOT NULL,
-			state TEXT NOT NULL,
-			backend_key_id TEXT NOT NULL,
-			created_at BIGINT NOT NULL,
-			cert_chain TEXT NOT NULL,
-			PRIMARY KEY (key_name, version))`,
-		// A backend key belongs to one key version: adopting a key that is
-		// already in use would take over its uses (and relabel its
-		// ciphertexts). putVersions checks it with a clear message; the
-		// index holds it against a race between replicas.
-		`CREATE UNIQUE INDEX IF NOT EXISTS key_versions_backend_key_id ON key_versions (backend_key_id)`,
-	}
-	for _, q := range schema {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return nil, fmt.Errorf("key store schema: %w", err)
-		}
+	if _, err := migrate(ctx, db); err != nil {
+		return nil, err
 	}
 	return &Store{db: db}, nil
 }
@@ -68,22 +51,39 @@ func (s *Store) CreateKey(ctx context.Context, k *keys.Key) error {
 			return kgerr.Errorf(kgerr.AlreadyExists, "key %q already exists", k.Name)
 		}
 		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO keys
-			(name, description, spec, usage, backend, state, policy, allow_raw_secret, created_at, revision)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			(name, description, spec, usage, backend, state, policy, allow_raw_secret, created_at, revision,
+			rotation_period_ns, cryptoperiod_ns, trust_anchors)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			k.Name, k.Description, string(k.Spec), string(k.Usage), k.Backend, string(k.State),
-			string(k.Policy), k.AllowRawSecret, k.CreatedAt.UnixNano(), k.Revision)
+			string(k.Policy), k.AllowRawSecret, k.CreatedAt.UnixNano(), k.Revision,
+			int64(k.RotationPeriod), int64(k.Cryptoperiod), anchorsJSON(k))
 		if err != nil {
 			return err
 		}
-		return s.putVersions(ctx, tx, k)
+		if err := s.putVersions(ctx, tx, k); err != nil {
+			return err
+		}
+		if s.journal != nil {
+			return s.journal(ctx, tx, nil, k)
+		}
+		return nil
 	})
 }
 
 func (s *Store) UpdateKey(ctx context.Context, k *keys.Key) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		var before *keys.Key
+		if s.journal != nil {
+			var err error
+			if before, err = s.getKey(ctx, tx, k.Name); err != nil {
+				return err
+			}
+		}
 		res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE keys SET description = ?, state = ?, policy = ?,
-			allow_raw_secret = ?, revision = ? WHERE name = ? AND revision = ?`),
-			k.Description, string(k.State), string(k.Policy), k.AllowRawSecret, k.Revision+1, k.Name, k.Revision)
+			allow_raw_secret = ?, revision = ?, rotation_period_ns = ?, cryptoperiod_ns = ?, trust_anchors = ?
+			WHERE name = ? AND revision = ?`),
+			k.Description, string(k.State), string(k.Policy), k.AllowRawSecret, k.Revision+1,
+			int64(k.RotationPeriod), int64(k.Cryptoperiod), anchorsJSON(k), k.Name, k.Revision)
 		if err != nil {
 			return err
 		}
@@ -99,14 +99,21 @@ func (s *Store) UpdateKey(ctx context.Context, k *keys.Key) error {
 		if err := s.putVersions(ctx, tx, k); err != nil {
 			return err
 		}
+		after := *k
+		after.Revision++
+		if s.journal != nil {
+			if err := s.journal(ctx, tx, before, &after); err != nil {
+				return err
+			}
+		}
 		k.Revision++
 		return nil
 	})
 }
 
 func (s *Store) putVersions(ctx context.Context, tx *sql.Tx, k *keys.Key) error {
-	q := s.db.Rebind(`INSERT INTO key_versions (key_name, version, state, backend_key_id, created_at, cert_chain)
-		VALUES (?, ?, ?, ?, ?, ?)`)
+	q := s.db.Rebind(`INSERT INTO key_versions (key_name, version, state, backend_key_id, created_at, cert_chain, deletion_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`)
 	taken := s.db.Rebind(`SELECT COUNT(*) FROM key_versions WHERE backend_key_id = ? AND key_name <> ?`)
 	seen := map[string]bool{}
 	for _, v := range k.Versions {
@@ -123,7 +130,7 @@ func (s *Store) putVersions(ctx context.Context, tx *sql.Tx, k *keys.Key) error 
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, q, k.Name, int64(v.Number), string(v.State), v.BackendKeyID,
-			v.CreatedAt.UnixNano(), string(chain)); err != nil {
+			v.CreatedAt.UnixNano(), string(chain), unixNano(v.DeletionAt)); err != nil {
 			return err
 		}
 	}
@@ -139,7 +146,8 @@ type querier interface {
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
 
-const keyCols = `name, description, spec, usage, backend, state, policy, allow_raw_secret, created_at, revision`
+const keyCols = `name, description, spec, usage, backend, state, policy, allow_raw_secret, created_at, revision,
+	rotation_period_ns, cryptoperiod_ns, trust_anchors`
 
 func (s *Store) getKey(ctx context.Context, q querier, name string) (*keys.Key, error) {
 	k, err := scanKey(q.QueryRowContext(ctx, s.db.Rebind(`SELECT `+keyCols+` FROM keys WHERE name = ?`), name))
@@ -190,7 +198,7 @@ func (s *Store) loadVersions(ctx context.Context, q querier, ks []*keys.Key) err
 		args[i] = k.Name
 	}
 	in := strings.TrimSuffix(strings.Repeat("?,", len(ks)), ",")
-	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT key_name, version, state, backend_key_id, created_at, cert_chain
+	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT key_name, version, state, backend_key_id, created_at, cert_chain, deletion_at
 		FROM key_versions WHERE key_name IN (`+in+`) ORDER BY key_name, version`), args...)
 	if err != nil {
 		return err
@@ -199,12 +207,15 @@ func (s *Store) loadVersions(ctx context.Context, q querier, ks []*keys.Key) err
 	for rows.Next() {
 		var (
 			name, state, id, chain string
-			num, created           int64
+			num, created, deletion int64
 		)
-		if err := rows.Scan(&name, &num, &state, &id, &created, &chain); err != nil {
+		if err := rows.Scan(&name, &num, &state, &id, &created, &chain, &deletion); err != nil {
 			return err
 		}
 		v := keys.Version{Number: uint32(num), State: keys.VersionState(state), BackendKeyID: id, CreatedAt: time.Unix(0, created).UTC()}
+		if deletion != 0 {
+			v.DeletionAt = time.Unix(0, deletion).UTC()
+		}
 		if err := json.Unmarshal([]byte(chain), &v.CertChain); err != nil {
 			return fmt.Errorf("key %q version %d: certificate chain: %w", name, num, err)
 		}
@@ -213,17 +224,35 @@ func (s *Store) loadVersions(ctx context.Context, q querier, ks []*keys.Key) err
 	return rows.Err()
 }
 
+// anchorsJSON stores DER certificates as a JSON array of base64 strings.
+func anchorsJSON(k *keys.Key) string {
+	b, _ := json.Marshal(k.TrustAnchors) // [][]byte cannot fail
+	return string(b)
+}
+
+// unixNano stores the zero time as 0.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
 func scanKey(row interface{ Scan(...any) error }) (*keys.Key, error) {
 	var (
 		k                  keys.Key
 		spec, usage, state string
-		policy             string
-		created            int64
+		policy, anchors    string
+		created, rot, cp   int64
 	)
 	if err := row.Scan(&k.Name, &k.Description, &spec, &usage, &k.Backend, &state, &policy,
-		&k.AllowRawSecret, &created, &k.Revision); err != nil {
+		&k.AllowRawSecret, &created, &k.Revision, &rot, &cp, &anchors); err != nil {
 		return nil, err
 	}
+	if err := json.Unmarshal([]byte(anchors), &k.TrustAnchors); err != nil {
+		return nil, fmt.Errorf("key %q: trust anchors: %w", k.Name, err)
+	}
+	k.RotationPeriod, k.Cryptoperiod = time.Duration(rot), time.Duration(cp)
 	k.Spec, k.Usage, k.State = keys.Spec(spec), keys.Usage(usage), keys.KeyState(state)
 	if policy != "" {
 		k.Policy = []byte(policy)

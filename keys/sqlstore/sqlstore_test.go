@@ -87,7 +87,7 @@ func storeSuite(t *testing.T, db *sqldb.DB) {
 	a, _ := s.GetKey(ctx, "acs-signing")
 	b, _ := s.GetKey(ctx, "acs-signing")
 	a.State = keys.Disabled
-	a.Versions = append(a.Versions, keys.Version{Number: 2, State: keys.VersionPending, BackendKeyID: "ef", CreatedAt: now})
+	a.Versions = append(a.Versions, keys.Version{Number: 2, State: keys.VersionPendingActivation, BackendKeyID: "ef", CreatedAt: now})
 	if err := s.UpdateKey(ctx, a); err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ const Account = "111122223333"
 // Identities are the client identities the harness issues certificates
 // for; each maps to arn:aws:iam::111122223333:role/NAME. "stranger" has a
 // valid certificate but no principal mapping.
-var Identities = []string{"admin", "acs", "3ds-server", "ds", "stranger"}
+var Identities = []string{"admin", "acs", "3ds-server", "ds", "admin2", "stranger"}
 
 // Env is a running keygated and what a client needs to reach it.
 type Env struct {

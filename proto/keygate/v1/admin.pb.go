@@ -37,8 +37,13 @@ type KeyMetadata struct {
 	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	PrimaryVersion uint32                 `protobuf:"varint,9,opt,name=primary_version,json=primaryVersion,proto3" json:"primary_version,omitempty"`
 	Versions       []*KeyVersion          `protobuf:"bytes,10,rep,name=versions,proto3" json:"versions,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// keygated rotates the key when its primary is this old; 0: never.
+	RotationPeriodInDays uint32 `protobuf:"varint,11,opt,name=rotation_period_in_days,json=rotationPeriodInDays,proto3" json:"rotation_period_in_days,omitempty"`
+	// How long a version may make new outputs: the key's own, else the
+	// configured default for its usage; 0: none.
+	CryptoperiodDays uint32 `protobuf:"varint,12,opt,name=cryptoperiod_days,json=cryptoperiodDays,proto3" json:"cryptoperiod_days,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *KeyMetadata) Reset() {
@@ -141,11 +146,25 @@ func (x *KeyMetadata) GetVersions() []*KeyVersion {
 	return nil
 }
 
+func (x *KeyMetadata) GetRotationPeriodInDays() uint32 {
+	if x != nil {
+		return x.RotationPeriodInDays
+	}
+	return 0
+}
+
+func (x *KeyMetadata) GetCryptoperiodDays() uint32 {
+	if x != nil {
+		return x.CryptoperiodDays
+	}
+	return 0
+}
+
 // KeyVersion is one backend key behind a logical key.
 type KeyVersion struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Version uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
-	// PENDING, ACTIVE, RETIRED, DISABLED, PENDING_DELETION or DESTROYED.
+	// PENDING_ACTIVATION, ACTIVE, RETIRED, DISABLED, PENDING_DELETION or DESTROYED.
 	State string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
 	// The backend's id: a KMS key ARN, a PKCS#11 CKA_ID in hex.
 	BackendKeyId string                 `protobuf:"bytes,3,opt,name=backend_key_id,json=backendKeyId,proto3" json:"backend_key_id,omitempty"`
@@ -154,8 +173,14 @@ type KeyVersion struct {
 	BackendState string `protobuf:"bytes,5,opt,name=backend_state,json=backendState,proto3" json:"backend_state,omitempty"`
 	// How many certificates the version's chain holds.
 	CertificateCount uint32 `protobuf:"varint,6,opt,name=certificate_count,json=certificateCount,proto3" json:"certificate_count,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// When a PENDING_DELETION version may be destroyed.
+	DeletionTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=deletion_time,json=deletionTime,proto3" json:"deletion_time,omitempty"`
+	// For the ACTIVE version of a key with a cryptoperiod: when it must be
+	// replaced, and whether that time has passed.
+	RotationDueTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=rotation_due_time,json=rotationDueTime,proto3" json:"rotation_due_time,omitempty"`
+	Overdue         bool                   `protobuf:"varint,9,opt,name=overdue,proto3" json:"overdue,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *KeyVersion) Reset() {
@@ -230,6 +255,27 @@ func (x *KeyVersion) GetCertificateCount() uint32 {
 	return 0
 }
 
+func (x *KeyVersion) GetDeletionTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeletionTime
+	}
+	return nil
+}
+
+func (x *KeyVersion) GetRotationDueTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RotationDueTime
+	}
+	return nil
+}
+
+func (x *KeyVersion) GetOverdue() bool {
+	if x != nil {
+		return x.Overdue
+	}
+	return false
+}
+
 type CreateKeyRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	KeyId       string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
@@ -248,8 +294,12 @@ type CreateKeyRequest struct {
 	BypassPolicyLockoutSafetyCheck bool `protobuf:"varint,8,opt,name=bypass_policy_lockout_safety_check,json=bypassPolicyLockoutSafetyCheck,proto3" json:"bypass_policy_lockout_safety_check,omitempty"`
 	// For KEY_AGREEMENT keys: let DeriveSharedSecret return the raw secret.
 	AllowRawSharedSecret bool `protobuf:"varint,9,opt,name=allow_raw_shared_secret,json=allowRawSharedSecret,proto3" json:"allow_raw_shared_secret,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// Automatic rotation, 90-2560 days (symmetric and HMAC keys); 0: none.
+	RotationPeriodInDays uint32 `protobuf:"varint,10,opt,name=rotation_period_in_days,json=rotationPeriodInDays,proto3" json:"rotation_period_in_days,omitempty"`
+	// The cryptoperiod, 1-3650 days; 0: the configured default for the usage.
+	CryptoperiodDays uint32 `protobuf:"varint,11,opt,name=cryptoperiod_days,json=cryptoperiodDays,proto3" json:"cryptoperiod_days,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CreateKeyRequest) Reset() {
@@ -343,6 +393,20 @@ func (x *CreateKeyRequest) GetAllowRawSharedSecret() bool {
 		return x.AllowRawSharedSecret
 	}
 	return false
+}
+
+func (x *CreateKeyRequest) GetRotationPeriodInDays() uint32 {
+	if x != nil {
+		return x.RotationPeriodInDays
+	}
+	return 0
+}
+
+func (x *CreateKeyRequest) GetCryptoperiodDays() uint32 {
+	if x != nil {
+		return x.CryptoperiodDays
+	}
+	return 0
 }
 
 type CreateKeyResponse struct {
@@ -964,7 +1028,11 @@ type ImportCertificateRequest struct {
 	// 0 means the primary version.
 	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
 	// PEM certificates, leaf first.
-	ChainPem      string `protobuf:"bytes,3,opt,name=chain_pem,json=chainPem,proto3" json:"chain_pem,omitempty"`
+	ChainPem string `protobuf:"bytes,3,opt,name=chain_pem,json=chainPem,proto3" json:"chain_pem,omitempty"`
+	// The trust anchor (PEM root certificate, e.g. the DS CA's) the chain
+	// must verify to; it becomes the key's. Empty: the key's own anchor, or
+	// on a key's first import the chain's self-signed root.
+	RootPem       string `protobuf:"bytes,4,opt,name=root_pem,json=rootPem,proto3" json:"root_pem,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1016,6 +1084,13 @@ func (x *ImportCertificateRequest) GetVersion() uint32 {
 func (x *ImportCertificateRequest) GetChainPem() string {
 	if x != nil {
 		return x.ChainPem
+	}
+	return ""
+}
+
+func (x *ImportCertificateRequest) GetRootPem() string {
+	if x != nil {
+		return x.RootPem
 	}
 	return ""
 }
@@ -1192,12 +1267,939 @@ func (x *GetCertificateResponse) GetChainPem() string {
 	return ""
 }
 
+type CreateKeyVersionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateKeyVersionRequest) Reset() {
+	*x = CreateKeyVersionRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateKeyVersionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateKeyVersionRequest) ProtoMessage() {}
+
+func (x *CreateKeyVersionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateKeyVersionRequest.ProtoReflect.Descriptor instead.
+func (*CreateKeyVersionRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CreateKeyVersionRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+type CreateKeyVersionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   *KeyMetadata           `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The version the call was about (for CreateKeyVersion, the new one).
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// What changed, e.g. "v2 PENDING_ACTIVATION -> ACTIVE; v1 ACTIVE -> RETIRED".
+	Transition    string `protobuf:"bytes,3,opt,name=transition,proto3" json:"transition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateKeyVersionResponse) Reset() {
+	*x = CreateKeyVersionResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateKeyVersionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateKeyVersionResponse) ProtoMessage() {}
+
+func (x *CreateKeyVersionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateKeyVersionResponse.ProtoReflect.Descriptor instead.
+func (*CreateKeyVersionResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CreateKeyVersionResponse) GetKey() *KeyMetadata {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *CreateKeyVersionResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *CreateKeyVersionResponse) GetTransition() string {
+	if x != nil {
+		return x.Transition
+	}
+	return ""
+}
+
+type ActivateKeyVersionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The version to change (required).
+	Version       uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivateKeyVersionRequest) Reset() {
+	*x = ActivateKeyVersionRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivateKeyVersionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivateKeyVersionRequest) ProtoMessage() {}
+
+func (x *ActivateKeyVersionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivateKeyVersionRequest.ProtoReflect.Descriptor instead.
+func (*ActivateKeyVersionRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ActivateKeyVersionRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *ActivateKeyVersionRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type ActivateKeyVersionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   *KeyMetadata           `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The version the call was about (for CreateKeyVersion, the new one).
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// What changed, e.g. "v2 PENDING_ACTIVATION -> ACTIVE; v1 ACTIVE -> RETIRED".
+	Transition    string `protobuf:"bytes,3,opt,name=transition,proto3" json:"transition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivateKeyVersionResponse) Reset() {
+	*x = ActivateKeyVersionResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivateKeyVersionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivateKeyVersionResponse) ProtoMessage() {}
+
+func (x *ActivateKeyVersionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivateKeyVersionResponse.ProtoReflect.Descriptor instead.
+func (*ActivateKeyVersionResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ActivateKeyVersionResponse) GetKey() *KeyMetadata {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *ActivateKeyVersionResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ActivateKeyVersionResponse) GetTransition() string {
+	if x != nil {
+		return x.Transition
+	}
+	return ""
+}
+
+type RetireKeyVersionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The version to change (required).
+	Version       uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetireKeyVersionRequest) Reset() {
+	*x = RetireKeyVersionRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireKeyVersionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireKeyVersionRequest) ProtoMessage() {}
+
+func (x *RetireKeyVersionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireKeyVersionRequest.ProtoReflect.Descriptor instead.
+func (*RetireKeyVersionRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *RetireKeyVersionRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *RetireKeyVersionRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type RetireKeyVersionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   *KeyMetadata           `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The version the call was about (for CreateKeyVersion, the new one).
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// What changed, e.g. "v2 PENDING_ACTIVATION -> ACTIVE; v1 ACTIVE -> RETIRED".
+	Transition    string `protobuf:"bytes,3,opt,name=transition,proto3" json:"transition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetireKeyVersionResponse) Reset() {
+	*x = RetireKeyVersionResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireKeyVersionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireKeyVersionResponse) ProtoMessage() {}
+
+func (x *RetireKeyVersionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireKeyVersionResponse.ProtoReflect.Descriptor instead.
+func (*RetireKeyVersionResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RetireKeyVersionResponse) GetKey() *KeyMetadata {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *RetireKeyVersionResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *RetireKeyVersionResponse) GetTransition() string {
+	if x != nil {
+		return x.Transition
+	}
+	return ""
+}
+
+type ScheduleKeyVersionDeletionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The version to change (required).
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The waiting period, 7-30 days; 0 means 30.
+	PendingWindowInDays uint32 `protobuf:"varint,3,opt,name=pending_window_in_days,json=pendingWindowInDays,proto3" json:"pending_window_in_days,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *ScheduleKeyVersionDeletionRequest) Reset() {
+	*x = ScheduleKeyVersionDeletionRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleKeyVersionDeletionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleKeyVersionDeletionRequest) ProtoMessage() {}
+
+func (x *ScheduleKeyVersionDeletionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleKeyVersionDeletionRequest.ProtoReflect.Descriptor instead.
+func (*ScheduleKeyVersionDeletionRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ScheduleKeyVersionDeletionRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *ScheduleKeyVersionDeletionRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ScheduleKeyVersionDeletionRequest) GetPendingWindowInDays() uint32 {
+	if x != nil {
+		return x.PendingWindowInDays
+	}
+	return 0
+}
+
+type ScheduleKeyVersionDeletionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   *KeyMetadata           `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The version the call was about (for CreateKeyVersion, the new one).
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// What changed, e.g. "v2 PENDING_ACTIVATION -> ACTIVE; v1 ACTIVE -> RETIRED".
+	Transition    string `protobuf:"bytes,3,opt,name=transition,proto3" json:"transition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleKeyVersionDeletionResponse) Reset() {
+	*x = ScheduleKeyVersionDeletionResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleKeyVersionDeletionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleKeyVersionDeletionResponse) ProtoMessage() {}
+
+func (x *ScheduleKeyVersionDeletionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleKeyVersionDeletionResponse.ProtoReflect.Descriptor instead.
+func (*ScheduleKeyVersionDeletionResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ScheduleKeyVersionDeletionResponse) GetKey() *KeyMetadata {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *ScheduleKeyVersionDeletionResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ScheduleKeyVersionDeletionResponse) GetTransition() string {
+	if x != nil {
+		return x.Transition
+	}
+	return ""
+}
+
+type CancelKeyVersionDeletionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The version to change (required).
+	Version       uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelKeyVersionDeletionRequest) Reset() {
+	*x = CancelKeyVersionDeletionRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelKeyVersionDeletionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelKeyVersionDeletionRequest) ProtoMessage() {}
+
+func (x *CancelKeyVersionDeletionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelKeyVersionDeletionRequest.ProtoReflect.Descriptor instead.
+func (*CancelKeyVersionDeletionRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CancelKeyVersionDeletionRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *CancelKeyVersionDeletionRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type CancelKeyVersionDeletionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   *KeyMetadata           `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The version the call was about (for CreateKeyVersion, the new one).
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// What changed, e.g. "v2 PENDING_ACTIVATION -> ACTIVE; v1 ACTIVE -> RETIRED".
+	Transition    string `protobuf:"bytes,3,opt,name=transition,proto3" json:"transition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelKeyVersionDeletionResponse) Reset() {
+	*x = CancelKeyVersionDeletionResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelKeyVersionDeletionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelKeyVersionDeletionResponse) ProtoMessage() {}
+
+func (x *CancelKeyVersionDeletionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelKeyVersionDeletionResponse.ProtoReflect.Descriptor instead.
+func (*CancelKeyVersionDeletionResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *CancelKeyVersionDeletionResponse) GetKey() *KeyMetadata {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *CancelKeyVersionDeletionResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *CancelKeyVersionDeletionResponse) GetTransition() string {
+	if x != nil {
+		return x.Transition
+	}
+	return ""
+}
+
+type DestroyKeyVersionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The version to change (required).
+	Version       uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DestroyKeyVersionRequest) Reset() {
+	*x = DestroyKeyVersionRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DestroyKeyVersionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DestroyKeyVersionRequest) ProtoMessage() {}
+
+func (x *DestroyKeyVersionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DestroyKeyVersionRequest.ProtoReflect.Descriptor instead.
+func (*DestroyKeyVersionRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *DestroyKeyVersionRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *DestroyKeyVersionRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type DestroyKeyVersionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   *KeyMetadata           `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The version the call was about (for CreateKeyVersion, the new one).
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// What changed, e.g. "v2 PENDING_ACTIVATION -> ACTIVE; v1 ACTIVE -> RETIRED".
+	Transition    string `protobuf:"bytes,3,opt,name=transition,proto3" json:"transition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DestroyKeyVersionResponse) Reset() {
+	*x = DestroyKeyVersionResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DestroyKeyVersionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DestroyKeyVersionResponse) ProtoMessage() {}
+
+func (x *DestroyKeyVersionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DestroyKeyVersionResponse.ProtoReflect.Descriptor instead.
+func (*DestroyKeyVersionResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *DestroyKeyVersionResponse) GetKey() *KeyMetadata {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *DestroyKeyVersionResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *DestroyKeyVersionResponse) GetTransition() string {
+	if x != nil {
+		return x.Transition
+	}
+	return ""
+}
+
+type UpdateKeyRotationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// 90-2560 days, or 0 to stop automatic rotation; unset: unchanged.
+	RotationPeriodInDays *uint32 `protobuf:"varint,2,opt,name=rotation_period_in_days,json=rotationPeriodInDays,proto3,oneof" json:"rotation_period_in_days,omitempty"`
+	// 1-3650 days, or 0 for the configured default; unset: unchanged.
+	CryptoperiodDays *uint32 `protobuf:"varint,3,opt,name=cryptoperiod_days,json=cryptoperiodDays,proto3,oneof" json:"cryptoperiod_days,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *UpdateKeyRotationRequest) Reset() {
+	*x = UpdateKeyRotationRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateKeyRotationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateKeyRotationRequest) ProtoMessage() {}
+
+func (x *UpdateKeyRotationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateKeyRotationRequest.ProtoReflect.Descriptor instead.
+func (*UpdateKeyRotationRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *UpdateKeyRotationRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *UpdateKeyRotationRequest) GetRotationPeriodInDays() uint32 {
+	if x != nil && x.RotationPeriodInDays != nil {
+		return *x.RotationPeriodInDays
+	}
+	return 0
+}
+
+func (x *UpdateKeyRotationRequest) GetCryptoperiodDays() uint32 {
+	if x != nil && x.CryptoperiodDays != nil {
+		return *x.CryptoperiodDays
+	}
+	return 0
+}
+
+type UpdateKeyRotationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *KeyMetadata           `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateKeyRotationResponse) Reset() {
+	*x = UpdateKeyRotationResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateKeyRotationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateKeyRotationResponse) ProtoMessage() {}
+
+func (x *UpdateKeyRotationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateKeyRotationResponse.ProtoReflect.Descriptor instead.
+func (*UpdateKeyRotationResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *UpdateKeyRotationResponse) GetKey() *KeyMetadata {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+type CreateCertificateRequestRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The version to certify (required).
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The subject as "CN=...,O=...,OU=...,C=...,L=...,ST=..." (no escaped commas).
+	Subject       string   `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
+	DnsNames      []string `protobuf:"bytes,4,rep,name=dns_names,json=dnsNames,proto3" json:"dns_names,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCertificateRequestRequest) Reset() {
+	*x = CreateCertificateRequestRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCertificateRequestRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCertificateRequestRequest) ProtoMessage() {}
+
+func (x *CreateCertificateRequestRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCertificateRequestRequest.ProtoReflect.Descriptor instead.
+func (*CreateCertificateRequestRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *CreateCertificateRequestRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *CreateCertificateRequestRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *CreateCertificateRequestRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *CreateCertificateRequestRequest) GetDnsNames() []string {
+	if x != nil {
+		return x.DnsNames
+	}
+	return nil
+}
+
+type CreateCertificateRequestResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	KeyId   string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	Version uint32                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The PKCS#10 request, PEM ("CERTIFICATE REQUEST").
+	CsrPem        string `protobuf:"bytes,3,opt,name=csr_pem,json=csrPem,proto3" json:"csr_pem,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCertificateRequestResponse) Reset() {
+	*x = CreateCertificateRequestResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCertificateRequestResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCertificateRequestResponse) ProtoMessage() {}
+
+func (x *CreateCertificateRequestResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCertificateRequestResponse.ProtoReflect.Descriptor instead.
+func (*CreateCertificateRequestResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *CreateCertificateRequestResponse) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *CreateCertificateRequestResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *CreateCertificateRequestResponse) GetCsrPem() string {
+	if x != nil {
+		return x.CsrPem
+	}
+	return ""
+}
+
 var File_keygate_v1_admin_proto protoreflect.FileDescriptor
 
 const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x16keygate/v1/admin.proto\x12\n" +
-	"keygate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe1\x02\n" +
+	"keygate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc5\x03\n" +
 	"\vKeyMetadata\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x10\n" +
 	"\x03arn\x18\x02 \x01(\tR\x03arn\x12 \n" +
@@ -1210,7 +2212,9 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"createTime\x12'\n" +
 	"\x0fprimary_version\x18\t \x01(\rR\x0eprimaryVersion\x122\n" +
 	"\bversions\x18\n" +
-	" \x03(\v2\x16.keygate.v1.KeyVersionR\bversions\"\xf1\x01\n" +
+	" \x03(\v2\x16.keygate.v1.KeyVersionR\bversions\x125\n" +
+	"\x17rotation_period_in_days\x18\v \x01(\rR\x14rotationPeriodInDays\x12+\n" +
+	"\x11cryptoperiod_days\x18\f \x01(\rR\x10cryptoperiodDays\"\x94\x03\n" +
 	"\n" +
 	"KeyVersion\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x14\n" +
@@ -1219,7 +2223,10 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12#\n" +
 	"\rbackend_state\x18\x05 \x01(\tR\fbackendState\x12+\n" +
-	"\x11certificate_count\x18\x06 \x01(\rR\x10certificateCount\"\xde\x02\n" +
+	"\x11certificate_count\x18\x06 \x01(\rR\x10certificateCount\x12?\n" +
+	"\rdeletion_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\fdeletionTime\x12F\n" +
+	"\x11rotation_due_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x0frotationDueTime\x12\x18\n" +
+	"\aoverdue\x18\t \x01(\bR\aoverdue\"\xc2\x03\n" +
 	"\x10CreateKeyRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x19\n" +
@@ -1229,7 +2236,10 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\x0ebackend_key_id\x18\x06 \x01(\tR\fbackendKeyId\x12\x16\n" +
 	"\x06policy\x18\a \x01(\tR\x06policy\x12J\n" +
 	"\"bypass_policy_lockout_safety_check\x18\b \x01(\bR\x1ebypassPolicyLockoutSafetyCheck\x125\n" +
-	"\x17allow_raw_shared_secret\x18\t \x01(\bR\x14allowRawSharedSecret\">\n" +
+	"\x17allow_raw_shared_secret\x18\t \x01(\bR\x14allowRawSharedSecret\x125\n" +
+	"\x17rotation_period_in_days\x18\n" +
+	" \x01(\rR\x14rotationPeriodInDays\x12+\n" +
+	"\x11cryptoperiod_days\x18\v \x01(\rR\x10cryptoperiodDays\">\n" +
 	"\x11CreateKeyResponse\x12)\n" +
 	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\"+\n" +
 	"\x12DescribeKeyRequest\x12\x15\n" +
@@ -1261,11 +2271,12 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\x06policy\x18\x02 \x01(\tR\x06policy\x12J\n" +
 	"\"bypass_policy_lockout_safety_check\x18\x03 \x01(\bR\x1ebypassPolicyLockoutSafetyCheck\"-\n" +
 	"\x14PutKeyPolicyResponse\x12\x15\n" +
-	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"h\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"\x83\x01\n" +
 	"\x18ImportCertificateRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1b\n" +
-	"\tchain_pem\x18\x03 \x01(\tR\bchainPem\"\xde\x01\n" +
+	"\tchain_pem\x18\x03 \x01(\tR\bchainPem\x12\x19\n" +
+	"\broot_pem\x18\x04 \x01(\tR\arootPem\"\xde\x01\n" +
 	"\x19ImportCertificateResponse\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x12+\n" +
@@ -1276,7 +2287,78 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\"5\n" +
 	"\x16GetCertificateResponse\x12\x1b\n" +
-	"\tchain_pem\x18\x01 \x01(\tR\bchainPem2\xea\x05\n" +
+	"\tchain_pem\x18\x01 \x01(\tR\bchainPem\"0\n" +
+	"\x17CreateKeyVersionRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"\x7f\n" +
+	"\x18CreateKeyVersionResponse\x12)\n" +
+	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1e\n" +
+	"\n" +
+	"transition\x18\x03 \x01(\tR\n" +
+	"transition\"L\n" +
+	"\x19ActivateKeyVersionRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\"\x81\x01\n" +
+	"\x1aActivateKeyVersionResponse\x12)\n" +
+	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1e\n" +
+	"\n" +
+	"transition\x18\x03 \x01(\tR\n" +
+	"transition\"J\n" +
+	"\x17RetireKeyVersionRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\"\x7f\n" +
+	"\x18RetireKeyVersionResponse\x12)\n" +
+	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1e\n" +
+	"\n" +
+	"transition\x18\x03 \x01(\tR\n" +
+	"transition\"\x89\x01\n" +
+	"!ScheduleKeyVersionDeletionRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x123\n" +
+	"\x16pending_window_in_days\x18\x03 \x01(\rR\x13pendingWindowInDays\"\x89\x01\n" +
+	"\"ScheduleKeyVersionDeletionResponse\x12)\n" +
+	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1e\n" +
+	"\n" +
+	"transition\x18\x03 \x01(\tR\n" +
+	"transition\"R\n" +
+	"\x1fCancelKeyVersionDeletionRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\"\x87\x01\n" +
+	" CancelKeyVersionDeletionResponse\x12)\n" +
+	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1e\n" +
+	"\n" +
+	"transition\x18\x03 \x01(\tR\n" +
+	"transition\"K\n" +
+	"\x18DestroyKeyVersionRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\"\x80\x01\n" +
+	"\x19DestroyKeyVersionResponse\x12)\n" +
+	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1e\n" +
+	"\n" +
+	"transition\x18\x03 \x01(\tR\n" +
+	"transition\"\xd1\x01\n" +
+	"\x18UpdateKeyRotationRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12:\n" +
+	"\x17rotation_period_in_days\x18\x02 \x01(\rH\x00R\x14rotationPeriodInDays\x88\x01\x01\x120\n" +
+	"\x11cryptoperiod_days\x18\x03 \x01(\rH\x01R\x10cryptoperiodDays\x88\x01\x01B\x1a\n" +
+	"\x18_rotation_period_in_daysB\x14\n" +
+	"\x12_cryptoperiod_days\"F\n" +
+	"\x19UpdateKeyRotationResponse\x12)\n" +
+	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\"\x89\x01\n" +
+	"\x1fCreateCertificateRequestRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x18\n" +
+	"\asubject\x18\x03 \x01(\tR\asubject\x12\x1b\n" +
+	"\tdns_names\x18\x04 \x03(\tR\bdnsNames\"l\n" +
+	" CreateCertificateRequestResponse\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x17\n" +
+	"\acsr_pem\x18\x03 \x01(\tR\x06csrPem2\xbc\f\n" +
 	"\x0fKeyAdminService\x12H\n" +
 	"\tCreateKey\x12\x1c.keygate.v1.CreateKeyRequest\x1a\x1d.keygate.v1.CreateKeyResponse\x12N\n" +
 	"\vDescribeKey\x12\x1e.keygate.v1.DescribeKeyRequest\x1a\x1f.keygate.v1.DescribeKeyResponse\x12E\n" +
@@ -1286,8 +2368,16 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"DisableKey\x12\x1d.keygate.v1.DisableKeyRequest\x1a\x1e.keygate.v1.DisableKeyResponse\x12Q\n" +
 	"\fGetKeyPolicy\x12\x1f.keygate.v1.GetKeyPolicyRequest\x1a .keygate.v1.GetKeyPolicyResponse\x12Q\n" +
 	"\fPutKeyPolicy\x12\x1f.keygate.v1.PutKeyPolicyRequest\x1a .keygate.v1.PutKeyPolicyResponse\x12`\n" +
-	"\x11ImportCertificate\x12$.keygate.v1.ImportCertificateRequest\x1a%.keygate.v1.ImportCertificateResponse\x12W\n" +
-	"\x0eGetCertificate\x12!.keygate.v1.GetCertificateRequest\x1a\".keygate.v1.GetCertificateResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
+	"\x11ImportCertificate\x12$.keygate.v1.ImportCertificateRequest\x1a%.keygate.v1.ImportCertificateResponse\x12u\n" +
+	"\x18CreateCertificateRequest\x12+.keygate.v1.CreateCertificateRequestRequest\x1a,.keygate.v1.CreateCertificateRequestResponse\x12W\n" +
+	"\x0eGetCertificate\x12!.keygate.v1.GetCertificateRequest\x1a\".keygate.v1.GetCertificateResponse\x12]\n" +
+	"\x10CreateKeyVersion\x12#.keygate.v1.CreateKeyVersionRequest\x1a$.keygate.v1.CreateKeyVersionResponse\x12c\n" +
+	"\x12ActivateKeyVersion\x12%.keygate.v1.ActivateKeyVersionRequest\x1a&.keygate.v1.ActivateKeyVersionResponse\x12]\n" +
+	"\x10RetireKeyVersion\x12#.keygate.v1.RetireKeyVersionRequest\x1a$.keygate.v1.RetireKeyVersionResponse\x12{\n" +
+	"\x1aScheduleKeyVersionDeletion\x12-.keygate.v1.ScheduleKeyVersionDeletionRequest\x1a..keygate.v1.ScheduleKeyVersionDeletionResponse\x12u\n" +
+	"\x18CancelKeyVersionDeletion\x12+.keygate.v1.CancelKeyVersionDeletionRequest\x1a,.keygate.v1.CancelKeyVersionDeletionResponse\x12`\n" +
+	"\x11DestroyKeyVersion\x12$.keygate.v1.DestroyKeyVersionRequest\x1a%.keygate.v1.DestroyKeyVersionResponse\x12`\n" +
+	"\x11UpdateKeyRotation\x12$.keygate.v1.UpdateKeyRotationRequest\x1a%.keygate.v1.UpdateKeyRotationResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
 
 var (
 	file_keygate_v1_admin_proto_rawDescOnce sync.Once
@@ -1301,63 +2391,104 @@ func file_keygate_v1_admin_proto_rawDescGZIP() []byte {
 	return file_keygate_v1_admin_proto_rawDescData
 }
 
-var file_keygate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_keygate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_keygate_v1_admin_proto_goTypes = []any{
-	(*KeyMetadata)(nil),               // 0: keygate.v1.KeyMetadata
-	(*KeyVersion)(nil),                // 1: keygate.v1.KeyVersion
-	(*CreateKeyRequest)(nil),          // 2: keygate.v1.CreateKeyRequest
-	(*CreateKeyResponse)(nil),         // 3: keygate.v1.CreateKeyResponse
-	(*DescribeKeyRequest)(nil),        // 4: keygate.v1.DescribeKeyRequest
-	(*DescribeKeyResponse)(nil),       // 5: keygate.v1.DescribeKeyResponse
-	(*ListKeysRequest)(nil),           // 6: keygate.v1.ListKeysRequest
-	(*ListKeysResponse)(nil),          // 7: keygate.v1.ListKeysResponse
-	(*EnableKeyRequest)(nil),          // 8: keygate.v1.EnableKeyRequest
-	(*EnableKeyResponse)(nil),         // 9: keygate.v1.EnableKeyResponse
-	(*DisableKeyRequest)(nil),         // 10: keygate.v1.DisableKeyRequest
-	(*DisableKeyResponse)(nil),        // 11: keygate.v1.DisableKeyResponse
-	(*GetKeyPolicyRequest)(nil),       // 12: keygate.v1.GetKeyPolicyRequest
-	(*GetKeyPolicyResponse)(nil),      // 13: keygate.v1.GetKeyPolicyResponse
-	(*PutKeyPolicyRequest)(nil),       // 14: keygate.v1.PutKeyPolicyRequest
-	(*PutKeyPolicyResponse)(nil),      // 15: keygate.v1.PutKeyPolicyResponse
-	(*ImportCertificateRequest)(nil),  // 16: keygate.v1.ImportCertificateRequest
-	(*ImportCertificateResponse)(nil), // 17: keygate.v1.ImportCertificateResponse
-	(*GetCertificateRequest)(nil),     // 18: keygate.v1.GetCertificateRequest
-	(*GetCertificateResponse)(nil),    // 19: keygate.v1.GetCertificateResponse
-	(*timestamppb.Timestamp)(nil),     // 20: google.protobuf.Timestamp
+	(*KeyMetadata)(nil),                        // 0: keygate.v1.KeyMetadata
+	(*KeyVersion)(nil),                         // 1: keygate.v1.KeyVersion
+	(*CreateKeyRequest)(nil),                   // 2: keygate.v1.CreateKeyRequest
+	(*CreateKeyResponse)(nil),                  // 3: keygate.v1.CreateKeyResponse
+	(*DescribeKeyRequest)(nil),                 // 4: keygate.v1.DescribeKeyRequest
+	(*DescribeKeyResponse)(nil),                // 5: keygate.v1.DescribeKeyResponse
+	(*ListKeysRequest)(nil),                    // 6: keygate.v1.ListKeysRequest
+	(*ListKeysResponse)(nil),                   // 7: keygate.v1.ListKeysResponse
+	(*EnableKeyRequest)(nil),                   // 8: keygate.v1.EnableKeyRequest
+	(*EnableKeyResponse)(nil),                  // 9: keygate.v1.EnableKeyResponse
+	(*DisableKeyRequest)(nil),                  // 10: keygate.v1.DisableKeyRequest
+	(*DisableKeyResponse)(nil),                 // 11: keygate.v1.DisableKeyResponse
+	(*GetKeyPolicyRequest)(nil),                // 12: keygate.v1.GetKeyPolicyRequest
+	(*GetKeyPolicyResponse)(nil),               // 13: keygate.v1.GetKeyPolicyResponse
+	(*PutKeyPolicyRequest)(nil),                // 14: keygate.v1.PutKeyPolicyRequest
+	(*PutKeyPolicyResponse)(nil),               // 15: keygate.v1.PutKeyPolicyResponse
+	(*ImportCertificateRequest)(nil),           // 16: keygate.v1.ImportCertificateRequest
+	(*ImportCertificateResponse)(nil),          // 17: keygate.v1.ImportCertificateResponse
+	(*GetCertificateRequest)(nil),              // 18: keygate.v1.GetCertificateRequest
+	(*GetCertificateResponse)(nil),             // 19: keygate.v1.GetCertificateResponse
+	(*CreateKeyVersionRequest)(nil),            // 20: keygate.v1.CreateKeyVersionRequest
+	(*CreateKeyVersionResponse)(nil),           // 21: keygate.v1.CreateKeyVersionResponse
+	(*ActivateKeyVersionRequest)(nil),          // 22: keygate.v1.ActivateKeyVersionRequest
+	(*ActivateKeyVersionResponse)(nil),         // 23: keygate.v1.ActivateKeyVersionResponse
+	(*RetireKeyVersionRequest)(nil),            // 24: keygate.v1.RetireKeyVersionRequest
+	(*RetireKeyVersionResponse)(nil),           // 25: keygate.v1.RetireKeyVersionResponse
+	(*ScheduleKeyVersionDeletionRequest)(nil),  // 26: keygate.v1.ScheduleKeyVersionDeletionRequest
+	(*ScheduleKeyVersionDeletionResponse)(nil), // 27: keygate.v1.ScheduleKeyVersionDeletionResponse
+	(*CancelKeyVersionDeletionRequest)(nil),    // 28: keygate.v1.CancelKeyVersionDeletionRequest
+	(*CancelKeyVersionDeletionResponse)(nil),   // 29: keygate.v1.CancelKeyVersionDeletionResponse
+	(*DestroyKeyVersionRequest)(nil),           // 30: keygate.v1.DestroyKeyVersionRequest
+	(*DestroyKeyVersionResponse)(nil),          // 31: keygate.v1.DestroyKeyVersionResponse
+	(*UpdateKeyRotationRequest)(nil),           // 32: keygate.v1.UpdateKeyRotationRequest
+	(*UpdateKeyRotationResponse)(nil),          // 33: keygate.v1.UpdateKeyRotationResponse
+	(*CreateCertificateRequestRequest)(nil),    // 34: keygate.v1.CreateCertificateRequestRequest
+	(*CreateCertificateRequestResponse)(nil),   // 35: keygate.v1.CreateCertificateRequestResponse
+	(*timestamppb.Timestamp)(nil),              // 36: google.protobuf.Timestamp
 }
 var file_keygate_v1_admin_proto_depIdxs = []int32{
-	20, // 0: keygate.v1.KeyMetadata.create_time:type_name -> google.protobuf.Timestamp
+	36, // 0: keygate.v1.KeyMetadata.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 1: keygate.v1.KeyMetadata.versions:type_name -> keygate.v1.KeyVersion
-	20, // 2: keygate.v1.KeyVersion.create_time:type_name -> google.protobuf.Timestamp
-	0,  // 3: keygate.v1.CreateKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 4: keygate.v1.DescribeKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 5: keygate.v1.ListKeysResponse.keys:type_name -> keygate.v1.KeyMetadata
-	0,  // 6: keygate.v1.EnableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 7: keygate.v1.DisableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	20, // 8: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
-	2,  // 9: keygate.v1.KeyAdminService.CreateKey:input_type -> keygate.v1.CreateKeyRequest
-	4,  // 10: keygate.v1.KeyAdminService.DescribeKey:input_type -> keygate.v1.DescribeKeyRequest
-	6,  // 11: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
-	8,  // 12: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
-	10, // 13: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
-	12, // 14: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
-	14, // 15: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
-	16, // 16: keygate.v1.KeyAdminService.ImportCertificate:input_type -> keygate.v1.ImportCertificateRequest
-	18, // 17: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
-	3,  // 18: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
-	5,  // 19: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
-	7,  // 20: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
-	9,  // 21: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
-	11, // 22: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
-	13, // 23: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
-	15, // 24: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
-	17, // 25: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
-	19, // 26: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
-	18, // [18:27] is the sub-list for method output_type
-	9,  // [9:18] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	36, // 2: keygate.v1.KeyVersion.create_time:type_name -> google.protobuf.Timestamp
+	36, // 3: keygate.v1.KeyVersion.deletion_time:type_name -> google.protobuf.Timestamp
+	36, // 4: keygate.v1.KeyVersion.rotation_due_time:type_name -> google.protobuf.Timestamp
+	0,  // 5: keygate.v1.CreateKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 6: keygate.v1.DescribeKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 7: keygate.v1.ListKeysResponse.keys:type_name -> keygate.v1.KeyMetadata
+	0,  // 8: keygate.v1.EnableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 9: keygate.v1.DisableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	36, // 10: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
+	0,  // 11: keygate.v1.CreateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 12: keygate.v1.ActivateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 13: keygate.v1.RetireKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 14: keygate.v1.ScheduleKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 15: keygate.v1.CancelKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 16: keygate.v1.DestroyKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 17: keygate.v1.UpdateKeyRotationResponse.key:type_name -> keygate.v1.KeyMetadata
+	2,  // 18: keygate.v1.KeyAdminService.CreateKey:input_type -> keygate.v1.CreateKeyRequest
+	4,  // 19: keygate.v1.KeyAdminService.DescribeKey:input_type -> keygate.v1.DescribeKeyRequest
+	6,  // 20: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
+	8,  // 21: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
+	10, // 22: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
+	12, // 23: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
+	14, // 24: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
+	16, // 25: keygate.v1.KeyAdminService.ImportCertificate:input_type -> keygate.v1.ImportCertificateRequest
+	34, // 26: keygate.v1.KeyAdminService.CreateCertificateRequest:input_type -> keygate.v1.CreateCertificateRequestRequest
+	18, // 27: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
+	20, // 28: keygate.v1.KeyAdminService.CreateKeyVersion:input_type -> keygate.v1.CreateKeyVersionRequest
+	22, // 29: keygate.v1.KeyAdminService.ActivateKeyVersion:input_type -> keygate.v1.ActivateKeyVersionRequest
+	24, // 30: keygate.v1.KeyAdminService.RetireKeyVersion:input_type -> keygate.v1.RetireKeyVersionRequest
+	26, // 31: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:input_type -> keygate.v1.ScheduleKeyVersionDeletionRequest
+	28, // 32: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:input_type -> keygate.v1.CancelKeyVersionDeletionRequest
+	30, // 33: keygate.v1.KeyAdminService.DestroyKeyVersion:input_type -> keygate.v1.DestroyKeyVersionRequest
+	32, // 34: keygate.v1.KeyAdminService.UpdateKeyRotation:input_type -> keygate.v1.UpdateKeyRotationRequest
+	3,  // 35: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
+	5,  // 36: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
+	7,  // 37: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
+	9,  // 38: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
+	11, // 39: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
+	13, // 40: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
+	15, // 41: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
+	17, // 42: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
+	35, // 43: keygate.v1.KeyAdminService.CreateCertificateRequest:output_type -> keygate.v1.CreateCertificateRequestResponse
+	19, // 44: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
+	21, // 45: keygate.v1.KeyAdminService.CreateKeyVersion:output_type -> keygate.v1.CreateKeyVersionResponse
+	23, // 46: keygate.v1.KeyAdminService.ActivateKeyVersion:output_type -> keygate.v1.ActivateKeyVersionResponse
+	25, // 47: keygate.v1.KeyAdminService.RetireKeyVersion:output_type -> keygate.v1.RetireKeyVersionResponse
+	27, // 48: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:output_type -> keygate.v1.ScheduleKeyVersionDeletionResponse
+	29, // 49: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:output_type -> keygate.v1.CancelKeyVersionDeletionResponse
+	31, // 50: keygate.v1.KeyAdminService.DestroyKeyVersion:output_type -> keygate.v1.DestroyKeyVersionResponse
+	33, // 51: keygate.v1.KeyAdminService.UpdateKeyRotation:output_type -> keygate.v1.UpdateKeyRotationResponse
+	35, // [35:52] is the sub-list for method output_type
+	18, // [18:35] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_keygate_v1_admin_proto_init() }
@@ -1365,13 +2496,14 @@ func file_keygate_v1_admin_proto_init() {
 	if File_keygate_v1_admin_proto != nil {
 		return
 	}
+	file_keygate_v1_admin_proto_msgTypes[32].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_admin_proto_rawDesc), len(file_keygate_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,15 +19,23 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	KeyAdminService_CreateKey_FullMethodName         = "/keygate.v1.KeyAdminService/CreateKey"
-	KeyAdminService_DescribeKey_FullMethodName       = "/keygate.v1.KeyAdminService/DescribeKey"
-	KeyAdminService_ListKeys_FullMethodName          = "/keygate.v1.KeyAdminService/ListKeys"
-	KeyAdminService_EnableKey_FullMethodName         = "/keygate.v1.KeyAdminService/EnableKey"
-	KeyAdminService_DisableKey_FullMethodName        = "/keygate.v1.KeyAdminService/DisableKey"
-	KeyAdminService_GetKeyPolicy_FullMethodName      = "/keygate.v1.KeyAdminService/GetKeyPolicy"
-	KeyAdminService_PutKeyPolicy_FullMethodName      = "/keygate.v1.KeyAdminService/PutKeyPolicy"
-	KeyAdminService_ImportCertificate_FullMethodName = "/keygate.v1.KeyAdminService/ImportCertificate"
-	KeyAdminService_GetCertificate_FullMethodName    = "/keygate.v1.KeyAdminService/GetCertificate"
+	KeyAdminService_CreateKey_FullMethodName                  = "/keygate.v1.KeyAdminService/CreateKey"
+	KeyAdminService_DescribeKey_FullMethodName                = "/keygate.v1.KeyAdminService/DescribeKey"
+	KeyAdminService_ListKeys_FullMethodName                   = "/keygate.v1.KeyAdminService/ListKeys"
+	KeyAdminService_EnableKey_FullMethodName                  = "/keygate.v1.KeyAdminService/EnableKey"
+	KeyAdminService_DisableKey_FullMethodName                 = "/keygate.v1.KeyAdminService/DisableKey"
+	KeyAdminService_GetKeyPolicy_FullMethodName               = "/keygate.v1.KeyAdminService/GetKeyPolicy"
+	KeyAdminService_PutKeyPolicy_FullMethodName               = "/keygate.v1.KeyAdminService/PutKeyPolicy"
+	KeyAdminService_ImportCertificate_FullMethodName          = "/keygate.v1.KeyAdminService/ImportCertificate"
+	KeyAdminService_CreateCertificateRequest_FullMethodName   = "/keygate.v1.KeyAdminService/CreateCertificateRequest"
+	KeyAdminService_GetCertificate_FullMethodName             = "/keygate.v1.KeyAdminService/GetCertificate"
+	KeyAdminService_CreateKeyVersion_FullMethodName           = "/keygate.v1.KeyAdminService/CreateKeyVersion"
+	KeyAdminService_ActivateKeyVersion_FullMethodName         = "/keygate.v1.KeyAdminService/ActivateKeyVersion"
+	KeyAdminService_RetireKeyVersion_FullMethodName           = "/keygate.v1.KeyAdminService/RetireKeyVersion"
+	KeyAdminService_ScheduleKeyVersionDeletion_FullMethodName = "/keygate.v1.KeyAdminService/ScheduleKeyVersionDeletion"
+	KeyAdminService_CancelKeyVersionDeletion_FullMethodName   = "/keygate.v1.KeyAdminService/CancelKeyVersionDeletion"
+	KeyAdminService_DestroyKeyVersion_FullMethodName          = "/keygate.v1.KeyAdminService/DestroyKeyVersion"
+	KeyAdminService_UpdateKeyRotation_FullMethodName          = "/keygate.v1.KeyAdminService/UpdateKeyRotation"
 )
 
 // KeyAdminServiceClient is the client API for KeyAdminService service.
@@ -49,8 +57,36 @@ type KeyAdminServiceClient interface {
 	// ImportCertificate stores a key version's certificate chain (leaf
 	// first), after checking that the leaf certifies the version's key.
 	ImportCertificate(ctx context.Context, in *ImportCertificateRequest, opts ...grpc.CallOption) (*ImportCertificateResponse, error)
+	// CreateCertificateRequest makes a PKCS#10 request for a key version,
+	// signed inside its backend (keygate:CreateCertificateRequest), for the
+	// DS's CA to certify.
+	CreateCertificateRequest(ctx context.Context, in *CreateCertificateRequestRequest, opts ...grpc.CallOption) (*CreateCertificateRequestResponse, error)
 	// GetCertificate returns a key version's chain as PEM.
 	GetCertificate(ctx context.Context, in *GetCertificateRequest, opts ...grpc.CallOption) (*GetCertificateResponse, error)
+	// CreateKeyVersion rotates a key (keygate:CreateKeyVersion): a new
+	// backend key as a new version, primary at once for symmetric and HMAC
+	// keys (the old primary RETIRED), PENDING_ACTIVATION for asymmetric keys.
+	CreateKeyVersion(ctx context.Context, in *CreateKeyVersionRequest, opts ...grpc.CallOption) (*CreateKeyVersionResponse, error)
+	// ActivateKeyVersion makes a PENDING_ACTIVATION version the primary and
+	// retires the old one (keygate:ActivateKeyVersion).
+	ActivateKeyVersion(ctx context.Context, in *ActivateKeyVersionRequest, opts ...grpc.CallOption) (*ActivateKeyVersionResponse, error)
+	// RetireKeyVersion stops an ACTIVE version making new outputs
+	// (keygate:RetireKeyVersion).
+	RetireKeyVersion(ctx context.Context, in *RetireKeyVersionRequest, opts ...grpc.CallOption) (*RetireKeyVersionResponse, error)
+	// ScheduleKeyVersionDeletion starts a RETIRED (or never activated)
+	// version's waiting period (kms:ScheduleKeyDeletion; on KMS also the KMS
+	// key's own, of the same length).
+	ScheduleKeyVersionDeletion(ctx context.Context, in *ScheduleKeyVersionDeletionRequest, opts ...grpc.CallOption) (*ScheduleKeyVersionDeletionResponse, error)
+	// CancelKeyVersionDeletion returns a PENDING_DELETION version to RETIRED
+	// (kms:CancelKeyDeletion).
+	CancelKeyVersionDeletion(ctx context.Context, in *CancelKeyVersionDeletionRequest, opts ...grpc.CallOption) (*CancelKeyVersionDeletionResponse, error)
+	// DestroyKeyVersion destroys a PENDING_DELETION version whose waiting
+	// period is over (keygate:DestroyKeyVersion): C_DestroyObject on PKCS#11.
+	DestroyKeyVersion(ctx context.Context, in *DestroyKeyVersionRequest, opts ...grpc.CallOption) (*DestroyKeyVersionResponse, error)
+	// UpdateKeyRotation sets a key's automatic rotation period (symmetric
+	// and HMAC keys, carried out by keygated) and its cryptoperiod
+	// (kms:EnableKeyRotation).
+	UpdateKeyRotation(ctx context.Context, in *UpdateKeyRotationRequest, opts ...grpc.CallOption) (*UpdateKeyRotationResponse, error)
 }
 
 type keyAdminServiceClient struct {
@@ -141,10 +177,90 @@ func (c *keyAdminServiceClient) ImportCertificate(ctx context.Context, in *Impor
 	return out, nil
 }
 
+func (c *keyAdminServiceClient) CreateCertificateRequest(ctx context.Context, in *CreateCertificateRequestRequest, opts ...grpc.CallOption) (*CreateCertificateRequestResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateCertificateRequestResponse)
+	err := c.cc.Invoke(ctx, KeyAdminService_CreateCertificateRequest_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *keyAdminServiceClient) GetCertificate(ctx context.Context, in *GetCertificateRequest, opts ...grpc.CallOption) (*GetCertificateResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetCertificateResponse)
 	err := c.cc.Invoke(ctx, KeyAdminService_GetCertificate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyAdminServiceClient) CreateKeyVersion(ctx context.Context, in *CreateKeyVersionRequest, opts ...grpc.CallOption) (*CreateKeyVersionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateKeyVersionResponse)
+	err := c.cc.Invoke(ctx, KeyAdminService_CreateKeyVersion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyAdminServiceClient) ActivateKeyVersion(ctx context.Context, in *ActivateKeyVersionRequest, opts ...grpc.CallOption) (*ActivateKeyVersionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ActivateKeyVersionResponse)
+	err := c.cc.Invoke(ctx, KeyAdminService_ActivateKeyVersion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyAdminServiceClient) RetireKeyVersion(ctx context.Context, in *RetireKeyVersionRequest, opts ...grpc.CallOption) (*RetireKeyVersionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RetireKeyVersionResponse)
+	err := c.cc.Invoke(ctx, KeyAdminService_RetireKeyVersion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyAdminServiceClient) ScheduleKeyVersionDeletion(ctx context.Context, in *ScheduleKeyVersionDeletionRequest, opts ...grpc.CallOption) (*ScheduleKeyVersionDeletionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScheduleKeyVersionDeletionResponse)
+	err := c.cc.Invoke(ctx, KeyAdminService_ScheduleKeyVersionDeletion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyAdminServiceClient) CancelKeyVersionDeletion(ctx context.Context, in *CancelKeyVersionDeletionRequest, opts ...grpc.CallOption) (*CancelKeyVersionDeletionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelKeyVersionDeletionResponse)
+	err := c.cc.Invoke(ctx, KeyAdminService_CancelKeyVersionDeletion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyAdminServiceClient) DestroyKeyVersion(ctx context.Context, in *DestroyKeyVersionRequest, opts ...grpc.CallOption) (*DestroyKeyVersionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DestroyKeyVersionResponse)
+	err := c.cc.Invoke(ctx, KeyAdminService_DestroyKeyVersion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyAdminServiceClient) UpdateKeyRotation(ctx context.Context, in *UpdateKeyRotationRequest, opts ...grpc.CallOption) (*UpdateKeyRotationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateKeyRotationResponse)
+	err := c.cc.Invoke(ctx, KeyAdminService_UpdateKeyRotation_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -170,8 +286,36 @@ type KeyAdminServiceServer interface {
 	// ImportCertificate stores a key version's certificate chain (leaf
 	// first), after checking that the leaf certifies the version's key.
 	ImportCertificate(context.Context, *ImportCertificateRequest) (*ImportCertificateResponse, error)
+	// CreateCertificateRequest makes a PKCS#10 request for a key version,
+	// signed inside its backend (keygate:CreateCertificateRequest), for the
+	// DS's CA to certify.
+	CreateCertificateRequest(context.Context, *CreateCertificateRequestRequest) (*CreateCertificateRequestResponse, error)
 	// GetCertificate returns a key version's chain as PEM.
 	GetCertificate(context.Context, *GetCertificateRequest) (*GetCertificateResponse, error)
+	// CreateKeyVersion rotates a key (keygate:CreateKeyVersion): a new
+	// backend key as a new version, primary at once for symmetric and HMAC
+	// keys (the old primary RETIRED), PENDING_ACTIVATION for asymmetric keys.
+	CreateKeyVersion(context.Context, *CreateKeyVersionRequest) (*CreateKeyVersionResponse, error)
+	// ActivateKeyVersion makes a PENDING_ACTIVATION version the primary and
+	// retires the old one (keygate:ActivateKeyVersion).
+	ActivateKeyVersion(context.Context, *ActivateKeyVersionRequest) (*ActivateKeyVersionResponse, error)
+	// RetireKeyVersion stops an ACTIVE version making new outputs
+	// (keygate:RetireKeyVersion).
+	RetireKeyVersion(context.Context, *RetireKeyVersionRequest) (*RetireKeyVersionResponse, error)
+	// ScheduleKeyVersionDeletion starts a RETIRED (or never activated)
+	// version's waiting period (kms:ScheduleKeyDeletion; on KMS also the KMS
+	// key's own, of the same length).
+	ScheduleKeyVersionDeletion(context.Context, *ScheduleKeyVersionDeletionRequest) (*ScheduleKeyVersionDeletionResponse, error)
+	// CancelKeyVersionDeletion returns a PENDING_DELETION version to RETIRED
+	// (kms:CancelKeyDeletion).
+	CancelKeyVersionDeletion(context.Context, *CancelKeyVersionDeletionRequest) (*CancelKeyVersionDeletionResponse, error)
+	// DestroyKeyVersion destroys a PENDING_DELETION version whose waiting
+	// period is over (keygate:DestroyKeyVersion): C_DestroyObject on PKCS#11.
+	DestroyKeyVersion(context.Context, *DestroyKeyVersionRequest) (*DestroyKeyVersionResponse, error)
+	// UpdateKeyRotation sets a key's automatic rotation period (symmetric
+	// and HMAC keys, carried out by keygated) and its cryptoperiod
+	// (kms:EnableKeyRotation).
+	UpdateKeyRotation(context.Context, *UpdateKeyRotationRequest) (*UpdateKeyRotationResponse, error)
 	mustEmbedUnimplementedKeyAdminServiceServer()
 }
 
@@ -206,8 +350,32 @@ func (UnimplementedKeyAdminServiceServer) PutKeyPolicy(context.Context, *PutKeyP
 func (UnimplementedKeyAdminServiceServer) ImportCertificate(context.Context, *ImportCertificateRequest) (*ImportCertificateResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ImportCertificate not implemented")
 }
+func (UnimplementedKeyAdminServiceServer) CreateCertificateRequest(context.Context, *CreateCertificateRequestRequest) (*CreateCertificateRequestResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateCertificateRequest not implemented")
+}
 func (UnimplementedKeyAdminServiceServer) GetCertificate(context.Context, *GetCertificateRequest) (*GetCertificateResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetCertificate not implemented")
+}
+func (UnimplementedKeyAdminServiceServer) CreateKeyVersion(context.Context, *CreateKeyVersionRequest) (*CreateKeyVersionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateKeyVersion not implemented")
+}
+func (UnimplementedKeyAdminServiceServer) ActivateKeyVersion(context.Context, *ActivateKeyVersionRequest) (*ActivateKeyVersionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ActivateKeyVersion not implemented")
+}
+func (UnimplementedKeyAdminServiceServer) RetireKeyVersion(context.Context, *RetireKeyVersionRequest) (*RetireKeyVersionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RetireKeyVersion not implemented")
+}
+func (UnimplementedKeyAdminServiceServer) ScheduleKeyVersionDeletion(context.Context, *ScheduleKeyVersionDeletionRequest) (*ScheduleKeyVersionDeletionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ScheduleKeyVersionDeletion not implemented")
+}
+func (UnimplementedKeyAdminServiceServer) CancelKeyVersionDeletion(context.Context, *CancelKeyVersionDeletionRequest) (*CancelKeyVersionDeletionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CancelKeyVersionDeletion not implemented")
+}
+func (UnimplementedKeyAdminServiceServer) DestroyKeyVersion(context.Context, *DestroyKeyVersionRequest) (*DestroyKeyVersionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DestroyKeyVersion not implemented")
+}
+func (UnimplementedKeyAdminServiceServer) UpdateKeyRotation(context.Context, *UpdateKeyRotationRequest) (*UpdateKeyRotationResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UpdateKeyRotation not implemented")
 }
 func (UnimplementedKeyAdminServiceServer) mustEmbedUnimplementedKeyAdminServiceServer() {}
 func (UnimplementedKeyAdminServiceServer) testEmbeddedByValue()                         {}
@@ -374,6 +542,24 @@ func _KeyAdminService_ImportCertificate_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KeyAdminService_CreateCertificateRequest_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCertificateRequestRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyAdminServiceServer).CreateCertificateRequest(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyAdminService_CreateCertificateRequest_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyAdminServiceServer).CreateCertificateRequest(ctx, req.(*CreateCertificateRequestRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _KeyAdminService_GetCertificate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetCertificateRequest)
 	if err := dec(in); err != nil {
@@ -388,6 +574,132 @@ func _KeyAdminService_GetCertificate_Handler(srv interface{}, ctx context.Contex
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(KeyAdminServiceServer).GetCertificate(ctx, req.(*GetCertificateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyAdminService_CreateKeyVersion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateKeyVersionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyAdminServiceServer).CreateKeyVersion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyAdminService_CreateKeyVersion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyAdminServiceServer).CreateKeyVersion(ctx, req.(*CreateKeyVersionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyAdminService_ActivateKeyVersion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ActivateKeyVersionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyAdminServiceServer).ActivateKeyVersion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyAdminService_ActivateKeyVersion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyAdminServiceServer).ActivateKeyVersion(ctx, req.(*ActivateKeyVersionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyAdminService_RetireKeyVersion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetireKeyVersionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyAdminServiceServer).RetireKeyVersion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyAdminService_RetireKeyVersion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyAdminServiceServer).RetireKeyVersion(ctx, req.(*RetireKeyVersionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyAdminService_ScheduleKeyVersionDeletion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ScheduleKeyVersionDeletionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyAdminServiceServer).ScheduleKeyVersionDeletion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyAdminService_ScheduleKeyVersionDeletion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyAdminServiceServer).ScheduleKeyVersionDeletion(ctx, req.(*ScheduleKeyVersionDeletionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyAdminService_CancelKeyVersionDeletion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelKeyVersionDeletionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyAdminServiceServer).CancelKeyVersionDeletion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyAdminService_CancelKeyVersionDeletion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyAdminServiceServer).CancelKeyVersionDeletion(ctx, req.(*CancelKeyVersionDeletionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyAdminService_DestroyKeyVersion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DestroyKeyVersionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyAdminServiceServer).DestroyKeyVersion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyAdminService_DestroyKeyVersion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyAdminServiceServer).DestroyKeyVersion(ctx, req.(*DestroyKeyVersionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyAdminService_UpdateKeyRotation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateKeyRotationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyAdminServiceServer).UpdateKeyRotation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyAdminService_UpdateKeyRotation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyAdminServiceServer).UpdateKeyRotation(ctx, req.(*UpdateKeyRotationRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -432,8 +744,40 @@ var KeyAdminService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _KeyAdminService_ImportCertificate_Handler,
 		},
 		{
+			MethodName: "CreateCertificateRequest",
+			Handler:    _KeyAdminService_CreateCertificateRequest_Handler,
+		},
+		{
 			MethodName: "GetCertificate",
 			Handler:    _KeyAdminService_GetCertificate_Handler,
+		},
+		{
+			MethodName: "CreateKeyVersion",
+			Handler:    _KeyAdminService_CreateKeyVersion_Handler,
+		},
+		{
+			MethodName: "ActivateKeyVersion",
+			Handler:    _KeyAdminService_ActivateKeyVersion_Handler,
+		},
+		{
+			MethodName: "RetireKeyVersion",
+			Handler:    _KeyAdminService_RetireKeyVersion_Handler,
+		},
+		{
+			MethodName: "ScheduleKeyVersionDeletion",
+			Handler:    _KeyAdminService_ScheduleKeyVersionDeletion_Handler,
+		},
+		{
+			MethodName: "CancelKeyVersionDeletion",
+			Handler:    _KeyAdminService_CancelKeyVersionDeletion_Handler,
+		},
+		{
+			MethodName: "DestroyKeyVersion",
+			Handler:    _KeyAdminService_DestroyKeyVersion_Handler,
+		},
+		{
+			MethodName: "UpdateKeyRotation",
+			Handler:    _KeyAdminService_UpdateKeyRotation_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1342,6 +1342,169 @@ func (x *DeriveSharedSecretResponse) GetKdf() string {
 	return ""
 }
 
+type ReEncryptRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	CiphertextBlob []byte                 `protobuf:"bytes,1,opt,name=ciphertext_blob,json=ciphertextBlob,proto3" json:"ciphertext_blob,omitempty"`
+	// The context the ciphertext was made with.
+	SourceEncryptionContext map[string]string `protobuf:"bytes,2,rep,name=source_encryption_context,json=sourceEncryptionContext,proto3" json:"source_encryption_context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The key to encrypt under; empty means the ciphertext's own key.
+	DestinationKeyId             string            `protobuf:"bytes,3,opt,name=destination_key_id,json=destinationKeyId,proto3" json:"destination_key_id,omitempty"`
+	DestinationEncryptionContext map[string]string `protobuf:"bytes,4,rep,name=destination_encryption_context,json=destinationEncryptionContext,proto3" json:"destination_encryption_context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// SYMMETRIC_DEFAULT (default) or RSAES_OAEP_SHA_256.
+	DestinationEncryptionAlgorithm string `protobuf:"bytes,5,opt,name=destination_encryption_algorithm,json=destinationEncryptionAlgorithm,proto3" json:"destination_encryption_algorithm,omitempty"`
+	unknownFields                  protoimpl.UnknownFields
+	sizeCache                      protoimpl.SizeCache
+}
+
+func (x *ReEncryptRequest) Reset() {
+	*x = ReEncryptRequest{}
+	mi := &file_keygate_v1_crypto_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReEncryptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReEncryptRequest) ProtoMessage() {}
+
+func (x *ReEncryptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_crypto_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReEncryptRequest.ProtoReflect.Descriptor instead.
+func (*ReEncryptRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_crypto_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ReEncryptRequest) GetCiphertextBlob() []byte {
+	if x != nil {
+		return x.CiphertextBlob
+	}
+	return nil
+}
+
+func (x *ReEncryptRequest) GetSourceEncryptionContext() map[string]string {
+	if x != nil {
+		return x.SourceEncryptionContext
+	}
+	return nil
+}
+
+func (x *ReEncryptRequest) GetDestinationKeyId() string {
+	if x != nil {
+		return x.DestinationKeyId
+	}
+	return ""
+}
+
+func (x *ReEncryptRequest) GetDestinationEncryptionContext() map[string]string {
+	if x != nil {
+		return x.DestinationEncryptionContext
+	}
+	return nil
+}
+
+func (x *ReEncryptRequest) GetDestinationEncryptionAlgorithm() string {
+	if x != nil {
+		return x.DestinationEncryptionAlgorithm
+	}
+	return ""
+}
+
+type ReEncryptResponse struct {
+	state                          protoimpl.MessageState `protogen:"open.v1"`
+	SourceKeyId                    string                 `protobuf:"bytes,1,opt,name=source_key_id,json=sourceKeyId,proto3" json:"source_key_id,omitempty"`
+	SourceKeyVersion               uint32                 `protobuf:"varint,2,opt,name=source_key_version,json=sourceKeyVersion,proto3" json:"source_key_version,omitempty"`
+	KeyId                          string                 `protobuf:"bytes,3,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	KeyVersion                     uint32                 `protobuf:"varint,4,opt,name=key_version,json=keyVersion,proto3" json:"key_version,omitempty"`
+	CiphertextBlob                 []byte                 `protobuf:"bytes,5,opt,name=ciphertext_blob,json=ciphertextBlob,proto3" json:"ciphertext_blob,omitempty"`
+	DestinationEncryptionAlgorithm string                 `protobuf:"bytes,6,opt,name=destination_encryption_algorithm,json=destinationEncryptionAlgorithm,proto3" json:"destination_encryption_algorithm,omitempty"`
+	unknownFields                  protoimpl.UnknownFields
+	sizeCache                      protoimpl.SizeCache
+}
+
+func (x *ReEncryptResponse) Reset() {
+	*x = ReEncryptResponse{}
+	mi := &file_keygate_v1_crypto_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReEncryptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReEncryptResponse) ProtoMessage() {}
+
+func (x *ReEncryptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_crypto_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReEncryptResponse.ProtoReflect.Descriptor instead.
+func (*ReEncryptResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_crypto_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ReEncryptResponse) GetSourceKeyId() string {
+	if x != nil {
+		return x.SourceKeyId
+	}
+	return ""
+}
+
+func (x *ReEncryptResponse) GetSourceKeyVersion() uint32 {
+	if x != nil {
+		return x.SourceKeyVersion
+	}
+	return 0
+}
+
+func (x *ReEncryptResponse) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *ReEncryptResponse) GetKeyVersion() uint32 {
+	if x != nil {
+		return x.KeyVersion
+	}
+	return 0
+}
+
+func (x *ReEncryptResponse) GetCiphertextBlob() []byte {
+	if x != nil {
+		return x.CiphertextBlob
+	}
+	return nil
+}
+
+func (x *ReEncryptResponse) GetDestinationEncryptionAlgorithm() string {
+	if x != nil {
+		return x.DestinationEncryptionAlgorithm
+	}
+	return ""
+}
+
 var File_keygate_v1_crypto_proto protoreflect.FileDescriptor
 
 const file_keygate_v1_crypto_proto_rawDesc = "" +
@@ -1473,7 +1636,27 @@ const file_keygate_v1_crypto_proto_rawDesc = "" +
 	"\vkey_version\x18\x02 \x01(\rR\n" +
 	"keyVersion\x12#\n" +
 	"\rshared_secret\x18\x03 \x01(\fR\fsharedSecret\x12\x10\n" +
-	"\x03kdf\x18\x04 \x01(\tR\x03kdf2\xc1\x05\n" +
+	"\x03kdf\x18\x04 \x01(\tR\x03kdf\"\xce\x04\n" +
+	"\x10ReEncryptRequest\x12'\n" +
+	"\x0fciphertext_blob\x18\x01 \x01(\fR\x0eciphertextBlob\x12u\n" +
+	"\x19source_encryption_context\x18\x02 \x03(\v29.keygate.v1.ReEncryptRequest.SourceEncryptionContextEntryR\x17sourceEncryptionContext\x12,\n" +
+	"\x12destination_key_id\x18\x03 \x01(\tR\x10destinationKeyId\x12\x84\x01\n" +
+	"\x1edestination_encryption_context\x18\x04 \x03(\v2>.keygate.v1.ReEncryptRequest.DestinationEncryptionContextEntryR\x1cdestinationEncryptionContext\x12H\n" +
+	" destination_encryption_algorithm\x18\x05 \x01(\tR\x1edestinationEncryptionAlgorithm\x1aJ\n" +
+	"\x1cSourceEncryptionContextEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aO\n" +
+	"!DestinationEncryptionContextEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x90\x02\n" +
+	"\x11ReEncryptResponse\x12\"\n" +
+	"\rsource_key_id\x18\x01 \x01(\tR\vsourceKeyId\x12,\n" +
+	"\x12source_key_version\x18\x02 \x01(\rR\x10sourceKeyVersion\x12\x15\n" +
+	"\x06key_id\x18\x03 \x01(\tR\x05keyId\x12\x1f\n" +
+	"\vkey_version\x18\x04 \x01(\rR\n" +
+	"keyVersion\x12'\n" +
+	"\x0fciphertext_blob\x18\x05 \x01(\fR\x0eciphertextBlob\x12H\n" +
+	" destination_encryption_algorithm\x18\x06 \x01(\tR\x1edestinationEncryptionAlgorithm2\x8b\x06\n" +
 	"\rCryptoService\x129\n" +
 	"\x04Sign\x12\x17.keygate.v1.SignRequest\x1a\x18.keygate.v1.SignResponse\x12?\n" +
 	"\x06Verify\x12\x19.keygate.v1.VerifyRequest\x1a\x1a.keygate.v1.VerifyResponse\x12Q\n" +
@@ -1483,7 +1666,8 @@ const file_keygate_v1_crypto_proto_rawDesc = "" +
 	"\x0fGenerateDataKey\x12\".keygate.v1.GenerateDataKeyRequest\x1a#.keygate.v1.GenerateDataKeyResponse\x12N\n" +
 	"\vGenerateMac\x12\x1e.keygate.v1.GenerateMacRequest\x1a\x1f.keygate.v1.GenerateMacResponse\x12H\n" +
 	"\tVerifyMac\x12\x1c.keygate.v1.VerifyMacRequest\x1a\x1d.keygate.v1.VerifyMacResponse\x12c\n" +
-	"\x12DeriveSharedSecret\x12%.keygate.v1.DeriveSharedSecretRequest\x1a&.keygate.v1.DeriveSharedSecretResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
+	"\x12DeriveSharedSecret\x12%.keygate.v1.DeriveSharedSecretRequest\x1a&.keygate.v1.DeriveSharedSecretResponse\x12H\n" +
+	"\tReEncrypt\x12\x1c.keygate.v1.ReEncryptRequest\x1a\x1d.keygate.v1.ReEncryptResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
 
 var (
 	file_keygate_v1_crypto_proto_rawDescOnce sync.Once
@@ -1497,7 +1681,7 @@ func file_keygate_v1_crypto_proto_rawDescGZIP() []byte {
 	return file_keygate_v1_crypto_proto_rawDescData
 }
 
-var file_keygate_v1_crypto_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_keygate_v1_crypto_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_keygate_v1_crypto_proto_goTypes = []any{
 	(*SignRequest)(nil),                // 0: keygate.v1.SignRequest
 	(*SignResponse)(nil),               // 1: keygate.v1.SignResponse
@@ -1517,37 +1701,45 @@ var file_keygate_v1_crypto_proto_goTypes = []any{
 	(*VerifyMacResponse)(nil),          // 15: keygate.v1.VerifyMacResponse
 	(*DeriveSharedSecretRequest)(nil),  // 16: keygate.v1.DeriveSharedSecretRequest
 	(*DeriveSharedSecretResponse)(nil), // 17: keygate.v1.DeriveSharedSecretResponse
-	nil,                                // 18: keygate.v1.EncryptRequest.EncryptionContextEntry
-	nil,                                // 19: keygate.v1.DecryptRequest.EncryptionContextEntry
-	nil,                                // 20: keygate.v1.GenerateDataKeyRequest.EncryptionContextEntry
+	(*ReEncryptRequest)(nil),           // 18: keygate.v1.ReEncryptRequest
+	(*ReEncryptResponse)(nil),          // 19: keygate.v1.ReEncryptResponse
+	nil,                                // 20: keygate.v1.EncryptRequest.EncryptionContextEntry
+	nil,                                // 21: keygate.v1.DecryptRequest.EncryptionContextEntry
+	nil,                                // 22: keygate.v1.GenerateDataKeyRequest.EncryptionContextEntry
+	nil,                                // 23: keygate.v1.ReEncryptRequest.SourceEncryptionContextEntry
+	nil,                                // 24: keygate.v1.ReEncryptRequest.DestinationEncryptionContextEntry
 }
 var file_keygate_v1_crypto_proto_depIdxs = []int32{
-	18, // 0: keygate.v1.EncryptRequest.encryption_context:type_name -> keygate.v1.EncryptRequest.EncryptionContextEntry
-	19, // 1: keygate.v1.DecryptRequest.encryption_context:type_name -> keygate.v1.DecryptRequest.EncryptionContextEntry
-	20, // 2: keygate.v1.GenerateDataKeyRequest.encryption_context:type_name -> keygate.v1.GenerateDataKeyRequest.EncryptionContextEntry
-	0,  // 3: keygate.v1.CryptoService.Sign:input_type -> keygate.v1.SignRequest
-	2,  // 4: keygate.v1.CryptoService.Verify:input_type -> keygate.v1.VerifyRequest
-	4,  // 5: keygate.v1.CryptoService.GetPublicKey:input_type -> keygate.v1.GetPublicKeyRequest
-	6,  // 6: keygate.v1.CryptoService.Encrypt:input_type -> keygate.v1.EncryptRequest
-	8,  // 7: keygate.v1.CryptoService.Decrypt:input_type -> keygate.v1.DecryptRequest
-	10, // 8: keygate.v1.CryptoService.GenerateDataKey:input_type -> keygate.v1.GenerateDataKeyRequest
-	12, // 9: keygate.v1.CryptoService.GenerateMac:input_type -> keygate.v1.GenerateMacRequest
-	14, // 10: keygate.v1.CryptoService.VerifyMac:input_type -> keygate.v1.VerifyMacRequest
-	16, // 11: keygate.v1.CryptoService.DeriveSharedSecret:input_type -> keygate.v1.DeriveSharedSecretRequest
-	1,  // 12: keygate.v1.CryptoService.Sign:output_type -> keygate.v1.SignResponse
-	3,  // 13: keygate.v1.CryptoService.Verify:output_type -> keygate.v1.VerifyResponse
-	5,  // 14: keygate.v1.CryptoService.GetPublicKey:output_type -> keygate.v1.GetPublicKeyResponse
-	7,  // 15: keygate.v1.CryptoService.Encrypt:output_type -> keygate.v1.EncryptResponse
-	9,  // 16: keygate.v1.CryptoService.Decrypt:output_type -> keygate.v1.DecryptResponse
-	11, // 17: keygate.v1.CryptoService.GenerateDataKey:output_type -> keygate.v1.GenerateDataKeyResponse
-	13, // 18: keygate.v1.CryptoService.GenerateMac:output_type -> keygate.v1.GenerateMacResponse
-	15, // 19: keygate.v1.CryptoService.VerifyMac:output_type -> keygate.v1.VerifyMacResponse
-	17, // 20: keygate.v1.CryptoService.DeriveSharedSecret:output_type -> keygate.v1.DeriveSharedSecretResponse
-	12, // [12:21] is the sub-list for method output_type
-	3,  // [3:12] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	20, // 0: keygate.v1.EncryptRequest.encryption_context:type_name -> keygate.v1.EncryptRequest.EncryptionContextEntry
+	21, // 1: keygate.v1.DecryptRequest.encryption_context:type_name -> keygate.v1.DecryptRequest.EncryptionContextEntry
+	22, // 2: keygate.v1.GenerateDataKeyRequest.encryption_context:type_name -> keygate.v1.GenerateDataKeyRequest.EncryptionContextEntry
+	23, // 3: keygate.v1.ReEncryptRequest.source_encryption_context:type_name -> keygate.v1.ReEncryptRequest.SourceEncryptionContextEntry
+	24, // 4: keygate.v1.ReEncryptRequest.destination_encryption_context:type_name -> keygate.v1.ReEncryptRequest.DestinationEncryptionContextEntry
+	0,  // 5: keygate.v1.CryptoService.Sign:input_type -> keygate.v1.SignRequest
+	2,  // 6: keygate.v1.CryptoService.Verify:input_type -> keygate.v1.VerifyRequest
+	4,  // 7: keygate.v1.CryptoService.GetPublicKey:input_type -> keygate.v1.GetPublicKeyRequest
+	6,  // 8: keygate.v1.CryptoService.Encrypt:input_type -> keygate.v1.EncryptRequest
+	8,  // 9: keygate.v1.CryptoService.Decrypt:input_type -> keygate.v1.DecryptRequest
+	10, // 10: keygate.v1.CryptoService.GenerateDataKey:input_type -> keygate.v1.GenerateDataKeyRequest
+	12, // 11: keygate.v1.CryptoService.GenerateMac:input_type -> keygate.v1.GenerateMacRequest
+	14, // 12: keygate.v1.CryptoService.VerifyMac:input_type -> keygate.v1.VerifyMacRequest
+	16, // 13: keygate.v1.CryptoService.DeriveSharedSecret:input_type -> keygate.v1.DeriveSharedSecretRequest
+	18, // 14: keygate.v1.CryptoService.ReEncrypt:input_type -> keygate.v1.ReEncryptRequest
+	1,  // 15: keygate.v1.CryptoService.Sign:output_type -> keygate.v1.SignResponse
+	3,  // 16: keygate.v1.CryptoService.Verify:output_type -> keygate.v1.VerifyResponse
+	5,  // 17: keygate.v1.CryptoService.GetPublicKey:output_type -> keygate.v1.GetPublicKeyResponse
+	7,  // 18: keygate.v1.CryptoService.Encrypt:output_type -> keygate.v1.EncryptResponse
+	9,  // 19: keygate.v1.CryptoService.Decrypt:output_type -> keygate.v1.DecryptResponse
+	11, // 20: keygate.v1.CryptoService.GenerateDataKey:output_type -> keygate.v1.GenerateDataKeyResponse
+	13, // 21: keygate.v1.CryptoService.GenerateMac:output_type -> keygate.v1.GenerateMacResponse
+	15, // 22: keygate.v1.CryptoService.VerifyMac:output_type -> keygate.v1.VerifyMacResponse
+	17, // 23: keygate.v1.CryptoService.DeriveSharedSecret:output_type -> keygate.v1.DeriveSharedSecretResponse
+	19, // 24: keygate.v1.CryptoService.ReEncrypt:output_type -> keygate.v1.ReEncryptResponse
+	15, // [15:25] is the sub-list for method output_type
+	5,  // [5:15] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_keygate_v1_crypto_proto_init() }
@@ -1561,7 +1753,7 @@ func file_keygate_v1_crypto_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_crypto_proto_rawDesc), len(file_keygate_v1_crypto_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,7 @@ const (
 	CryptoService_GenerateMac_FullMethodName        = "/keygate.v1.CryptoService/GenerateMac"
 	CryptoService_VerifyMac_FullMethodName          = "/keygate.v1.CryptoService/VerifyMac"
 	CryptoService_DeriveSharedSecret_FullMethodName = "/keygate.v1.CryptoService/DeriveSharedSecret"
+	CryptoService_ReEncrypt_FullMethodName          = "/keygate.v1.CryptoService/ReEncrypt"
 )
 
 // CryptoServiceClient is the client API for CryptoService service.
@@ -61,6 +62,12 @@ type CryptoServiceClient interface {
 	// DeriveSharedSecret runs ECDH between a KEY_AGREEMENT key and a peer
 	// public key, then the KDF the caller chose.
 	DeriveSharedSecret(ctx context.Context, in *DeriveSharedSecretRequest, opts ...grpc.CallOption) (*DeriveSharedSecretResponse, error)
+	// ReEncrypt decrypts a keygate ciphertext and encrypts the plaintext
+	// under a destination key's primary version without the plaintext
+	// leaving keygate: data moves off a retiring version, or to another key
+	// or backend. It needs kms:ReEncryptFrom on the source key and
+	// kms:ReEncryptTo on the destination.
+	ReEncrypt(ctx context.Context, in *ReEncryptRequest, opts ...grpc.CallOption) (*ReEncryptResponse, error)
 }
 
 type cryptoServiceClient struct {
@@ -161,6 +168,16 @@ func (c *cryptoServiceClient) DeriveSharedSecret(ctx context.Context, in *Derive
 	return out, nil
 }
 
+func (c *cryptoServiceClient) ReEncrypt(ctx context.Context, in *ReEncryptRequest, opts ...grpc.CallOption) (*ReEncryptResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReEncryptResponse)
+	err := c.cc.Invoke(ctx, CryptoService_ReEncrypt_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CryptoServiceServer is the server API for CryptoService service.
 // All implementations must embed UnimplementedCryptoServiceServer
 // for forward compatibility.
@@ -192,6 +209,12 @@ type CryptoServiceServer interface {
 	// DeriveSharedSecret runs ECDH between a KEY_AGREEMENT key and a peer
 	// public key, then the KDF the caller chose.
 	DeriveSharedSecret(context.Context, *DeriveSharedSecretRequest) (*DeriveSharedSecretResponse, error)
+	// ReEncrypt decrypts a keygate ciphertext and encrypts the plaintext
+	// under a destination key's primary version without the plaintext
+	// leaving keygate: data moves off a retiring version, or to another key
+	// or backend. It needs kms:ReEncryptFrom on the source key and
+	// kms:ReEncryptTo on the destination.
+	ReEncrypt(context.Context, *ReEncryptRequest) (*ReEncryptResponse, error)
 	mustEmbedUnimplementedCryptoServiceServer()
 }
 
@@ -228,6 +251,9 @@ func (UnimplementedCryptoServiceServer) VerifyMac(context.Context, *VerifyMacReq
 }
 func (UnimplementedCryptoServiceServer) DeriveSharedSecret(context.Context, *DeriveSharedSecretRequest) (*DeriveSharedSecretResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DeriveSharedSecret not implemented")
+}
+func (UnimplementedCryptoServiceServer) ReEncrypt(context.Context, *ReEncryptRequest) (*ReEncryptResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ReEncrypt not implemented")
 }
 func (UnimplementedCryptoServiceServer) mustEmbedUnimplementedCryptoServiceServer() {}
 func (UnimplementedCryptoServiceServer) testEmbeddedByValue()                       {}
@@ -412,6 +438,24 @@ func _CryptoService_DeriveSharedSecret_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CryptoService_ReEncrypt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReEncryptRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CryptoServiceServer).ReEncrypt(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CryptoService_ReEncrypt_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CryptoServiceServer).ReEncrypt(ctx, req.(*ReEncryptRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CryptoService_ServiceDesc is the grpc.ServiceDesc for CryptoService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -454,6 +498,10 @@ var CryptoService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeriveSharedSecret",
 			Handler:    _CryptoService_DeriveSharedSecret_Handler,
+		},
+		{
+			MethodName: "ReEncrypt",
+			Handler:    _CryptoService_ReEncrypt_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

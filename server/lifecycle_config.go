@@ -1,0 +1,57 @@
+package server
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/keygate/keygate/keys"
+)
+
+// LifecycleConfig holds the key lifecycle's defaults:
+//
+//	lifecycle:
+//	  cryptoperiods_days: {SIGN_VERIFY: 730, ENCRYPT_DECRYPT: 365}
+//	  rotation_check: 1m
+type LifecycleConfig struct {
+	// CryptoperiodsDays are the default cryptoperiods by key usage, for
+	// keys created without one of their own (1-3650 days).
+	CryptoperiodsDays map[string]int `yaml:"cryptoperiods_days"`
+	// RotationCheck is how often keygated looks for keys due for automatic
+	// rotation and for overdue cryptoperiods (default 1m).
+	RotationCheck time.Duration `yaml:"rotation_check"`
+}
+
+func (c *LifecycleConfig) defaults() {
+	if c.RotationCheck == 0 {
+		c.RotationCheck = time.Minute
+	}
+}
+
+func (c *LifecycleConfig) problems() []string {
+	var p []string
+	usages := make([]string, 0, len(c.CryptoperiodsDays))
+	for u := range c.CryptoperiodsDays {
+		usages = append(usages, u)
+	}
+	sort.Strings(usages)
+	for _, u := range usages {
+		if !keys.Usage(u).Valid() {
+			p = append(p, fmt.Sprintf("lifecycle.cryptoperiods_days: %q is not a key usage", u))
+		} else if d := c.CryptoperiodsDays[u]; d < 1 || d > 3650 {
+			p = append(p, fmt.Sprintf("lifecycle.cryptoperiods_days.%s must be 1 to 3650 days", u))
+		}
+	}
+	if c.RotationCheck < 0 {
+		p = append(p, "lifecycle.rotation_check must not be negative")
+	}
+	return p
+}
+
+// cryptoperiod is a key's own cryptoperiod, else its usage's default.
+func (c *Config) cryptoperiod(k *keys.Key) time.Duration {
+	if k.Cryptoperiod != 0 {
+		return k.Cryptoperiod
+	}
+	return time.Duration(c.Lifecycle.CryptoperiodsDays[string(k.Usage)]) * 24 * time.Hour
+}
