@@ -236,9 +236,18 @@ func checkpointBlock(t *testing.T, sig docSigner, cp audit.Checkpoint) string {
 	if hex.EncodeToString(id[:]) != cp.KeyID {
 		t.Fatalf("key id %s, want hex SHA-256 of the PKIX DER", cp.KeyID)
 	}
-	domain := []byte("keygate-audit-checkpoint-v1\x00")
+	if cp.Counter == 0 {
+		t.Fatal("the example checkpoint is not chained (counter 0); new checkpoints always are")
+	}
+	domain := []byte("keygate-audit-checkpoint-v2\x00")
+	prevNote := "(digest of checkpoint counter-1)"
+	if cp.Prev == ([32]byte{}) {
+		prevNote = "(zero: the log's first checkpoint)"
+	}
 	fs := []field{
 		{"domain", domain, fmt.Sprintf("%q", domain)},
+		{"counter", binary.BigEndian.AppendUint64(nil, cp.Counter), fmt.Sprint(cp.Counter)},
+		{"prev", cp.Prev[:], prevNote},
 		{"seq", binary.BigEndian.AppendUint64(nil, cp.Seq), fmt.Sprint(cp.Seq)},
 		{"head", cp.Head[:], "(hash of event seq)"},
 		{"time (Unix ns)", binary.BigEndian.AppendUint64(nil, uint64(cp.Time.UnixNano())), cp.Time.UTC().Format(time.RFC3339Nano)},
