@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/keygate/keygate/backends"
 	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 	"github.com/keygate/keygate/keys/keyring"
@@ -42,14 +43,16 @@ func (as *adminService) CreateKey(ctx context.Context, req *pb.CreateKeyRequest)
 		Name: req.KeyId, Description: req.Description, Spec: keys.Spec(req.KeySpec), Usage: keys.Usage(req.KeyUsage),
 		Backend: backend, BackendKeyID: req.BackendKeyId, Policy: doc, AllowRawSecret: req.AllowRawSharedSecret,
 		RotationPeriod: days(req.RotationPeriodInDays), Cryptoperiod: days(req.CryptoperiodDays),
+		Opened: func(h backends.Key) {
+			if req.BackendKeyId != "" {
+				c.Detail = adoptedDetail(h)
+			}
+		},
 	})
 	if err != nil {
 		return nil, err
 	}
 	c.Key, c.Version, c.BackendKeyID = e, 1, e.Key.Versions[0].BackendKeyID
-	if req.BackendKeyId != "" {
-		c.Detail = adoptedDetail(e)
-	}
 	as.s.log.Info("key created", "key", req.KeyId, "spec", req.KeySpec, "usage", req.KeyUsage, "backend", backend, "principal", c.Principal.ARN)
 	return &pb.CreateKeyResponse{Key: as.s.metadata(ctx, e)}, nil
 }

@@ -44,7 +44,7 @@ func (cs *cryptoService) ReEncrypt(ctx context.Context, req *pb.ReEncryptRequest
 		return nil, err
 	}
 	c.Detail += " v" + strconv.FormatUint(uint64(dc.version.Number), 10)
-	pt, err := c.handle.Decrypt(ctx, ct.Algorithm, ct.Blob, req.SourceEncryptionContext)
+	pt, err := c.handle.Decrypt(ctx, ct.Algorithm, ct.Blob, ct.Context(req.SourceEncryptionContext))
 	if err != nil {
 		return nil, err
 	}
@@ -52,11 +52,10 @@ func (cs *cryptoService) ReEncrypt(ctx context.Context, req *pb.ReEncryptRequest
 	if err := checkSize("plaintext", pt); err != nil {
 		return nil, err
 	}
-	blob, err := dc.handle.Encrypt(ctx, alg, pt, req.DestinationEncryptionContext)
-	if err != nil {
+	out := keys.Ciphertext{Key: dstName, Version: dc.version.Number, Algorithm: alg}
+	if out.Blob, err = dc.handle.Encrypt(ctx, alg, pt, out.Context(req.DestinationEncryptionContext)); err != nil {
 		return nil, err
 	}
-	out := keys.Ciphertext{Key: dstName, Version: dc.version.Number, Algorithm: alg, Blob: blob}
 	return &pb.ReEncryptResponse{SourceKeyId: ct.Key, SourceKeyVersion: ct.Version, KeyId: dstName, KeyVersion: dc.version.Number,
 		CiphertextBlob: out.Marshal(), DestinationEncryptionAlgorithm: string(alg)}, nil
 }

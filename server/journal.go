@@ -39,6 +39,9 @@ func (s *Server) journal(ctx context.Context, tx *sql.Tx, before, after *keys.Ke
 		e.KeyVersion, e.BackendKeyID = v.Number, v.BackendKeyID
 	}
 	e.Detail = detail + "; registry " + keyDigest(after)
+	if c.Detail != "" { // what the handler learned before the change (an adopted key's provenance)
+		e.Detail = c.Detail + "; " + e.Detail
+	}
 	link, err := s.chain.log.Stage(&e)
 	if err != nil {
 		return err

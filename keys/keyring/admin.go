@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/keygate/keygate/backends"
 	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
@@ -22,6 +23,10 @@ type CreateParams struct {
 	// RotationPeriod and Cryptoperiod as on keys.Key (0: none, default).
 	RotationPeriod time.Duration
 	Cryptoperiod   time.Duration
+	// Opened, if set, sees the backend key once it is open and before the
+	// key is recorded, so what it learns (an adopted key's provenance) goes
+	// into the record of the change.
+	Opened func(backends.Key)
 }
 
 // Validate reports every problem with p at once.
@@ -75,6 +80,9 @@ func (r *Keyring) Create(ctx context.Context, p CreateParams) (*Entry, error) {
 		h, err := b.Open(ctx, id, p.Spec, p.Usage)
 		if err != nil {
 			return nil, err
+		}
+		if p.Opened != nil {
+			p.Opened(h)
 		}
 		now := r.now().UTC()
 		k := &keys.Key{

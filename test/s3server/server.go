@@ -198,8 +198,12 @@ type listResult struct {
 	IsTruncated           bool
 	NextContinuationToken string `xml:",omitempty"`
 	StartAfter            string `xml:",omitempty"`
+	Delimiter             string `xml:",omitempty"`
 	Contents              []listEntry
+	CommonPrefixes        []commonPrefix
 }
+
+type commonPrefix struct{ Prefix string }
 
 type listEntry struct {
 	Key          string
@@ -210,7 +214,9 @@ type listEntry struct {
 }
 
 // list is ListObjectsV2: keys in ascending UTF-8 order after the
-// continuation token (or start-after), at most max-keys (default 1000).
+// continuation token (or start-after), at most max-keys (default 1000);
+// with a delimiter, the keys that hold it after the prefix are rolled up
+// into one common prefix each, which counts as one entry.
 func (s *Server) list(w http.ResponseWriter, r *http.Request, b *bucket, name string) *s3Error {
 	q := r.URL.Query()
 	maxKeys := 1000
@@ -225,27 +231,43 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, b *bucket, name st
 	if t := q.Get("continuation-token"); t != "" {
 		after = t
 	}
+	prefix, delim := q.Get("prefix"), q.Get("delimiter")
 	s.mu.Lock()
 	var keys []string
 	for k, vs := range b.objects {
-		if strings.HasPrefix(k, q.Get("prefix")) && k > after && len(vs) > 0 {
+		skipped := delim != "" && strings.HasSuffix(after, delim) && strings.HasPrefix(k, after) // under a prefix already listed
+		if strings.HasPrefix(k, prefix) && k > after && len(vs) > 0 && !skipped {
 			keys = append(keys, k)
 		}
 	}
 	sort.Strings(keys)
-	res := listResult{Name: name, Prefix: q.Get("prefix"), MaxKeys: maxKeys, StartAfter: q.Get("start-after")}
+	res := listResult{Name: name, Prefix: prefix, MaxKeys: maxKeys, StartAfter: q.Get("start-after"), Delimiter: delim}
+	last := ""
 	for _, k := range keys {
-		if len(res.Contents) == maxKeys {
+		cp := ""
+		if i := strings.Index(k[len(prefix):], delim); delim != "" && i >= 0 {
+			cp = k[:len(prefix)+i+len(delim)]
+			if cp == last {
+				continue
+			}
+		}
+		if len(res.Contents)+len(res.CommonPrefixes) == maxKeys {
 			res.IsTruncated = true
-			res.NextContinuationToken = res.Contents[len(res.Contents)-1].Key
+			res.NextContinuationToken = last
 			break
+		}
+		if cp != "" {
+			res.CommonPrefixes = append(res.CommonPrefixes, commonPrefix{cp})
+			last = cp
+			continue
 		}
 		o := b.objects[k][len(b.objects[k])-1]
 		res.Contents = append(res.Contents, listEntry{Key: k, LastModified: o.modified.Format("2006-01-02T15:04:05.000Z"),
 			ETag: o.etag, Size: len(o.data), StorageClass: "STANDARD"})
+		last = k
 	}
 	s.mu.Unlock()
-	res.KeyCount = len(res.Contents)
+	res.KeyCount = len(res.Contents) + len(res.CommonPrefixes)
 	w.Header().Set("Content-Type", "application/xml")
 	w.Write([]byte(xml.Header))
 	xml.NewEncoder(w).Encode(res)
