@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/keygate/keygate/internal/devca"
@@ -101,7 +102,12 @@ func checkNoSecrets(t *testing.T, env *harness.Env, logs *lockedBuffer, audited 
 	keep(err)
 	_, err = env.Crypto("3ds-server").Decrypt(ctx, &pb.DecryptRequest{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: map[string]string{"acsTransID": ctxValue}})
 	keep(err)
+	// Keys equal under case folding make kms:EncryptionContext:<name>
+	// ambiguous: refused before anything else (issue 11 item 6).
 	_, err = cs.Encrypt(ctx, &pb.EncryptRequest{KeyId: "data-key", Plaintext: pan, EncryptionContext: map[string]string{"t": ctxValue, "T": ctxValue}})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "differ only in case") {
+		t.Errorf("a context with case twins: %v, want InvalidArgument", err)
+	}
 	keep(err)
 	dk, err := cs.GenerateDataKey(ctx, &pb.GenerateDataKeyRequest{KeyId: "data-key", EncryptionContext: map[string]string{"acsTransID": ctxValue}})
 	if err != nil {
