@@ -146,6 +146,12 @@ func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store,
 			return nil, nil, err
 		}
 	}
+	// A checkpoint at start: after downtime the newest checkpoint is fresh
+	// again (verify would call it stale), and the tail the last run left
+	// is checked and covered.
+	if _, err := l.Checkpoint(ctx); err != nil {
+		s.log.Error("audit: checkpoint at start", "err", err)
+	}
 	return a, store, nil
 }
 
