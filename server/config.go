@@ -101,8 +101,11 @@ type ThreeDSConfig struct {
 	// (default 3ds-sessions). Its policy says who may run challenges.
 	SessionKey string `yaml:"session_key"`
 	// SessionTTL is how long a session lives unless the ACS asks for less
-	// (default 10m).
+	// (default 10m); a request for more is refused.
 	SessionTTL time.Duration `yaml:"session_ttl"`
+	// AcceptDirEPK accepts sdkEncData in Stripe Android's EC form,
+	// {"alg":"dir","enc":…,"epk":…}, beside the spec's ECDH-ES.
+	AcceptDirEPK bool `yaml:"accept_dir_epk"`
 }
 
 // LogConfig sets up log/slog.

@@ -140,7 +140,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		grpc.Creds(credentials.NewTLS(tlsCfg)),
 		grpc.ChainUnaryInterceptor(s.unary),
 		grpc.ChainStreamInterceptor(s.stream),
-		grpc.MaxRecvMsgSize(320<<10), // above the largest field keygate accepts (a 256 KiB JWE)
+		grpc.MaxRecvMsgSize(threeds.MaxCRes+16<<10), // the largest field keygate accepts is a 2.3.1 CRes
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
 	)
 	pb.RegisterCryptoServiceServer(s.grpc, &cryptoService{s: s})

@@ -51,7 +51,7 @@ func (ts *threeDSService) CreateAcsSession(ctx context.Context, req *pb.CreateAc
 	if err != nil {
 		return nil, err
 	}
-	created, err := m.Create(ctx, h, v.CertChain, threeds.SessionRequest{
+	created, err := m.Create(ctx, c.Principal.ARN, h, v.CertChain, threeds.SessionRequest{
 		AcsTransID: req.AcsTransId, AcsURL: req.AcsUrl, SDKEphemPubKey: req.SdkEphemPubKey,
 		SDKReferenceNumber: req.SdkReferenceNumber, Enc: threeds.Enc(req.Enc), TTL: ts.ttl(req.TtlSeconds),
 	})
@@ -68,7 +68,7 @@ func (ts *threeDSService) DecryptChallengeRequest(ctx context.Context, req *pb.D
 	if err != nil {
 		return nil, err
 	}
-	creq, err := m.DecryptCReq(ctx, req.SessionId, req.Jwe)
+	creq, err := m.DecryptCReq(ctx, callOf(ctx).Principal.ARN, req.SessionId, req.Jwe)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ func (ts *threeDSService) EncryptChallengeResponse(ctx context.Context, req *pb.
 	if err != nil {
 		return nil, err
 	}
-	jwe, err := m.EncryptCRes(ctx, req.SessionId, req.Cres)
+	jwe, err := m.EncryptCRes(ctx, callOf(ctx).Principal.ARN, req.SessionId, req.Cres)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +112,11 @@ func (ts *threeDSService) DecryptSdkEncData(ctx context.Context, req *pb.Decrypt
 	if err := ts.s.authorizeAlso(ctx, c, also); err != nil {
 		return nil, err
 	}
-	dd, err := threeds.DecryptSdkEncData(ctx, h, req.DsId, req.Jwe)
+	dd, form, err := threeds.DecryptSdkEncData(ctx, h, req.Jwe,
+		threeds.SdkEncOptions{DSID: req.DsId, AllowDirEPK: ts.s.cfg.ThreeDS.AcceptDirEPK})
+	if form != "" {
+		c.Detail = "sdkEncData form " + string(form)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -122,8 +126,8 @@ func (ts *threeDSService) DecryptSdkEncData(ctx context.Context, req *pb.Decrypt
 // challenge authorizes a CReq/CRes call on the session key and returns the
 // session manager.
 func (ts *threeDSService) challenge(ctx context.Context, id string) (*threeds.Sessions, error) {
-	if len(id) == 0 || len(id) > 64 {
-		return nil, kgerr.Errorf(kgerr.InvalidArgument, "session_id is required")
+	if err := threeds.CheckSessionID(id); err != nil {
+		return nil, err
 	}
 	callOf(ctx).Detail = "session " + id
 	if _, _, err := ts.s.use(ctx, callOf(ctx), ts.s.cfg.ThreeDS.SessionKey, 0, keys.EncryptDecrypt, false, nil); err != nil {
@@ -151,7 +155,7 @@ func (ts *threeDSService) sessions(ctx context.Context) (*threeds.Sessions, erro
 	if err != nil {
 		return nil, err
 	}
-	return &threeds.Sessions{Store: ts.store, SealKey: seal, OpenKey: func(_ context.Context, id string) (backends.Key, error) {
+	return &threeds.Sessions{Store: ts.store, SealKey: seal, MaxTTL: ts.s.cfg.ThreeDS.SessionTTL, OpenKey: func(_ context.Context, id string) (backends.Key, error) {
 		for _, v := range e.Key.Versions {
 			if v.BackendKeyID == id {
 				if _, h, err := e.Handle(v.Number, false); err == nil {
@@ -163,10 +167,9 @@ func (ts *threeDSService) sessions(ctx context.Context) (*threeds.Sessions, erro
 	}}, nil
 }
 
+// ttl is the requested lifetime; 0 means threeds.session_ttl, and one above
+// it is refused by threeds.Sessions.Create.
 func (ts *threeDSService) ttl(seconds uint32) time.Duration {
-	if seconds == 0 {
-		return ts.s.cfg.ThreeDS.SessionTTL
-	}
 	return time.Duration(seconds) * time.Second
 }
 

@@ -171,6 +171,8 @@ audit:
   context_secret_file: %q
   checkpoint_every: 1000
   checkpoint_interval: 1m
+threeds:
+  accept_dir_epk: true   # Stripe Android's EC sdkEncData form (docs/3DS-SDKS.md)
 store:
   driver: sqlite
   dsn: %q

@@ -1,0 +1,29 @@
+package threeds
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/keygate/keygate/internal/sqldb"
+)
+
+// ---- threeds schema: the one place where the 3DS tables are created ----
+//
+// To be folded into the store's numbered migrations. threeds_challenge_sessions
+// replaces threeds_sessions (which had no counters_mac column); sessions
+// live minutes, so the old table holds nothing worth moving and can be
+// dropped by the migration.
+func createSchema(ctx context.Context, db *sqldb.DB) error {
+	_, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS threeds_challenge_sessions (
+		id TEXT PRIMARY KEY,
+		seal_key_id TEXT NOT NULL,
+		sealed `+db.Blob()+` NOT NULL,
+		sdk_counter INTEGER NOT NULL,
+		acs_counter INTEGER NOT NULL,
+		counters_mac `+db.Blob()+` NOT NULL,
+		expiry_ns BIGINT NOT NULL)`)
+	if err != nil {
+		return fmt.Errorf("3DS session store schema: %w", err)
+	}
+	return nil
+}
