@@ -45,6 +45,8 @@ var keygateActionList = []string{
 	"keygate:DestroyKeyVersion",        // dual control
 	"keygate:ApproveOperation",         // the second custodian's approval
 	"keygate:ReadAuditLog",             // audit export, verify, reports
+
+	"keygate:VerifySdkServerSignedContent", // DS: a Split-SDK server's signed content (granted by the config)
 }
 
 // adminActionList is what a key administrator gets in Default: managing the

@@ -28,6 +28,9 @@ type policyAuthorizer struct {
 	auditors     []string
 	backendTypes map[string]string // backend name → type
 	now          func() time.Time
+	// sdkServerVerifiers may call keygate:VerifySdkServerSignedContent
+	// (threeds.sdk_server.principals): it is about no key.
+	sdkServerVerifiers []string
 }
 
 func (a *policyAuthorizer) Authorize(_ context.Context, c *Call) error {
@@ -38,6 +41,10 @@ func (a *policyAuthorizer) Authorize(_ context.Context, c *Call) error {
 		}
 		if c.Action == "keygate:ReadAuditLog" && slices.Contains(a.auditors, c.Principal.ARN) {
 			c.Decision, c.Sid = "Allow", "config:auditors"
+			return nil
+		}
+		if c.Action == "keygate:VerifySdkServerSignedContent" && slices.Contains(a.sdkServerVerifiers, c.Principal.ARN) {
+			c.Decision, c.Sid = "Allow", "config:threeds.sdk_server.principals"
 			return nil
 		}
 		return a.deny(c, "ImplicitDeny", "")

@@ -106,6 +106,8 @@ type ThreeDSConfig struct {
 	// AcceptDirEPK accepts sdkEncData in Stripe Android's EC form,
 	// {"alg":"dir","enc":…,"epk":…}, beside the spec's ECDH-ES.
 	AcceptDirEPK bool `yaml:"accept_dir_epk"`
+	// SdkServer is the DS's trust for Split-SDK servers' signed content.
+	SdkServer SdkServerConfig `yaml:"sdk_server"`
 }
 
 // LogConfig sets up log/slog.
@@ -169,6 +171,9 @@ func (c *Config) defaults() {
 	}
 	if c.ThreeDS.SessionTTL == 0 {
 		c.ThreeDS.SessionTTL = 10 * time.Minute
+	}
+	if c.ThreeDS.SdkServer.MaxSkew == 0 {
+		c.ThreeDS.SdkServer.MaxSkew = 5 * time.Minute
 	}
 	if c.Audit.Replica == "" {
 		c.Audit.Replica, _ = os.Hostname()
@@ -254,6 +259,7 @@ func (c *Config) problems() []string {
 	if c.ThreeDS.SessionTTL < 0 || c.ThreeDS.SessionTTL > time.Hour {
 		add("threeds.session_ttl must be between 0 and 1h")
 	}
+	c.ThreeDS.SdkServer.validate(add)
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":
 	default:

@@ -60,6 +60,9 @@ var actions = map[string]string{
 	"/keygate.v1.KeyAdminService/ImportCertificate":       "keygate:ImportCertificate",
 	"/keygate.v1.KeyAdminService/GetCertificate":          "kms:DescribeKey",
 	"/keygate.v1.PolicyService/PushKeyPolicy":             "kms:PutKeyPolicy",
+
+	// Issue 15.5: granted by the config (threeds.sdk_server.principals).
+	"/keygate.v1.ThreeDSService/VerifySdkServerSignedContent": "keygate:VerifySdkServerSignedContent",
 }
 
 // Server is a configured keygated.
@@ -124,7 +127,8 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		for _, bc := range cfg.Backends {
 			types[bc.Name] = bc.Type
 		}
-		s.authz = &policyAuthorizer{admins: cfg.Admins, auditors: cfg.Auditors, backendTypes: types, now: time.Now}
+		s.authz = &policyAuthorizer{admins: cfg.Admins, auditors: cfg.Auditors, backendTypes: types, now: time.Now,
+			sdkServerVerifiers: cfg.ThreeDS.SdkServer.Principals}
 	}
 	if s.auditor == nil && !cfg.Audit.Disabled {
 		if s.chain, s.auditStore, err = s.openAudit(ctx); err != nil {
@@ -152,7 +156,12 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		s.Close()
 		return nil, err
 	}
-	s.threeds = &threeDSService{s: s, store: sessions}
+	trust, err := cfg.ThreeDS.SdkServer.trust()
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("threeds.sdk_server: %w", err)
+	}
+	s.threeds = &threeDSService{s: s, store: sessions, trust: trust}
 	pb.RegisterThreeDSServiceServer(s.grpc, s.threeds)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)

@@ -21,6 +21,7 @@ type threeDSService struct {
 	pb.UnimplementedThreeDSServiceServer
 	s     *Server
 	store threeds.SessionStore
+	trust threeds.SdkServerTrust // for VerifySdkServerSignedContent
 }
 
 func (ts *threeDSService) CreateAcsSession(ctx context.Context, req *pb.CreateAcsSessionRequest) (*pb.CreateAcsSessionResponse, error) {
@@ -121,6 +122,24 @@ func (ts *threeDSService) DecryptSdkEncData(ctx context.Context, req *pb.Decrypt
 		return nil, err
 	}
 	return &pb.DecryptSdkEncDataResponse{DeviceData: dd, KeyVersion: v.Number}, nil
+}
+
+// VerifySdkServerSignedContent is the DS's check of a Split-SDK server's
+// signed content. It is about no key: the config's
+// threeds.sdk_server.principals (and admins) may call it.
+func (ts *threeDSService) VerifySdkServerSignedContent(ctx context.Context, req *pb.VerifySdkServerSignedContentRequest) (*pb.VerifySdkServerSignedContentResponse, error) {
+	c := callOf(ctx)
+	if err := ts.s.authz.Authorize(ctx, c); err != nil {
+		return nil, err
+	}
+	got, err := threeds.VerifySdkServerSignedContent(req.Jws, ts.trust, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	c.Detail = "splitSdkServerID " + got.SplitSDKServerID + ", signer serial " + got.Leaf.SerialNumber.Text(16)
+	return &pb.VerifySdkServerSignedContentResponse{SdkReferenceNumber: got.SDKReferenceNumber,
+		SdkSignatureTimestamp: timestamppb.New(got.SDKSignatureTimestamp), SdkTransId: got.SDKTransID,
+		SplitSdkServerId: got.SplitSDKServerID, SignerSubject: got.Leaf.Subject.String(), SignerSerial: got.Leaf.SerialNumber.Text(16)}, nil
 }
 
 // challenge authorizes a CReq/CRes call on the session key and returns the

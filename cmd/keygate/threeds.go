@@ -119,4 +119,31 @@ var threeDSCommands = []*command{
 				return e.emitText(resp, "device_data", resp.DeviceData, *out)
 			}
 		}},
+	{path: "3ds verify-sdk-server-signed-content", summary: "verify a Split-SDK server's sdkServerSignedContent as the DS (2.3.1)",
+		detail: "Checks the JWS against the DS CAs in keygated's threeds.sdk_server.ca_file, the\n" +
+			"leaf's validity and key usage, and sdkSignatureTimestamp against max_skew.\n" +
+			"  keygate 3ds verify-sdk-server-signed-content --jws-file content.jws",
+		setup: func(fs *flag.FlagSet) action {
+			file := fs.String("jws-file", "", "the sdkServerSignedContent JWS (\"-\" = stdin; required)")
+			return func(ctx context.Context, e *env, _ []string) error {
+				jws, err := e.read("jws-file", *file)
+				if err != nil {
+					return err
+				}
+				req := &pb.VerifySdkServerSignedContentRequest{Jws: trimText(jws)}
+				resp, err := call(e.threeDS, func(c pb.ThreeDSServiceClient) (*pb.VerifySdkServerSignedContentResponse, error) {
+					return c.VerifySdkServerSignedContent(ctx, req)
+				})
+				if err != nil {
+					return err
+				}
+				if e.json() {
+					return e.printJSON(resp, nil)
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 8, 2, ' ', 0)
+				fmt.Fprintf(tw, "Verified:\tyes\nsdkReferenceNumber:\t%s\nsdkSignatureTimestamp:\t%s\nsdkTransID:\t%s\nsplitSdkServerID:\t%s\nSigner:\t%s (serial %s)\n",
+					resp.SdkReferenceNumber, when(resp.SdkSignatureTimestamp), resp.SdkTransId, resp.SplitSdkServerId, resp.SignerSubject, resp.SignerSerial)
+				return tw.Flush()
+			}
+		}},
 }

@@ -507,6 +507,136 @@ func (x *DecryptSdkEncDataResponse) GetKeyVersion() uint32 {
 	return 0
 }
 
+type VerifySdkServerSignedContentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The sdkServerSignedContent JWS compact serialization.
+	Jws           string `protobuf:"bytes,1,opt,name=jws,proto3" json:"jws,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifySdkServerSignedContentRequest) Reset() {
+	*x = VerifySdkServerSignedContentRequest{}
+	mi := &file_keygate_v1_threeds_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifySdkServerSignedContentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifySdkServerSignedContentRequest) ProtoMessage() {}
+
+func (x *VerifySdkServerSignedContentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_threeds_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifySdkServerSignedContentRequest.ProtoReflect.Descriptor instead.
+func (*VerifySdkServerSignedContentRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_threeds_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *VerifySdkServerSignedContentRequest) GetJws() string {
+	if x != nil {
+		return x.Jws
+	}
+	return ""
+}
+
+type VerifySdkServerSignedContentResponse struct {
+	state                 protoimpl.MessageState `protogen:"open.v1"`
+	SdkReferenceNumber    string                 `protobuf:"bytes,1,opt,name=sdk_reference_number,json=sdkReferenceNumber,proto3" json:"sdk_reference_number,omitempty"`
+	SdkSignatureTimestamp *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=sdk_signature_timestamp,json=sdkSignatureTimestamp,proto3" json:"sdk_signature_timestamp,omitempty"`
+	SdkTransId            string                 `protobuf:"bytes,3,opt,name=sdk_trans_id,json=sdkTransId,proto3" json:"sdk_trans_id,omitempty"`
+	SplitSdkServerId      string                 `protobuf:"bytes,4,opt,name=split_sdk_server_id,json=splitSdkServerId,proto3" json:"split_sdk_server_id,omitempty"`
+	// The leaf certificate's subject and serial (hex).
+	SignerSubject string `protobuf:"bytes,5,opt,name=signer_subject,json=signerSubject,proto3" json:"signer_subject,omitempty"`
+	SignerSerial  string `protobuf:"bytes,6,opt,name=signer_serial,json=signerSerial,proto3" json:"signer_serial,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifySdkServerSignedContentResponse) Reset() {
+	*x = VerifySdkServerSignedContentResponse{}
+	mi := &file_keygate_v1_threeds_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifySdkServerSignedContentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifySdkServerSignedContentResponse) ProtoMessage() {}
+
+func (x *VerifySdkServerSignedContentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_threeds_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifySdkServerSignedContentResponse.ProtoReflect.Descriptor instead.
+func (*VerifySdkServerSignedContentResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_threeds_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *VerifySdkServerSignedContentResponse) GetSdkReferenceNumber() string {
+	if x != nil {
+		return x.SdkReferenceNumber
+	}
+	return ""
+}
+
+func (x *VerifySdkServerSignedContentResponse) GetSdkSignatureTimestamp() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SdkSignatureTimestamp
+	}
+	return nil
+}
+
+func (x *VerifySdkServerSignedContentResponse) GetSdkTransId() string {
+	if x != nil {
+		return x.SdkTransId
+	}
+	return ""
+}
+
+func (x *VerifySdkServerSignedContentResponse) GetSplitSdkServerId() string {
+	if x != nil {
+		return x.SplitSdkServerId
+	}
+	return ""
+}
+
+func (x *VerifySdkServerSignedContentResponse) GetSignerSubject() string {
+	if x != nil {
+		return x.SignerSubject
+	}
+	return ""
+}
+
+func (x *VerifySdkServerSignedContentResponse) GetSignerSerial() string {
+	if x != nil {
+		return x.SignerSerial
+	}
+	return ""
+}
+
 var File_keygate_v1_threeds_proto protoreflect.FileDescriptor
 
 const file_keygate_v1_threeds_proto_rawDesc = "" +
@@ -552,12 +682,23 @@ const file_keygate_v1_threeds_proto_rawDesc = "" +
 	"\vdevice_data\x18\x01 \x01(\fR\n" +
 	"deviceData\x12\x1f\n" +
 	"\vkey_version\x18\x02 \x01(\rR\n" +
-	"keyVersion2\xbc\x03\n" +
+	"keyVersion\"7\n" +
+	"#VerifySdkServerSignedContentRequest\x12\x10\n" +
+	"\x03jws\x18\x01 \x01(\tR\x03jws\"\xc9\x02\n" +
+	"$VerifySdkServerSignedContentResponse\x120\n" +
+	"\x14sdk_reference_number\x18\x01 \x01(\tR\x12sdkReferenceNumber\x12R\n" +
+	"\x17sdk_signature_timestamp\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x15sdkSignatureTimestamp\x12 \n" +
+	"\fsdk_trans_id\x18\x03 \x01(\tR\n" +
+	"sdkTransId\x12-\n" +
+	"\x13split_sdk_server_id\x18\x04 \x01(\tR\x10splitSdkServerId\x12%\n" +
+	"\x0esigner_subject\x18\x05 \x01(\tR\rsignerSubject\x12#\n" +
+	"\rsigner_serial\x18\x06 \x01(\tR\fsignerSerial2\xc0\x04\n" +
 	"\x0eThreeDSService\x12]\n" +
 	"\x10CreateAcsSession\x12#.keygate.v1.CreateAcsSessionRequest\x1a$.keygate.v1.CreateAcsSessionResponse\x12r\n" +
 	"\x17DecryptChallengeRequest\x12*.keygate.v1.DecryptChallengeRequestRequest\x1a+.keygate.v1.DecryptChallengeRequestResponse\x12u\n" +
 	"\x18EncryptChallengeResponse\x12+.keygate.v1.EncryptChallengeResponseRequest\x1a,.keygate.v1.EncryptChallengeResponseResponse\x12`\n" +
-	"\x11DecryptSdkEncData\x12$.keygate.v1.DecryptSdkEncDataRequest\x1a%.keygate.v1.DecryptSdkEncDataResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
+	"\x11DecryptSdkEncData\x12$.keygate.v1.DecryptSdkEncDataRequest\x1a%.keygate.v1.DecryptSdkEncDataResponse\x12\x81\x01\n" +
+	"\x1cVerifySdkServerSignedContent\x12/.keygate.v1.VerifySdkServerSignedContentRequest\x1a0.keygate.v1.VerifySdkServerSignedContentResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
 
 var (
 	file_keygate_v1_threeds_proto_rawDescOnce sync.Once
@@ -571,33 +712,38 @@ func file_keygate_v1_threeds_proto_rawDescGZIP() []byte {
 	return file_keygate_v1_threeds_proto_rawDescData
 }
 
-var file_keygate_v1_threeds_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_keygate_v1_threeds_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_keygate_v1_threeds_proto_goTypes = []any{
-	(*CreateAcsSessionRequest)(nil),          // 0: keygate.v1.CreateAcsSessionRequest
-	(*CreateAcsSessionResponse)(nil),         // 1: keygate.v1.CreateAcsSessionResponse
-	(*DecryptChallengeRequestRequest)(nil),   // 2: keygate.v1.DecryptChallengeRequestRequest
-	(*DecryptChallengeRequestResponse)(nil),  // 3: keygate.v1.DecryptChallengeRequestResponse
-	(*EncryptChallengeResponseRequest)(nil),  // 4: keygate.v1.EncryptChallengeResponseRequest
-	(*EncryptChallengeResponseResponse)(nil), // 5: keygate.v1.EncryptChallengeResponseResponse
-	(*DecryptSdkEncDataRequest)(nil),         // 6: keygate.v1.DecryptSdkEncDataRequest
-	(*DecryptSdkEncDataResponse)(nil),        // 7: keygate.v1.DecryptSdkEncDataResponse
-	(*timestamppb.Timestamp)(nil),            // 8: google.protobuf.Timestamp
+	(*CreateAcsSessionRequest)(nil),              // 0: keygate.v1.CreateAcsSessionRequest
+	(*CreateAcsSessionResponse)(nil),             // 1: keygate.v1.CreateAcsSessionResponse
+	(*DecryptChallengeRequestRequest)(nil),       // 2: keygate.v1.DecryptChallengeRequestRequest
+	(*DecryptChallengeRequestResponse)(nil),      // 3: keygate.v1.DecryptChallengeRequestResponse
+	(*EncryptChallengeResponseRequest)(nil),      // 4: keygate.v1.EncryptChallengeResponseRequest
+	(*EncryptChallengeResponseResponse)(nil),     // 5: keygate.v1.EncryptChallengeResponseResponse
+	(*DecryptSdkEncDataRequest)(nil),             // 6: keygate.v1.DecryptSdkEncDataRequest
+	(*DecryptSdkEncDataResponse)(nil),            // 7: keygate.v1.DecryptSdkEncDataResponse
+	(*VerifySdkServerSignedContentRequest)(nil),  // 8: keygate.v1.VerifySdkServerSignedContentRequest
+	(*VerifySdkServerSignedContentResponse)(nil), // 9: keygate.v1.VerifySdkServerSignedContentResponse
+	(*timestamppb.Timestamp)(nil),                // 10: google.protobuf.Timestamp
 }
 var file_keygate_v1_threeds_proto_depIdxs = []int32{
-	8, // 0: keygate.v1.CreateAcsSessionResponse.expire_time:type_name -> google.protobuf.Timestamp
-	0, // 1: keygate.v1.ThreeDSService.CreateAcsSession:input_type -> keygate.v1.CreateAcsSessionRequest
-	2, // 2: keygate.v1.ThreeDSService.DecryptChallengeRequest:input_type -> keygate.v1.DecryptChallengeRequestRequest
-	4, // 3: keygate.v1.ThreeDSService.EncryptChallengeResponse:input_type -> keygate.v1.EncryptChallengeResponseRequest
-	6, // 4: keygate.v1.ThreeDSService.DecryptSdkEncData:input_type -> keygate.v1.DecryptSdkEncDataRequest
-	1, // 5: keygate.v1.ThreeDSService.CreateAcsSession:output_type -> keygate.v1.CreateAcsSessionResponse
-	3, // 6: keygate.v1.ThreeDSService.DecryptChallengeRequest:output_type -> keygate.v1.DecryptChallengeRequestResponse
-	5, // 7: keygate.v1.ThreeDSService.EncryptChallengeResponse:output_type -> keygate.v1.EncryptChallengeResponseResponse
-	7, // 8: keygate.v1.ThreeDSService.DecryptSdkEncData:output_type -> keygate.v1.DecryptSdkEncDataResponse
-	5, // [5:9] is the sub-list for method output_type
-	1, // [1:5] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	10, // 0: keygate.v1.CreateAcsSessionResponse.expire_time:type_name -> google.protobuf.Timestamp
+	10, // 1: keygate.v1.VerifySdkServerSignedContentResponse.sdk_signature_timestamp:type_name -> google.protobuf.Timestamp
+	0,  // 2: keygate.v1.ThreeDSService.CreateAcsSession:input_type -> keygate.v1.CreateAcsSessionRequest
+	2,  // 3: keygate.v1.ThreeDSService.DecryptChallengeRequest:input_type -> keygate.v1.DecryptChallengeRequestRequest
+	4,  // 4: keygate.v1.ThreeDSService.EncryptChallengeResponse:input_type -> keygate.v1.EncryptChallengeResponseRequest
+	6,  // 5: keygate.v1.ThreeDSService.DecryptSdkEncData:input_type -> keygate.v1.DecryptSdkEncDataRequest
+	8,  // 6: keygate.v1.ThreeDSService.VerifySdkServerSignedContent:input_type -> keygate.v1.VerifySdkServerSignedContentRequest
+	1,  // 7: keygate.v1.ThreeDSService.CreateAcsSession:output_type -> keygate.v1.CreateAcsSessionResponse
+	3,  // 8: keygate.v1.ThreeDSService.DecryptChallengeRequest:output_type -> keygate.v1.DecryptChallengeRequestResponse
+	5,  // 9: keygate.v1.ThreeDSService.EncryptChallengeResponse:output_type -> keygate.v1.EncryptChallengeResponseResponse
+	7,  // 10: keygate.v1.ThreeDSService.DecryptSdkEncData:output_type -> keygate.v1.DecryptSdkEncDataResponse
+	9,  // 11: keygate.v1.ThreeDSService.VerifySdkServerSignedContent:output_type -> keygate.v1.VerifySdkServerSignedContentResponse
+	7,  // [7:12] is the sub-list for method output_type
+	2,  // [2:7] is the sub-list for method input_type
+	2,  // [2:2] is the sub-list for extension type_name
+	2,  // [2:2] is the sub-list for extension extendee
+	0,  // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_keygate_v1_threeds_proto_init() }
@@ -611,7 +757,7 @@ func file_keygate_v1_threeds_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_threeds_proto_rawDesc), len(file_keygate_v1_threeds_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,10 +19,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ThreeDSService_CreateAcsSession_FullMethodName         = "/keygate.v1.ThreeDSService/CreateAcsSession"
-	ThreeDSService_DecryptChallengeRequest_FullMethodName  = "/keygate.v1.ThreeDSService/DecryptChallengeRequest"
-	ThreeDSService_EncryptChallengeResponse_FullMethodName = "/keygate.v1.ThreeDSService/EncryptChallengeResponse"
-	ThreeDSService_DecryptSdkEncData_FullMethodName        = "/keygate.v1.ThreeDSService/DecryptSdkEncData"
+	ThreeDSService_CreateAcsSession_FullMethodName             = "/keygate.v1.ThreeDSService/CreateAcsSession"
+	ThreeDSService_DecryptChallengeRequest_FullMethodName      = "/keygate.v1.ThreeDSService/DecryptChallengeRequest"
+	ThreeDSService_EncryptChallengeResponse_FullMethodName     = "/keygate.v1.ThreeDSService/EncryptChallengeResponse"
+	ThreeDSService_DecryptSdkEncData_FullMethodName            = "/keygate.v1.ThreeDSService/DecryptSdkEncData"
+	ThreeDSService_VerifySdkServerSignedContent_FullMethodName = "/keygate.v1.ThreeDSService/VerifySdkServerSignedContent"
 )
 
 // ThreeDSServiceClient is the client API for ThreeDSService service.
@@ -45,6 +46,13 @@ type ThreeDSServiceClient interface {
 	// DecryptSdkEncData decrypts the AReq's sdkEncData for the DS, under an
 	// RSA (RSA-OAEP-256) or EC (ECDH-ES, 3DS Concat KDF with the DS ID) key.
 	DecryptSdkEncData(ctx context.Context, in *DecryptSdkEncDataRequest, opts ...grpc.CallOption) (*DecryptSdkEncDataResponse, error)
+	// VerifySdkServerSignedContent is the DS's check of a Split-SDK server's
+	// sdkServerSignedContent (EMV 3DS 2.3.1): the JWS against the DS CAs in
+	// threeds.sdk_server.ca_file, the leaf's validity and key usage, and
+	// sdkSignatureTimestamp within threeds.sdk_server.max_skew
+	// (keygate:VerifySdkServerSignedContent, granted to the principals in
+	// threeds.sdk_server.principals).
+	VerifySdkServerSignedContent(ctx context.Context, in *VerifySdkServerSignedContentRequest, opts ...grpc.CallOption) (*VerifySdkServerSignedContentResponse, error)
 }
 
 type threeDSServiceClient struct {
@@ -95,6 +103,16 @@ func (c *threeDSServiceClient) DecryptSdkEncData(ctx context.Context, in *Decryp
 	return out, nil
 }
 
+func (c *threeDSServiceClient) VerifySdkServerSignedContent(ctx context.Context, in *VerifySdkServerSignedContentRequest, opts ...grpc.CallOption) (*VerifySdkServerSignedContentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifySdkServerSignedContentResponse)
+	err := c.cc.Invoke(ctx, ThreeDSService_VerifySdkServerSignedContent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ThreeDSServiceServer is the server API for ThreeDSService service.
 // All implementations must embed UnimplementedThreeDSServiceServer
 // for forward compatibility.
@@ -115,6 +133,13 @@ type ThreeDSServiceServer interface {
 	// DecryptSdkEncData decrypts the AReq's sdkEncData for the DS, under an
 	// RSA (RSA-OAEP-256) or EC (ECDH-ES, 3DS Concat KDF with the DS ID) key.
 	DecryptSdkEncData(context.Context, *DecryptSdkEncDataRequest) (*DecryptSdkEncDataResponse, error)
+	// VerifySdkServerSignedContent is the DS's check of a Split-SDK server's
+	// sdkServerSignedContent (EMV 3DS 2.3.1): the JWS against the DS CAs in
+	// threeds.sdk_server.ca_file, the leaf's validity and key usage, and
+	// sdkSignatureTimestamp within threeds.sdk_server.max_skew
+	// (keygate:VerifySdkServerSignedContent, granted to the principals in
+	// threeds.sdk_server.principals).
+	VerifySdkServerSignedContent(context.Context, *VerifySdkServerSignedContentRequest) (*VerifySdkServerSignedContentResponse, error)
 	mustEmbedUnimplementedThreeDSServiceServer()
 }
 
@@ -136,6 +161,9 @@ func (UnimplementedThreeDSServiceServer) EncryptChallengeResponse(context.Contex
 }
 func (UnimplementedThreeDSServiceServer) DecryptSdkEncData(context.Context, *DecryptSdkEncDataRequest) (*DecryptSdkEncDataResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DecryptSdkEncData not implemented")
+}
+func (UnimplementedThreeDSServiceServer) VerifySdkServerSignedContent(context.Context, *VerifySdkServerSignedContentRequest) (*VerifySdkServerSignedContentResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method VerifySdkServerSignedContent not implemented")
 }
 func (UnimplementedThreeDSServiceServer) mustEmbedUnimplementedThreeDSServiceServer() {}
 func (UnimplementedThreeDSServiceServer) testEmbeddedByValue()                        {}
@@ -230,6 +258,24 @@ func _ThreeDSService_DecryptSdkEncData_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ThreeDSService_VerifySdkServerSignedContent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifySdkServerSignedContentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreeDSServiceServer).VerifySdkServerSignedContent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreeDSService_VerifySdkServerSignedContent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreeDSServiceServer).VerifySdkServerSignedContent(ctx, req.(*VerifySdkServerSignedContentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ThreeDSService_ServiceDesc is the grpc.ServiceDesc for ThreeDSService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -252,6 +298,10 @@ var ThreeDSService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DecryptSdkEncData",
 			Handler:    _ThreeDSService_DecryptSdkEncData_Handler,
+		},
+		{
+			MethodName: "VerifySdkServerSignedContent",
+			Handler:    _ThreeDSService_VerifySdkServerSignedContent_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
