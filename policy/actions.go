@@ -47,6 +47,8 @@ var keygateActionList = []string{
 	"keygate:ReadAuditLog",             // audit export, verify, reports
 
 	"keygate:VerifySdkServerSignedContent", // DS: a Split-SDK server's signed content (granted by the config)
+	"keygate:GenerateOtp",                  // ACS: an HOTP/TOTP code under a GENERATE_VERIFY_MAC key
+	"keygate:VerifyOtp",                    // ACS: check a code, refusing reuse
 }
 
 // adminActionList is what a key administrator gets in Default: managing the

@@ -63,6 +63,9 @@ var actions = map[string]string{
 
 	// Issue 15.5: granted by the config (threeds.sdk_server.principals).
 	"/keygate.v1.ThreeDSService/VerifySdkServerSignedContent": "keygate:VerifySdkServerSignedContent",
+	// Issue 15.6: one-time passwords.
+	"/keygate.v1.ThreeDSService/GenerateOtp": "keygate:GenerateOtp",
+	"/keygate.v1.ThreeDSService/VerifyOtp":   "keygate:VerifyOtp",
 }
 
 // Server is a configured keygated.
@@ -161,7 +164,12 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		s.Close()
 		return nil, fmt.Errorf("threeds.sdk_server: %w", err)
 	}
-	s.threeds = &threeDSService{s: s, store: sessions, trust: trust}
+	otps, err := threeds.NewSQLOTPStore(ctx, s.db)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.threeds = &threeDSService{s: s, store: sessions, trust: trust, otp: otps}
 	pb.RegisterThreeDSServiceServer(s.grpc, s.threeds)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)

@@ -22,6 +22,7 @@ type threeDSService struct {
 	s     *Server
 	store threeds.SessionStore
 	trust threeds.SdkServerTrust // for VerifySdkServerSignedContent
+	otp   threeds.OTPStore       // used HOTP counters and TOTP steps
 }
 
 func (ts *threeDSService) CreateAcsSession(ctx context.Context, req *pb.CreateAcsSessionRequest) (*pb.CreateAcsSessionResponse, error) {

@@ -25,5 +25,12 @@ func createSchema(ctx context.Context, db *sqldb.DB) error {
 	if err != nil {
 		return fmt.Errorf("3DS session store schema: %w", err)
 	}
+	// The next HOTP counter / TOTP step each OTP key may accept (otpstore.go).
+	_, err = db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS threeds_otp_counters (
+		id TEXT PRIMARY KEY,
+		next_counter BIGINT NOT NULL)`)
+	if err != nil {
+		return fmt.Errorf("3DS OTP store schema: %w", err)
+	}
 	return nil
 }

@@ -637,6 +637,290 @@ func (x *VerifySdkServerSignedContentResponse) GetSignerSerial() string {
 	return ""
 }
 
+type GenerateOtpRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A GENERATE_VERIFY_MAC key: HMAC_160 (SHA-1, RFC 4226), HMAC_256 or HMAC_512.
+	KeyId string `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// HOTP or TOTP.
+	Mode string `protobuf:"bytes,2,opt,name=mode,proto3" json:"mode,omitempty"`
+	// HOTP: the counter.
+	Counter uint64 `protobuf:"varint,3,opt,name=counter,proto3" json:"counter,omitempty"`
+	// 6 (default) to 8.
+	Digits uint32 `protobuf:"varint,4,opt,name=digits,proto3" json:"digits,omitempty"`
+	// TOTP: the time step in seconds (default 30).
+	StepSeconds   uint32 `protobuf:"varint,5,opt,name=step_seconds,json=stepSeconds,proto3" json:"step_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GenerateOtpRequest) Reset() {
+	*x = GenerateOtpRequest{}
+	mi := &file_keygate_v1_threeds_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GenerateOtpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GenerateOtpRequest) ProtoMessage() {}
+
+func (x *GenerateOtpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_threeds_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GenerateOtpRequest.ProtoReflect.Descriptor instead.
+func (*GenerateOtpRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_threeds_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GenerateOtpRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *GenerateOtpRequest) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *GenerateOtpRequest) GetCounter() uint64 {
+	if x != nil {
+		return x.Counter
+	}
+	return 0
+}
+
+func (x *GenerateOtpRequest) GetDigits() uint32 {
+	if x != nil {
+		return x.Digits
+	}
+	return 0
+}
+
+func (x *GenerateOtpRequest) GetStepSeconds() uint32 {
+	if x != nil {
+		return x.StepSeconds
+	}
+	return 0
+}
+
+type GenerateOtpResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Otp   string                 `protobuf:"bytes,1,opt,name=otp,proto3" json:"otp,omitempty"`
+	// The HOTP counter or TOTP time step the code is for.
+	Counter       uint64 `protobuf:"varint,2,opt,name=counter,proto3" json:"counter,omitempty"`
+	KeyVersion    uint32 `protobuf:"varint,3,opt,name=key_version,json=keyVersion,proto3" json:"key_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GenerateOtpResponse) Reset() {
+	*x = GenerateOtpResponse{}
+	mi := &file_keygate_v1_threeds_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GenerateOtpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GenerateOtpResponse) ProtoMessage() {}
+
+func (x *GenerateOtpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_threeds_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GenerateOtpResponse.ProtoReflect.Descriptor instead.
+func (*GenerateOtpResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_threeds_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GenerateOtpResponse) GetOtp() string {
+	if x != nil {
+		return x.Otp
+	}
+	return ""
+}
+
+func (x *GenerateOtpResponse) GetCounter() uint64 {
+	if x != nil {
+		return x.Counter
+	}
+	return 0
+}
+
+func (x *GenerateOtpResponse) GetKeyVersion() uint32 {
+	if x != nil {
+		return x.KeyVersion
+	}
+	return 0
+}
+
+type VerifyOtpRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// HOTP or TOTP.
+	Mode string `protobuf:"bytes,2,opt,name=mode,proto3" json:"mode,omitempty"`
+	Otp  string `protobuf:"bytes,3,opt,name=otp,proto3" json:"otp,omitempty"`
+	// 6 (default) to 8.
+	Digits uint32 `protobuf:"varint,4,opt,name=digits,proto3" json:"digits,omitempty"`
+	// HOTP: counters tried after the next expected one; TOTP: steps
+	// accepted either side of now. 0 to 10.
+	Window uint32 `protobuf:"varint,5,opt,name=window,proto3" json:"window,omitempty"`
+	// TOTP: the time step in seconds (default 30).
+	StepSeconds   uint32 `protobuf:"varint,6,opt,name=step_seconds,json=stepSeconds,proto3" json:"step_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyOtpRequest) Reset() {
+	*x = VerifyOtpRequest{}
+	mi := &file_keygate_v1_threeds_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyOtpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyOtpRequest) ProtoMessage() {}
+
+func (x *VerifyOtpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_threeds_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyOtpRequest.ProtoReflect.Descriptor instead.
+func (*VerifyOtpRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_threeds_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *VerifyOtpRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *VerifyOtpRequest) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *VerifyOtpRequest) GetOtp() string {
+	if x != nil {
+		return x.Otp
+	}
+	return ""
+}
+
+func (x *VerifyOtpRequest) GetDigits() uint32 {
+	if x != nil {
+		return x.Digits
+	}
+	return 0
+}
+
+func (x *VerifyOtpRequest) GetWindow() uint32 {
+	if x != nil {
+		return x.Window
+	}
+	return 0
+}
+
+func (x *VerifyOtpRequest) GetStepSeconds() uint32 {
+	if x != nil {
+		return x.StepSeconds
+	}
+	return 0
+}
+
+type VerifyOtpResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The HOTP counter or TOTP time step the code matched.
+	Counter       uint64 `protobuf:"varint,1,opt,name=counter,proto3" json:"counter,omitempty"`
+	KeyVersion    uint32 `protobuf:"varint,2,opt,name=key_version,json=keyVersion,proto3" json:"key_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyOtpResponse) Reset() {
+	*x = VerifyOtpResponse{}
+	mi := &file_keygate_v1_threeds_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyOtpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyOtpResponse) ProtoMessage() {}
+
+func (x *VerifyOtpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_threeds_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyOtpResponse.ProtoReflect.Descriptor instead.
+func (*VerifyOtpResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_threeds_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *VerifyOtpResponse) GetCounter() uint64 {
+	if x != nil {
+		return x.Counter
+	}
+	return 0
+}
+
+func (x *VerifyOtpResponse) GetKeyVersion() uint32 {
+	if x != nil {
+		return x.KeyVersion
+	}
+	return 0
+}
+
 var File_keygate_v1_threeds_proto protoreflect.FileDescriptor
 
 const file_keygate_v1_threeds_proto_rawDesc = "" +
@@ -692,13 +976,37 @@ const file_keygate_v1_threeds_proto_rawDesc = "" +
 	"sdkTransId\x12-\n" +
 	"\x13split_sdk_server_id\x18\x04 \x01(\tR\x10splitSdkServerId\x12%\n" +
 	"\x0esigner_subject\x18\x05 \x01(\tR\rsignerSubject\x12#\n" +
-	"\rsigner_serial\x18\x06 \x01(\tR\fsignerSerial2\xc0\x04\n" +
+	"\rsigner_serial\x18\x06 \x01(\tR\fsignerSerial\"\x94\x01\n" +
+	"\x12GenerateOtpRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x12\n" +
+	"\x04mode\x18\x02 \x01(\tR\x04mode\x12\x18\n" +
+	"\acounter\x18\x03 \x01(\x04R\acounter\x12\x16\n" +
+	"\x06digits\x18\x04 \x01(\rR\x06digits\x12!\n" +
+	"\fstep_seconds\x18\x05 \x01(\rR\vstepSeconds\"b\n" +
+	"\x13GenerateOtpResponse\x12\x10\n" +
+	"\x03otp\x18\x01 \x01(\tR\x03otp\x12\x18\n" +
+	"\acounter\x18\x02 \x01(\x04R\acounter\x12\x1f\n" +
+	"\vkey_version\x18\x03 \x01(\rR\n" +
+	"keyVersion\"\xa2\x01\n" +
+	"\x10VerifyOtpRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x12\n" +
+	"\x04mode\x18\x02 \x01(\tR\x04mode\x12\x10\n" +
+	"\x03otp\x18\x03 \x01(\tR\x03otp\x12\x16\n" +
+	"\x06digits\x18\x04 \x01(\rR\x06digits\x12\x16\n" +
+	"\x06window\x18\x05 \x01(\rR\x06window\x12!\n" +
+	"\fstep_seconds\x18\x06 \x01(\rR\vstepSeconds\"N\n" +
+	"\x11VerifyOtpResponse\x12\x18\n" +
+	"\acounter\x18\x01 \x01(\x04R\acounter\x12\x1f\n" +
+	"\vkey_version\x18\x02 \x01(\rR\n" +
+	"keyVersion2\xda\x05\n" +
 	"\x0eThreeDSService\x12]\n" +
 	"\x10CreateAcsSession\x12#.keygate.v1.CreateAcsSessionRequest\x1a$.keygate.v1.CreateAcsSessionResponse\x12r\n" +
 	"\x17DecryptChallengeRequest\x12*.keygate.v1.DecryptChallengeRequestRequest\x1a+.keygate.v1.DecryptChallengeRequestResponse\x12u\n" +
 	"\x18EncryptChallengeResponse\x12+.keygate.v1.EncryptChallengeResponseRequest\x1a,.keygate.v1.EncryptChallengeResponseResponse\x12`\n" +
 	"\x11DecryptSdkEncData\x12$.keygate.v1.DecryptSdkEncDataRequest\x1a%.keygate.v1.DecryptSdkEncDataResponse\x12\x81\x01\n" +
-	"\x1cVerifySdkServerSignedContent\x12/.keygate.v1.VerifySdkServerSignedContentRequest\x1a0.keygate.v1.VerifySdkServerSignedContentResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
+	"\x1cVerifySdkServerSignedContent\x12/.keygate.v1.VerifySdkServerSignedContentRequest\x1a0.keygate.v1.VerifySdkServerSignedContentResponse\x12N\n" +
+	"\vGenerateOtp\x12\x1e.keygate.v1.GenerateOtpRequest\x1a\x1f.keygate.v1.GenerateOtpResponse\x12H\n" +
+	"\tVerifyOtp\x12\x1c.keygate.v1.VerifyOtpRequest\x1a\x1d.keygate.v1.VerifyOtpResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
 
 var (
 	file_keygate_v1_threeds_proto_rawDescOnce sync.Once
@@ -712,7 +1020,7 @@ func file_keygate_v1_threeds_proto_rawDescGZIP() []byte {
 	return file_keygate_v1_threeds_proto_rawDescData
 }
 
-var file_keygate_v1_threeds_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_keygate_v1_threeds_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_keygate_v1_threeds_proto_goTypes = []any{
 	(*CreateAcsSessionRequest)(nil),              // 0: keygate.v1.CreateAcsSessionRequest
 	(*CreateAcsSessionResponse)(nil),             // 1: keygate.v1.CreateAcsSessionResponse
@@ -724,23 +1032,31 @@ var file_keygate_v1_threeds_proto_goTypes = []any{
 	(*DecryptSdkEncDataResponse)(nil),            // 7: keygate.v1.DecryptSdkEncDataResponse
 	(*VerifySdkServerSignedContentRequest)(nil),  // 8: keygate.v1.VerifySdkServerSignedContentRequest
 	(*VerifySdkServerSignedContentResponse)(nil), // 9: keygate.v1.VerifySdkServerSignedContentResponse
-	(*timestamppb.Timestamp)(nil),                // 10: google.protobuf.Timestamp
+	(*GenerateOtpRequest)(nil),                   // 10: keygate.v1.GenerateOtpRequest
+	(*GenerateOtpResponse)(nil),                  // 11: keygate.v1.GenerateOtpResponse
+	(*VerifyOtpRequest)(nil),                     // 12: keygate.v1.VerifyOtpRequest
+	(*VerifyOtpResponse)(nil),                    // 13: keygate.v1.VerifyOtpResponse
+	(*timestamppb.Timestamp)(nil),                // 14: google.protobuf.Timestamp
 }
 var file_keygate_v1_threeds_proto_depIdxs = []int32{
-	10, // 0: keygate.v1.CreateAcsSessionResponse.expire_time:type_name -> google.protobuf.Timestamp
-	10, // 1: keygate.v1.VerifySdkServerSignedContentResponse.sdk_signature_timestamp:type_name -> google.protobuf.Timestamp
+	14, // 0: keygate.v1.CreateAcsSessionResponse.expire_time:type_name -> google.protobuf.Timestamp
+	14, // 1: keygate.v1.VerifySdkServerSignedContentResponse.sdk_signature_timestamp:type_name -> google.protobuf.Timestamp
 	0,  // 2: keygate.v1.ThreeDSService.CreateAcsSession:input_type -> keygate.v1.CreateAcsSessionRequest
 	2,  // 3: keygate.v1.ThreeDSService.DecryptChallengeRequest:input_type -> keygate.v1.DecryptChallengeRequestRequest
 	4,  // 4: keygate.v1.ThreeDSService.EncryptChallengeResponse:input_type -> keygate.v1.EncryptChallengeResponseRequest
 	6,  // 5: keygate.v1.ThreeDSService.DecryptSdkEncData:input_type -> keygate.v1.DecryptSdkEncDataRequest
 	8,  // 6: keygate.v1.ThreeDSService.VerifySdkServerSignedContent:input_type -> keygate.v1.VerifySdkServerSignedContentRequest
-	1,  // 7: keygate.v1.ThreeDSService.CreateAcsSession:output_type -> keygate.v1.CreateAcsSessionResponse
-	3,  // 8: keygate.v1.ThreeDSService.DecryptChallengeRequest:output_type -> keygate.v1.DecryptChallengeRequestResponse
-	5,  // 9: keygate.v1.ThreeDSService.EncryptChallengeResponse:output_type -> keygate.v1.EncryptChallengeResponseResponse
-	7,  // 10: keygate.v1.ThreeDSService.DecryptSdkEncData:output_type -> keygate.v1.DecryptSdkEncDataResponse
-	9,  // 11: keygate.v1.ThreeDSService.VerifySdkServerSignedContent:output_type -> keygate.v1.VerifySdkServerSignedContentResponse
-	7,  // [7:12] is the sub-list for method output_type
-	2,  // [2:7] is the sub-list for method input_type
+	10, // 7: keygate.v1.ThreeDSService.GenerateOtp:input_type -> keygate.v1.GenerateOtpRequest
+	12, // 8: keygate.v1.ThreeDSService.VerifyOtp:input_type -> keygate.v1.VerifyOtpRequest
+	1,  // 9: keygate.v1.ThreeDSService.CreateAcsSession:output_type -> keygate.v1.CreateAcsSessionResponse
+	3,  // 10: keygate.v1.ThreeDSService.DecryptChallengeRequest:output_type -> keygate.v1.DecryptChallengeRequestResponse
+	5,  // 11: keygate.v1.ThreeDSService.EncryptChallengeResponse:output_type -> keygate.v1.EncryptChallengeResponseResponse
+	7,  // 12: keygate.v1.ThreeDSService.DecryptSdkEncData:output_type -> keygate.v1.DecryptSdkEncDataResponse
+	9,  // 13: keygate.v1.ThreeDSService.VerifySdkServerSignedContent:output_type -> keygate.v1.VerifySdkServerSignedContentResponse
+	11, // 14: keygate.v1.ThreeDSService.GenerateOtp:output_type -> keygate.v1.GenerateOtpResponse
+	13, // 15: keygate.v1.ThreeDSService.VerifyOtp:output_type -> keygate.v1.VerifyOtpResponse
+	9,  // [9:16] is the sub-list for method output_type
+	2,  // [2:9] is the sub-list for method input_type
 	2,  // [2:2] is the sub-list for extension type_name
 	2,  // [2:2] is the sub-list for extension extendee
 	0,  // [0:2] is the sub-list for field type_name
@@ -757,7 +1073,7 @@ func file_keygate_v1_threeds_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_threeds_proto_rawDesc), len(file_keygate_v1_threeds_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

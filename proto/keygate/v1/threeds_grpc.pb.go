@@ -24,6 +24,8 @@ const (
 	ThreeDSService_EncryptChallengeResponse_FullMethodName     = "/keygate.v1.ThreeDSService/EncryptChallengeResponse"
 	ThreeDSService_DecryptSdkEncData_FullMethodName            = "/keygate.v1.ThreeDSService/DecryptSdkEncData"
 	ThreeDSService_VerifySdkServerSignedContent_FullMethodName = "/keygate.v1.ThreeDSService/VerifySdkServerSignedContent"
+	ThreeDSService_GenerateOtp_FullMethodName                  = "/keygate.v1.ThreeDSService/GenerateOtp"
+	ThreeDSService_VerifyOtp_FullMethodName                    = "/keygate.v1.ThreeDSService/VerifyOtp"
 )
 
 // ThreeDSServiceClient is the client API for ThreeDSService service.
@@ -53,6 +55,15 @@ type ThreeDSServiceClient interface {
 	// (keygate:VerifySdkServerSignedContent, granted to the principals in
 	// threeds.sdk_server.principals).
 	VerifySdkServerSignedContent(ctx context.Context, in *VerifySdkServerSignedContentRequest, opts ...grpc.CallOption) (*VerifySdkServerSignedContentResponse, error)
+	// GenerateOtp computes a one-time password for the OTP challenge: RFC
+	// 4226 HOTP for a counter, or RFC 6238 TOTP for the server's time, by the
+	// backend's HMAC under a GENERATE_VERIFY_MAC key that never leaves it
+	// (keygate:GenerateOtp).
+	GenerateOtp(ctx context.Context, in *GenerateOtpRequest, opts ...grpc.CallOption) (*GenerateOtpResponse, error)
+	// VerifyOtp checks a code within a look-ahead (HOTP) or time (TOTP)
+	// window and refuses a counter or time step once used
+	// (keygate:VerifyOtp).
+	VerifyOtp(ctx context.Context, in *VerifyOtpRequest, opts ...grpc.CallOption) (*VerifyOtpResponse, error)
 }
 
 type threeDSServiceClient struct {
@@ -113,6 +124,26 @@ func (c *threeDSServiceClient) VerifySdkServerSignedContent(ctx context.Context,
 	return out, nil
 }
 
+func (c *threeDSServiceClient) GenerateOtp(ctx context.Context, in *GenerateOtpRequest, opts ...grpc.CallOption) (*GenerateOtpResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GenerateOtpResponse)
+	err := c.cc.Invoke(ctx, ThreeDSService_GenerateOtp_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *threeDSServiceClient) VerifyOtp(ctx context.Context, in *VerifyOtpRequest, opts ...grpc.CallOption) (*VerifyOtpResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyOtpResponse)
+	err := c.cc.Invoke(ctx, ThreeDSService_VerifyOtp_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ThreeDSServiceServer is the server API for ThreeDSService service.
 // All implementations must embed UnimplementedThreeDSServiceServer
 // for forward compatibility.
@@ -140,6 +171,15 @@ type ThreeDSServiceServer interface {
 	// (keygate:VerifySdkServerSignedContent, granted to the principals in
 	// threeds.sdk_server.principals).
 	VerifySdkServerSignedContent(context.Context, *VerifySdkServerSignedContentRequest) (*VerifySdkServerSignedContentResponse, error)
+	// GenerateOtp computes a one-time password for the OTP challenge: RFC
+	// 4226 HOTP for a counter, or RFC 6238 TOTP for the server's time, by the
+	// backend's HMAC under a GENERATE_VERIFY_MAC key that never leaves it
+	// (keygate:GenerateOtp).
+	GenerateOtp(context.Context, *GenerateOtpRequest) (*GenerateOtpResponse, error)
+	// VerifyOtp checks a code within a look-ahead (HOTP) or time (TOTP)
+	// window and refuses a counter or time step once used
+	// (keygate:VerifyOtp).
+	VerifyOtp(context.Context, *VerifyOtpRequest) (*VerifyOtpResponse, error)
 	mustEmbedUnimplementedThreeDSServiceServer()
 }
 
@@ -164,6 +204,12 @@ func (UnimplementedThreeDSServiceServer) DecryptSdkEncData(context.Context, *Dec
 }
 func (UnimplementedThreeDSServiceServer) VerifySdkServerSignedContent(context.Context, *VerifySdkServerSignedContentRequest) (*VerifySdkServerSignedContentResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method VerifySdkServerSignedContent not implemented")
+}
+func (UnimplementedThreeDSServiceServer) GenerateOtp(context.Context, *GenerateOtpRequest) (*GenerateOtpResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GenerateOtp not implemented")
+}
+func (UnimplementedThreeDSServiceServer) VerifyOtp(context.Context, *VerifyOtpRequest) (*VerifyOtpResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method VerifyOtp not implemented")
 }
 func (UnimplementedThreeDSServiceServer) mustEmbedUnimplementedThreeDSServiceServer() {}
 func (UnimplementedThreeDSServiceServer) testEmbeddedByValue()                        {}
@@ -276,6 +322,42 @@ func _ThreeDSService_VerifySdkServerSignedContent_Handler(srv interface{}, ctx c
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ThreeDSService_GenerateOtp_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GenerateOtpRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreeDSServiceServer).GenerateOtp(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreeDSService_GenerateOtp_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreeDSServiceServer).GenerateOtp(ctx, req.(*GenerateOtpRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ThreeDSService_VerifyOtp_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyOtpRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreeDSServiceServer).VerifyOtp(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreeDSService_VerifyOtp_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreeDSServiceServer).VerifyOtp(ctx, req.(*VerifyOtpRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ThreeDSService_ServiceDesc is the grpc.ServiceDesc for ThreeDSService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -302,6 +384,14 @@ var ThreeDSService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "VerifySdkServerSignedContent",
 			Handler:    _ThreeDSService_VerifySdkServerSignedContent_Handler,
+		},
+		{
+			MethodName: "GenerateOtp",
+			Handler:    _ThreeDSService_GenerateOtp_Handler,
+		},
+		{
+			MethodName: "VerifyOtp",
+			Handler:    _ThreeDSService_VerifyOtp_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
