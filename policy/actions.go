@@ -49,6 +49,7 @@ var keygateActionList = []string{
 	"keygate:VerifySdkServerSignedContent", // DS: a Split-SDK server's signed content (granted by the config)
 	"keygate:GenerateOtp",                  // ACS: an HOTP/TOTP code under a GENERATE_VERIFY_MAC key
 	"keygate:VerifyOtp",                    // ACS: check a code, refusing reuse
+	"keygate:SetDsKeyIds",                  // DS: the kids of an encryption key version
 }
 
 // adminActionList is what a key administrator gets in Default: managing the
@@ -65,6 +66,7 @@ var adminActionList = []string{
 	"keygate:ImportCertificate", "keygate:CreateCertificateRequest",
 	"keygate:CreateKeyVersion", "keygate:ActivateKeyVersion", "keygate:RetireKeyVersion",
 	"keygate:DestroyKeyVersion", "keygate:ApproveOperation",
+	"keygate:SetDsKeyIds",
 }
 
 // KMSActions returns KMS's action names. Like the other lists it is a

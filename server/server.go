@@ -66,6 +66,9 @@ var actions = map[string]string{
 	// Issue 15.6: one-time passwords.
 	"/keygate.v1.ThreeDSService/GenerateOtp": "keygate:GenerateOtp",
 	"/keygate.v1.ThreeDSService/VerifyOtp":   "keygate:VerifyOtp",
+	// Issue 15.3 and 15.4: DS key rotation by kid, ACS chains by DS.
+	"/keygate.v1.ThreeDSService/SetDsKeyIds":    "keygate:SetDsKeyIds",
+	"/keygate.v1.ThreeDSService/ImportAcsChain": "keygate:ImportCertificate",
 }
 
 // Server is a configured keygated.
@@ -169,7 +172,12 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		s.Close()
 		return nil, err
 	}
-	s.threeds = &threeDSService{s: s, store: sessions, trust: trust, otp: otps}
+	meta, err := threeds.NewKeyMeta(ctx, s.db)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.threeds = &threeDSService{s: s, store: sessions, trust: trust, otp: otps, meta: meta}
 	pb.RegisterThreeDSServiceServer(s.grpc, s.threeds)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)

@@ -23,6 +23,7 @@ type threeDSService struct {
 	store threeds.SessionStore
 	trust threeds.SdkServerTrust // for VerifySdkServerSignedContent
 	otp   threeds.OTPStore       // used HOTP counters and TOTP steps
+	meta  *threeds.KeyMeta       // DS key kids, ACS chains by DS
 }
 
 func (ts *threeDSService) CreateAcsSession(ctx context.Context, req *pb.CreateAcsSessionRequest) (*pb.CreateAcsSessionResponse, error) {
@@ -46,14 +47,20 @@ func (ts *threeDSService) CreateAcsSession(ctx context.Context, req *pb.CreateAc
 	if err := ts.s.authorizeAlso(ctx, c, "kms:Sign"); err != nil {
 		return nil, err
 	}
-	if len(v.CertChain) == 0 {
+	chain := v.CertChain
+	if req.Ds != "" {
+		if chain, err = ts.meta.Chain(ctx, req.KeyId, v.Number, req.Ds); err != nil {
+			return nil, err
+		}
+	}
+	if len(chain) == 0 {
 		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q version %d has no certificate chain; import one with `keygate keys import-cert`", req.KeyId, v.Number)
 	}
 	m, err := ts.sessions(ctx)
 	if err != nil {
 		return nil, err
 	}
-	created, err := m.Create(ctx, c.Principal.ARN, h, v.CertChain, threeds.SessionRequest{
+	created, err := m.Create(ctx, c.Principal.ARN, h, chain, threeds.SessionRequest{
 		AcsTransID: req.AcsTransId, AcsURL: req.AcsUrl, SDKEphemPubKey: req.SdkEphemPubKey,
 		SDKReferenceNumber: req.SdkReferenceNumber, Enc: threeds.Enc(req.Enc), TTL: ts.ttl(req.TtlSeconds),
 	})
@@ -61,6 +68,9 @@ func (ts *threeDSService) CreateAcsSession(ctx context.Context, req *pb.CreateAc
 		return nil, err
 	}
 	c.Detail = "session " + created.SessionID
+	if req.Ds != "" {
+		c.Detail += ", chain for DS " + req.Ds
+	}
 	return &pb.CreateAcsSessionResponse{SessionId: created.SessionID, AcsSignedContent: created.ACSSignedContent,
 		AcsEphemPubKey: created.ACSEphemPubKey, ExpireTime: timestamppb.New(created.Expiry), KeyVersion: v.Number}, nil
 }
@@ -91,8 +101,20 @@ func (ts *threeDSService) EncryptChallengeResponse(ctx context.Context, req *pb.
 
 func (ts *threeDSService) DecryptSdkEncData(ctx context.Context, req *pb.DecryptSdkEncDataRequest) (*pb.DecryptSdkEncDataResponse, error) {
 	c := callOf(ctx)
+	name, n, kid, err := ts.dsKey(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	// A kid that names a key the caller may not use is answered as a kid
+	// that names none.
+	hide := func(err error) error {
+		if kid != "" && kgerr.KindOf(err) == kgerr.PermissionDenied {
+			return threeds.NoKidError(kid)
+		}
+		return err
+	}
 	var also string
-	v, h, err := ts.s.use(ctx, c, req.KeyId, 0, "", false, func(k *keys.Key) error {
+	v, h, err := ts.s.use(ctx, c, name, n, "", false, func(k *keys.Key) error {
 		switch {
 		case k.Usage == keys.EncryptDecrypt && k.Spec.IsRSA():
 			c.Algorithm, also = string(keys.RSAESOAEPSHA256), "kms:Decrypt"
@@ -109,20 +131,23 @@ func (ts *threeDSService) DecryptSdkEncData(ctx context.Context, req *pb.Decrypt
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, hide(err)
 	}
 	if err := ts.s.authorizeAlso(ctx, c, also); err != nil {
-		return nil, err
+		return nil, hide(err)
 	}
 	dd, form, err := threeds.DecryptSdkEncData(ctx, h, req.Jwe,
 		threeds.SdkEncOptions{DSID: req.DsId, AllowDirEPK: ts.s.cfg.ThreeDS.AcceptDirEPK})
 	if form != "" {
 		c.Detail = "sdkEncData form " + string(form)
 	}
+	if kid != "" {
+		c.Detail += ", kid " + kid
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &pb.DecryptSdkEncDataResponse{DeviceData: dd, KeyVersion: v.Number}, nil
+	return &pb.DecryptSdkEncDataResponse{DeviceData: dd, KeyVersion: v.Number, KeyId: name}, nil
 }
 
 // VerifySdkServerSignedContent is the DS's check of a Split-SDK server's

@@ -112,6 +112,24 @@ func DecryptSdkEncData(ctx context.Context, key backends.Key, jwe string, opts S
 	return pt, form, err
 }
 
+// SdkEncKid returns the kid of an sdkEncData's header ("" if it has none),
+// checking only the JWE's form: the DS picks its key version by it.
+func SdkEncKid(jwe string) (string, error) {
+	c, err := parseCompact(jwe, "sdkEncData", MaxSdkEncData, "sdkEncData, 64,000 characters")
+	if err != nil {
+		return "", err
+	}
+	hdr, err := objectMembers(c.header, "sdkEncData header")
+	if err != nil {
+		return "", err
+	}
+	kid, ok, err := stringMember(hdr, "kid", "sdkEncData header")
+	if err != nil || !ok {
+		return "", err
+	}
+	return kid, CheckKid(kid)
+}
+
 // unwrapCEK has the backend unwrap an RSA-OAEP-256 CEK; a failed unwrap
 // becomes a random CEK (no unwrap oracle).
 func unwrapCEK(ctx context.Context, key backends.Key, c *compactJWE, cekLen int) ([]byte, error) {

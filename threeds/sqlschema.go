@@ -32,5 +32,22 @@ func createSchema(ctx context.Context, db *sqldb.DB) error {
 	if err != nil {
 		return fmt.Errorf("3DS OTP store schema: %w", err)
 	}
+	// The kids of DS key versions and the per-DS chains of ACS key versions
+	// (keymeta.go): key-model data, to move beside the key versions when
+	// the store has migrations.
+	for _, ddl := range []string{`CREATE TABLE IF NOT EXISTS threeds_ds_kids (
+		kid TEXT PRIMARY KEY,
+		key_name TEXT NOT NULL,
+		version INTEGER NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS threeds_acs_chains (
+		key_name TEXT NOT NULL,
+		version INTEGER NOT NULL,
+		ds TEXT NOT NULL,
+		chain_pem TEXT NOT NULL,
+		PRIMARY KEY (key_name, version, ds))`} {
+		if _, err := db.ExecContext(ctx, ddl); err != nil {
+			return fmt.Errorf("3DS key metadata schema: %w", err)
+		}
+	}
 	return nil
 }

@@ -26,6 +26,8 @@ const (
 	ThreeDSService_VerifySdkServerSignedContent_FullMethodName = "/keygate.v1.ThreeDSService/VerifySdkServerSignedContent"
 	ThreeDSService_GenerateOtp_FullMethodName                  = "/keygate.v1.ThreeDSService/GenerateOtp"
 	ThreeDSService_VerifyOtp_FullMethodName                    = "/keygate.v1.ThreeDSService/VerifyOtp"
+	ThreeDSService_SetDsKeyIds_FullMethodName                  = "/keygate.v1.ThreeDSService/SetDsKeyIds"
+	ThreeDSService_ImportAcsChain_FullMethodName               = "/keygate.v1.ThreeDSService/ImportAcsChain"
 )
 
 // ThreeDSServiceClient is the client API for ThreeDSService service.
@@ -64,6 +66,14 @@ type ThreeDSServiceClient interface {
 	// window and refuses a counter or time step once used
 	// (keygate:VerifyOtp).
 	VerifyOtp(ctx context.Context, in *VerifyOtpRequest, opts ...grpc.CallOption) (*VerifyOtpResponse, error)
+	// SetDsKeyIds sets the kids a DS publishes for one version of its
+	// encryption key (keygate:SetDsKeyIds), so DecryptSdkEncData picks the
+	// version by the sdkEncData's kid while the DS rotates.
+	SetDsKeyIds(ctx context.Context, in *SetDsKeyIdsRequest, opts ...grpc.CallOption) (*SetDsKeyIdsResponse, error)
+	// ImportAcsChain attaches to an ACS key version the chain one Directory
+	// Server's CA issued (keygate:ImportCertificate), beside the version's
+	// default chain; CreateAcsSession picks it by its ds field.
+	ImportAcsChain(ctx context.Context, in *ImportAcsChainRequest, opts ...grpc.CallOption) (*ImportAcsChainResponse, error)
 }
 
 type threeDSServiceClient struct {
@@ -144,6 +154,26 @@ func (c *threeDSServiceClient) VerifyOtp(ctx context.Context, in *VerifyOtpReque
 	return out, nil
 }
 
+func (c *threeDSServiceClient) SetDsKeyIds(ctx context.Context, in *SetDsKeyIdsRequest, opts ...grpc.CallOption) (*SetDsKeyIdsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetDsKeyIdsResponse)
+	err := c.cc.Invoke(ctx, ThreeDSService_SetDsKeyIds_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *threeDSServiceClient) ImportAcsChain(ctx context.Context, in *ImportAcsChainRequest, opts ...grpc.CallOption) (*ImportAcsChainResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ImportAcsChainResponse)
+	err := c.cc.Invoke(ctx, ThreeDSService_ImportAcsChain_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ThreeDSServiceServer is the server API for ThreeDSService service.
 // All implementations must embed UnimplementedThreeDSServiceServer
 // for forward compatibility.
@@ -180,6 +210,14 @@ type ThreeDSServiceServer interface {
 	// window and refuses a counter or time step once used
 	// (keygate:VerifyOtp).
 	VerifyOtp(context.Context, *VerifyOtpRequest) (*VerifyOtpResponse, error)
+	// SetDsKeyIds sets the kids a DS publishes for one version of its
+	// encryption key (keygate:SetDsKeyIds), so DecryptSdkEncData picks the
+	// version by the sdkEncData's kid while the DS rotates.
+	SetDsKeyIds(context.Context, *SetDsKeyIdsRequest) (*SetDsKeyIdsResponse, error)
+	// ImportAcsChain attaches to an ACS key version the chain one Directory
+	// Server's CA issued (keygate:ImportCertificate), beside the version's
+	// default chain; CreateAcsSession picks it by its ds field.
+	ImportAcsChain(context.Context, *ImportAcsChainRequest) (*ImportAcsChainResponse, error)
 	mustEmbedUnimplementedThreeDSServiceServer()
 }
 
@@ -210,6 +248,12 @@ func (UnimplementedThreeDSServiceServer) GenerateOtp(context.Context, *GenerateO
 }
 func (UnimplementedThreeDSServiceServer) VerifyOtp(context.Context, *VerifyOtpRequest) (*VerifyOtpResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method VerifyOtp not implemented")
+}
+func (UnimplementedThreeDSServiceServer) SetDsKeyIds(context.Context, *SetDsKeyIdsRequest) (*SetDsKeyIdsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SetDsKeyIds not implemented")
+}
+func (UnimplementedThreeDSServiceServer) ImportAcsChain(context.Context, *ImportAcsChainRequest) (*ImportAcsChainResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ImportAcsChain not implemented")
 }
 func (UnimplementedThreeDSServiceServer) mustEmbedUnimplementedThreeDSServiceServer() {}
 func (UnimplementedThreeDSServiceServer) testEmbeddedByValue()                        {}
@@ -358,6 +402,42 @@ func _ThreeDSService_VerifyOtp_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ThreeDSService_SetDsKeyIds_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetDsKeyIdsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreeDSServiceServer).SetDsKeyIds(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreeDSService_SetDsKeyIds_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreeDSServiceServer).SetDsKeyIds(ctx, req.(*SetDsKeyIdsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ThreeDSService_ImportAcsChain_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ImportAcsChainRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreeDSServiceServer).ImportAcsChain(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreeDSService_ImportAcsChain_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreeDSServiceServer).ImportAcsChain(ctx, req.(*ImportAcsChainRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ThreeDSService_ServiceDesc is the grpc.ServiceDesc for ThreeDSService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -392,6 +472,14 @@ var ThreeDSService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "VerifyOtp",
 			Handler:    _ThreeDSService_VerifyOtp_Handler,
+		},
+		{
+			MethodName: "SetDsKeyIds",
+			Handler:    _ThreeDSService_SetDsKeyIds_Handler,
+		},
+		{
+			MethodName: "ImportAcsChain",
+			Handler:    _ThreeDSService_ImportAcsChain_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
