@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	pb "github.com/keygate/keygate/proto/keygate/v1"
@@ -29,7 +30,8 @@ var threeDSCommands = []*command{
 			fs.StringVar(jwk, "sdk-ephem-pub-key-file", "", "the same as --sdk-ephem-pub-key")
 			fs.StringVar(&req.SdkReferenceNumber, "sdk-reference-number", "", "the SDK Reference Number (PartyVInfo; required)")
 			fs.StringVar(&req.Enc, "enc", "", "A128CBC-HS256 (default) or A128GCM")
-			ttl := fs.Uint("ttl-seconds", 0, "session lifetime (default: the server's)")
+			ttl := fs.Uint("ttl-seconds", 0, "session lifetime (default and most: the server's threeds.session_ttl)")
+			fs.StringVar(&req.Ds, "ds", "", "the DS whose chain goes in x5c (import-acs-chain; default: the version's chain)")
 			return func(ctx context.Context, e *env, args []string) (err error) {
 				if req.KeyId, err = key.name(args); err != nil {
 					return err
@@ -100,10 +102,18 @@ var threeDSCommands = []*command{
 			key := keyNameVar(fs, "the DS key")
 			file := fs.String("jwe-file", "", "the sdkEncData JWE (\"-\" = stdin; required)")
 			fs.StringVar(&req.DsId, "ds-id", "", "the DS ID, PartyVInfo under an EC DS key, e.g. A000000802")
+			keyIDs := fs.String("key-ids", "", "instead of NAME: the DS keys (comma-separated) the sdkEncData's kid may name")
+			byKid := fs.Bool("by-kid", false, "instead of NAME: any DS key you may use that the sdkEncData's kid names")
 			out := fs.String("out", "", "write the device data JSON here instead of stdout")
 			return func(ctx context.Context, e *env, args []string) (err error) {
-				if req.KeyId, err = key.name(args); err != nil {
-					return err
+				switch {
+				case *keyIDs != "":
+					req.KeyIds = strings.Split(*keyIDs, ",")
+				case *byKid:
+				default:
+					if req.KeyId, err = key.name(args); err != nil {
+						return err
+					}
 				}
 				jwe, err := e.read("jwe-file", *file)
 				if err != nil {
@@ -200,6 +210,58 @@ var threeDSCommands = []*command{
 					return e.printJSON(resp, nil)
 				}
 				_, err = fmt.Fprintf(e.stdout, "valid (counter %d, key version %d)\n", resp.Counter, resp.KeyVersion)
+				return err
+			}
+		}},
+	{path: "3ds set-ds-kids", args: []string{"NAME"}, summary: "set the kids a DS publishes for a version of its encryption key NAME",
+		detail: "decrypt-sdk-enc-data then picks the key version by the sdkEncData's kid.\n" +
+			"  keygate 3ds set-ds-kids ds-ecdh --version 2 --kids ds-2026",
+		setup: func(fs *flag.FlagSet) action {
+			version := fs.Uint("version", 0, "key version (default: the primary version)")
+			kids := fs.String("kids", "", "comma-separated kids; empty removes the version's kids")
+			return func(ctx context.Context, e *env, args []string) error {
+				req := &pb.SetDsKeyIdsRequest{KeyId: args[0], Version: uint32(*version)}
+				if *kids != "" {
+					req.Kids = strings.Split(*kids, ",")
+				}
+				resp, err := call(e.threeDS, func(c pb.ThreeDSServiceClient) (*pb.SetDsKeyIdsResponse, error) {
+					return c.SetDsKeyIds(ctx, req)
+				})
+				if err != nil {
+					return err
+				}
+				if e.json() {
+					return e.printJSON(resp, nil)
+				}
+				_, err = fmt.Fprintf(e.stdout, "%s version %d kids: %s\n", resp.KeyId, resp.Version, strings.Join(resp.Kids, ", "))
+				return err
+			}
+		}},
+	{path: "3ds import-acs-chain", args: []string{"NAME"}, summary: "store the chain a DS's CA issued for the ACS key NAME (PEM, leaf first)",
+		detail: "create-session --ds DS then signs with that chain in x5c.\n" +
+			"  keygate 3ds import-acs-chain acs-signing --ds visa --chain-file visa-chain.pem",
+		setup: func(fs *flag.FlagSet) action {
+			req := &pb.ImportAcsChainRequest{}
+			file := fs.String("chain-file", "", "PEM certificates, leaf first (\"-\" = stdin; required)")
+			fs.StringVar(&req.Ds, "ds", "", "the DS (or its CA) the chain is for (required)")
+			version := fs.Uint("version", 0, "key version (default: the primary version)")
+			return func(ctx context.Context, e *env, args []string) error {
+				b, err := e.read("chain-file", *file)
+				if err != nil {
+					return err
+				}
+				req.KeyId, req.Version, req.ChainPem = args[0], uint32(*version), string(b)
+				resp, err := call(e.threeDS, func(c pb.ThreeDSServiceClient) (*pb.ImportAcsChainResponse, error) {
+					return c.ImportAcsChain(ctx, req)
+				})
+				if err != nil {
+					return err
+				}
+				if e.json() {
+					return e.printJSON(resp, nil)
+				}
+				_, err = fmt.Fprintf(e.stdout, "%s version %d, DS %s: %d certificates imported; leaf %s\n",
+					resp.KeyId, resp.Version, resp.Ds, resp.CertificateCount, resp.LeafSubject)
 				return err
 			}
 		}},
