@@ -26,6 +26,15 @@
 //     SdkEncOptions.AllowDirEPK also Stripe Android's {"alg":"dir","epk"}
 //     form of the same ECDH-ES.
 //   - limits.go holds every message bound, from EMV 3DS 2.3.1's figures.
+//   - VerifyX5CJWS verifies a JWS with an x5c chain against trust anchors
+//     (EMVCo samples 5-6 are its vectors); VerifySdkServerSignedContent is
+//     the DS's 2.3.1 check of a Split-SDK server's signed content with it.
+//   - ComputeHOTP and OTPs are RFC 4226 HOTP and RFC 6238 TOTP over a
+//     backend HMAC key, with a look-ahead window and replay refusal kept in
+//     an OTPStore.
+//   - KeyMeta keeps the kids of DS key versions (sdkEncData's kid picks the
+//     version) and ACS chains by Directory Server. sqlschema.go creates
+//     every 3DS table.
 //
 // # Challenge sessions
 //
