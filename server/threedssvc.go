@@ -105,10 +105,10 @@ func (ts *threeDSService) DecryptSdkEncData(ctx context.Context, req *pb.Decrypt
 	if err != nil {
 		return nil, err
 	}
-	// A kid that names a key the caller may not use is answered as a kid
-	// that names none.
+	// A kid that names a key the caller may not use (or one since deleted)
+	// is answered as a kid that names none, without the key's name.
 	hide := func(err error) error {
-		if kid != "" && kgerr.KindOf(err) == kgerr.PermissionDenied {
+		if k := kgerr.KindOf(err); kid != "" && (k == kgerr.PermissionDenied || k == kgerr.NotFound) {
 			return threeds.NoKidError(kid)
 		}
 		return err

@@ -50,15 +50,15 @@ func (m *Sessions) Create(ctx context.Context, owner string, signer backends.Key
 	if owner == "" {
 		return nil, kgerr.Errorf(kgerr.Internal, "a challenge session needs an owner")
 	}
-	max := m.MaxTTL
-	if max == 0 {
-		max = DefaultTTL
+	limit := m.MaxTTL
+	if limit == 0 {
+		limit = DefaultTTL
 	}
-	if req.TTL > max {
-		return nil, kgerr.Errorf(kgerr.InvalidArgument, "ttl_seconds must be at most %d (the server's threeds.session_ttl)", int64(max/time.Second))
+	if req.TTL > limit {
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "ttl_seconds must be at most %d (the server's threeds.session_ttl)", int64(limit/time.Second))
 	}
 	if req.TTL == 0 {
-		req.TTL = max
+		req.TTL = limit
 	}
 	ns, err := CreateSession(ctx, signer, chain, req, m.now())
 	if err != nil {
