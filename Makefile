@@ -38,6 +38,7 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzParsePeerKey$$' -fuzztime 5000x ./threeds
 	go test -run '^$$' -fuzz '^FuzzDecryptCReq$$' -fuzztime 5000x ./threeds
 	go test -run '^$$' -fuzz '^FuzzDecryptSdkEncData$$' -fuzztime 5000x ./threeds
+	go test -run '^$$' -fuzz '^FuzzVerifyX5CJWS$$' -fuzztime 5000x ./threeds
 	go test -run '^$$' -fuzz '^FuzzParseCiphertext$$' -fuzztime 5000x ./keys
 
 ## bench: Sign over gRPC+mTLS vs direct PKCS#11 on the same SoftHSM2 token (see docs/BENCHMARKS.md)

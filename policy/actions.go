@@ -46,6 +46,11 @@ var keygateActionList = []string{
 	"keygate:ApproveOperation",         // the second custodian's approval
 	"keygate:ReadAuditLog",             // audit export, verify, reports
 	"keygate:AdoptKey",                 // CreateKey over an existing backend key (config adopters only)
+
+	"keygate:VerifySdkServerSignedContent", // DS: a Split-SDK server's signed content (granted by the config)
+	"keygate:GenerateOtp",                  // ACS: an HOTP/TOTP code under a GENERATE_VERIFY_MAC key
+	"keygate:VerifyOtp",                    // ACS: check a code, refusing reuse
+	"keygate:SetDsKeyIds",                  // DS: the kids of an encryption key version
 }
 
 // adminActionList is what a key administrator gets in Default: managing the
@@ -62,6 +67,7 @@ var adminActionList = []string{
 	"keygate:ImportCertificate", "keygate:CreateCertificateRequest",
 	"keygate:CreateKeyVersion", "keygate:ActivateKeyVersion", "keygate:RetireKeyVersion",
 	"keygate:DestroyKeyVersion", "keygate:ApproveOperation",
+	"keygate:SetDsKeyIds",
 }
 
 // KMSActions returns KMS's action names. Like the other lists it is a

@@ -37,6 +37,9 @@ type policyAuthorizer struct {
 	own          map[string]bool   // keygated's own keys: no policy grants their use
 	backendTypes map[string]string // backend name → type
 	now          func() time.Time
+	// sdkServerVerifiers may call keygate:VerifySdkServerSignedContent
+	// (threeds.sdk_server.principals): it is about no key.
+	sdkServerVerifiers []string
 }
 
 func (a *policyAuthorizer) authorize(c *Call) error {
@@ -53,6 +56,9 @@ func (a *policyAuthorizer) authorize(c *Call) error {
 			return a.allow(c, "config:admins")
 		case c.Action == "keygate:ReadAuditLog" && slices.Contains(a.auditors, c.Principal.ARN):
 			return a.allow(c, "config:auditors")
+		}
+		if c.Action == "keygate:VerifySdkServerSignedContent" && slices.Contains(a.sdkServerVerifiers, c.Principal.ARN) {
+			return a.allow(c, "config:threeds.sdk_server.principals")
 		}
 		return a.deny(c, "ImplicitDeny", "")
 	}

@@ -44,6 +44,8 @@ type Call struct {
 	// call uses, set by the pipeline after the policy allowed the call.
 	version *keys.Version
 	handle  backends.Key
+	// kid is the sdkEncData header's kid when it chose the key.
+	kid string
 	// journaled is set once the call's change to the key registry has
 	// committed with its audit event (journal.go); then a success needs no
 	// second record.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"testing"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -61,7 +62,7 @@ func checkDescriptor(t *testing.T, full string, d rpc, m protoreflect.MethodDesc
 	req := mt.New().Interface()
 	if d.key != nil {
 		s := &Server{cfg: &Config{ThreeDS: ThreeDSConfig{SessionKey: "3ds-sessions"}}}
-		if _, _, err := d.key(s, req); kgerr.KindOf(err) == kgerr.Internal && err != nil {
+		if _, _, err := d.key(context.Background(), s, req); kgerr.KindOf(err) == kgerr.Internal && err != nil {
 			t.Errorf("%s: key locator does not fit %T: %v", full, req, err)
 		}
 	}

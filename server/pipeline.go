@@ -129,7 +129,7 @@ func (s *Server) admit(ctx context.Context, c *Call, req any) error {
 	if req == nil {
 		return kgerr.Errorf(kgerr.Internal, "streaming method %s cannot name a key", c.Method)
 	}
-	name, n, err := d.key(s, req)
+	name, n, err := d.key(ctx, s, req)
 	if err != nil {
 		return err
 	}

@@ -108,7 +108,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		grpc.Creds(credentials.NewTLS(tlsCfg)),
 		grpc.ChainUnaryInterceptor(s.unary),
 		grpc.ChainStreamInterceptor(s.stream),
-		grpc.MaxRecvMsgSize(320<<10), // above the largest field keygate accepts (a 256 KiB JWE)
+		grpc.MaxRecvMsgSize(threeds.MaxCRes+16<<10), // the largest field keygate accepts is a 2.3.1 CRes
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
 	)
 	pb.RegisterCryptoServiceServer(s.grpc, &cryptoService{s: s})
@@ -120,7 +120,22 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		s.Close()
 		return nil, err
 	}
-	s.threeds = &threeDSService{s: s, store: sessions}
+	trust, err := cfg.ThreeDS.SdkServer.trust()
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("threeds.sdk_server: %w", err)
+	}
+	otps, err := threeds.NewSQLOTPStore(ctx, s.db)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	meta, err := threeds.NewKeyMeta(ctx, s.db)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.threeds = &threeDSService{s: s, store: sessions, trust: trust, otp: otps, meta: meta}
 	pb.RegisterThreeDSServiceServer(s.grpc, s.threeds)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
@@ -144,7 +159,7 @@ func newAuthorizer(cfg *Config, now func() time.Time) *policyAuthorizer {
 		own[k] = true
 	}
 	return &policyAuthorizer{admins: cfg.Admins, auditors: cfg.Auditors, adopters: cfg.Adopters,
-		own: own, backendTypes: types, now: now}
+		own: own, backendTypes: types, now: now, sdkServerVerifiers: cfg.ThreeDS.SdkServer.Principals}
 }
 
 // Keyring is the server's key registry (used by the demo setup).

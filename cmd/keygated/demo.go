@@ -171,6 +171,8 @@ audit:
   checkpoint_interval: 1m
   witness:
     file: %q
+threeds:
+  accept_dir_epk: true   # Stripe Android's EC sdkEncData form (docs/3DS-SDKS.md)
 store:
   driver: sqlite
   dsn: %q
