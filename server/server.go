@@ -1,6 +1,3 @@
-// Package server is keygated: the gRPC services over mutual TLS, the
-// interceptor that turns each RPC into an identified, authorized and
-// audited call, and the one mapping of keygate errors to gRPC codes.
 package server
 
 import (
