@@ -8,7 +8,7 @@ BUF_VERSION := v1.47.2
 PROTOC_GEN_GO_VERSION := v1.36.6
 PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 
-.PHONY: run test bench deps deps-test tools proto lint fuzz build
+.PHONY: run test bench deps deps-test tools proto lint fuzz race build
 
 ## run: install SoftHSM2 if missing, set up $(KEYGATE_HOME) once, serve the demo on 127.0.0.1:7443
 run: deps build
@@ -24,7 +24,12 @@ test: deps-test tools
 	test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 	buf lint
 	$(MAKE) fuzz
+	$(MAKE) race
 	go test -count=1 -timeout 20m ./...
+
+## race: the packages that are not end to end, under the race detector
+race:
+	go test -race -count=1 -timeout 20m ./server/... ./backends/ ./backends/memory/ ./keys/... ./policy/... ./audit/... ./threeds/... ./internal/...
 
 ## fuzz: a short run of each fuzzer, counted in executions so a loaded machine still does the work
 ## (the committed corpus runs in `go test` too)
