@@ -47,6 +47,9 @@ type Server struct {
 
 	recoverUnary  grpc.UnaryServerInterceptor
 	recoverStream grpc.StreamServerInterceptor
+	// sweepCtx ends the background loops (session sweep, audit watch); it
+	// is made in New so that a Shutdown racing a starting Serve is safe.
+	sweepCtx context.Context
 }
 
 // Options adjust a server beyond its config.
@@ -60,6 +63,7 @@ type Options struct {
 func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, backends: map[string]backends.Backend{},
 		principals: map[principalKey]string{}}
+	s.sweepCtx, s.stopSweep = context.WithCancel(context.Background())
 	for _, m := range cfg.Principals {
 		s.principals[principalKey{m.source(), m.Identity}] = m.ARN
 	}
@@ -148,11 +152,9 @@ func (s *Server) Serve(lis net.Listener) error {
 			return fmt.Errorf("audit: %w", err)
 		}
 	}
-	sweepCtx, stop := context.WithCancel(context.Background())
-	s.stopSweep = stop
-	go s.threeds.sweep(sweepCtx, time.Minute)
+	go s.threeds.sweep(s.sweepCtx, time.Minute)
 	if s.chain != nil {
-		go s.chain.watch(sweepCtx, 10*time.Second, s.health, s.log)
+		go s.chain.watch(s.sweepCtx, 10*time.Second, s.health, s.log)
 	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.log.Info("keygated serving", "addr", lis.Addr().String(), "backends", len(s.backends))
@@ -165,9 +167,7 @@ func (s *Server) Serve(lis net.Listener) error {
 // Shutdown stops taking calls and waits for those in flight, until ctx is
 // done; then it stops hard.
 func (s *Server) Shutdown(ctx context.Context) {
-	if s.stopSweep != nil {
-		s.stopSweep()
-	}
+	s.stopSweep()
 	s.health.Shutdown()
 	done := make(chan struct{})
 	go func() { s.grpc.GracefulStop(); close(done) }()
@@ -186,6 +186,7 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) close() error {
+	s.stopSweep()
 	var errs []error
 	if s.chain != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
