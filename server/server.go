@@ -1,6 +1,3 @@
-// Package server is keygated: the gRPC services over mutual TLS, the
-// interceptor that turns each RPC into an identified, authorized and
-// audited call, and the one mapping of keygate errors to gRPC codes.
 package server
 
 import (
@@ -52,6 +49,9 @@ type Server struct {
 
 	recoverUnary  grpc.UnaryServerInterceptor
 	recoverStream grpc.StreamServerInterceptor
+	// sweepCtx ends the background loops (session sweep, audit watch); it
+	// is made in New so that a Shutdown racing a starting Serve is safe.
+	sweepCtx context.Context
 }
 
 // Options adjust a server beyond its config.
@@ -66,6 +66,7 @@ type Options struct {
 func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, backends: map[string]backends.Backend{},
 		principals: map[principalKey]string{}}
+	s.sweepCtx, s.stopSweep = context.WithCancel(context.Background())
 	for _, m := range cfg.Principals {
 		s.principals[principalKey{m.source(), m.Identity}] = m.ARN
 	}
@@ -172,16 +173,14 @@ func (s *Server) Serve(lis net.Listener) error {
 			return fmt.Errorf("audit: %w", err)
 		}
 	}
-	sweepCtx, stop := context.WithCancel(context.Background())
-	s.stopSweep = stop
-	go s.threeds.sweep(sweepCtx, time.Minute)
+	go s.threeds.sweep(s.sweepCtx, time.Minute)
 	if s.chain != nil {
-		go s.chain.watch(sweepCtx, 10*time.Second, s.health, s.log)
+		go s.chain.watch(s.sweepCtx, 10*time.Second, s.health, s.log)
 	}
 	if s.chain != nil && s.cfg.Reconcile.Every > 0 {
-		go s.reconcileLoop(sweepCtx)
+		go s.reconcileLoop(s.sweepCtx)
 	}
-	go s.lifecycleLoop(sweepCtx)
+	go s.lifecycleLoop(s.sweepCtx)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.log.Info("keygated serving", "addr", lis.Addr().String(), "backends", len(s.backends))
 	if err := s.grpc.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
@@ -193,9 +192,7 @@ func (s *Server) Serve(lis net.Listener) error {
 // Shutdown stops taking calls and waits for those in flight, until ctx is
 // done; then it stops hard.
 func (s *Server) Shutdown(ctx context.Context) {
-	if s.stopSweep != nil {
-		s.stopSweep()
-	}
+	s.stopSweep()
 	s.health.Shutdown()
 	done := make(chan struct{})
 	go func() { s.grpc.GracefulStop(); close(done) }()
@@ -214,6 +211,7 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) close() error {
+	s.stopSweep()
 	var errs []error
 	if s.chain != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -36,9 +36,25 @@ func (s *Store) SetJournal(j Journal) { s.journal = j }
 // New brings the store's schema up to date (migrate.go) and opens it.
 func New(ctx context.Context, db *sqldb.DB) (*Store, error) {
 	if _, err := migrate(ctx, db); err != nil {
+		if dup := sharedBackendKeys(ctx, db); dup != "" {
+			return nil, fmt.Errorf("key store: %s; a backend key may serve one key version only (an adopted key took over another): resolve it before upgrading", dup)
+		}
 		return nil, err
 	}
 	return &Store{db: db}, nil
+}
+
+// sharedBackendKeys names a backend key that several key versions use, as a
+// store written before the unique index may hold; "" if there is none.
+func sharedBackendKeys(ctx context.Context, db *sqldb.DB) string {
+	var id string
+	var n int
+	err := db.QueryRowContext(ctx, `SELECT backend_key_id, COUNT(*) FROM key_versions
+		GROUP BY backend_key_id HAVING COUNT(*) > 1 ORDER BY backend_key_id LIMIT 1`).Scan(&id, &n)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("backend key %q serves %d key versions", id, n)
 }
 
 func (s *Store) CreateKey(ctx context.Context, k *keys.Key) error {

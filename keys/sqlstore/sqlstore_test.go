@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,5 +109,34 @@ func storeSuite(t *testing.T, db *sqldb.DB) {
 	page, err := s.ListKeys(ctx, "acs-signing", 2)
 	if err != nil || len(page) != 2 || page[0].Name != "b" || page[1].Name != "c" {
 		t.Fatalf("ListKeys after acs-signing: %v %v", page, err)
+	}
+}
+
+// A store written before backend keys were unique, holding a takeover,
+// is named at startup rather than silently kept.
+func TestSharedBackendKeyFromAnOlderStore(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqldb.Open(sqldb.SQLite, filepath.Join(t.TempDir(), "k.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := sqlstore.New(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`DROP INDEX key_versions_backend_key_id`,
+		`INSERT INTO keys VALUES ('pan', '', 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', 'hsm', 'ENABLED', '', false, 0, 0)`,
+		`INSERT INTO keys VALUES ('shadow', '', 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', 'hsm', 'ENABLED', '', false, 0, 0)`,
+		`INSERT INTO key_versions VALUES ('pan', 1, 'ACTIVE', 'cafe', 0, '[]')`,
+		`INSERT INTO key_versions VALUES ('shadow', 1, 'ACTIVE', 'cafe', 0, '[]')`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	_, err = sqlstore.New(ctx, db)
+	if err == nil || !strings.Contains(err.Error(), `backend key "cafe" serves 2 key versions`) {
+		t.Fatalf("reopening a store with a shared backend key: %v", err)
 	}
 }
