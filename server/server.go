@@ -70,6 +70,9 @@ var actions = map[string]string{
 	"/keygate.v1.KeyAdminService/DestroyKeyVersion":          "keygate:DestroyKeyVersion",
 	"/keygate.v1.KeyAdminService/UpdateKeyRotation":          "kms:EnableKeyRotation",
 	"/keygate.v1.KeyAdminService/CreateCertificateRequest":   "keygate:CreateCertificateRequest",
+	"/keygate.v1.KeyAdminService/ListApprovals":              "keygate:ApproveOperation",
+	"/keygate.v1.KeyAdminService/ApproveOperation":           "keygate:ApproveOperation",
+	"/keygate.v1.KeyAdminService/DenyOperation":              "keygate:ApproveOperation",
 }
 
 // Server is a configured keygated.

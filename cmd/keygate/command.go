@@ -28,15 +28,16 @@ type command struct {
 type action func(ctx context.Context, e *env, args []string) error
 
 // commands is the table `keygate` dispatches on, in help order.
-var commands = slices.Concat(keyCommands, versionCommands, periodCommands, certCommands, csrCommands, policyCommands, policyValidateCommands, signCommands, encryptCommands, reEncryptCommands, macCommands, deriveCommands,
+var commands = slices.Concat(keyCommands, versionCommands, periodCommands, approvalCommands, certCommands, csrCommands, policyCommands, policyValidateCommands, signCommands, encryptCommands, reEncryptCommands, macCommands, deriveCommands,
 	auditCommands, auditVerifyCommands, auditPruneCommands, threeDSCommands)
 
 // groups are the first words of multi-word verbs, with their summaries.
 var groups = map[string]string{
-	"keys":   "administer keys: create, list, describe, public-key, enable, disable, rotate, version lifecycle, policies, certificates",
-	"policy": "validate (offline), explain, diff and push key policies",
-	"audit":  "read, follow, verify, archive and prune the tamper-evident audit log",
-	"3ds":    "EMV 3DS by hand: ACS challenge sessions (CReq/CRes) and the DS's sdkEncData",
+	"keys":      "administer keys: create, list, describe, public-key, enable, disable, rotate, version lifecycle, policies, certificates",
+	"policy":    "validate (offline), explain, diff and push key policies",
+	"audit":     "read, follow, verify, archive and prune the tamper-evident audit log",
+	"approvals": "dual control: list, approve or deny operations waiting for a second admin",
+	"3ds":       "EMV 3DS by hand: ACS challenge sessions (CReq/CRes) and the DS's sdkEncData",
 }
 
 func (c *command) synopsis() string {
