@@ -148,6 +148,9 @@ func TestLifecycleSymmetricSoftHSM(t *testing.T) {
 	if _, err := b.Open(ctx, v1ID, keys.SymmetricDefault, keys.EncryptDecrypt); kgerr.KindOf(err) != kgerr.NotFound {
 		t.Fatalf("the destroyed version's object is still on the token: %v", err)
 	}
+	if n := env.Token.Objects(t, "data-key/v1"); n != 0 {
+		t.Fatalf("%d objects of the destroyed version are on the token", n)
+	}
 	wantRefused(t, decryptOld(), codes.FailedPrecondition, "DESTROYED")
 	if _, err := cs.Decrypt(ctx, &pb.DecryptRequest{CiphertextBlob: fresh.CiphertextBlob, EncryptionContext: ec}); err != nil {
 		t.Fatalf("the primary after its predecessor was destroyed: %v", err)
