@@ -107,7 +107,8 @@ const lifecycleHealth = "keygate.v1.KeyLifecycle"
 const rotationLease = "automatic-rotation"
 
 // Tick does the lifecycle's periodic work once: if this replica holds the
-// rotation lease, it rotates the keys due for automatic rotation; every
+// rotation lease, it rotates the keys due for automatic rotation and
+// destroys the versions whose deletion waiting period is over; every
 // replica then checks cryptoperiods, warns of overdue keys and reports
 // them in health. keygated runs it every lifecycle.rotation_check; tests
 // call it with a clock they move. It reports whether this replica held
@@ -127,6 +128,15 @@ func (s *Server) Tick(ctx context.Context) (rotator bool) {
 		}
 		if err != nil {
 			s.log.Error("automatic rotation", "err", err)
+		}
+		d := &Call{Start: time.Now(), Method: "keygated/scheduled-destruction", Action: "keygate:DestroyKeyVersion",
+			Principal: c.Principal}
+		destroyed, err := s.keys.DestroyDue(context.WithValue(ctx, callKey{}, d))
+		for _, v := range destroyed {
+			s.log.Info("key version destroyed at the end of its waiting period", "version", v)
+		}
+		if err != nil {
+			s.log.Error("scheduled destruction", "err", err)
 		}
 	}
 	overdue := s.overdue(ctx, now)
