@@ -179,6 +179,8 @@ func TestRotateAcsSigningUnderLoad(t *testing.T) {
 	if _, err := admin.ActivateKeyVersion(ctx, &pb.ActivateKeyVersionRequest{KeyId: "acs-signing", Version: 2}); err != nil {
 		t.Fatal(err)
 	}
+	stop.Store(true)
+	wg.Wait()
 	// The other replica picks the change up within key_refresh: here the
 	// test clock passes it, no sleep.
 	clock.advance(time.Second)
@@ -201,8 +203,6 @@ func TestRotateAcsSigningUnderLoad(t *testing.T) {
 			t.Fatalf("replica %s signs with version %d after activation", env.Config.Audit.Replica, r.KeyVersion)
 		}
 	}
-	stop.Store(true)
-	wg.Wait()
 	if len(failures) > 0 {
 		t.Fatalf("%d of %d calls failed during the rotation, first: %v", len(failures), calls.Load(), failures[0])
 	}
