@@ -66,7 +66,7 @@ func (a *chainAuditor) eventOf(c *Call) audit.Event {
 	}
 	if c.Err != nil {
 		e.Error = kgerr.Message(c.Err)
-	} else if k, ok := kindOf[c.Action]; ok {
+	} else if k, ok := kindOf[c.Action]; ok && !c.held {
 		e.Kind = k
 	}
 	if len(c.EncContext) > 0 {

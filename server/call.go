@@ -50,6 +50,9 @@ type Call struct {
 	// committed with its audit event (journal.go); then a success needs no
 	// second record.
 	journaled bool
+	// held is set when the call's operation waits for a second admin: its
+	// event is a call, not the change it asks for (approvals.go).
+	held bool
 }
 
 // recorder makes a call's record durable: the tamper-evident log, or the

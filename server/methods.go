@@ -82,6 +82,10 @@ var methods = map[string]rpc{
 	"/keygate.v1.KeyAdminService/DestroyKeyVersion":          {action: "keygate:DestroyKeyVersion", key: byKeyID},
 	"/keygate.v1.KeyAdminService/UpdateKeyRotation":          {action: "kms:EnableKeyRotation", key: byKeyID},
 	"/keygate.v1.KeyAdminService/CreateCertificateRequest":   {action: "keygate:CreateCertificateRequest", key: byKeyID},
+	// Dual control (approvals.go): an approval is about one key.
+	"/keygate.v1.KeyAdminService/ListApprovals":    {action: "keygate:ApproveOperation", key: byOptionalKeyID},
+	"/keygate.v1.KeyAdminService/ApproveOperation": {action: "keygate:ApproveOperation", key: byApproval},
+	"/keygate.v1.KeyAdminService/DenyOperation":    {action: "keygate:ApproveOperation", key: byApproval},
 
 	"/keygate.v1.PolicyService/SimulatePolicy": {action: "kms:GetKeyPolicy", key: byKeyID},
 	"/keygate.v1.PolicyService/DiffKeyPolicy":  {action: "kms:GetKeyPolicy", key: byKeyID},
@@ -132,6 +136,12 @@ func byKeyID(_ context.Context, _ *Server, req any) (string, uint32, error) {
 		return "", 0, kgerr.Errorf(kgerr.InvalidArgument, "key_id is required")
 	}
 	return r.GetKeyId(), n, nil
+}
+
+// byOptionalKeyID is key_id when the request names one; with none, the
+// call is about every key and is authorized like an account action.
+func byOptionalKeyID(_ context.Context, _ *Server, req any) (string, uint32, error) {
+	return req.(interface{ GetKeyId() string }).GetKeyId(), 0, nil
 }
 
 // byCiphertext is the key version a keygate ciphertext names; a key_id

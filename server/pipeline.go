@@ -134,7 +134,7 @@ func (s *Server) admit(ctx context.Context, c *Call, req any) error {
 		return err
 	}
 	c.KeyName = name
-	if d.creates {
+	if d.creates || name == "" { // "": a call that may name a key and did not (byOptionalKeyID)
 		return s.authz.authorize(c)
 	}
 	e, err := s.keys.Resolve(ctx, name)

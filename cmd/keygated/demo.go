@@ -19,7 +19,7 @@ import (
 
 // The demo's identities: each gets a client certificate with the URI SAN
 // spiffe://keygate.demo/NAME, mapped to arn:aws:iam::111122223333:role/NAME.
-var demoIdentities = []string{"admin", "acs", "3ds-server", "ds"}
+var demoIdentities = []string{"admin", "acs", "3ds-server", "ds", "admin2"}
 
 const (
 	demoAccount = "111122223333"
@@ -164,6 +164,10 @@ principals:
 	}
 	fmt.Fprintf(&b, `admins:
   - arn:aws:iam::%s:role/admin
+  - arn:aws:iam::%[1]s:role/admin2
+lifecycle:
+  # activation and destruction need two admins: admin asks, admin2 approves
+  dual_control: [ActivateKeyVersion, ScheduleKeyVersionDeletion]
 audit:
   signing_key: audit-checkpoint
   context_secret_file: %q
@@ -202,6 +206,7 @@ export KEYGATE_CERT=%s
 export KEYGATE_KEY=%s
 
 To act as a service instead, use acs.pem, 3ds-server.pem or ds.pem (and its -key.pem) from %s.
+The second admin, who approves what dual control holds back, is admin2.pem.
 
 `, listen, listen, filepath.Join(tls, "ca.pem"), filepath.Join(tls, "admin.pem"), filepath.Join(tls, "admin-key.pem"), tls)
 }

@@ -153,7 +153,7 @@ func checkNoSecrets(t *testing.T, env *harness.Env, logs *lockedBuffer, audited 
 	os.WriteFile(ptFile, pan, 0o600)
 	var cliErr bytes.Buffer
 	cli := func(args ...string) {
-		cmd := exec.Command(bin, append([]string{"--addr", env.Addr, "--ca", ca, "--cert", certFile, "--key", keyFile}, args...)...)
+		cmd := exec.Command(bin, append([]string{"--addr", env.Addr, "--ca", ca, "--cert", certFile, "--client-key", keyFile}, args...)...)
 		cmd.Stderr = &cliErr
 		cmd.Run()
 	}
