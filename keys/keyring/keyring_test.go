@@ -145,7 +145,7 @@ func TestVersionRules(t *testing.T) {
 // A reload that read the store before a change this replica installed
 // does not bring the old state back into the cache.
 func TestCacheNeverGoesBack(t *testing.T) {
-	kr, store, _, _ := setup(t)
+	kr, store, _, _, _ := setup(t)
 	ctx := context.Background()
 	old := store.keys["av-mac"].Clone()
 	changed := old.Clone()
