@@ -109,6 +109,9 @@ func (ts *threeDSService) dsKey(ctx context.Context, req *pb.DecryptSdkEncDataRe
 		return "", 0, "", kgerr.Errorf(kgerr.InvalidArgument, "set key_id or key_ids, not both")
 	}
 	if kid, err = threeds.SdkEncKid(req.Jwe); err != nil {
+		if req.KeyId != "" {
+			return req.KeyId, 0, "", nil // the JWE's own error comes after the key's checks
+		}
 		return "", 0, "", err
 	}
 	if kid == "" {

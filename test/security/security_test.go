@@ -148,7 +148,7 @@ var oddValues = []struct {
 }
 
 // documents may hold newlines; free text may hold spaces.
-var documents = map[protoreflect.Name]bool{"policy": true, "chain_pem": true}
+var documents = map[protoreflect.Name]bool{"policy": true, "chain_pem": true, "root_pem": true}
 
 // generated makes, for every string and bytes field of every request (and
 // of the messages and maps inside it), an oversized value and each odd
@@ -182,7 +182,7 @@ func fieldCases(method string, md protoreflect.MessageDescriptor, path []protore
 		out = append(out, badCase{name: fmt.Sprintf("%s %s %s", method[1:], fieldPath(path, fd), what), as: caller(method),
 			method: method, req: req, code: codes.InvalidArgument, says: says})
 	}
-	huge := strings.Repeat("x", 300<<10) // over every field limit, under the 320 KiB message limit
+	huge := strings.Repeat("x", 400<<10) // over every field limit, under the message limit (a 2.3.1 CRes and 16 KiB)
 	for i := 0; i < md.Fields().Len(); i++ {
 		fd := md.Fields().Get(i)
 		name := fieldPath(path, fd)
@@ -212,7 +212,7 @@ func fieldCases(method string, md protoreflect.MessageDescriptor, path []protore
 				add("with "+v.name, fd, func(m protoreflect.Message) { m.Set(fd, protoreflect.ValueOfString(v.value)) }, name)
 			}
 		case fd.Kind() == protoreflect.BytesKind && !fd.IsList():
-			add("oversized", fd, func(m protoreflect.Message) { m.Set(fd, protoreflect.ValueOfBytes(make([]byte, 300<<10))) }, name+" is")
+			add("oversized", fd, func(m protoreflect.Message) { m.Set(fd, protoreflect.ValueOfBytes(make([]byte, 400<<10))) }, name+" is")
 		}
 	}
 	return out
