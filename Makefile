@@ -18,19 +18,23 @@ build:
 	go build -o bin/keygated ./cmd/keygated
 	go build -o bin/keygate ./cmd/keygate
 
-## test: install what the tests need (SoftHSM2, PostgreSQL, openssl, Chromium, buf), then run every test
+## test: install what the tests need (SoftHSM2, opencryptoki, PostgreSQL, openssl, Chromium, buf), then run every test
 test: deps-test tools
 	go vet ./...
 	test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
 	buf lint
+	CGO_ENABLED=0 go build ./...    # the pkcs11 backend then says "built without PKCS#11 support"
+	CGO_ENABLED=0 go test -count=1 ./backends/pkcs11/
 	$(MAKE) fuzz
-	go test -count=1 -timeout 20m ./...
+	go test -count=1 -race -timeout 20m $$(go list ./... | grep -v -e '/test/e2e$$' -e '/test/load$$')
+	go test -count=1 -timeout 20m ./test/e2e ./test/load
 
 ## fuzz: a short run of each fuzzer, counted in executions so a loaded machine still does the work
 ## (the committed corpus runs in `go test` too)
 fuzz:
 	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 20000x ./policy
 	go test -run '^$$' -fuzz '^FuzzEvaluate$$' -fuzztime 20000x ./policy
+	go test -run '^$$' -fuzz '^FuzzEvaluatePure$$' -fuzztime 20000x ./policy
 	go test -run '^$$' -fuzz '^FuzzParsePeerKey$$' -fuzztime 5000x ./threeds
 	go test -run '^$$' -fuzz '^FuzzDecryptCReq$$' -fuzztime 5000x ./threeds
 	go test -run '^$$' -fuzz '^FuzzDecryptSdkEncData$$' -fuzztime 5000x ./threeds
@@ -51,6 +55,8 @@ deps:
 deps-test: deps
 	@command -v openssl >/dev/null || { apt-get update -q && apt-get install -y -q openssl; }
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q postgresql; }
+	@command -v systemd-analyze >/dev/null || { apt-get update -q && apt-get install -y -q systemd; }
+	@command -v pkcsslotd >/dev/null || { apt-get update -q && apt-get install -y -q opencryptoki; }
 	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
 
 tools:

@@ -48,14 +48,6 @@ type headJSON struct {
 	Hash []byte `json:"hash"`
 }
 
-type checkpointJSON struct {
-	Seq       uint64 `json:"seq"`
-	Head      []byte `json:"head"`
-	TimeNs    int64  `json:"time_ns"`
-	KeyID     string `json:"key_id"`
-	Signature []byte `json:"signature"`
-}
-
 func toHeadJSON(h Head) *headJSON { return &headJSON{Seq: h.Seq, Hash: h.Hash[:]} }
 
 func (h *headJSON) head() (Head, error) {
@@ -95,8 +87,7 @@ func Export(ctx context.Context, s Store, v *Verifier, until time.Time, w io.Wri
 		if cp.Seq > end.Seq {
 			break
 		}
-		if err := enc.Encode(archiveLine{Type: "checkpoint", Checkpoint: &checkpointJSON{Seq: cp.Seq, Head: cp.Head[:],
-			TimeNs: cp.Time.UnixNano(), KeyID: cp.KeyID, Signature: cp.Signature}}); err != nil {
+		if err := enc.Encode(archiveLine{Type: "checkpoint", Checkpoint: toCheckpointJSON(&cp)}); err != nil {
 			return ArchiveInfo{}, err
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 )
 
 // maxArchiveLine bounds one JSON line: an event of MaxEventSize twice over
@@ -49,9 +48,10 @@ func VerifyArchive(r io.Reader, v *Verifier) (*Report, ArchiveInfo, error) {
 			if c != nil {
 				return nil, info, fmt.Errorf("archive line %d: checkpoint after the events", line)
 			}
-			cp := Checkpoint{Seq: l.Checkpoint.Seq, Time: time.Unix(0, l.Checkpoint.TimeNs).UTC(),
-				KeyID: l.Checkpoint.KeyID, Signature: l.Checkpoint.Signature}
-			copy(cp.Head[:], l.Checkpoint.Head)
+			cp, err := l.Checkpoint.checkpoint()
+			if err != nil {
+				return nil, info, fmt.Errorf("archive line %d: %w", line, err)
+			}
 			cps = append(cps, cp)
 		case l.Type == "event":
 			if c == nil {

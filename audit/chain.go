@@ -17,6 +17,15 @@ const (
 	Rewritten  ProblemKind = "rewritten"  // the chain disagrees with a signed checkpoint
 	Cut        ProblemKind = "cut"        // the chain ends before a checkpoint (or the head) says it does
 	Unanchored ProblemKind = "unanchored" // the base of a pruned chain has no signed checkpoint
+	// The checkpoint chain: a checkpoint is missing between two others, or
+	// does not name its predecessor.
+	CheckpointMissing ProblemKind = "checkpoint-missing"
+	// The store is older than a witness: checkpoints (and the events after
+	// them) were removed, or replaced.
+	RolledBack ProblemKind = "rolled-back"
+	// The newest checkpoint is older than the checkpoint interval plus
+	// slack: checkpointing stopped, or the newest checkpoints were removed.
+	Stale ProblemKind = "stale"
 )
 
 // Problem is one broken place, named by the seq where it is.

@@ -44,6 +44,14 @@
 // with the time of the first one, and the checkpoint interval bounds how
 // many there can be. A chain shorter than a checkpoint's count is "cut".
 //
+// Checkpoints chain: each names the digest of the one before it and a
+// counter (EncodeCheckpoint), so the newest checkpoints cannot be removed
+// without the counter going back. Config.Witnesses get a copy of each
+// once it is stored (package audit/witness: a file, S3 with Object Lock, a
+// log line); CheckWitnesses finds a store older than a witness, which
+// keygated refuses to start on. An idle log signs its unchanged head once
+// per interval, so VerifyOptions.MaxAge can flag checkpointing that stopped.
+//
 // # Verification
 //
 // Verify (online, over any Store) and sqlstore.Verify (offline, from a

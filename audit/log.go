@@ -27,6 +27,8 @@ type Config struct {
 	// comes first.
 	CheckpointEvery    int
 	CheckpointInterval time.Duration
+	// Witnesses get a copy of every checkpoint once it is stored.
+	Witnesses []Witness
 	// WriteTimeout bounds one group-commit transaction (default 5s). A
 	// batch serves many callers, so no single caller's context governs it.
 	WriteTimeout time.Duration

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -31,16 +32,19 @@ func (l *Log) checkpointer() {
 	}
 }
 
-// Checkpoint signs and stores a checkpoint of the chain head. It never
-// vouches for links it has not checked: if this log extended the chain
-// without interruption since the last checkpoint it trusts, it signs its
-// own latest head, whose every link it made inside the transaction that
-// held the head lock; otherwise (another replica wrote, or the process
-// restarted) it reads the chain from the last valid checkpoint to the
-// store's head and verifies it first. A broken chain is an error naming
-// the first problem, and nothing is signed. With nothing new to vouch for
-// (an empty chain, or a valid checkpoint of the head exists, perhaps made
-// by another replica) it returns the zero Checkpoint.
+// Checkpoint signs and stores a checkpoint of the chain head, chained onto
+// the newest stored checkpoint, and publishes it to the witnesses. It
+// never vouches for links it has not checked: if this log extended the
+// chain without interruption since the last checkpoint it trusts, it signs
+// its own latest head, whose every link it made inside the transaction
+// that held the head lock; otherwise (another replica wrote, or the
+// process restarted) it reads the chain from the last valid checkpoint to
+// the store's head and verifies it first. A broken chain is an error
+// naming the first problem, and nothing is signed. With nothing new to
+// vouch for (an empty chain, or a checkpoint of the head younger than half
+// the interval exists, perhaps made by another replica) it returns the
+// zero Checkpoint. An idle log still signs its unchanged head once per
+// interval, so the newest checkpoint's age shows the log is alive.
 func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	l.cpMu.Lock()
 	defer l.cpMu.Unlock()
@@ -54,43 +58,60 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	if head.Seq == 0 || head == l.trusted {
+	if head.Seq == 0 {
 		return Checkpoint{}, nil
 	}
-	from := l.trusted
-	if from.Seq == 0 || from.Seq < base.Seq {
-		if from, err = l.lastValid(ctx, base, head); err != nil {
-			return Checkpoint{}, err
+	if head != l.trusted {
+		from := l.trusted
+		if from.Seq == 0 || from.Seq < base.Seq {
+			if from, err = l.lastValid(ctx, base, head); err != nil {
+				return Checkpoint{}, err
+			}
 		}
-	}
-	if err := l.verifyRange(ctx, from, head); err != nil {
-		return Checkpoint{}, err
-	}
-	have, err := l.cfg.Store.Checkpoints(ctx, head.Seq, head.Seq)
-	if err != nil {
-		return Checkpoint{}, err
-	}
-	for i := range have {
-		if have[i].Head == head.Hash && l.verifier.Check(&have[i]) {
-			l.trust(head, head)
-			return Checkpoint{}, nil
+		if err := l.verifyRange(ctx, from, head); err != nil {
+			return Checkpoint{}, err
 		}
 	}
 	return l.sign(ctx, head, head)
 }
 
-// sign signs and stores a checkpoint of head and trusts it (see trust for
-// runFrom).
+// sign signs and stores a checkpoint of head chained onto the newest
+// stored one, publishes it, and trusts head (see trust for runFrom). A
+// race with another replica's checkpoint is retried from the new newest.
 func (l *Log) sign(ctx context.Context, head, runFrom Head) (Checkpoint, error) {
-	c, err := signCheckpoint(ctx, l.cfg.Signer, l.keyID, head, l.cfg.Now())
-	if err != nil {
-		return Checkpoint{}, err
+	for attempt := 1; ; attempt++ {
+		last, err := l.cfg.Store.LastCheckpoint(ctx)
+		if err != nil {
+			return Checkpoint{}, err
+		}
+		// One not signed by this log's key (made before a key rotation,
+		// or forged: Verify says which) is chained onto but vouches for
+		// nothing here.
+		valid := last.Counter == 0 || l.verifier.Check(&last)
+		switch {
+		case !valid:
+		case last.Seq > head.Seq:
+			return Checkpoint{}, nil // another replica already vouches for more
+		case last.Seq == head.Seq && last.Head != head.Hash:
+			return Checkpoint{}, fmt.Errorf("audit: refusing to sign a checkpoint: checkpoint #%d vouches for another event %d than the chain holds", last.Counter, head.Seq)
+		case last.Seq == head.Seq && l.cfg.Now().Sub(last.Time) < l.cfg.CheckpointInterval/2:
+			l.trust(head, runFrom)
+			return Checkpoint{}, nil
+		}
+		c, err := signCheckpoint(ctx, l.cfg.Signer, l.keyID, &last, head, l.cfg.Now())
+		if err != nil {
+			return Checkpoint{}, err
+		}
+		err = l.cfg.Store.AddCheckpoint(ctx, c)
+		if errors.Is(err, ErrCheckpointRace) && attempt < 5 {
+			continue
+		}
+		if err != nil {
+			return Checkpoint{}, err
+		}
+		l.trust(head, runFrom)
+		return c, l.publish(ctx, c)
 	}
-	if err := l.cfg.Store.AddCheckpoint(ctx, c); err != nil {
-		return Checkpoint{}, err
-	}
-	l.trust(head, runFrom)
-	return c, nil
 }
 
 // trust makes head the point the next checkpoint starts from. If head lies

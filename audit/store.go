@@ -2,8 +2,13 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrCheckpointRace is AddCheckpoint's answer when another writer stored
+// the next chained checkpoint first: read the newest one and sign again.
+var ErrCheckpointRace = errors.New("audit: another writer chained a checkpoint first")
 
 // Head is a point in the chain: event Seq and its hash. The empty chain's
 // head is {0, zero hash}.
@@ -64,8 +69,14 @@ type Store interface {
 	Bounds(ctx context.Context) (base, head Head, err error)
 	// Records returns one page of records matching q.
 	Records(ctx context.Context, q Query) ([]Record, error)
-	// AddCheckpoint stores a signed checkpoint.
+	// AddCheckpoint stores a signed checkpoint. A chained one (Counter
+	// >= 1) is stored only if the newest stored checkpoint's Counter is
+	// c.Counter-1, checked in the transaction that inserts it; otherwise it
+	// returns ErrCheckpointRace (another writer chained one first).
 	AddCheckpoint(ctx context.Context, c Checkpoint) error
+	// LastCheckpoint returns the checkpoint with the highest Counter (the
+	// newest chained one), or the zero Checkpoint if there is none.
+	LastCheckpoint(ctx context.Context) (Checkpoint, error)
 	// Checkpoints returns the checkpoints with from <= Seq <= to, in seq
 	// order (then time order).
 	Checkpoints(ctx context.Context, from, to uint64) ([]Checkpoint, error)

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -62,6 +63,7 @@ func (c *chainCheck) finish(cps []Checkpoint, v *Verifier) *Report {
 			r.Protected = max(r.Protected, cp.Seq)
 		}
 	}
+	c.checkCheckpointChain(cps, v)
 	if !anchored {
 		c.report(Unanchored, c.base.Seq, "no signed checkpoint vouches for the base at seq %d", c.base.Seq)
 	}
@@ -83,10 +85,25 @@ func (c *chainCheck) finish(cps []Checkpoint, v *Verifier) *Report {
 
 // Verify checks the whole chain in s against the checkpoint key: every
 // event's hash and link, the stored copies of queryable fields, every
-// checkpoint's signature and head, the base left by pruning, and that the
-// chain reaches the store's head and every checkpoint. It reads the store
-// page by page, so memory stays small.
+// checkpoint's signature and head, the checkpoint chain, the base left by
+// pruning, and that the chain reaches the store's head and every
+// checkpoint. It reads the store page by page, so memory stays small.
 func Verify(ctx context.Context, s Store, v *Verifier) (*Report, error) {
+	return VerifyWith(ctx, s, v, VerifyOptions{})
+}
+
+// VerifyOptions adds the checks that need more than the store.
+type VerifyOptions struct {
+	// Witnesses are compared with the store (CheckWitnesses).
+	Witnesses []WitnessReader
+	// MaxAge, when set, flags a newest checkpoint older than this (the
+	// checkpoint interval plus slack) as Stale.
+	MaxAge time.Duration
+	Now    func() time.Time // default time.Now
+}
+
+// VerifyWith is Verify plus the witnesses and the newest checkpoint's age.
+func VerifyWith(ctx context.Context, s Store, v *Verifier, o VerifyOptions) (*Report, error) {
 	base, head, err := s.Bounds(ctx)
 	if err != nil {
 		return nil, err
@@ -115,6 +132,38 @@ func Verify(ctx context.Context, s Store, v *Verifier) (*Report, error) {
 		c.report(Cut, c.lastStored+1, "the store's head is event %d but the chain ends at event %d: the tail was cut",
 			head.Seq, c.lastStored)
 	}
+	problems, err := CheckWitnesses(ctx, s, v, o.Witnesses)
+	if err != nil {
+		return nil, err
+	}
+	c.problems = append(c.problems, problems...) // one per witness, even at one seq
+	if o.MaxAge > 0 {
+		now := time.Now
+		if o.Now != nil {
+			now = o.Now
+		}
+		newest := time.Time{}
+		for i := range cps {
+			if cps[i].Time.After(newest) && v.Check(&cps[i]) {
+				newest = cps[i].Time
+			}
+		}
+		what := "the newest valid checkpoint was signed"
+		if newest.IsZero() && c.events > 0 {
+			// No checkpoint yet: the first event starts the clock.
+			first, err := s.Records(ctx, Query{AfterSeq: base.Seq, Limit: 1})
+			if err != nil {
+				return nil, err
+			}
+			if len(first) == 1 {
+				newest, what = time.Unix(0, first[0].TimeNs), "there is no valid checkpoint; the first event was recorded"
+			}
+		}
+		if age := now().Sub(newest); !newest.IsZero() && age > o.MaxAge {
+			c.report(Stale, c.last.Seq, "%s %s ago (%s), more than the %s allowed: checkpoints stopped, or the newest were removed",
+				what, age.Round(time.Second), newest.UTC().Format(time.RFC3339), o.MaxAge)
+		}
+	}
 	r := c.finish(cps, v)
 	if r.Unprotected > 0 {
 		first, err := s.Records(ctx, Query{AfterSeq: r.Protected, Limit: 1})
@@ -126,6 +175,33 @@ func Verify(ctx context.Context, s Store, v *Verifier) (*Report, error) {
 		}
 	}
 	return r, nil
+}
+
+// checkCheckpointChain checks the chained checkpoints (Counter >= 1) in
+// counter order: no counter skipped, each naming its predecessor's digest,
+// none vouching for fewer events than the one before. The first one held
+// may follow pruned ones, so its own Prev is not checked.
+func (c *chainCheck) checkCheckpointChain(cps []Checkpoint, v *Verifier) {
+	var chained []*Checkpoint
+	for i := range cps {
+		if cps[i].Counter > 0 && v.Check(&cps[i]) { // a forged one is reported already
+			chained = append(chained, &cps[i])
+		}
+	}
+	slices.SortFunc(chained, func(a, b *Checkpoint) int { return cmp.Compare(a.Counter, b.Counter) })
+	for i := 1; i < len(chained); i++ {
+		prev, cp := chained[i-1], chained[i]
+		switch {
+		case cp.Counter == prev.Counter:
+			c.report(CheckpointMissing, cp.Seq, "two checkpoints are numbered #%d: the checkpoint chain forked", cp.Counter)
+		case cp.Counter != prev.Counter+1:
+			c.report(CheckpointMissing, cp.Seq, "checkpoints #%d to #%d are missing before the one at seq %d", prev.Counter+1, cp.Counter-1, cp.Seq)
+		case cp.Prev != prev.Hash():
+			c.report(CheckpointMissing, cp.Seq, "checkpoint #%d does not name checkpoint #%d as its predecessor", cp.Counter, prev.Counter)
+		case cp.Seq < prev.Seq:
+			c.report(Rewritten, cp.Seq, "checkpoint #%d vouches for fewer events than #%d", cp.Counter, prev.Counter)
+		}
+	}
 }
 
 // columnsDiffer names the first queryable copy in r that disagrees with

@@ -98,9 +98,12 @@ func (v *Version) Usable(newOutput bool) bool {
 	return !newOutput && v.State == VersionRetired
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9/_-]{1,256}$`)
 
-// ValidName reports whether s can name a key: 1-128 characters of letters,
-// digits, '_', '.', '-', starting with a letter or digit. The limit keeps
-// names safe in ARNs, PKCS#11 labels and KMS tags.
+// NameRule says what ValidName accepts, for error messages.
+const NameRule = "1 to 256 letters, digits, '/', '_' or '-'"
+
+// ValidName reports whether s can name a key: like a KMS alias name, 1-256
+// letters, digits, '/', '_' and '-'. The set keeps names safe in ARNs,
+// PKCS#11 labels, KMS tags, log lines and every audit output format.
 func ValidName(s string) bool { return nameRE.MatchString(s) }

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/keygate/keygate/internal/kgerr"
@@ -39,14 +40,49 @@ func TestParseCiphertextRejects(t *testing.T) {
 	for name, b := range map[string][]byte{
 		"empty":         nil,
 		"other magic":   append([]byte("XG"), good[2:]...),
-		"other format":  append([]byte("KG\x02"), good[3:]...),
+		"other format":  append([]byte("KG\x03"), good[3:]...),
 		"truncated":     good[:6],
-		"bad algorithm": append(append([]byte{}, good[:4+8+4]...), 9),
+		"bad algorithm": append(append([]byte{}, good[:5+8+4]...), 9),
 		"bad name":      (&Ciphertext{Key: "../x", Version: 1, Algorithm: SymmetricDefaultAlg}).Marshal(),
 	} {
 		if _, err := ParseCiphertext(b); kgerr.KindOf(err) != kgerr.InvalidArgument {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// Format-1 ciphertexts, written before names were bound, still parse, and
+// their backend context stays the caller's.
+func TestCiphertextFormat1(t *testing.T) {
+	old := append([]byte("KG\x01\x08data-key"), 0, 0, 0, 3, 1, 'b', 'l', 'o', 'b')
+	ct, err := ParseCiphertext(old)
+	if err != nil || ct.Key != "data-key" || ct.Version != 3 || ct.Format != 1 || string(ct.Blob) != "blob" {
+		t.Fatalf("format 1: %+v %v", ct, err)
+	}
+	ec := map[string]string{"a": "b"}
+	if got := ct.Context(ec); len(got) != 1 {
+		t.Errorf("format 1 context = %v; want the caller's", got)
+	}
+}
+
+// Format 2 binds the key name and version into the backend's context, so
+// the same blob under another name or version needs another context.
+func TestCiphertextBindsKey(t *testing.T) {
+	ct, err := ParseCiphertext((&Ciphertext{Key: "pan", Version: 2, Algorithm: SymmetricDefaultAlg}).Marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ct.Context(map[string]string{"tenant": "x"})
+	if got[BoundKeyName] != "pan" || got[BoundKeyVersion] != "2" || got["tenant"] != "x" || len(got) != 3 {
+		t.Fatalf("bound context = %v", got)
+	}
+	rsa := Ciphertext{Key: "pan", Version: 2, Algorithm: RSAESOAEPSHA256}
+	if len(rsa.Context(nil)) != 0 {
+		t.Error("RSA-OAEP ciphertexts have no context to bind")
+	}
+	long := strings.Repeat("k", 256)
+	if c, err := ParseCiphertext((&Ciphertext{Key: long, Version: 1, Algorithm: SymmetricDefaultAlg}).Marshal()); err != nil || c.Key != long {
+		t.Errorf("256-character name: %v", err)
 	}
 }
 

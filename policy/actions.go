@@ -45,6 +45,7 @@ var keygateActionList = []string{
 	"keygate:DestroyKeyVersion",        // dual control
 	"keygate:ApproveOperation",         // the second custodian's approval
 	"keygate:ReadAuditLog",             // audit export, verify, reports
+	"keygate:AdoptKey",                 // CreateKey over an existing backend key (config adopters only)
 }
 
 // adminActionList is what a key administrator gets in Default: managing the

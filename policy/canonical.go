@@ -39,7 +39,7 @@ func (p *Policy) render(kmsOnly bool) ([]byte, int) {
 		NotPrincipal map[string][]string            `json:"NotPrincipal,omitempty"`
 		Action       []string                       `json:"Action,omitempty"`
 		NotAction    []string                       `json:"NotAction,omitempty"`
-		Resource     []string                       `json:"Resource"`
+		Resource     []string                       `json:"Resource,omitempty"`
 		Condition    map[string]map[string][]string `json:"Condition,omitempty"`
 	}
 	out := struct {

@@ -44,6 +44,11 @@ func compileConditions(n *node, ps *problems) ([]condition, map[string]map[strin
 				ps.add(kel, "operator %s cannot be used with this key", opName)
 				continue
 			}
+			if key.multi && op.set == setNone && op.def.fam != famNull {
+				// KMS: "Multivalued condition keys require a set operator."
+				ps.add(kel, "%s is multivalued: say ForAnyValue:%s or ForAllValues:%s", keyName, opName, opName)
+				continue
+			}
 			if op.set == setAll && key.id == keyEncryptionContext {
 				// KMS refuses this (OverlyPermissiveCondition): ForAllValues on
 				// a single-valued key matches requests without that context.

@@ -133,9 +133,9 @@ func (c *condition) eval(r *Request) (bool, outcome) {
 	return false, outNoMatch
 }
 
-// evalSet applies the set qualifier to a multi-valued key. Without one,
-// a multi-valued key behaves as ForAnyValue, which is what IAM does for
-// its single-valued operators on a list.
+// evalSet applies the set qualifier to a multi-valued key. Validation
+// refuses a multi-valued key without one (but for Null, which never gets
+// here), so the fallback to ForAnyValue is never reached from a document.
 func (c *condition) evalSet(r *Request) bool {
 	if c.op.set == setAll {
 		for name := range r.EncryptionContext {

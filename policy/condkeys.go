@@ -158,6 +158,12 @@ func (k *condKey) str(r *Request) (string, bool) {
 		// Every keygate call arrives over mutual TLS.
 		return "true", true
 	case keyEncryptionContext:
+		// <name> matches case-insensitively, as in KMS. Evaluate has denied
+		// contexts with two keys equal under folding, so at most one
+		// matches and map order cannot change the answer.
+		if v, ok := r.EncryptionContext[k.ecName]; ok {
+			return v, true
+		}
 		for name, val := range r.EncryptionContext {
 			if strings.EqualFold(name, k.ecName) {
 				return val, true

@@ -11,7 +11,7 @@ import (
 // canonStatement is a statement in a form where the things KMS does not
 // care about are gone: member order, whitespace, a single value versus a
 // one-element array, "Principal": "*" versus {"AWS": "*"}, a bare account
-// id versus its root ARN, absent Resource versus "*", the order of list
+// id versus its root ARN, the order of list
 // values and the case of condition keys and known action names.
 type canonStatement struct {
 	Sid           string                         `json:"Sid,omitempty"`

@@ -274,10 +274,10 @@ func TestIAMOperatorExamples(t *testing.T) {
 // with kms:EncryptionContextKeys standing in for dynamodb:requestedAttributes.
 func TestIAMSetOperatorExamples(t *testing.T) {
 	const role = "arn:aws:iam::111122223333:role/ds"
-	onlyThese := doc(`{"Effect": "Allow", "Principal": {"AWS": "` + role + `"}, "Action": "kms:Decrypt",
+	onlyThese := doc(`{"Effect": "Allow", "Principal": {"AWS": "` + role + `"}, "Action": "kms:Decrypt", "Resource": "*",
 		"Condition": {"ForAllValues:StringLike": {"kms:EncryptionContextKeys": ["PostDateTime", "Message", "Tags"]}}}`)
-	denyAny := doc(`{"Effect": "Allow", "Principal": {"AWS": "`+role+`"}, "Action": "kms:Decrypt"}`,
-		`{"Effect": "Deny", "Principal": {"AWS": "`+role+`"}, "Action": "kms:Decrypt",
+	denyAny := doc(`{"Effect": "Allow", "Principal": {"AWS": "`+role+`"}, "Action": "kms:Decrypt", "Resource": "*"}`,
+		`{"Effect": "Deny", "Principal": {"AWS": "`+role+`"}, "Action": "kms:Decrypt", "Resource": "*",
 		"Condition": {"ForAnyValue:StringLike": {"kms:EncryptionContextKeys": ["ID", "PostDateTime"]}}}`)
 	ec := func(names ...string) map[string]string {
 		m := map[string]string{}

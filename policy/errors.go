@@ -34,9 +34,17 @@ func (p Problem) String() string {
 
 // problems collects Problems while a document is checked.
 type problems struct {
-	list []Problem
-	stmt int
-	sid  string
+	list  []Problem
+	warns []Problem // legal, but probably not what the author meant
+	stmt  int
+	sid   string
+}
+
+// warn records something a valid document does that its author may not
+// expect.
+func (ps *problems) warn(element, format string, args ...any) {
+	ps.warns = append(ps.warns, Problem{Statement: ps.stmt, Sid: ps.sid, Element: element,
+		Message: fmt.Sprintf(format, args...)})
 }
 
 func (ps *problems) add(element, format string, args ...any) {

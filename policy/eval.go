@@ -1,5 +1,11 @@
 package policy
 
+import (
+	"strings"
+
+	"github.com/keygate/keygate/internal/kgerr"
+)
+
 // Decision is the outcome of evaluating a policy for one request.
 type Decision struct {
 	Allowed bool
@@ -16,6 +22,9 @@ type Decision struct {
 // that matches allows, else the request is implicitly denied. It does not
 // allocate and is safe for concurrent use.
 func (p *Policy) Evaluate(r *Request) Decision {
+	if caseTwins(r.EncryptionContext) != "" {
+		return Decision{Effect: Deny, Sid: AmbiguousContextSid, Statement: -1}
+	}
 	allow := -1
 	for i, st := range p.stmts {
 		if !st.applies(r, nil) {
@@ -32,6 +41,41 @@ func (p *Policy) Evaluate(r *Request) Decision {
 		return Decision{Allowed: true, Effect: Allow, Sid: p.stmts[allow].label, Statement: allow}
 	}
 	return Decision{Effect: ImplicitDeny, Statement: -1}
+}
+
+// AmbiguousContextSid is the Sid of the decision on a request whose
+// encryption context has two keys equal under case folding: denied,
+// whatever the policy says.
+const AmbiguousContextSid = "keygate:AmbiguousEncryptionContext"
+
+// CheckEncryptionContext refuses an encryption context with two keys that
+// differ only in case ({"tenant":"B","Tenant":"A"}). kms:EncryptionContext:
+// <name> matches <name> case-insensitively, as KMS does, so such a
+// context would make the condition's value depend on which twin is read;
+// KMS advises against such pairs, keygate refuses them. The error names
+// the keys, never the values.
+func CheckEncryptionContext(ec map[string]string) error {
+	if k := caseTwins(ec); k != "" {
+		return kgerr.Errorf(kgerr.InvalidArgument, "encryption_context has keys that differ only in case (%q and another)", k)
+	}
+	return nil
+}
+
+// caseTwins returns the smaller of two keys of ec that are equal under
+// case folding, or "" when there are none. It does not allocate.
+func caseTwins(ec map[string]string) string {
+	if len(ec) < 2 {
+		return ""
+	}
+	twin := ""
+	for a := range ec {
+		for b := range ec {
+			if a < b && strings.EqualFold(a, b) && (twin == "" || a < twin) {
+				twin = a
+			}
+		}
+	}
+	return twin
 }
 
 // applies reports whether every element of st matches r. When t is not nil

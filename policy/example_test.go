@@ -51,7 +51,7 @@ func ExampleValidate() {
 
 func ExampleDiff() {
 	keygate, _ := policy.Parse([]byte(`{"Version": "2012-10-17", "Statement": [
-	  {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": ["kms:GetKeyPolicy", "kms:PutKeyPolicy"]}]}`))
+	  {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": ["kms:GetKeyPolicy", "kms:PutKeyPolicy"], "Resource": "*"}]}`))
 	kms, _ := policy.Parse([]byte(`{"Version":"2012-10-17","Statement":[{"Sid":"Admin","Effect":"Allow",
 	  "Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:GetKeyPolicy","Resource":"*"}]}`))
 	for _, d := range policy.Diff(keygate, kms) {

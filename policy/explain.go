@@ -53,6 +53,10 @@ func (ex Explanation) String() string {
 	case Allow:
 		fmt.Fprintf(&b, "ALLOWED by statement %s\n", d.Sid)
 	case Deny:
+		if d.Statement < 0 {
+			fmt.Fprintf(&b, "DENIED: the encryption context has keys that differ only in case (%s)\n", d.Sid)
+			break
+		}
 		fmt.Fprintf(&b, "DENIED explicitly by statement %s\n", d.Sid)
 	default:
 		b.WriteString("DENIED implicitly: no statement allows this request\n")

@@ -35,10 +35,25 @@ func Validate(data []byte) []Problem {
 	return ps.list
 }
 
+// Warnings returns what a document does that is legal but probably not
+// meant: a statement without Resource (it has no effect, as in KMS), and
+// an account principal (arn:aws:iam::ACCOUNT:root or a bare account id),
+// which in keygate is every principal the config maps into that account,
+// with no IAM policy behind it to narrow it down. `keygate policy
+// validate`, `keys put-policy` and `keys create` print them.
+func Warnings(data []byte) []Problem {
+	_, ps := parse(data)
+	return ps.warns
+}
+
 func parse(data []byte) (*Policy, *problems) {
 	ps := &problems{stmt: -1}
 	if len(data) > MaxSize {
 		ps.add("", "document is %d bytes, over KMS's limit of %d", len(data), MaxSize)
+		return nil, ps
+	}
+	if i, r, bad := badChar(data); bad {
+		ps.add("", "character %U at byte %d: KMS accepts only printable Basic Latin and Latin-1 characters, tab, LF and CR", r, i)
 		return nil, ps
 	}
 	root, err := parseJSON(data)
@@ -153,6 +168,9 @@ func compileStatement(n *node, i int, ps *problems) (*statement, canonStatement)
 	compilePrincipal(n, st, ps, &cs)
 	compileActions(n, st, ps, &cs)
 	compileResources(n, st, ps, &cs)
+	if n.get("Resource") == nil {
+		ps.warn("Resource", `missing: the statement has no effect (KMS ignores it too); say "Resource": "*"`)
+	}
 	if c := n.get("Condition"); c != nil {
 		st.conds, cs.Condition = compileConditions(c, ps)
 	}
@@ -233,7 +251,9 @@ var keyARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9*?-]*:[0-9*?]*:key
 func compileResources(n *node, st *statement, ps *problems, cs *canonStatement) {
 	r := n.get("Resource")
 	if r == nil {
-		cs.Resources = []string{"*"} // absent and "*" both mean this key
+		// KMS: "If either of the required Resource or Action elements are
+		// missing from a key policy statement, the policy statement has no
+		// effect." It is accepted, as KMS's API accepts it, with a warning.
 		return
 	}
 	st.resources = []string{}

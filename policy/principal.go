@@ -73,6 +73,10 @@ func compilePrincipal(n *node, st *statement, ps *problems, cs *canonStatement) 
 	if len(p.names) == 0 {
 		ps.add(element, "names no principal")
 	}
+	for _, a := range sortedSet(st.principals.accounts) {
+		ps.warn(element+".AWS", "account %s (its root ARN or id) means every principal keygate's config maps into that account, "+
+			"not a delegation to IAM: there is no IAM policy behind it; name the role ARNs instead", a)
+	}
 }
 
 // addAWSPrincipal adds one AWS principal and returns its canonical form

@@ -31,7 +31,7 @@ type statement struct {
 	principals   principals
 	notAction    bool
 	actions      []string // patterns; wildcards allowed, matched case-insensitively
-	resources    []string // patterns; nil when absent (this key)
+	resources    []string // patterns; nil when absent: the statement then has no effect
 	conds        []condition
 }
 
@@ -87,9 +87,8 @@ func (s *statement) actionMatches(action string) bool {
 }
 
 func (s *statement) resourceMatches(res string) bool {
-	if s.resources == nil {
-		return true
-	}
+	// A statement without Resource has no effect, as in KMS (nil never
+	// matches).
 	for _, r := range s.resources {
 		if r == "*" || wildMatch(r, res, false) {
 			return true

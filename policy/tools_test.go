@@ -52,12 +52,12 @@ func TestCheckLockout(t *testing.T) {
 	}
 	// An explicit Deny beats the Allow.
 	denied := mustParse(t, doc(string(stmtOf(Default(testAccount, admins))),
-		`{"Effect": "Deny", "Principal": "*", "Action": "kms:PutKeyPolicy"}`))
+		`{"Effect": "Deny", "Principal": "*", "Action": "kms:PutKeyPolicy", "Resource": "*"}`))
 	if CheckLockout(denied, testKeyARN, admins, now) == nil {
 		t.Fatal("a Deny on PutKeyPolicy was not caught")
 	}
 	// Expired: a time condition counts.
-	expired := mustParse(t, doc(`{"Effect": "Allow", "Principal": "*", "Action": "kms:PutKeyPolicy",
+	expired := mustParse(t, doc(`{"Effect": "Allow", "Principal": "*", "Action": "kms:PutKeyPolicy", "Resource": "*",
 		"Condition": {"DateLessThan": {"aws:CurrentTime": "2026-01-01T00:00:00Z"}}}`))
 	if CheckLockout(expired, testKeyARN, admins, now) == nil {
 		t.Fatal("an expired grant was accepted")
@@ -75,8 +75,8 @@ func stmtOf(d []byte) []byte {
 func TestExplain(t *testing.T) {
 	p := mustParse(t, doc(
 		`{"Sid": "AllowSign", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/acs"},
-		  "Action": "kms:Sign", "Condition": {"StringEquals": {"kms:SigningAlgorithm": "ECDSA_SHA_256"}}}`,
-		`{"Effect": "Deny", "Principal": "*", "Action": "kms:Sign",
+		  "Action": "kms:Sign", "Resource": "*", "Condition": {"StringEquals": {"kms:SigningAlgorithm": "ECDSA_SHA_256"}}}`,
+		`{"Effect": "Deny", "Principal": "*", "Action": "kms:Sign", "Resource": "*",
 		  "Condition": {"StringEquals": {"kms:EncryptionContext:tier": "restricted"}}}`))
 	r := req("arn:aws:iam::111122223333:role/acs", "kms:Sign")
 	r.SigningAlgorithm = keys.RSASSAPSSSHA256
@@ -108,11 +108,11 @@ func TestExplain(t *testing.T) {
 func TestDiff(t *testing.T) {
 	a := mustParse(t, []byte(`{"Version": "2012-10-17", "Statement": [
 		{"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": ["kms:PutKeyPolicy", "kms:GetKeyPolicy"], "Resource": "*"},
-		{"Sid": "Use", "Effect": "Allow", "Principal": "*", "Action": "kms:Sign",
+		{"Sid": "Use", "Effect": "Allow", "Principal": "*", "Action": "kms:Sign", "Resource": "*",
 		 "Condition": {"StringEquals": {"kms:SigningAlgorithm": ["ECDSA_SHA_256"], "kms:CallerAccount": "111122223333"}}}]}`))
 	// Same meaning: statement order, whitespace, member order, one-element
 	// arrays, "*" vs {"AWS": "*"}, account id vs root ARN, key-name case,
-	// absent Resource vs "*", action-name case.
+	// action-name case.
 	b := mustParse(t, []byte(`{"Statement":[{"Condition":{"StringEquals":{"KMS:CallerAccount":["111122223333"],"kms:signingalgorithm":"ECDSA_SHA_256"}},
 		"Action":["kms:sign"],"Principal":{"AWS":["*"]},"Effect":"Allow","Sid":"Use","Resource":["*"]},
 		{"Resource":"*","Action":["kms:GetKeyPolicy","kms:PutKeyPolicy"],"Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Effect":"Allow","Sid":"Admin"}],
@@ -121,10 +121,10 @@ func TestDiff(t *testing.T) {
 		t.Fatalf("equivalent documents differ: %v", d)
 	}
 	c := mustParse(t, []byte(`{"Version": "2012-10-17", "Statement": [
-		{"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/admin"}, "Action": "kms:GetKeyPolicy"},
-		{"Sid": "Use", "Effect": "Allow", "Principal": "*", "Action": "kms:Sign",
+		{"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:role/admin"}, "Action": "kms:GetKeyPolicy", "Resource": "*"},
+		{"Sid": "Use", "Effect": "Allow", "Principal": "*", "Action": "kms:Sign", "Resource": "*",
 		 "Condition": {"StringEquals": {"kms:SigningAlgorithm": ["ECDSA_SHA_256", "ECDSA_SHA_384"]}}},
-		{"Effect": "Deny", "Principal": "*", "Action": "kms:ScheduleKeyDeletion"}]}`))
+		{"Effect": "Deny", "Principal": "*", "Action": "kms:ScheduleKeyDeletion", "Resource": "*"}]}`))
 	got := Diff(a, c)
 	want := []string{
 		`statement "Admin": Principal.AWS: only in the first: arn:aws:iam::111122223333:root; only in the second: arn:aws:iam::111122223333:role/admin`,

@@ -1,7 +1,10 @@
 package policy
 
+import "unicode/utf8"
+
 // wildMatch reports whether s matches pattern, where '*' matches any run of
-// characters (including none) and '?' exactly one. fold compares ASCII
+// characters (including none) and '?' exactly one character: one rune of
+// UTF-8, not one byte, so "caf?" matches "café". fold compares ASCII
 // letters case-insensitively (IAM actions); ARNs and String*Like values are
 // case-sensitive. It runs in O(len(s)*len(pattern)) at worst, never
 // allocates, and never recurses, so hostile patterns cannot blow the stack.
@@ -13,12 +16,15 @@ func wildMatch(pattern, s string, fold bool) bool {
 		case p < len(pattern) && pattern[p] == '*':
 			star, mark = p, i
 			p++
-		case p < len(pattern) && (pattern[p] == '?' || eqByte(pattern[p], s[i], fold)):
+		case p < len(pattern) && pattern[p] == '?':
+			p++
+			i += runeLen(s[i:])
+		case p < len(pattern) && eqByte(pattern[p], s[i], fold):
 			p++
 			i++
 		case star >= 0:
 			// Let the last '*' absorb one more character and retry.
-			mark++
+			mark += runeLen(s[mark:])
 			i = mark
 			p = star + 1
 		default:
@@ -29,6 +35,13 @@ func wildMatch(pattern, s string, fold bool) bool {
 		p++
 	}
 	return p == len(pattern)
+}
+
+// runeLen is the length of the UTF-8 character s starts with (1 for a
+// byte that starts none, so that matching always advances).
+func runeLen(s string) int {
+	_, n := utf8.DecodeRuneInString(s)
+	return max(n, 1)
 }
 
 func eqByte(a, b byte, fold bool) bool {

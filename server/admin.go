@@ -25,27 +25,8 @@ type BackendStater interface {
 	State(ctx context.Context) (string, error)
 }
 
-// adminKey resolves and authorizes a key for an administrative call; unlike
-// use it does not need the key to be enabled.
-func (s *Server) adminKey(ctx context.Context, c *Call, name string) (*keyring.Entry, error) {
-	c.KeyName = name
-	if name == "" {
-		return nil, kgerr.Errorf(kgerr.InvalidArgument, "key_id is required")
-	}
-	e, err := s.keys.Resolve(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	c.Key = e
-	return e, s.authz.Authorize(ctx, c)
-}
-
 func (as *adminService) CreateKey(ctx context.Context, req *pb.CreateKeyRequest) (*pb.CreateKeyResponse, error) {
 	c := callOf(ctx)
-	c.KeyName = req.KeyId
-	if err := as.s.authz.Authorize(ctx, c); err != nil {
-		return nil, err
-	}
 	backend := req.Backend
 	if backend == "" {
 		backend = as.s.cfg.DefaultBackend
@@ -65,23 +46,19 @@ func (as *adminService) CreateKey(ctx context.Context, req *pb.CreateKeyRequest)
 		return nil, err
 	}
 	c.Key, c.Version, c.BackendKeyID = e, 1, e.Key.Versions[0].BackendKeyID
+	if req.BackendKeyId != "" {
+		c.Detail = adoptedDetail(e)
+	}
 	as.s.log.Info("key created", "key", req.KeyId, "spec", req.KeySpec, "usage", req.KeyUsage, "backend", backend, "principal", c.Principal.ARN)
 	return &pb.CreateKeyResponse{Key: as.s.metadata(ctx, e)}, nil
 }
 
 func (as *adminService) DescribeKey(ctx context.Context, req *pb.DescribeKeyRequest) (*pb.DescribeKeyResponse, error) {
-	e, err := as.s.adminKey(ctx, callOf(ctx), req.KeyId)
-	if err != nil {
-		return nil, err
-	}
+	e := callOf(ctx).Key
 	return &pb.DescribeKeyResponse{Key: as.s.metadata(ctx, e)}, nil
 }
 
 func (as *adminService) ListKeys(ctx context.Context, req *pb.ListKeysRequest) (*pb.ListKeysResponse, error) {
-	c := callOf(ctx)
-	if err := as.s.authz.Authorize(ctx, c); err != nil {
-		return nil, err
-	}
 	size := int(req.PageSize)
 	switch {
 	case size == 0:
@@ -119,9 +96,6 @@ func (as *adminService) DisableKey(ctx context.Context, req *pb.DisableKeyReques
 
 func (as *adminService) setState(ctx context.Context, name string, state keys.KeyState) (*pb.KeyMetadata, error) {
 	c := callOf(ctx)
-	if _, err := as.s.adminKey(ctx, c, name); err != nil {
-		return nil, err
-	}
 	e, err := as.s.keys.SetState(ctx, name, state)
 	if err != nil {
 		return nil, err
@@ -132,18 +106,12 @@ func (as *adminService) setState(ctx context.Context, name string, state keys.Ke
 }
 
 func (as *adminService) GetKeyPolicy(ctx context.Context, req *pb.GetKeyPolicyRequest) (*pb.GetKeyPolicyResponse, error) {
-	e, err := as.s.adminKey(ctx, callOf(ctx), req.KeyId)
-	if err != nil {
-		return nil, err
-	}
+	e := callOf(ctx).Key
 	return &pb.GetKeyPolicyResponse{KeyId: req.KeyId, Policy: string(e.Key.Policy)}, nil
 }
 
 func (as *adminService) PutKeyPolicy(ctx context.Context, req *pb.PutKeyPolicyRequest) (*pb.PutKeyPolicyResponse, error) {
 	c := callOf(ctx)
-	if _, err := as.s.adminKey(ctx, c, req.KeyId); err != nil {
-		return nil, err
-	}
 	if err := as.s.checkPolicy([]byte(req.Policy), req.KeyId, req.BypassPolicyLockoutSafetyCheck, c.Principal.ARN); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/audit/sqlstore"
+	"github.com/keygate/keygate/audit/witness"
 	"github.com/keygate/keygate/internal/kgerr"
 
 	"github.com/keygate/keygate/keys"
@@ -25,6 +26,10 @@ type chainAuditor struct {
 	log     *audit.Log
 	signer  audit.Signer
 	replica string
+	// readers are the witnesses VerifyLog compares the store with; maxAge
+	// is the checkpoint interval plus slack.
+	readers []audit.WitnessReader
+	maxAge  time.Duration
 }
 
 // kindOf gives a successful administrative call its event kind.
@@ -63,7 +68,8 @@ func (a *chainAuditor) event(ctx context.Context, kind audit.Kind, detail string
 }
 
 // openAudit opens the audit log on the server's store, creating the
-// checkpoint key in the default backend on first start.
+// checkpoint key (audit.signing_key_spec in audit.signing_key_backend) on
+// first start.
 func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store, error) {
 	ac := s.cfg.Audit
 	secret, err := os.ReadFile(ac.ContextSecretFile)
@@ -73,15 +79,19 @@ func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store,
 	e, err := s.keys.Resolve(ctx, ac.SigningKey)
 	created := kgerr.KindOf(err) == kgerr.NotFound
 	if created {
-		e, err = s.keys.Create(ctx, keyring.CreateParams{Name: ac.SigningKey, Spec: keys.ECCNISTP256, Usage: keys.SignVerify,
-			Backend: s.cfg.DefaultBackend, Description: "signs audit log checkpoints; used by keygated only",
+		e, err = s.keys.Create(ctx, keyring.CreateParams{Name: ac.SigningKey, Spec: ac.SigningKeySpec, Usage: keys.SignVerify,
+			Backend: ac.SigningKeyBackend, Description: "signs audit log checkpoints; used by keygated only",
 			Policy: policy.Default(s.cfg.Account, s.cfg.Admins)})
+		if err != nil {
+			return nil, nil, s.checkpointKeyError(err)
+		}
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("audit: checkpoint key %q: %w", ac.SigningKey, err)
 	}
-	if e.Key.Spec != keys.ECCNISTP256 || e.Key.Usage != keys.SignVerify {
-		return nil, nil, fmt.Errorf("audit: checkpoint key %q must be ECC_NIST_P256 SIGN_VERIFY", ac.SigningKey)
+	if e.Key.Spec != ac.SigningKeySpec || e.Key.Usage != keys.SignVerify {
+		return nil, nil, fmt.Errorf("audit: checkpoint key %q is %s %s; the config says %s SIGN_VERIFY (audit.signing_key_spec)",
+			ac.SigningKey, e.Key.Spec, e.Key.Usage, ac.SigningKeySpec)
 	}
 	_, h, err := e.Handle(0, true)
 	if err != nil {
@@ -95,14 +105,23 @@ func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store,
 	if err != nil {
 		return nil, nil, err
 	}
+	ws, readers, err := s.openWitnesses(ctx, signer, store)
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
 	l, err := audit.New(audit.Config{Store: store, Signer: signer, ContextSecret: secret, Replica: ac.Replica,
-		CheckpointEvery: ac.CheckpointEvery, CheckpointInterval: ac.CheckpointInterval,
+		CheckpointEvery: ac.CheckpointEvery, CheckpointInterval: ac.CheckpointInterval, Witnesses: ws,
 		OnError: func(err error) { s.log.Error("audit log", "err", err) }})
 	if err != nil {
 		store.Close()
 		return nil, nil, err
 	}
-	a := &chainAuditor{log: l, signer: signer, replica: ac.Replica}
+	interval := ac.CheckpointInterval
+	if interval <= 0 {
+		interval = time.Minute // audit.New's default
+	}
+	a := &chainAuditor{log: l, signer: signer, replica: ac.Replica, readers: readers, maxAge: interval + ac.CheckpointSlack}
 	if created {
 		// The key predates the log it signs for, so its creation is
 		// recorded now, as the log's first act.
@@ -116,6 +135,43 @@ func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store,
 		}
 	}
 	return a, store, nil
+}
+
+// openWitnesses builds the configured witnesses and refuses a store older
+// than any that can be read back: someone removed checkpoints (and the
+// events after them) that the witness saw.
+func (s *Server) openWitnesses(ctx context.Context, signer audit.Signer, store audit.Store) ([]audit.Witness, []audit.WitnessReader, error) {
+	wc := s.cfg.Audit.Witness
+	var readers []audit.WitnessReader
+	if wc.File != "" {
+		readers = append(readers, witness.NewFile(wc.File))
+	}
+	if wc.S3 != nil {
+		w, err := witness.NewS3(ctx, *wc.S3)
+		if err != nil {
+			return nil, nil, fmt.Errorf("audit: %w", err)
+		}
+		readers = append(readers, w)
+	}
+	v, err := audit.NewVerifier(signer.Public())
+	if err != nil {
+		return nil, nil, err
+	}
+	problems, err := audit.CheckWitnesses(ctx, store, v, readers)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(problems) > 0 {
+		return nil, nil, fmt.Errorf("audit: refusing to start on a store older than its witness: %s", problems[0].Msg)
+	}
+	ws := make([]audit.Witness, 0, len(readers)+1)
+	for _, r := range readers {
+		ws = append(ws, r)
+	}
+	if wc.Log {
+		ws = append(ws, witness.NewLog(s.log))
+	}
+	return ws, readers, nil
 }
 
 func (a *chainAuditor) signerPublic() crypto.PublicKey { return a.signer.Public() }

@@ -1,44 +1,58 @@
 package server
 
 import (
-	"context"
 	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/keys/keyring"
 	"github.com/keygate/keygate/policy"
 )
 
-// accountActions are not about one key: like KMS, where they belong to IAM
-// policies rather than key policies, they are granted by the config's
-// admins list.
-var accountActions = map[string]bool{"kms:CreateKey": true, "kms:ListKeys": true, "keygate:ReadAuditLog": true}
+// accountActions are not about one existing key: like KMS, where they
+// belong to IAM policies rather than key policies, they are granted by the
+// config (admins, auditors, adopters).
+var accountActions = map[string]bool{"kms:CreateKey": true, "kms:ListKeys": true,
+	"keygate:ReadAuditLog": true, "keygate:AdoptKey": true}
+
+// ownKeyReads are what a principal may still do with one of keygated's own
+// keys (the audit checkpoint key): look at it, never use or change it.
+var ownKeyReads = map[string]bool{"kms:DescribeKey": true, "kms:GetKeyPolicy": true,
+	"kms:GetPublicKey": true, "kms:Verify": true}
 
 // keyOrigins give kms:KeyOrigin its value by backend type.
 var keyOrigins = map[string]string{"kms": "AWS_KMS", "pkcs11": "AWS_CLOUDHSM"}
 
 // policyAuthorizer is the one enforcement stage: after the caller is
-// authenticated and the key resolved, before the backend is touched, the
-// key's policy decides. A denial says only that the principal may not do
-// the action: never the policy's text or who else may.
+// authenticated and the key resolved, before anything about the key is
+// revealed or the backend touched, the key's policy decides. A denial says
+// only that the principal may not do the action: never the policy's text,
+// the key's usage, or who else may.
 type policyAuthorizer struct {
 	admins       []string
 	auditors     []string
+	adopters     []string
+	own          map[string]bool   // keygated's own keys: no policy grants their use
 	backendTypes map[string]string // backend name → type
 	now          func() time.Time
 }
 
-func (a *policyAuthorizer) Authorize(_ context.Context, c *Call) error {
+func (a *policyAuthorizer) authorize(c *Call) error {
+	if a.own[c.KeyName] && !ownKeyReads[c.Action] {
+		return a.deny(c, "Deny", "keygate:OwnKey")
+	}
 	if accountActions[c.Action] || c.Key == nil {
-		if slices.Contains(a.admins, c.Principal.ARN) {
-			c.Decision, c.Sid = "Allow", "config:admins"
-			return nil
-		}
-		if c.Action == "keygate:ReadAuditLog" && slices.Contains(a.auditors, c.Principal.ARN) {
-			c.Decision, c.Sid = "Allow", "config:auditors"
-			return nil
+		switch {
+		case c.Action == "keygate:AdoptKey":
+			if slices.Contains(a.adopters, c.Principal.ARN) {
+				return a.allow(c, "config:adopters")
+			}
+		case slices.Contains(a.admins, c.Principal.ARN):
+			return a.allow(c, "config:admins")
+		case c.Action == "keygate:ReadAuditLog" && slices.Contains(a.auditors, c.Principal.ARN):
+			return a.allow(c, "config:auditors")
 		}
 		return a.deny(c, "ImplicitDeny", "")
 	}
@@ -46,46 +60,79 @@ func (a *policyAuthorizer) Authorize(_ context.Context, c *Call) error {
 	if p == nil {
 		return a.deny(c, "ImplicitDeny", "")
 	}
-	req := a.request(c)
+	req := a.request(c.facts())
 	d := p.Evaluate(&req)
 	if !d.Allowed {
 		return a.deny(c, d.Effect.String(), d.Sid)
 	}
-	c.Decision, c.Sid = "Allow", d.Sid
+	return a.allow(c, d.Sid)
+}
+
+// authorizeAlso checks a second action a call implies (creating an ACS
+// session signs, so it needs kms:Sign as well). The call's decision stays
+// the first one's unless this one denies.
+func (a *policyAuthorizer) authorizeAlso(c *Call, action string) error {
+	second := *c
+	second.Action = action
+	if err := a.authorize(&second); err != nil {
+		c.Decision, c.Sid = second.Decision, second.Sid
+		return err
+	}
+	return nil
+}
+
+func (a *policyAuthorizer) allow(c *Call, sid string) error {
+	c.Decision, c.Sid = "Allow", sid
 	return nil
 }
 
 func (a *policyAuthorizer) deny(c *Call, decision, sid string) error {
 	c.Decision, c.Sid = decision, sid
-	target := c.KeyName
-	if target == "" {
+	if c.KeyName == "" {
 		return kgerr.Errorf(kgerr.PermissionDenied, "%s is not authorized to perform %s", c.Principal.ARN, c.Action)
 	}
-	return kgerr.Errorf(kgerr.PermissionDenied, "%s is not authorized to perform %s on key %s", c.Principal.ARN, c.Action, target)
+	return kgerr.Errorf(kgerr.PermissionDenied, "%s is not authorized to perform %s on key %s", c.Principal.ARN, c.Action, c.KeyName)
 }
 
-// request builds the policy's view of a call: typed condition values, no
-// per-call map.
-func (a *policyAuthorizer) request(c *Call) policy.Request {
-	k := c.Key.Key
-	r := policy.Request{
-		Principal: c.Principal.ARN, Action: c.Action, Resource: c.Key.ARN,
-		KeySpec: k.Spec, KeyUsage: k.Usage, KeyOrigin: keyOrigins[a.backendTypes[k.Backend]],
-		EncryptionContext: c.EncContext, CurrentTime: a.now(),
-	}
+// facts is what the policy sees of a call, real or simulated.
+type facts struct {
+	principal   string
+	action      string
+	key         *keyring.Entry
+	algorithm   string
+	messageType string
+	encContext  map[string]string
+	sourceIP    netip.Addr
+}
+
+func (c *Call) facts() facts {
+	f := facts{principal: c.Principal.ARN, action: c.Action, key: c.Key, algorithm: c.Algorithm,
+		messageType: c.MessageType, encContext: c.EncContext}
 	if ap, err := netip.ParseAddrPort(c.Peer); err == nil {
-		r.SourceIP = ap.Addr().Unmap()
+		f.sourceIP = ap.Addr().Unmap()
+	}
+	return f
+}
+
+// request builds the policy's view of a call. It is the one place a
+// policy.Request is made, for enforcement and for `policy simulate` alike.
+func (a *policyAuthorizer) request(f facts) policy.Request {
+	k := f.key.Key
+	r := policy.Request{
+		Principal: f.principal, Action: f.action, Resource: f.key.ARN,
+		KeySpec: k.Spec, KeyUsage: k.Usage, KeyOrigin: keyOrigins[a.backendTypes[k.Backend]],
+		EncryptionContext: f.encContext, CurrentTime: a.now(), SourceIP: f.sourceIP,
 	}
 	switch k.Usage {
 	case keys.SignVerify:
-		r.SigningAlgorithm = keys.SigningAlgorithm(c.Algorithm)
-		r.MessageType = keys.MessageType(c.MessageType)
+		r.SigningAlgorithm = keys.SigningAlgorithm(f.algorithm)
+		r.MessageType = keys.MessageType(f.messageType)
 	case keys.EncryptDecrypt:
-		r.EncryptionAlgorithm = keys.EncryptionAlgorithm(c.Algorithm)
+		r.EncryptionAlgorithm = keys.EncryptionAlgorithm(f.algorithm)
 	case keys.GenerateVerifyMac:
-		r.MacAlgorithm = keys.MacAlgorithm(c.Algorithm)
+		r.MacAlgorithm = keys.MacAlgorithm(f.algorithm)
 	case keys.KeyAgreement:
-		r.KeyAgreementAlgorithm = keys.KeyAgreementAlgorithm(c.Algorithm)
+		r.KeyAgreementAlgorithm = keys.KeyAgreementAlgorithm(f.algorithm)
 	}
 	return r
 }

@@ -18,10 +18,7 @@ const maxChainPEM = 64 << 10
 
 func (as *adminService) ImportCertificate(ctx context.Context, req *pb.ImportCertificateRequest) (*pb.ImportCertificateResponse, error) {
 	c := callOf(ctx)
-	e, err := as.s.adminKey(ctx, c, req.KeyId)
-	if err != nil {
-		return nil, err
-	}
+	e := c.Key
 	n := req.Version
 	if n == 0 {
 		p := e.Key.Primary()
@@ -63,10 +60,7 @@ func (as *adminService) ImportCertificate(ctx context.Context, req *pb.ImportCer
 }
 
 func (as *adminService) GetCertificate(ctx context.Context, req *pb.GetCertificateRequest) (*pb.GetCertificateResponse, error) {
-	e, err := as.s.adminKey(ctx, callOf(ctx), req.KeyId)
-	if err != nil {
-		return nil, err
-	}
+	e := callOf(ctx).Key
 	v := e.Key.Primary()
 	if req.Version != 0 {
 		v = e.Key.Version(req.Version)

@@ -12,7 +12,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/audit/witness"
 	"github.com/keygate/keygate/internal/sqldb"
+	"github.com/keygate/keygate/keys"
 )
 
 // Config is keygated's configuration file. Decoding is strict: an unknown
@@ -44,9 +47,24 @@ type Config struct {
 	DefaultBackend string          `yaml:"default_backend"`
 	// KeyRefresh is how long a replica trusts its cached copy of a key.
 	KeyRefresh time.Duration `yaml:"key_refresh"`
-	Log        LogConfig     `yaml:"log"`
+	// KeyMaxStale is how long a replica keeps serving its cached copy of a
+	// key while the store cannot be read; then the key fails closed with
+	// Unavailable (default 4 × key_refresh).
+	KeyMaxStale time.Duration `yaml:"key_max_stale"`
+	Log         LogConfig     `yaml:"log"`
 	// MaxConcurrentStreams bounds in-flight calls per connection.
 	MaxConcurrentStreams uint32 `yaml:"max_concurrent_streams"`
+
+	// Adopters may create a key over an existing backend key
+	// (keygate:AdoptKey, CreateKey with backend_key_id). Nobody by default:
+	// adopting takes the key's uses over, so it is granted by name.
+	Adopters []string `yaml:"adopters"`
+	// OwnKeys are keys only keygated itself uses; no policy can grant a
+	// principal their use or change them. audit.signing_key always is one.
+	OwnKeys []string `yaml:"own_keys"`
+	// DisableReflection turns gRPC server reflection off (production).
+	// Reflection and health answer mapped principals only either way.
+	DisableReflection bool `yaml:"disable_reflection"`
 }
 
 // TLSConfig names the server's certificate and the CA that client
@@ -55,12 +73,31 @@ type TLSConfig struct {
 	Cert     string `yaml:"cert"`
 	Key      string `yaml:"key"`
 	ClientCA string `yaml:"client_ca"`
+	// CRLFile, if set, is the client CA's certificate revocation list (PEM
+	// or DER), checked at every handshake and reloaded when it changes.
+	CRLFile string `yaml:"crl_file"`
 }
 
 // PrincipalMapping maps one certificate identity to a principal ARN.
 type PrincipalMapping struct {
 	Identity string `yaml:"identity"`
 	ARN      string `yaml:"arn"`
+	// Source says where the identity is in a certificate: "uri" (its one
+	// URI SAN, compared byte for byte) or "cn" (its subject CN, for a
+	// certificate without a URI SAN). Empty means "uri" for an identity
+	// with "://", else "cn".
+	Source string `yaml:"source"`
+}
+
+// source is the mapping's identity namespace, explicit or inferred.
+func (m PrincipalMapping) source() string {
+	switch {
+	case m.Source != "":
+		return m.Source
+	case strings.Contains(m.Identity, "://"):
+		return IdentityURI
+	}
+	return IdentityCN
 }
 
 // StoreConfig selects the database of the key registry and the audit log.
@@ -85,9 +122,14 @@ type AuditConfig struct {
 	// tamper-evident record: for measuring the log's cost, never for a
 	// PCI deployment.
 	Disabled bool `yaml:"disabled"`
-	// SigningKey names the ECC_NIST_P256 key that signs checkpoints; it is
-	// created in the default backend on first start (default audit-checkpoint).
+	// SigningKey names the key that signs checkpoints; it is created on
+	// first start (default audit-checkpoint).
 	SigningKey string `yaml:"signing_key"`
+	// SigningKeyBackend is the backend it is created in (default:
+	// default_backend), and SigningKeySpec its spec: ECC_NIST_P256
+	// (default) or, for a token without EC, RSA_2048, RSA_3072 or RSA_4096.
+	SigningKeyBackend string    `yaml:"signing_key_backend"`
+	SigningKeySpec    keys.Spec `yaml:"signing_key_spec"`
 	// ContextSecretFile holds at least 32 random bytes keying the hashes of
 	// encryption context values.
 	ContextSecretFile string `yaml:"context_secret_file"`
@@ -95,6 +137,19 @@ type AuditConfig struct {
 	Replica            string        `yaml:"replica"`
 	CheckpointEvery    int           `yaml:"checkpoint_every"`
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+	// CheckpointSlack: `audit verify` flags a newest checkpoint older than
+	// checkpoint_interval plus this (default 1m).
+	CheckpointSlack time.Duration `yaml:"checkpoint_slack"`
+	// Witness publishes every checkpoint outside the database.
+	Witness WitnessConfig `yaml:"witness"`
+}
+
+// WitnessConfig names where checkpoints are published besides the store.
+// keygated refuses to start on a store older than the file or S3 witness.
+type WitnessConfig struct {
+	File string            `yaml:"file"` // an append-only file on other storage than the database
+	S3   *witness.S3Config `yaml:"s3"`   // a bucket with Object Lock enabled
+	Log  bool              `yaml:"log"`  // an "audit checkpoint" line in keygated's log, for the SIEM
 }
 
 // ThreeDSConfig configures the 3DS challenge sessions.
@@ -160,8 +215,20 @@ func (c *Config) defaults() {
 	if c.KeyRefresh == 0 {
 		c.KeyRefresh = 5 * time.Second
 	}
+	if c.KeyMaxStale == 0 {
+		c.KeyMaxStale = 4 * c.KeyRefresh
+	}
+	if c.Audit.CheckpointSlack == 0 {
+		c.Audit.CheckpointSlack = time.Minute
+	}
 	if c.Audit.SigningKey == "" {
 		c.Audit.SigningKey = "audit-checkpoint"
+	}
+	if c.Audit.SigningKeyBackend == "" {
+		c.Audit.SigningKeyBackend = c.DefaultBackend
+	}
+	if c.Audit.SigningKeySpec == "" {
+		c.Audit.SigningKeySpec = keys.ECCNISTP256
 	}
 	if c.ThreeDS.SessionKey == "" {
 		c.ThreeDS.SessionKey = "3ds-sessions"
@@ -203,6 +270,16 @@ func (c *Config) problems() []string {
 			add("principals[%d]: identity %q is mapped twice", i, m.Identity)
 		}
 		seen[m.Identity] = true
+		switch src := m.source(); {
+		case src != IdentityURI && src != IdentityCN:
+			add("principals[%d].source %q: want uri or cn", i, m.Source)
+		case src == IdentityCN && strings.Contains(m.Identity, ":"):
+			// A CN that reads like a URI would let a certificate's CN pass
+			// for a URI SAN in a reader's eyes: keep the namespaces apart.
+			add("principals[%d]: a cn identity must not look like a URI (%q)", i, m.Identity)
+		case src == IdentityURI && !strings.Contains(m.Identity, ":"):
+			add("principals[%d]: a uri identity must be an absolute URI (%q)", i, m.Identity)
+		}
 		if !arnRE.MatchString(m.ARN) {
 			add("principals[%d].arn %q is not an IAM principal ARN", i, m.ARN)
 		}
@@ -220,11 +297,35 @@ func (c *Config) problems() []string {
 			add("auditors[%d] %q is not an IAM principal ARN", i, a)
 		}
 	}
+	for i, a := range c.Adopters {
+		if !arnRE.MatchString(a) {
+			add("adopters[%d] %q is not an IAM principal ARN", i, a)
+		}
+	}
+	for i, k := range c.OwnKeys {
+		if !keys.ValidName(k) {
+			add("own_keys[%d] %q is not a key name", i, k)
+		}
+	}
 	if !c.Audit.Disabled && c.Audit.ContextSecretFile == "" {
 		add("audit.context_secret_file is required (or set audit.disabled, never in production)")
 	}
-	if c.Audit.CheckpointEvery < 0 || c.Audit.CheckpointInterval < 0 {
-		add("audit.checkpoint_every and audit.checkpoint_interval must not be negative")
+	if c.KeyMaxStale < c.KeyRefresh {
+		add("key_max_stale (%s) must be at least key_refresh (%s)", c.KeyMaxStale, c.KeyRefresh)
+	}
+	if c.Audit.CheckpointEvery < 0 || c.Audit.CheckpointInterval < 0 || c.Audit.CheckpointSlack < 0 {
+		add("audit.checkpoint_every, audit.checkpoint_interval and audit.checkpoint_slack must not be negative")
+	}
+	if w := c.Audit.Witness.S3; w != nil {
+		if w.Bucket == "" {
+			add("audit.witness.s3.bucket is required")
+		}
+		if w.Mode != "" && w.Mode != "COMPLIANCE" && w.Mode != "GOVERNANCE" {
+			add("audit.witness.s3.mode %q: want COMPLIANCE or GOVERNANCE", w.Mode)
+		}
+		if w.RetainDays < 0 {
+			add("audit.witness.s3.retain_days must not be negative")
+		}
 	}
 	switch c.Store.Driver {
 	case sqldb.SQLite, sqldb.Postgres:
@@ -250,6 +351,12 @@ func (c *Config) problems() []string {
 		add("backends: configure at least one")
 	} else if !names[c.DefaultBackend] {
 		add("default_backend %q is not a configured backend", c.DefaultBackend)
+	}
+	if _, ok := audit.CheckpointSpecs[c.Audit.SigningKeySpec]; !ok {
+		add("audit.signing_key_spec %q: want ECC_NIST_P256, RSA_2048, RSA_3072 or RSA_4096", c.Audit.SigningKeySpec)
+	}
+	if len(c.Backends) > 0 && !names[c.Audit.SigningKeyBackend] {
+		add("audit.signing_key_backend %q is not a configured backend", c.Audit.SigningKeyBackend)
 	}
 	if c.ThreeDS.SessionTTL < 0 || c.ThreeDS.SessionTTL > time.Hour {
 		add("threeds.session_ttl must be between 0 and 1h")

@@ -24,7 +24,7 @@ const (
 
 func (cs *cryptoService) DeriveSharedSecret(ctx context.Context, req *pb.DeriveSharedSecretRequest) (*pb.DeriveSharedSecretResponse, error) {
 	c := callOf(ctx)
-	var peer *ecdh.PublicKey
+	v, h, k := c.version, c.handle, c.Key.Key
 	kdf := req.Kdf
 	if kdf == "" {
 		kdf = kdfConcat
@@ -33,17 +33,13 @@ func (cs *cryptoService) DeriveSharedSecret(ctx context.Context, req *pb.DeriveS
 	if bits == 0 {
 		bits = 256
 	}
-	v, h, err := cs.s.use(ctx, c, req.KeyId, 0, keys.KeyAgreement, true, func(k *keys.Key) (err error) {
-		if a := req.KeyAgreementAlgorithm; a != "" && a != string(keys.ECDH) {
-			return kgerr.Errorf(kgerr.InvalidArgument, "key_agreement_algorithm %q: want ECDH", a)
-		}
-		c.Algorithm = string(keys.ECDH)
-		if err := checkKDF(k, kdf, bits, req); err != nil {
-			return err
-		}
-		peer, err = peerKey(k.Spec, req.PublicKey)
-		return err
-	})
+	if a := req.KeyAgreementAlgorithm; a != "" && a != string(keys.ECDH) {
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "key_agreement_algorithm %q: want ECDH", a)
+	}
+	if err := checkKDF(k, kdf, bits, req); err != nil {
+		return nil, err
+	}
+	peer, err := peerKey(k.Spec, req.PublicKey)
 	if err != nil {
 		return nil, err
 	}

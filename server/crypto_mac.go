@@ -6,21 +6,17 @@ import (
 
 	"github.com/keygate/keygate/backends"
 	"github.com/keygate/keygate/internal/kgerr"
-	"github.com/keygate/keygate/keys"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 )
 
 func (cs *cryptoService) GenerateMac(ctx context.Context, req *pb.GenerateMacRequest) (*pb.GenerateMacResponse, error) {
 	c := callOf(ctx)
-	var alg keys.MacAlgorithm
-	v, h, err := cs.s.use(ctx, c, req.KeyId, 0, keys.GenerateVerifyMac, true, func(k *keys.Key) (err error) {
-		if alg, err = macAlgorithm(k, req.MacAlgorithm); err != nil {
-			return err
-		}
-		c.Algorithm = string(alg)
-		return checkSize("message", req.Message)
-	})
+	v, h := c.version, c.handle
+	alg, err := macAlgorithm(c.Key.Key, req.MacAlgorithm)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkSize("message", req.Message); err != nil {
 		return nil, err
 	}
 	mac, err := h.MAC(ctx, alg, req.Message)
@@ -32,18 +28,15 @@ func (cs *cryptoService) GenerateMac(ctx context.Context, req *pb.GenerateMacReq
 
 func (cs *cryptoService) VerifyMac(ctx context.Context, req *pb.VerifyMacRequest) (*pb.VerifyMacResponse, error) {
 	c := callOf(ctx)
-	var alg keys.MacAlgorithm
-	v, h, err := cs.s.use(ctx, c, req.KeyId, req.KeyVersion, keys.GenerateVerifyMac, false, func(k *keys.Key) (err error) {
-		if alg, err = macAlgorithm(k, req.MacAlgorithm); err != nil {
-			return err
-		}
-		c.Algorithm = string(alg)
-		if len(req.Mac) == 0 || len(req.Mac) > 64 {
-			return kgerr.Errorf(kgerr.InvalidArgument, "mac must be 1 to 64 bytes")
-		}
-		return checkSize("message", req.Message)
-	})
+	v, h := c.version, c.handle
+	alg, err := macAlgorithm(c.Key.Key, req.MacAlgorithm)
 	if err != nil {
+		return nil, err
+	}
+	if len(req.Mac) == 0 || len(req.Mac) > 64 {
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "mac must be 1 to 64 bytes")
+	}
+	if err := checkSize("message", req.Message); err != nil {
 		return nil, err
 	}
 	var valid bool

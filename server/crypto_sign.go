@@ -18,13 +18,8 @@ type cryptoService struct {
 
 func (cs *cryptoService) Sign(ctx context.Context, req *pb.SignRequest) (*pb.SignResponse, error) {
 	c := callOf(ctx)
-	var dig []byte
-	var alg keys.SigningAlgorithm
-	v, h, err := cs.s.use(ctx, c, req.KeyId, 0, keys.SignVerify, true, func(k *keys.Key) (err error) {
-		alg, dig, err = signInput(k, req.SigningAlgorithm, req.MessageType, req.Message)
-		c.Algorithm, c.MessageType = string(alg), messageType(req.MessageType)
-		return err
-	})
+	v, h := c.version, c.handle
+	alg, dig, err := signInput(c.Key.Key, req.SigningAlgorithm, req.MessageType, req.Message)
 	if err != nil {
 		return nil, err
 	}
@@ -37,13 +32,8 @@ func (cs *cryptoService) Sign(ctx context.Context, req *pb.SignRequest) (*pb.Sig
 
 func (cs *cryptoService) Verify(ctx context.Context, req *pb.VerifyRequest) (*pb.VerifyResponse, error) {
 	c := callOf(ctx)
-	var dig []byte
-	var alg keys.SigningAlgorithm
-	v, h, err := cs.s.use(ctx, c, req.KeyId, req.KeyVersion, keys.SignVerify, false, func(k *keys.Key) (err error) {
-		alg, dig, err = signInput(k, req.SigningAlgorithm, req.MessageType, req.Message)
-		c.Algorithm, c.MessageType = string(alg), messageType(req.MessageType)
-		return err
-	})
+	v, h := c.version, c.handle
+	alg, dig, err := signInput(c.Key.Key, req.SigningAlgorithm, req.MessageType, req.Message)
 	if err != nil {
 		return nil, err
 	}
@@ -66,11 +56,7 @@ func (cs *cryptoService) Verify(ctx context.Context, req *pb.VerifyRequest) (*pb
 
 func (cs *cryptoService) GetPublicKey(ctx context.Context, req *pb.GetPublicKeyRequest) (*pb.GetPublicKeyResponse, error) {
 	c := callOf(ctx)
-	v, h, err := cs.s.use(ctx, c, req.KeyId, req.KeyVersion, "", false, nil)
-	if err != nil {
-		return nil, err
-	}
-	k := c.Key.Key
+	v, h, k := c.version, c.handle, c.Key.Key
 	if h.Public() == nil {
 		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q (%s) is symmetric and has no public key", req.KeyId, k.Spec)
 	}
@@ -93,11 +79,4 @@ func (cs *cryptoService) GetPublicKey(ctx context.Context, req *pb.GetPublicKeyR
 		resp.KeyAgreementAlgorithms = []string{string(keys.ECDH)}
 	}
 	return resp, nil
-}
-
-func messageType(t string) string {
-	if t == "" {
-		return string(keys.Raw)
-	}
-	return t
 }

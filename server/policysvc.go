@@ -8,6 +8,7 @@ import (
 	"github.com/keygate/keygate/backends"
 	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/keys/keyring"
 	"github.com/keygate/keygate/policy"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 )
@@ -19,45 +20,56 @@ type policyService struct {
 }
 
 func (ps *policyService) SimulatePolicy(ctx context.Context, req *pb.SimulatePolicyRequest) (*pb.SimulatePolicyResponse, error) {
-	e, err := ps.s.adminKey(ctx, callOf(ctx), req.KeyId)
-	if err != nil {
-		return nil, err
-	}
+	e := callOf(ctx).Key
 	if e.Policy == nil {
 		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q has no policy", req.KeyId)
 	}
 	if req.PrincipalArn == "" || req.Action == "" {
 		return nil, kgerr.Errorf(kgerr.InvalidArgument, "principal_arn and action are required")
 	}
-	k := e.Key
-	r := policy.Request{
-		Principal: req.PrincipalArn, Action: req.Action, Resource: e.ARN, KeySpec: k.Spec, KeyUsage: k.Usage,
-		SigningAlgorithm: keys.SigningAlgorithm(req.SigningAlgorithm), MessageType: keys.MessageType(req.MessageType),
-		EncryptionAlgorithm: keys.EncryptionAlgorithm(req.EncryptionAlgorithm), MacAlgorithm: keys.MacAlgorithm(req.MacAlgorithm),
-		EncryptionContext: req.EncryptionContext, CurrentTime: ps.s.keys.Now(),
+	f, err := simulateFacts(req, e)
+	if err != nil {
+		return nil, err
 	}
-	if k.Usage == keys.KeyAgreement {
-		r.KeyAgreementAlgorithm = keys.ECDH
-	}
-	if req.SourceIp != "" {
-		ip, err := netip.ParseAddr(req.SourceIp)
-		if err != nil {
-			return nil, kgerr.Errorf(kgerr.InvalidArgument, "source_ip %q is not an IP address", req.SourceIp)
-		}
-		r.SourceIP = ip
-	}
+	r := ps.s.authz.request(f)
 	ex := e.Policy.Explain(&r)
 	return &pb.SimulatePolicyResponse{Allowed: ex.Decision.Allowed, Effect: ex.Decision.Effect.String(),
 		Sid: ex.Decision.Sid, Explanation: ex.String()}, nil
 }
 
-func (ps *policyService) DiffKeyPolicy(ctx context.Context, req *pb.DiffKeyPolicyRequest) (*pb.DiffKeyPolicyResponse, error) {
-	e, err := ps.s.adminKey(ctx, callOf(ctx), req.KeyId)
-	if err != nil {
-		return nil, err
+// simulateFacts is what the policy would see of the call a simulation
+// describes: the same facts a real call records, turned into a request by
+// the same policyAuthorizer.request.
+func simulateFacts(req *pb.SimulatePolicyRequest, e *keyring.Entry) (facts, error) {
+	// The descriptors' own facts functions give the defaults a real call
+	// would get (the key's algorithm when none is named, RAW messages).
+	f := facts{principal: req.PrincipalArn, action: req.Action, key: e, encContext: req.EncryptionContext}
+	c := &Call{}
+	switch e.Key.Usage {
+	case keys.SignVerify:
+		signFacts(c, &pb.SignRequest{SigningAlgorithm: req.SigningAlgorithm, MessageType: req.MessageType}, e.Key)
+	case keys.EncryptDecrypt:
+		encryptFacts(c, &pb.EncryptRequest{EncryptionAlgorithm: req.EncryptionAlgorithm}, e.Key)
+	case keys.GenerateVerifyMac:
+		macFacts(c, &pb.GenerateMacRequest{MacAlgorithm: req.MacAlgorithm}, e.Key)
+	case keys.KeyAgreement:
+		ecdhFacts(c, nil, e.Key)
 	}
+	f.algorithm, f.messageType = c.Algorithm, c.MessageType
+	if req.SourceIp != "" {
+		ip, err := netip.ParseAddr(req.SourceIp)
+		if err != nil {
+			return facts{}, kgerr.Errorf(kgerr.InvalidArgument, "source_ip is not an IP address")
+		}
+		f.sourceIP = ip
+	}
+	return f, nil
+}
+
+func (ps *policyService) DiffKeyPolicy(ctx context.Context, req *pb.DiffKeyPolicyRequest) (*pb.DiffKeyPolicyResponse, error) {
+	e := callOf(ctx).Key
 	resp := &pb.DiffKeyPolicyResponse{}
-	err = ps.eachKeeper(e.Key, func(v *keys.Version, pk backends.PolicyKeeper) error {
+	err := ps.eachKeeper(e.Key, func(v *keys.Version, pk backends.PolicyKeeper) error {
 		doc, err := pk.GetKeyPolicy(ctx)
 		if err != nil {
 			return err
@@ -80,12 +92,10 @@ func (ps *policyService) DiffKeyPolicy(ctx context.Context, req *pb.DiffKeyPolic
 
 func (ps *policyService) PushKeyPolicy(ctx context.Context, req *pb.PushKeyPolicyRequest) (*pb.PushKeyPolicyResponse, error) {
 	c := callOf(ctx)
-	e, err := ps.s.adminKey(ctx, c, req.KeyId)
-	if err != nil {
-		return nil, err
-	}
+	e := c.Key
 	resp := &pb.PushKeyPolicyResponse{}
 	var doc []byte
+	var err error
 	if e.Policy != nil {
 		if doc, err = e.Policy.ForKMS(); err != nil {
 			return nil, err

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -28,42 +29,6 @@ import (
 	"github.com/keygate/keygate/threeds"
 )
 
-// actions maps each audited RPC to its KMS (or keygate:) action name.
-var actions = map[string]string{
-	"/keygate.v1.CryptoService/Sign":                      "kms:Sign",
-	"/keygate.v1.CryptoService/Verify":                    "kms:Verify",
-	"/keygate.v1.CryptoService/GetPublicKey":              "kms:GetPublicKey",
-	"/keygate.v1.CryptoService/Encrypt":                   "kms:Encrypt",
-	"/keygate.v1.CryptoService/Decrypt":                   "kms:Decrypt",
-	"/keygate.v1.CryptoService/GenerateDataKey":           "kms:GenerateDataKey",
-	"/keygate.v1.CryptoService/GenerateMac":               "kms:GenerateMac",
-	"/keygate.v1.CryptoService/VerifyMac":                 "kms:VerifyMac",
-	"/keygate.v1.CryptoService/DeriveSharedSecret":        "kms:DeriveSharedSecret",
-	"/keygate.v1.KeyAdminService/CreateKey":               "kms:CreateKey",
-	"/keygate.v1.KeyAdminService/DescribeKey":             "kms:DescribeKey",
-	"/keygate.v1.KeyAdminService/ListKeys":                "kms:ListKeys",
-	"/keygate.v1.KeyAdminService/EnableKey":               "kms:EnableKey",
-	"/keygate.v1.KeyAdminService/DisableKey":              "kms:DisableKey",
-	"/keygate.v1.KeyAdminService/GetKeyPolicy":            "kms:GetKeyPolicy",
-	"/keygate.v1.KeyAdminService/PutKeyPolicy":            "kms:PutKeyPolicy",
-	"/keygate.v1.PolicyService/SimulatePolicy":            "kms:GetKeyPolicy",
-	"/keygate.v1.PolicyService/DiffKeyPolicy":             "kms:GetKeyPolicy",
-	"/keygate.v1.AuditService/ListEvents":                 "keygate:ReadAuditLog",
-	"/keygate.v1.AuditService/TailEvents":                 "keygate:ReadAuditLog",
-	"/keygate.v1.AuditService/VerifyLog":                  "keygate:ReadAuditLog",
-	"/keygate.v1.AuditService/GetCheckpointKey":           "keygate:ReadAuditLog",
-	"/keygate.v1.AuditService/ExportArchive":              "keygate:ReadAuditLog",
-	"/keygate.v1.AuditService/GetInventory":               "keygate:ReadAuditLog",
-	"/keygate.v1.AuditService/SignReportManifest":         "keygate:ReadAuditLog",
-	"/keygate.v1.ThreeDSService/CreateAcsSession":         "keygate:CreateAcsSession",
-	"/keygate.v1.ThreeDSService/DecryptChallengeRequest":  "keygate:DecryptChallengeRequest",
-	"/keygate.v1.ThreeDSService/EncryptChallengeResponse": "keygate:EncryptChallengeResponse",
-	"/keygate.v1.ThreeDSService/DecryptSdkEncData":        "keygate:DecryptSdkEncData",
-	"/keygate.v1.KeyAdminService/ImportCertificate":       "keygate:ImportCertificate",
-	"/keygate.v1.KeyAdminService/GetCertificate":          "kms:DescribeKey",
-	"/keygate.v1.PolicyService/PushKeyPolicy":             "kms:PutKeyPolicy",
-}
-
 // Server is a configured keygated.
 type Server struct {
 	cfg        *Config
@@ -71,10 +36,9 @@ type Server struct {
 	db         *sqldb.DB
 	backends   map[string]backends.Backend
 	keys       *keyring.Keyring
-	authz      Authorizer
-	auditor    Auditor
-	principals map[string]string
-	actions    map[string]string
+	authz      *policyAuthorizer
+	rec        recorder
+	principals map[principalKey]string
 	chain      *chainAuditor // nil when the audit log is disabled
 	auditStore *sqlstore.Store
 	threeds    *threeDSService
@@ -83,21 +47,24 @@ type Server struct {
 	closeOnce  sync.Once
 	closeErr   error
 	grpc       *grpc.Server
+
+	recoverUnary  grpc.UnaryServerInterceptor
+	recoverStream grpc.StreamServerInterceptor
 }
 
-// Options replace parts of the server, for tests and later stages.
+// Options adjust a server beyond its config.
 type Options struct {
-	Auditor    Auditor
-	Authorizer Authorizer
+	// Now is the policy's clock (aws:CurrentTime); nil means time.Now.
+	Now func() time.Time
 }
 
 // New opens the store and the backends and builds the gRPC server. The
 // caller must Close it.
 func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, backends: map[string]backends.Backend{},
-		principals: map[string]string{}, actions: actions}
+		principals: map[principalKey]string{}}
 	for _, m := range cfg.Principals {
-		s.principals[m.Identity] = m.ARN
+		s.principals[principalKey{m.source(), m.Identity}] = m.ARN
 	}
 	tlsCfg, err := serverTLS(cfg.TLS)
 	if err != nil {
@@ -118,26 +85,20 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 			return nil, err
 		}
 		s.backends[bc.Name] = b
+		logCapabilities(log, bc.Name, b)
 	}
-	s.keys = keyring.New(store, s.backends, keyring.Options{ARN: cfg.KeyARN, Refresh: cfg.KeyRefresh})
-	s.authz, s.auditor = opts.Authorizer, opts.Auditor
-	if s.authz == nil {
-		types := map[string]string{}
-		for _, bc := range cfg.Backends {
-			types[bc.Name] = bc.Type
-		}
-		s.authz = &policyAuthorizer{admins: cfg.Admins, auditors: cfg.Auditors, backendTypes: types, now: time.Now}
-	}
-	if s.auditor == nil && !cfg.Audit.Disabled {
+	s.keys = keyring.New(store, s.backends, keyring.Options{ARN: cfg.KeyARN, Refresh: cfg.KeyRefresh, MaxStale: cfg.KeyMaxStale})
+	s.authz = newAuthorizer(cfg, opts.Now)
+	s.rec = logAuditor{log: log}
+	if !cfg.Audit.Disabled {
 		if s.chain, s.auditStore, err = s.openAudit(ctx); err != nil {
 			s.Close()
 			return nil, err
 		}
-		s.auditor = s.chain
+		s.rec = s.chain
 	}
-	if s.auditor == nil {
-		s.auditor = logAuditor{log: log}
-	}
+	s.recoverUnary = recovery.UnaryServerInterceptor(s.recoveryOption())
+	s.recoverStream = recovery.StreamServerInterceptor(s.recoveryOption())
 	s.grpc = grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(tlsCfg)),
 		grpc.ChainUnaryInterceptor(s.unary),
@@ -158,8 +119,27 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 	pb.RegisterThreeDSServiceServer(s.grpc, s.threeds)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
-	reflection.Register(s.grpc)
+	if !cfg.DisableReflection {
+		reflection.Register(s.grpc)
+	}
 	return s, nil
+}
+
+// newAuthorizer is the policy stage as the config sets it up.
+func newAuthorizer(cfg *Config, now func() time.Time) *policyAuthorizer {
+	if now == nil {
+		now = time.Now
+	}
+	types := map[string]string{}
+	for _, bc := range cfg.Backends {
+		types[bc.Name] = bc.Type
+	}
+	own := map[string]bool{cfg.Audit.SigningKey: true}
+	for _, k := range cfg.OwnKeys {
+		own[k] = true
+	}
+	return &policyAuthorizer{admins: cfg.Admins, auditors: cfg.Auditors, adopters: cfg.Adopters,
+		own: own, backendTypes: types, now: now}
 }
 
 // Keyring is the server's key registry (used by the demo setup).

@@ -25,24 +25,9 @@ type threeDSService struct {
 
 func (ts *threeDSService) CreateAcsSession(ctx context.Context, req *pb.CreateAcsSessionRequest) (*pb.CreateAcsSessionResponse, error) {
 	c := callOf(ctx)
-	v, h, err := ts.s.use(ctx, c, req.KeyId, 0, keys.SignVerify, true, func(k *keys.Key) error {
-		switch {
-		case k.Spec == keys.ECCNISTP256:
-			c.Algorithm = string(keys.ECDSASHA256) // ES256
-		case k.Spec.IsRSA():
-			c.Algorithm = string(keys.RSASSAPSSSHA256) // PS256
-		default:
-			return kgerr.Errorf(kgerr.FailedPrecondition, "key %q is %s; ACS signed content needs ECC_NIST_P256 (ES256) or RSA (PS256)", k.Name, k.Spec)
-		}
-		c.MessageType = string(keys.Digest)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	// Creating a session signs with the key, so it needs kms:Sign too.
-	if err := ts.s.authorizeAlso(ctx, c, "kms:Sign"); err != nil {
-		return nil, err
+	v, h, k := c.version, c.handle, c.Key.Key
+	if k.Spec != keys.ECCNISTP256 && !k.Spec.IsRSA() {
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q is %s; ACS signed content needs ECC_NIST_P256 (ES256) or RSA (PS256)", k.Name, k.Spec)
 	}
 	if len(v.CertChain) == 0 {
 		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q version %d has no certificate chain; import one with `keygate keys import-cert`", req.KeyId, v.Number)
@@ -89,28 +74,14 @@ func (ts *threeDSService) EncryptChallengeResponse(ctx context.Context, req *pb.
 
 func (ts *threeDSService) DecryptSdkEncData(ctx context.Context, req *pb.DecryptSdkEncDataRequest) (*pb.DecryptSdkEncDataResponse, error) {
 	c := callOf(ctx)
-	var also string
-	v, h, err := ts.s.use(ctx, c, req.KeyId, 0, "", false, func(k *keys.Key) error {
-		switch {
-		case k.Usage == keys.EncryptDecrypt && k.Spec.IsRSA():
-			c.Algorithm, also = string(keys.RSAESOAEPSHA256), "kms:Decrypt"
-		case k.Usage == keys.KeyAgreement && k.Spec == keys.ECCNISTP256:
-			c.Algorithm, also = string(keys.ECDH), "kms:DeriveSharedSecret"
-		default:
-			return kgerr.Errorf(kgerr.FailedPrecondition, "key %q is %s %s; sdkEncData needs an RSA ENCRYPT_DECRYPT or ECC_NIST_P256 KEY_AGREEMENT key", k.Name, k.Spec, k.Usage)
-		}
-		// The DS ID is the Concat KDF's PartyVInfo: ECDH-ES needs it, and
-		// RSA-OAEP has no use for it.
-		if len(req.DsId) > 64 || (k.Usage == keys.KeyAgreement && req.DsId == "") {
-			return kgerr.Errorf(kgerr.InvalidArgument, "ds_id must be 1 to 64 characters for an EC DS key (and is unused with RSA)")
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+	v, h, k := c.version, c.handle, c.Key.Key
+	if !(k.Usage == keys.EncryptDecrypt && k.Spec.IsRSA()) && !(k.Usage == keys.KeyAgreement && k.Spec == keys.ECCNISTP256) {
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q is %s %s; sdkEncData needs an RSA ENCRYPT_DECRYPT or ECC_NIST_P256 KEY_AGREEMENT key", k.Name, k.Spec, k.Usage)
 	}
-	if err := ts.s.authorizeAlso(ctx, c, also); err != nil {
-		return nil, err
+	// The DS ID is the Concat KDF's PartyVInfo: ECDH-ES needs it, and
+	// RSA-OAEP has no use for it.
+	if len(req.DsId) > 64 || (k.Usage == keys.KeyAgreement && req.DsId == "") {
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "ds_id must be 1 to 64 characters for an EC DS key (and is unused with RSA)")
 	}
 	dd, err := threeds.DecryptSdkEncData(ctx, h, req.DsId, req.Jwe)
 	if err != nil {
@@ -119,16 +90,13 @@ func (ts *threeDSService) DecryptSdkEncData(ctx context.Context, req *pb.Decrypt
 	return &pb.DecryptSdkEncDataResponse{DeviceData: dd, KeyVersion: v.Number}, nil
 }
 
-// challenge authorizes a CReq/CRes call on the session key and returns the
-// session manager.
+// challenge returns the session manager for a CReq/CRes call (the
+// pipeline authorized it on the session key).
 func (ts *threeDSService) challenge(ctx context.Context, id string) (*threeds.Sessions, error) {
 	if len(id) == 0 || len(id) > 64 {
 		return nil, kgerr.Errorf(kgerr.InvalidArgument, "session_id is required")
 	}
 	callOf(ctx).Detail = "session " + id
-	if _, _, err := ts.s.use(ctx, callOf(ctx), ts.s.cfg.ThreeDS.SessionKey, 0, keys.EncryptDecrypt, false, nil); err != nil {
-		return nil, err
-	}
 	return ts.sessions(ctx)
 }
 
@@ -168,19 +136,6 @@ func (ts *threeDSService) ttl(seconds uint32) time.Duration {
 		return ts.s.cfg.ThreeDS.SessionTTL
 	}
 	return time.Duration(seconds) * time.Second
-}
-
-// authorizeAlso checks a second action a call implies (creating an ACS
-// session signs, so it needs kms:Sign as well). The call's decision stays
-// the first one's unless this one denies.
-func (s *Server) authorizeAlso(ctx context.Context, c *Call, action string) error {
-	second := *c
-	second.Action = action
-	if err := s.authz.Authorize(ctx, &second); err != nil {
-		c.Decision, c.Sid = second.Decision, second.Sid
-		return err
-	}
-	return nil
 }
 
 // sweep deletes expired sessions every interval until ctx ends. Every

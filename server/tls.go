@@ -3,8 +3,10 @@ package server
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
+	"time"
 )
 
 // serverTLS is TLS 1.3 only, with a client certificate required and
@@ -19,13 +21,48 @@ func serverTLS(c TLSConfig) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tls.Config{
+	cfg := &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    pool,
 		NextProtos:   []string{"h2"},
-	}, nil
+	}
+	if c.CRLFile != "" {
+		cas, err := loadCerts(c.ClientCA)
+		if err != nil {
+			return nil, err
+		}
+		crl, err := newCRLChecker(c.CRLFile, cas, time.Now)
+		if err != nil {
+			return nil, err
+		}
+		cfg.VerifyPeerCertificate = crl.verify
+	}
+	return cfg, nil
+}
+
+// loadCerts reads every certificate of a PEM file.
+func loadCerts(file string) ([]*x509.Certificate, error) {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("tls: CA: %w", err)
+	}
+	var out []*x509.Certificate
+	for {
+		var b *pem.Block
+		if b, raw = pem.Decode(raw); b == nil {
+			return out, nil
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("tls: CA %s: %w", file, err)
+		}
+		out = append(out, cert)
+	}
 }
 
 // ClientTLS is the client side of keygate's mTLS, for the CLI and tests.

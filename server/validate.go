@@ -4,12 +4,14 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"slices"
+	"strings"
 
 	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/policy"
 )
 
-// Limits on request fields, KMS's where KMS has one.
+// Limits on request fields that fields.go does not bound by itself.
 const (
 	maxEncContextBytes = 8192 // all keys and values together
 	maxEncContextPairs = 64
@@ -80,10 +82,16 @@ func checkEncContext(ec map[string]string, alg keys.EncryptionAlgorithm) error {
 	if len(ec) > maxEncContextPairs {
 		return kgerr.Errorf(kgerr.InvalidArgument, "encryption_context has %d pairs; at most %d", len(ec), maxEncContextPairs)
 	}
+	if err := policy.CheckEncryptionContext(ec); err != nil {
+		return err
+	}
 	size := 0
 	for k, v := range ec {
 		if k == "" {
 			return kgerr.Errorf(kgerr.InvalidArgument, "encryption_context has an empty key")
+		}
+		if strings.HasPrefix(k, keys.ReservedPrefix) {
+			return kgerr.Errorf(kgerr.InvalidArgument, "encryption_context keys starting with %q are reserved", keys.ReservedPrefix)
 		}
 		size += len(k) + len(v)
 	}

@@ -55,6 +55,11 @@ func OpenReadOnly(ctx context.Context, dsn string) (*Store, error) {
 // Verify verifies the store at dsn against the checkpoint public key in
 // PEM, with no server: keygate audit verify --offline.
 func Verify(ctx context.Context, dsn string, publicKeyPEM []byte) (*audit.Report, error) {
+	return VerifyWith(ctx, dsn, publicKeyPEM, audit.VerifyOptions{})
+}
+
+// VerifyWith is Verify plus the witnesses and the newest checkpoint's age.
+func VerifyWith(ctx context.Context, dsn string, publicKeyPEM []byte, o audit.VerifyOptions) (*audit.Report, error) {
 	v, err := audit.ParsePublicKeyPEM(publicKeyPEM)
 	if err != nil {
 		return nil, err
@@ -64,7 +69,7 @@ func Verify(ctx context.Context, dsn string, publicKeyPEM []byte) (*audit.Report
 		return nil, err
 	}
 	defer s.Close()
-	return audit.Verify(ctx, s, v)
+	return audit.VerifyWith(ctx, s, v, o)
 }
 
 // redact drops a password from a URL DSN for error messages.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -95,10 +96,12 @@ func (s *Store) Records(ctx context.Context, q audit.Query) ([]audit.Record, err
 	return out, nil
 }
 
+const checkpointCols = "seq, head, time_ns, key_id, signature, counter, prev"
+
 // Checkpoints implements audit.Store.
 func (s *Store) Checkpoints(ctx context.Context, from, to uint64) ([]audit.Checkpoint, error) {
 	rows, err := s.db.QueryContext(ctx, s.d.rebind(
-		"SELECT seq, head, time_ns, key_id, signature FROM audit_checkpoints WHERE seq >= ? AND seq <= ? ORDER BY seq, time_ns, id"),
+		"SELECT "+checkpointCols+" FROM audit_checkpoints WHERE seq >= ? AND seq <= ? ORDER BY seq, time_ns, id"),
 		int64(min(from, 1<<63-1)), int64(min(to, 1<<63-1)))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: query checkpoints: %w", err)
@@ -106,18 +109,45 @@ func (s *Store) Checkpoints(ctx context.Context, from, to uint64) ([]audit.Check
 	defer rows.Close()
 	var out []audit.Checkpoint
 	for rows.Next() {
-		var c audit.Checkpoint
-		var seq, ns int64
-		var head []byte
-		if err := rows.Scan(&seq, &head, &ns, &c.KeyID, &c.Signature); err != nil {
+		c, err := scanCheckpoint(rows)
+		if err != nil {
 			return nil, fmt.Errorf("sqlstore: query checkpoints: %w", err)
 		}
-		c.Seq, c.Time = uint64(seq), time.Unix(0, ns).UTC()
-		copy(c.Head[:], head)
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlstore: query checkpoints: %w", err)
 	}
 	return out, nil
+}
+
+// LastCheckpoint implements audit.Store.
+func (s *Store) LastCheckpoint(ctx context.Context) (audit.Checkpoint, error) {
+	rows, err := s.db.QueryContext(ctx,
+		"SELECT "+checkpointCols+" FROM audit_checkpoints WHERE counter > 0 ORDER BY counter DESC LIMIT 1")
+	if err != nil {
+		return audit.Checkpoint{}, fmt.Errorf("sqlstore: newest checkpoint: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return audit.Checkpoint{}, rows.Err()
+	}
+	c, err := scanCheckpoint(rows)
+	if err != nil {
+		return audit.Checkpoint{}, fmt.Errorf("sqlstore: newest checkpoint: %w", err)
+	}
+	return c, rows.Close()
+}
+
+func scanCheckpoint(rows *sql.Rows) (audit.Checkpoint, error) {
+	var c audit.Checkpoint
+	var seq, ns, counter int64
+	var head, prev []byte
+	if err := rows.Scan(&seq, &head, &ns, &c.KeyID, &c.Signature, &counter, &prev); err != nil {
+		return c, err
+	}
+	c.Seq, c.Time, c.Counter = uint64(seq), time.Unix(0, ns).UTC(), uint64(counter)
+	copy(c.Head[:], head)
+	copy(c.Prev[:], prev)
+	return c, nil
 }

@@ -15,8 +15,15 @@ var sqliteDialect = dialect{
 		`CREATE INDEX IF NOT EXISTS audit_events_principal ON audit_events (principal, seq)`,
 		`CREATE TABLE IF NOT EXISTS audit_checkpoints (id INTEGER PRIMARY KEY AUTOINCREMENT,
 			seq INTEGER NOT NULL, head BLOB NOT NULL, time_ns INTEGER NOT NULL, key_id TEXT NOT NULL,
-			signature BLOB NOT NULL)`,
+			signature BLOB NOT NULL, counter INTEGER NOT NULL DEFAULT 0, prev BLOB)`,
 		`CREATE INDEX IF NOT EXISTS audit_checkpoints_seq ON audit_checkpoints (seq)`,
+	},
+	// Stores made before checkpoints chained lack the two columns; SQLite
+	// has no ADD COLUMN IF NOT EXISTS, so migrate asks first.
+	hasColumn: `SELECT COUNT(*) FROM pragma_table_info('audit_checkpoints') WHERE name = 'counter'`,
+	chainColumns: []string{
+		`ALTER TABLE audit_checkpoints ADD COLUMN counter INTEGER NOT NULL DEFAULT 0`,
+		`ALTER TABLE audit_checkpoints ADD COLUMN prev BLOB`,
 	},
 	// BEGIN IMMEDIATE (the _txlock DSN parameter) already holds the write lock.
 	lockHead: `SELECT seq, hash, base_seq, base_hash FROM audit_head WHERE id = 1`,
@@ -35,8 +42,13 @@ var postgresDialect = dialect{
 		`CREATE INDEX IF NOT EXISTS audit_events_principal ON audit_events (principal, seq)`,
 		`CREATE TABLE IF NOT EXISTS audit_checkpoints (id BIGSERIAL PRIMARY KEY,
 			seq BIGINT NOT NULL, head BYTEA NOT NULL, time_ns BIGINT NOT NULL, key_id TEXT NOT NULL,
-			signature BYTEA NOT NULL)`,
+			signature BYTEA NOT NULL, counter BIGINT NOT NULL DEFAULT 0, prev BYTEA)`,
 		`CREATE INDEX IF NOT EXISTS audit_checkpoints_seq ON audit_checkpoints (seq)`,
+	},
+	hasColumn: `SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'audit_checkpoints' AND column_name = 'counter' AND table_schema = current_schema()`,
+	chainColumns: []string{
+		`ALTER TABLE audit_checkpoints ADD COLUMN counter BIGINT NOT NULL DEFAULT 0`,
+		`ALTER TABLE audit_checkpoints ADD COLUMN prev BYTEA`,
 	},
 	lockHead:    `SELECT seq, hash, base_seq, base_hash FROM audit_head WHERE id = 1 FOR UPDATE`,
 	migrateLock: `SELECT pg_advisory_xact_lock(7163001)`,

@@ -163,6 +163,9 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("sqlstore: migrate: %s: %w", firstLine(q), err)
 		}
 	}
+	if err := s.migrateChain(ctx, tx); err != nil {
+		return err
+	}
 	var zero [32]byte
 	if _, err := tx.ExecContext(ctx, s.d.rebind(
 		"INSERT INTO audit_head (id, seq, hash, base_seq, base_hash) VALUES (1, 0, ?, 0, ?) ON CONFLICT (id) DO NOTHING"),
@@ -171,6 +174,25 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
+	}
+	return nil
+}
+
+// migrateChain adds the checkpoint chain's columns to a store made before
+// checkpoints chained, and the index that keeps one checkpoint per counter.
+func (s *Store) migrateChain(ctx context.Context, tx *sql.Tx) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, s.d.hasColumn).Scan(&n); err != nil {
+		return fmt.Errorf("sqlstore: migrate: checkpoint columns: %w", err)
+	}
+	stmts := []string{`CREATE UNIQUE INDEX IF NOT EXISTS audit_checkpoints_counter ON audit_checkpoints (counter) WHERE counter > 0`}
+	if n == 0 {
+		stmts = append(s.d.chainColumns, stmts...)
+	}
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("sqlstore: migrate: %s: %w", firstLine(q), err)
+		}
 	}
 	return nil
 }
@@ -229,12 +251,14 @@ const eventCols = 9
 
 // dialect holds what differs between SQLite and PostgreSQL.
 type dialect struct {
-	name        string
-	schema      []string
-	lockHead    string // reads the head row and locks it for the transaction
-	migrateLock string
-	numbered    bool // placeholders are $1, $2...
-	dmlInWith   bool // WITH x AS (INSERT ...) UPDATE ... is one statement
+	name         string
+	schema       []string
+	lockHead     string // reads the head row and locks it for the transaction
+	migrateLock  string
+	numbered     bool     // placeholders are $1, $2...
+	dmlInWith    bool     // WITH x AS (INSERT ...) UPDATE ... is one statement
+	hasColumn    string   // counts audit_checkpoints' counter column (0 or 1)
+	chainColumns []string // add the checkpoint chain's columns to an older store
 }
 
 func (d *dialect) ph(i int) string {

@@ -97,13 +97,47 @@ func (s *Store) lockHead(ctx context.Context, tx *sql.Tx) (base, head audit.Head
 	return base, head, nil
 }
 
-// AddCheckpoint implements audit.Store.
+// AddCheckpoint implements audit.Store. A chained checkpoint is inserted
+// under the head lock, after checking that it continues the newest one, so
+// two replicas signing at once cannot fork the checkpoint chain (the
+// unique index on counter backs this up).
 func (s *Store) AddCheckpoint(ctx context.Context, c audit.Checkpoint) error {
-	_, err := s.db.ExecContext(ctx, s.d.rebind(
-		"INSERT INTO audit_checkpoints (seq, head, time_ns, key_id, signature) VALUES (?, ?, ?, ?, ?)"),
-		int64(c.Seq), c.Head[:], c.Time.UnixNano(), c.KeyID, c.Signature)
+	if s.lockHeadStmt == nil {
+		return errors.New("sqlstore: add checkpoint: the store was opened read-only")
+	}
+	unlock, err := s.lockWrites(ctx)
 	if err != nil {
+		return fmt.Errorf("sqlstore: add checkpoint: %w", err)
+	}
+	defer unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: add checkpoint: %w", err)
+	}
+	defer tx.Rollback()
+	if c.Counter > 0 {
+		if _, _, err := s.lockHead(ctx, tx); err != nil {
+			return fmt.Errorf("sqlstore: add checkpoint: %w", err)
+		}
+		var newest int64
+		if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(counter), 0) FROM audit_checkpoints").Scan(&newest); err != nil {
+			return fmt.Errorf("sqlstore: add checkpoint: %w", err)
+		}
+		if uint64(newest) != c.Counter-1 {
+			return fmt.Errorf("sqlstore: add checkpoint %d (newest stored: %d): %w", c.Counter, newest, audit.ErrCheckpointRace)
+		}
+	}
+	var prev []byte
+	if c.Counter > 0 {
+		prev = c.Prev[:]
+	}
+	if _, err := tx.ExecContext(ctx, s.d.rebind(
+		"INSERT INTO audit_checkpoints (seq, head, time_ns, key_id, signature, counter, prev) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+		int64(c.Seq), c.Head[:], c.Time.UnixNano(), c.KeyID, c.Signature, int64(c.Counter), prev); err != nil {
 		return fmt.Errorf("sqlstore: add checkpoint at seq %d: %w", c.Seq, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: add checkpoint at seq %d: commit: %w", c.Seq, err)
 	}
 	return nil
 }

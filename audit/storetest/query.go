@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -93,6 +94,41 @@ func testCheckpoints(t *testing.T, open func(*testing.T) audit.Store) {
 	}
 	if got, _ := s.Checkpoints(ctx, 3, 5); len(got) != 2 {
 		t.Fatalf("Checkpoints(3,5) returned %d, want 2", len(got))
+	}
+}
+
+// testCheckpointChain: a chained checkpoint is stored only after its
+// predecessor, the newest is LastCheckpoint, and a second #n (another
+// replica's) is refused with ErrCheckpointRace.
+func testCheckpointChain(t *testing.T, open func(*testing.T) audit.Store) {
+	s := opened(t, open)
+	ctx := context.Background()
+	if c, err := s.LastCheckpoint(ctx); err != nil || c.Counter != 0 {
+		t.Fatalf("empty store: LastCheckpoint = #%d, %v", c.Counter, err)
+	}
+	h := appendN(t, s, 3, "k", "p", "OK", time.Now())
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	legacy := audit.Checkpoint{Seq: 1, Head: [32]byte{1}, Time: at, KeyID: "kid", Signature: []byte{1}}
+	first := audit.Checkpoint{Counter: 1, Seq: 2, Head: [32]byte{2}, Time: at, KeyID: "kid", Signature: []byte{2}}
+	second := audit.Checkpoint{Counter: 2, Prev: first.Hash(), Seq: 3, Head: h.Hash, Time: at, KeyID: "kid", Signature: []byte{3}}
+	if err := s.AddCheckpoint(ctx, second); !errors.Is(err, audit.ErrCheckpointRace) {
+		t.Fatalf("#2 before #1: %v, want ErrCheckpointRace", err)
+	}
+	for _, c := range []audit.Checkpoint{legacy, first, second} {
+		if err := s.AddCheckpoint(ctx, c); err != nil {
+			t.Fatalf("AddCheckpoint #%d: %v", c.Counter, err)
+		}
+	}
+	if err := s.AddCheckpoint(ctx, second); !errors.Is(err, audit.ErrCheckpointRace) {
+		t.Fatalf("a second #2: %v, want ErrCheckpointRace", err)
+	}
+	got, err := s.LastCheckpoint(ctx)
+	if err != nil || got.Hash() != second.Hash() || string(got.Signature) != "\x03" {
+		t.Fatalf("LastCheckpoint = %+v, %v; want #2 exactly", got, err)
+	}
+	all, err := s.Checkpoints(ctx, 0, 1<<62)
+	if err != nil || len(all) != 3 || all[0].Counter != 0 || all[1].Prev != [32]byte{} || all[2].Prev != first.Hash() {
+		t.Fatalf("Checkpoints = %+v, %v", all, err)
 	}
 }
 

@@ -34,6 +34,7 @@ func Run(t *testing.T, newDB NewDB) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"QueryFilters", testQueryFilters},
 		{"Checkpoints", testCheckpoints},
+		{"CheckpointChain", testCheckpointChain},
 		{"Prune", testPrune},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newDB(t)) })

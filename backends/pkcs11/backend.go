@@ -1,3 +1,5 @@
+//go:build cgo
+
 package pkcs11
 
 import (
@@ -6,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	p11 "github.com/miekg/pkcs11"
 
 	"github.com/keygate/keygate/backends"
 )
@@ -18,6 +22,9 @@ type Backend struct {
 	mod  *module
 	api  api
 	pool *pool
+	caps caps
+	// cloudHSM selects the CloudHSM profile (cloudhsm.go).
+	cloudHSM bool
 
 	closeOnce sync.Once
 	// rawOAEP is set once the token has refused OAEP with SHA-256.
@@ -50,6 +57,18 @@ func Open(ctx context.Context, name string, cfg Config) (*Backend, error) {
 		mod.release()
 		return nil, fmt.Errorf("backend %q (pkcs11): %w", name, err)
 	}
+	info, err := b.api.GetTokenInfo(slot)
+	if err != nil {
+		mod.release()
+		return nil, fmt.Errorf("backend %q (pkcs11): C_GetTokenInfo: %w", name, err)
+	}
+	b.cloudHSM = isCloudHSM(cfg.Vendor, info)
+	if b.caps, err = readCaps(b.api, slot); err != nil {
+		mod.release()
+		return nil, fmt.Errorf("backend %q (pkcs11): %s: %w", name, cfg.tokenName(), err)
+	}
+	// A token without OAEP decrypts with raw RSA and the padding is removed in Go.
+	b.rawOAEP.Store(!b.caps.has(p11.CKM_RSA_PKCS_OAEP, p11.CKF_DECRYPT))
 	b.pool = newPool(b, slot, cfg.MaxSessions, cfg.SessionWait)
 	b.pool.mu.Lock()
 	err = b.pool.loginLocked()

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package pkcs11
 
 import (
@@ -31,6 +33,10 @@ type Config struct {
 	// fails with ResourceExhausted (default 5s); the caller's deadline
 	// still applies.
 	SessionWait time.Duration `yaml:"session_wait"`
+	// Vendor selects a profile of vendor rules: "cloudhsm" (AWS CloudHSM
+	// Client SDK 5, see cloudhsm.go), "generic" (none), or empty to detect
+	// CloudHSM from the token's description.
+	Vendor string `yaml:"vendor"`
 }
 
 const (
@@ -71,6 +77,11 @@ func (c *Config) validate() error {
 	}
 	if c.SessionWait < 0 {
 		errs = append(errs, fmt.Errorf("session_wait: %s is negative", c.SessionWait))
+	}
+	switch c.Vendor {
+	case vendorAuto, vendorCloudHSM, vendorGeneric:
+	default:
+		errs = append(errs, fmt.Errorf("vendor %q: want cloudhsm or generic (or leave it out to detect)", c.Vendor))
 	}
 	if c.MaxSessions == 0 {
 		c.MaxSessions = defaultMaxSessions

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package pkcs11
 
 import (
@@ -45,6 +47,9 @@ func specSize(s keys.Spec) int {
 func (b *Backend) CreateKey(ctx context.Context, req backends.CreateRequest) (string, error) {
 	if !req.Spec.Valid() || !req.Spec.Allows(req.Usage) {
 		return "", kgerr.Errorf(kgerr.InvalidArgument, "key spec %s does not allow key usage %s", req.Spec, req.Usage)
+	}
+	if err := b.canCreate(backends.KeyKind{Spec: req.Spec, Usage: req.Usage}); err != nil {
+		return "", err
 	}
 	// Every capability is spelled out: token defaults differ (SoftHSM2
 	// lets a new AES key sign and an HMAC key encrypt).
@@ -94,13 +99,13 @@ func (b *Backend) CreateKey(ctx context.Context, req backends.CreateRequest) (st
 			pub := append(public, p11.NewAttribute(p11.CKA_EC_PARAMS, oid))
 			pub = append(pub, pubUse(sv, false)...)
 			_, _, err = b.api.GenerateKeyPair(s, []*p11.Mechanism{p11.NewMechanism(p11.CKM_EC_KEY_PAIR_GEN, nil)},
-				pub, append(secret, use(sv, false, ka)...))
+				b.profileTemplate(pub), b.profileTemplate(append(secret, use(sv, false, ka)...)))
 		case req.Spec.IsRSA():
 			pub := append(public, p11.NewAttribute(p11.CKA_MODULUS_BITS, specSize(req.Spec)),
 				p11.NewAttribute(p11.CKA_PUBLIC_EXPONENT, []byte{1, 0, 1}))
 			pub = append(pub, pubUse(sv, ed)...)
 			_, _, err = b.api.GenerateKeyPair(s, []*p11.Mechanism{p11.NewMechanism(p11.CKM_RSA_PKCS_KEY_PAIR_GEN, nil)},
-				pub, append(secret, use(sv, ed, false)...))
+				b.profileTemplate(pub), b.profileTemplate(append(secret, use(sv, ed, false)...)))
 		case req.Spec == keys.SymmetricDefault:
 			tmpl := append(secret, p11.NewAttribute(p11.CKA_CLASS, p11.CKO_SECRET_KEY),
 				p11.NewAttribute(p11.CKA_KEY_TYPE, p11.CKK_AES), p11.NewAttribute(p11.CKA_VALUE_LEN, 32))

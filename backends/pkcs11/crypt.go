@@ -1,3 +1,5 @@
+//go:build cgo
+
 package pkcs11
 
 import (
@@ -38,11 +40,22 @@ func (k *Key) Encrypt(ctx context.Context, alg keys.EncryptionAlgorithm, plainte
 		}
 		return out, nil
 	}
-	iv := make([]byte, gcmIVSize)
-	rand.Read(iv)
+	if err := k.b.canDo("Encrypt with AES-GCM", p11.CKM_AES_GCM, p11.CKF_ENCRYPT); err != nil {
+		return nil, err
+	}
 	aad := backends.ContextAAD(encCtx)
 	var sealed []byte
 	err := k.do(ctx, "encrypt", func(s p11.SessionHandle, h p11.ObjectHandle) error {
+		// A fresh IV per attempt (the pool may retry on another session).
+		// CloudHSM takes no IV from the application: it wants a zeroed
+		// buffer and writes the IV it generated into it ("Supported
+		// mechanisms for the PKCS #11 library for AWS CloudHSM Client SDK
+		// 5", annotation [1]:
+		// https://docs.aws.amazon.com/cloudhsm/latest/userguide/pkcs11-mechanisms.html).
+		iv := make([]byte, gcmIVSize)
+		if !k.b.cloudHSM {
+			rand.Read(iv)
+		}
 		params := p11.NewGCMParams(iv, aad, gcmTagSize*8)
 		defer params.Free()
 		if err := k.b.api.EncryptInit(s, []*p11.Mechanism{p11.NewMechanism(p11.CKM_AES_GCM, params)}, h); err != nil {
@@ -52,17 +65,23 @@ func (k *Key) Encrypt(ctx context.Context, alg keys.EncryptionAlgorithm, plainte
 		if err != nil {
 			return fmt.Errorf("C_Encrypt: %w", err)
 		}
-		// CloudHSM generates the IV itself and writes it into the params.
-		if used := params.IV(); !bytes.Equal(used, iv) {
-			if len(used) != gcmIVSize {
-				return fmt.Errorf("token used a %d-byte GCM IV", len(used))
-			}
-			copy(iv, used)
+		// The IV the token used, read back from the parameters it may
+		// have written.
+		used := params.IV()
+		switch {
+		case len(used) != gcmIVSize:
+			return fmt.Errorf("token used a %d-byte GCM IV", len(used))
+		case k.b.cloudHSM && bytes.Equal(used, make([]byte, gcmIVSize)):
+			// Never let a ciphertext out under a fixed IV.
+			return fmt.Errorf("token did not write the GCM IV it generated")
 		}
-		sealed = append(append(make([]byte, 0, gcmIVSize+len(ct)), iv...), ct...)
+		sealed = append(append(make([]byte, 0, gcmIVSize+len(ct)), used...), ct...)
 		return nil
 	})
-	return sealed, err
+	if err != nil {
+		return nil, err
+	}
+	return sealed, nil
 }
 
 // Decrypt reverses Encrypt in the token.
@@ -72,6 +91,9 @@ func (k *Key) Decrypt(ctx context.Context, alg keys.EncryptionAlgorithm, ciphert
 	}
 	if k.spec.IsRSA() {
 		return k.decryptOAEP(ctx, ciphertext)
+	}
+	if err := k.b.canDo("Decrypt with AES-GCM", p11.CKM_AES_GCM, p11.CKF_DECRYPT); err != nil {
+		return nil, err
 	}
 	if len(ciphertext) < gcmIVSize+gcmTagSize {
 		return nil, decryptFailed(fmt.Errorf("blob of %d bytes", len(ciphertext)))
@@ -89,6 +111,9 @@ func (k *Key) decryptOAEP(ctx context.Context, ciphertext []byte) ([]byte, error
 	size := k.public.(*rsa.PublicKey).Size()
 	if len(ciphertext) != size {
 		return nil, decryptFailed(fmt.Errorf("RSA ciphertext of %d bytes", len(ciphertext)))
+	}
+	if k.b.rawOAEP.Load() && !k.b.caps.has(p11.CKM_RSA_X_509, p11.CKF_DECRYPT) {
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "token %s lacks CKM_RSA_PKCS_OAEP and CKM_RSA_X_509: Decrypt with %s is not possible there", k.b.name, keys.RSAESOAEPSHA256)
 	}
 	if !k.b.rawOAEP.Load() {
 		plain, initErr, err := k.decrypt(ctx, mechOAEP, ciphertext)

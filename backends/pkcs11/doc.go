@@ -47,8 +47,15 @@
 // CKM_RSA_X_509 in the token and removes the padding in constant time in Go
 // (oaep.go). Encryption under RSA uses the cached public key. AES-256-GCM
 // blobs are iv || ciphertext || tag with backends.ContextAAD as AAD; the IV
-// is drawn in Go unless the token writes its own into the parameters (as
-// CloudHSM does). HMAC is CKM_SHA{256,384,512}_HMAC; ECDH is
-// CKM_ECDH1_DERIVE with CKD_NULL into a session object that is read and
-// destroyed at once.
+// is drawn in Go, except on CloudHSM, which wants a zeroed buffer and
+// writes its own IV into it (cloudhsm.go). HMAC is CKM_SHA{256,384,512}_HMAC;
+// ECDH is CKM_ECDH1_DERIVE with CKD_NULL into a session object that is read
+// and destroyed at once (refused on CloudHSM, which has no CKD_NULL).
+//
+// # What the token can do
+//
+// At Open the backend reads the token's mechanism list and info (caps.go).
+// A key spec or an operation whose mechanism the token lacks is refused
+// with FailedPrecondition naming the mechanism, and Capabilities reports
+// the summary that keygated logs at start and `keygated qualify` checks.
 package pkcs11

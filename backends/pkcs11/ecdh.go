@@ -1,3 +1,5 @@
+//go:build cgo
+
 package pkcs11
 
 import (
@@ -24,6 +26,12 @@ func (k *Key) DeriveSharedSecret(ctx context.Context, peer *ecdh.PublicKey) ([]b
 	}
 	if peer == nil || peer.Curve() != want {
 		return nil, kgerr.Errorf(kgerr.InvalidArgument, "peer public key: not on the curve of key spec %s", k.spec)
+	}
+	if k.b.cloudHSM {
+		return nil, k.b.errCloudHSMECDH(k.spec)
+	}
+	if err := k.b.canDo("DeriveSharedSecret", p11.CKM_ECDH1_DERIVE, p11.CKF_DERIVE); err != nil {
+		return nil, err
 	}
 	size := specSize(k.spec)
 	mech := []*p11.Mechanism{p11.NewMechanism(p11.CKM_ECDH1_DERIVE,

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package pkcs11
 
 import (
@@ -31,6 +33,8 @@ type Key struct {
 	class  uint // CKO_PRIVATE_KEY or CKO_SECRET_KEY
 	public crypto.PublicKey
 	obj    atomic.Pointer[object]
+	// prov is what Open learned about the key's origin and size.
+	prov backends.Provenance
 }
 
 // object is a cached handle and the module generation it is valid in.
@@ -45,6 +49,10 @@ func (k *Key) ID() string               { return k.id }
 func (k *Key) Spec() keys.Spec          { return k.spec }
 func (k *Key) Usage() keys.Usage        { return k.usage }
 func (k *Key) Public() crypto.PublicKey { return k.public }
+
+// Provenance is the key's origin attributes and how its size was
+// established, read at Open.
+func (k *Key) Provenance() backends.Provenance { return k.prov }
 
 // Open finds the key's object by CKA_ID, checks its type, size and
 // capabilities against spec and usage, and caches the handle and the
@@ -167,11 +175,16 @@ func (k *Key) check(s p11.SessionHandle, h p11.ObjectHandle) error {
 	var size []byte
 	if sizeAttr != 0 {
 		got, err := k.b.api.GetAttributeValue(s, h, []*p11.Attribute{p11.NewAttribute(sizeAttr, nil)})
-		if err != nil {
+		switch {
+		case sizeAttr == p11.CKA_VALUE_LEN && rv(err) == p11.CKR_ATTRIBUTE_TYPE_INVALID:
+			// Some tokens do not keep CKA_VALUE_LEN on secret keys: as 0, below.
+		case err != nil:
 			return fmt.Errorf("C_GetAttributeValue: %w", err)
+		default:
+			size = got[0].Value
 		}
-		size = got[0].Value
 	}
+	k.prov.SizeFrom = attrName(sizeAttr)
 	mismatch := func(what string) error {
 		return kgerr.Errorf(kgerr.FailedPrecondition, "pkcs11 backend %q: key %s is not %s %s: %s",
 			k.b.name, k.id, k.spec, k.usage, what)
@@ -187,12 +200,57 @@ func (k *Key) check(s p11.SessionHandle, h p11.ObjectHandle) error {
 		return mismatch("it is on another curve")
 	case k.spec.IsRSA() && new(big.Int).SetBytes(size).BitLen() != specSize(k.spec):
 		return mismatch(fmt.Sprintf("its modulus has %d bits", new(big.Int).SetBytes(size).BitLen()))
+	case !k.spec.IsEC() && !k.spec.IsRSA() && ulong(size) == 0:
+		// The token will not say (opencryptoki and others report 0 for
+		// some secret keys): the type matched, so the declared spec stands,
+		// and the provenance says so.
+		k.prov.SizeFrom = "the declared spec " + string(k.spec) + " (the token reports CKA_VALUE_LEN 0)"
 	case !k.spec.IsEC() && !k.spec.IsRSA() && int(ulong(size)) != specSize(k.spec):
 		return mismatch(fmt.Sprintf("its CKA_VALUE_LEN is %d", ulong(size)))
-	case !canDo:
+	}
+	if !canDo {
 		return mismatch("the token does not allow that usage")
 	}
+	return k.checkOrigin(s, h)
+}
+
+// checkOrigin refuses a key that could leave the token (issue 11, defect
+// 1: an adopted key must be CKA_SENSITIVE and not CKA_EXTRACTABLE) and
+// records CKA_LOCAL, CKA_NEVER_EXTRACTABLE and CKA_ALWAYS_SENSITIVE, which
+// tell a key generated in the token from one imported into it.
+func (k *Key) checkOrigin(s p11.SessionHandle, h p11.ObjectHandle) error {
+	flag := func(a uint) (value, known bool) {
+		got, err := k.b.api.GetAttributeValue(s, h, []*p11.Attribute{p11.NewAttribute(a, nil)})
+		if err != nil || len(got) != 1 || len(got[0].Value) == 0 {
+			return false, false
+		}
+		return got[0].Value[0] != 0, true
+	}
+	sensitive, okS := flag(p11.CKA_SENSITIVE)
+	extractable, okE := flag(p11.CKA_EXTRACTABLE)
+	if !okS || !okE || !sensitive || extractable {
+		return kgerr.Errorf(kgerr.FailedPrecondition,
+			"pkcs11 backend %q: key %s can leave the token (CKA_SENSITIVE=%t, CKA_EXTRACTABLE=%t): keygate uses only keys that are sensitive and not extractable",
+			k.b.name, k.id, sensitive && okS, extractable || !okE)
+	}
+	k.prov.Known = true
+	k.prov.Local, _ = flag(p11.CKA_LOCAL)
+	k.prov.NeverExtractable, _ = flag(p11.CKA_NEVER_EXTRACTABLE)
+	k.prov.AlwaysSensitive, _ = flag(p11.CKA_ALWAYS_SENSITIVE)
 	return nil
+}
+
+// attrName names the size attributes in provenance records.
+func attrName(a uint) string {
+	switch a {
+	case p11.CKA_EC_PARAMS:
+		return "CKA_EC_PARAMS"
+	case p11.CKA_MODULUS:
+		return "CKA_MODULUS"
+	case p11.CKA_VALUE_LEN:
+		return "CKA_VALUE_LEN"
+	}
+	return "no attribute"
 }
 
 // capability is the attribute a key's usage needs set on its private or

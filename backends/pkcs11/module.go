@@ -1,3 +1,5 @@
+//go:build cgo
+
 package pkcs11
 
 import (
@@ -13,6 +15,8 @@ import (
 type api interface {
 	GetSlotList(tokenPresent bool) ([]uint, error)
 	GetTokenInfo(slotID uint) (p11.TokenInfo, error)
+	GetMechanismList(slotID uint) ([]*p11.Mechanism, error)
+	GetMechanismInfo(slotID uint, m []*p11.Mechanism) (p11.MechanismInfo, error)
 	OpenSession(slotID uint, flags uint) (p11.SessionHandle, error)
 	CloseSession(sh p11.SessionHandle) error
 	GetSessionInfo(sh p11.SessionHandle) (p11.SessionInfo, error)

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package pkcs11
 
 import (
@@ -30,6 +32,9 @@ func (k *Key) Sign(ctx context.Context, alg keys.SigningAlgorithm, digest []byte
 		mech = mechRSAPKCS
 		prefix := digestInfo[len(digest)]
 		in = append(append(make([]byte, 0, len(prefix)+len(digest)), prefix...), digest...)
+	}
+	if err := k.b.canDo("Sign with "+string(alg), mech[0].Mechanism, p11.CKF_SIGN); err != nil {
+		return nil, err
 	}
 	var sig []byte
 	err := k.do(ctx, "sign", func(s p11.SessionHandle, h p11.ObjectHandle) (err error) {
@@ -96,6 +101,9 @@ func (k *Key) MAC(ctx context.Context, alg keys.MacAlgorithm, msg []byte) ([]byt
 		return nil, kgerr.Errorf(kgerr.InvalidArgument, "MAC algorithm %q is not valid for key spec %s", alg, k.spec)
 	}
 	mech := mechHMAC[alg]
+	if err := k.b.canDo(string(alg), mech[0].Mechanism, p11.CKF_SIGN); err != nil {
+		return nil, err
+	}
 	var mac []byte
 	err := k.do(ctx, "MAC", func(s p11.SessionHandle, h p11.ObjectHandle) (err error) {
 		mac, err = k.signOnce(s, h, mech, msg)

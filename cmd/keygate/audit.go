@@ -153,7 +153,8 @@ func filterVar(fs *flag.FlagSet) *filterFlags {
 		result:    fs.String("result", "", "only this result: OK or a gRPC code name such as PermissionDenied"),
 		kind:      fs.String("kind", "", "only this kind: call, key.created, policy.changed, server.started, audit.read, ..."),
 	}
-	fs.StringVar(f.key, "key", "", "the same as --key-name (here not the client key file)")
+	fs.StringVar(f.key, "key-id", "", "the same as --key-name")
+	fs.StringVar(f.key, "key", "", "deprecated: use --key-id")
 	return f
 }
 
@@ -197,7 +198,7 @@ func eventRow(ev *pb.AuditEvent, sep string) string {
 		dash(ev.Principal), dash(ev.Action), key, dash(ev.Result), dash(ev.Decision)}
 	s := cols[0]
 	for _, c := range cols[1:] {
-		s += sep + c
+		s += sep + sanitizeText(c) // caller-chosen text: never a raw newline, tab or escape
 	}
 	return s
 }

@@ -96,16 +96,16 @@ func testAuditEvents(t *testing.T, c *cli) {
 	tomorrow := time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)
 
 	var list struct{ Events []auditEvent }
-	decode(t, c.ok("", "--output", "json", "audit", "events", "--key", "cli-audit-csv", "--action", "kms:Sign",
+	decode(t, c.ok("", "--output", "json", "audit", "events", "--key-id", "cli-audit-csv", "--action", "kms:Sign",
 		"--since", today, "--until", tomorrow), &list)
 	if len(list.Events) != 2 {
 		t.Fatalf("audit events --key cli-audit-csv --action kms:Sign: %d events, want 2: %+v", len(list.Events), list.Events)
 	}
-	if decode(t, c.ok("", "--output", "json", "audit", "events", "--key", "cli-audit-csv", "--until", today), &list); len(list.Events) != 0 {
+	if decode(t, c.ok("", "--output", "json", "audit", "events", "--key-id", "cli-audit-csv", "--until", today), &list); len(list.Events) != 0 {
 		t.Errorf("audit events --until today (midnight UTC): %+v", list.Events)
 	}
 
-	out := c.ok("", "--output", "csv", "audit", "events", "--key", "cli-audit-csv", "--action", "kms:Sign", "--page-size", "1")
+	out := c.ok("", "--output", "csv", "audit", "events", "--key-id", "cli-audit-csv", "--action", "kms:Sign", "--page-size", "1")
 	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 	if err != nil || len(rows) != 3 || !slices.Equal(rows[0], eventColumns) {
 		t.Fatalf("audit events --output csv: %v\n%s", err, out)
@@ -129,14 +129,14 @@ func testAuditEvents(t *testing.T, c *cli) {
 		t.Errorf("CSV row 2 has no error text: %q", rows[2])
 	}
 
-	out = c.ok("", "--output", "csv", "audit", "events", "--key", "cli-audit-csv", "--page-size", "1", "--limit", "1")
+	out = c.ok("", "--output", "csv", "audit", "events", "--key-id", "cli-audit-csv", "--page-size", "1", "--limit", "1")
 	if rows, err := csv.NewReader(strings.NewReader(out)).ReadAll(); err != nil || len(rows) != 2 {
 		t.Errorf("audit events --output csv --limit 1: %v\n%s", err, out)
 	}
 
 	// tail -f --output csv: the header, then rows as they come.
 	first, _ := strconv.ParseUint(col(rows[1], "seq"), 10, 64)
-	out = c.ok("", "--output", "csv", "audit", "tail", "--follow", "--key", "cli-audit-csv", "--after-seq", fmt.Sprint(first-1), "--max-events", "1")
+	out = c.ok("", "--output", "csv", "audit", "tail", "--follow", "--key-id", "cli-audit-csv", "--after-seq", fmt.Sprint(first-1), "--max-events", "1")
 	if rows, err := csv.NewReader(strings.NewReader(out)).ReadAll(); err != nil || len(rows) != 2 || col(rows[1], "seq") != fmt.Sprint(first) {
 		t.Errorf("audit tail --output csv: %v\n%s", err, out)
 	}
@@ -253,7 +253,7 @@ func TestEventCSV(t *testing.T) {
 		got[name] = rows[1][i]
 	}
 	for name, want := range map[string]string{"seq": "7", "time": "2026-11-23T10:00:00.000000005Z", "error": ev.Error,
-		"detail": ev.Detail, "latency_ns": "1500000", "encryption_context": `{"a,b":"cd","purpose":"ab"}`,
+		"detail": `line 1\nline 2`, "latency_ns": "1500000", "encryption_context": `{"a,b":"cd","purpose":"ab"}`,
 		"hash": "dead", "prev_hash": "", "key_version": "0"} {
 		if got[name] != want {
 			t.Errorf("column %s = %q, want %q", name, got[name], want)

@@ -20,8 +20,9 @@ var eventColumns = []string{"seq", "time", "kind", "replica", "principal", "cert
 	"algorithm", "decision", "sid", "result", "error", "latency_ns", "encryption_context",
 	"correlation_id", "detail", "prev_hash", "hash"}
 
-// eventCSV writes events as RFC 4180 rows (encoding/csv quotes commas,
-// quotes and newlines), flushed after each batch so a tail shows at once.
+// eventCSV writes events as RFC 4180 rows (encoding/csv quotes commas and
+// quotes; csvCell escapes control characters and defuses formulas),
+// flushed after each batch so a tail shows at once.
 type eventCSV struct{ w *csv.Writer }
 
 func newEventCSV(w io.Writer) (*eventCSV, error) {
@@ -55,15 +56,21 @@ func eventRecord(ev *pb.AuditEvent) []string {
 			m[f.Key] = f.ValueHmac
 		}
 		b, _ := json.Marshal(m) // a map of strings always marshals; keys sorted
-		ec = string(b)
+		ec = string(escapeJSON(b))
 	}
 	latency := ""
 	if ev.Latency != nil {
 		latency = fmt.Sprint(ev.Latency.AsDuration().Nanoseconds())
 	}
-	return []string{fmt.Sprint(ev.Seq), ev.Time.AsTime().UTC().Format(time.RFC3339Nano), ev.Kind, ev.Replica,
+	row := []string{fmt.Sprint(ev.Seq), ev.Time.AsTime().UTC().Format(time.RFC3339Nano), ev.Kind, ev.Replica,
 		ev.Principal, ev.CertSubject, ev.CertSerial, ev.CertUri, ev.Peer, ev.Action, ev.KeyName,
 		fmt.Sprint(ev.KeyVersion), ev.BackendKeyId, ev.BackendRequestId, ev.Algorithm, ev.Decision, ev.Sid,
 		ev.Result, ev.Error, latency, ec, ev.CorrelationId, ev.Detail,
 		hex.EncodeToString(ev.PrevHash), hex.EncodeToString(ev.Hash)}
+	for i := range row {
+		if eventColumns[i] != "encryption_context" { // JSON, escaped already
+			row[i] = csvCell(row[i])
+		}
+	}
+	return row
 }

@@ -26,17 +26,31 @@ var auditVerifyCommands = []*command{
 			"public key (from `keygate audit checkpoint-key`), trusting nothing else:\n" +
 			"  keygate audit verify --db keygate.db --checkpoint-key audit-key.pem\n" +
 			"  keygate audit verify --db postgres://auditor@db/keygate --checkpoint-key audit-key.pem\n" +
-			"  keygate audit verify --archive audit-2026-11.jsonl --checkpoint-key audit-key.pem",
+			"  keygate audit verify --archive audit-2026-11.jsonl --checkpoint-key audit-key.pem\n" +
+			"Offline, --witness-file and --witness-s3 compare the store with the checkpoints\n" +
+			"published outside it (a store older than its witness was rolled back), and\n" +
+			"--max-age flags a newest checkpoint older than that (interval plus slack):\n" +
+			"  keygate audit verify --db keygate.db --checkpoint-key audit-key.pem \\\n" +
+			"    --witness-s3 s3://acme-keygate-witness/prod/ --max-age 2m",
 		setup: func(fs *flag.FlagSet) action {
 			db := fs.String("db", "", "verify this store offline: a SQLite file or a postgres:// DSN (opened read-only)")
 			archive := fs.String("archive", "", "verify this exported archive offline (\"-\" = stdin)")
 			keyFile := fs.String("checkpoint-key", "", "checkpoint public key (PEM) for --db or --archive")
 			offline := fs.Bool("offline", false, "never ask the server: refuse unless --db or --archive is given")
+			var w witnessFlags
+			w.setup(fs)
 			return func(ctx context.Context, e *env, _ []string) error {
 				if *offline && *db == "" && *archive == "" {
 					return usageErr("--offline needs --db DSN or --archive FILE, and --checkpoint-key PEM")
 				}
-				resp, err := e.verifyLog(ctx, *db, *archive, *keyFile)
+				if w.set() && *db == "" {
+					return usageErr("--witness-file, --witness-s3 and --max-age go with --db (online, the server uses its configured witnesses)")
+				}
+				opts, err := w.options(ctx)
+				if err != nil {
+					return err
+				}
+				resp, err := e.verifyLog(ctx, *db, *archive, *keyFile, opts)
 				if err != nil {
 					return err
 				}
@@ -115,7 +129,7 @@ var auditVerifyCommands = []*command{
 }
 
 // verifyLog verifies online, or offline when db or archive is set.
-func (e *env) verifyLog(ctx context.Context, db, archive, keyFile string) (*pb.VerifyLogResponse, error) {
+func (e *env) verifyLog(ctx context.Context, db, archive, keyFile string, opts audit.VerifyOptions) (*pb.VerifyLogResponse, error) {
 	if db == "" && archive == "" {
 		if keyFile != "" {
 			return nil, usageErr("--checkpoint-key goes with --db or --archive")
@@ -135,7 +149,7 @@ func (e *env) verifyLog(ctx context.Context, db, archive, keyFile string) (*pb.V
 	}
 	var r *audit.Report
 	if db != "" {
-		r, err = sqlstore.Verify(ctx, db, pemKey)
+		r, err = sqlstore.VerifyWith(ctx, db, pemKey, opts)
 	} else {
 		var v *audit.Verifier
 		if v, err = audit.ParsePublicKeyPEM(pemKey); err != nil {

@@ -21,7 +21,7 @@ func BenchmarkSignCommand(b *testing.B) {
 	if err := os.WriteFile(m, []byte("benchmark message"), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	args := []string{"--addr", env.Addr, "--ca", ca, "--cert", cert, "--key", key, "sign", "acs-signing", "--message-file", m}
+	args := []string{"--addr", env.Addr, "--ca", ca, "--cert", cert, "--client-key", key, "sign", "acs-signing", "--message-file", m}
 	var out, errOut bytes.Buffer
 	b.ResetTimer()
 	for b.Loop() {

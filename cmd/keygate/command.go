@@ -113,11 +113,9 @@ k=v per flag (repeat it for more pairs); the value is everything after the
 first "=", commas included. Times (--since, --until) are RFC 3339, a date
 YYYY-MM-DD (midnight UTC), or a duration ago such as 90m.
 
---key is the client's private key file, except after the verbs that name a
-key with it (policy simulate, audit events/tail, 3ds create-session,
-3ds decrypt-sdk-enc-data: there it is the key NAME, like --key-id). So give
-the client key before the verb (keygate --key FILE VERB ...), as
---client-key FILE anywhere, or in KEYGATE_KEY.
+A key is named as the positional NAME or --key-id NAME, as in aws kms; the
+client's own private key file is --client-key FILE (or KEYGATE_KEY). The old
+--key spelling of either still works, with a one-line deprecation notice.
 `
 
 const exitText = `exit codes:
@@ -182,9 +180,5 @@ func printCommand(w io.Writer, c *command) {
 		fmt.Fprint(w, "\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if fs.Lookup("key") != nil {
-		fmt.Fprintf(w, "\nAfter this verb --key is the key NAME, not the client key file: give that\n"+
-			"before the verb (keygate --key FILE %s ...), as --client-key FILE,\nor in KEYGATE_KEY.\n", c.path)
-	}
-	fmt.Fprint(w, "\nGlobal flags (--addr --ca --cert --key/--client-key --output --timeout) and exit codes: keygate help\n")
+	fmt.Fprint(w, "\nGlobal flags (--addr --ca --cert --client-key --output --timeout) and exit codes: keygate help\n")
 }

@@ -1,13 +1,11 @@
 package main
 
 import (
+	"context"
 	"io"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-
+	"github.com/keygate/keygate/client"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
-	"github.com/keygate/keygate/server"
 )
 
 // env is what a running verb sees: the global flags, the standard streams
@@ -17,30 +15,28 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	stdinUsed      bool
-	conn           *grpc.ClientConn
+	conn           *client.Client
 }
 
-// dial connects over mutual TLS. A client certificate is required: the
-// server refuses a handshake without one, so say so before trying.
-func (e *env) dial() (*grpc.ClientConn, error) {
+// dial connects over mutual TLS with the client package, the one client
+// code path keygate's Go callers use too. A client certificate is
+// required: the server refuses a handshake without one, so say so before
+// trying.
+func (e *env) dial() (*client.Client, error) {
 	if e.conn != nil {
 		return e.conn, nil
 	}
 	for _, f := range []struct{ flag, env, val string }{
 		{"--addr", "KEYGATE_ADDR", e.g.addr}, {"--ca", "KEYGATE_CA", e.g.ca},
-		{"--cert", "KEYGATE_CERT", e.g.cert}, {"--key", "--client-key or KEYGATE_KEY", e.g.key},
+		{"--cert", "KEYGATE_CERT", e.g.cert}, {"--client-key", "KEYGATE_KEY", e.g.key},
 	} {
 		if f.val == "" {
 			return nil, usageErr("%s (or %s) is required", f.flag, f.env)
 		}
 	}
-	cfg, err := server.ClientTLS(e.g.ca, e.g.cert, e.g.key)
+	conn, err := client.Dial(context.Background(), e.g.addr, client.WithTLSFiles(e.g.ca, e.g.cert, e.g.key))
 	if err != nil {
 		return nil, usageErr("%v", err)
-	}
-	conn, err := grpc.NewClient(e.g.addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
-	if err != nil {
-		return nil, usageErr("--addr %q: %v", e.g.addr, err)
 	}
 	e.conn = conn
 	return conn, nil
@@ -51,7 +47,7 @@ func (e *env) crypto() (pb.CryptoServiceClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pb.NewCryptoServiceClient(conn), nil
+	return conn.Crypto, nil
 }
 
 // call dials a service with client and makes one call with it.
@@ -69,7 +65,7 @@ func (e *env) admin() (pb.KeyAdminServiceClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pb.NewKeyAdminServiceClient(conn), nil
+	return conn.Admin, nil
 }
 
 func (e *env) policy() (pb.PolicyServiceClient, error) {
@@ -77,7 +73,7 @@ func (e *env) policy() (pb.PolicyServiceClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pb.NewPolicyServiceClient(conn), nil
+	return conn.Policy, nil
 }
 
 func (e *env) audit() (pb.AuditServiceClient, error) {
@@ -85,7 +81,7 @@ func (e *env) audit() (pb.AuditServiceClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pb.NewAuditServiceClient(conn), nil
+	return conn.Audit, nil
 }
 
 func (e *env) threeDS() (pb.ThreeDSServiceClient, error) {
@@ -93,7 +89,7 @@ func (e *env) threeDS() (pb.ThreeDSServiceClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pb.NewThreeDSServiceClient(conn), nil
+	return conn.ThreeDS, nil
 }
 
 func (e *env) json() bool { return e.g.output == "json" }

@@ -51,7 +51,7 @@ func testRefused(t *testing.T, h *harness.Env) {
 		t.Fatal(err)
 	}
 	c = newCLI(t, h, "admin")
-	c.base = append(c.base, "--cert", filepath.Join(dir, "admin.pem"), "--key", filepath.Join(dir, "admin-key.pem"))
+	c.base = append(c.base, "--cert", filepath.Join(dir, "admin.pem"), "--client-key", filepath.Join(dir, "admin-key.pem"))
 	_, errOut, code := c.run("", "keys", "list")
 	if code != exitDenied || !strings.HasPrefix(errOut, "keygate: Unavailable: ") || !strings.Contains(errOut, "tls: ") {
 		t.Errorf("a certificate from another CA: exit %d, %q; want exit %d and a refused certificate", code, errOut, exitDenied)
@@ -166,8 +166,8 @@ func TestCommandTable(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	if run([]string{"help", "3ds", "create-session"}, nil, &out, &out); !strings.Contains(out.String(), "--key is the key NAME") {
-		t.Errorf("3ds create-session help does not say what --key is:\n%s", out.String())
+	if run([]string{"help", "3ds", "create-session"}, nil, &out, &out); !strings.Contains(out.String(), "--key-id") {
+		t.Errorf("3ds create-session help does not name --key-id:\n%s", out.String())
 	}
 }
 

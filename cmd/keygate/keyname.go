@@ -6,16 +6,16 @@ import (
 	"strings"
 )
 
-// keyNameFlags let a verb take its key NAME as a positional argument, as
-// --key NAME (the issues' spelling) or as --key-id NAME (KMS's). Declaring
-// --key on the verb shadows the global --key (the client key file) after
-// the verb only; see helpText for the rule.
+// keyNameFlags let a verb take its key NAME as a positional argument or
+// as --key-id NAME (KMS's spelling). --key NAME still works after these
+// verbs, with a deprecation notice: before the verb, --key was the client
+// key file, and a flag should mean one thing.
 type keyNameFlags struct{ key, keyID *string }
 
 func keyNameVar(fs *flag.FlagSet, what string) *keyNameFlags {
 	return &keyNameFlags{
-		key:   fs.String("key", "", what+" NAME, instead of the positional NAME (here not the client key file)"),
-		keyID: fs.String("key-id", "", "the same as --key"),
+		key:   fs.String("key", "", "deprecated: use --key-id"),
+		keyID: fs.String("key-id", "", what+" NAME, instead of the positional NAME"),
 	}
 }
 
@@ -30,7 +30,7 @@ func (k *keyNameFlags) name(args []string) (string, error) {
 	}
 	switch len(names) {
 	case 0:
-		return "", usageErr("the key NAME is required: as an argument, --key NAME or --key-id NAME")
+		return "", usageErr("the key NAME is required: as an argument or --key-id NAME")
 	case 1:
 		return names[0], nil
 	}

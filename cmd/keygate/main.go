@@ -32,8 +32,8 @@ func newGlobals(getenv func(string) string) *globals {
 
 // register declares the global flags on fs; the current values are the
 // defaults, so values parsed before the verb carry over. A name the verb
-// already declared is the verb's own: only --key is, in the verbs that
-// name a key with it, and --client-key stays for the client key file.
+// already declared is the verb's own: only the deprecated --key is, in
+// the verbs that once named a key with it.
 func (g *globals) register(fs *flag.FlagSet) {
 	str := func(p *string, name, usage string) {
 		if fs.Lookup(name) == nil {
@@ -43,8 +43,8 @@ func (g *globals) register(fs *flag.FlagSet) {
 	str(&g.addr, "addr", "keygated address host:port (env KEYGATE_ADDR)")
 	str(&g.ca, "ca", "CA certificate file (PEM) the server's certificate must chain to (env KEYGATE_CA)")
 	str(&g.cert, "cert", "client certificate file (PEM) (env KEYGATE_CERT)")
-	str(&g.key, "key", "client private key file (PEM) (env KEYGATE_KEY); after some verbs the key NAME, see above")
-	str(&g.key, "client-key", "client private key file (PEM), the same as --key before the verb")
+	str(&g.key, "client-key", "client private key file (PEM) (env KEYGATE_KEY)")
+	str(&g.key, "key", "deprecated: use --client-key")
 	str(&g.output, "output", "output format: table (for people), json (for scripts), csv (audit events and tail)")
 	if fs.Lookup("timeout") == nil {
 		fs.DurationVar(&g.timeout, "timeout", g.timeout, "deadline for the whole command")
@@ -86,6 +86,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	act := cmd.setup(fs)
+	verbKey := fs.Lookup("key") != nil
 	g.register(fs)
 	pos, err := parseInterspersed(fs, rest[n:])
 	if errors.Is(err, flag.ErrHelp) {
@@ -95,6 +96,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return report(stderr, usageErr("%v; run 'keygate %s -h'", err, cmd.path))
 	}
+	deprecations(stderr, cmd.path, visited(top, "key") || (!verbKey && visited(fs, "key")), verbKey && visited(fs, "key"))
 	if lo, hi := cmd.argCounts(); len(pos) < lo || len(pos) > hi {
 		return report(stderr, usageErr("usage: keygate %s; run 'keygate %s -h'", cmd.synopsis(), cmd.path))
 	}
@@ -113,6 +115,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{g: g, stdin: stdin, stdout: stdout, stderr: stderr}
 	defer e.close()
 	return report(stderr, e.diagnose(ctx, act(ctx, e, pos)))
+}
+
+// deprecations says, once each, that an old spelling of --key was used:
+// each flag now means one thing, as in `aws kms`.
+func deprecations(w io.Writer, verb string, clientKey, keyName bool) {
+	if clientKey {
+		fmt.Fprintln(w, "keygate: --key FILE is deprecated: use --client-key FILE (or KEYGATE_KEY)")
+	}
+	if keyName {
+		fmt.Fprintf(w, "keygate: %s --key NAME is deprecated: use --key-id NAME or the positional NAME\n", verb)
+	}
 }
 
 // parseInterspersed parses flags that may come before, between or after the

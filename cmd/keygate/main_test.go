@@ -20,7 +20,7 @@ type cli struct {
 
 func newCLI(t *testing.T, env *harness.Env, identity string) *cli {
 	ca, cert, key := env.TLSFiles(identity)
-	return &cli{t: t, env: env, base: []string{"--addr", env.Addr, "--ca", ca, "--cert", cert, "--key", key}, dir: t.TempDir()}
+	return &cli{t: t, env: env, base: []string{"--addr", env.Addr, "--ca", ca, "--cert", cert, "--client-key", key}, dir: t.TempDir()}
 }
 
 // run runs keygate with stdin and args after the global flags.
@@ -36,7 +36,7 @@ func (c *cli) ok(stdin string, args ...string) string {
 	c.t.Helper()
 	out, errOut, code := c.run(stdin, args...)
 	if code != 0 {
-		c.t.Fatalf("keygate %s: exit %d: %s", strings.Join(args, " "), code, errOut)
+		c.t.Fatalf("keygate %s: exit %d: %s%s", strings.Join(args, " "), code, errOut, out)
 	}
 	return out
 }
@@ -98,4 +98,27 @@ func TestCLI(t *testing.T) {
 	}
 	t.Run("refused", func(t *testing.T) { testRefused(t, env) })
 	t.Run("env", func(t *testing.T) { testEnvDefaults(t, env) })
+	t.Run("deprecated", func(t *testing.T) { testDeprecatedKeyFlags(t, env) })
+}
+
+// testDeprecatedKeyFlags: --key still works in both old meanings, each
+// with one line saying what to type instead.
+func testDeprecatedKeyFlags(t *testing.T, env *harness.Env) {
+	ca, cert, key := env.TLSFiles("admin")
+	var out, errb bytes.Buffer
+	code := run([]string{"--addr", env.Addr, "--ca", ca, "--cert", cert, "--key", key, "keys", "public-key", "acs-signing"},
+		nil, &out, &errb)
+	if code != 0 || !strings.Contains(out.String(), "BEGIN PUBLIC KEY") ||
+		errb.String() != "keygate: --key FILE is deprecated: use --client-key FILE (or KEYGATE_KEY)\n" {
+		t.Fatalf("--key FILE before the verb: exit %d, stderr %q", code, errb.String())
+	}
+	c := newCLI(t, env, "admin")
+	stdout, stderr, code := c.run("", "--output", "json", "audit", "events", "--key", "acs-signing", "--limit", "1")
+	if code != 0 || !strings.Contains(stdout, "acs-signing") ||
+		stderr != "keygate: audit events --key NAME is deprecated: use --key-id NAME or the positional NAME\n" {
+		t.Fatalf("audit events --key NAME: exit %d, stderr %q", code, stderr)
+	}
+	if _, stderr, code := c.run("", "audit", "events", "--key-id", "acs-signing", "--limit", "1"); code != 0 || stderr != "" {
+		t.Fatalf("audit events --key-id: exit %d, stderr %q", code, stderr)
+	}
 }

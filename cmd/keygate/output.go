@@ -27,7 +27,7 @@ func (e *env) printJSON(m proto.Message, files map[string]string) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(e.stdout, "%s\n", out)
+	_, err = fmt.Fprintf(e.stdout, "%s\n", escapeJSON(out))
 	return err
 }
 
@@ -41,7 +41,7 @@ func (e *env) printJSONLine(m proto.Message) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(e.stdout, "%s\n", out)
+	_, err = fmt.Fprintf(e.stdout, "%s\n", escapeJSON(out))
 	return err
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/keygate/keygate/policy"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 )
 
@@ -161,6 +162,9 @@ func (e *env) readPolicy(flagName, path string) (string, error) {
 	}
 	if !json.Valid(b) {
 		return "", usageErr("--%s %s is not JSON", flagName, path)
+	}
+	for _, w := range policy.Warnings(b) {
+		fmt.Fprintf(e.stderr, "keygate: warning: %s: %s\n", path, sanitizeText(w.String()))
 	}
 	return string(b), nil
 }

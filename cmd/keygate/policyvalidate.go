@@ -24,11 +24,11 @@ var policyValidateCommands = []*command{
 				if err != nil {
 					return err
 				}
-				problems := policy.Validate(doc)
+				problems, warnings := policy.Validate(doc), policy.Warnings(doc)
 				if e.json() {
-					err = printProblemsJSON(e, args[0], problems)
+					err = printProblemsJSON(e, args[0], problems, warnings)
 				} else {
-					err = printProblems(e, args[0], problems)
+					err = printProblems(e, args[0], problems, warnings)
 				}
 				if err != nil || len(problems) == 0 {
 					return err
@@ -38,13 +38,18 @@ var policyValidateCommands = []*command{
 		}},
 }
 
-func printProblems(e *env, file string, problems []policy.Problem) error {
+func printProblems(e *env, file string, problems, warnings []policy.Problem) error {
+	for _, w := range warnings {
+		if _, err := fmt.Fprintf(e.stdout, "%s: warning: %s\n", sanitizeText(file), sanitizeText(w.String())); err != nil {
+			return err
+		}
+	}
 	if len(problems) == 0 {
 		_, err := fmt.Fprintln(e.stdout, "valid")
 		return err
 	}
 	for _, p := range problems {
-		if _, err := fmt.Fprintf(e.stdout, "%s: %s\n", file, p); err != nil {
+		if _, err := fmt.Fprintf(e.stdout, "%s: %s\n", sanitizeText(file), sanitizeText(p.String())); err != nil {
 			return err
 		}
 	}
@@ -53,7 +58,7 @@ func printProblems(e *env, file string, problems []policy.Problem) error {
 
 // printProblemsJSON prints {"file", "valid", "problems": [...]}, with
 // statement -1 for a problem of the document itself.
-func printProblemsJSON(e *env, file string, problems []policy.Problem) error {
+func printProblemsJSON(e *env, file string, problems, warnings []policy.Problem) error {
 	type problem struct {
 		Statement int    `json:"statement"`
 		Sid       string `json:"sid"`
@@ -64,9 +69,13 @@ func printProblemsJSON(e *env, file string, problems []policy.Problem) error {
 		File     string    `json:"file"`
 		Valid    bool      `json:"valid"`
 		Problems []problem `json:"problems"`
-	}{File: file, Valid: len(problems) == 0, Problems: []problem{}}
+		Warnings []problem `json:"warnings"`
+	}{File: file, Valid: len(problems) == 0, Problems: []problem{}, Warnings: []problem{}}
 	for _, p := range problems {
 		out.Problems = append(out.Problems, problem{p.Statement, p.Sid, p.Element, p.Message})
+	}
+	for _, p := range warnings {
+		out.Warnings = append(out.Warnings, problem{p.Statement, p.Sid, p.Element, p.Message})
 	}
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {

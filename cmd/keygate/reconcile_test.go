@@ -94,10 +94,14 @@ func startKMSSession(t *testing.T, opts harness.Options) *kmsSession {
 	}
 	bucket := t.TempDir() // the trail's bucket, served by s3server; the trail's prefix is org/
 	s.trailDir = filepath.Join(bucket, "org")
-	t.Setenv("AWS_ENDPOINT_URL_S3", s3server.New(t, "trail-bucket", bucket).URL)
 	if _, err := srv.WriteCloudTrail(s.trailDir); err != nil {
 		t.Fatal(err)
 	}
+	s3 := s3server.New(t)
+	if err := s3.PutDir("trail-bucket", bucket); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ENDPOINT_URL_S3", s3.URL)
 	// The compliance team's own credentials for CloudTrail.
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIACOMPLIANCE000001")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "compliance")

@@ -47,7 +47,7 @@ func test3DS(t *testing.T, c *cli) {
 	acsTransID := "8a880dc0-d2d2-4067-bcb1-b08d1690b26e"
 	// Issue 6's spelling: --key is the key NAME after the verb (the client
 	// key file went before it, in c.base).
-	decode(t, c.ok("", "--output", "json", "3ds", "create-session", "--key", "acs-signing", "--acs-trans-id", acsTransID,
+	decode(t, c.ok("", "--output", "json", "3ds", "create-session", "--key-id", "acs-signing", "--acs-trans-id", acsTransID,
 		"--acs-url", "https://acs.example/challenge", "--sdk-ephem-pub-key", c.file("sdk-jwk.json", []byte(jwk)),
 		"--sdk-reference-number", sdkRef, "--enc", "A128CBC-HS256"), &sess)
 
@@ -116,7 +116,7 @@ func test3DS(t *testing.T, c *cli) {
 	}
 	obj, _ = enc.Encrypt([]byte(device))
 	sdkEnc, _ := obj.CompactSerialize()
-	if got := c.ok(sdkEnc, "3ds", "decrypt-sdk-enc-data", "--key", "ds-enc", "--jwe-file", "-", "--ds-id", "A000000802"); got != device+"\n" {
+	if got := c.ok(sdkEnc, "3ds", "decrypt-sdk-enc-data", "--key-id", "ds-enc", "--jwe-file", "-", "--ds-id", "A000000802"); got != device+"\n" {
 		t.Errorf("3ds decrypt-sdk-enc-data = %q, want %q", got, device)
 	}
 	var dd struct {
@@ -137,22 +137,22 @@ func test3DSKeyFlag(t *testing.T, c *cli, jwk string) {
 		"--sdk-ephem-pub-key-file", "-", "--sdk-reference-number", "ref"}
 	c.fails(exitState, "keygate: FailedPrecondition: ", jwk, append([]string{"3ds", "create-acs-session", "acs-signing-rsa"}, args...)...)
 	c.fails(exitUsage, "keygate: two key names given (acs-signing, acs-signing-rsa)", jwk,
-		append([]string{"3ds", "create-session", "acs-signing", "--key", "acs-signing-rsa"}, args...)...)
+		append([]string{"3ds", "create-session", "acs-signing", "--key-id", "acs-signing-rsa"}, args...)...)
 	c.fails(exitUsage, "keygate: the key NAME is required", jwk, append([]string{"3ds", "create-session"}, args...)...)
 
-	// The client key after the verb: --client-key, as --key means the name.
+	// The client key after the verb: --client-key.
 	noKey := *c
 	noKey.base = slices.Clone(c.base[:len(c.base)-2])
-	if c.base[len(c.base)-2] != "--key" {
-		t.Fatalf("the test's global flags end %q, want --key FILE", c.base[len(c.base)-2:])
+	if c.base[len(c.base)-2] != "--client-key" {
+		t.Fatalf("the test's global flags end %q, want --client-key FILE", c.base[len(c.base)-2:])
 	}
-	out := noKey.ok(jwk, append([]string{"--output", "json", "3ds", "create-session", "--key", "acs-signing",
+	out := noKey.ok(jwk, append([]string{"--output", "json", "3ds", "create-session", "--key-id", "acs-signing",
 		"--client-key", c.base[len(c.base)-1]}, args...)...)
 	if !strings.Contains(out, `"session_id"`) {
 		t.Errorf("3ds create-session with --client-key after the verb: %s", out)
 	}
-	noKey.fails(exitUsage, "keygate: --key (or --client-key or KEYGATE_KEY) is required", jwk,
-		append([]string{"3ds", "create-session", "--key", "acs-signing"}, args...)...)
+	noKey.fails(exitUsage, "keygate: --client-key (or KEYGATE_KEY) is required", jwk,
+		append([]string{"3ds", "create-session", "--key-id", "acs-signing"}, args...)...)
 }
 
 func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

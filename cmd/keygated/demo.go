@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -101,9 +100,8 @@ func setupToken(dir string) (module string, err error) {
 		return module, nil // initialised by an earlier run
 	}
 	pin, soPIN := randomHex(8), randomHex(8)
-	cmd := exec.Command("softhsm2-util", "--init-token", "--free", "--label", demoToken, "--pin", pin, "--so-pin", soPIN)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("softhsm2-util --init-token: %v: %s", err, strings.TrimSpace(string(out)))
+	if err := initDemoToken(module, demoToken, pin, soPIN); err != nil {
+		return "", fmt.Errorf("init token %s: %w", demoToken, err)
 	}
 	return module, os.WriteFile(pinFile, []byte(pin), 0o600)
 }
@@ -171,6 +169,8 @@ audit:
   context_secret_file: %q
   checkpoint_every: 1000
   checkpoint_interval: 1m
+  witness:
+    file: %q
 store:
   driver: sqlite
   dsn: %q
@@ -185,7 +185,7 @@ backends:
 log:
   level: info
   format: text
-`, demoAccount, filepath.Join(dir, "audit-secret"), filepath.Join(dir, "keygate.db"), module, demoToken, filepath.Join(dir, "pin"))
+`, demoAccount, filepath.Join(dir, "audit-secret"), filepath.Join(dir, "audit-witness.jsonl"), filepath.Join(dir, "keygate.db"), module, demoToken, filepath.Join(dir, "pin"))
 	return b.String()
 }
 

@@ -3,6 +3,8 @@
 //	keygated --config FILE      serve with a configuration file
 //	keygated demo [--home DIR]  set up (once) and serve the local demo:
 //	                            SoftHSM2 token, local CA, SQLite store, demo keys
+//	keygated qualify --config FILE [--backend NAME]
+//	                            run the conformance matrix against a configured backend
 package main
 
 import (
@@ -32,6 +34,9 @@ func main() {
 func run(args []string) error {
 	if len(args) > 0 && args[0] == "demo" {
 		return demo(args[1:])
+	}
+	if len(args) > 0 && args[0] == "qualify" {
+		return qualifyCmd(args[1:], os.Stdout)
 	}
 	fs := flag.NewFlagSet("keygated", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "configuration file (YAML)")

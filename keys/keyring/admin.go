@@ -25,7 +25,7 @@ type CreateParams struct {
 func (p *CreateParams) Validate() error {
 	var probs []string
 	if !keys.ValidName(p.Name) {
-		probs = append(probs, "key_id must be 1-128 letters, digits, '_', '.' or '-', starting with a letter or digit")
+		probs = append(probs, "key_id must be "+keys.NameRule)
 	}
 	if !p.Spec.Valid() {
 		probs = append(probs, "key_spec "+quote(string(p.Spec))+" is not supported")

@@ -6,6 +6,10 @@
 // Several keygated replicas may share one store. A replica re-reads a key
 // from the store when its cached copy is older than the refresh interval,
 // so a key disabled on one replica stops working on the others within it.
+// While the store is unreachable the cached copy keeps serving, but only
+// until it is MaxStale old: then the key fails closed (Unavailable), so a
+// replica cut off from the store cannot go on using a key, or a policy,
+// that was disabled or tightened elsewhere.
 package keyring
 
 import (
@@ -78,6 +82,7 @@ type Keyring struct {
 	backends map[string]backends.Backend
 	arn      func(name string) string
 	refresh  time.Duration
+	maxStale time.Duration
 	now      func() time.Time
 
 	mu      sync.RWMutex
@@ -91,6 +96,9 @@ type Options struct {
 	// Refresh is how long a cached key is trusted before it is re-read
 	// from the store; 0 means 5s.
 	Refresh time.Duration
+	// MaxStale is how old a cached key may get while the store cannot be
+	// read before Resolve refuses it; 0 means 4 × Refresh.
+	MaxStale time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -100,13 +108,16 @@ func New(store keys.Store, bs map[string]backends.Backend, opts Options) *Keyrin
 	if opts.Refresh == 0 {
 		opts.Refresh = 5 * time.Second
 	}
+	if opts.MaxStale <= 0 {
+		opts.MaxStale = 4 * opts.Refresh
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.ARN == nil {
 		opts.ARN = func(name string) string { return "key/" + name }
 	}
-	return &Keyring{store: store, backends: bs, arn: opts.ARN, refresh: opts.Refresh, now: opts.Now,
+	return &Keyring{store: store, backends: bs, arn: opts.ARN, refresh: opts.Refresh, maxStale: opts.MaxStale, now: opts.Now,
 		entries: map[string]*Entry{}}
 }
 
@@ -125,10 +136,17 @@ func (r *Keyring) Resolve(ctx context.Context, name string) (*Entry, error) {
 	e := r.entries[name]
 	r.mu.RUnlock()
 	if e != nil {
-		if r.now().Sub(e.loaded) < r.refresh || !e.reloading.CompareAndSwap(false, true) {
-			return e, nil // fresh, or another caller is already refreshing it
+		age := r.now().Sub(e.loaded)
+		switch {
+		case age < r.refresh:
+			return e, nil // fresh
+		case e.reloading.CompareAndSwap(false, true):
+			defer e.reloading.Store(false)
+		case age < r.maxStale:
+			return e, nil // another caller is refreshing it
 		}
-		defer e.reloading.Store(false)
+		// Too old to serve while someone else waits on the store: read it
+		// here too.
 	}
 	if !keys.ValidName(name) {
 		return nil, kgerr.Errorf(kgerr.InvalidArgument, "key_id %q is not a valid key name", name)
@@ -136,7 +154,11 @@ func (r *Keyring) Resolve(ctx context.Context, name string) (*Entry, error) {
 	k, err := r.store.GetKey(ctx, name)
 	if err != nil {
 		if e != nil && kgerr.KindOf(err) == kgerr.Unavailable {
-			return e, nil // the store blipped; the cached key is still the best answer
+			if age := r.now().Sub(e.loaded); age < r.maxStale {
+				return e, nil // the store blipped; the cached key is still the best answer
+			}
+			return nil, kgerr.Wrap(kgerr.Unavailable, err, fmt.Sprintf(
+				"key %q: the key store cannot be read and the cached copy is older than %s", name, r.maxStale))
 		}
 		if kgerr.KindOf(err) == kgerr.NotFound {
 			r.forget(name)

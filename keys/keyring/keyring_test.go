@@ -2,13 +2,12 @@ package keyring
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdh"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/backends/memory"
 	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 )
@@ -48,70 +47,38 @@ func (m *memStore) UpdateKey(_ context.Context, k *keys.Key) error {
 	return nil
 }
 
-// fakeBackend opens any id except those in refuse.
-type fakeBackend struct {
-	mu     sync.Mutex
-	refuse map[string]error
-	opens  int
-}
-
-func (f *fakeBackend) Name() string { return "hsm" }
-func (f *fakeBackend) CreateKey(context.Context, backends.CreateRequest) (string, error) {
-	return "new", nil
-}
-func (f *fakeBackend) Close() error { return nil }
-func (f *fakeBackend) Open(_ context.Context, id string, spec keys.Spec, usage keys.Usage) (backends.Key, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.opens++
-	if err := f.refuse[id]; err != nil {
-		return nil, err
-	}
-	return fakeKey{id: id}, nil
-}
-
-type fakeKey struct{ id string }
-
-func (k fakeKey) ID() string               { return k.id }
-func (k fakeKey) Spec() keys.Spec          { return keys.HMAC256 }
-func (k fakeKey) Usage() keys.Usage        { return keys.GenerateVerifyMac }
-func (k fakeKey) Public() crypto.PublicKey { return nil }
-func (k fakeKey) Sign(context.Context, keys.SigningAlgorithm, []byte) ([]byte, error) {
-	return nil, nil
-}
-func (k fakeKey) Encrypt(context.Context, keys.EncryptionAlgorithm, []byte, map[string]string) ([]byte, error) {
-	return nil, nil
-}
-func (k fakeKey) Decrypt(context.Context, keys.EncryptionAlgorithm, []byte, map[string]string) ([]byte, error) {
-	return nil, nil
-}
-func (k fakeKey) MAC(context.Context, keys.MacAlgorithm, []byte) ([]byte, error) { return nil, nil }
-func (k fakeKey) DeriveSharedSecret(context.Context, *ecdh.PublicKey) ([]byte, error) {
-	return nil, nil
-}
-
-func setup(t *testing.T) (*Keyring, *memStore, *fakeBackend, *time.Time) {
+// setup makes a keyring over the memory backend with one HMAC key of two
+// versions; it returns the versions' backend ids.
+func setup(t *testing.T) (*Keyring, *memStore, *memory.Backend, *time.Time, [2]string) {
 	now := time.Unix(1700000000, 0)
 	store := &memStore{keys: map[string]*keys.Key{}}
-	b := &fakeBackend{refuse: map[string]error{}}
+	b := memory.New("hsm")
+	var ids [2]string
+	for i := range ids {
+		id, err := b.CreateKey(context.Background(), backends.CreateRequest{Spec: keys.HMAC256, Usage: keys.GenerateVerifyMac})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+	}
 	kr := New(store, map[string]backends.Backend{"hsm": b}, Options{Refresh: time.Second, Now: func() time.Time { return now }})
 	store.keys["av-mac"] = &keys.Key{Name: "av-mac", Spec: keys.HMAC256, Usage: keys.GenerateVerifyMac, Backend: "hsm", State: keys.Enabled,
-		Versions: []keys.Version{{Number: 1, State: keys.VersionRetired, BackendKeyID: "v1"}, {Number: 2, State: keys.VersionActive, BackendKeyID: "v2"}}}
-	return kr, store, b, &now
+		Versions: []keys.Version{{Number: 1, State: keys.VersionRetired, BackendKeyID: ids[0]}, {Number: 2, State: keys.VersionActive, BackendKeyID: ids[1]}}}
+	return kr, store, b, &now, ids
 }
 
 // A fresh entry costs no store read and no backend open; a stale one is
 // read again, and a change made elsewhere (another replica) shows.
 func TestResolveCachesAndRefreshes(t *testing.T) {
-	kr, store, b, now := setup(t)
+	kr, store, b, now, _ := setup(t)
 	ctx := context.Background()
 	for range 100 {
 		if _, err := kr.Resolve(ctx, "av-mac"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if store.reads != 1 || b.opens != 2 {
-		t.Fatalf("100 resolves: %d store reads, %d opens; want 1 and 2", store.reads, b.opens)
+	if store.reads != 1 || b.Opens() != 2 {
+		t.Fatalf("100 resolves: %d store reads, %d opens; want 1 and 2", store.reads, b.Opens())
 	}
 	store.keys["av-mac"].State = keys.Disabled
 	store.keys["av-mac"].Revision++
@@ -123,37 +90,37 @@ func TestResolveCachesAndRefreshes(t *testing.T) {
 	if _, _, err := e.Handle(0, true); kgerr.KindOf(err) != kgerr.FailedPrecondition {
 		t.Fatalf("disabled elsewhere: %v", err)
 	}
-	if b.opens != 2 {
-		t.Fatalf("a state change reopened handles: %d opens", b.opens)
+	if b.Opens() != 2 {
+		t.Fatalf("a state change reopened handles: %d opens", b.Opens())
 	}
 }
 
 // One version the backend refuses does not take the others down, and is
 // tried again at the next refresh.
 func TestOneVersionFailingToOpen(t *testing.T) {
-	kr, _, b, now := setup(t)
+	kr, _, b, now, ids := setup(t)
 	ctx := context.Background()
-	b.refuse["v1"] = kgerr.Errorf(kgerr.FailedPrecondition, "KMS key is disabled")
+	b.Refuse(ids[0], kgerr.Errorf(kgerr.FailedPrecondition, "KMS key is disabled"))
 	e, err := kr.Resolve(ctx, "av-mac")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, h, err := e.Handle(0, true); err != nil || h.ID() != "v2" {
+	if _, h, err := e.Handle(0, true); err != nil || h.ID() != ids[1] {
 		t.Fatalf("primary: %v", err)
 	}
 	if _, _, err := e.Handle(1, false); kgerr.KindOf(err) != kgerr.FailedPrecondition {
 		t.Fatalf("version 1 should carry the backend's refusal: %v", err)
 	}
-	delete(b.refuse, "v1")
+	b.Refuse(ids[0], nil)
 	*now = now.Add(2 * time.Second)
 	e, _ = kr.Resolve(ctx, "av-mac")
-	if _, h, err := e.Handle(1, false); err != nil || h.ID() != "v1" {
+	if _, h, err := e.Handle(1, false); err != nil || h.ID() != ids[0] {
 		t.Fatalf("version 1 after the backend recovered: %v", err)
 	}
 }
 
 func TestVersionRules(t *testing.T) {
-	kr, _, _, _ := setup(t)
+	kr, _, _, _, _ := setup(t)
 	e, err := kr.Resolve(context.Background(), "av-mac")
 	if err != nil {
 		t.Fatal(err)

@@ -44,6 +44,11 @@ func New(ctx context.Context, db *sqldb.DB) (*Store, error) {
 			created_at BIGINT NOT NULL,
 			cert_chain TEXT NOT NULL,
 			PRIMARY KEY (key_name, version))`,
+		// A backend key belongs to one key version: adopting a key that is
+		// already in use would take over its uses (and relabel its
+		// ciphertexts). putVersions checks it with a clear message; the
+		// index holds it against a race between replicas.
+		`CREATE UNIQUE INDEX IF NOT EXISTS key_versions_backend_key_id ON key_versions (backend_key_id)`,
 	}
 	for _, q := range schema {
 		if _, err := db.ExecContext(ctx, q); err != nil {
@@ -102,7 +107,17 @@ func (s *Store) UpdateKey(ctx context.Context, k *keys.Key) error {
 func (s *Store) putVersions(ctx context.Context, tx *sql.Tx, k *keys.Key) error {
 	q := s.db.Rebind(`INSERT INTO key_versions (key_name, version, state, backend_key_id, created_at, cert_chain)
 		VALUES (?, ?, ?, ?, ?, ?)`)
+	taken := s.db.Rebind(`SELECT COUNT(*) FROM key_versions WHERE backend_key_id = ? AND key_name <> ?`)
+	seen := map[string]bool{}
 	for _, v := range k.Versions {
+		var n int
+		if err := tx.QueryRowContext(ctx, taken, v.BackendKeyID, k.Name).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 || seen[v.BackendKeyID] {
+			return kgerr.Errorf(kgerr.AlreadyExists, "backend key %q already belongs to a key version; a backend key serves one key version only", v.BackendKeyID)
+		}
+		seen[v.BackendKeyID] = true
 		chain, err := json.Marshal(v.CertChain) // [][]byte as base64 strings
 		if err != nil {
 			return err

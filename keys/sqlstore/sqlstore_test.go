@@ -57,6 +57,16 @@ func storeSuite(t *testing.T, db *sqldb.DB) {
 	if err := s.CreateKey(ctx, k); err != nil {
 		t.Fatal(err)
 	}
+	// Another key over the same backend key is refused, and nothing of it
+	// is stored.
+	shadow := &keys.Key{Name: "shadow", Spec: keys.ECCNISTP256, Usage: keys.SignVerify, Backend: "hsm", State: keys.Enabled, CreatedAt: now,
+		Versions: []keys.Version{{Number: 1, State: keys.VersionActive, BackendKeyID: "abcd", CreatedAt: now}}}
+	if err := s.CreateKey(ctx, shadow); kgerr.KindOf(err) != kgerr.AlreadyExists {
+		t.Fatalf("adopting a backend key in use: %v, want AlreadyExists", err)
+	}
+	if _, err := s.GetKey(ctx, "shadow"); kgerr.KindOf(err) != kgerr.NotFound {
+		t.Fatalf("the refused key was stored: %v", err)
+	}
 	if err := s.CreateKey(ctx, k); kgerr.KindOf(err) != kgerr.AlreadyExists {
 		t.Fatalf("duplicate create: %v", err)
 	}

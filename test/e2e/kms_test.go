@@ -22,7 +22,8 @@ func startWithKMS(t *testing.T) (*harness.Env, *kmsserver.Server) {
 	t.Setenv("AWS_ACCESS_KEY_ID", kmsserver.TestAccessKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", kmsserver.TestSecretAccessKey)
 	t.Setenv("AWS_REGION", srv.Region)
-	env := harness.Start(t, harness.Options{ExtraBackends: `
+	// Adopting an existing KMS key is granted by name (keygate:AdoptKey).
+	env := harness.Start(t, harness.Options{ExtraConfig: "adopters: [" + harness.ARN("admin") + "]\n", ExtraBackends: `
   - name: kms
     type: kms
     config: {region: ` + srv.Region + `, endpoint: "` + srv.URL + `"}

@@ -1,3 +1,5 @@
+//go:build cgo
+
 // Package softhsm gives tests a fresh, initialised SoftHSM2 token.
 //
 // SoftHSM2 reads its configuration from the file named by SOFTHSM2_CONF,

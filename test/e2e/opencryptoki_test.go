@@ -1,0 +1,90 @@
+package e2e
+
+import (
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/keygate/keygate/proto/keygate/v1"
+	"github.com/keygate/keygate/server"
+	"github.com/keygate/keygate/test/harness"
+	"github.com/keygate/keygate/test/opencryptoki"
+)
+
+// TestOpencryptokiOnly runs keygated with opencryptoki's software token,
+// which has no EC and no AES-GCM, as its only backend: it starts with an
+// RSA checkpoint key, signs with RSA and MACs with HMAC, and refuses an EC
+// key naming the missing mechanism.
+func TestOpencryptokiOnly(t *testing.T) {
+	tok := opencryptoki.New(t)
+	env := harness.Start(t, harness.Options{Token: &tok, CheckpointKeySpec: "RSA_3072"})
+	ctx := context.Background()
+
+	env.CreateKey("acs-signing-rsa", "RSA_2048", "SIGN_VERIFY")
+	env.CreateKey("av-mac", "HMAC_256", "GENERATE_VERIFY_MAC")
+	cs := env.Crypto("acs")
+	msg := []byte(`{"acsURL":"https://acs.example/challenge"}`)
+	resp, err := cs.Sign(ctx, &pb.SignRequest{KeyId: "acs-signing-rsa", Message: msg, SigningAlgorithm: "RSASSA_PSS_SHA_256"})
+	if err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	pk, err := cs.GetPublicKey(ctx, &pb.GetPublicKeyRequest{KeyId: "acs-signing-rsa"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.ParsePKIXPublicKey(pk.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256(msg)
+	if err := rsa.VerifyPSS(pub.(*rsa.PublicKey), crypto.SHA256, d[:], resp.Signature, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}); err != nil {
+		t.Fatalf("the PSS signature does not verify: %v", err)
+	}
+	mac, err := cs.GenerateMac(ctx, &pb.GenerateMacRequest{KeyId: "av-mac", Message: msg, MacAlgorithm: "HMAC_SHA_256"})
+	if err != nil {
+		t.Fatalf("GenerateMac: %v", err)
+	}
+	v, err := cs.VerifyMac(ctx, &pb.VerifyMacRequest{KeyId: "av-mac", Message: msg, MacAlgorithm: "HMAC_SHA_256", Mac: mac.Mac})
+	if err != nil || !v.MacValid {
+		t.Fatalf("VerifyMac: %+v %v", v, err)
+	}
+
+	_, err = env.Admin("admin").CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "acs-signing", KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY", Policy: harness.OpenPolicy()})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(status.Convert(err).Message(), "CKM_EC_KEY_PAIR_GEN") {
+		t.Fatalf("CreateKey(ECC_NIST_P256) on opencryptoki: %v, want FailedPrecondition naming CKM_EC_KEY_PAIR_GEN", err)
+	}
+	_, err = env.Admin("admin").CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "data-key", KeySpec: "SYMMETRIC_DEFAULT", KeyUsage: "ENCRYPT_DECRYPT", Policy: harness.OpenPolicy()})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(status.Convert(err).Message(), "CKM_AES_GCM") {
+		t.Fatalf("CreateKey(SYMMETRIC_DEFAULT) on opencryptoki: %v, want FailedPrecondition naming CKM_AES_GCM", err)
+	}
+
+	// The RSA-signed checkpoints verify.
+	lv, err := pb.NewAuditServiceClient(env.Conn("admin")).VerifyLog(ctx, &pb.VerifyLogRequest{})
+	if err != nil || !lv.Ok {
+		t.Fatalf("VerifyLog: %+v %v", lv, err)
+	}
+
+	// With the default checkpoint key spec, keygated refuses to start and
+	// says what to set.
+	cfg := *env.Config
+	cfg.Audit.SigningKey, cfg.Audit.SigningKeySpec = "audit-checkpoint-ec", "ECC_NIST_P256"
+	srv, err := server.New(ctx, &cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), server.Options{})
+	if err == nil {
+		srv.Close()
+		t.Fatal("keygated started with an ECC_NIST_P256 checkpoint key on a token without EC")
+	}
+	for _, want := range []string{"CKM_EC_KEY_PAIR_GEN", "audit.signing_key_spec", "RSA_3072"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("start error %q does not mention %s", err, want)
+		}
+	}
+}
