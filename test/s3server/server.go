@@ -198,8 +198,13 @@ type listResult struct {
 	IsTruncated           bool
 	NextContinuationToken string `xml:",omitempty"`
 	StartAfter            string `xml:",omitempty"`
+	Delimiter             string `xml:",omitempty"`
 	Contents              []listEntry
+	CommonPrefixes        []commonPrefix
 }
+
+// commonPrefix is one "directory" of a delimited listing.
+type commonPrefix struct{ Prefix string }
 
 type listEntry struct {
 	Key          string
@@ -233,12 +238,27 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, b *bucket, name st
 		}
 	}
 	sort.Strings(keys)
-	res := listResult{Name: name, Prefix: q.Get("prefix"), MaxKeys: maxKeys, StartAfter: q.Get("start-after")}
+	res := listResult{Name: name, Prefix: q.Get("prefix"), MaxKeys: maxKeys, StartAfter: q.Get("start-after"), Delimiter: q.Get("delimiter")}
+	last, cp := "", "" // the last key consumed; the last common prefix listed
 	for _, k := range keys {
-		if len(res.Contents) == maxKeys {
+		// With a delimiter, keys sharing the prefix up to it are one
+		// CommonPrefixes entry (a trail's AWSLogs/ACCOUNT/ "directories").
+		if cp != "" && strings.HasPrefix(k, cp) {
+			last = k
+			continue
+		}
+		if len(res.Contents)+len(res.CommonPrefixes) == maxKeys {
 			res.IsTruncated = true
-			res.NextContinuationToken = res.Contents[len(res.Contents)-1].Key
+			res.NextContinuationToken = last
 			break
+		}
+		last = k
+		if d := res.Delimiter; d != "" {
+			if i := strings.Index(k[len(res.Prefix):], d); i >= 0 {
+				cp = k[:len(res.Prefix)+i+len(d)]
+				res.CommonPrefixes = append(res.CommonPrefixes, commonPrefix{cp})
+				continue
+			}
 		}
 		o := b.objects[k][len(b.objects[k])-1]
 		res.Contents = append(res.Contents, listEntry{Key: k, LastModified: o.modified.Format("2006-01-02T15:04:05.000Z"),
