@@ -36,6 +36,7 @@ type chainAuditor struct {
 // kindOf gives a successful administrative call its event kind.
 var kindOf = map[string]audit.Kind{
 	"kms:CreateKey":              audit.KindKeyCreated,
+	"keygate:AdoptKey":           audit.KindKeyCreated, // CreateKey over a backend key that already exists
 	"kms:EnableKey":              audit.KindKeyEnabled,
 	"kms:DisableKey":             audit.KindKeyDisabled,
 	"kms:PutKeyPolicy":           audit.KindPolicyChanged,
