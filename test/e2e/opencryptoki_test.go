@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rsa"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -26,8 +28,16 @@ import (
 // key naming the missing mechanism.
 func TestOpencryptokiOnly(t *testing.T) {
 	tok := opencryptoki.New(t)
-	env := harness.Start(t, harness.Options{Token: &tok, CheckpointKeySpec: "RSA_3072"})
+	var log ockStartLog
+	env := harness.Start(t, harness.Options{Token: &tok, CheckpointKeySpec: "RSA_3072", Log: &log})
 	ctx := context.Background()
+	// The start log says what the token can and cannot do.
+	for _, want := range []string{"backend capabilities", "RSA_2048/SIGN_VERIFY", "HMAC_256/GENERATE_VERIFY_MAC",
+		"ECC_NIST_P256/SIGN_VERIFY (lacks CKM_EC_KEY_PAIR_GEN)", "SYMMETRIC_DEFAULT/ENCRYPT_DECRYPT (lacks CKM_AES_GCM)"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("start log lacks %q:\n%s", want, log.String())
+		}
+	}
 
 	env.CreateKey("acs-signing-rsa", "RSA_2048", "SIGN_VERIFY")
 	env.CreateKey("av-mac", "HMAC_256", "GENERATE_VERIFY_MAC")
@@ -87,4 +97,22 @@ func TestOpencryptokiOnly(t *testing.T) {
 			t.Errorf("start error %q does not mention %s", err, want)
 		}
 	}
+}
+
+// ockStartLog is a log sink the server writes while the test reads.
+type ockStartLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *ockStartLog) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *ockStartLog) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
