@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +25,7 @@ import (
 	"github.com/keygate/keygate/server"
 	"github.com/keygate/keygate/test/harness"
 	"github.com/keygate/keygate/test/opencryptoki"
+	"github.com/keygate/keygate/test/softhsm"
 )
 
 // TestOpencryptokiOnly runs keygated with opencryptoki's software token,
@@ -115,4 +121,39 @@ func (b *ockStartLog) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestCheckpointKeyOnAnotherBackend: with opencryptoki as the default
+// backend, the checkpoint key stays ECC_NIST_P256 on a second token named
+// by audit.signing_key_backend.
+func TestCheckpointKeyOnAnotherBackend(t *testing.T) {
+	ock := opencryptoki.New(t)
+	soft := softhsm.New(t)
+	pin := filepath.Join(t.TempDir(), "soft-pin")
+	if err := os.WriteFile(pin, []byte(soft.PIN), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := harness.Start(t, harness.Options{Token: &ock, CheckpointKeyBackend: "soft",
+		ExtraBackends: fmt.Sprintf("  - {name: soft, type: pkcs11, config: {module: %q, token_label: %q, pin_file: %q}}\n", soft.Module, soft.Label, pin)})
+	ctx := context.Background()
+	av := pb.NewAuditServiceClient(env.Conn("admin"))
+	key, err := av.GetCheckpointKey(ctx, &pb.GetCheckpointKeyRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode([]byte(key.PublicKeyPem))
+	if blk == nil {
+		t.Fatalf("checkpoint key PEM: %q", key.PublicKeyPem)
+	}
+	pub, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ec, ok := pub.(*ecdsa.PublicKey); !ok || ec.Curve.Params().Name != "P-256" {
+		t.Fatalf("checkpoint key is %T, want P-256 from the second token", pub)
+	}
+	env.CreateKey("av-mac", "HMAC_256", "GENERATE_VERIFY_MAC") // on the default backend, opencryptoki
+	if lv, err := av.VerifyLog(ctx, &pb.VerifyLogRequest{}); err != nil || !lv.Ok {
+		t.Fatalf("VerifyLog: %+v %v", lv, err)
+	}
 }
