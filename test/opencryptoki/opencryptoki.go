@@ -103,6 +103,9 @@ func New(tb testing.TB) softhsm.Token {
 			tb.Fatalf("opencryptoki: pkcsconf %s: %v", st.args[0], err)
 		}
 	}
+	if err := hold(mod); err != nil {
+		tb.Fatalf("opencryptoki: %v", err)
+	}
 	return tok
 }
 
