@@ -105,3 +105,10 @@ func anyActionMatches(pattern string) bool {
 	}
 	return false
 }
+
+// OwnKeyReads are what a principal may still do, when its policy allows,
+// with one of keygated's own keys (the audit checkpoint key, the config's
+// own_keys): look at it, never use or change it. Enforcement and the
+// evidence pack's access matrix read the same list.
+var OwnKeyReads = map[string]bool{"kms:DescribeKey": true, "kms:GetKeyPolicy": true,
+	"kms:GetPublicKey": true, "kms:Verify": true}

@@ -17,10 +17,6 @@ import (
 var accountActions = map[string]bool{"kms:CreateKey": true, "kms:ListKeys": true,
 	"keygate:ReadAuditLog": true, "keygate:AdoptKey": true}
 
-// ownKeyReads are what a principal may still do with one of keygated's own
-// keys (the audit checkpoint key): look at it, never use or change it.
-var ownKeyReads = map[string]bool{"kms:DescribeKey": true, "kms:GetKeyPolicy": true,
-	"kms:GetPublicKey": true, "kms:Verify": true}
 
 // keyOrigins give kms:KeyOrigin its value by backend type.
 var keyOrigins = map[string]string{"kms": "AWS_KMS", "pkcs11": "AWS_CLOUDHSM"}
@@ -43,7 +39,7 @@ type policyAuthorizer struct {
 }
 
 func (a *policyAuthorizer) authorize(c *Call) error {
-	if a.own[c.KeyName] && !ownKeyReads[c.Action] {
+	if a.own[c.KeyName] && !policy.OwnKeyReads[c.Action] {
 		return a.deny(c, "Deny", "keygate:OwnKey")
 	}
 	if accountActions[c.Action] || c.Key == nil {

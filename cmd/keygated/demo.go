@@ -168,6 +168,7 @@ principals:
 lifecycle:
   # activation and destruction need two admins: admin asks, admin2 approves
   dual_control: [ActivateKeyVersion, ScheduleKeyVersionDeletion]
+  cryptoperiods_days: {SIGN_VERIFY: 730, KEY_AGREEMENT: 730, ENCRYPT_DECRYPT: 365, GENERATE_VERIFY_MAC: 365}
 audit:
   signing_key: audit-checkpoint
   context_secret_file: %q
