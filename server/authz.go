@@ -17,7 +17,6 @@ import (
 var accountActions = map[string]bool{"kms:CreateKey": true, "kms:ListKeys": true,
 	"keygate:ReadAuditLog": true, "keygate:AdoptKey": true}
 
-
 // keyOrigins give kms:KeyOrigin its value by backend type.
 var keyOrigins = map[string]string{"kms": "AWS_KMS", "pkcs11": "AWS_CLOUDHSM"}
 
