@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -21,11 +22,13 @@ import (
 type report struct {
 	res           map[string][]result
 	rssOn, rssOff int64
-	events        uint64  // events in the audit log at the end
-	online        float64 // bytes per event: the events table and its indexes
-	wal           int64   // the WAL file's size at the end
-	archived      float64 // bytes per event of the exported archive
-	gzipped       float64 // the same, gzip -9
+	events        uint64   // events in the audit log at the end
+	online        float64  // bytes per event: the events table and its indexes
+	tables        []string // the same by table and index
+	body          float64  // the canonical encoding's mean size
+	wal           int64    // the WAL file's size at the end
+	archived      float64  // bytes per event of the exported archive
+	gzipped       float64  // the same, gzip -9
 	storageErr    error
 }
 
@@ -90,6 +93,7 @@ func (r *report) print(w io.Writer, paths []path, d time.Duration) {
 		return
 	}
 	atMost(fmt.Sprintf("audit bytes per event online (%d events)", r.events), r.online, 200, "B")
+	fmt.Fprintf(w, "    by table and index, bytes per event: %s; mean canonical body %.0f B\n", strings.Join(r.tables, ", "), r.body)
 	fmt.Fprintf(w, "  %-52s %6.1f MB\n", "  (WAL file at the end)", float64(r.wal)/(1<<20))
 	atMost("audit bytes per event, archive gzip -9", r.gzipped, 60, "B")
 	fmt.Fprintf(w, "  %-52s %6.1f B\n", "  (archive as exported, uncompressed)", r.archived)
@@ -106,18 +110,30 @@ func (r *report) storage(env *harness.Env, p *harness.Process) {
 			return err
 		}
 		defer db.Close()
-		var pages int64
-		if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(pgsize), 0) FROM dbstat
-			WHERE name = 'audit_events' OR name LIKE 'audit_events_%' OR name LIKE 'sqlite_autoindex_audit_events%'`).Scan(&pages); err != nil {
-			return fmt.Errorf("dbstat: %w", err)
-		}
-		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_events`).Scan(&r.events); err != nil {
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(AVG(LENGTH(body)), 0) FROM audit_events`).Scan(&r.events, &r.body); err != nil {
 			return err
 		}
 		if r.events == 0 {
 			return fmt.Errorf("no audit events")
 		}
-		r.online = float64(pages) / float64(r.events)
+		rows, err := db.QueryContext(ctx, `SELECT name, SUM(pgsize) FROM dbstat
+			WHERE name = 'audit_events' OR name LIKE 'audit_events_%' GROUP BY name ORDER BY name`)
+		if err != nil {
+			return fmt.Errorf("dbstat: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			var size int64
+			if err := rows.Scan(&name, &size); err != nil {
+				return err
+			}
+			r.tables = append(r.tables, fmt.Sprintf("%s %.0f", name, float64(size)/float64(r.events)))
+			r.online += float64(size) / float64(r.events)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
 		if fi, err := os.Stat(env.Config.Store.DSN + "-wal"); err == nil {
 			r.wal = fi.Size()
 		}
