@@ -120,7 +120,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		s.Close()
 		return nil, err
 	}
-	s.threeds = &threeDSService{s: s, store: sessions}
+	s.threeds = &threeDSService{s: s, store: sessions, cache: threeds.NewOpenCache(0)}
 	pb.RegisterThreeDSServiceServer(s.grpc, s.threeds)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)

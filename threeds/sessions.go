@@ -23,6 +23,9 @@ type Sessions struct {
 	OpenKey func(ctx context.Context, keyID string) (backends.Key, error)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Cache, if set, keeps opened sessions so that a challenge message
+	// needs no backend Decrypt; the counters still come from Store.
+	Cache *OpenCache
 }
 
 // Created is what CreateAcsSession answers.
@@ -47,6 +50,9 @@ func (m *Sessions) Create(ctx context.Context, signer backends.Key, chain [][]by
 	rec := SessionRecord{ID: s.ID, SealKeyID: m.SealKey.ID(), Sealed: sealed, Counters: s.Counters, Expiry: s.Expiry}
 	if err := m.Store.Create(ctx, rec); err != nil {
 		return nil, err
+	}
+	if m.Cache != nil {
+		m.Cache.put(s.ID, rec, s, m.now())
 	}
 	return &Created{SessionID: s.ID, ACSSignedContent: ns.ACSSignedContent, ACSEphemPubKey: ns.ACSEphemPubKey, Expiry: s.Expiry}, nil
 }
@@ -138,7 +144,18 @@ func (m *Sessions) load(ctx context.Context, id string) (Session, error) {
 			return Session{}, err
 		}
 	}
-	return OpenSession(ctx, key, id, rec.Sealed, rec.Counters)
+	// The key is resolved even for a cached session: one whose sealing key
+	// version is no longer usable must stop working here too.
+	if m.Cache != nil {
+		if s, ok := m.Cache.get(id, rec, m.now()); ok {
+			return s, nil
+		}
+	}
+	s, err := OpenSession(ctx, key, id, rec.Sealed, rec.Counters)
+	if err == nil && m.Cache != nil {
+		m.Cache.put(id, rec, s, m.now())
+	}
+	return s, err
 }
 
 func (m *Sessions) now() time.Time {
