@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"expvar"
 	"fmt"
 	"log/slog"
 	"net"
@@ -28,7 +29,7 @@ func loopbackAddr(addr string) error {
 	return nil
 }
 
-// ServePprof serves net/http/pprof on addr (config pprof_listen) until ctx
+// ServePprof serves net/http/pprof, and expvar at /debug/vars, on addr (config pprof_listen) until ctx
 // ends. It returns once listening; the listener's failure after that is
 // logged. Heap and goroutine profiles hold no key material (keys live in
 // the backends) but may hold request data in flight, which is why the
@@ -47,6 +48,8 @@ func ServePprof(ctx context.Context, addr string, log *slog.Logger) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	// expvar: the KMS backends' request counts by operation and key.
+	mux.Handle("/debug/vars", expvar.Handler())
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()

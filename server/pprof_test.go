@@ -54,6 +54,15 @@ func TestServePprof(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "goroutine profile") {
 		t.Fatalf("pprof: %s\n%.200s", resp.Status, body)
 	}
+	resp, err = http.Get("http://" + addr + "/debug/vars")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "memstats") {
+		t.Fatalf("pprof: %s\n%.200s", resp.Status, body)
+	}
 	cancel()
 	if err := ServePprof(context.Background(), "0.0.0.0:0", slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
 		t.Fatal("ServePprof listened on a non-loopback address")
