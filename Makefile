@@ -42,7 +42,7 @@ fuzz:
 
 ## bench: the gateway's ratios to gRPC+mTLS and direct PKCS#11, interleaved, with audit storage per event (see docs/BENCHMARKS.md)
 bench: deps tools
-	go test -run '^$$' -bench Gateway -benchtime 1x -timeout 30m ./test/load | tee bench.out
+	go test -run '^$$' -bench 'Gateway|KMSQuota' -benchtime 1x -timeout 30m ./test/load | tee bench.out
 
 ## proto: regenerate the Go code from proto/ (committed; the tests fail if it is stale)
 proto: tools
