@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"syscall"
@@ -115,7 +118,13 @@ func BenchmarkGateway(b *testing.B) {
 	env.CreateKey("bench-signing", "ECC_NIST_P256", "SIGN_VERIFY")
 	acsKey(b, env)
 	env.CreateKey("3ds-sessions", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
-	on := env.StartProcess(nil)
+	profileDir := os.Getenv("KEYGATE_BENCH_PROFILE")
+	pprofAddr := harness.FreeAddr(b)
+	on := env.StartProcess(func(c *server.Config) {
+		if profileDir != "" {
+			c.PprofListen = pprofAddr
+		}
+	})
 	off := env.StartProcess(func(c *server.Config) { c.Audit.Disabled = true })
 	ctx := context.Background()
 	direct := openDirect(b, env, "bench-signing")
@@ -173,9 +182,44 @@ func BenchmarkGateway(b *testing.B) {
 		}
 		fmt.Fprintf(os.Stderr, "bench: round %d of %d done\n", round+1, rounds)
 	}
+	if profileDir != "" {
+		for _, p := range paths {
+			if p.name == "GetPublicKey" || p.name == "Sign" || p.name == "DecryptChallengeRequest" {
+				if err := sessions.fill(ctx, 64); err != nil {
+					b.Fatal(err)
+				}
+				if err := profile(pprofAddr, filepath.Join(profileDir, "keygated-"+p.name+".pprof"), p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
 	rep := &report{res: res, rssOn: on.PeakRSS(), rssOff: off.PeakRSS()}
 	rep.storage(env, on)
 	rep.print(os.Stdout, paths, d)
+}
+
+// profile takes a CPU profile of the audit-on keygated through its pprof
+// endpoint while p runs at c=16 (KEYGATE_BENCH_PROFILE=DIR).
+func profile(addr, file string, p path) error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := measure(16, 6*time.Second, p)
+		done <- err
+	}()
+	resp, err := http.Get("http://" + addr + "/debug/pprof/profile?seconds=5")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if err := <-done; err != nil {
+		return err
+	}
+	return os.WriteFile(file, raw, 0o644)
 }
 
 func key(name string, c int) string { return fmt.Sprintf("%s/%d", name, c) }
