@@ -45,9 +45,9 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzVerifyX5CJWS$$' -fuzztime 5000x ./threeds
 	go test -run '^$$' -fuzz '^FuzzParseCiphertext$$' -fuzztime 5000x ./keys
 
-## bench: Sign over gRPC+mTLS vs direct PKCS#11 on the same SoftHSM2 token (see docs/BENCHMARKS.md)
+## bench: the gateway's ratios to gRPC+mTLS and direct PKCS#11, interleaved, with audit storage per event (see docs/BENCHMARKS.md)
 bench: deps tools
-	go test -run '^$$' -bench . -benchtime 10000x -count 3 -timeout 30m ./test/load | tee bench.out
+	go test -run '^$$' -bench 'Gateway|KMSQuota' -benchtime 1x -timeout 30m ./test/load | tee bench.out
 
 ## proto: regenerate the Go code from proto/ (committed; the tests fail if it is stale)
 proto: tools

@@ -67,6 +67,9 @@ type Config struct {
 	DisableReflection bool `yaml:"disable_reflection"`
 	// Lifecycle holds the key lifecycle's defaults (lifecycle_config.go).
 	Lifecycle LifecycleConfig `yaml:"lifecycle"`
+	// PprofListen, when set, serves net/http/pprof on this loopback
+	// address for profiling a loaded server (pprof.go). Off by default.
+	PprofListen string `yaml:"pprof_listen"`
 }
 
 // TLSConfig names the server's certificate and the CA that client
@@ -259,6 +262,11 @@ func (c *Config) problems() []string {
 	var p []string
 	add := func(f string, a ...any) { p = append(p, fmt.Sprintf(f, a...)) }
 	p = append(p, c.Reconcile.problems()...)
+	if c.PprofListen != "" {
+		if err := loopbackAddr(c.PprofListen); err != nil {
+			add("pprof_listen %q: %v", c.PprofListen, err)
+		}
+	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		add("listen %q: %v", c.Listen, err)
 	}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/x509"
 
 	"github.com/keygate/keygate/backends"
 	"github.com/keygate/keygate/internal/kgerr"
@@ -60,7 +59,7 @@ func (cs *cryptoService) GetPublicKey(ctx context.Context, req *pb.GetPublicKeyR
 	if h.Public() == nil {
 		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q (%s) is symmetric and has no public key", req.KeyId, k.Spec)
 	}
-	der, err := x509.MarshalPKIXPublicKey(h.Public())
+	der, err := publicDER(h.Public())
 	if err != nil {
 		return nil, kgerr.Wrap(kgerr.Internal, err, "public key could not be encoded")
 	}

@@ -1,9 +1,12 @@
 package server
 
 import (
-	"github.com/keygate/keygate/internal/kgerr"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/keygate/keygate/internal/kgerr"
 )
 
 // codeOf is the one place a keygate error becomes a gRPC code.
@@ -33,6 +36,13 @@ func toStatus(err error) error {
 	code := codes.Internal
 	if int(k) < len(codeOf) {
 		code = codeOf[k]
+	}
+	if d := kgerr.RetryAfterOf(err); d > 0 {
+		// The standard hint (google.rpc.RetryInfo) that gRPC clients read.
+		st, derr := status.New(code, kgerr.Message(err)).WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(d)})
+		if derr == nil {
+			return st.Err()
+		}
 	}
 	return status.Error(code, kgerr.Message(err))
 }

@@ -136,7 +136,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		s.Close()
 		return nil, err
 	}
-	s.threeds = &threeDSService{s: s, store: sessions, trust: trust, otp: otps, meta: meta}
+	s.threeds = &threeDSService{s: s, store: sessions, trust: trust, otp: otps, meta: meta, cache: threeds.NewOpenCache(0)}
 	pb.RegisterThreeDSServiceServer(s.grpc, s.threeds)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)

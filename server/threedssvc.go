@@ -24,6 +24,9 @@ type threeDSService struct {
 	trust threeds.SdkServerTrust // for VerifySdkServerSignedContent
 	otp   threeds.OTPStore       // used HOTP counters and TOTP steps
 	meta  *threeds.KeyMeta       // DS key kids, ACS chains by DS
+	// cache keeps opened sessions: a challenge message costs no backend
+	// Decrypt (the counters still come from store).
+	cache *threeds.OpenCache
 }
 
 func (ts *threeDSService) CreateAcsSession(ctx context.Context, req *pb.CreateAcsSessionRequest) (*pb.CreateAcsSessionResponse, error) {
@@ -154,7 +157,7 @@ func (ts *threeDSService) sessions(ctx context.Context) (*threeds.Sessions, erro
 	if err != nil {
 		return nil, err
 	}
-	return &threeds.Sessions{Store: ts.store, SealKey: seal, MaxTTL: ts.s.cfg.ThreeDS.SessionTTL, OpenKey: func(_ context.Context, id string) (backends.Key, error) {
+	return &threeds.Sessions{Store: ts.store, SealKey: seal, MaxTTL: ts.s.cfg.ThreeDS.SessionTTL, Cache: ts.cache, OpenKey: func(_ context.Context, id string) (backends.Key, error) {
 		for _, v := range e.Key.Versions {
 			if v.BackendKeyID == id {
 				if _, h, err := e.Handle(v.Number, false); err == nil {

@@ -27,6 +27,9 @@ type Sessions struct {
 	MaxTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Cache, if set, keeps opened sessions so that a challenge message
+	// needs no backend Decrypt; the counters still come from Store.
+	Cache *OpenCache
 }
 
 // errNoSession is the one answer for a session that does not exist, has
@@ -75,6 +78,9 @@ func (m *Sessions) Create(ctx context.Context, owner string, signer backends.Key
 		CountersMAC: countersMAC(s, s.Counters), Expiry: s.Expiry}
 	if err := m.Store.Create(ctx, rec); err != nil {
 		return nil, err
+	}
+	if m.Cache != nil {
+		m.Cache.put(s.ID, rec, s, m.now())
 	}
 	return &Created{SessionID: s.ID, ACSSignedContent: ns.ACSSignedContent, ACSEphemPubKey: ns.ACSEphemPubKey, Expiry: s.Expiry}, nil
 }
@@ -187,9 +193,18 @@ func (m *Sessions) load(ctx context.Context, owner, id string) (Session, error) 
 			return Session{}, err
 		}
 	}
-	s, err := OpenSession(ctx, key, id, rec.Sealed, rec.Counters)
-	if err != nil {
-		return Session{}, err
+	// The key is resolved even for a cached session: one whose sealing key
+	// version is no longer usable must stop working here too.
+	var s Session
+	cached := false
+	if m.Cache != nil {
+		s, cached = m.Cache.get(id, rec, m.now())
+	}
+	if !cached {
+		var err error
+		if s, err = OpenSession(ctx, key, id, rec.Sealed, rec.Counters); err != nil {
+			return Session{}, err
+		}
 	}
 	if s.Owner != owner {
 		clear(s.CEK)
@@ -198,6 +213,9 @@ func (m *Sessions) load(ctx context.Context, owner, id string) (Session, error) 
 	if err := checkCountersMAC(s, rec.Counters, rec.CountersMAC); err != nil {
 		clear(s.CEK)
 		return Session{}, err
+	}
+	if !cached && m.Cache != nil {
+		m.Cache.put(id, rec, s, m.now())
 	}
 	return s, nil
 }

@@ -30,6 +30,10 @@ type Options struct {
 	Endpoint string
 	// VerifyRemote makes Verify and VerifyMAC call KMS.
 	VerifyRemote bool
+	// RequestsPerSecond and Burst budget the requests sent to KMS (see
+	// budget.go); 0 means no budget.
+	RequestsPerSecond float64
+	Burst             int
 }
 
 // Backend is one KMS region reached with one set of credentials.
@@ -44,8 +48,10 @@ var _ backends.Backend = (*Backend)(nil)
 // New builds a backend on cfg (region, credentials, retryer). Tests use it
 // with static credentials and a fast retryer against a test server.
 func New(name string, cfg aws.Config, opts Options) *Backend {
+	bg := newBudget(name, opts.RequestsPerSecond, opts.Burst)
 	client := kms.NewFromConfig(cfg, func(o *kms.Options) {
 		o.Retryer = noting(o.Retryer)
+		o.APIOptions = append(o.APIOptions, keepInput, bg.middleware)
 		if opts.Endpoint != "" {
 			o.BaseEndpoint = aws.String(opts.Endpoint)
 		}

@@ -23,6 +23,8 @@ import (
 //	    endpoint: https://vpce-0123-abcd.kms.eu-west-1.vpce.amazonaws.com  # optional
 //	    verify_remote: false
 //	    max_attempts: 3
+//	    requests_per_second: 500   # optional: keygated's share of the KMS quota
+//	    burst: 50
 //
 // Credentials come from the SDK's default chain (environment, shared
 // config, instance or pod role), never from this file.
@@ -39,6 +41,15 @@ type Config struct {
 	// MaxAttempts bounds the SDK's standard retryer (attempts, not
 	// retries); 0 means the SDK default of 3.
 	MaxAttempts int `yaml:"max_attempts"`
+	// RequestsPerSecond is keygated's budget of requests to this KMS
+	// backend (every operation and retry; KMS's quota is per account and
+	// region, e.g. 1,000/s for ECC signing, shared by every caller). Over
+	// it a call fails with ResourceExhausted and a retry-after hint before
+	// KMS is asked. 0 (default) means no budget.
+	RequestsPerSecond float64 `yaml:"requests_per_second"`
+	// Burst is how many requests may go at once above the steady rate
+	// (default: one second's worth).
+	Burst int `yaml:"burst"`
 }
 
 // maxAttemptsLimit keeps a misconfigured retryer from holding a call
@@ -63,6 +74,12 @@ func (c Config) Validate() error {
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("endpoint: %q is not an http(s) URL", c.Endpoint))
 		}
+	}
+	if c.RequestsPerSecond < 0 {
+		errs = append(errs, fmt.Errorf("requests_per_second: %v is negative", c.RequestsPerSecond))
+	}
+	if c.Burst < 0 || (c.Burst > 0 && c.RequestsPerSecond == 0) {
+		errs = append(errs, fmt.Errorf("burst: %d needs requests_per_second and must not be negative", c.Burst))
 	}
 	if c.MaxAttempts < 0 || c.MaxAttempts > maxAttemptsLimit {
 		errs = append(errs, fmt.Errorf("max_attempts: %d is outside 0..%d", c.MaxAttempts, maxAttemptsLimit))
@@ -95,5 +112,6 @@ func Open(ctx context.Context, name string, c Config) (*Backend, error) {
 	if cfg.Region == "" {
 		return nil, fmt.Errorf("kms backend %q: region: not set (config region, AWS_REGION or the shared config)", name)
 	}
-	return New(name, cfg, Options{Endpoint: c.Endpoint, VerifyRemote: c.VerifyRemote}), nil
+	return New(name, cfg, Options{Endpoint: c.Endpoint, VerifyRemote: c.VerifyRemote,
+		RequestsPerSecond: c.RequestsPerSecond, Burst: c.Burst}), nil
 }

@@ -29,6 +29,9 @@ func done(ctx context.Context, md middleware.Metadata) {
 // all (CloudTrail logs some failures too), and translates err.
 func (b *Backend) fail(ctx context.Context, op string, err error) error {
 	requestIDOf(ctx, err)
+	if e := shedError(b.name, op, err); e != nil {
+		return e
+	}
 	if errors.Is(err, context.DeadlineExceeded) && throttledDuring(ctx) {
 		return kgerr.Wrap(kgerr.ResourceExhausted, err, "kms backend "+quote(b.name)+": "+op+
 			": KMS throttled the request and the deadline passed before a retry got through")

@@ -64,6 +64,11 @@ func serve(cfg *server.Config, ready func(ctx context.Context) error) error {
 		return err
 	}
 	defer srv.Close()
+	if cfg.PprofListen != "" {
+		if err := server.ServePprof(ctx, cfg.PprofListen, log); err != nil {
+			return err
+		}
+	}
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies a failure by what the caller can do about it. The server
@@ -46,6 +47,9 @@ type Error struct {
 	Kind Kind
 	Msg  string
 	Err  error
+	// RetryAfter, when set on a ResourceExhausted error, is how long the
+	// caller should wait before trying again (sent as RetryInfo).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -97,4 +101,16 @@ func Message(err error) string {
 		return "request canceled"
 	}
 	return "internal error"
+}
+
+// RetryAfterOf is the RetryAfter of the first *Error in err's chain that
+// sets one, else zero.
+func RetryAfterOf(err error) time.Duration {
+	for err != nil {
+		if e, ok := err.(*Error); ok && e.RetryAfter > 0 {
+			return e.RetryAfter
+		}
+		err = errors.Unwrap(err)
+	}
+	return 0
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // fault is what the test asked to go wrong with one operation.
@@ -100,4 +102,37 @@ func keyIDOf(body []byte) string {
 	var v struct{ KeyId string }
 	_ = json.Unmarshal(body, &v)
 	return v.KeyId
+}
+
+// SetQuota throttles op (AllOperations: every operation together) above
+// perSecond requests a second, as KMS's per-account quotas do: a request
+// over it gets ThrottlingException. 0 removes the quota.
+func (s *Server) SetQuota(op string, perSecond float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.quotas == nil {
+		s.quotas = map[string]*rate.Limiter{}
+	}
+	if perSecond <= 0 {
+		delete(s.quotas, op)
+		return
+	}
+	s.quotas[op] = rate.NewLimiter(rate.Limit(perSecond), max(1, int(perSecond/10)))
+}
+
+// Throttled is how many requests a quota refused.
+func (s *Server) Throttled() int64 { return s.throttled.Load() }
+
+// overQuota answers a request over op's quota.
+func (s *Server) overQuota(op string) *kmsError {
+	s.mu.Lock()
+	lims := []*rate.Limiter{s.quotas[op], s.quotas[AllOperations]}
+	s.mu.Unlock()
+	for _, l := range lims {
+		if l != nil && !l.Allow() {
+			s.throttled.Add(1)
+			return errf("ThrottlingException", "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.")
+		}
+	}
+	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,11 +49,13 @@ type Server struct {
 	srv *httptest.Server
 
 	mu         sync.Mutex
-	keys       map[string]*key   // by key id (uuid)
-	aliases    map[string]*alias // by alias name ("alias/x")
-	faults     map[string]*fault // by operation; "" applies to every operation
-	principals map[string]string // access key id -> IAM ARN
-	secrets    map[string]string // access key id -> secret, for SigV4 checks
+	keys       map[string]*key          // by key id (uuid)
+	aliases    map[string]*alias        // by alias name ("alias/x")
+	faults     map[string]*fault        // by operation; "" applies to every operation
+	quotas     map[string]*rate.Limiter // SetQuota, by operation
+	throttled  atomic.Int64             // requests a quota refused
+	principals map[string]string        // access key id -> IAM ARN
+	secrets    map[string]string        // access key id -> secret, for SigV4 checks
 	records    []Record
 	delivered  int // records already written by WriteCloudTrail
 	// lookupLimit is CloudTrail's LookupEvents rate limit (lookup.go).
@@ -174,6 +177,9 @@ func (s *Server) serve(r *http.Request, c *call) (any, *kmsError) {
 	}
 	if kerr := s.injected(r, c.op); kerr != nil {
 		kerr.record = true
+		return nil, kerr
+	}
+	if kerr := s.overQuota(c.op); kerr != nil {
 		return nil, kerr
 	}
 	out, kerr := handler.fn(s, c)
