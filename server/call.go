@@ -48,6 +48,9 @@ type Call struct {
 	// committed with its audit event (journal.go); then a success needs no
 	// second record.
 	journaled bool
+	// handlerTime is how long the handler ran: the backend stage, for
+	// metrics and traces.
+	handlerTime time.Duration
 }
 
 // recorder makes a call's record durable: the tamper-evident log, or the

@@ -67,6 +67,8 @@ type Config struct {
 	DisableReflection bool `yaml:"disable_reflection"`
 	// Lifecycle holds the key lifecycle's defaults (lifecycle_config.go).
 	Lifecycle LifecycleConfig `yaml:"lifecycle"`
+	// Metrics serves Prometheus metrics on a listener of its own (metrics.go).
+	Metrics MetricsConfig `yaml:"metrics"`
 }
 
 // TLSConfig names the server's certificate and the CA that client
@@ -365,6 +367,7 @@ func (c *Config) problems() []string {
 		add("threeds.session_ttl must be between 0 and 1h")
 	}
 	p = append(p, c.Lifecycle.problems()...)
+	p = append(p, c.opsProblems()...)
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":
 	default:

@@ -206,7 +206,10 @@ func (s *Server) invoke(ctx context.Context, c *Call, handler func(context.Conte
 			"principal", c.Principal.ARN, "decision", c.Decision)
 		return nil, kgerr.Errorf(kgerr.Internal, "internal error")
 	}
-	return handler(ctx)
+	start := time.Now()
+	resp, err := handler(ctx) // a panic is recovered inside: it returns
+	c.handlerTime = time.Since(start)
+	return resp, err
 }
 
 // finish makes the call's record durable and returns the caller's status:
@@ -217,6 +220,9 @@ func (s *Server) finish(ctx context.Context, c *Call) error {
 	if c.Err == nil && !c.allowed() {
 		s.log.Error("BUG: call answered without an Allow; refusing the answer", "method", c.Method, "principal", c.Principal.ARN)
 		c.Err = kgerr.Errorf(kgerr.Internal, "internal error")
+	}
+	if s.metrics != nil {
+		s.metrics.call(c, c.handlerTime)
 	}
 	if c.journaled && c.Err == nil {
 		return nil // the change committed with its own audit event

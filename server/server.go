@@ -49,6 +49,7 @@ type Server struct {
 	closeOnce  sync.Once
 	closeErr   error
 	grpc       *grpc.Server
+	metrics    *metrics
 
 	recoverUnary  grpc.UnaryServerInterceptor
 	recoverStream grpc.StreamServerInterceptor
@@ -65,7 +66,7 @@ type Options struct {
 // caller must Close it.
 func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, backends: map[string]backends.Backend{},
-		principals: map[principalKey]string{}}
+		principals: map[principalKey]string{}, metrics: newMetrics()}
 	for _, m := range cfg.Principals {
 		s.principals[principalKey{m.source(), m.Identity}] = m.ARN
 	}
@@ -106,8 +107,8 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 	s.recoverStream = recovery.StreamServerInterceptor(s.recoveryOption())
 	s.grpc = grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(tlsCfg)),
-		grpc.ChainUnaryInterceptor(s.unary),
-		grpc.ChainStreamInterceptor(s.stream),
+		grpc.ChainUnaryInterceptor(s.metrics.grpc.UnaryServerInterceptor(), s.unary),
+		grpc.ChainStreamInterceptor(s.metrics.grpc.StreamServerInterceptor(), s.stream),
 		grpc.MaxRecvMsgSize(320<<10), // above the largest field keygate accepts (a 256 KiB JWE)
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
 	)
@@ -127,6 +128,8 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 	if !cfg.DisableReflection {
 		reflection.Register(s.grpc)
 	}
+	s.metrics.grpc.InitializeMetrics(s.grpc)
+	s.metrics.backends(s.backends)
 	return s, nil
 }
 

@@ -59,11 +59,20 @@ func serve(cfg *server.Config, ready func(ctx context.Context) error) error {
 	log := newLogger(cfg.Log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := server.New(ctx, cfg, log, server.Options{})
+	mlis, err := listenMetrics(cfg)
 	if err != nil {
 		return err
 	}
+	srv, err := server.New(ctx, cfg, log, server.Options{})
+	if err != nil {
+		if mlis != nil {
+			mlis.Close()
+		}
+		return err
+	}
 	defer srv.Close()
+	stopMetrics := serveMetrics(mlis, srv, log)
+	defer stopMetrics()
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/keygate/keygate/server"
+)
+
+// listenMetrics binds metrics.listen, if set, before keygated opens its
+// store or backends: a port that cannot be bound stops it at once, naming
+// the setting. A nil listener means no metrics.
+func listenMetrics(cfg *server.Config) (net.Listener, error) {
+	if cfg.Metrics.Listen == "" {
+		return nil, nil
+	}
+	lis, err := net.Listen("tcp", cfg.Metrics.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("metrics.listen %s: %w", cfg.Metrics.Listen, err)
+	}
+	return lis, nil
+}
+
+// serveMetrics serves /metrics on lis until stop.
+func serveMetrics(lis net.Listener, srv *server.Server, log *slog.Logger) (stop func()) {
+	if lis == nil {
+		return func() {}
+	}
+	hs := &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := hs.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics listener", "addr", lis.Addr().String(), "err", err)
+		}
+	}()
+	log.Info("metrics listening", "addr", lis.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(ctx)
+	}
+}
