@@ -69,6 +69,8 @@ type Config struct {
 	Lifecycle LifecycleConfig `yaml:"lifecycle"`
 	// Metrics serves Prometheus metrics on a listener of its own (metrics.go).
 	Metrics MetricsConfig `yaml:"metrics"`
+	// Tracing exports OpenTelemetry spans over OTLP (tracing.go).
+	Tracing TracingConfig `yaml:"tracing"`
 }
 
 // TLSConfig names the server's certificate and the CA that client

@@ -30,10 +30,10 @@ func (s *Server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 	c, ctx := s.begin(ctx, info.FullMethod)
 	var resp any
 	if c.Err == nil {
-		c.Err = s.admit(ctx, c, req)
+		c.Err = s.admitTraced(ctx, c, req)
 	}
 	if c.Err == nil {
-		resp, c.Err = s.invoke(ctx, c, func(ctx context.Context) (any, error) {
+		resp, c.Err = s.invokeTraced(ctx, c, func(ctx context.Context) (any, error) {
 			return s.recoverUnary(ctx, req, info, h)
 		})
 	}
@@ -55,10 +55,10 @@ func (s *Server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerIn
 	}
 	c, ctx := s.begin(ss.Context(), info.FullMethod)
 	if c.Err == nil {
-		c.Err = s.admit(ctx, c, nil)
+		c.Err = s.admitTraced(ctx, c, nil)
 	}
 	if c.Err == nil {
-		_, c.Err = s.invoke(ctx, c, func(ctx context.Context) (any, error) {
+		_, c.Err = s.invokeTraced(ctx, c, func(ctx context.Context) (any, error) {
 			return nil, s.recoverStream(srv, &callStream{ServerStream: ss, ctx: ctx}, info, h)
 		})
 	}
@@ -227,7 +227,7 @@ func (s *Server) finish(ctx context.Context, c *Call) error {
 	if c.journaled && c.Err == nil {
 		return nil // the change committed with its own audit event
 	}
-	if err := s.rec.Record(context.WithoutCancel(ctx), c); err != nil {
+	if err := s.record(context.WithoutCancel(ctx), c); err != nil {
 		s.log.Error("audit record failed; refusing the call", "method", c.Method, "err", err)
 		return toStatus(kgerr.Wrap(kgerr.Unavailable, err, "audit log unavailable"))
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -50,6 +51,8 @@ type Server struct {
 	closeErr   error
 	grpc       *grpc.Server
 	metrics    *metrics
+	tracer     trace.Tracer // nil when tracing is off
+	stopTrace  func(context.Context) error
 
 	recoverUnary  grpc.UnaryServerInterceptor
 	recoverStream grpc.StreamServerInterceptor
@@ -60,6 +63,9 @@ type Options struct {
 	// Now is the server's clock: the policy's aws:CurrentTime, cryptoperiods,
 	// deletion waiting periods; nil means time.Now. Tests pass a clock they move.
 	Now func() time.Time
+	// TracerProvider, if set, traces calls instead of tracing.otlp_endpoint
+	// (tests pass one with an in-memory exporter).
+	TracerProvider trace.TracerProvider
 }
 
 // New opens the store and the backends and builds the gRPC server. The
@@ -105,13 +111,24 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 	}
 	s.recoverUnary = recovery.UnaryServerInterceptor(s.recoveryOption())
 	s.recoverStream = recovery.StreamServerInterceptor(s.recoveryOption())
-	s.grpc = grpc.NewServer(
+	tp, stopTrace, err := openTracing(ctx, cfg.Tracing, cfg.Audit.Replica, opts.TracerProvider)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.stopTrace = stopTrace
+	var traced []grpc.ServerOption
+	if tp != nil {
+		s.tracer = tp.Tracer("github.com/keygate/keygate/server")
+		traced = append(traced, traceOption(tp))
+	}
+	s.grpc = grpc.NewServer(append(traced,
 		grpc.Creds(credentials.NewTLS(tlsCfg)),
 		grpc.ChainUnaryInterceptor(s.metrics.grpc.UnaryServerInterceptor(), s.unary),
 		grpc.ChainStreamInterceptor(s.metrics.grpc.StreamServerInterceptor(), s.stream),
 		grpc.MaxRecvMsgSize(320<<10), // above the largest field keygate accepts (a 256 KiB JWE)
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
-	)
+	)...)
 	pb.RegisterCryptoServiceServer(s.grpc, &cryptoService{s: s})
 	pb.RegisterKeyAdminServiceServer(s.grpc, &adminService{s: s})
 	pb.RegisterPolicyServiceServer(s.grpc, &policyService{s: s})
@@ -210,6 +227,11 @@ func (s *Server) close() error {
 	}
 	if s.auditStore != nil {
 		errs = append(errs, s.auditStore.Close())
+	}
+	if s.stopTrace != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, s.stopTrace(ctx))
+		cancel()
 	}
 	for _, b := range s.backends {
 		errs = append(errs, b.Close())
