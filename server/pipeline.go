@@ -232,9 +232,7 @@ func (s *Server) finish(ctx context.Context, c *Call) error {
 		return toStatus(kgerr.Wrap(kgerr.Unavailable, err, "audit log unavailable"))
 	}
 	if c.Err != nil {
-		if k := kgerr.KindOf(c.Err); k == kgerr.Internal || k == kgerr.Unavailable {
-			s.log.Error("call failed", "method", c.Method, "principal", c.Principal.ARN, "key", c.KeyName, "err", c.Err)
-		}
+		s.logCall(ctx, c)
 		return toStatus(c.Err)
 	}
 	return nil
