@@ -71,6 +71,12 @@ type Config struct {
 	Metrics MetricsConfig `yaml:"metrics"`
 	// Tracing exports OpenTelemetry spans over OTLP (tracing.go).
 	Tracing TracingConfig `yaml:"tracing"`
+	// ReloadInterval is how often the TLS files and the config file are
+	// checked for changes to reload (default 5s; SIGHUP reloads at once).
+	ReloadInterval time.Duration `yaml:"reload_interval"`
+	// ShutdownGrace is how long a stopping keygated lets calls in flight
+	// finish before it closes their connections (default 10s).
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 }
 
 // TLSConfig names the server's certificate and the CA that client
@@ -249,6 +255,7 @@ func (c *Config) defaults() {
 		c.MaxConcurrentStreams = 256
 	}
 	c.Lifecycle.defaults()
+	c.opsDefaults()
 }
 
 func (c *Config) problems() []string {

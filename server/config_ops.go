@@ -3,9 +3,19 @@ package server
 import (
 	"fmt"
 	"net"
+	"time"
 )
 
-// opsProblems checks the operations settings: metrics and tracing.
+func (c *Config) opsDefaults() {
+	if c.ReloadInterval == 0 {
+		c.ReloadInterval = 5 * time.Second
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = 10 * time.Second
+	}
+}
+
+// opsProblems checks the operations settings.
 func (c *Config) opsProblems() []string {
 	var p []string
 	if l := c.Metrics.Listen; l != "" {
@@ -17,6 +27,9 @@ func (c *Config) opsProblems() []string {
 		if _, _, err := net.SplitHostPort(e); err != nil {
 			p = append(p, fmt.Sprintf("tracing.otlp_endpoint %q: want host:port (%v)", e, err))
 		}
+	}
+	if c.ReloadInterval < 0 || c.ShutdownGrace < 0 {
+		p = append(p, "reload_interval and shutdown_grace must not be negative")
 	}
 	return p
 }

@@ -46,6 +46,8 @@ type metrics struct {
 	witnessFails     *prometheus.CounterVec // witness
 	overdue          prometheus.Gauge
 	findings         *prometheus.CounterVec // class
+	reloads          prometheus.Counter
+	reloadFailures   prometheus.Counter
 }
 
 type callLabels struct{ key, action, decision string }
@@ -83,6 +85,8 @@ func newMetrics() *metrics {
 	m.witnessFails = f.counterVec("keygate_audit_witness_failures_total", "Checkpoints a witness did not take, by witness kind (file, s3, log).", "witness")
 	m.overdue = prometheus.NewGauge(prometheus.GaugeOpts{Name: "keygate_keys_rotation_overdue", Help: "Enabled keys whose active version has outlived its cryptoperiod."})
 	m.findings = f.counterVec("keygate_reconcile_findings_total", "CloudTrail reconciliation findings, by class.", "class")
+	m.reloads = f.counter("keygate_reloads_total", "Reloads of the TLS certificate, client CA and principal mapping that took effect.")
+	m.reloadFailures = f.counter("keygate_reload_failures_total", "Reloads refused (bad certificate, key, CA or config); the running configuration stayed.")
 	m.reg.MustRegister(m.grpc, blat, m.auditBatch, m.auditCommit, m.overdue,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -39,7 +39,7 @@ type Server struct {
 	keys       *keyring.Keyring
 	authz      *policyAuthorizer
 	rec        recorder
-	principals map[principalKey]string
+	reload     reloader
 	chain      *chainAuditor // nil when the audit log is disabled
 	auditStore *sqlstore.Store
 	keyStore   *keysql.Store
@@ -66,20 +66,22 @@ type Options struct {
 	// TracerProvider, if set, traces calls instead of tracing.otlp_endpoint
 	// (tests pass one with an in-memory exporter).
 	TracerProvider trace.TracerProvider
+	// ConfigPath is the config file Reload reads again for the principal
+	// mapping and TLS files; empty reloads the TLS files only.
+	ConfigPath string
 }
 
 // New opens the store and the backends and builds the gRPC server. The
 // caller must Close it.
 func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Server, error) {
-	s := &Server{cfg: cfg, log: log, backends: map[string]backends.Backend{},
-		principals: map[principalKey]string{}, metrics: newMetrics()}
-	for _, m := range cfg.Principals {
-		s.principals[principalKey{m.source(), m.Identity}] = m.ARN
-	}
-	tlsCfg, err := serverTLS(cfg.TLS)
+	s := &Server{cfg: cfg, log: log, backends: map[string]backends.Backend{}, metrics: newMetrics()}
+	first, err := newLive(cfg, time.Now())
 	if err != nil {
 		return nil, err
 	}
+	s.reload.cur.Store(first)
+	s.reload.path = opts.ConfigPath
+	s.reload.seen, _ = s.filesHash()
 	if s.db, err = sqldb.Open(cfg.Store.Driver, cfg.StoreDSN()); err != nil {
 		return nil, err
 	}
@@ -123,7 +125,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		traced = append(traced, traceOption(tp))
 	}
 	s.grpc = grpc.NewServer(append(traced,
-		grpc.Creds(credentials.NewTLS(tlsCfg)),
+		grpc.Creds(credentials.NewTLS(s.serverConfig())),
 		grpc.ChainUnaryInterceptor(s.metrics.grpc.UnaryServerInterceptor(), s.unary),
 		grpc.ChainStreamInterceptor(s.metrics.grpc.StreamServerInterceptor(), s.stream),
 		grpc.MaxRecvMsgSize(320<<10), // above the largest field keygate accepts (a 256 KiB JWE)
@@ -187,6 +189,7 @@ func (s *Server) Serve(lis net.Listener) error {
 		go s.reconcileLoop(sweepCtx)
 	}
 	go s.lifecycleLoop(sweepCtx)
+	go s.WatchFiles(sweepCtx, s.cfg.ReloadInterval)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.log.Info("keygated serving", "addr", lis.Addr().String(), "backends", len(s.backends))
 	if err := s.grpc.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {

@@ -75,7 +75,7 @@ func demo(args []string) error {
 	if err := addKMSBackend(cfg); err != nil {
 		return err
 	}
-	return serve(cfg, func(ctx context.Context) error {
+	return serve(cfg, cfgPath, func(ctx context.Context) error {
 		if err := createDemoKeys(ctx, dir, cfg.Listen); err != nil {
 			return fmt.Errorf("demo keys: %w", err)
 		}

@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/keygate/keygate/server"
@@ -42,5 +45,22 @@ func serveMetrics(lis net.Listener, srv *server.Server, log *slog.Logger) (stop 
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		hs.Shutdown(ctx)
+	}
+}
+
+// reloadOnHangup reloads the TLS files and the principal mapping on each
+// SIGHUP until ctx ends; a failed reload keeps what runs (the server logs
+// and counts it).
+func reloadOnHangup(ctx context.Context, srv *server.Server) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			srv.Reload()
+		}
 	}
 }
