@@ -77,6 +77,8 @@ type Config struct {
 	// ShutdownGrace is how long a stopping keygated lets calls in flight
 	// finish before it closes their connections (default 10s).
 	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// Health serves grpc.health.v1 in plaintext for a kubelet (healthport.go).
+	Health HealthConfig `yaml:"health"`
 }
 
 // TLSConfig names the server's certificate and the CA that client

@@ -18,9 +18,12 @@ func (c *Config) opsDefaults() {
 // opsProblems checks the operations settings.
 func (c *Config) opsProblems() []string {
 	var p []string
-	if l := c.Metrics.Listen; l != "" {
-		if _, _, err := net.SplitHostPort(l); err != nil {
-			p = append(p, fmt.Sprintf("metrics.listen %q: %v", l, err))
+	for _, l := range [][2]string{{"metrics.listen", c.Metrics.Listen}, {"health.listen", c.Health.Listen}} {
+		if l[1] == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(l[1]); err != nil {
+			p = append(p, fmt.Sprintf("%s %q: %v", l[0], l[1], err))
 		}
 	}
 	if e := c.Tracing.OTLPEndpoint; e != "" {

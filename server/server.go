@@ -40,6 +40,7 @@ type Server struct {
 	authz      *policyAuthorizer
 	rec        recorder
 	reload     reloader
+	healthGRPC *grpc.Server  // the plaintext health listener's (healthport.go)
 	chain      *chainAuditor // nil when the audit log is disabled
 	auditStore *sqlstore.Store
 	keyStore   *keysql.Store
@@ -144,6 +145,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 	pb.RegisterThreeDSServiceServer(s.grpc, s.threeds)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
+	s.newHealthGRPC()
 	if !cfg.DisableReflection {
 		reflection.Register(s.grpc)
 	}
@@ -211,6 +213,9 @@ func (s *Server) Shutdown(ctx context.Context) {
 	case <-done:
 	case <-ctx.Done():
 		s.grpc.Stop()
+	}
+	if s.healthGRPC != nil {
+		s.healthGRPC.Stop()
 	}
 }
 

@@ -59,20 +59,24 @@ func serve(cfg *server.Config, cfgPath string, ready func(ctx context.Context) e
 	log := newLogger(cfg.Log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	mlis, err := listenMetrics(cfg)
+	mlis, err := listen("metrics.listen", cfg.Metrics.Listen)
 	if err != nil {
+		return err
+	}
+	hlis, err := listen("health.listen", cfg.Health.Listen)
+	if err != nil {
+		closeAll(mlis)
 		return err
 	}
 	srv, err := server.New(ctx, cfg, log, server.Options{ConfigPath: cfgPath})
 	if err != nil {
-		if mlis != nil {
-			mlis.Close()
-		}
+		closeAll(mlis, hlis)
 		return err
 	}
 	defer srv.Close()
 	stopMetrics := serveMetrics(mlis, srv, log)
 	defer stopMetrics()
+	serveHealth(hlis, srv, log)
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err

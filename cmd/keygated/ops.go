@@ -15,18 +15,32 @@ import (
 	"github.com/keygate/keygate/server"
 )
 
-// listenMetrics binds metrics.listen, if set, before keygated opens its
-// store or backends: a port that cannot be bound stops it at once, naming
-// the setting. A nil listener means no metrics.
-func listenMetrics(cfg *server.Config) (net.Listener, error) {
-	if cfg.Metrics.Listen == "" {
+// listen binds an operations listener (metrics.listen, health.listen),
+// if set, before keygated opens its store or backends: a port that cannot
+// be bound stops it at once, naming the setting. nil means none.
+func listen(setting, addr string) (net.Listener, error) {
+	if addr == "" {
 		return nil, nil
 	}
-	lis, err := net.Listen("tcp", cfg.Metrics.Listen)
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("metrics.listen %s: %w", cfg.Metrics.Listen, err)
+		return nil, fmt.Errorf("%s %s: %w", setting, addr, err)
 	}
 	return lis, nil
+}
+
+// serveHealth answers the kubelet's gRPC health probes on lis until the
+// server shuts down.
+func serveHealth(lis net.Listener, srv *server.Server, log *slog.Logger) {
+	if lis == nil {
+		return
+	}
+	log.Info("health listening (plaintext, grpc.health.v1 only)", "addr", lis.Addr().String())
+	go func() {
+		if err := srv.ServeHealth(lis); err != nil {
+			log.Error("health listener", "addr", lis.Addr().String(), "err", err)
+		}
+	}()
 }
 
 // serveMetrics serves /metrics on lis until stop.
@@ -61,6 +75,15 @@ func reloadOnHangup(ctx context.Context, srv *server.Server) {
 			return
 		case <-hup:
 			srv.Reload()
+		}
+	}
+}
+
+// closeAll closes the listeners bound before a failed start.
+func closeAll(ls ...net.Listener) {
+	for _, l := range ls {
+		if l != nil {
+			l.Close()
 		}
 	}
 }

@@ -17,7 +17,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"gopkg.in/yaml.v3"
 
 	pb "github.com/keygate/keygate/proto/keygate/v1"
@@ -158,20 +161,44 @@ func TestMetricsCountCalls(t *testing.T) {
 	}
 }
 
-// keygated serves /metrics on metrics.listen; a metrics port it cannot
-// bind stops it before it opens anything, naming the setting.
-func TestMetricsListener(t *testing.T) {
+// keygated serves /metrics on metrics.listen and grpc.health.v1, alone
+// and in plaintext, on health.listen, answering as the main listener's
+// health service does; a metrics port it cannot bind stops it before it
+// opens anything, naming the setting.
+func TestOpsListeners(t *testing.T) {
 	env := harness.Start(t, harness.Options{})
-	addr := harness.FreeAddr(t)
-	p := env.StartProcess(func(c *server.Config) { c.Metrics.Listen = addr })
+	addr, healthAddr := harness.FreeAddr(t), harness.FreeAddr(t)
+	p := env.StartProcess(func(c *server.Config) { c.Metrics.Listen = addr; c.Health.Listen = healthAddr })
+	ctx := context.Background()
 	conn := env.ProcessConn(p, "admin")
-	if _, err := pb.NewKeyAdminServiceClient(conn).ListKeys(context.Background(), &pb.ListKeysRequest{}); err != nil {
+	if _, err := pb.NewKeyAdminServiceClient(conn).ListKeys(ctx, &pb.ListKeysRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	fams := scrape(t, "http://"+addr+"/metrics")
 	if got := value(fams, "keygate_calls_total", map[string]string{"action": "kms:ListKeys", "decision": "Allow"}); got < 1 {
 		t.Errorf("keygate_calls_total{action=kms:ListKeys,decision=Allow} = %v", got)
 	}
+
+	plain, err := grpc.NewClient(healthAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	for _, svc := range []string{"", "keygate.v1.AuditService"} {
+		want, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{Service: svc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := healthpb.NewHealthClient(plain).Check(ctx, &healthpb.HealthCheckRequest{Service: svc})
+		if err != nil {
+			t.Fatalf("health.listen Check(%q): %v", svc, err)
+		}
+		if got.Status != want.Status || (svc == "" && got.Status != healthpb.HealthCheckResponse_SERVING) {
+			t.Errorf("health.listen Check(%q) = %s; the main listener says %s", svc, got.Status, want.Status)
+		}
+	}
+	_, err = pb.NewKeyAdminServiceClient(plain).ListKeys(ctx, &pb.ListKeysRequest{})
+	wantCode(t, err, codes.Unimplemented)
 
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
