@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
@@ -37,6 +40,7 @@ type options struct {
 	timeout     time.Duration
 	retries     int
 	dialOptions []grpc.DialOption
+	tracer      trace.TracerProvider
 }
 
 // Option configures Dial.
@@ -65,6 +69,11 @@ func WithMaxAttempts(n int) Option { return func(o *options) { o.retries = n } }
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(o *options) { o.dialOptions = append(o.dialOptions, opts...) }
 }
+
+// WithTracerProvider traces calls with tp (default: OpenTelemetry's
+// global provider). Either way the caller's trace context is sent to
+// keygated (W3C traceparent), so its spans join the caller's trace.
+func WithTracerProvider(tp trace.TracerProvider) Option { return func(o *options) { o.tracer = tp } }
 
 // Dial connects to keygated at addr (host:port). The connection is made
 // lazily, as gRPC does; ctx bounds only Dial's own setup.
@@ -98,6 +107,7 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.WithChainUnaryInterceptor(c.unary),
 		grpc.WithChainStreamInterceptor(c.stream),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(traceOptions(o.tracer)...)),
 	}, o.dialOptions...)
 	if o.retries > 1 { // gRPC's retry policy needs at least two attempts
 		dial = append(dial, grpc.WithDefaultServiceConfig(serviceConfig(o.retries)))
@@ -193,4 +203,12 @@ func serviceConfig(attempts int) string {
 	return fmt.Sprintf(`{"methodConfig":[{"name":[%s],"retryPolicy":{"maxAttempts":%d,`+
 		`"initialBackoff":"0.1s","maxBackoff":"2s","backoffMultiplier":2,`+
 		`"retryableStatusCodes":["UNAVAILABLE","RESOURCE_EXHAUSTED"]}}]}`, strings.Join(names, ","), attempts)
+}
+
+func traceOptions(tp trace.TracerProvider) []otelgrpc.Option {
+	opts := []otelgrpc.Option{otelgrpc.WithPropagators(propagation.TraceContext{})}
+	if tp != nil {
+		opts = append(opts, otelgrpc.WithTracerProvider(tp))
+	}
+	return opts
 }

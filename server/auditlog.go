@@ -141,9 +141,10 @@ func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store,
 		store.Close()
 		return nil, nil, err
 	}
-	l, err := audit.New(audit.Config{Store: store, Signer: signer, ContextSecret: secret, Replica: ac.Replica,
+	metered, ws := s.metrics.meterAudit(store, ws)
+	l, err := audit.New(audit.Config{Store: metered, Signer: signer, ContextSecret: secret, Replica: ac.Replica,
 		CheckpointEvery: ac.CheckpointEvery, CheckpointInterval: ac.CheckpointInterval, Witnesses: ws,
-		OnError: func(err error) { s.log.Error("audit log", "err", err) }})
+		OnError: func(err error) { s.metrics.checkpointFails.Inc(); s.log.Error("audit log", "err", err) }})
 	if err != nil {
 		store.Close()
 		return nil, nil, err
@@ -152,6 +153,7 @@ func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store,
 	if interval <= 0 {
 		interval = time.Minute // audit.New's default
 	}
+	s.metrics.watchAudit(l, metered, time.Now)
 	a := &chainAuditor{log: l, signer: signer, replica: ac.Replica, readers: readers, maxAge: interval + ac.CheckpointSlack}
 	if created {
 		// The key predates the log it signs for, so its creation is

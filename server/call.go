@@ -53,6 +53,9 @@ type Call struct {
 	// held is set when the call's operation waits for a second admin: its
 	// event is a call, not the change it asks for (approvals.go).
 	held bool
+	// handlerTime is how long the handler ran: the backend stage, for
+	// metrics and traces.
+	handlerTime time.Duration
 }
 
 // recorder makes a call's record durable: the tamper-evident log, or the

@@ -70,6 +70,18 @@ type Config struct {
 	// PprofListen, when set, serves net/http/pprof on this loopback
 	// address for profiling a loaded server (pprof.go). Off by default.
 	PprofListen string `yaml:"pprof_listen"`
+	// Metrics serves Prometheus metrics on a listener of its own (metrics.go).
+	Metrics MetricsConfig `yaml:"metrics"`
+	// Tracing exports OpenTelemetry spans over OTLP (tracing.go).
+	Tracing TracingConfig `yaml:"tracing"`
+	// ReloadInterval is how often the TLS files and the config file are
+	// checked for changes to reload (default 5s; SIGHUP reloads at once).
+	ReloadInterval time.Duration `yaml:"reload_interval"`
+	// ShutdownGrace is how long a stopping keygated lets calls in flight
+	// finish before it closes their connections (default 10s).
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// Health serves grpc.health.v1 in plaintext for a kubelet (healthport.go).
+	Health HealthConfig `yaml:"health"`
 }
 
 // TLSConfig names the server's certificate and the CA that client
@@ -256,6 +268,7 @@ func (c *Config) defaults() {
 		c.MaxConcurrentStreams = 256
 	}
 	c.Lifecycle.defaults()
+	c.opsDefaults()
 }
 
 func (c *Config) problems() []string {
@@ -382,6 +395,7 @@ func (c *Config) problems() []string {
 	}
 	p = append(p, c.Lifecycle.problems()...)
 	c.ThreeDS.SdkServer.validate(add)
+	p = append(p, c.opsProblems()...)
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":
 	default:

@@ -49,7 +49,7 @@ func (s *Server) identify(ctx context.Context) (Principal, string, error) {
 	if err != nil {
 		return pr, addr, err
 	}
-	arn, ok := s.principals[principalKey{pr.Source, pr.Identity}]
+	arn, ok := s.principalOf(principalKey{pr.Source, pr.Identity})
 	if !ok {
 		return pr, addr, kgerr.Errorf(kgerr.PermissionDenied, "certificate %s %q is not mapped to a principal", pr.Source, pr.Identity)
 	}

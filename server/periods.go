@@ -134,6 +134,7 @@ func (s *Server) Tick(ctx context.Context) (rotator bool) {
 		}
 	}
 	overdue := s.overdue(ctx, now)
+	s.metrics.keysOverdue(len(overdue))
 	for _, name := range overdue {
 		s.log.Warn("key cryptoperiod overdue: rotate it", "key", name)
 	}

@@ -30,10 +30,10 @@ func (s *Server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 	c, ctx := s.begin(ctx, info.FullMethod)
 	var resp any
 	if c.Err == nil {
-		c.Err = s.admit(ctx, c, req)
+		c.Err = s.admitTraced(ctx, c, req)
 	}
 	if c.Err == nil {
-		resp, c.Err = s.invoke(ctx, c, func(ctx context.Context) (any, error) {
+		resp, c.Err = s.invokeTraced(ctx, c, func(ctx context.Context) (any, error) {
 			return s.recoverUnary(ctx, req, info, h)
 		})
 	}
@@ -55,10 +55,10 @@ func (s *Server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerIn
 	}
 	c, ctx := s.begin(ss.Context(), info.FullMethod)
 	if c.Err == nil {
-		c.Err = s.admit(ctx, c, nil)
+		c.Err = s.admitTraced(ctx, c, nil)
 	}
 	if c.Err == nil {
-		_, c.Err = s.invoke(ctx, c, func(ctx context.Context) (any, error) {
+		_, c.Err = s.invokeTraced(ctx, c, func(ctx context.Context) (any, error) {
 			return nil, s.recoverStream(srv, &callStream{ServerStream: ss, ctx: ctx}, info, h)
 		})
 	}
@@ -206,7 +206,10 @@ func (s *Server) invoke(ctx context.Context, c *Call, handler func(context.Conte
 			"principal", c.Principal.ARN, "decision", c.Decision)
 		return nil, kgerr.Errorf(kgerr.Internal, "internal error")
 	}
-	return handler(ctx)
+	start := time.Now()
+	resp, err := handler(ctx) // a panic is recovered inside: it returns
+	c.handlerTime = time.Since(start)
+	return resp, err
 }
 
 // finish makes the call's record durable and returns the caller's status:
@@ -218,17 +221,18 @@ func (s *Server) finish(ctx context.Context, c *Call) error {
 		s.log.Error("BUG: call answered without an Allow; refusing the answer", "method", c.Method, "principal", c.Principal.ARN)
 		c.Err = kgerr.Errorf(kgerr.Internal, "internal error")
 	}
+	if s.metrics != nil {
+		s.metrics.call(c, c.handlerTime)
+	}
 	if c.journaled && c.Err == nil {
 		return nil // the change committed with its own audit event
 	}
-	if err := s.rec.Record(context.WithoutCancel(ctx), c); err != nil {
+	if err := s.record(context.WithoutCancel(ctx), c); err != nil {
 		s.log.Error("audit record failed; refusing the call", "method", c.Method, "err", err)
 		return toStatus(kgerr.Wrap(kgerr.Unavailable, err, "audit log unavailable"))
 	}
 	if c.Err != nil {
-		if k := kgerr.KindOf(c.Err); k == kgerr.Internal || k == kgerr.Unavailable {
-			s.log.Error("call failed", "method", c.Method, "principal", c.Principal.ARN, "key", c.KeyName, "err", c.Err)
-		}
+		s.logCall(ctx, c)
 		return toStatus(c.Err)
 	}
 	return nil

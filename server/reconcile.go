@@ -115,6 +115,7 @@ func (s *Server) Reconcile(ctx context.Context, now time.Time) (ran bool, err er
 	}
 	detail := fmt.Sprintf("%s to %s from %s: %s", rep.Since.Format(time.RFC3339), rep.Until.Format(time.RFC3339), rep.Source, strings.Join(counts, " "))
 	for _, f := range rep.Findings {
+		s.metrics.finding(string(f.Class))
 		s.log.Warn("CloudTrail reconciliation finding", slog.String("class", string(f.Class)), slog.String("reason", f.Reason),
 			slog.Time("time", f.Time), slog.String("operation", f.Operation), slog.String("key", f.KeyName), slog.String("key_arn", f.KeyARN),
 			slog.String("request_id", f.RequestID), slog.String("event_id", f.EventID), slog.Uint64("seq", f.Seq),

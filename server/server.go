@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -35,7 +36,8 @@ type Server struct {
 	keys       *keyring.Keyring
 	authz      *policyAuthorizer
 	rec        recorder
-	principals map[principalKey]string
+	reload     reloader
+	healthGRPC *grpc.Server  // the plaintext health listener's (healthport.go)
 	chain      *chainAuditor // nil when the audit log is disabled
 	auditStore *sqlstore.Store
 	keyStore   *keysql.Store
@@ -46,6 +48,9 @@ type Server struct {
 	closeOnce  sync.Once
 	closeErr   error
 	grpc       *grpc.Server
+	metrics    *metrics
+	tracer     trace.Tracer // nil when tracing is off
+	stopTrace  func(context.Context) error
 
 	recoverUnary  grpc.UnaryServerInterceptor
 	recoverStream grpc.StreamServerInterceptor
@@ -59,21 +64,26 @@ type Options struct {
 	// Now is the server's clock: the policy's aws:CurrentTime, cryptoperiods,
 	// deletion waiting periods; nil means time.Now. Tests pass a clock they move.
 	Now func() time.Time
+	// TracerProvider, if set, traces calls instead of tracing.otlp_endpoint
+	// (tests pass one with an in-memory exporter).
+	TracerProvider trace.TracerProvider
+	// ConfigPath is the config file Reload reads again for the principal
+	// mapping and TLS files; empty reloads the TLS files only.
+	ConfigPath string
 }
 
 // New opens the store and the backends and builds the gRPC server. The
 // caller must Close it.
 func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Server, error) {
-	s := &Server{cfg: cfg, log: log, backends: map[string]backends.Backend{},
-		principals: map[principalKey]string{}}
+	s := &Server{cfg: cfg, log: log, backends: map[string]backends.Backend{}, metrics: newMetrics()}
 	s.sweepCtx, s.stopSweep = context.WithCancel(context.Background())
-	for _, m := range cfg.Principals {
-		s.principals[principalKey{m.source(), m.Identity}] = m.ARN
-	}
-	tlsCfg, err := serverTLS(cfg.TLS)
+	first, err := newLive(cfg, time.Now())
 	if err != nil {
 		return nil, err
 	}
+	s.reload.cur.Store(first)
+	s.reload.path = opts.ConfigPath
+	s.reload.seen, _ = s.filesHash()
 	if s.db, err = sqldb.Open(cfg.Store.Driver, cfg.StoreDSN()); err != nil {
 		return nil, err
 	}
@@ -105,13 +115,24 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 	}
 	s.recoverUnary = recovery.UnaryServerInterceptor(s.recoveryOption())
 	s.recoverStream = recovery.StreamServerInterceptor(s.recoveryOption())
-	s.grpc = grpc.NewServer(
-		grpc.Creds(credentials.NewTLS(tlsCfg)),
-		grpc.ChainUnaryInterceptor(s.unary),
-		grpc.ChainStreamInterceptor(s.stream),
+	tp, stopTrace, err := openTracing(ctx, cfg.Tracing, cfg.Audit.Replica, opts.TracerProvider)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.stopTrace = stopTrace
+	var traced []grpc.ServerOption
+	if tp != nil {
+		s.tracer = tp.Tracer("github.com/keygate/keygate/server")
+		traced = append(traced, traceOption(tp))
+	}
+	s.grpc = grpc.NewServer(append(traced,
+		grpc.Creds(credentials.NewTLS(s.serverConfig())),
+		grpc.ChainUnaryInterceptor(s.metrics.grpc.UnaryServerInterceptor(), s.unary),
+		grpc.ChainStreamInterceptor(s.metrics.grpc.StreamServerInterceptor(), s.stream),
 		grpc.MaxRecvMsgSize(threeds.MaxCRes+16<<10), // the largest field keygate accepts is a 2.3.1 CRes
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
-	)
+	)...)
 	pb.RegisterCryptoServiceServer(s.grpc, &cryptoService{s: s})
 	pb.RegisterKeyAdminServiceServer(s.grpc, &adminService{s: s})
 	pb.RegisterPolicyServiceServer(s.grpc, &policyService{s: s})
@@ -140,9 +161,12 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 	pb.RegisterThreeDSServiceServer(s.grpc, s.threeds)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
+	s.newHealthGRPC()
 	if !cfg.DisableReflection {
 		reflection.Register(s.grpc)
 	}
+	s.metrics.grpc.InitializeMetrics(s.grpc)
+	s.metrics.backends(s.backends)
 	return s, nil
 }
 
@@ -181,6 +205,7 @@ func (s *Server) Serve(lis net.Listener) error {
 		go s.reconcileLoop(s.sweepCtx)
 	}
 	go s.lifecycleLoop(s.sweepCtx)
+	go s.WatchFiles(s.sweepCtx, s.cfg.ReloadInterval)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.log.Info("keygated serving", "addr", lis.Addr().String(), "backends", len(s.backends))
 	if err := s.grpc.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
@@ -201,6 +226,9 @@ func (s *Server) Shutdown(ctx context.Context) {
 	case <-ctx.Done():
 		s.grpc.Stop()
 	}
+	if s.healthGRPC != nil {
+		s.healthGRPC.Stop()
+	}
 }
 
 // Close records the server's stop, seals the audit log with a final
@@ -220,6 +248,11 @@ func (s *Server) close() error {
 	}
 	if s.auditStore != nil {
 		errs = append(errs, s.auditStore.Close())
+	}
+	if s.stopTrace != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, s.stopTrace(ctx))
+		cancel()
 	}
 	for _, b := range s.backends {
 		errs = append(errs, b.Close())

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/keygate/keygate/backends"
 	"github.com/keygate/keygate/internal/kgerr"
 	p11 "github.com/miekg/pkcs11"
 )
@@ -34,6 +35,8 @@ type pool struct {
 	epoch atomic.Uint64
 	gen   atomic.Uint64
 	slot  atomic.Uint64
+	// waits counts acquisitions that found every session busy (metrics).
+	waits atomic.Uint64
 
 	mu        sync.Mutex // serialises login and recovery
 	anchor    p11.SessionHandle
@@ -89,6 +92,7 @@ func (p *pool) acquire(ctx context.Context) error {
 	select {
 	case p.tokens <- struct{}{}:
 	default:
+		p.waits.Add(1)
 		timer := time.NewTimer(p.wait)
 		defer timer.Stop()
 		select {
@@ -185,4 +189,9 @@ func (p *pool) discardIdle() {
 			return
 		}
 	}
+}
+
+// Sessions reports the pool's use for metrics (backends.SessionReporter).
+func (b *Backend) Sessions() backends.SessionStats {
+	return backends.SessionStats{InUse: len(b.pool.tokens), Max: cap(b.pool.tokens), Waits: b.pool.waits.Load()}
 }

@@ -25,6 +25,7 @@ const (
 	demoAccount = "111122223333"
 	demoToken   = "keygate-demo"
 	demoListen  = "127.0.0.1:7443"
+	demoMetrics = "127.0.0.1:9464"
 )
 
 // demo sets up $KEYGATE_HOME once (SoftHSM2 token, local CA and
@@ -35,6 +36,7 @@ func demo(args []string) error {
 	fs := flag.NewFlagSet("keygated demo", flag.ContinueOnError)
 	home := fs.String("home", envOr("KEYGATE_HOME", ".keygate"), "demo directory")
 	listen := fs.String("listen", demoListen, "gRPC address")
+	metricsListen := fs.String("metrics-listen", demoMetrics, "Prometheus /metrics address (metrics.listen)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,7 +59,7 @@ func demo(args []string) error {
 	}
 	cfgPath := filepath.Join(dir, "keygated.yaml")
 	if _, err := os.Stat(cfgPath); errors.Is(err, os.ErrNotExist) {
-		if err := os.WriteFile(cfgPath, []byte(demoConfig(dir, module, *listen)), 0o600); err != nil {
+		if err := os.WriteFile(cfgPath, []byte(demoConfig(dir, module, *listen, *metricsListen)), 0o600); err != nil {
 			return err
 		}
 	}
@@ -65,10 +67,15 @@ func demo(args []string) error {
 	if err != nil {
 		return err
 	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "metrics-listen" { // an explicit flag wins over an earlier run's config
+			cfg.Metrics.Listen = *metricsListen
+		}
+	})
 	if err := addKMSBackend(cfg); err != nil {
 		return err
 	}
-	return serve(cfg, func(ctx context.Context) error {
+	return serve(cfg, cfgPath, func(ctx context.Context) error {
 		if err := createDemoKeys(ctx, dir, cfg.Listen); err != nil {
 			return fmt.Errorf("demo keys: %w", err)
 		}
@@ -147,7 +154,7 @@ func setupTLS(dir string) error {
 	return nil
 }
 
-func demoConfig(dir, module, listen string) string {
+func demoConfig(dir, module, listen, metrics string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# keygated demo configuration, written by 'keygated demo'.
 listen: %q
@@ -192,7 +199,9 @@ backends:
 log:
   level: info
   format: text
-`, demoAccount, filepath.Join(dir, "audit-secret"), filepath.Join(dir, "audit-witness.jsonl"), filepath.Join(dir, "keygate.db"), module, demoToken, filepath.Join(dir, "pin"))
+metrics:
+  listen: %q
+`, demoAccount, filepath.Join(dir, "audit-secret"), filepath.Join(dir, "audit-witness.jsonl"), filepath.Join(dir, "keygate.db"), module, demoToken, filepath.Join(dir, "pin"), metrics)
 	return b.String()
 }
 

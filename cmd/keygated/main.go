@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	_ "github.com/keygate/keygate/backends/kms"    // registers type "kms"
 	_ "github.com/keygate/keygate/backends/pkcs11" // registers type "pkcs11"
@@ -50,17 +49,28 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	return serve(cfg, nil)
+	return serve(cfg, *cfgPath, nil)
 }
 
-// serve runs the server until SIGINT or SIGTERM; ready, if set, runs once
-// the server is listening.
-func serve(cfg *server.Config, ready func(ctx context.Context) error) error {
+// serve runs the server until SIGINT or SIGTERM, reloading on SIGHUP what
+// can be reloaded from cfgPath (TLS files, principal mapping); ready, if
+// set, runs once the server is listening.
+func serve(cfg *server.Config, cfgPath string, ready func(ctx context.Context) error) error {
 	log := newLogger(cfg.Log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srv, err := server.New(ctx, cfg, log, server.Options{})
+	mlis, err := listen("metrics.listen", cfg.Metrics.Listen)
 	if err != nil {
+		return err
+	}
+	hlis, err := listen("health.listen", cfg.Health.Listen)
+	if err != nil {
+		closeAll(mlis)
+		return err
+	}
+	srv, err := server.New(ctx, cfg, log, server.Options{ConfigPath: cfgPath})
+	if err != nil {
+		closeAll(mlis, hlis)
 		return err
 	}
 	defer srv.Close()
@@ -69,12 +79,16 @@ func serve(cfg *server.Config, ready func(ctx context.Context) error) error {
 			return err
 		}
 	}
+	stopMetrics := serveMetrics(mlis, srv, log)
+	defer stopMetrics()
+	serveHealth(hlis, srv, log)
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()
+	go reloadOnHangup(ctx, srv)
 	if ready != nil {
 		if err := ready(ctx); err != nil {
 			srv.Shutdown(ctx)
@@ -87,7 +101,7 @@ func serve(cfg *server.Config, ready func(ctx context.Context) error) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	srv.Shutdown(sctx)
 	return <-errc

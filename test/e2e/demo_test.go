@@ -23,7 +23,7 @@ import (
 // export lines it prints once the demo keys exist.
 func runDemo(t *testing.T, home, listen string, env ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(harness.Binary(t), "demo", "--home", home, "--listen", listen)
+	cmd := exec.Command(harness.Binary(t), "demo", "--home", home, "--listen", listen, "--metrics-listen", harness.FreeAddr(t))
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -60,8 +60,10 @@ type Options struct {
 	ExtraBackends string
 	// ServerOptions are passed to server.New.
 	ServerOptions server.Options
-	// Log receives the server's log; nil discards it.
-	Log io.Writer
+	// Log receives the server's log; nil discards it. JSONLog writes it as
+	// JSON, as keygated does outside the demo (text otherwise).
+	Log     io.Writer
+	JSONLog bool
 	// CheckpointKeySpec and CheckpointKeyBackend set audit.signing_key_spec
 	// (RSA_3072 on a token without EC) and audit.signing_key_backend; empty
 	// keeps the defaults.
@@ -128,7 +130,11 @@ principals:
 		w = io.Discard
 	}
 	ctx := context.Background()
-	env.Server, err = server.New(ctx, env.Config, slog.New(slog.NewTextHandler(w, nil)), opts.ServerOptions)
+	var handler slog.Handler = slog.NewTextHandler(w, nil)
+	if opts.JSONLog {
+		handler = slog.NewJSONHandler(w, nil)
+	}
+	env.Server, err = server.New(ctx, env.Config, slog.New(handler), opts.ServerOptions)
 	must(t, err)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)

@@ -54,8 +54,10 @@ func Binary(t testing.TB) string {
 // store and certificates, as in production.
 type Process struct {
 	Addr string
-	cmd  *exec.Cmd
-	done chan struct{}
+	// ConfigFile is the config the process reads (and reads again on SIGHUP).
+	ConfigFile string
+	cmd        *exec.Cmd
+	done       chan struct{}
 }
 
 // StartProcess runs keygated with env's config, changed by edit (may be
@@ -72,7 +74,7 @@ func (e *Env) StartProcess(edit func(*server.Config)) *Process {
 	must(e.T, err)
 	cfgFile := filepath.Join(e.Dir, "process-"+strings.ReplaceAll(c.Listen, ":", "_")+".yaml")
 	must(e.T, os.WriteFile(cfgFile, raw, 0o600))
-	p := &Process{Addr: c.Listen, cmd: exec.Command(Binary(e.T), "--config", cfgFile), done: make(chan struct{})}
+	p := &Process{Addr: c.Listen, ConfigFile: cfgFile, cmd: exec.Command(Binary(e.T), "--config", cfgFile), done: make(chan struct{})}
 	p.cmd.Stderr = os.Stderr
 	must(e.T, p.cmd.Start())
 	go func() { p.cmd.Wait(); close(p.done) }()
@@ -170,3 +172,6 @@ func (p *Process) CPUTime() time.Duration {
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
+
+// Signal sends sig to the process (SIGHUP reloads).
+func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
