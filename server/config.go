@@ -54,6 +54,8 @@ type Config struct {
 	Log         LogConfig     `yaml:"log"`
 	// MaxConcurrentStreams bounds in-flight calls per connection.
 	MaxConcurrentStreams uint32 `yaml:"max_concurrent_streams"`
+	// Limits bound the calls in flight overall and per principal (admission.go).
+	Limits LimitsConfig `yaml:"limits"`
 
 	// Adopters may create a key over an existing backend key
 	// (keygate:AdoptKey, CreateKey with backend_key_id). Nobody by default:
@@ -168,6 +170,9 @@ type ThreeDSConfig struct {
 type LogConfig struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
 	Format string `yaml:"format"` // json or text
+	// RepeatInterval: a warning or error repeating with one cause is
+	// written once, then as one line with its count per interval (default 10s).
+	RepeatInterval time.Duration `yaml:"repeat_interval"`
 }
 
 var (
@@ -245,6 +250,7 @@ func (c *Config) defaults() {
 		c.MaxConcurrentStreams = 256
 	}
 	c.Lifecycle.defaults()
+	c.Limits.defaults()
 }
 
 func (c *Config) problems() []string {
@@ -365,10 +371,14 @@ func (c *Config) problems() []string {
 		add("threeds.session_ttl must be between 0 and 1h")
 	}
 	p = append(p, c.Lifecycle.problems()...)
+	p = append(p, c.Limits.problems()...)
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":
 	default:
 		add("log.level %q: want debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.RepeatInterval < 0 {
+		add("log.repeat_interval must not be negative")
 	}
 	switch c.Log.Format {
 	case "", "json", "text":
