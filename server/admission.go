@@ -55,6 +55,7 @@ type admission struct {
 	max, perPrincipal int64
 	retryAfter        string // milliseconds, for the trailer
 	all               atomic.Int64
+	shed              atomic.Uint64 // calls refused at a limit
 	mu                sync.Mutex
 	by                map[string]*int64 // principal ARN → calls in flight; removed at 0
 }
@@ -69,6 +70,7 @@ func newAdmission(c LimitsConfig) *admission {
 func (a *admission) enter(principal string) (leave func(), err error) {
 	if a.all.Add(1) > a.max {
 		a.all.Add(-1)
+		a.shed.Add(1)
 		return nil, kgerr.Errorf(kgerr.ResourceExhausted, "keygated is at its limit of %d calls in flight; retry later", a.max)
 	}
 	a.mu.Lock()
@@ -80,6 +82,7 @@ func (a *admission) enter(principal string) (leave func(), err error) {
 	if *n >= a.perPrincipal {
 		a.mu.Unlock()
 		a.all.Add(-1)
+		a.shed.Add(1)
 		return nil, kgerr.Errorf(kgerr.ResourceExhausted, "principal is at its limit of %d calls in flight; retry later", a.perPrincipal)
 	}
 	*n++
@@ -92,6 +95,17 @@ func (a *admission) enter(principal string) (leave func(), err error) {
 		a.mu.Unlock()
 		a.all.Add(-1)
 	}, nil
+}
+
+// Load is the admission's state, for metrics.
+type Load struct {
+	InFlight int64  // unary calls in flight now
+	Shed     uint64 // calls refused at an in-flight limit since the start
+}
+
+// Load says how busy the server is.
+func (s *Server) Load() Load {
+	return Load{InFlight: s.admission.all.Load(), Shed: s.admission.shed.Load()}
 }
 
 // shed decides, before any work, whether this replica takes a unary call:

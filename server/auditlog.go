@@ -123,7 +123,7 @@ func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store,
 		return nil, nil, err
 	}
 	l, err := audit.New(audit.Config{Store: store, Signer: signer, ContextSecret: secret, Replica: ac.Replica,
-		CheckpointEvery: ac.CheckpointEvery, CheckpointInterval: ac.CheckpointInterval, Witnesses: ws,
+		CheckpointEvery: ac.CheckpointEvery, CheckpointInterval: ac.CheckpointInterval, Witnesses: ws, MaxPending: ac.MaxPending,
 		OnError: func(err error) { s.log.Error("audit log", "err", err) }})
 	if err != nil {
 		store.Close()

@@ -146,6 +146,9 @@ type AuditConfig struct {
 	CheckpointSlack time.Duration `yaml:"checkpoint_slack"`
 	// Witness publishes every checkpoint outside the database.
 	Witness WitnessConfig `yaml:"witness"`
+	// MaxPending bounds the events waiting for a commit (default 4096):
+	// beyond it calls are refused Unavailable at once while the store is slow.
+	MaxPending int `yaml:"max_pending"`
 }
 
 // WitnessConfig names where checkpoints are published besides the store.
@@ -322,8 +325,8 @@ func (c *Config) problems() []string {
 	if c.KeyMaxStale < c.KeyRefresh {
 		add("key_max_stale (%s) must be at least key_refresh (%s)", c.KeyMaxStale, c.KeyRefresh)
 	}
-	if c.Audit.CheckpointEvery < 0 || c.Audit.CheckpointInterval < 0 || c.Audit.CheckpointSlack < 0 {
-		add("audit.checkpoint_every, audit.checkpoint_interval and audit.checkpoint_slack must not be negative")
+	if c.Audit.CheckpointEvery < 0 || c.Audit.CheckpointInterval < 0 || c.Audit.CheckpointSlack < 0 || c.Audit.MaxPending < 0 {
+		add("audit.checkpoint_every, audit.checkpoint_interval, audit.checkpoint_slack and audit.max_pending must not be negative")
 	}
 	if w := c.Audit.Witness.S3; w != nil {
 		if w.Bucket == "" {
