@@ -36,7 +36,9 @@ func TestQueueBoundedWhileCommitsStall(t *testing.T) {
 	}
 	errs := make(chan error, 8)
 	for range 8 {
-		go func() { errs <- l.Record(ctx, &audit.Event{Kind: audit.KindCall, Action: "kms:Sign", Result: audit.ResultOK}) }()
+		go func() {
+			errs <- l.Record(ctx, &audit.Event{Kind: audit.KindCall, Action: "kms:Sign", Result: audit.ResultOK})
+		}()
 	}
 	for !l.Saturated() {
 		runtime.Gosched() // the eight take their places
