@@ -29,6 +29,7 @@ type load struct {
 	codes    map[codes.Code]int
 	answered []string
 	lastOK   time.Time // when the newest answered call began
+	cutoff   time.Time // calls begun after it are not counted (zero: all are)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -56,6 +57,10 @@ func startLoad(t *testing.T, cs pb.CryptoServiceClient, key string, workers int,
 				_, err := cs.Sign(ctx, &pb.SignRequest{KeyId: key, Message: []byte(id)})
 				cancel()
 				l.mu.Lock()
+				if !l.cutoff.IsZero() && begun.After(l.cutoff) {
+					l.mu.Unlock()
+					continue
+				}
 				if err == nil {
 					l.answered = append(l.answered, id)
 					if begun.After(l.lastOK) {
@@ -72,6 +77,13 @@ func startLoad(t *testing.T, cs pb.CryptoServiceClient, key string, workers int,
 	}
 	t.Cleanup(l.end)
 	return l
+}
+
+// stopCounting leaves calls begun from now on out of the counts.
+func (l *load) stopCounting() {
+	l.mu.Lock()
+	l.cutoff = time.Now()
+	l.mu.Unlock()
 }
 
 func (l *load) end() {
