@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
@@ -40,6 +42,13 @@ type load struct {
 // startLoad runs workers Sign callers on key until stopped; each call has
 // deadline.
 func startLoad(t *testing.T, cs pb.CryptoServiceClient, key string, workers int, deadline time.Duration) *load {
+	return startLoadWith(t, cs, key, workers, deadline, false)
+}
+
+// startLoadWith is startLoad; with pushback each worker waits as long as
+// a ResourceExhausted refusal's grpc-retry-pushback-ms says, as the Go
+// client's retry does.
+func startLoadWith(t *testing.T, cs pb.CryptoServiceClient, key string, workers int, deadline time.Duration, pushback bool) *load {
 	l := &load{t: t, name: key, deadline: deadline, codes: map[codes.Code]int{}, stop: make(chan struct{})}
 	for w := range workers {
 		l.wg.Add(1)
@@ -54,8 +63,14 @@ func startLoad(t *testing.T, cs pb.CryptoServiceClient, key string, workers int,
 				id := fmt.Sprintf("%s-%d-%d", key, w, i)
 				ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(), "x-request-id", id), deadline)
 				begun := time.Now()
-				_, err := cs.Sign(ctx, &pb.SignRequest{KeyId: key, Message: []byte(id)})
+				var trailer metadata.MD
+				_, err := cs.Sign(ctx, &pb.SignRequest{KeyId: key, Message: []byte(id)}, grpc.Trailer(&trailer))
 				cancel()
+				if v := trailer.Get("grpc-retry-pushback-ms"); pushback && len(v) == 1 {
+					if ms, perr := strconv.Atoi(v[0]); perr == nil {
+						time.Sleep(time.Duration(ms) * time.Millisecond)
+					}
+				}
 				l.mu.Lock()
 				if !l.cutoff.IsZero() && begun.After(l.cutoff) {
 					l.mu.Unlock()
