@@ -8,7 +8,7 @@ BUF_VERSION := v1.47.2
 PROTOC_GEN_GO_VERSION := v1.36.6
 PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 
-.PHONY: run test bench deps deps-test tools proto lint fuzz race build
+.PHONY: run test bench chaos deps deps-test tools proto lint fuzz race build
 
 ## run: install SoftHSM2 if missing, set up $(KEYGATE_HOME) once, serve the demo on 127.0.0.1:7443
 run: deps build
@@ -28,10 +28,11 @@ test: deps-test tools
 	$(MAKE) fuzz
 	$(MAKE) race
 	go test -count=1 -timeout 20m ./test/e2e ./test/load
+	go test -count=1 -v -timeout 20m ./test/faults    # the short fault suite; prints its table
 
 ## race: every package that is not end to end, under the race detector
 race:
-	go test -count=1 -race -timeout 20m $$(go list ./... | grep -v -e '/test/e2e$$' -e '/test/load$$')
+	go test -count=1 -race -timeout 20m $$(go list ./... | grep -v -e '/test/e2e$$' -e '/test/load$$' -e '/test/faults$$')
 
 ## fuzz: a short run of each fuzzer, counted in executions so a loaded machine still does the work
 ## (the committed corpus runs in `go test` too)
@@ -48,6 +49,11 @@ fuzz:
 ## bench: the gateway's ratios to gRPC+mTLS and direct PKCS#11, interleaved, with audit storage per event (see docs/BENCHMARKS.md)
 bench: deps tools
 	go test -run '^$$' -bench 'Gateway|KMSQuota' -benchtime 1x -timeout 30m ./test/load | tee bench.out
+
+## chaos: the long fault suite against the real keygated (test/faults -long), printing its table (docs/RELIABILITY.md);
+## it mounts a small tmpfs for the disk-full case, so it runs as root, as CI does
+chaos: deps-test
+	go test -count=1 -v -timeout 60m -run . ./test/faults -args -long | tee chaos.out
 
 ## proto: regenerate the Go code from proto/ (committed; the tests fail if it is stale)
 proto: tools

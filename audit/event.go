@@ -18,6 +18,7 @@ const (
 	KindServerStopped Kind = "server.stopped"
 	KindAuditRead     Kind = "audit.read"       // someone queried, exported or verified the audit log
 	KindReconciled    Kind = "audit.reconciled" // keygated reconciled the log with CloudTrail (Detail: the counts)
+	KindAuditResumed  Kind = "audit.resumed"    // the log commits again after an outage (Detail: calls refused unrecorded, since when)
 )
 
 // ResultOK is the Result of a call that succeeded; a failed call carries

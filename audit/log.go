@@ -32,6 +32,9 @@ type Config struct {
 	// WriteTimeout bounds one group-commit transaction (default 5s). A
 	// batch serves many callers, so no single caller's context governs it.
 	WriteTimeout time.Duration
+	// MaxPending bounds the events waiting for a commit (default 4096);
+	// Record refuses more at once with an Unavailable error (IsSaturated).
+	MaxPending int
 	// OnError hears about background failures (checkpoints); it may be nil.
 	OnError func(error)
 	// Now is the clock (default time.Now).
@@ -46,6 +49,7 @@ type Log struct {
 	keyID    string
 	verifier *Verifier
 	macs     sync.Pool // HMAC states for HashContext
+	queue    queue     // bounds events waiting for the writer
 
 	cpMu    sync.Mutex // serializes Checkpoint
 	trusted Head       // the chain up to here verified and checkpointed
@@ -98,6 +102,9 @@ func New(cfg Config) (*Log, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = 4096
+	}
 	v, err := NewVerifier(cfg.Signer.Public())
 	if err != nil {
 		return nil, err
@@ -106,6 +113,7 @@ func New(cfg Config) (*Log, error) {
 		wake: make(chan struct{}, 1), cpWake: make(chan struct{}, 1), stop: make(chan struct{})}
 	secret := append([]byte(nil), cfg.ContextSecret...)
 	l.macs.New = func() any { return newMAC(secret) }
+	l.queue.max = int64(cfg.MaxPending)
 	l.stopped.Add(2)
 	go l.writer()
 	go l.checkpointer()
@@ -126,9 +134,13 @@ func (l *Log) Record(ctx context.Context, e *Event) error {
 	if err := l.prepare(e); err != nil {
 		return err
 	}
+	if err := l.queue.enter(); err != nil {
+		return err
+	}
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
+		l.queue.leave(1)
 		return kgerr.Errorf(kgerr.Unavailable, "audit log is closed")
 	}
 	b := l.cur
@@ -192,6 +204,7 @@ func (l *Log) writer() {
 		if len(b.events) > 0 {
 			b.err = l.commit(b.events)
 			close(b.done)
+			l.queue.leave(len(b.events))
 		}
 		if stopping {
 			return

@@ -143,7 +143,7 @@ func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store,
 	}
 	metered, ws := s.metrics.meterAudit(store, ws)
 	l, err := audit.New(audit.Config{Store: metered, Signer: signer, ContextSecret: secret, Replica: ac.Replica,
-		CheckpointEvery: ac.CheckpointEvery, CheckpointInterval: ac.CheckpointInterval, Witnesses: ws,
+		CheckpointEvery: ac.CheckpointEvery, CheckpointInterval: ac.CheckpointInterval, Witnesses: ws, MaxPending: ac.MaxPending,
 		OnError: func(err error) { s.metrics.checkpointFails.Inc(); s.log.Error("audit log", "err", err) }})
 	if err != nil {
 		store.Close()

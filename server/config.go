@@ -54,6 +54,8 @@ type Config struct {
 	Log         LogConfig     `yaml:"log"`
 	// MaxConcurrentStreams bounds in-flight calls per connection.
 	MaxConcurrentStreams uint32 `yaml:"max_concurrent_streams"`
+	// Limits bound the calls in flight overall and per principal (admission.go).
+	Limits LimitsConfig `yaml:"limits"`
 
 	// Adopters may create a key over an existing backend key
 	// (keygate:AdoptKey, CreateKey with backend_key_id). Nobody by default:
@@ -159,6 +161,9 @@ type AuditConfig struct {
 	CheckpointSlack time.Duration `yaml:"checkpoint_slack"`
 	// Witness publishes every checkpoint outside the database.
 	Witness WitnessConfig `yaml:"witness"`
+	// MaxPending bounds the events waiting for a commit (default 4096):
+	// beyond it calls are refused Unavailable at once while the store is slow.
+	MaxPending int `yaml:"max_pending"`
 }
 
 // WitnessConfig names where checkpoints are published besides the store.
@@ -188,6 +193,9 @@ type ThreeDSConfig struct {
 type LogConfig struct {
 	Level  string `yaml:"level"`  // debug, info, warn, error
 	Format string `yaml:"format"` // json or text
+	// RepeatInterval: a warning or error repeating with one cause is
+	// written once, then as one line with its count per interval (default 10s).
+	RepeatInterval time.Duration `yaml:"repeat_interval"`
 }
 
 var (
@@ -269,6 +277,7 @@ func (c *Config) defaults() {
 	}
 	c.Lifecycle.defaults()
 	c.opsDefaults()
+	c.Limits.defaults()
 }
 
 func (c *Config) problems() []string {
@@ -345,8 +354,8 @@ func (c *Config) problems() []string {
 	if c.KeyMaxStale < c.KeyRefresh {
 		add("key_max_stale (%s) must be at least key_refresh (%s)", c.KeyMaxStale, c.KeyRefresh)
 	}
-	if c.Audit.CheckpointEvery < 0 || c.Audit.CheckpointInterval < 0 || c.Audit.CheckpointSlack < 0 {
-		add("audit.checkpoint_every, audit.checkpoint_interval and audit.checkpoint_slack must not be negative")
+	if c.Audit.CheckpointEvery < 0 || c.Audit.CheckpointInterval < 0 || c.Audit.CheckpointSlack < 0 || c.Audit.MaxPending < 0 {
+		add("audit.checkpoint_every, audit.checkpoint_interval, audit.checkpoint_slack and audit.max_pending must not be negative")
 	}
 	if w := c.Audit.Witness.S3; w != nil {
 		if w.Bucket == "" {
@@ -396,10 +405,14 @@ func (c *Config) problems() []string {
 	p = append(p, c.Lifecycle.problems()...)
 	c.ThreeDS.SdkServer.validate(add)
 	p = append(p, c.opsProblems()...)
+	p = append(p, c.Limits.problems()...)
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":
 	default:
 		add("log.level %q: want debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.RepeatInterval < 0 {
+		add("log.repeat_interval must not be negative")
 	}
 	switch c.Log.Format {
 	case "", "json", "text":

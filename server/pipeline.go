@@ -28,6 +28,13 @@ func (s *Server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 		return h(ctx, req)
 	}
 	c, ctx := s.begin(ctx, info.FullMethod)
+	if c.Err == nil {
+		leave, err := s.shed(ctx, c)
+		if err != nil {
+			return nil, toStatus(err) // nothing done; counted, not audited (admission.go)
+		}
+		defer leave()
+	}
 	var resp any
 	if c.Err == nil {
 		c.Err = s.admitTraced(ctx, c, req)
@@ -36,6 +43,9 @@ func (s *Server) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo,
 		resp, c.Err = s.invokeTraced(ctx, c, func(ctx context.Context) (any, error) {
 			return s.recoverUnary(ctx, req, info, h)
 		})
+		if c.handle != nil {
+			s.ready.backendResult(c.Key.Key.Backend, c.Err)
+		}
 	}
 	if err := s.finish(ctx, c); err != nil {
 		return nil, err
@@ -55,6 +65,9 @@ func (s *Server) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerIn
 	}
 	c, ctx := s.begin(ss.Context(), info.FullMethod)
 	if c.Err == nil {
+		if err := s.auditGate(); err != nil {
+			return toStatus(err)
+		}
 		c.Err = s.admitTraced(ctx, c, nil)
 	}
 	if c.Err == nil {
@@ -228,6 +241,7 @@ func (s *Server) finish(ctx context.Context, c *Call) error {
 		return nil // the change committed with its own audit event
 	}
 	if err := s.record(context.WithoutCancel(ctx), c); err != nil {
+		s.ready.auditFailed(err)
 		s.log.Error("audit record failed; refusing the call", "method", c.Method, "err", err)
 		return toStatus(kgerr.Wrap(kgerr.Unavailable, err, "audit log unavailable"))
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/audit/sqlstore"
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/logrepeat"
 	"github.com/keygate/keygate/internal/sqldb"
 	"github.com/keygate/keygate/keys/keyring"
 	keysql "github.com/keygate/keygate/keys/sqlstore"
@@ -45,6 +46,8 @@ type Server struct {
 	threeds    *threeDSService
 	stopSweep  context.CancelFunc
 	health     *health.Server
+	ready      *readiness // the overall health (readiness.go)
+	admission  *admission // in-flight limits (admission.go)
 	closeOnce  sync.Once
 	closeErr   error
 	grpc       *grpc.Server
@@ -75,6 +78,7 @@ type Options struct {
 // New opens the store and the backends and builds the gRPC server. The
 // caller must Close it.
 func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Server, error) {
+	log = slog.New(logrepeat.New(log.Handler(), cfg.Log.RepeatInterval))
 	s := &Server{cfg: cfg, log: log, backends: map[string]backends.Backend{}, metrics: newMetrics()}
 	s.sweepCtx, s.stopSweep = context.WithCancel(context.Background())
 	first, err := newLive(cfg, time.Now())
@@ -160,6 +164,8 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 	s.threeds = &threeDSService{s: s, store: sessions, trust: trust, otp: otps, meta: meta, cache: threeds.NewOpenCache(0)}
 	pb.RegisterThreeDSServiceServer(s.grpc, s.threeds)
 	s.health = health.NewServer()
+	s.ready = newReadiness(s.health, log, s.backends, opts.Now)
+	s.admission = newAdmission(cfg.Limits)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	s.newHealthGRPC()
 	if !cfg.DisableReflection {
@@ -206,7 +212,8 @@ func (s *Server) Serve(lis net.Listener) error {
 	}
 	go s.lifecycleLoop(s.sweepCtx)
 	go s.WatchFiles(s.sweepCtx, s.cfg.ReloadInterval)
-	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	go s.ready.watch(s.sweepCtx, time.Second, s.chain)
+	s.ready.start()
 	s.log.Info("keygated serving", "addr", lis.Addr().String(), "backends", len(s.backends))
 	if err := s.grpc.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		return err
@@ -218,7 +225,7 @@ func (s *Server) Serve(lis net.Listener) error {
 // done; then it stops hard.
 func (s *Server) Shutdown(ctx context.Context) {
 	s.stopSweep()
-	s.health.Shutdown()
+	s.ready.drain()
 	done := make(chan struct{})
 	go func() { s.grpc.GracefulStop(); close(done) }()
 	select {

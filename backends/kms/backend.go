@@ -60,7 +60,7 @@ func New(name string, cfg aws.Config, opts Options) *Backend {
 }
 
 func newBackend(name string, client api, opts Options) *Backend {
-	return &Backend{name: name, client: client, verifyRemote: opts.VerifyRemote}
+	return &Backend{name: name, client: withBreaker(name, client), verifyRemote: opts.VerifyRemote}
 }
 
 // Name is the backend's configured name.

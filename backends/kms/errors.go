@@ -79,6 +79,8 @@ func translate(name, op string, err error) error {
 		netErr      net.Error
 	)
 	switch {
+	case errors.Is(err, errCircuitOpen):
+		return kgerr.Wrap(kgerr.Unavailable, err, where+": KMS is failing repeatedly; calls paused")
 	case errors.Is(err, context.DeadlineExceeded):
 		return kgerr.Wrap(kgerr.DeadlineExceeded, err, where+": deadline exceeded")
 	case errors.Is(err, context.Canceled):

@@ -117,3 +117,12 @@ func (b *Backend) findSlot() (uint, error) {
 	}
 	return 0, fmt.Errorf("%s: %w among %d slots with a token", b.cfg.tokenName(), errNoToken, len(slots))
 }
+
+// Probe says whether the token serves: a pooled session's info, through
+// the pool's recovery, so a probe also brings a returned token back.
+func (b *Backend) Probe(ctx context.Context) error {
+	return b.pool.withSession(ctx, func(h p11.SessionHandle) error {
+		_, err := b.api.GetSessionInfo(h)
+		return b.fail("C_GetSessionInfo", "", err)
+	})
+}

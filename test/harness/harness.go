@@ -42,6 +42,9 @@ type Env struct {
 	Server *server.Server
 	Token  softhsm.Token
 	CA     *devca.CA
+	// ProcessLog receives the stderr of processes StartProcess runs
+	// (default os.Stderr).
+	ProcessLog io.Writer
 }
 
 // Options adjust the environment.

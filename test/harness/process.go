@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,6 +77,9 @@ func (e *Env) StartProcess(edit func(*server.Config)) *Process {
 	must(e.T, os.WriteFile(cfgFile, raw, 0o600))
 	p := &Process{Addr: c.Listen, ConfigFile: cfgFile, cmd: exec.Command(Binary(e.T), "--config", cfgFile), done: make(chan struct{})}
 	p.cmd.Stderr = os.Stderr
+	if e.ProcessLog != nil {
+		p.cmd.Stderr = e.ProcessLog
+	}
 	must(e.T, p.cmd.Start())
 	go func() { p.cmd.Wait(); close(p.done) }()
 	e.T.Cleanup(p.Stop)
@@ -87,6 +91,27 @@ func (e *Env) StartProcess(edit func(*server.Config)) *Process {
 func (p *Process) Kill() {
 	p.cmd.Process.Kill()
 	<-p.done
+}
+
+// Terminate sends SIGTERM, as an orchestrator does, and returns once the
+// process has exited (it is killed after a minute).
+func (p *Process) Terminate() {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(time.Minute):
+		p.Kill()
+	}
+}
+
+// ExitCode is the process's exit status (-1 while it runs).
+func (p *Process) ExitCode() int {
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	default:
+		return -1
+	}
 }
 
 // Stop ends the process with SIGINT (a graceful shutdown) and waits.
