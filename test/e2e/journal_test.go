@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 	"github.com/keygate/keygate/test/harness"
@@ -49,6 +51,7 @@ func TestRegistryChangeCommitsWithItsEvent(t *testing.T) {
 	if _, err := db.Exec(`ALTER TABLE audit_head_away RENAME TO audit_head`); err != nil {
 		t.Fatal(err)
 	}
+	waitAuditBack(t, env)
 	d, err := admin.DescribeKey(ctx, &pb.DescribeKeyRequest{KeyId: "data-key"})
 	if err != nil {
 		t.Fatal(err)
@@ -87,10 +90,30 @@ func TestFailedChangeLeavesNoOrphan(t *testing.T) {
 	if _, err := db.Exec(`ALTER TABLE audit_head_away RENAME TO audit_head`); err != nil {
 		t.Fatal(err)
 	}
+	waitAuditBack(t, env)
 	if _, err := admin.CreateKeyVersion(ctx, &pb.CreateKeyVersionRequest{KeyId: "data-key"}); err != nil {
 		t.Fatal(err)
 	}
 	if n := env.Token.Objects(t, "data-key/v2"); n != 1 {
 		t.Fatalf("a rotation that committed has %d objects on the token", n)
+	}
+}
+
+// waitAuditBack waits for keygated to find its audit log writable again:
+// after a failed commit it refuses calls until its own probe commits
+// (server/readiness.go), and says so in its overall health.
+func waitAuditBack(t *testing.T, env *harness.Env) {
+	t.Helper()
+	hc := healthpb.NewHealthClient(env.Conn("admin"))
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{})
+		if err == nil && r.Status == healthpb.HealthCheckResponse_SERVING {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("keygated did not recover its audit log: %v %v", r, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
