@@ -104,6 +104,11 @@ func (as *auditService) VerifyLog(ctx context.Context, _ *pb.VerifyLogRequest) (
 	if err != nil {
 		return nil, kgerr.Wrap(kgerr.Unavailable, err, "audit log unavailable")
 	}
+	rows, err := RegistryProblems(ctx, as.s.keyStore, as.s.auditStore)
+	if err != nil {
+		return nil, kgerr.Wrap(kgerr.Unavailable, err, "key registry unavailable")
+	}
+	r.Problems = append(r.Problems, rows...)
 	return VerifyLogResponse(r), nil
 }
 

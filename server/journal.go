@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -38,7 +37,7 @@ func (s *Server) journal(ctx context.Context, tx *sql.Tx, before, after *keys.Ke
 	if v != nil {
 		e.KeyVersion, e.BackendKeyID = v.Number, v.BackendKeyID
 	}
-	e.Detail = detail + "; registry " + keyDigest(after)
+	e.Detail = audit.RegistryDetail(detail, keys.RowDigest(after))
 	if c.Detail != "" { // what the handler learned before the change: an adopted key's provenance, the approval that ran it
 		e.Detail = c.Detail + "; " + e.Detail
 	}
@@ -104,11 +103,4 @@ func describeChange(before, after *keys.Key) (string, *keys.Version) {
 		parts = append(parts, "no change of state")
 	}
 	return strings.Join(parts, "; "), about
-}
-
-// keyDigest is the SHA-256 of the key's stored fields, revision included.
-func keyDigest(k *keys.Key) string {
-	b, _ := json.Marshal(k) // plain data: cannot fail
-	sum := sha256.Sum256(b)
-	return fmt.Sprintf("revision %d sha256:%s", k.Revision, hex.EncodeToString(sum[:]))
 }
