@@ -126,10 +126,11 @@ func TestSharedBackendKeyFromAnOlderStore(t *testing.T) {
 	}
 	for _, q := range []string{
 		`DROP INDEX key_versions_backend_key_id`,
-		`INSERT INTO keys VALUES ('pan', '', 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', 'hsm', 'ENABLED', '', false, 0, 0)`,
-		`INSERT INTO keys VALUES ('shadow', '', 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', 'hsm', 'ENABLED', '', false, 0, 0)`,
-		`INSERT INTO key_versions VALUES ('pan', 1, 'ACTIVE', 'cafe', 0, '[]')`,
-		`INSERT INTO key_versions VALUES ('shadow', 1, 'ACTIVE', 'cafe', 0, '[]')`,
+		`DELETE FROM key_schema_migrations WHERE name = 'a backend key serves one key version'`, // a store from before it
+		`INSERT INTO keys (name, description, spec, usage, backend, state, policy, allow_raw_secret, created_at, revision) VALUES ('pan', '', 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', 'hsm', 'ENABLED', '', false, 0, 0)`,
+		`INSERT INTO keys (name, description, spec, usage, backend, state, policy, allow_raw_secret, created_at, revision) VALUES ('shadow', '', 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', 'hsm', 'ENABLED', '', false, 0, 0)`,
+		`INSERT INTO key_versions (key_name, version, state, backend_key_id, created_at, cert_chain) VALUES ('pan', 1, 'ACTIVE', 'cafe', 0, '[]')`,
+		`INSERT INTO key_versions (key_name, version, state, backend_key_id, created_at, cert_chain) VALUES ('shadow', 1, 'ACTIVE', 'cafe', 0, '[]')`,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
