@@ -2,15 +2,14 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/keys"
+	keysql "github.com/keygate/keygate/keys/sqlstore"
 )
 
 // journal is the key store's Journal (keys/sqlstore): the audit event of
@@ -45,8 +44,15 @@ func (s *Server) journal(ctx context.Context, tx *sql.Tx, before, after *keys.Ke
 	if err != nil {
 		return err
 	}
-	if _, err := s.auditStore.AppendTx(ctx, tx, link); err != nil {
+	head, err := s.auditStore.AppendTx(ctx, tx, link)
+	if err != nil {
 		return err
+	}
+	if before == nil && len(after.Policy) > 0 || before != nil && string(before.Policy) != string(after.Policy) {
+		// The document itself, for `keys policy-history`; the event names its digest.
+		if err := s.keyStore.RecordPolicy(ctx, tx, after.Name, head.Seq, after.Policy); err != nil {
+			return err
+		}
 	}
 	c.journaled = true
 	return nil
@@ -70,8 +76,7 @@ func describeChange(before, after *keys.Key) (string, *keys.Version) {
 		parts = append(parts, fmt.Sprintf("key %s -> %s", before.State, after.State))
 	}
 	if string(before.Policy) != string(after.Policy) {
-		sum := sha256.Sum256(after.Policy)
-		parts = append(parts, "policy sha256:"+hex.EncodeToString(sum[:8]))
+		parts = append(parts, "policy "+policyName(before.Policy)+" -> "+policyName(after.Policy))
 	}
 	if before.RotationPeriod != after.RotationPeriod || before.Cryptoperiod != after.Cryptoperiod {
 		parts = append(parts, fmt.Sprintf("rotation period %dd, cryptoperiod %dd", inDays(after.RotationPeriod), inDays(after.Cryptoperiod)))
@@ -103,4 +108,13 @@ func describeChange(before, after *keys.Key) (string, *keys.Version) {
 		parts = append(parts, "no change of state")
 	}
 	return strings.Join(parts, "; "), about
+}
+
+// policyName names a policy document in an event: its full digest, which
+// `keys policy-history` finds in the history table.
+func policyName(doc []byte) string {
+	if len(doc) == 0 {
+		return "(none)"
+	}
+	return "sha256:" + keysql.PolicySHA256(doc)
 }
