@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
 
@@ -89,5 +90,42 @@ func (a *alarmOnce) once(subject string, f func()) {
 	a.mu.Unlock()
 	if first {
 		f()
+	}
+}
+
+// anchorRegistry records, before an archive is exported, every key row's
+// digest again (one event per key), after the archive's end: `audit
+// prune` then deletes only archived events, and the digests the keyring
+// checks rows against stay in the chain. A row that does not match the
+// chain now is not anchored: it stays refused.
+func (s *Server) anchorRegistry(ctx context.Context, why string) error {
+	after := ""
+	for {
+		ks, err := s.keyStore.ListKeys(ctx, after, 100)
+		if err != nil {
+			return err
+		}
+		for _, k := range ks {
+			err := s.keyStore.WithKey(ctx, k.Name, func(tx *sql.Tx, k *keys.Key) error {
+				d := keys.RowDigest(k)
+				if recorded, _, err := audit.LastRegistryDigest(ctx, s.auditStore, k.Name); err != nil || recorded != d {
+					return err // nil when it does not match: not anchored, VerifyLog names it
+				}
+				link, err := s.chain.log.Stage(&audit.Event{Kind: audit.KindCall, Replica: s.chain.replica, Principal: "keygated",
+					Action: "keygate:RegistryAnchor", KeyName: k.Name, Result: audit.ResultOK, Detail: audit.RegistryDetail(why, d)})
+				if err != nil {
+					return err
+				}
+				_, err = s.auditStore.AppendTx(ctx, tx, link)
+				return err
+			})
+			if err != nil && kgerr.KindOf(err) != kgerr.NotFound {
+				return err
+			}
+		}
+		if len(ks) < 100 {
+			return nil
+		}
+		after = ks[len(ks)-1].Name
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+
+	"github.com/keygate/keygate/keys"
 )
 
 // PolicyVersion is one policy a key had: set by the audit event at Seq.
@@ -48,4 +50,17 @@ func (s *Store) PolicyHistory(ctx context.Context, key string) ([]PolicyVersion,
 		out = append(out, v)
 	}
 	return out, storeErr(rows.Err())
+}
+
+// WithKey runs fn with key name as stored, in a write transaction: what fn
+// records about the row (an audit event) commits only if no change came
+// between.
+func (s *Store) WithKey(ctx context.Context, name string, fn func(tx *sql.Tx, k *keys.Key) error) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		k, err := s.getKey(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		return fn(tx, k)
+	})
 }
