@@ -22,6 +22,13 @@ var accountActions = map[string]bool{"kms:CreateKey": true, "kms:ListKeys": true
 var ownKeyReads = map[string]bool{"kms:DescribeKey": true, "kms:GetKeyPolicy": true,
 	"kms:GetPublicKey": true, "kms:Verify": true}
 
+// auditorReads are what the config's auditors may do on every key,
+// whatever its policy: read the inventory, the policies (and their
+// history), the certificate chains and the audit log; never change or use
+// a key (issue 16: duties kept apart).
+var auditorReads = map[string]bool{"kms:ListKeys": true, "kms:DescribeKey": true, "kms:GetKeyPolicy": true,
+	"keygate:ReadAuditLog": true}
+
 // keyOrigins give kms:KeyOrigin its value by backend type.
 var keyOrigins = map[string]string{"kms": "AWS_KMS", "pkcs11": "AWS_CLOUDHSM"}
 
@@ -45,6 +52,9 @@ type policyAuthorizer struct {
 func (a *policyAuthorizer) authorize(c *Call) error {
 	if a.own[c.KeyName] && !ownKeyReads[c.Action] {
 		return a.deny(c, "Deny", "keygate:OwnKey")
+	}
+	if auditorReads[c.Action] && slices.Contains(a.auditors, c.Principal.ARN) {
+		return a.allow(c, "config:auditors")
 	}
 	if accountActions[c.Action] || c.Key == nil {
 		switch {
