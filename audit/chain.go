@@ -26,6 +26,9 @@ const (
 	// The newest checkpoint is older than the checkpoint interval plus
 	// slack: checkpointing stopped, or the newest checkpoints were removed.
 	Stale ProblemKind = "stale"
+	// A key row in the registry does not match the digest the chain last
+	// recorded for it: it was changed outside keygate (keys.RowDigest).
+	Registry ProblemKind = "registry"
 )
 
 // Problem is one broken place, named by the seq where it is.

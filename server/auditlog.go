@@ -160,12 +160,18 @@ func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store,
 		// recorded now, as the log's first act.
 		err := l.Record(ctx, &audit.Event{Kind: audit.KindKeyCreated, Replica: ac.Replica, Action: "kms:CreateKey",
 			KeyName: ac.SigningKey, KeyVersion: 1, BackendKeyID: h.ID(), Result: audit.ResultOK,
-			Detail: "audit checkpoint key created by keygated on first start"})
+			Detail: audit.RegistryDetail("audit checkpoint key created by keygated on first start", keys.RowDigest(e.Key))})
 		if err != nil {
 			l.Close(ctx)
 			store.Close()
 			return nil, nil, err
 		}
+	}
+	// The checkpoint key was read before the log was open to check its row.
+	if err := s.checkRow(ctx, store, e.Key, keys.RowDigest(e.Key)); err != nil {
+		l.Close(ctx)
+		store.Close()
+		return nil, nil, fmt.Errorf("audit: checkpoint key: %w", err)
 	}
 	// A checkpoint at start: after downtime the newest checkpoint is fresh
 	// again (verify would call it stale), and the tail the last run left

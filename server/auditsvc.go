@@ -35,6 +35,9 @@ func (as *auditService) ListEvents(ctx context.Context, req *pb.ListEventsReques
 	if err != nil {
 		return nil, err
 	}
+	if err := validFilter(req.Filter); err != nil {
+		return nil, err
+	}
 	q := query(req.Filter)
 	switch {
 	case req.PageSize == 0:
@@ -67,6 +70,9 @@ func (as *auditService) TailEvents(req *pb.TailEventsRequest, stream pb.AuditSer
 	ctx := stream.Context()
 	l, err := as.open(ctx)
 	if err != nil {
+		return err
+	}
+	if err := validFilter(req.Filter); err != nil {
 		return err
 	}
 	if err := as.recordOpen(ctx, "tail opened"); err != nil {
@@ -104,6 +110,11 @@ func (as *auditService) VerifyLog(ctx context.Context, _ *pb.VerifyLogRequest) (
 	if err != nil {
 		return nil, kgerr.Wrap(kgerr.Unavailable, err, "audit log unavailable")
 	}
+	rows, err := RegistryProblems(ctx, as.s.keyStore, as.s.auditStore)
+	if err != nil {
+		return nil, kgerr.Wrap(kgerr.Unavailable, err, "key registry unavailable")
+	}
+	r.Problems = append(r.Problems, rows...)
 	return VerifyLogResponse(r), nil
 }
 
@@ -135,6 +146,9 @@ func (as *auditService) ExportArchive(req *pb.ExportArchiveRequest, stream pb.Au
 		return kgerr.Wrap(kgerr.Internal, err, "checkpoint key")
 	}
 	callOf(ctx).Detail = "archive until " + req.Until.AsTime().UTC().Format(time.RFC3339)
+	if err := as.s.anchorRegistry(ctx, "registry anchored before an archive until "+req.Until.AsTime().UTC().Format(time.RFC3339)); err != nil {
+		return kgerr.Wrap(kgerr.Unavailable, err, "key registry digests could not be carried past the archive")
+	}
 	w := &chunkWriter{send: func(b []byte) error { return stream.Send(&pb.ExportArchiveResponse{Data: b}) }}
 	if _, err := audit.Export(ctx, as.s.auditStore, v, req.Until.AsTime(), w); err != nil {
 		return kgerr.Wrap(kgerr.FailedPrecondition, err, "archive could not be exported: "+err.Error())

@@ -2,16 +2,14 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/keys"
+	keysql "github.com/keygate/keygate/keys/sqlstore"
 )
 
 // journal is the key store's Journal (keys/sqlstore): the audit event of
@@ -38,7 +36,7 @@ func (s *Server) journal(ctx context.Context, tx *sql.Tx, before, after *keys.Ke
 	if v != nil {
 		e.KeyVersion, e.BackendKeyID = v.Number, v.BackendKeyID
 	}
-	e.Detail = detail + "; registry " + keyDigest(after)
+	e.Detail = audit.RegistryDetail(detail, keys.RowDigest(after))
 	if c.Detail != "" { // what the handler learned before the change: an adopted key's provenance, the approval that ran it
 		e.Detail = c.Detail + "; " + e.Detail
 	}
@@ -46,8 +44,15 @@ func (s *Server) journal(ctx context.Context, tx *sql.Tx, before, after *keys.Ke
 	if err != nil {
 		return err
 	}
-	if _, err := s.auditStore.AppendTx(ctx, tx, link); err != nil {
+	head, err := s.auditStore.AppendTx(ctx, tx, link)
+	if err != nil {
 		return err
+	}
+	if before == nil && len(after.Policy) > 0 || before != nil && string(before.Policy) != string(after.Policy) {
+		// The document itself, for `keys policy-history`; the event names its digest.
+		if err := s.keyStore.RecordPolicy(ctx, tx, after.Name, head.Seq, after.Policy); err != nil {
+			return err
+		}
 	}
 	c.journaled = true
 	return nil
@@ -71,8 +76,7 @@ func describeChange(before, after *keys.Key) (string, *keys.Version) {
 		parts = append(parts, fmt.Sprintf("key %s -> %s", before.State, after.State))
 	}
 	if string(before.Policy) != string(after.Policy) {
-		sum := sha256.Sum256(after.Policy)
-		parts = append(parts, "policy sha256:"+hex.EncodeToString(sum[:8]))
+		parts = append(parts, "policy "+policyName(before.Policy)+" -> "+policyName(after.Policy))
 	}
 	if before.RotationPeriod != after.RotationPeriod || before.Cryptoperiod != after.Cryptoperiod {
 		parts = append(parts, fmt.Sprintf("rotation period %dd, cryptoperiod %dd", inDays(after.RotationPeriod), inDays(after.Cryptoperiod)))
@@ -106,9 +110,11 @@ func describeChange(before, after *keys.Key) (string, *keys.Version) {
 	return strings.Join(parts, "; "), about
 }
 
-// keyDigest is the SHA-256 of the key's stored fields, revision included.
-func keyDigest(k *keys.Key) string {
-	b, _ := json.Marshal(k) // plain data: cannot fail
-	sum := sha256.Sum256(b)
-	return fmt.Sprintf("revision %d sha256:%s", k.Revision, hex.EncodeToString(sum[:]))
+// policyName names a policy document in an event: its full digest, which
+// `keys policy-history` finds in the history table.
+func policyName(doc []byte) string {
+	if len(doc) == 0 {
+		return "(none)"
+	}
+	return "sha256:" + keysql.PolicySHA256(doc)
 }

@@ -86,6 +86,8 @@ var methods = map[string]rpc{
 	"/keygate.v1.KeyAdminService/ListApprovals":    {action: "keygate:ApproveOperation", key: byOptionalKeyID},
 	"/keygate.v1.KeyAdminService/ApproveOperation": {action: "keygate:ApproveOperation", key: byApproval},
 	"/keygate.v1.KeyAdminService/DenyOperation":    {action: "keygate:ApproveOperation", key: byApproval},
+	// Policy history (policyhistory.go): a read of the key's policies.
+	"/keygate.v1.KeyAdminService/GetKeyPolicyHistory": {action: "kms:GetKeyPolicy", key: byKeyID},
 
 	"/keygate.v1.PolicyService/SimulatePolicy": {action: "kms:GetKeyPolicy", key: byKeyID},
 	"/keygate.v1.PolicyService/DiffKeyPolicy":  {action: "kms:GetKeyPolicy", key: byKeyID},

@@ -39,6 +39,7 @@ type Server struct {
 	rec        recorder
 	reload     reloader
 	healthGRPC *grpc.Server  // the plaintext health listener's (healthport.go)
+	rowAlarm   alarmOnce     // registry rows changed outside keygate, logged once each (registry.go)
 	chain      *chainAuditor // nil when the audit log is disabled
 	auditStore *sqlstore.Store
 	keyStore   *keysql.Store
@@ -106,7 +107,8 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		s.backends[bc.Name] = b
 		logCapabilities(log, bc.Name, b)
 	}
-	s.keys = keyring.New(store, s.backends, keyring.Options{ARN: cfg.KeyARN, Refresh: cfg.KeyRefresh, MaxStale: cfg.KeyMaxStale, Now: opts.Now})
+	s.keys = keyring.New(store, s.backends, keyring.Options{ARN: cfg.KeyARN, Refresh: cfg.KeyRefresh, MaxStale: cfg.KeyMaxStale, Now: opts.Now,
+		Verify: s.verifyRow})
 	s.authz = newAuthorizer(cfg, opts.Now)
 	s.rec = logAuditor{log: log}
 	if !cfg.Audit.Disabled {

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -25,6 +27,7 @@ var auditCommands = []*command{
 			filter := filterVar(fs)
 			size := fs.Uint("page-size", 500, "events per request (1-1000)")
 			limit := fs.Uint("limit", 0, "stop after this many events (0: all)")
+			wide := fs.Bool("wide", false, "the table also shows the certificate subject and the policy statement (Sid) that decided")
 			return func(ctx context.Context, e *env, _ []string) error {
 				req := &pb.ListEventsRequest{PageSize: uint32(*size)}
 				var err error
@@ -71,9 +74,17 @@ var auditCommands = []*command{
 					return e.printJSON(all, nil)
 				}
 				tw := tabwriter.NewWriter(e.stdout, 0, 8, 2, ' ', 0)
-				fmt.Fprintln(tw, "SEQ\tTIME\tKIND\tPRINCIPAL\tACTION\tKEY\tRESULT\tDECISION")
+				head := "SEQ\tTIME\tKIND\tPRINCIPAL\tACTION\tKEY\tRESULT\tDECISION"
+				if *wide {
+					head += "\tSID\tSUBJECT"
+				}
+				fmt.Fprintln(tw, head)
 				for _, ev := range all.Events {
-					fmt.Fprintln(tw, eventRow(ev, "\t"))
+					row := eventRow(ev, "\t")
+					if *wide {
+						row += "\t" + sanitizeText(dash(ev.Sid)) + "\t" + sanitizeText(dash(ev.CertSubject))
+					}
+					fmt.Fprintln(tw, row)
 				}
 				return tw.Flush()
 			}
@@ -145,11 +156,11 @@ type filterFlags struct {
 
 func filterVar(fs *flag.FlagSet) *filterFlags {
 	f := &filterFlags{
-		since:     fs.String("since", "", "events at or after this time: RFC 3339, YYYY-MM-DD, or a duration ago such as 1h"),
+		since:     fs.String("since", "", "events at or after this time: RFC 3339, YYYY-MM-DD, or a duration ago such as 1h or 90d"),
 		until:     fs.String("until", "", "events before this time: RFC 3339, YYYY-MM-DD, or a duration ago"),
 		key:       fs.String("key-name", "", "only events about this key"),
-		principal: fs.String("principal", "", "only events by this principal ARN"),
-		action:    fs.String("action", "", "only this action, e.g. kms:Sign"),
+		principal: fs.String("principal", "", "only events by this whole principal ARN (matched exactly)"),
+		action:    fs.String("action", "", "only this action, with its prefix: kms:Sign, keygate:CreateAcsSession (matched exactly)"),
 		result:    fs.String("result", "", "only this result: OK or a gRPC code name such as PermissionDenied"),
 		kind:      fs.String("kind", "", "only this kind: call, key.created, policy.changed, server.started, audit.read, ..."),
 	}
@@ -182,8 +193,14 @@ func parseWhen(s, name string, now time.Time) (*timestamppb.Timestamp, error) {
 		}
 	}
 	d, err := time.ParseDuration(s)
+	if n, cut := strings.CutSuffix(s, "d"); cut { // days, as retention counts: 90d
+		var days uint64
+		if days, err = strconv.ParseUint(n, 10, 16); err == nil {
+			d = time.Duration(days) * 24 * time.Hour
+		}
+	}
 	if err != nil || d < 0 {
-		return nil, usageErr("--%s %q: want an RFC 3339 time, a date YYYY-MM-DD or a duration ago such as 90m", name, s)
+		return nil, usageErr("--%s %q: want an RFC 3339 time, a date YYYY-MM-DD or a duration ago such as 90m or 90d", name, s)
 	}
 	return timestamppb.New(now.Add(-d)), nil
 }

@@ -29,7 +29,7 @@ type action func(ctx context.Context, e *env, args []string) error
 
 // commands is the table `keygate` dispatches on, in help order.
 var commands = slices.Concat(keyCommands, versionCommands, periodCommands, approvalCommands, certCommands, csrCommands,
-	policyCommands, policyValidateCommands, signCommands, encryptCommands, reEncryptCommands, macCommands, deriveCommands,
+	policyCommands, policyHistoryCommands, policyValidateCommands, signCommands, encryptCommands, reEncryptCommands, macCommands, deriveCommands,
 	auditCommands, auditVerifyCommands, auditPruneCommands, reconcileCommands, reportCommands, threeDSCommands)
 
 // groups are the first words of multi-word verbs, with their summaries.

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -77,6 +78,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	cmd, n := lookup(rest)
 	if cmd == nil {
 		if group := groupOf(rest[0]); group != "" {
+			if len(rest) > 1 && !strings.HasPrefix(rest[1], "-") { // a verb the group does not have
+				fmt.Fprintf(stderr, "keygate: unknown command %q\n", sanitizeText(group+" "+rest[1]))
+			}
 			printGroup(stderr, group)
 			return exitUsage
 		}

@@ -108,7 +108,7 @@ func (r *Keyring) Create(ctx context.Context, p CreateParams) (*Entry, error) {
 // Update applies change to the stored key and caches the result. change
 // gets a private copy; returning an error aborts.
 func (r *Keyring) Update(ctx context.Context, name string, change func(*keys.Key) error) (*Entry, error) {
-	k, err := r.store.GetKey(ctx, name)
+	k, err := r.readChecked(ctx, name)
 	if err != nil {
 		return nil, err
 	}

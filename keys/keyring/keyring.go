@@ -41,6 +41,9 @@ type Entry struct {
 	openErrs  map[uint32]error
 	loaded    time.Time
 	reloading atomic.Bool
+	// digest is the key row's keys.RowDigest, checked against the
+	// audit chain (Options.Verify) when it was read from the store.
+	digest string
 }
 
 // Handle returns version n (0 = the primary) and its backend handle.
@@ -84,6 +87,7 @@ type Keyring struct {
 	refresh  time.Duration
 	maxStale time.Duration
 	now      func() time.Time
+	verify   func(ctx context.Context, k *keys.Key, digest string) error
 
 	mu      sync.RWMutex
 	entries map[string]*Entry
@@ -101,6 +105,11 @@ type Options struct {
 	MaxStale time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Verify, if set, checks a key row read from the store against the
+	// digest (keys.RowDigest) that the audit chain last recorded for it,
+	// so that a row written behind keygate's back is refused; it is asked
+	// again only when the row changes.
+	Verify func(ctx context.Context, k *keys.Key, digest string) error
 }
 
 // New returns a Keyring over store with the configured backends by name.
@@ -118,7 +127,7 @@ func New(store keys.Store, bs map[string]backends.Backend, opts Options) *Keyrin
 		opts.ARN = func(name string) string { return "key/" + name }
 	}
 	return &Keyring{store: store, backends: bs, arn: opts.ARN, refresh: opts.Refresh, maxStale: opts.MaxStale, now: opts.Now,
-		entries: map[string]*Entry{}}
+		verify: opts.Verify, entries: map[string]*Entry{}}
 }
 
 // Backend returns a configured backend by name.
@@ -165,7 +174,21 @@ func (r *Keyring) Resolve(ctx context.Context, name string) (*Entry, error) {
 		}
 		return nil, err
 	}
-	return r.install(ctx, k, e)
+	return r.install(ctx, k, e, false)
+}
+
+// readChecked reads a key to change it: a row changed behind keygate's
+// back must not be written back under an admin's name, which would record
+// the outside change as theirs.
+func (r *Keyring) readChecked(ctx context.Context, name string) (*keys.Key, error) {
+	k, err := r.store.GetKey(ctx, name)
+	if err != nil || r.verify == nil {
+		return k, err
+	}
+	if err := r.verify(ctx, k, keys.RowDigest(k)); err != nil {
+		return nil, err
+	}
+	return k, nil
 }
 
 // Put installs k (as just written to the store) into the cache, so the
@@ -174,7 +197,7 @@ func (r *Keyring) Put(ctx context.Context, k *keys.Key) (*Entry, error) {
 	r.mu.RLock()
 	old := r.entries[k.Name]
 	r.mu.RUnlock()
-	return r.install(ctx, k, old)
+	return r.install(ctx, k, old, true)
 }
 
 func (r *Keyring) forget(name string) {
@@ -184,10 +207,17 @@ func (r *Keyring) forget(name string) {
 }
 
 // install builds an entry for k, reusing the handles of old where the
-// backend key is the same, and opening the rest.
-func (r *Keyring) install(ctx context.Context, k *keys.Key, old *Entry) (*Entry, error) {
-	e := &Entry{Key: k, ARN: r.arn(k.Name), handles: make(map[uint32]backends.Key, len(k.Versions)), loaded: r.now()}
-	if old != nil && old.Key.Revision == k.Revision && len(old.openErrs) == 0 {
+// backend key is the same, and opening the rest. written says k is what
+// this replica just wrote (and journaled), not a row read back.
+func (r *Keyring) install(ctx context.Context, k *keys.Key, old *Entry, written bool) (*Entry, error) {
+	e := &Entry{Key: k, ARN: r.arn(k.Name), handles: make(map[uint32]backends.Key, len(k.Versions)), loaded: r.now(),
+		digest: keys.RowDigest(k)}
+	if r.verify != nil && !written && (old == nil || old.digest != e.digest) {
+		if err := r.verify(ctx, k, e.digest); err != nil {
+			return nil, err
+		}
+	}
+	if old != nil && old.digest == e.digest && len(old.openErrs) == 0 {
 		e.handles, e.Policy = old.handles, old.Policy
 	} else {
 		if len(k.Policy) > 0 {

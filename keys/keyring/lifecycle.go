@@ -65,7 +65,7 @@ func activeAtOnce(k *keys.Key) bool { return k.Spec == keys.SymmetricDefault || 
 // HMAC keys it becomes the primary and the old primary RETIRED; for
 // asymmetric keys it is PENDING_ACTIVATION until Activate.
 func (r *Keyring) Rotate(ctx context.Context, name string) (*Entry, Transition, error) {
-	k, err := r.store.GetKey(ctx, name)
+	k, err := r.readChecked(ctx, name)
 	if err != nil {
 		return nil, Transition{}, err
 	}

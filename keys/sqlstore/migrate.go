@@ -74,6 +74,12 @@ var migrations = []migration{
 			result TEXT NOT NULL)`,
 		`CREATE INDEX key_approvals_key ON key_approvals (key_name, created_at)`,
 	}},
+	// Every policy a key had, by the audit event that set it (its seq),
+	// so the history prints with who, when and the approval.
+	{"policy history", []string{
+		`CREATE TABLE key_policy_history (key_name TEXT NOT NULL, seq BIGINT NOT NULL, sha256 TEXT NOT NULL,
+			policy TEXT NOT NULL, PRIMARY KEY (key_name, seq))`,
+	}},
 }
 
 // pgMigrateLock keeps replicas that start at once from migrating together.

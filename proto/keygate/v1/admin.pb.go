@@ -2706,6 +2706,188 @@ func (x *DenyOperationResponse) GetApproval() *Approval {
 	return nil
 }
 
+type GetKeyPolicyHistoryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetKeyPolicyHistoryRequest) Reset() {
+	*x = GetKeyPolicyHistoryRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetKeyPolicyHistoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetKeyPolicyHistoryRequest) ProtoMessage() {}
+
+func (x *GetKeyPolicyHistoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetKeyPolicyHistoryRequest.ProtoReflect.Descriptor instead.
+func (*GetKeyPolicyHistoryRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *GetKeyPolicyHistoryRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+type GetKeyPolicyHistoryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Changes       []*PolicyChange        `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetKeyPolicyHistoryResponse) Reset() {
+	*x = GetKeyPolicyHistoryResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetKeyPolicyHistoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetKeyPolicyHistoryResponse) ProtoMessage() {}
+
+func (x *GetKeyPolicyHistoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetKeyPolicyHistoryResponse.ProtoReflect.Descriptor instead.
+func (*GetKeyPolicyHistoryResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *GetKeyPolicyHistoryResponse) GetChanges() []*PolicyChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+// PolicyChange is one policy a key had and the audit event that set it.
+type PolicyChange struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Seq       uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Time      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	Principal string                 `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
+	Action    string                 `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// The event's detail: the transition and the approval that ran it.
+	Detail        string `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
+	PolicySha256  string `protobuf:"bytes,6,opt,name=policy_sha256,json=policySha256,proto3" json:"policy_sha256,omitempty"`
+	Policy        string `protobuf:"bytes,7,opt,name=policy,proto3" json:"policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PolicyChange) Reset() {
+	*x = PolicyChange{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PolicyChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PolicyChange) ProtoMessage() {}
+
+func (x *PolicyChange) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PolicyChange.ProtoReflect.Descriptor instead.
+func (*PolicyChange) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *PolicyChange) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *PolicyChange) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *PolicyChange) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *PolicyChange) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *PolicyChange) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *PolicyChange) GetPolicySha256() string {
+	if x != nil {
+		return x.PolicySha256
+	}
+	return ""
+}
+
+func (x *PolicyChange) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
 var File_keygate_v1_admin_proto protoreflect.FileDescriptor
 
 const file_keygate_v1_admin_proto_rawDesc = "" +
@@ -2913,7 +3095,19 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\vapproval_id\x18\x01 \x01(\tR\n" +
 	"approvalId\"I\n" +
 	"\x15DenyOperationResponse\x120\n" +
-	"\bapproval\x18\x01 \x01(\v2\x14.keygate.v1.ApprovalR\bapproval2\xc7\x0e\n" +
+	"\bapproval\x18\x01 \x01(\v2\x14.keygate.v1.ApprovalR\bapproval\"3\n" +
+	"\x1aGetKeyPolicyHistoryRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"Q\n" +
+	"\x1bGetKeyPolicyHistoryResponse\x122\n" +
+	"\achanges\x18\x01 \x03(\v2\x18.keygate.v1.PolicyChangeR\achanges\"\xdb\x01\n" +
+	"\fPolicyChange\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1c\n" +
+	"\tprincipal\x18\x03 \x01(\tR\tprincipal\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12\x16\n" +
+	"\x06detail\x18\x05 \x01(\tR\x06detail\x12#\n" +
+	"\rpolicy_sha256\x18\x06 \x01(\tR\fpolicySha256\x12\x16\n" +
+	"\x06policy\x18\a \x01(\tR\x06policy2\xaf\x0f\n" +
 	"\x0fKeyAdminService\x12H\n" +
 	"\tCreateKey\x12\x1c.keygate.v1.CreateKeyRequest\x1a\x1d.keygate.v1.CreateKeyResponse\x12N\n" +
 	"\vDescribeKey\x12\x1e.keygate.v1.DescribeKeyRequest\x1a\x1f.keygate.v1.DescribeKeyResponse\x12E\n" +
@@ -2935,7 +3129,8 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\x11UpdateKeyRotation\x12$.keygate.v1.UpdateKeyRotationRequest\x1a%.keygate.v1.UpdateKeyRotationResponse\x12T\n" +
 	"\rListApprovals\x12 .keygate.v1.ListApprovalsRequest\x1a!.keygate.v1.ListApprovalsResponse\x12]\n" +
 	"\x10ApproveOperation\x12#.keygate.v1.ApproveOperationRequest\x1a$.keygate.v1.ApproveOperationResponse\x12T\n" +
-	"\rDenyOperation\x12 .keygate.v1.DenyOperationRequest\x1a!.keygate.v1.DenyOperationResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
+	"\rDenyOperation\x12 .keygate.v1.DenyOperationRequest\x1a!.keygate.v1.DenyOperationResponse\x12f\n" +
+	"\x13GetKeyPolicyHistory\x12&.keygate.v1.GetKeyPolicyHistoryRequest\x1a'.keygate.v1.GetKeyPolicyHistoryResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
 
 var (
 	file_keygate_v1_admin_proto_rawDescOnce sync.Once
@@ -2949,7 +3144,7 @@ func file_keygate_v1_admin_proto_rawDescGZIP() []byte {
 	return file_keygate_v1_admin_proto_rawDescData
 }
 
-var file_keygate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_keygate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_keygate_v1_admin_proto_goTypes = []any{
 	(*KeyMetadata)(nil),                        // 0: keygate.v1.KeyMetadata
 	(*KeyVersion)(nil),                         // 1: keygate.v1.KeyVersion
@@ -2995,21 +3190,24 @@ var file_keygate_v1_admin_proto_goTypes = []any{
 	(*ApproveOperationResponse)(nil),           // 41: keygate.v1.ApproveOperationResponse
 	(*DenyOperationRequest)(nil),               // 42: keygate.v1.DenyOperationRequest
 	(*DenyOperationResponse)(nil),              // 43: keygate.v1.DenyOperationResponse
-	(*timestamppb.Timestamp)(nil),              // 44: google.protobuf.Timestamp
+	(*GetKeyPolicyHistoryRequest)(nil),         // 44: keygate.v1.GetKeyPolicyHistoryRequest
+	(*GetKeyPolicyHistoryResponse)(nil),        // 45: keygate.v1.GetKeyPolicyHistoryResponse
+	(*PolicyChange)(nil),                       // 46: keygate.v1.PolicyChange
+	(*timestamppb.Timestamp)(nil),              // 47: google.protobuf.Timestamp
 }
 var file_keygate_v1_admin_proto_depIdxs = []int32{
-	44, // 0: keygate.v1.KeyMetadata.create_time:type_name -> google.protobuf.Timestamp
+	47, // 0: keygate.v1.KeyMetadata.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 1: keygate.v1.KeyMetadata.versions:type_name -> keygate.v1.KeyVersion
-	44, // 2: keygate.v1.KeyVersion.create_time:type_name -> google.protobuf.Timestamp
-	44, // 3: keygate.v1.KeyVersion.deletion_time:type_name -> google.protobuf.Timestamp
-	44, // 4: keygate.v1.KeyVersion.rotation_due_time:type_name -> google.protobuf.Timestamp
+	47, // 2: keygate.v1.KeyVersion.create_time:type_name -> google.protobuf.Timestamp
+	47, // 3: keygate.v1.KeyVersion.deletion_time:type_name -> google.protobuf.Timestamp
+	47, // 4: keygate.v1.KeyVersion.rotation_due_time:type_name -> google.protobuf.Timestamp
 	0,  // 5: keygate.v1.CreateKeyResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 6: keygate.v1.DescribeKeyResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 7: keygate.v1.ListKeysResponse.keys:type_name -> keygate.v1.KeyMetadata
 	0,  // 8: keygate.v1.EnableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 9: keygate.v1.DisableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
 	37, // 10: keygate.v1.PutKeyPolicyResponse.pending_approval:type_name -> keygate.v1.Approval
-	44, // 11: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
+	47, // 11: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
 	0,  // 12: keygate.v1.CreateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 13: keygate.v1.ActivateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
 	37, // 14: keygate.v1.ActivateKeyVersionResponse.pending_approval:type_name -> keygate.v1.Approval
@@ -3020,58 +3218,62 @@ var file_keygate_v1_admin_proto_depIdxs = []int32{
 	0,  // 19: keygate.v1.DestroyKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
 	33, // 20: keygate.v1.UpdateKeyRotationRequest.dual_control:type_name -> keygate.v1.DualControl
 	0,  // 21: keygate.v1.UpdateKeyRotationResponse.key:type_name -> keygate.v1.KeyMetadata
-	44, // 22: keygate.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
-	44, // 23: keygate.v1.Approval.expire_time:type_name -> google.protobuf.Timestamp
-	44, // 24: keygate.v1.Approval.decide_time:type_name -> google.protobuf.Timestamp
+	47, // 22: keygate.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
+	47, // 23: keygate.v1.Approval.expire_time:type_name -> google.protobuf.Timestamp
+	47, // 24: keygate.v1.Approval.decide_time:type_name -> google.protobuf.Timestamp
 	37, // 25: keygate.v1.ListApprovalsResponse.approvals:type_name -> keygate.v1.Approval
 	37, // 26: keygate.v1.ApproveOperationResponse.approval:type_name -> keygate.v1.Approval
 	0,  // 27: keygate.v1.ApproveOperationResponse.key:type_name -> keygate.v1.KeyMetadata
 	37, // 28: keygate.v1.DenyOperationResponse.approval:type_name -> keygate.v1.Approval
-	2,  // 29: keygate.v1.KeyAdminService.CreateKey:input_type -> keygate.v1.CreateKeyRequest
-	4,  // 30: keygate.v1.KeyAdminService.DescribeKey:input_type -> keygate.v1.DescribeKeyRequest
-	6,  // 31: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
-	8,  // 32: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
-	10, // 33: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
-	12, // 34: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
-	14, // 35: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
-	16, // 36: keygate.v1.KeyAdminService.ImportCertificate:input_type -> keygate.v1.ImportCertificateRequest
-	35, // 37: keygate.v1.KeyAdminService.CreateCertificateRequest:input_type -> keygate.v1.CreateCertificateRequestRequest
-	18, // 38: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
-	20, // 39: keygate.v1.KeyAdminService.CreateKeyVersion:input_type -> keygate.v1.CreateKeyVersionRequest
-	22, // 40: keygate.v1.KeyAdminService.ActivateKeyVersion:input_type -> keygate.v1.ActivateKeyVersionRequest
-	24, // 41: keygate.v1.KeyAdminService.RetireKeyVersion:input_type -> keygate.v1.RetireKeyVersionRequest
-	26, // 42: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:input_type -> keygate.v1.ScheduleKeyVersionDeletionRequest
-	28, // 43: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:input_type -> keygate.v1.CancelKeyVersionDeletionRequest
-	30, // 44: keygate.v1.KeyAdminService.DestroyKeyVersion:input_type -> keygate.v1.DestroyKeyVersionRequest
-	32, // 45: keygate.v1.KeyAdminService.UpdateKeyRotation:input_type -> keygate.v1.UpdateKeyRotationRequest
-	38, // 46: keygate.v1.KeyAdminService.ListApprovals:input_type -> keygate.v1.ListApprovalsRequest
-	40, // 47: keygate.v1.KeyAdminService.ApproveOperation:input_type -> keygate.v1.ApproveOperationRequest
-	42, // 48: keygate.v1.KeyAdminService.DenyOperation:input_type -> keygate.v1.DenyOperationRequest
-	3,  // 49: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
-	5,  // 50: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
-	7,  // 51: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
-	9,  // 52: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
-	11, // 53: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
-	13, // 54: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
-	15, // 55: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
-	17, // 56: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
-	36, // 57: keygate.v1.KeyAdminService.CreateCertificateRequest:output_type -> keygate.v1.CreateCertificateRequestResponse
-	19, // 58: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
-	21, // 59: keygate.v1.KeyAdminService.CreateKeyVersion:output_type -> keygate.v1.CreateKeyVersionResponse
-	23, // 60: keygate.v1.KeyAdminService.ActivateKeyVersion:output_type -> keygate.v1.ActivateKeyVersionResponse
-	25, // 61: keygate.v1.KeyAdminService.RetireKeyVersion:output_type -> keygate.v1.RetireKeyVersionResponse
-	27, // 62: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:output_type -> keygate.v1.ScheduleKeyVersionDeletionResponse
-	29, // 63: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:output_type -> keygate.v1.CancelKeyVersionDeletionResponse
-	31, // 64: keygate.v1.KeyAdminService.DestroyKeyVersion:output_type -> keygate.v1.DestroyKeyVersionResponse
-	34, // 65: keygate.v1.KeyAdminService.UpdateKeyRotation:output_type -> keygate.v1.UpdateKeyRotationResponse
-	39, // 66: keygate.v1.KeyAdminService.ListApprovals:output_type -> keygate.v1.ListApprovalsResponse
-	41, // 67: keygate.v1.KeyAdminService.ApproveOperation:output_type -> keygate.v1.ApproveOperationResponse
-	43, // 68: keygate.v1.KeyAdminService.DenyOperation:output_type -> keygate.v1.DenyOperationResponse
-	49, // [49:69] is the sub-list for method output_type
-	29, // [29:49] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	46, // 29: keygate.v1.GetKeyPolicyHistoryResponse.changes:type_name -> keygate.v1.PolicyChange
+	47, // 30: keygate.v1.PolicyChange.time:type_name -> google.protobuf.Timestamp
+	2,  // 31: keygate.v1.KeyAdminService.CreateKey:input_type -> keygate.v1.CreateKeyRequest
+	4,  // 32: keygate.v1.KeyAdminService.DescribeKey:input_type -> keygate.v1.DescribeKeyRequest
+	6,  // 33: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
+	8,  // 34: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
+	10, // 35: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
+	12, // 36: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
+	14, // 37: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
+	16, // 38: keygate.v1.KeyAdminService.ImportCertificate:input_type -> keygate.v1.ImportCertificateRequest
+	35, // 39: keygate.v1.KeyAdminService.CreateCertificateRequest:input_type -> keygate.v1.CreateCertificateRequestRequest
+	18, // 40: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
+	20, // 41: keygate.v1.KeyAdminService.CreateKeyVersion:input_type -> keygate.v1.CreateKeyVersionRequest
+	22, // 42: keygate.v1.KeyAdminService.ActivateKeyVersion:input_type -> keygate.v1.ActivateKeyVersionRequest
+	24, // 43: keygate.v1.KeyAdminService.RetireKeyVersion:input_type -> keygate.v1.RetireKeyVersionRequest
+	26, // 44: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:input_type -> keygate.v1.ScheduleKeyVersionDeletionRequest
+	28, // 45: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:input_type -> keygate.v1.CancelKeyVersionDeletionRequest
+	30, // 46: keygate.v1.KeyAdminService.DestroyKeyVersion:input_type -> keygate.v1.DestroyKeyVersionRequest
+	32, // 47: keygate.v1.KeyAdminService.UpdateKeyRotation:input_type -> keygate.v1.UpdateKeyRotationRequest
+	38, // 48: keygate.v1.KeyAdminService.ListApprovals:input_type -> keygate.v1.ListApprovalsRequest
+	40, // 49: keygate.v1.KeyAdminService.ApproveOperation:input_type -> keygate.v1.ApproveOperationRequest
+	42, // 50: keygate.v1.KeyAdminService.DenyOperation:input_type -> keygate.v1.DenyOperationRequest
+	44, // 51: keygate.v1.KeyAdminService.GetKeyPolicyHistory:input_type -> keygate.v1.GetKeyPolicyHistoryRequest
+	3,  // 52: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
+	5,  // 53: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
+	7,  // 54: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
+	9,  // 55: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
+	11, // 56: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
+	13, // 57: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
+	15, // 58: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
+	17, // 59: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
+	36, // 60: keygate.v1.KeyAdminService.CreateCertificateRequest:output_type -> keygate.v1.CreateCertificateRequestResponse
+	19, // 61: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
+	21, // 62: keygate.v1.KeyAdminService.CreateKeyVersion:output_type -> keygate.v1.CreateKeyVersionResponse
+	23, // 63: keygate.v1.KeyAdminService.ActivateKeyVersion:output_type -> keygate.v1.ActivateKeyVersionResponse
+	25, // 64: keygate.v1.KeyAdminService.RetireKeyVersion:output_type -> keygate.v1.RetireKeyVersionResponse
+	27, // 65: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:output_type -> keygate.v1.ScheduleKeyVersionDeletionResponse
+	29, // 66: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:output_type -> keygate.v1.CancelKeyVersionDeletionResponse
+	31, // 67: keygate.v1.KeyAdminService.DestroyKeyVersion:output_type -> keygate.v1.DestroyKeyVersionResponse
+	34, // 68: keygate.v1.KeyAdminService.UpdateKeyRotation:output_type -> keygate.v1.UpdateKeyRotationResponse
+	39, // 69: keygate.v1.KeyAdminService.ListApprovals:output_type -> keygate.v1.ListApprovalsResponse
+	41, // 70: keygate.v1.KeyAdminService.ApproveOperation:output_type -> keygate.v1.ApproveOperationResponse
+	43, // 71: keygate.v1.KeyAdminService.DenyOperation:output_type -> keygate.v1.DenyOperationResponse
+	45, // 72: keygate.v1.KeyAdminService.GetKeyPolicyHistory:output_type -> keygate.v1.GetKeyPolicyHistoryResponse
+	52, // [52:73] is the sub-list for method output_type
+	31, // [31:52] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_keygate_v1_admin_proto_init() }
@@ -3086,7 +3288,7 @@ func file_keygate_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_admin_proto_rawDesc), len(file_keygate_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   44,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

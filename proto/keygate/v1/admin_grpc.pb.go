@@ -39,6 +39,7 @@ const (
 	KeyAdminService_ListApprovals_FullMethodName              = "/keygate.v1.KeyAdminService/ListApprovals"
 	KeyAdminService_ApproveOperation_FullMethodName           = "/keygate.v1.KeyAdminService/ApproveOperation"
 	KeyAdminService_DenyOperation_FullMethodName              = "/keygate.v1.KeyAdminService/DenyOperation"
+	KeyAdminService_GetKeyPolicyHistory_FullMethodName        = "/keygate.v1.KeyAdminService/GetKeyPolicyHistory"
 )
 
 // KeyAdminServiceClient is the client API for KeyAdminService service.
@@ -98,6 +99,9 @@ type KeyAdminServiceClient interface {
 	ListApprovals(ctx context.Context, in *ListApprovalsRequest, opts ...grpc.CallOption) (*ListApprovalsResponse, error)
 	ApproveOperation(ctx context.Context, in *ApproveOperationRequest, opts ...grpc.CallOption) (*ApproveOperationResponse, error)
 	DenyOperation(ctx context.Context, in *DenyOperationRequest, opts ...grpc.CallOption) (*DenyOperationResponse, error)
+	// Every policy the key has had, oldest first, each with the audit event
+	// that set it: who, when, the approval if any (kms:GetKeyPolicy).
+	GetKeyPolicyHistory(ctx context.Context, in *GetKeyPolicyHistoryRequest, opts ...grpc.CallOption) (*GetKeyPolicyHistoryResponse, error)
 }
 
 type keyAdminServiceClient struct {
@@ -308,6 +312,16 @@ func (c *keyAdminServiceClient) DenyOperation(ctx context.Context, in *DenyOpera
 	return out, nil
 }
 
+func (c *keyAdminServiceClient) GetKeyPolicyHistory(ctx context.Context, in *GetKeyPolicyHistoryRequest, opts ...grpc.CallOption) (*GetKeyPolicyHistoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetKeyPolicyHistoryResponse)
+	err := c.cc.Invoke(ctx, KeyAdminService_GetKeyPolicyHistory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // KeyAdminServiceServer is the server API for KeyAdminService service.
 // All implementations must embed UnimplementedKeyAdminServiceServer
 // for forward compatibility.
@@ -365,6 +379,9 @@ type KeyAdminServiceServer interface {
 	ListApprovals(context.Context, *ListApprovalsRequest) (*ListApprovalsResponse, error)
 	ApproveOperation(context.Context, *ApproveOperationRequest) (*ApproveOperationResponse, error)
 	DenyOperation(context.Context, *DenyOperationRequest) (*DenyOperationResponse, error)
+	// Every policy the key has had, oldest first, each with the audit event
+	// that set it: who, when, the approval if any (kms:GetKeyPolicy).
+	GetKeyPolicyHistory(context.Context, *GetKeyPolicyHistoryRequest) (*GetKeyPolicyHistoryResponse, error)
 	mustEmbedUnimplementedKeyAdminServiceServer()
 }
 
@@ -434,6 +451,9 @@ func (UnimplementedKeyAdminServiceServer) ApproveOperation(context.Context, *App
 }
 func (UnimplementedKeyAdminServiceServer) DenyOperation(context.Context, *DenyOperationRequest) (*DenyOperationResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DenyOperation not implemented")
+}
+func (UnimplementedKeyAdminServiceServer) GetKeyPolicyHistory(context.Context, *GetKeyPolicyHistoryRequest) (*GetKeyPolicyHistoryResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetKeyPolicyHistory not implemented")
 }
 func (UnimplementedKeyAdminServiceServer) mustEmbedUnimplementedKeyAdminServiceServer() {}
 func (UnimplementedKeyAdminServiceServer) testEmbeddedByValue()                         {}
@@ -816,6 +836,24 @@ func _KeyAdminService_DenyOperation_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KeyAdminService_GetKeyPolicyHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetKeyPolicyHistoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyAdminServiceServer).GetKeyPolicyHistory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyAdminService_GetKeyPolicyHistory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyAdminServiceServer).GetKeyPolicyHistory(ctx, req.(*GetKeyPolicyHistoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // KeyAdminService_ServiceDesc is the grpc.ServiceDesc for KeyAdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -902,6 +940,10 @@ var KeyAdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DenyOperation",
 			Handler:    _KeyAdminService_DenyOperation_Handler,
+		},
+		{
+			MethodName: "GetKeyPolicyHistory",
+			Handler:    _KeyAdminService_GetKeyPolicyHistory_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
