@@ -9,6 +9,7 @@ import (
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/keys/keyring"
 )
 
 // verifyRow is the keyring's Options.Verify: a key row read from the
@@ -32,6 +33,11 @@ func (s *Server) checkRow(ctx context.Context, chain audit.Store, k *keys.Key, d
 	}
 	if recorded == digest {
 		return nil
+	}
+	var rev int64
+	if _, err := fmt.Sscanf(recorded, "revision %d ", &rev); err == nil && rev > k.Revision {
+		// Read just before a change committed with its newer digest.
+		return kgerr.Wrap(kgerr.Unavailable, keyring.ErrStaleRead, fmt.Sprintf("key %q changed while it was read; retry", k.Name))
 	}
 	why := fmt.Sprintf("the audit log's last change to it (seq %d) recorded %s", seq, recorded)
 	if recorded == "" {

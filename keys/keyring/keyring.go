@@ -14,6 +14,7 @@ package keyring
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -174,21 +175,37 @@ func (r *Keyring) Resolve(ctx context.Context, name string) (*Entry, error) {
 		}
 		return nil, err
 	}
+	for range 2 { // a row read just before a change committed: read it again
+		ne, err := r.install(ctx, k, e, false)
+		if !errors.Is(err, ErrStaleRead) {
+			return ne, err
+		}
+		if k, err = r.store.GetKey(ctx, name); err != nil {
+			return nil, err
+		}
+	}
 	return r.install(ctx, k, e, false)
 }
+
+// ErrStaleRead is what Options.Verify returns for a row read just before
+// a change to it committed (the audit chain already names a newer
+// revision): not a row changed behind keygate's back, a row to read again.
+var ErrStaleRead = errors.New("the key changed while it was read")
 
 // readChecked reads a key to change it: a row changed behind keygate's
 // back must not be written back under an admin's name, which would record
 // the outside change as theirs.
 func (r *Keyring) readChecked(ctx context.Context, name string) (*keys.Key, error) {
-	k, err := r.store.GetKey(ctx, name)
-	if err != nil || r.verify == nil {
-		return k, err
+	for try := 0; ; try++ {
+		k, err := r.store.GetKey(ctx, name)
+		if err != nil || r.verify == nil {
+			return k, err
+		}
+		err = r.verify(ctx, k, keys.RowDigest(k))
+		if err == nil || !errors.Is(err, ErrStaleRead) || try == 2 {
+			return k, err
+		}
 	}
-	if err := r.verify(ctx, k, keys.RowDigest(k)); err != nil {
-		return nil, err
-	}
-	return k, nil
 }
 
 // Put installs k (as just written to the store) into the cache, so the
