@@ -8,7 +8,7 @@ BUF_VERSION := v1.47.2
 PROTOC_GEN_GO_VERSION := v1.36.6
 PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 
-.PHONY: run test bench deps deps-test tools proto lint fuzz build
+.PHONY: run test bench deps deps-test tools proto lint fuzz race build
 
 ## run: install SoftHSM2 if missing, set up $(KEYGATE_HOME) once, serve the demo on 127.0.0.1:7443
 run: deps build
@@ -26,8 +26,12 @@ test: deps-test tools
 	CGO_ENABLED=0 go build ./...    # the pkcs11 backend then says "built without PKCS#11 support"
 	CGO_ENABLED=0 go test -count=1 ./backends/pkcs11/
 	$(MAKE) fuzz
-	go test -count=1 -race -timeout 20m $$(go list ./... | grep -v -e '/test/e2e$$' -e '/test/load$$')
+	$(MAKE) race
 	go test -count=1 -timeout 20m ./test/e2e ./test/load
+
+## race: every package that is not end to end, under the race detector
+race:
+	go test -count=1 -race -timeout 20m $$(go list ./... | grep -v -e '/test/e2e$$' -e '/test/load$$')
 
 ## fuzz: a short run of each fuzzer, counted in executions so a loaded machine still does the work
 ## (the committed corpus runs in `go test` too)
@@ -38,6 +42,7 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzParsePeerKey$$' -fuzztime 5000x ./threeds
 	go test -run '^$$' -fuzz '^FuzzDecryptCReq$$' -fuzztime 5000x ./threeds
 	go test -run '^$$' -fuzz '^FuzzDecryptSdkEncData$$' -fuzztime 5000x ./threeds
+	go test -run '^$$' -fuzz '^FuzzVerifyX5CJWS$$' -fuzztime 5000x ./threeds
 	go test -run '^$$' -fuzz '^FuzzParseCiphertext$$' -fuzztime 5000x ./keys
 
 ## bench: Sign over gRPC+mTLS vs direct PKCS#11 on the same SoftHSM2 token (see docs/BENCHMARKS.md)

@@ -173,5 +173,5 @@ func (v *Verifier) KeyIDs() []string { return append([]string(nil), v.ids...) }
 // key is one of the verifier's.
 func (v *Verifier) Check(c *Checkpoint) bool {
 	pub := v.keys[c.KeyID]
-	return pub != nil && verifySignature(pub, c.Digest(), c.Signature)
+	return pub != nil && VerifySignature(pub, c.Digest(), c.Signature)
 }

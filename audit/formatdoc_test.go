@@ -78,15 +78,22 @@ func TestFormatDoc(t *testing.T) {
 	second := &audit.Event{Kind: audit.KindCall, Principal: "arn:aws:iam::111122223333:role/ds", CertSubject: "CN=ds",
 		CertSerial: "02", Peer: "10.0.0.9:40000", Action: "kms:Sign", KeyName: "acs-signing", Decision: "ImplicitDeny",
 		Result: "PermissionDenied", Error: "arn:aws:iam::111122223333:role/ds may not kms:Sign with key acs-signing", Latency: 80 * time.Microsecond}
+	// A checkpoint after each event, so the example shows the checkpoints' chain.
+	var cps []audit.Checkpoint
 	for _, e := range []*audit.Event{first, second} {
 		if err := l.Record(ctx, e); err != nil {
 			t.Fatal(err)
 		}
 		clock = clock.Add(time.Second)
+		cp, err := l.Checkpoint(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cps = append(cps, cp)
 	}
-	cp, err := l.Checkpoint(ctx)
-	if err != nil || cp.Seq != 2 {
-		t.Fatalf("checkpoint %+v %v", cp, err)
+	cp := cps[1]
+	if cps[0].Counter != 1 || cp.Counter != 2 || !bytes.Equal(cp.Prev[:], cps[0].Digest()) || cp.Seq != 2 {
+		t.Fatalf("checkpoints %+v", cps)
 	}
 	recs, err := store.Records(ctx, audit.Query{Limit: 10})
 	if err != nil || len(recs) != 2 {
@@ -102,10 +109,11 @@ func TestFormatDoc(t *testing.T) {
 		t.Fatalf("the example archive does not verify: %v %v", rep, err)
 	}
 	blocks := map[string]string{
-		"event":      eventBlock(t, recs[0].Body),
-		"chain":      chainBlock(t, recs),
-		"checkpoint": checkpointBlock(t, sig, cp),
-		"archive":    "```json\n" + archive.String() + "```\n",
+		"event":         eventBlock(t, recs[0].Body),
+		"chain":         chainBlock(t, recs),
+		"checkpoint":    checkpointBlock(t, sig, cp),
+		"checkpoint-v1": checkpointV1Block(t, cps[0]),
+		"archive":       "```json\n" + archive.String() + "```\n",
 	}
 	doc, err := os.ReadFile(formatDoc)
 	if err != nil {
@@ -236,18 +244,11 @@ func checkpointBlock(t *testing.T, sig docSigner, cp audit.Checkpoint) string {
 	if hex.EncodeToString(id[:]) != cp.KeyID {
 		t.Fatalf("key id %s, want hex SHA-256 of the PKIX DER", cp.KeyID)
 	}
-	if cp.Counter == 0 {
-		t.Fatal("the example checkpoint is not chained (counter 0); new checkpoints always are")
-	}
 	domain := []byte("keygate-audit-checkpoint-v2\x00")
-	prevNote := "(digest of checkpoint counter-1)"
-	if cp.Prev == ([32]byte{}) {
-		prevNote = "(zero: the log's first checkpoint)"
-	}
 	fs := []field{
 		{"domain", domain, fmt.Sprintf("%q", domain)},
 		{"counter", binary.BigEndian.AppendUint64(nil, cp.Counter), fmt.Sprint(cp.Counter)},
-		{"prev", cp.Prev[:], prevNote},
+		{"prev", cp.Prev[:], "(digest of checkpoint #1)"},
 		{"seq", binary.BigEndian.AppendUint64(nil, cp.Seq), fmt.Sprint(cp.Seq)},
 		{"head", cp.Head[:], "(hash of event seq)"},
 		{"time (Unix ns)", binary.BigEndian.AppendUint64(nil, uint64(cp.Time.UnixNano())), cp.Time.UTC().Format(time.RFC3339Nano)},
@@ -259,7 +260,7 @@ func checkpointBlock(t *testing.T, sig docSigner, cp audit.Checkpoint) string {
 		pre = append(pre, f.b...)
 	}
 	digest := sha256.Sum256(pre)
-	if !bytes.Equal(digest[:], cp.Digest()) {
+	if !bytes.Equal(pre, audit.EncodeCheckpoint(&cp)) || !bytes.Equal(digest[:], cp.Digest()) {
 		t.Fatal("the checkpoint bytes the document specifies do not hash to Checkpoint.Digest(): update the Checkpoints section and this test")
 	}
 	v, _ := audit.NewVerifier(sig.Public())
@@ -279,7 +280,8 @@ func checkpointBlock(t *testing.T, sig docSigner, cp audit.Checkpoint) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "The checkpoint key (PEM, as `keygate audit checkpoint-key` prints it):\n\n```\n%s```\n\nIts key id: `%s`\n\n", pubPEM, cp.KeyID)
-	b.WriteString("The signed bytes of the checkpoint at seq 2:\n\n```\n")
+	fmt.Fprintf(&b, "Checkpoint #1 (after event 1) has the digest `%x`. ", cp.Prev)
+	b.WriteString("The signed bytes of checkpoint #2, at seq 2:\n\n```\n")
 	for _, f := range fs {
 		h := hex.EncodeToString(f.b)
 		for len(h) > 64 {
@@ -289,5 +291,40 @@ func checkpointBlock(t *testing.T, sig docSigner, cp audit.Checkpoint) string {
 		fmt.Fprintf(&b, "%-64s  %s = %s\n", h, f.name, f.val)
 	}
 	fmt.Fprintf(&b, "```\n\nDigest (SHA-256 of those bytes): `%x`\n\nSignature (ASN.1 DER ECDSA, here with RFC 6979 nonces; any valid signature verifies):\n\n```\n%x\n```\n", digest, cp.Signature)
+	return b.String()
+}
+
+// checkpointV1Block shows the encoding of a checkpoint made before
+// checkpoints chained (counter 0), which verifiers still accept.
+func checkpointV1Block(t *testing.T, c audit.Checkpoint) string {
+	c.Counter, c.Prev = 0, [32]byte{}
+	domain := []byte("keygate-audit-checkpoint-v1\x00")
+	fs := []field{
+		{"domain", domain, fmt.Sprintf("%q", domain)},
+		{"seq", binary.BigEndian.AppendUint64(nil, c.Seq), fmt.Sprint(c.Seq)},
+		{"head", c.Head[:], "(hash of event seq)"},
+		{"time (Unix ns)", binary.BigEndian.AppendUint64(nil, uint64(c.Time.UnixNano())), c.Time.UTC().Format(time.RFC3339Nano)},
+		{"key id (length)", binary.BigEndian.AppendUint32(nil, uint32(len(c.KeyID))), fmt.Sprint(len(c.KeyID))},
+		{"key id", []byte(c.KeyID), "(64 hex characters, ASCII)"},
+	}
+	var pre []byte
+	for _, f := range fs {
+		pre = append(pre, f.b...)
+	}
+	if !bytes.Equal(pre, audit.EncodeCheckpoint(&c)) {
+		t.Fatal("the version 1 checkpoint bytes the document specifies differ from audit.EncodeCheckpoint: update the section and this test")
+	}
+	var b strings.Builder
+	b.WriteString("```\n")
+	for _, f := range fs {
+		h := hex.EncodeToString(f.b)
+		for len(h) > 64 {
+			fmt.Fprintf(&b, "%-64s\n", h[:64])
+			h = h[64:]
+		}
+		fmt.Fprintf(&b, "%-64s  %s = %s\n", h, f.name, f.val)
+	}
+	sum := sha256.Sum256(pre)
+	fmt.Fprintf(&b, "```\n\nDigest: `%x`\n", sum)
 	return b.String()
 }

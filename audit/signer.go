@@ -58,9 +58,11 @@ func checkpointKey(pub crypto.PublicKey) error {
 	return fmt.Errorf("audit: checkpoint key is %T, want an ECDSA or RSA public key", pub)
 }
 
-// verifySignature checks a checkpoint signature: ECDSA (DER), or RSASSA-PSS
-// with SHA-256 and a 32-byte salt, as KMS and the PKCS#11 backend make it.
-func verifySignature(pub crypto.PublicKey, digest, sig []byte) bool {
+// VerifySignature checks a signature by the checkpoint key over a SHA-256
+// digest (a checkpoint's, or anything else the key signs under its own
+// domain): ECDSA (DER), or RSASSA-PSS with SHA-256 and a 32-byte salt, as
+// KMS and the PKCS#11 backend make it for an RSA checkpoint key.
+func VerifySignature(pub crypto.PublicKey, digest, sig []byte) bool {
 	switch pub := pub.(type) {
 	case *ecdsa.PublicKey:
 		return ecdsa.VerifyASN1(pub, digest, sig)

@@ -59,7 +59,8 @@ func (c *Ciphertext) Context(encCtx map[string]string) map[string]string {
 	return out
 }
 
-// Marshal encodes c in format 2.
+// Marshal encodes c in format 2, or in format 1 if it was read in format 1
+// (its backend blob is bound to that format's context).
 func (c *Ciphertext) Marshal() []byte {
 	code := 0
 	for i, a := range algCodes {
@@ -68,8 +69,12 @@ func (c *Ciphertext) Marshal() []byte {
 		}
 	}
 	out := make([]byte, 0, 3+2+len(c.Key)+5+len(c.Blob))
-	out = append(out, ctMagic0, ctMagic1, ctFormat2)
-	out = binary.BigEndian.AppendUint16(out, uint16(len(c.Key)))
+	if c.Format == ctFormat1 {
+		out = append(out, ctMagic0, ctMagic1, ctFormat1, byte(len(c.Key)))
+	} else {
+		out = append(out, ctMagic0, ctMagic1, ctFormat2)
+		out = binary.BigEndian.AppendUint16(out, uint16(len(c.Key)))
+	}
 	out = append(out, c.Key...)
 	out = binary.BigEndian.AppendUint32(out, c.Version)
 	out = append(out, byte(code))

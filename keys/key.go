@@ -47,7 +47,10 @@ type Key struct {
 	// TrustAnchors are the root certificates (DER) that an imported
 	// chain must verify to: the DS CA's root for an ACS signing key.
 	TrustAnchors [][]byte
-	CreatedAt    time.Time
+	// DualControl names the operations on this key that need a second
+	// admin's approval; nil means the server's default.
+	DualControl []string
+	CreatedAt   time.Time
 	// Revision increases on every change; stores use it to refuse lost
 	// updates when several replicas share one store.
 	Revision int64
@@ -92,6 +95,9 @@ func (k *Key) Clone() *Key {
 	c := *k
 	c.Policy = append([]byte(nil), k.Policy...)
 	c.TrustAnchors = append([][]byte(nil), k.TrustAnchors...)
+	if k.DualControl != nil {
+		c.DualControl = append([]string{}, k.DualControl...)
+	}
 	c.Versions = make([]Version, len(k.Versions))
 	for i, v := range k.Versions {
 		v.CertChain = append([][]byte(nil), v.CertChain...)

@@ -24,6 +24,9 @@ const (
 	HMAC256          Spec = "HMAC_256"
 	HMAC384          Spec = "HMAC_384"
 	HMAC512          Spec = "HMAC_512"
+	// HMAC160 is a 160-bit SHA-1 HMAC key, for RFC 4226 HOTP (and RFC 6238
+	// TOTP with SHA-1). Not KMS's: only PKCS#11 backends make it.
+	HMAC160 Spec = "HMAC_160"
 )
 
 // Usage is a KMS KeyUsage.
@@ -65,6 +68,8 @@ const (
 	HMACSHA256 MacAlgorithm = "HMAC_SHA_256"
 	HMACSHA384 MacAlgorithm = "HMAC_SHA_384"
 	HMACSHA512 MacAlgorithm = "HMAC_SHA_512"
+	// HMACSHA1 is HMAC_160's algorithm (RFC 4226); KMS has none.
+	HMACSHA1 MacAlgorithm = "HMAC_SHA_1"
 )
 
 // KeyAgreementAlgorithm is a KMS KeyAgreementAlgorithmSpec.
@@ -93,6 +98,7 @@ var specs = map[Spec][]Usage{
 	HMAC256:          {GenerateVerifyMac},
 	HMAC384:          {GenerateVerifyMac},
 	HMAC512:          {GenerateVerifyMac},
+	HMAC160:          {GenerateVerifyMac},
 }
 
 // Valid reports whether s is a spec keygate supports.
@@ -104,7 +110,7 @@ func (s Spec) Allows(u Usage) bool { return slices.Contains(specs[s], u) }
 // IsEC, IsRSA, IsHMAC classify a spec by key type.
 func (s Spec) IsEC() bool   { return s == ECCNISTP256 || s == ECCNISTP384 }
 func (s Spec) IsRSA() bool  { return s == RSA2048 || s == RSA3072 || s == RSA4096 }
-func (s Spec) IsHMAC() bool { return s == HMAC256 || s == HMAC384 || s == HMAC512 }
+func (s Spec) IsHMAC() bool { return s == HMAC256 || s == HMAC384 || s == HMAC512 || s == HMAC160 }
 
 // Valid reports whether u is a KMS key usage.
 func (u Usage) Valid() bool {
@@ -149,6 +155,8 @@ func (s Spec) MacAlgorithm() MacAlgorithm {
 		return HMACSHA384
 	case HMAC512:
 		return HMACSHA512
+	case HMAC160:
+		return HMACSHA1
 	}
 	return ""
 }
@@ -193,6 +201,8 @@ func (a MacAlgorithm) Hash() crypto.Hash {
 		return crypto.SHA384
 	case HMACSHA512:
 		return crypto.SHA512
+	case HMACSHA1:
+		return crypto.SHA1
 	}
 	return 0
 }

@@ -46,6 +46,11 @@ var keygateActionList = []string{
 	"keygate:ApproveOperation",         // the second custodian's approval
 	"keygate:ReadAuditLog",             // audit export, verify, reports
 	"keygate:AdoptKey",                 // CreateKey over an existing backend key (config adopters only)
+
+	"keygate:VerifySdkServerSignedContent", // DS: a Split-SDK server's signed content (granted by the config)
+	"keygate:GenerateOtp",                  // ACS: an HOTP/TOTP code under a GENERATE_VERIFY_MAC key
+	"keygate:VerifyOtp",                    // ACS: check a code, refusing reuse
+	"keygate:SetDsKeyIds",                  // DS: the kids of an encryption key version
 }
 
 // adminActionList is what a key administrator gets in Default: managing the
@@ -62,6 +67,7 @@ var adminActionList = []string{
 	"keygate:ImportCertificate", "keygate:CreateCertificateRequest",
 	"keygate:CreateKeyVersion", "keygate:ActivateKeyVersion", "keygate:RetireKeyVersion",
 	"keygate:DestroyKeyVersion", "keygate:ApproveOperation",
+	"keygate:SetDsKeyIds",
 }
 
 // KMSActions returns KMS's action names. Like the other lists it is a
@@ -99,3 +105,10 @@ func anyActionMatches(pattern string) bool {
 	}
 	return false
 }
+
+// OwnKeyReads are what a principal may still do, when its policy allows,
+// with one of keygated's own keys (the audit checkpoint key, the config's
+// own_keys): look at it, never use or change it. Enforcement and the
+// evidence pack's access matrix read the same list.
+var OwnKeyReads = map[string]bool{"kms:DescribeKey": true, "kms:GetKeyPolicy": true,
+	"kms:GetPublicKey": true, "kms:Verify": true}

@@ -23,10 +23,17 @@
 // request lacks is false, except for negated operators, ...IfExists and
 // ForAllValues:, for which it is true. Null tests presence. ForAnyValue: and
 // ForAllValues: apply to kms:EncryptionContextKeys (a single-valued key is a
-// set of one); without a qualifier a multi-valued key matches if any value
-// does. Condition key names are case-insensitive, and for
+// set of one), and the multivalued key needs one: a plain operator on it is
+// refused, as KMS says ("Multivalued condition keys require a set
+// operator"). Condition key names are case-insensitive, and for
 // kms:EncryptionContext:<name> so is <name>; values are compared as the
-// operator says.
+// operator says. A request whose encryption context has two keys equal
+// under case folding is denied (AmbiguousContextSid) whatever the policy
+// says, so no decision depends on map order; CheckEncryptionContext lets
+// the server refuse it first. A statement without Resource has no effect,
+// as in KMS. In StringLike, '?' matches one character (a rune), '*' any
+// run. Documents may hold only printable Basic Latin and Latin-1
+// characters, tab, LF and CR, as KMS requires.
 //
 // Principals: "*" is anyone; arn:aws:iam::ACCOUNT:root, or a bare account
 // id, is every principal of that account (the account field of the
@@ -44,6 +51,9 @@
 //
 //   - Validate lists every problem in a document (keygate policy validate);
 //     Parse returns the same list as one InvalidArgument *kgerr.Error.
+//     Warnings lists what is legal but likely unmeant: account principals
+//     (every principal keygate maps into the account) and statements
+//     without Resource.
 //   - Default(account, admins) is the policy a key gets when created without
 //     one: admins get AdminActions, nobody gets data-plane use.
 //   - CheckLockout is KMS's lockout safety check for PutKeyPolicy: nil if at

@@ -119,6 +119,10 @@ func (as *adminService) PutKeyPolicy(ctx context.Context, req *pb.PutKeyPolicyRe
 	if err := as.s.checkPolicy([]byte(req.Policy), req.KeyId, req.BypassPolicyLockoutSafetyCheck, c.Principal.ARN); err != nil {
 		return nil, err
 	}
+	if ap, err := as.s.holdForApproval(ctx, c, c.Key, "PutKeyPolicy", "replace the key policy", req,
+		func(*keys.Key) error { return nil }); ap != nil || err != nil {
+		return &pb.PutKeyPolicyResponse{KeyId: req.KeyId, PendingApproval: ap}, err
+	}
 	e, err := as.s.keys.Update(ctx, req.KeyId, func(k *keys.Key) error {
 		k.Policy = []byte(req.Policy)
 		return nil
@@ -186,6 +190,7 @@ func (s *Server) keyMetadata(k *keys.Key, backendState func(*keys.Version) strin
 		md.PrimaryVersion = p.Number
 	}
 	md.RotationPeriodInDays, md.CryptoperiodDays = inDays(k.RotationPeriod), inDays(s.cfg.cryptoperiod(k))
+	md.DualControl = s.dualControlOf(k)
 	for i := range k.Versions {
 		v := &k.Versions[i]
 		kv := &pb.KeyVersion{Version: v.Number, State: string(v.State), BackendKeyId: v.BackendKeyID,

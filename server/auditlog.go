@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -35,6 +36,7 @@ type chainAuditor struct {
 // kindOf gives a successful administrative call its event kind.
 var kindOf = map[string]audit.Kind{
 	"kms:CreateKey":              audit.KindKeyCreated,
+	"keygate:AdoptKey":           audit.KindKeyCreated, // CreateKey over a backend key that already exists
 	"kms:EnableKey":              audit.KindKeyEnabled,
 	"kms:DisableKey":             audit.KindKeyDisabled,
 	"kms:PutKeyPolicy":           audit.KindPolicyChanged,
@@ -57,21 +59,38 @@ func (a *chainAuditor) Record(ctx context.Context, c *Call) error {
 func (a *chainAuditor) eventOf(c *Call) audit.Event {
 	e := audit.Event{
 		Time: c.Start, Kind: audit.KindCall, Replica: a.replica,
-		Principal: c.Principal.ARN, CertSubject: c.Principal.Subject, CertSerial: c.Principal.Serial,
+		Principal: c.Principal.ARN, CertSubject: clip(c.Principal.Subject), CertSerial: c.Principal.Serial,
 		CertURI: c.Principal.URI, Peer: c.Peer, Action: c.Action, KeyName: c.KeyName, KeyVersion: c.Version,
 		BackendKeyID: c.BackendKeyID, BackendRequestID: c.Backend.RequestID, Algorithm: c.Algorithm,
 		Decision: c.Decision, Sid: c.Sid, Result: codeName(c.Err), Latency: c.Latency,
-		Correlation: c.CorrelationID, Detail: c.Detail,
+		Correlation: c.CorrelationID, Detail: clip(c.Detail),
 	}
 	if c.Err != nil {
 		e.Error = kgerr.Message(c.Err)
-	} else if k, ok := kindOf[c.Action]; ok {
+	} else if k, ok := kindOf[c.Action]; ok && !c.held {
 		e.Kind = k
 	}
 	if len(c.EncContext) > 0 {
 		e.Context = a.log.HashContext(c.EncContext)
 	}
 	return e
+}
+
+// maxText bounds the free text an event carries from a certificate or a
+// handler (a subject, a detail), so no request can bloat the log or make
+// an event too large to record.
+const maxText = 1024
+
+// clip cuts s to maxText bytes on a UTF-8 boundary, marking the cut.
+func clip(s string) string {
+	if len(s) <= maxText {
+		return s
+	}
+	cut := maxText - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // event records a server event (started, stopped) outside any call.
@@ -147,6 +166,12 @@ func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store,
 			store.Close()
 			return nil, nil, err
 		}
+	}
+	// A checkpoint at start: after downtime the newest checkpoint is fresh
+	// again (verify would call it stale), and the tail the last run left
+	// is checked and covered.
+	if _, err := l.Checkpoint(ctx); err != nil {
+		s.log.Error("audit: checkpoint at start", "err", err)
 	}
 	return a, store, nil
 }

@@ -17,11 +17,6 @@ import (
 var accountActions = map[string]bool{"kms:CreateKey": true, "kms:ListKeys": true,
 	"keygate:ReadAuditLog": true, "keygate:AdoptKey": true}
 
-// ownKeyReads are what a principal may still do with one of keygated's own
-// keys (the audit checkpoint key): look at it, never use or change it.
-var ownKeyReads = map[string]bool{"kms:DescribeKey": true, "kms:GetKeyPolicy": true,
-	"kms:GetPublicKey": true, "kms:Verify": true}
-
 // keyOrigins give kms:KeyOrigin its value by backend type.
 var keyOrigins = map[string]string{"kms": "AWS_KMS", "pkcs11": "AWS_CLOUDHSM"}
 
@@ -37,10 +32,13 @@ type policyAuthorizer struct {
 	own          map[string]bool   // keygated's own keys: no policy grants their use
 	backendTypes map[string]string // backend name → type
 	now          func() time.Time
+	// sdkServerVerifiers may call keygate:VerifySdkServerSignedContent
+	// (threeds.sdk_server.principals): it is about no key.
+	sdkServerVerifiers []string
 }
 
 func (a *policyAuthorizer) authorize(c *Call) error {
-	if a.own[c.KeyName] && !ownKeyReads[c.Action] {
+	if a.own[c.KeyName] && !policy.OwnKeyReads[c.Action] {
 		return a.deny(c, "Deny", "keygate:OwnKey")
 	}
 	if accountActions[c.Action] || c.Key == nil {
@@ -53,6 +51,9 @@ func (a *policyAuthorizer) authorize(c *Call) error {
 			return a.allow(c, "config:admins")
 		case c.Action == "keygate:ReadAuditLog" && slices.Contains(a.auditors, c.Principal.ARN):
 			return a.allow(c, "config:auditors")
+		}
+		if c.Action == "keygate:VerifySdkServerSignedContent" && slices.Contains(a.sdkServerVerifiers, c.Principal.ARN) {
+			return a.allow(c, "config:threeds.sdk_server.principals")
 		}
 		return a.deny(c, "ImplicitDeny", "")
 	}

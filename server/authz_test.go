@@ -1,9 +1,13 @@
 package server
 
 import (
+	"context"
 	"reflect"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/keygate/keygate/keys"
 	"github.com/keygate/keygate/keys/keyring"
@@ -67,4 +71,28 @@ func requestFor(s *pb.SimulatePolicyRequest) any {
 		return &pb.GenerateMacRequest{MacAlgorithm: s.MacAlgorithm}
 	}
 	return &pb.DeriveSharedSecretRequest{}
+}
+
+// aws:CurrentTime is the server's clock, injected through Options.Now: a
+// grant that ends at a date stops at that date.
+func TestCurrentTimeCondition(t *testing.T) {
+	doc := `{"Version":"2012-10-17","Statement":[
+	 {"Effect":"Allow","Principal":{"AWS":"` + arn("admin") + `"},"Action":["kms:*","keygate:*"],"Resource":"*"},
+	 {"Effect":"Allow","Principal":{"AWS":"` + arn("acs") + `"},"Action":"kms:GenerateMac","Resource":"*",
+	  "Condition":{"DateLessThan":{"aws:CurrentTime":"2027-01-01T00:00:00Z"}}}]}`
+	for _, tc := range []struct {
+		now  time.Time
+		code codes.Code
+	}{
+		{time.Date(2026, 12, 31, 23, 0, 0, 0, time.UTC), codes.OK},
+		{time.Date(2027, 1, 1, 0, 0, 1, 0, time.UTC), codes.PermissionDenied},
+	} {
+		now := tc.now
+		e := startEnvWith(t, "", nil, Options{Now: func() time.Time { return now }})
+		e.createKey("av-mac", "HMAC_256", "GENERATE_VERIFY_MAC", doc)
+		_, err := e.crypto("acs").GenerateMac(context.Background(), &pb.GenerateMacRequest{KeyId: "av-mac", Message: []byte("m")})
+		if status.Code(err) != tc.code {
+			t.Errorf("at %s: %v, want %s", now, err, tc.code)
+		}
+	}
 }

@@ -44,10 +44,15 @@ type Call struct {
 	// call uses, set by the pipeline after the policy allowed the call.
 	version *keys.Version
 	handle  backends.Key
+	// kid is the sdkEncData header's kid when it chose the key.
+	kid string
 	// journaled is set once the call's change to the key registry has
 	// committed with its audit event (journal.go); then a success needs no
 	// second record.
 	journaled bool
+	// held is set when the call's operation waits for a second admin: its
+	// event is a call, not the change it asks for (approvals.go).
+	held bool
 	// handlerTime is how long the handler ran: the backend stage, for
 	// metrics and traces.
 	handlerTime time.Duration

@@ -17,6 +17,9 @@ const maxChainPEM = 64 << 10
 func (as *adminService) ImportCertificate(ctx context.Context, req *pb.ImportCertificateRequest) (*pb.ImportCertificateResponse, error) {
 	c := callOf(ctx)
 	c.Version = req.Version
+	if k := c.Key.Key; !k.Spec.IsEC() && !k.Spec.IsRSA() { // before reading the chain: nothing to certify
+		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q is %s: it has no public key to certify", k.Name, k.Spec)
+	}
 	chain, err := parseChain(req.ChainPem)
 	if err != nil {
 		return nil, err

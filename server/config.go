@@ -172,8 +172,13 @@ type ThreeDSConfig struct {
 	// (default 3ds-sessions). Its policy says who may run challenges.
 	SessionKey string `yaml:"session_key"`
 	// SessionTTL is how long a session lives unless the ACS asks for less
-	// (default 10m).
+	// (default 10m); a request for more is refused.
 	SessionTTL time.Duration `yaml:"session_ttl"`
+	// AcceptDirEPK accepts sdkEncData in Stripe Android's EC form,
+	// {"alg":"dir","enc":…,"epk":…}, beside the spec's ECDH-ES.
+	AcceptDirEPK bool `yaml:"accept_dir_epk"`
+	// SdkServer is the DS's trust for Split-SDK servers' signed content.
+	SdkServer SdkServerConfig `yaml:"sdk_server"`
 }
 
 // LogConfig sets up log/slog.
@@ -249,6 +254,9 @@ func (c *Config) defaults() {
 	}
 	if c.ThreeDS.SessionTTL == 0 {
 		c.ThreeDS.SessionTTL = 10 * time.Minute
+	}
+	if c.ThreeDS.SdkServer.MaxSkew == 0 {
+		c.ThreeDS.SdkServer.MaxSkew = 5 * time.Minute
 	}
 	if c.Audit.Replica == "" {
 		c.Audit.Replica, _ = os.Hostname()
@@ -378,6 +386,7 @@ func (c *Config) problems() []string {
 		add("threeds.session_ttl must be between 0 and 1h")
 	}
 	p = append(p, c.Lifecycle.problems()...)
+	c.ThreeDS.SdkServer.validate(add)
 	p = append(p, c.opsProblems()...)
 	switch c.Log.Level {
 	case "", "debug", "info", "warn", "error":

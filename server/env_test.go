@@ -49,12 +49,12 @@ func uriOf(role string) string { return "spiffe://keygate.test/" + role }
 // startEnv starts a server; extra is YAML added to the config's top level.
 func startEnv(t *testing.T, extra string) *testEnv {
 	t.Helper()
-	return startEnvWith(t, extra, nil)
+	return startEnvWith(t, extra, nil, Options{})
 }
 
 // startEnvWith lets adjust change the parsed config before the server
-// starts.
-func startEnvWith(t *testing.T, extra string, adjust func(*testEnv, *Config)) *testEnv {
+// starts, and passes opts to New.
+func startEnvWith(t *testing.T, extra string, adjust func(*testEnv, *Config), opts Options) *testEnv {
 	t.Helper()
 	e := &testEnv{t: t, dir: t.TempDir(), log: &logBuffer{}}
 	ca, err := devca.New("keygate unit test CA")
@@ -89,7 +89,7 @@ backends:
 	if adjust != nil {
 		adjust(e, c)
 	}
-	e.srv, err = New(context.Background(), c, slog.New(slog.NewTextHandler(e.log, nil)), Options{})
+	e.srv, err = New(context.Background(), c, slog.New(slog.NewTextHandler(e.log, nil)), opts)
 	must(t, err)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -54,5 +55,18 @@ func TestErrorMapping(t *testing.T) {
 	}
 	if toStatus(nil) != nil || codeName(nil) != "OK" {
 		t.Error("nil is not OK")
+	}
+}
+
+// Free text an event carries is clipped, on a rune boundary, so an event
+// always fits.
+func TestClip(t *testing.T) {
+	if clip("short") != "short" {
+		t.Error("short text changed")
+	}
+	long := strings.Repeat("é", 2000)
+	got := clip(long)
+	if len(got) > maxText || !strings.HasSuffix(got, "…") || !utf8.ValidString(got) {
+		t.Errorf("clipped to %d bytes, valid UTF-8 %t", len(got), utf8.ValidString(got))
 	}
 }

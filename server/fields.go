@@ -11,6 +11,8 @@ import (
 
 	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/policy"
+	"github.com/keygate/keygate/threeds"
 )
 
 // Request validation, the pipeline's first stage after identity: every
@@ -43,7 +45,7 @@ const (
 	maxCiphertextBlob = 6144
 	maxPolicyBytes    = 32 << 10 // KMS: 32 KB
 	maxDescription    = 8192     // KMS: 8192 characters
-	maxJWE            = 256 << 10
+	maxJWS            = 64 << 10 // threeds checks each JWS against its spec bound
 	maxBytesField     = 16 << 10
 	maxToken          = 256
 )
@@ -51,24 +53,26 @@ const (
 // fieldRules names the fields that differ from the default (a token of at
 // most 256 bytes, or for bytes up to 16 KiB).
 var fieldRules = map[protoreflect.Name]fieldRule{
-	"key_id":               {256, keyName},
-	"key_name":             {256, keyName},
-	"page_token":           {256, keyName},
-	"description":          {maxDescription, text},
-	"policy":               {maxPolicyBytes, document},
-	"chain_pem":            {maxChainPEM, document},
-	"root_pem":             {maxChainPEM, document},
-	"subject":              {1024, text},
-	"destination_key_id":   {256, keyName},
-	"jwe":                  {maxJWE, token},
+	"key_id":             {256, keyName},
+	"key_name":           {256, keyName},
+	"page_token":         {256, keyName},
+	"description":        {maxDescription, text},
+	"policy":             {maxPolicyBytes, document},
+	"chain_pem":          {maxChainPEM, document},
+	"root_pem":           {maxChainPEM, document},
+	"subject":            {1024, text},
+	"destination_key_id": {256, keyName},
+	"jwe":                {threeds.MaxCReqJWE, token}, // the largest JWE a request carries: a 2.3.1 CReq
+
+	"jws":                  {maxJWS, token},
 	"acs_url":              {2048, token},
 	"principal_arn":        {2048, token},
 	"principal":            {2048, token},
 	"backend_key_id":       {2048, token},
 	"ciphertext_blob":      {maxCiphertextBlob, opaque},
-	"creq":                 {maxJWE, opaque},
+	"creq":                 {threeds.MaxCReq + 4<<10, opaque}, // a little over the spec's bound, so threeds names it
 	"sdk_reference_number": {maxToken, text},
-	"cres":                 {maxJWE, opaque},
+	"cres":                 {threeds.MaxCRes + 4<<10, opaque},
 }
 
 var contextKeyRule = fieldRule{256, text}
@@ -85,12 +89,20 @@ func validateMessage(prefix string, m protoreflect.Message) error {
 		name := prefix + string(fd.Name())
 		switch {
 		case fd.IsMap():
+			ec := map[string]string{}
 			v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
 				if err = checkField(name+" key", contextKeyRule, k.String()); err == nil && fd.MapValue().Kind() == protoreflect.StringKind {
 					err = checkField(name+" value", contextValueRule, mv.String())
+					ec[k.String()] = mv.String()
 				}
 				return err == nil
 			})
+			if err == nil && strings.HasSuffix(name, "encryption_context") {
+				// Keys equal under case folding make kms:EncryptionContext:
+				// conditions ambiguous: refused as a request fault, before
+				// the policy sees them.
+				err = policy.CheckEncryptionContext(ec)
+			}
 		case fd.IsList():
 			l := v.List()
 			for i := 0; i < l.Len() && err == nil; i++ {

@@ -93,7 +93,7 @@ func TestCertificateRevocation(t *testing.T) {
 		e = env
 		writeCRL()
 		cfg.TLS.CRLFile = crlFile
-	})
+	}, Options{})
 	stolen, leaf := e.cert("admin", uriOf("admin"))
 	ctx := context.Background()
 	if _, err := pb.NewKeyAdminServiceClient(e.dial(stolen)).ListKeys(ctx, &pb.ListKeysRequest{}); err != nil {

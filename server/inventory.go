@@ -29,7 +29,7 @@ func (as *auditService) GetInventory(ctx context.Context, _ *pb.GetInventoryRequ
 		}
 		for _, k := range ks {
 			resp.Keys = append(resp.Keys, &pb.InventoryKey{Key: as.s.keyMetadata(k, nil), BackendType: types[k.Backend],
-				Policy: string(k.Policy), FipsLevel: fips[k.Backend]})
+				Policy: string(k.Policy), FipsLevel: fips[k.Backend], OwnKey: as.s.authz.own[k.Name]})
 		}
 		if len(ks) < page {
 			return resp, nil

@@ -39,7 +39,7 @@ func (s *Server) journal(ctx context.Context, tx *sql.Tx, before, after *keys.Ke
 		e.KeyVersion, e.BackendKeyID = v.Number, v.BackendKeyID
 	}
 	e.Detail = detail + "; registry " + keyDigest(after)
-	if c.Detail != "" { // what the handler learned before the change (an adopted key's provenance)
+	if c.Detail != "" { // what the handler learned before the change: an adopted key's provenance, the approval that ran it
 		e.Detail = c.Detail + "; " + e.Detail
 	}
 	link, err := s.chain.log.Stage(&e)
@@ -73,6 +73,19 @@ func describeChange(before, after *keys.Key) (string, *keys.Version) {
 	if string(before.Policy) != string(after.Policy) {
 		sum := sha256.Sum256(after.Policy)
 		parts = append(parts, "policy sha256:"+hex.EncodeToString(sum[:8]))
+	}
+	if before.RotationPeriod != after.RotationPeriod || before.Cryptoperiod != after.Cryptoperiod {
+		parts = append(parts, fmt.Sprintf("rotation period %dd, cryptoperiod %dd", inDays(after.RotationPeriod), inDays(after.Cryptoperiod)))
+	}
+	if fmt.Sprint(before.DualControl) != fmt.Sprint(after.DualControl) || (before.DualControl == nil) != (after.DualControl == nil) {
+		if after.DualControl == nil {
+			parts = append(parts, "dual control: the server's default")
+		} else {
+			parts = append(parts, "dual control: ["+strings.Join(after.DualControl, ",")+"]")
+		}
+	}
+	if len(before.TrustAnchors) != len(after.TrustAnchors) || len(after.TrustAnchors) > 0 && string(before.TrustAnchors[0]) != string(after.TrustAnchors[0]) {
+		parts = append(parts, "trust anchor set")
 	}
 	for i := len(after.Versions) - 1; i >= 0; i-- { // newest first: a rotation names its new version
 		v := &after.Versions[i]

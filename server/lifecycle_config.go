@@ -2,7 +2,9 @@ package server
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/keygate/keygate/keys"
@@ -20,11 +22,23 @@ type LifecycleConfig struct {
 	// RotationCheck is how often keygated looks for keys due for automatic
 	// rotation and for overdue cryptoperiods (default 1m).
 	RotationCheck time.Duration `yaml:"rotation_check"`
+	// DualControl names the operations that need a second admin's
+	// approval on keys that do not say otherwise: ActivateKeyVersion,
+	// ScheduleKeyVersionDeletion, PutKeyPolicy.
+	DualControl []string `yaml:"dual_control"`
+	// ApprovalTTL is how long a pending approval may wait (default 24h).
+	ApprovalTTL time.Duration `yaml:"approval_ttl"`
 }
+
+// dualOps are the operations dual control can hold back.
+var dualOps = []string{"ActivateKeyVersion", "ScheduleKeyVersionDeletion", "PutKeyPolicy"}
 
 func (c *LifecycleConfig) defaults() {
 	if c.RotationCheck == 0 {
 		c.RotationCheck = time.Minute
+	}
+	if c.ApprovalTTL == 0 {
+		c.ApprovalTTL = 24 * time.Hour
 	}
 }
 
@@ -44,6 +58,14 @@ func (c *LifecycleConfig) problems() []string {
 	}
 	if c.RotationCheck < 0 {
 		p = append(p, "lifecycle.rotation_check must not be negative")
+	}
+	for i, op := range c.DualControl {
+		if !slices.Contains(dualOps, op) {
+			p = append(p, fmt.Sprintf("lifecycle.dual_control[%d] %q: want one of %s", i, op, strings.Join(dualOps, ", ")))
+		}
+	}
+	if c.ApprovalTTL < 0 || c.ApprovalTTL > 30*24*time.Hour {
+		p = append(p, "lifecycle.approval_ttl must be between 0 and 720h")
 	}
 	return p
 }

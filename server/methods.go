@@ -1,9 +1,12 @@
 package server
 
 import (
+	"context"
+
 	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
+	"github.com/keygate/keygate/threeds"
 )
 
 // rpc is what one method is, declared once: the interceptor reads it and
@@ -79,6 +82,10 @@ var methods = map[string]rpc{
 	"/keygate.v1.KeyAdminService/DestroyKeyVersion":          {action: "keygate:DestroyKeyVersion", key: byKeyID},
 	"/keygate.v1.KeyAdminService/UpdateKeyRotation":          {action: "kms:EnableKeyRotation", key: byKeyID},
 	"/keygate.v1.KeyAdminService/CreateCertificateRequest":   {action: "keygate:CreateCertificateRequest", key: byKeyID},
+	// Dual control (approvals.go): an approval is about one key.
+	"/keygate.v1.KeyAdminService/ListApprovals":    {action: "keygate:ApproveOperation", key: byOptionalKeyID},
+	"/keygate.v1.KeyAdminService/ApproveOperation": {action: "keygate:ApproveOperation", key: byApproval},
+	"/keygate.v1.KeyAdminService/DenyOperation":    {action: "keygate:ApproveOperation", key: byApproval},
 
 	"/keygate.v1.PolicyService/SimulatePolicy": {action: "kms:GetKeyPolicy", key: byKeyID},
 	"/keygate.v1.PolicyService/DiffKeyPolicy":  {action: "kms:GetKeyPolicy", key: byKeyID},
@@ -97,15 +104,26 @@ var methods = map[string]rpc{
 	"/keygate.v1.ThreeDSService/CreateAcsSession":         {action: "keygate:CreateAcsSession", key: byKeyID, usage: keys.SignVerify, crypto: true, newOutput: true, facts: acsFacts, also: alsoSign},
 	"/keygate.v1.ThreeDSService/DecryptChallengeRequest":  {action: "keygate:DecryptChallengeRequest", key: bySessionKey, usage: keys.EncryptDecrypt, crypto: true},
 	"/keygate.v1.ThreeDSService/EncryptChallengeResponse": {action: "keygate:EncryptChallengeResponse", key: bySessionKey, usage: keys.EncryptDecrypt, crypto: true},
-	"/keygate.v1.ThreeDSService/DecryptSdkEncData":        {action: "keygate:DecryptSdkEncData", key: byKeyID, crypto: true, facts: sdkEncFacts, also: alsoSdkEnc},
+	"/keygate.v1.ThreeDSService/DecryptSdkEncData":        {action: "keygate:DecryptSdkEncData", key: bySdkEncKey, crypto: true, facts: sdkEncFacts, also: alsoSdkEnc},
+
+	// 2.3.1: the DS's check of a Split-SDK server, granted by the config
+	// (threeds.sdk_server.principals) as it concerns no key.
+	"/keygate.v1.ThreeDSService/VerifySdkServerSignedContent": {action: "keygate:VerifySdkServerSignedContent"},
+	// One-time passwords: their own actions, so an OTP key's policy need
+	// not grant kms:GenerateMac (which would compute every code).
+	"/keygate.v1.ThreeDSService/GenerateOtp": {action: "keygate:GenerateOtp", key: byKeyID, usage: keys.GenerateVerifyMac, crypto: true, newOutput: true, facts: otpFacts},
+	"/keygate.v1.ThreeDSService/VerifyOtp":   {action: "keygate:VerifyOtp", key: byKeyID, usage: keys.GenerateVerifyMac, crypto: true, facts: otpFacts},
+	// DS key rotation by kid, ACS chains by DS.
+	"/keygate.v1.ThreeDSService/SetDsKeyIds":    {action: "keygate:SetDsKeyIds", key: byKeyID},
+	"/keygate.v1.ThreeDSService/ImportAcsChain": {action: "keygate:ImportCertificate", key: byKeyID},
 }
 
 // keyLocator finds the key a request names: its name and version (0 = the
 // primary). An error is the request's fault (InvalidArgument).
-type keyLocator func(s *Server, req any) (name string, version uint32, err error)
+type keyLocator func(ctx context.Context, s *Server, req any) (name string, version uint32, err error)
 
 // byKeyID is the request's key_id, and key_version if it has one.
-func byKeyID(_ *Server, req any) (string, uint32, error) {
+func byKeyID(_ context.Context, _ *Server, req any) (string, uint32, error) {
 	r, ok := req.(interface{ GetKeyId() string })
 	if !ok {
 		return "", 0, kgerr.Errorf(kgerr.Internal, "request %T has no key_id", req)
@@ -120,9 +138,15 @@ func byKeyID(_ *Server, req any) (string, uint32, error) {
 	return r.GetKeyId(), n, nil
 }
 
+// byOptionalKeyID is key_id when the request names one; with none, the
+// call is about every key and is authorized like an account action.
+func byOptionalKeyID(_ context.Context, _ *Server, req any) (string, uint32, error) {
+	return req.(interface{ GetKeyId() string }).GetKeyId(), 0, nil
+}
+
 // byCiphertext is the key version a keygate ciphertext names; a key_id
 // given beside it must be the same key.
-func byCiphertext(_ *Server, req any) (string, uint32, error) {
+func byCiphertext(_ context.Context, _ *Server, req any) (string, uint32, error) {
 	blob := req.(interface{ GetCiphertextBlob() []byte }).GetCiphertextBlob()
 	if len(blob) == 0 || len(blob) > maxCiphertextBlob {
 		return "", 0, kgerr.Errorf(kgerr.InvalidArgument, "ciphertext_blob must be 1 to %d bytes", maxCiphertextBlob)
@@ -139,7 +163,7 @@ func byCiphertext(_ *Server, req any) (string, uint32, error) {
 
 // bySessionKey is the configured 3DS session key: its policy says who may
 // run challenges.
-func bySessionKey(s *Server, _ any) (string, uint32, error) {
+func bySessionKey(_ context.Context, s *Server, _ any) (string, uint32, error) {
 	return s.cfg.ThreeDS.SessionKey, 0, nil
 }
 
@@ -216,6 +240,35 @@ func adoptAction(req any) string {
 }
 
 func alsoSign(*keys.Key) string { return "kms:Sign" }
+
+func otpFacts(c *Call, _ any, k *keys.Key) { c.Algorithm = string(k.Spec.MacAlgorithm()) }
+
+// bySdkEncKey is the DS key an sdkEncData is for: named by key_id, or
+// chosen by the kid in its header among key_ids (or all DS keys). A kid
+// whose key the caller may not use is answered as a kid that names none,
+// so the refusal reveals no key (threeds.NoKidError).
+func bySdkEncKey(ctx context.Context, s *Server, req any) (string, uint32, error) {
+	r := req.(*pb.DecryptSdkEncDataRequest)
+	name, n, kid, err := s.threeds.dsKey(ctx, r)
+	if err != nil || kid == "" {
+		return name, n, err
+	}
+	c := callOf(ctx)
+	e, err := s.keys.Resolve(ctx, name)
+	if err != nil {
+		return "", 0, threeds.NoKidError(kid)
+	}
+	probe := &Call{Principal: c.Principal, Peer: c.Peer, Action: c.Action, Key: e, KeyName: name}
+	sdkEncFacts(probe, req, e.Key)
+	if s.authz.authorize(probe) != nil {
+		return "", 0, threeds.NoKidError(kid)
+	}
+	if a := alsoSdkEnc(e.Key); a != "" && s.authz.authorizeAlso(probe, a) != nil {
+		return "", 0, threeds.NoKidError(kid)
+	}
+	c.kid = kid
+	return name, n, nil
+}
 
 // sdkEncData is RSA-OAEP-256 under an ENCRYPT_DECRYPT key, or ECDH-ES
 // under a KEY_AGREEMENT key.

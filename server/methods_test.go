@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"testing"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -61,7 +62,7 @@ func checkDescriptor(t *testing.T, full string, d rpc, m protoreflect.MethodDesc
 	req := mt.New().Interface()
 	if d.key != nil {
 		s := &Server{cfg: &Config{ThreeDS: ThreeDSConfig{SessionKey: "3ds-sessions"}}}
-		if _, _, err := d.key(s, req); kgerr.KindOf(err) == kgerr.Internal && err != nil {
+		if _, _, err := d.key(context.Background(), s, req); kgerr.KindOf(err) == kgerr.Internal && err != nil {
 			t.Errorf("%s: key locator does not fit %T: %v", full, req, err)
 		}
 	}
@@ -94,5 +95,27 @@ func TestDescriptorActionsAreKnown(t *testing.T) {
 		if !known[a] {
 			t.Errorf("account action %q is not a policy action", a)
 		}
+	}
+}
+
+// The walk above covers the keygate.v1 package; this one covers what the
+// running server really registered, whatever package it came from.
+func TestEveryRegisteredMethodHasADescriptor(t *testing.T) {
+	e := startEnv(t, "")
+	n := 0
+	for svc, info := range e.srv.grpc.GetServiceInfo() {
+		for _, m := range info.Methods {
+			full := "/" + svc + "/" + m.Name
+			if isInfra(full) {
+				continue
+			}
+			n++
+			if _, ok := methods[full]; !ok {
+				t.Errorf("registered method %s has no descriptor", full)
+			}
+		}
+	}
+	if n != len(methods) {
+		t.Errorf("the server registers %d keygate methods; %d descriptors", n, len(methods))
 	}
 }

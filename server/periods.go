@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"time"
 
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys"
+	"github.com/keygate/keygate/keys/keyring"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 )
 
@@ -28,6 +31,9 @@ func (s *Server) due(k *keys.Key, v *keys.Version) (time.Time, bool) {
 
 func (as *adminService) UpdateKeyRotation(ctx context.Context, req *pb.UpdateKeyRotationRequest) (*pb.UpdateKeyRotationResponse, error) {
 	c := callOf(ctx)
+	if req.RotationPeriodInDays == nil && req.CryptoperiodDays == nil && req.DualControl == nil {
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "set rotation_period_in_days, cryptoperiod_days or dual_control")
+	}
 	var rot, cp *time.Duration
 	if req.RotationPeriodInDays != nil {
 		d := days(*req.RotationPeriodInDays)
@@ -37,12 +43,53 @@ func (as *adminService) UpdateKeyRotation(ctx context.Context, req *pb.UpdateKey
 		d := days(*req.CryptoperiodDays)
 		cp = &d
 	}
-	e, err := as.s.keys.SetPeriods(ctx, req.KeyId, rot, cp)
-	if err != nil {
-		return nil, err
+	e := c.Key
+	if rot != nil || cp != nil {
+		var err error
+		if e, err = as.s.keys.SetPeriods(ctx, req.KeyId, rot, cp); err != nil {
+			return nil, err
+		}
+	}
+	if req.DualControl != nil {
+		var err error
+		if e, err = as.setDualControl(ctx, c, req.KeyId, req.DualControl); err != nil {
+			return nil, err
+		}
 	}
 	c.Key = e
 	return &pb.UpdateKeyRotationResponse{Key: as.s.metadata(ctx, e)}, nil
+}
+
+// setDualControl changes which operations on a key need a second admin.
+// It needs kms:PutKeyPolicy too, and while the key's policy changes are
+// under dual control no operation may leave the list: one admin alone
+// must not be able to switch a second admin off.
+func (as *adminService) setDualControl(ctx context.Context, c *Call, name string, dc *pb.DualControl) (*keyring.Entry, error) {
+	if err := checkDualOps(dc.Operations); err != nil {
+		return nil, err
+	}
+	if err := as.s.authz.authorizeAlso(c, "kms:PutKeyPolicy"); err != nil {
+		return nil, err
+	}
+	return as.s.keys.Update(ctx, name, func(k *keys.Key) error {
+		next := slices.Clone(dc.Operations)
+		if dc.UseDefault {
+			next = nil
+		} else if next == nil {
+			next = []string{} // none, rather than the default
+		}
+		was, will := as.s.dualControlOf(k), as.s.dualControlOf(&keys.Key{DualControl: next})
+		if slices.Contains(was, "PutKeyPolicy") {
+			for _, op := range was {
+				if !slices.Contains(will, op) {
+					return kgerr.Errorf(kgerr.FailedPrecondition,
+						"key %q: %s cannot leave dual control while PutKeyPolicy is under it", name, op)
+				}
+			}
+		}
+		k.DualControl = next
+		return nil
+	})
 }
 
 // lifecycleHealth is the health service name that turns NOT_SERVING while
@@ -54,7 +101,8 @@ const lifecycleHealth = "keygate.v1.KeyLifecycle"
 const rotationLease = "automatic-rotation"
 
 // Tick does the lifecycle's periodic work once: if this replica holds the
-// rotation lease, it rotates the keys due for automatic rotation; every
+// rotation lease, it rotates the keys due for automatic rotation and
+// destroys the versions whose deletion waiting period is over; every
 // replica then checks cryptoperiods, warns of overdue keys and reports
 // them in health. keygated runs it every lifecycle.rotation_check; tests
 // call it with a clock they move. It reports whether this replica held
@@ -74,6 +122,15 @@ func (s *Server) Tick(ctx context.Context) (rotator bool) {
 		}
 		if err != nil {
 			s.log.Error("automatic rotation", "err", err)
+		}
+		d := &Call{Start: time.Now(), Method: "keygated/scheduled-destruction", Action: "keygate:DestroyKeyVersion",
+			Principal: c.Principal}
+		destroyed, err := s.keys.DestroyDue(context.WithValue(ctx, callKey{}, d))
+		for _, v := range destroyed {
+			s.log.Info("key version destroyed at the end of its waiting period", "version", v)
+		}
+		if err != nil {
+			s.log.Error("scheduled destruction", "err", err)
 		}
 	}
 	overdue := s.overdue(ctx, now)

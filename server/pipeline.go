@@ -129,12 +129,12 @@ func (s *Server) admit(ctx context.Context, c *Call, req any) error {
 	if req == nil {
 		return kgerr.Errorf(kgerr.Internal, "streaming method %s cannot name a key", c.Method)
 	}
-	name, n, err := d.key(s, req)
+	name, n, err := d.key(ctx, s, req)
 	if err != nil {
 		return err
 	}
 	c.KeyName = name
-	if d.creates {
+	if d.creates || name == "" { // "": a call that may name a key and did not (byOptionalKeyID)
 		return s.authz.authorize(c)
 	}
 	e, err := s.keys.Resolve(ctx, name)

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 
 	"github.com/keygate/keygate/audit/report"
@@ -25,7 +26,10 @@ func (as *auditService) SignReportManifest(ctx context.Context, req *pb.SignRepo
 	case len(req.Manifest) > report.MaxManifest:
 		return nil, kgerr.Errorf(kgerr.InvalidArgument, "manifest is larger than %d bytes", report.MaxManifest)
 	}
-	sig, err := as.s.chain.signer.Sign(ctx, report.ManifestDigest(req.Manifest))
+	digest := report.ManifestDigest(req.Manifest)
+	// The log says which manifest the key vouched for.
+	callOf(ctx).Detail = "evidence pack manifest signed: digest " + hex.EncodeToString(digest)
+	sig, err := as.s.chain.signer.Sign(ctx, digest)
 	if err != nil {
 		return nil, kgerr.Wrap(kgerr.Unavailable, err, "the checkpoint key could not sign")
 	}

@@ -1,6 +1,3 @@
-// Package server is keygated: the gRPC services over mutual TLS, the
-// interceptor that turns each RPC into an identified, authorized and
-// audited call, and the one mapping of keygate errors to gRPC codes.
 package server
 
 import (
@@ -57,6 +54,9 @@ type Server struct {
 
 	recoverUnary  grpc.UnaryServerInterceptor
 	recoverStream grpc.StreamServerInterceptor
+	// sweepCtx ends the background loops (session sweep, audit watch); it
+	// is made in New so that a Shutdown racing a starting Serve is safe.
+	sweepCtx context.Context
 }
 
 // Options adjust a server beyond its config.
@@ -76,6 +76,7 @@ type Options struct {
 // caller must Close it.
 func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, backends: map[string]backends.Backend{}, metrics: newMetrics()}
+	s.sweepCtx, s.stopSweep = context.WithCancel(context.Background())
 	first, err := newLive(cfg, time.Now())
 	if err != nil {
 		return nil, err
@@ -129,7 +130,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		grpc.Creds(credentials.NewTLS(s.serverConfig())),
 		grpc.ChainUnaryInterceptor(s.metrics.grpc.UnaryServerInterceptor(), s.unary),
 		grpc.ChainStreamInterceptor(s.metrics.grpc.StreamServerInterceptor(), s.stream),
-		grpc.MaxRecvMsgSize(320<<10), // above the largest field keygate accepts (a 256 KiB JWE)
+		grpc.MaxRecvMsgSize(threeds.MaxCRes+16<<10), // the largest field keygate accepts is a 2.3.1 CRes
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
 	)...)
 	pb.RegisterCryptoServiceServer(s.grpc, &cryptoService{s: s})
@@ -141,7 +142,22 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		s.Close()
 		return nil, err
 	}
-	s.threeds = &threeDSService{s: s, store: sessions}
+	trust, err := cfg.ThreeDS.SdkServer.trust()
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("threeds.sdk_server: %w", err)
+	}
+	otps, err := threeds.NewSQLOTPStore(ctx, s.db)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	meta, err := threeds.NewKeyMeta(ctx, s.db)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.threeds = &threeDSService{s: s, store: sessions, trust: trust, otp: otps, meta: meta}
 	pb.RegisterThreeDSServiceServer(s.grpc, s.threeds)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpc, s.health)
@@ -168,7 +184,7 @@ func newAuthorizer(cfg *Config, now func() time.Time) *policyAuthorizer {
 		own[k] = true
 	}
 	return &policyAuthorizer{admins: cfg.Admins, auditors: cfg.Auditors, adopters: cfg.Adopters,
-		own: own, backendTypes: types, now: now}
+		own: own, backendTypes: types, now: now, sdkServerVerifiers: cfg.ThreeDS.SdkServer.Principals}
 }
 
 // Keyring is the server's key registry (used by the demo setup).
@@ -181,17 +197,15 @@ func (s *Server) Serve(lis net.Listener) error {
 			return fmt.Errorf("audit: %w", err)
 		}
 	}
-	sweepCtx, stop := context.WithCancel(context.Background())
-	s.stopSweep = stop
-	go s.threeds.sweep(sweepCtx, time.Minute)
+	go s.threeds.sweep(s.sweepCtx, time.Minute)
 	if s.chain != nil {
-		go s.chain.watch(sweepCtx, 10*time.Second, s.health, s.log)
+		go s.chain.watch(s.sweepCtx, 10*time.Second, s.health, s.log)
 	}
 	if s.chain != nil && s.cfg.Reconcile.Every > 0 {
-		go s.reconcileLoop(sweepCtx)
+		go s.reconcileLoop(s.sweepCtx)
 	}
-	go s.lifecycleLoop(sweepCtx)
-	go s.WatchFiles(sweepCtx, s.cfg.ReloadInterval)
+	go s.lifecycleLoop(s.sweepCtx)
+	go s.WatchFiles(s.sweepCtx, s.cfg.ReloadInterval)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.log.Info("keygated serving", "addr", lis.Addr().String(), "backends", len(s.backends))
 	if err := s.grpc.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
@@ -203,9 +217,7 @@ func (s *Server) Serve(lis net.Listener) error {
 // Shutdown stops taking calls and waits for those in flight, until ctx is
 // done; then it stops hard.
 func (s *Server) Shutdown(ctx context.Context) {
-	if s.stopSweep != nil {
-		s.stopSweep()
-	}
+	s.stopSweep()
 	s.health.Shutdown()
 	done := make(chan struct{})
 	go func() { s.grpc.GracefulStop(); close(done) }()
@@ -227,6 +239,7 @@ func (s *Server) Close() error {
 }
 
 func (s *Server) close() error {
+	s.stopSweep()
 	var errs []error
 	if s.chain != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -21,6 +21,9 @@ type threeDSService struct {
 	pb.UnimplementedThreeDSServiceServer
 	s     *Server
 	store threeds.SessionStore
+	trust threeds.SdkServerTrust // for VerifySdkServerSignedContent
+	otp   threeds.OTPStore       // used HOTP counters and TOTP steps
+	meta  *threeds.KeyMeta       // DS key kids, ACS chains by DS
 }
 
 func (ts *threeDSService) CreateAcsSession(ctx context.Context, req *pb.CreateAcsSessionRequest) (*pb.CreateAcsSessionResponse, error) {
@@ -29,14 +32,21 @@ func (ts *threeDSService) CreateAcsSession(ctx context.Context, req *pb.CreateAc
 	if k.Spec != keys.ECCNISTP256 && !k.Spec.IsRSA() {
 		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q is %s; ACS signed content needs ECC_NIST_P256 (ES256) or RSA (PS256)", k.Name, k.Spec)
 	}
-	if len(v.CertChain) == 0 {
+	chain := v.CertChain
+	if req.Ds != "" {
+		var err error
+		if chain, err = ts.meta.Chain(ctx, req.KeyId, v.Number, req.Ds); err != nil {
+			return nil, err
+		}
+	}
+	if len(chain) == 0 {
 		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "key %q version %d has no certificate chain; import one with `keygate keys import-cert`", req.KeyId, v.Number)
 	}
 	m, err := ts.sessions(ctx)
 	if err != nil {
 		return nil, err
 	}
-	created, err := m.Create(ctx, h, v.CertChain, threeds.SessionRequest{
+	created, err := m.Create(ctx, c.Principal.ARN, h, chain, threeds.SessionRequest{
 		AcsTransID: req.AcsTransId, AcsURL: req.AcsUrl, SDKEphemPubKey: req.SdkEphemPubKey,
 		SDKReferenceNumber: req.SdkReferenceNumber, Enc: threeds.Enc(req.Enc), TTL: ts.ttl(req.TtlSeconds),
 	})
@@ -44,6 +54,9 @@ func (ts *threeDSService) CreateAcsSession(ctx context.Context, req *pb.CreateAc
 		return nil, err
 	}
 	c.Detail = "session " + created.SessionID
+	if req.Ds != "" {
+		c.Detail += ", chain for DS " + req.Ds
+	}
 	return &pb.CreateAcsSessionResponse{SessionId: created.SessionID, AcsSignedContent: created.ACSSignedContent,
 		AcsEphemPubKey: created.ACSEphemPubKey, ExpireTime: timestamppb.New(created.Expiry), KeyVersion: v.Number}, nil
 }
@@ -53,7 +66,7 @@ func (ts *threeDSService) DecryptChallengeRequest(ctx context.Context, req *pb.D
 	if err != nil {
 		return nil, err
 	}
-	creq, err := m.DecryptCReq(ctx, req.SessionId, req.Jwe)
+	creq, err := m.DecryptCReq(ctx, callOf(ctx).Principal.ARN, req.SessionId, req.Jwe)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +78,7 @@ func (ts *threeDSService) EncryptChallengeResponse(ctx context.Context, req *pb.
 	if err != nil {
 		return nil, err
 	}
-	jwe, err := m.EncryptCRes(ctx, req.SessionId, req.Cres)
+	jwe, err := m.EncryptCRes(ctx, callOf(ctx).Principal.ARN, req.SessionId, req.Cres)
 	if err != nil {
 		return nil, err
 	}
@@ -83,18 +96,40 @@ func (ts *threeDSService) DecryptSdkEncData(ctx context.Context, req *pb.Decrypt
 	if len(req.DsId) > 64 || (k.Usage == keys.KeyAgreement && req.DsId == "") {
 		return nil, kgerr.Errorf(kgerr.InvalidArgument, "ds_id must be 1 to 64 characters for an EC DS key (and is unused with RSA)")
 	}
-	dd, err := threeds.DecryptSdkEncData(ctx, h, req.DsId, req.Jwe)
+	dd, form, err := threeds.DecryptSdkEncData(ctx, h, req.Jwe,
+		threeds.SdkEncOptions{DSID: req.DsId, AllowDirEPK: ts.s.cfg.ThreeDS.AcceptDirEPK})
+	if form != "" {
+		c.Detail = "sdkEncData form " + string(form)
+	}
+	if kid, _ := threeds.SdkEncKid(req.Jwe); kid != "" && kid == c.kid {
+		c.Detail += ", kid " + kid
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &pb.DecryptSdkEncDataResponse{DeviceData: dd, KeyVersion: v.Number}, nil
+	return &pb.DecryptSdkEncDataResponse{DeviceData: dd, KeyVersion: v.Number, KeyId: k.Name}, nil
+}
+
+// VerifySdkServerSignedContent is the DS's check of a Split-SDK server's
+// signed content. It is about no key: the config's
+// threeds.sdk_server.principals (and admins) may call it.
+func (ts *threeDSService) VerifySdkServerSignedContent(ctx context.Context, req *pb.VerifySdkServerSignedContentRequest) (*pb.VerifySdkServerSignedContentResponse, error) {
+	c := callOf(ctx)
+	got, err := threeds.VerifySdkServerSignedContent(req.Jws, ts.trust, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	c.Detail = "splitSdkServerID " + got.SplitSDKServerID + ", signer serial " + got.Leaf.SerialNumber.Text(16)
+	return &pb.VerifySdkServerSignedContentResponse{SdkReferenceNumber: got.SDKReferenceNumber,
+		SdkSignatureTimestamp: timestamppb.New(got.SDKSignatureTimestamp), SdkTransId: got.SDKTransID,
+		SplitSdkServerId: got.SplitSDKServerID, SignerSubject: got.Leaf.Subject.String(), SignerSerial: got.Leaf.SerialNumber.Text(16)}, nil
 }
 
 // challenge returns the session manager for a CReq/CRes call (the
 // pipeline authorized it on the session key).
 func (ts *threeDSService) challenge(ctx context.Context, id string) (*threeds.Sessions, error) {
-	if len(id) == 0 || len(id) > 64 {
-		return nil, kgerr.Errorf(kgerr.InvalidArgument, "session_id is required")
+	if err := threeds.CheckSessionID(id); err != nil {
+		return nil, err
 	}
 	callOf(ctx).Detail = "session " + id
 	return ts.sessions(ctx)
@@ -119,7 +154,7 @@ func (ts *threeDSService) sessions(ctx context.Context) (*threeds.Sessions, erro
 	if err != nil {
 		return nil, err
 	}
-	return &threeds.Sessions{Store: ts.store, SealKey: seal, OpenKey: func(_ context.Context, id string) (backends.Key, error) {
+	return &threeds.Sessions{Store: ts.store, SealKey: seal, MaxTTL: ts.s.cfg.ThreeDS.SessionTTL, OpenKey: func(_ context.Context, id string) (backends.Key, error) {
 		for _, v := range e.Key.Versions {
 			if v.BackendKeyID == id {
 				if _, h, err := e.Handle(v.Number, false); err == nil {
@@ -131,10 +166,9 @@ func (ts *threeDSService) sessions(ctx context.Context) (*threeds.Sessions, erro
 	}}, nil
 }
 
+// ttl is the requested lifetime; 0 means threeds.session_ttl, and one above
+// it is refused by threeds.Sessions.Create.
 func (ts *threeDSService) ttl(seconds uint32) time.Duration {
-	if seconds == 0 {
-		return ts.s.cfg.ThreeDS.SessionTTL
-	}
 	return time.Duration(seconds) * time.Second
 }
 

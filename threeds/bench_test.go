@@ -35,7 +35,7 @@ func BenchmarkCreateSession(b *testing.B) {
 		b.Run(sc.name+"/stored", func(b *testing.B) {
 			m := &Sessions{Store: &MemoryStore{}, SealKey: newAESKey("seal")}
 			for b.Loop() {
-				if _, err := m.Create(ctx, sc.key, chain, req); err != nil {
+				if _, err := m.Create(ctx, testOwner, sc.key, chain, req); err != nil {
 					b.Fatal(err)
 				}
 			}

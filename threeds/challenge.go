@@ -25,7 +25,7 @@ func DecryptCReq(s Session, jwe string, now time.Time) ([]byte, Session, error) 
 	if err := usable(s, s.SDKCounterStoA, "sdkCounterStoA", now); err != nil {
 		return nil, s, err
 	}
-	c, err := parseCompact(jwe, field)
+	c, err := parseCReq(jwe)
 	if err != nil {
 		return nil, s, err
 	}
@@ -87,8 +87,8 @@ func EncryptCRes(s Session, cres []byte, now time.Time) (string, Session, error)
 	if err := usable(s, s.ACSCounterAtoS, "acsCounterAtoS", now); err != nil {
 		return "", s, err
 	}
-	if len(cres) > MaxJWE/2 {
-		return "", s, kgerr.Errorf(kgerr.InvalidArgument, "CRes: longer than %d bytes", MaxJWE/2)
+	if err := checkCResSize(cres); err != nil {
+		return "", s, err
 	}
 	m, err := objectMembers(cres, "CRes")
 	if err != nil {
@@ -142,32 +142,65 @@ func usable(s Session, counter int, name string, now time.Time) error {
 	return nil
 }
 
-// checkDirHeader checks a CReq's protected header against the session.
-func checkDirHeader(c *compactJWE, s Session, field string) error {
-	hdr, err := objectMembers(c.header, field+" header")
+func parseCReq(jwe string) (*compactJWE, error) {
+	return parseCompact(jwe, "CReq JWE", MaxCReqJWE, "a CReq of messageExtension 81,920 bytes and 16 KiB of other members, encrypted")
+}
+
+// checkCReqShape checks everything about a CReq JWE that needs no session:
+// its size, its parts and a {"alg":"dir","enc","kid"} header. It runs
+// before the session is unsealed, so garbage costs no backend call.
+func checkCReqShape(jwe string) error {
+	c, err := parseCReq(jwe)
 	if err != nil {
 		return err
 	}
+	_, _, err = dirHeader(c, "CReq JWE")
+	return err
+}
+
+// dirHeader checks a CReq's protected header for what any session needs
+// and returns its enc and kid.
+func dirHeader(c *compactJWE, field string) (Enc, string, error) {
+	hdr, err := objectMembers(c.header, field+" header")
+	if err != nil {
+		return "", "", err
+	}
 	if err := refuseUnsupported(hdr, field+" header"); err != nil {
-		return err
+		return "", "", err
 	}
 	if alg, err := requiredString(hdr, "alg", field+" header"); err != nil {
-		return err
+		return "", "", err
 	} else if alg != "dir" {
-		return kgerr.Errorf(kgerr.InvalidArgument, "%s header.alg must be \"dir\"", field)
+		return "", "", kgerr.Errorf(kgerr.InvalidArgument, "%s header.alg must be \"dir\"", field)
 	}
-	if enc, err := requiredString(hdr, "enc", field+" header"); err != nil {
-		return err
-	} else if Enc(enc) != s.Enc {
-		return kgerr.Errorf(kgerr.InvalidArgument, "%s header.enc must be the session's %s", field, s.Enc)
+	enc, err := requiredString(hdr, "enc", field+" header")
+	if err != nil {
+		return "", "", err
 	}
-	if kid, err := requiredString(hdr, "kid", field+" header"); err != nil {
-		return err
-	} else if kid != s.AcsTransID {
-		return kgerr.Errorf(kgerr.InvalidArgument, "%s header.kid must be the session's acsTransID", field)
+	if !Enc(enc).Valid() {
+		return "", "", kgerr.Errorf(kgerr.InvalidArgument, "%s header.enc must be A128CBC-HS256 or A128GCM", field)
+	}
+	kid, err := requiredString(hdr, "kid", field+" header")
+	if err != nil {
+		return "", "", err
 	}
 	if len(c.encKey) != 0 {
-		return kgerr.Errorf(kgerr.InvalidArgument, "%s: the encrypted key must be empty with alg dir", field)
+		return "", "", kgerr.Errorf(kgerr.InvalidArgument, "%s: the encrypted key must be empty with alg dir", field)
+	}
+	return Enc(enc), kid, nil
+}
+
+// checkDirHeader checks a CReq's protected header against the session.
+func checkDirHeader(c *compactJWE, s Session, field string) error {
+	enc, kid, err := dirHeader(c, field)
+	if err != nil {
+		return err
+	}
+	if enc != s.Enc {
+		return kgerr.Errorf(kgerr.InvalidArgument, "%s header.enc must be the session's %s", field, s.Enc)
+	}
+	if kid != s.AcsTransID {
+		return kgerr.Errorf(kgerr.InvalidArgument, "%s header.kid must be the session's acsTransID", field)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 )
 
 const (
+	testOwner   = "arn:aws:iam::111122223333:role/acs"
 	testTransID = "d7c1ee99-9478-44a6-b1f2-391e29c6b340"
 	testRef     = "3DS_LOA_SDK_PPFU_020100_00007"
 	testURL     = "https://acs.example.com/challenge?x=1&y=2"
@@ -42,7 +43,7 @@ func newFixture(t *testing.T, enc Enc, signer *memKey) *fixture {
 	acs := &Sessions{Store: store, SealKey: newAESKey("seal-1"), Now: clk.now}
 	root, chain := testCA(t, signer.Public())
 	sdk := newTestSDK(t, testTransID, enc)
-	created, err := acs.Create(context.Background(), signer, chain, SessionRequest{
+	created, err := acs.Create(context.Background(), testOwner, signer, chain, SessionRequest{
 		AcsTransID: testTransID, AcsURL: testURL, SDKEphemPubKey: sdk.jwk, SDKReferenceNumber: testRef, Enc: enc,
 	})
 	if err != nil {
@@ -71,7 +72,7 @@ func TestChallengeRoundTrip(t *testing.T) {
 					if round > 0 {
 						acs = &Sessions{Store: f.store, SealKey: f.acs.SealKey, Now: f.clk.now}
 					}
-					creq, err := acs.DecryptCReq(ctx, f.id, f.sdk.nextCReq(t))
+					creq, err := acs.DecryptCReq(ctx, testOwner, f.id, f.sdk.nextCReq(t))
 					if err != nil {
 						t.Fatalf("round %d DecryptCReq: %v", round, err)
 					}
@@ -79,7 +80,7 @@ func TestChallengeRoundTrip(t *testing.T) {
 						t.Fatalf("CReq = %s", creq)
 					}
 					cres := fmt.Sprintf(`{"acsTransID":%q,"messageType":"CRes","challengeCompletionInd":"N","round":%d}`, testTransID, round)
-					jwe, err := acs.EncryptCRes(ctx, f.id, []byte(cres))
+					jwe, err := acs.EncryptCRes(ctx, testOwner, f.id, []byte(cres))
 					if err != nil {
 						t.Fatalf("round %d EncryptCRes: %v", round, err)
 					}
@@ -113,11 +114,11 @@ func TestCReqRefused(t *testing.T) {
 			f := newFixture(t, enc, newECKey(t, keys.SignVerify))
 			ctx := context.Background()
 			first := f.sdk.nextCReq(t)
-			if _, err := f.acs.DecryptCReq(ctx, f.id, first); err != nil {
+			if _, err := f.acs.DecryptCReq(ctx, testOwner, f.id, first); err != nil {
 				t.Fatal(err)
 			}
 			// The same CReq again: replay.
-			_, err := f.acs.DecryptCReq(ctx, f.id, first)
+			_, err := f.acs.DecryptCReq(ctx, testOwner, f.id, first)
 			wantKind(t, err, kgerr.InvalidArgument, "replayed")
 			// Counter 2 while 1 is expected: out of order.
 			wantKind(t, decryptErr(f, f.sdk.creq(t, 2)), kgerr.InvalidArgument, "out of order")
@@ -153,19 +154,19 @@ func TestCReqRefused(t *testing.T) {
 				wantKind(t, decryptErr(f, strings.Join(bad, ".")), kgerr.InvalidArgument, "IV")
 			}
 			// After all that, the good CReq 001 still goes through.
-			if _, err := f.acs.DecryptCReq(ctx, f.id, good); err != nil {
+			if _, err := f.acs.DecryptCReq(ctx, testOwner, f.id, good); err != nil {
 				t.Fatalf("good CReq after refusals: %v", err)
 			}
 			f.clk.t = f.clk.t.Add(DefaultTTL)
 			wantKind(t, decryptErr(f, f.sdk.creq(t, 2)), kgerr.FailedPrecondition, "expired")
-			_, err = f.acs.EncryptCRes(ctx, f.id, []byte(`{}`))
+			_, err = f.acs.EncryptCRes(ctx, testOwner, f.id, []byte(`{}`))
 			wantKind(t, err, kgerr.FailedPrecondition, "expired")
 		})
 	}
 }
 
 func decryptErr(f *fixture, jwe string) error {
-	_, err := f.acs.DecryptCReq(context.Background(), f.id, jwe)
+	_, err := f.acs.DecryptCReq(context.Background(), testOwner, f.id, jwe)
 	return err
 }
 
@@ -194,7 +195,7 @@ func TestConcurrentReplay(t *testing.T) {
 	errs := make([]error, 8)
 	for i := range errs {
 		replica := &Sessions{Store: f.store, SealKey: f.acs.SealKey, Now: f.clk.now}
-		wg.Go(func() { _, errs[i] = replica.DecryptCReq(context.Background(), f.id, creq) })
+		wg.Go(func() { _, errs[i] = replica.DecryptCReq(context.Background(), testOwner, f.id, creq) })
 	}
 	wg.Wait()
 	ok := 0
@@ -215,29 +216,34 @@ func TestConcurrentReplay(t *testing.T) {
 type racingStore struct {
 	*MemoryStore
 	race func(c Counters) Counters
+	sess Session // to MAC the other replica's counters as it would
 }
 
-func (r *racingStore) Update(ctx context.Context, id string, old, next Counters) error {
+func (r *racingStore) Update(ctx context.Context, id string, old, next Counters, mac []byte) error {
 	if r.race != nil {
 		other := r.race(old)
 		r.race = nil
-		if err := r.MemoryStore.Update(ctx, id, old, other); err != nil {
+		if err := r.MemoryStore.Update(ctx, id, old, other, countersMAC(r.sess, other)); err != nil {
 			return err
 		}
 	}
-	return r.MemoryStore.Update(ctx, id, old, next)
+	return r.MemoryStore.Update(ctx, id, old, next, mac)
 }
 
 // A CRes committed by another replica while a CReq is being decrypted does
 // not make the CReq look replayed; another CReq with the same counter does.
 func TestCommitRace(t *testing.T) {
 	f := newFixture(t, A128GCM, newECKey(t, keys.SignVerify))
-	rs := &racingStore{MemoryStore: f.store}
-	acs := &Sessions{Store: rs, SealKey: f.acs.SealKey, Now: f.clk.now}
 	ctx := context.Background()
+	sess, err := f.acs.load(ctx, testOwner, f.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := &racingStore{MemoryStore: f.store, sess: sess}
+	acs := &Sessions{Store: rs, SealKey: f.acs.SealKey, Now: f.clk.now}
 
 	rs.race = func(c Counters) Counters { c.ACSCounterAtoS++; return c }
-	if _, err := acs.DecryptCReq(ctx, f.id, f.sdk.nextCReq(t)); err != nil {
+	if _, err := acs.DecryptCReq(ctx, testOwner, f.id, f.sdk.nextCReq(t)); err != nil {
 		t.Fatalf("CReq racing a CRes: %v", err)
 	}
 	rec, _ := f.store.Get(ctx, f.id)
@@ -246,14 +252,14 @@ func TestCommitRace(t *testing.T) {
 	}
 
 	rs.race = func(c Counters) Counters { c.SDKCounterStoA++; return c }
-	_, err := acs.DecryptCReq(ctx, f.id, f.sdk.nextCReq(t))
+	_, err = acs.DecryptCReq(ctx, testOwner, f.id, f.sdk.nextCReq(t))
 	wantKind(t, err, kgerr.InvalidArgument, "replayed")
 
 	rs.race = func(c Counters) Counters { c.ACSCounterAtoS++; return c }
-	_, err = acs.EncryptCRes(ctx, f.id, []byte(`{}`))
+	_, err = acs.EncryptCRes(ctx, testOwner, f.id, []byte(`{}`))
 	wantKind(t, err, kgerr.FailedPrecondition, "same time")
 	rs.race = func(c Counters) Counters { c.SDKCounterStoA++; return c }
-	if _, err := acs.EncryptCRes(ctx, f.id, []byte(`{}`)); err != nil {
+	if _, err := acs.EncryptCRes(ctx, testOwner, f.id, []byte(`{}`)); err != nil {
 		t.Fatalf("CRes racing a CReq: %v", err)
 	}
 	if rec, _ = f.store.Get(ctx, f.id); rec.Counters != (Counters{SDKCounterStoA: 3, ACSCounterAtoS: 3}) {

@@ -22,7 +22,19 @@
 //     signs; DecryptCReq and EncryptCRes protect the challenge messages.
 //   - DecryptSdkEncData decrypts device data for the DS: RSA-OAEP-256 (the
 //     backend unwraps the CEK) or ECDH-ES (the backend does ECDH, then
-//     KDF3DS with the DS ID; A128GCM uses CEK[0:16]).
+//     KDF3DS with the DS ID; A128GCM uses CEK[0:16]); with
+//     SdkEncOptions.AllowDirEPK also Stripe Android's {"alg":"dir","epk"}
+//     form of the same ECDH-ES.
+//   - limits.go holds every message bound, from EMV 3DS 2.3.1's figures.
+//   - VerifyX5CJWS verifies a JWS with an x5c chain against trust anchors
+//     (EMVCo samples 5-6 are its vectors); VerifySdkServerSignedContent is
+//     the DS's 2.3.1 check of a Split-SDK server's signed content with it.
+//   - ComputeHOTP and OTPs are RFC 4226 HOTP and RFC 6238 TOTP over a
+//     backend HMAC key, with a look-ahead window and replay refusal kept in
+//     an OTPStore.
+//   - KeyMeta keeps the kids of DS key versions (sdkEncData's kid picks the
+//     version) and ACS chains by Directory Server. sqlschema.go creates
+//     every 3DS table.
 //
 // # Challenge sessions
 //
@@ -56,10 +68,14 @@
 //     A128GCM IV is never released twice).
 //
 // The caller's handle is the session id (128 random bits, 22 characters of
-// base64url); the CEK never leaves keygate, not even sealed. Any replica with the store and the
+// base64url, CheckSessionID); the CEK never leaves keygate, not even sealed. Any replica with the store and the
 // sealing key serves any session, across restarts, until the expiry
-// (DefaultTTL, 10 minutes, unless the request sets another);
-// DeleteExpired clears the store.
+// (Sessions.MaxTTL unless the request asks for less; more is refused);
+// DeleteExpired clears the store. A session is sealed with its owner, the
+// principal that created it; any other is told it does not exist. The
+// stored counters carry a MAC under a key derived from the CEK
+// (countermac.go), so a reset counter is refused rather than reusing an
+// A128GCM IV.
 //
 // # EMVCo samples used
 //

@@ -65,7 +65,7 @@ func FuzzDecryptSdkEncData(f *testing.F) {
 	v, _ := loadVectors(f)
 	key := vectorKey(f, v.DSEC, keys.KeyAgreement)
 	f.Fuzz(func(t *testing.T, jwe string) {
-		_, err := DecryptSdkEncData(context.Background(), key, v.DSID, jwe)
+		_, _, err := DecryptSdkEncData(context.Background(), key, jwe, SdkEncOptions{DSID: v.DSID})
 		if err != nil && kgerr.KindOf(err) != kgerr.InvalidArgument && kgerr.KindOf(err) != kgerr.FailedPrecondition {
 			t.Fatalf("kind %v: %v", kgerr.KindOf(err), err)
 		}

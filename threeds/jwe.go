@@ -24,10 +24,6 @@ const (
 // Valid reports whether e is one of the two 3DS content encryptions.
 func (e Enc) Valid() bool { return e == A128CBCHS256 || e == A128GCM }
 
-// MaxJWE bounds a CReq, CRes or sdkEncData JWE. A CRes can carry acsHTML
-// (up to 100,000 characters), so the bound is generous.
-const MaxJWE = 256 << 10
-
 // DecryptFailedMsg is the one message for every tag, padding or key-unwrap
 // failure, so that nobody learns which check failed (no padding oracle).
 const DecryptFailedMsg = "JWE could not be decrypted: it was altered, or the session or key is wrong"
@@ -41,12 +37,13 @@ type compactJWE struct {
 	encKey, iv, ciphertext, tag []byte
 }
 
-// parseCompact splits and decodes a JWE compact serialization. Structural
-// faults name the field; a tag of the wrong length is left to the tag check
-// so it gets the one decryption error.
-func parseCompact(s, field string) (*compactJWE, error) {
-	if len(s) > MaxJWE {
-		return nil, kgerr.Errorf(kgerr.InvalidArgument, "%s: longer than %d bytes", field, MaxJWE)
+// parseCompact splits and decodes a JWE compact serialization of at most
+// max characters (bound names the spec's figure). Structural faults name
+// the field; a tag of the wrong length is left to the tag check so it gets
+// the one decryption error.
+func parseCompact(s, field string, max int, bound string) (*compactJWE, error) {
+	if len(s) > max {
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "%s is %d characters; EMV 3DS 2.3.1 allows at most %d (%s)", field, len(s), max, bound)
 	}
 	parts := strings.Split(s, ".")
 	if len(parts) != 5 {

@@ -80,6 +80,14 @@ func signContent(ctx context.Context, key backends.Key, alg string, sigAlg keys.
 	payload.WriteString(`}`)
 
 	input := b64(hdr.Bytes()) + "." + b64(payload.Bytes())
+	// Refuse before signing: the size is known from the signature length.
+	sigLen := 64
+	if k, ok := leaf.PublicKey.(*rsa.PublicKey); ok {
+		sigLen = k.Size()
+	}
+	if n := len(input) + 1 + base64.RawURLEncoding.EncodedLen(sigLen); n > MaxACSSignedContent {
+		return "", kgerr.Errorf(kgerr.InvalidArgument, "acsSignedContent would be %d characters; EMV 3DS 2.3.1 allows at most %d (the key version's x5c chain is too long)", n, MaxACSSignedContent)
+	}
 	digest := sha256.Sum256([]byte(input))
 	sig, err := key.Sign(ctx, sigAlg, digest[:])
 	if err != nil {

@@ -19,8 +19,9 @@ const SealContextKey = "keygate:3ds-session-id"
 // not in it: they change on every message and live in the SessionStore,
 // where they can be compared and swapped.
 type sealedState struct {
-	V          int    `json:"v"`
+	V          int    `json:"v"` // 2: with owner
 	ID         string `json:"id"`
+	Owner      string `json:"owner"`
 	AcsTransID string `json:"acsTransID"`
 	Enc        Enc    `json:"enc"`
 	CEK        []byte `json:"cek"`
@@ -35,10 +36,11 @@ func SealSession(ctx context.Context, key backends.Key, s Session) ([]byte, erro
 	if key.Spec() != keys.SymmetricDefault || key.Usage() != keys.EncryptDecrypt {
 		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "the session sealing key must be SYMMETRIC_DEFAULT ENCRYPT_DECRYPT")
 	}
-	pt, err := json.Marshal(sealedState{V: 1, ID: s.ID, AcsTransID: s.AcsTransID, Enc: s.Enc, CEK: s.CEK, Expiry: s.Expiry.UnixNano()})
+	pt, err := json.Marshal(sealedState{V: 2, ID: s.ID, Owner: s.Owner, AcsTransID: s.AcsTransID, Enc: s.Enc, CEK: s.CEK, Expiry: s.Expiry.UnixNano()})
 	if err != nil {
 		return nil, kgerr.Wrap(kgerr.Internal, err, "could not encode the session")
 	}
+	defer clear(pt) // it holds the CEK
 	return key.Encrypt(ctx, keys.SymmetricDefaultAlg, pt, map[string]string{SealContextKey: s.ID})
 }
 
@@ -46,6 +48,9 @@ func SealSession(ctx context.Context, key backends.Key, s Session) ([]byte, erro
 // kept beside the blob. A blob that does not open under key and id is
 // keys.Internal: the sealed state is keygate's own, so a failure means the
 // store was altered or the wrong key was given, never a caller mistake.
+// Sessions sealed by a keygated before owners were recorded (v1) are
+// refused: they live minutes, and one without an owner could be driven by
+// anyone.
 func OpenSession(ctx context.Context, key backends.Key, id string, sealed []byte, c Counters) (Session, error) {
 	pt, err := key.Decrypt(ctx, keys.SymmetricDefaultAlg, sealed, map[string]string{SealContextKey: id})
 	if err != nil {
@@ -55,11 +60,15 @@ func OpenSession(ctx context.Context, key backends.Key, id string, sealed []byte
 		return Session{}, err
 	}
 	var st sealedState
-	if err := json.Unmarshal(pt, &st); err != nil || st.V != 1 || st.ID != id || len(st.CEK) != 32 || !st.Enc.Valid() {
+	err = json.Unmarshal(pt, &st)
+	clear(pt) // the CEK now lives only in st.CEK
+	if err != nil || st.V != 2 || st.ID != id || st.Owner == "" || len(st.CEK) != 32 || !st.Enc.Valid() {
+		clear(st.CEK)
 		return Session{}, kgerr.Errorf(kgerr.Internal, "the stored challenge session is malformed")
 	}
 	return Session{
 		ID:         st.ID,
+		Owner:      st.Owner,
 		AcsTransID: st.AcsTransID,
 		Enc:        st.Enc,
 		CEK:        st.CEK,

@@ -23,6 +23,7 @@ const MaxCounter = 255
 // memory.
 type Session struct {
 	ID         string    // random, 128 bits, unpadded base64url
+	Owner      string    // the principal that created it; only it may use it
 	AcsTransID string    // the JWE kid of every CReq and CRes
 	Enc        Enc       // fixed for the session
 	CEK        []byte    // 32 bytes from the 3DS Concat KDF
@@ -136,6 +137,7 @@ func deriveSessionKey(acsPriv *ecdh.PrivateKey, sdkPub *ecdh.PublicKey, sdkRef s
 	if err != nil {
 		return nil, kgerr.Wrap(kgerr.InvalidArgument, err, "sdkEphemPubKey: ECDH failed")
 	}
+	defer clear(z)
 	return KDF3DS(z, sdkRef), nil
 }
 

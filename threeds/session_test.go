@@ -19,7 +19,7 @@ func testSession(enc Enc) Session {
 	for i := range cek {
 		cek[i] = byte(i)
 	}
-	return Session{ID: "AAAAAAAAAAAAAAAAAAAAAA", AcsTransID: testTransID, Enc: enc, CEK: cek, Expiry: time.Now().Add(time.Minute)}
+	return Session{ID: "AAAAAAAAAAAAAAAAAAAAAA", Owner: testOwner, AcsTransID: testTransID, Enc: enc, CEK: cek, Expiry: time.Now().Add(time.Minute)}
 }
 
 // The last counter value works once; nothing wraps to 000.
@@ -172,7 +172,7 @@ func TestSessionsSealKeyRotation(t *testing.T) {
 	f := newFixture(t, A128CBCHS256, newECKey(t, keys.SignVerify))
 	old := f.acs.SealKey
 	rotated := &Sessions{Store: f.store, SealKey: newAESKey("seal-2"), Now: f.clk.now}
-	_, err := rotated.DecryptCReq(context.Background(), f.id, f.sdk.creq(t, 0))
+	_, err := rotated.DecryptCReq(context.Background(), testOwner, f.id, f.sdk.creq(t, 0))
 	wantKind(t, err, kgerr.FailedPrecondition, "sealed by a key")
 	rotated.OpenKey = func(_ context.Context, id string) (backends.Key, error) {
 		if id != old.ID() {
@@ -180,11 +180,11 @@ func TestSessionsSealKeyRotation(t *testing.T) {
 		}
 		return old, nil
 	}
-	if _, err := rotated.DecryptCReq(context.Background(), f.id, f.sdk.nextCReq(t)); err != nil {
+	if _, err := rotated.DecryptCReq(context.Background(), testOwner, f.id, f.sdk.nextCReq(t)); err != nil {
 		t.Fatal(err)
 	}
-	_, err = rotated.DecryptCReq(context.Background(), "short", "x")
-	wantKind(t, err, kgerr.InvalidArgument, "session id")
-	_, err = rotated.DecryptCReq(context.Background(), strings.Repeat("A", 22), "x")
-	wantKind(t, err, kgerr.NotFound, "not found")
+	_, err = rotated.DecryptCReq(context.Background(), testOwner, "short", "x")
+	wantKind(t, err, kgerr.InvalidArgument, "session_id")
+	_, err = rotated.DecryptCReq(context.Background(), testOwner, strings.Repeat("A", 22), f.sdk.creq(t, 1))
+	wantKind(t, err, kgerr.NotFound, "no such 3DS challenge session")
 }

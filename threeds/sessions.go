@@ -21,8 +21,19 @@ type Sessions struct {
 	// OpenKey resolves the backend key id a stored session names, for
 	// sessions sealed before SealKey was rotated. Nil: only SealKey opens.
 	OpenKey func(ctx context.Context, keyID string) (backends.Key, error)
+	// MaxTTL is a session's lifetime when the request sets none, and the
+	// longest a request may ask for (the server's threeds.session_ttl);
+	// 0 means DefaultTTL.
+	MaxTTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+}
+
+// errNoSession is the one answer for a session that does not exist, has
+// been swept, or belongs to another principal: a caller who learned
+// another's session id learns nothing more from it.
+func errNoSession() error {
+	return kgerr.Errorf(kgerr.NotFound, "no such 3DS challenge session (it may have expired)")
 }
 
 // Created is what CreateAcsSession answers.
@@ -33,36 +44,62 @@ type Created struct {
 	Expiry           time.Time
 }
 
-// Create opens a session (CreateSession), seals it and stores it.
-func (m *Sessions) Create(ctx context.Context, signer backends.Key, chain [][]byte, req SessionRequest) (*Created, error) {
+// Create opens a session for owner (the calling principal, the only one
+// that may use it), seals it and stores it. A TTL above MaxTTL is refused.
+func (m *Sessions) Create(ctx context.Context, owner string, signer backends.Key, chain [][]byte, req SessionRequest) (*Created, error) {
+	if owner == "" {
+		return nil, kgerr.Errorf(kgerr.Internal, "a challenge session needs an owner")
+	}
+	limit := m.MaxTTL
+	if limit == 0 {
+		limit = DefaultTTL
+	}
+	if req.TTL > limit {
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "ttl_seconds must be at most %d (the server's threeds.session_ttl)", int64(limit/time.Second))
+	}
+	if req.TTL == 0 {
+		req.TTL = limit
+	}
 	ns, err := CreateSession(ctx, signer, chain, req, m.now())
 	if err != nil {
 		return nil, err
 	}
 	s := ns.Session
+	defer clear(s.CEK)
+	s.Owner = owner
 	sealed, err := SealSession(ctx, m.SealKey, s)
 	if err != nil {
 		return nil, err
 	}
-	rec := SessionRecord{ID: s.ID, SealKeyID: m.SealKey.ID(), Sealed: sealed, Counters: s.Counters, Expiry: s.Expiry}
+	rec := SessionRecord{ID: s.ID, SealKeyID: m.SealKey.ID(), Sealed: sealed, Counters: s.Counters,
+		CountersMAC: countersMAC(s, s.Counters), Expiry: s.Expiry}
 	if err := m.Store.Create(ctx, rec); err != nil {
 		return nil, err
 	}
 	return &Created{SessionID: s.ID, ACSSignedContent: ns.ACSSignedContent, ACSEphemPubKey: ns.ACSEphemPubKey, Expiry: s.Expiry}, nil
 }
 
-// DecryptCReq decrypts a CReq for session id (see the function
-// DecryptCReq) and records the advanced counter before returning it.
-func (m *Sessions) DecryptCReq(ctx context.Context, id, jwe string) ([]byte, error) {
-	s, err := m.load(ctx, id)
+// DecryptCReq decrypts a CReq for owner's session id (see the function
+// DecryptCReq) and records the advanced counter before returning it. The
+// JWE's shape and header are checked before the session is unsealed, so
+// garbage costs no backend call.
+func (m *Sessions) DecryptCReq(ctx context.Context, owner, id, jwe string) ([]byte, error) {
+	if err := CheckSessionID(id); err != nil {
+		return nil, err
+	}
+	if err := checkCReqShape(jwe); err != nil {
+		return nil, err
+	}
+	s, err := m.load(ctx, owner, id)
 	if err != nil {
 		return nil, err
 	}
+	defer clear(s.CEK)
 	pt, _, err := DecryptCReq(s, jwe, m.now())
 	if err != nil {
 		return nil, err
 	}
-	err = m.commit(ctx, id, s.Counters, func(c *Counters) *int { return &c.SDKCounterStoA })
+	err = m.commit(ctx, s, func(c *Counters) *int { return &c.SDKCounterStoA })
 	if errors.Is(err, ErrCountersChanged) {
 		return nil, kgerr.Errorf(kgerr.InvalidArgument, "CReq.sdkCounterStoA %03d was already used: replayed message", s.SDKCounterStoA)
 	}
@@ -72,19 +109,26 @@ func (m *Sessions) DecryptCReq(ctx context.Context, id, jwe string) ([]byte, err
 	return pt, nil
 }
 
-// EncryptCRes encrypts a CRes for session id (see the function
+// EncryptCRes encrypts a CRes for owner's session id (see the function
 // EncryptCRes). The JWE is returned only once its counter is stored, so no
 // counter (no A128GCM IV) is ever released twice.
-func (m *Sessions) EncryptCRes(ctx context.Context, id string, cres []byte) (string, error) {
-	s, err := m.load(ctx, id)
+func (m *Sessions) EncryptCRes(ctx context.Context, owner, id string, cres []byte) (string, error) {
+	if err := CheckSessionID(id); err != nil {
+		return "", err
+	}
+	if err := checkCResSize(cres); err != nil {
+		return "", err
+	}
+	s, err := m.load(ctx, owner, id)
 	if err != nil {
 		return "", err
 	}
+	defer clear(s.CEK)
 	jwe, _, err := EncryptCRes(s, cres, m.now())
 	if err != nil {
 		return "", err
 	}
-	err = m.commit(ctx, id, s.Counters, func(c *Counters) *int { return &c.ACSCounterAtoS })
+	err = m.commit(ctx, s, func(c *Counters) *int { return &c.ACSCounterAtoS })
 	if errors.Is(err, ErrCountersChanged) {
 		return "", kgerr.Errorf(kgerr.FailedPrecondition, "another CRes was issued for this session at the same time; retry")
 	}
@@ -95,21 +139,25 @@ func (m *Sessions) EncryptCRes(ctx context.Context, id string, cres []byte) (str
 }
 
 // commit advances one counter (the one dir points at) from its value in
-// old. If the store's counters changed meanwhile only in the other
-// direction (a CRes racing a CReq on another replica), it retries; if this
-// direction's counter moved, the value was used elsewhere and it returns
-// ErrCountersChanged.
-func (m *Sessions) commit(ctx context.Context, id string, old Counters, dir func(*Counters) *int) error {
+// s, with a new MAC. If the store's counters changed meanwhile only in the
+// other direction (a CRes racing a CReq on another replica), it retries; if
+// this direction's counter moved, the value was used elsewhere and it
+// returns ErrCountersChanged.
+func (m *Sessions) commit(ctx context.Context, s Session, dir func(*Counters) *int) error {
+	old := s.Counters
 	used := *dir(&old)
 	for range 8 {
 		next := old
 		*dir(&next) = used + 1
-		err := m.Store.Update(ctx, id, old, next)
+		err := m.Store.Update(ctx, s.ID, old, next, countersMAC(s, next))
 		if !errors.Is(err, ErrCountersChanged) {
 			return err
 		}
-		rec, err := m.Store.Get(ctx, id)
+		rec, err := m.Store.Get(ctx, s.ID)
 		if err != nil {
+			return err
+		}
+		if err := checkCountersMAC(s, rec.Counters, rec.CountersMAC); err != nil {
 			return err
 		}
 		if *dir(&rec.Counters) != used {
@@ -120,12 +168,13 @@ func (m *Sessions) commit(ctx context.Context, id string, old Counters, dir func
 	return kgerr.Errorf(kgerr.Unavailable, "the challenge session is too busy; retry")
 }
 
-// load fetches and opens session id.
-func (m *Sessions) load(ctx context.Context, id string) (Session, error) {
-	if len(id) != 22 {
-		return Session{}, kgerr.Errorf(kgerr.InvalidArgument, "session id must be 22 characters")
-	}
+// load fetches and opens owner's session id and checks its counters' MAC.
+// Another principal's session is answered as if it did not exist.
+func (m *Sessions) load(ctx context.Context, owner, id string) (Session, error) {
 	rec, err := m.Store.Get(ctx, id)
+	if kgerr.KindOf(err) == kgerr.NotFound {
+		return Session{}, errNoSession()
+	}
 	if err != nil {
 		return Session{}, err
 	}
@@ -138,7 +187,19 @@ func (m *Sessions) load(ctx context.Context, id string) (Session, error) {
 			return Session{}, err
 		}
 	}
-	return OpenSession(ctx, key, id, rec.Sealed, rec.Counters)
+	s, err := OpenSession(ctx, key, id, rec.Sealed, rec.Counters)
+	if err != nil {
+		return Session{}, err
+	}
+	if s.Owner != owner {
+		clear(s.CEK)
+		return Session{}, errNoSession()
+	}
+	if err := checkCountersMAC(s, rec.Counters, rec.CountersMAC); err != nil {
+		clear(s.CEK)
+		return Session{}, err
+	}
+	return s, nil
 }
 
 func (m *Sessions) now() time.Time {

@@ -74,7 +74,7 @@ func TestSoftHSM(t *testing.T) {
 				root, chain := testCA(t, signer.Public())
 				sdk := newTestSDK(t, testTransID, enc)
 				acs := &Sessions{Store: store, SealKey: k.seal}
-				created, err := acs.Create(ctx, signer, chain, SessionRequest{AcsTransID: testTransID, AcsURL: testURL,
+				created, err := acs.Create(ctx, testOwner, signer, chain, SessionRequest{AcsTransID: testTransID, AcsURL: testURL,
 					SDKEphemPubKey: sdk.jwk, SDKReferenceNumber: testRef, Enc: enc})
 				if err != nil {
 					t.Fatalf("Create: %v", err)
@@ -82,10 +82,10 @@ func TestSoftHSM(t *testing.T) {
 				sdk.acceptARes(t, created.ACSSignedContent, root, testRef)
 				replica := &Sessions{Store: store, SealKey: k.seal}
 				for _, s := range []*Sessions{acs, replica} {
-					if _, err := s.DecryptCReq(ctx, created.SessionID, sdk.nextCReq(t)); err != nil {
+					if _, err := s.DecryptCReq(ctx, testOwner, created.SessionID, sdk.nextCReq(t)); err != nil {
 						t.Fatalf("DecryptCReq: %v", err)
 					}
-					jwe, err := s.EncryptCRes(ctx, created.SessionID, []byte(`{"messageType":"CRes"}`))
+					jwe, err := s.EncryptCRes(ctx, testOwner, created.SessionID, []byte(`{"messageType":"CRes"}`))
 					if err != nil {
 						t.Fatalf("EncryptCRes: %v", err)
 					}
@@ -98,7 +98,7 @@ func TestSoftHSM(t *testing.T) {
 	const dsID, deviceData = "A000000802", `{"DV":"1.0","DD":{"C001":"Android"}}`
 	for _, enc := range []jose.ContentEncryption{jose.A128CBC_HS256, jose.A128GCM} {
 		jwe := joseEncrypt(t, jose.RSA_OAEP_256, enc, k.dsRSA.Public().(*rsa.PublicKey), deviceData)
-		if pt, err := DecryptSdkEncData(ctx, k.dsRSA, dsID, jwe); err != nil || string(pt) != deviceData {
+		if pt, _, err := DecryptSdkEncData(ctx, k.dsRSA, jwe, SdkEncOptions{DSID: dsID}); err != nil || string(pt) != deviceData {
 			t.Fatalf("RSA-OAEP-256 %s on SoftHSM2: %q, %v", enc, pt, err)
 		}
 	}
@@ -107,7 +107,7 @@ func TestSoftHSM(t *testing.T) {
 	// becomes a random CEK, not an oracle.
 	bad := strings.Split(joseEncrypt(t, jose.RSA_OAEP_256, jose.A128GCM, k.dsRSA.Public().(*rsa.PublicKey), deviceData), ".")
 	bad[1] = flipBit(bad[1])
-	_, err := DecryptSdkEncData(ctx, k.dsRSA, dsID, strings.Join(bad, "."))
+	_, _, err := DecryptSdkEncData(ctx, k.dsRSA, strings.Join(bad, "."), SdkEncOptions{DSID: dsID})
 	wantKind(t, err, kgerr.InvalidArgument, DecryptFailedMsg)
 
 	// A session sealed on the token opens only under its own id.
@@ -120,7 +120,7 @@ func TestSoftHSM(t *testing.T) {
 	wantKind(t, err, kgerr.Internal, "does not open")
 
 	jwe := sdkECDHESGCM(t, k.dsEC, dsID, deviceData)
-	if pt, err := DecryptSdkEncData(ctx, k.dsEC, dsID, jwe); err != nil || string(pt) != deviceData {
+	if pt, _, err := DecryptSdkEncData(ctx, k.dsEC, jwe, SdkEncOptions{DSID: dsID}); err != nil || string(pt) != deviceData {
 		t.Fatalf("ECDH-ES A128GCM on SoftHSM2: %q, %v", pt, err)
 	}
 }
@@ -165,7 +165,7 @@ func BenchmarkCreateSessionSoftHSM(b *testing.B) {
 		name := map[keys.Spec]string{keys.ECCNISTP256: "ES256", keys.RSA2048: "PS256"}[signer.Spec()]
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
-				if _, err := m.Create(ctx, signer, chain, req); err != nil {
+				if _, err := m.Create(ctx, testOwner, signer, chain, req); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -174,7 +174,7 @@ func BenchmarkCreateSessionSoftHSM(b *testing.B) {
 			b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0))) // 16 goroutines in all
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, err := m.Create(ctx, signer, chain, req); err != nil {
+					if _, err := m.Create(ctx, testOwner, signer, chain, req); err != nil {
 						b.Error(err)
 						return
 					}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/keygate/keygate/internal/kgerr"
@@ -17,28 +16,21 @@ type SQLStore struct {
 	db *sqldb.DB
 }
 
-// NewSQLStore creates the sessions table if needed.
+// NewSQLStore creates the 3DS tables if needed (sqlschema.go).
 func NewSQLStore(ctx context.Context, db *sqldb.DB) (*SQLStore, error) {
-	_, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS threeds_sessions (
-		id TEXT PRIMARY KEY,
-		seal_key_id TEXT NOT NULL,
-		sealed `+db.Blob()+` NOT NULL,
-		sdk_counter INTEGER NOT NULL,
-		acs_counter INTEGER NOT NULL,
-		expiry_ns BIGINT NOT NULL)`)
-	if err != nil {
-		return nil, fmt.Errorf("3DS session store schema: %w", err)
+	if err := createSchema(ctx, db); err != nil {
+		return nil, err
 	}
 	return &SQLStore{db: db}, nil
 }
 
 func (s *SQLStore) Create(ctx context.Context, r SessionRecord) error {
-	_, err := s.db.WriteExec(ctx, s.db.Rebind(`INSERT INTO threeds_sessions
-		(id, seal_key_id, sealed, sdk_counter, acs_counter, expiry_ns) VALUES (?, ?, ?, ?, ?, ?)`),
-		r.ID, r.SealKeyID, r.Sealed, r.Counters.SDKCounterStoA, r.Counters.ACSCounterAtoS, r.Expiry.UnixNano())
+	_, err := s.db.WriteExec(ctx, s.db.Rebind(`INSERT INTO threeds_challenge_sessions
+		(id, seal_key_id, sealed, sdk_counter, acs_counter, counters_mac, expiry_ns) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		r.ID, r.SealKeyID, r.Sealed, r.Counters.SDKCounterStoA, r.Counters.ACSCounterAtoS, nonNil(r.CountersMAC), r.Expiry.UnixNano())
 	if err != nil {
 		var n int
-		if s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(*) FROM threeds_sessions WHERE id = ?`), r.ID).Scan(&n) == nil && n > 0 {
+		if s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(*) FROM threeds_challenge_sessions WHERE id = ?`), r.ID).Scan(&n) == nil && n > 0 {
 			return kgerr.Errorf(kgerr.AlreadyExists, "session id already in use")
 		}
 		return unavailable(err)
@@ -49,8 +41,8 @@ func (s *SQLStore) Create(ctx context.Context, r SessionRecord) error {
 func (s *SQLStore) Get(ctx context.Context, id string) (SessionRecord, error) {
 	r := SessionRecord{ID: id}
 	var exp int64
-	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT seal_key_id, sealed, sdk_counter, acs_counter, expiry_ns
-		FROM threeds_sessions WHERE id = ?`), id).Scan(&r.SealKeyID, &r.Sealed, &r.Counters.SDKCounterStoA, &r.Counters.ACSCounterAtoS, &exp)
+	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT seal_key_id, sealed, sdk_counter, acs_counter, counters_mac, expiry_ns
+		FROM threeds_challenge_sessions WHERE id = ?`), id).Scan(&r.SealKeyID, &r.Sealed, &r.Counters.SDKCounterStoA, &r.Counters.ACSCounterAtoS, &r.CountersMAC, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, kgerr.Errorf(kgerr.NotFound, "no such 3DS session (it may have expired)")
 	}
@@ -61,10 +53,10 @@ func (s *SQLStore) Get(ctx context.Context, id string) (SessionRecord, error) {
 	return r, nil
 }
 
-func (s *SQLStore) Update(ctx context.Context, id string, old, next Counters) error {
-	res, err := s.db.WriteExec(ctx, s.db.Rebind(`UPDATE threeds_sessions SET sdk_counter = ?, acs_counter = ?
+func (s *SQLStore) Update(ctx context.Context, id string, old, next Counters, mac []byte) error {
+	res, err := s.db.WriteExec(ctx, s.db.Rebind(`UPDATE threeds_challenge_sessions SET sdk_counter = ?, acs_counter = ?, counters_mac = ?
 		WHERE id = ? AND sdk_counter = ? AND acs_counter = ?`),
-		next.SDKCounterStoA, next.ACSCounterAtoS, id, old.SDKCounterStoA, old.ACSCounterAtoS)
+		next.SDKCounterStoA, next.ACSCounterAtoS, nonNil(mac), id, old.SDKCounterStoA, old.ACSCounterAtoS)
 	if err != nil {
 		return unavailable(err)
 	}
@@ -78,12 +70,20 @@ func (s *SQLStore) Update(ctx context.Context, id string, old, next Counters) er
 }
 
 func (s *SQLStore) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.db.WriteExec(ctx, s.db.Rebind(`DELETE FROM threeds_sessions WHERE expiry_ns <= ?`), now.UnixNano())
+	res, err := s.db.WriteExec(ctx, s.db.Rebind(`DELETE FROM threeds_challenge_sessions WHERE expiry_ns <= ?`), now.UnixNano())
 	if err != nil {
 		return 0, unavailable(err)
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
+}
+
+// nonNil keeps a NOT NULL blob column from getting NULL for an empty MAC.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
 
 func unavailable(err error) error {

@@ -15,14 +15,15 @@ import (
 var ErrCountersChanged = errors.New("threeds: session counters changed concurrently")
 
 // SessionRecord is a session as stored: the sealed state, the key that
-// sealed it, the counters and the expiry (for DeleteExpired; the sealed
-// expiry is the one enforced).
+// sealed it, the counters with their MAC (countermac.go) and the expiry
+// (for DeleteExpired; the sealed expiry is the one enforced).
 type SessionRecord struct {
-	ID        string
-	SealKeyID string
-	Sealed    []byte
-	Counters  Counters
-	Expiry    time.Time
+	ID          string
+	SealKeyID   string
+	Sealed      []byte
+	Counters    Counters
+	CountersMAC []byte
+	Expiry      time.Time
 }
 
 // SessionStore keeps sessions where every keygated replica sees them. The
@@ -34,9 +35,10 @@ type SessionStore interface {
 	Create(ctx context.Context, rec SessionRecord) error
 	// Get returns the record; kgerr.NotFound if there is none.
 	Get(ctx context.Context, id string) (SessionRecord, error)
-	// Update sets the counters to next if they are still old, else returns
-	// ErrCountersChanged; kgerr.NotFound if the record is gone.
-	Update(ctx context.Context, id string, old, next Counters) error
+	// Update sets the counters to next, and their MAC to mac, if they are
+	// still old, else returns ErrCountersChanged; kgerr.NotFound if the
+	// record is gone.
+	Update(ctx context.Context, id string, old, next Counters, mac []byte) error
 	// DeleteExpired removes records whose expiry is not after now and
 	// reports how many.
 	DeleteExpired(ctx context.Context, now time.Time) (int, error)
@@ -61,6 +63,7 @@ func (m *MemoryStore) Create(ctx context.Context, rec SessionRecord) error {
 		return kgerr.Errorf(kgerr.AlreadyExists, "challenge session %q exists", rec.ID)
 	}
 	rec.Sealed = append([]byte(nil), rec.Sealed...)
+	rec.CountersMAC = append([]byte(nil), rec.CountersMAC...)
 	m.recs[rec.ID] = rec
 	return nil
 }
@@ -73,10 +76,11 @@ func (m *MemoryStore) Get(ctx context.Context, id string) (SessionRecord, error)
 		return SessionRecord{}, kgerr.Errorf(kgerr.NotFound, "challenge session not found")
 	}
 	rec.Sealed = append([]byte(nil), rec.Sealed...)
+	rec.CountersMAC = append([]byte(nil), rec.CountersMAC...)
 	return rec, nil
 }
 
-func (m *MemoryStore) Update(ctx context.Context, id string, old, next Counters) error {
+func (m *MemoryStore) Update(ctx context.Context, id string, old, next Counters, mac []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	rec, ok := m.recs[id]
@@ -87,6 +91,7 @@ func (m *MemoryStore) Update(ctx context.Context, id string, old, next Counters)
 		return ErrCountersChanged
 	}
 	rec.Counters = next
+	rec.CountersMAC = append([]byte(nil), mac...)
 	m.recs[id] = rec
 	return nil
 }

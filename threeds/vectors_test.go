@@ -146,7 +146,7 @@ func TestVectorSdkEncData(t *testing.T) {
 			if ex.Key == "ec" {
 				key = ecKey
 			}
-			pt, err := DecryptSdkEncData(context.Background(), key, v.DSID, ex.JWE)
+			pt, _, err := DecryptSdkEncData(context.Background(), key, ex.JWE, SdkEncOptions{DSID: v.DSID})
 			if err != nil {
 				t.Fatalf("DecryptSdkEncData: %v", err)
 			}

@@ -80,7 +80,12 @@ func accessMatrix(in Input) []AccessRow {
 			for _, a := range actionsFor(k.Usage) {
 				req := &policy.Request{Principal: p, Action: a, Resource: k.ARN, KeySpec: keys.Spec(k.Spec),
 					KeyUsage: keys.Usage(k.Usage), KeyOrigin: origin, CurrentTime: in.Generated.Truncate(time.Second)}
-				out = append(out, cell(k.Name, p, a, pol.Explain(req)))
+				c := cell(k.Name, p, a, pol.Explain(req))
+				if k.Own && !policy.OwnKeyReads[a] {
+					// keygated enforces this whatever the policy says.
+					c = AccessRow{Key: k.Name, Principal: p, Action: a, Verdict: Denied, Sid: "keygate:OwnKey"}
+				}
+				out = append(out, c)
 			}
 		}
 	}

@@ -59,6 +59,9 @@ var page = template.Must(template.New("index").Funcs(template.FuncMap{
 		case Conditional:
 			return "if " + strings.Join(r.Conditions, ", ")
 		case Denied:
+			if r.Sid == "keygate:OwnKey" {
+				return "DENY (keygated's own key)"
+			}
 			return "DENY"
 		}
 		return "·"
@@ -132,6 +135,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 4px;border-bott
 table{border-collapse:collapse;width:100%;margin:6px 0 12px;font-size:12px}
 th,td{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}th{background:#eef3f7}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
+td.principal{min-width:17em;word-break:break-all}
 .bad{color:#b00020;font-weight:600}.ok{color:#1b6e20;font-weight:600}
 .mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:11px;word-break:break-all}
 pre{white-space:pre-wrap;font-size:11px;background:#f6f6f6;padding:6px;border:1px solid #ddd}
@@ -159,16 +163,16 @@ nav ol{columns:2;margin:6px 0 0}
 <p class="req">PCI DSS v4.0 3.6.1, 3.7.1–3.7.5 (key generation, storage, cryptoperiods, retirement); PCI 3DS Core Security Standard, cryptographic key management</p>
 <table><thead><tr><th>Key</th><th>Spec / usage</th><th>Backend (FIPS 140)</th><th>State</th><th>Versions</th><th>Created</th><th>Rotated</th><th>Rotation due</th></tr></thead><tbody>
 {{range .Keys}}<tr><td><b>{{.Name}}</b><div class="mono muted">{{.ARN}}</div></td><td>{{.Spec}}<br>{{.Usage}}</td><td>{{.Backend}} ({{.BackendType}})<br><span class="muted">{{.FIPS}}</span></td><td>{{.State}}</td>
-<td>{{range .Versions}}v{{.Number}} {{.State}} <span class="muted">{{day .Created}}</span><br>{{end}}</td><td>{{day .Created}}</td><td>{{day .Rotated}}</td>
+<td>{{range .Versions}}v{{.Number}} {{.State}} <span class="muted">{{day .Created}}</span><br>{{end}}</td><td>{{day .Created}}</td><td>{{if .Rotated.IsZero}}<span class="muted">never</span>{{else}}{{day .Rotated}}{{end}}</td>
 <td>{{if overdue $ .}}<span class="bad">OVERDUE {{day .Due}}</span>{{else if .Due.IsZero}}<span class="muted">no cryptoperiod recorded</span>{{else}}{{day .Due}}{{end}}</td></tr>
 {{end}}</tbody></table></section>
 
 <section id="access"><h2>2. Access matrix</h2>
 <p class="req">PCI DSS v4.0 7.2.1, 7.2.2, 7.2.5 (access by least privilege, defined per role); 3.6.1.2 (access to keys restricted to the fewest custodians)</p>
-<p class="muted">Computed from each key's policy for every configured principal (callers, admins, auditors). <i>allow</i>: the policy allows it; <i>if …</i>: an Allow statement applies when the named conditions hold (an encryption context, an algorithm); <i>DENY</i>: an explicit Deny; <i>·</i>: not allowed. The policy text is under each table.</p>
-{{range $k := .Keys}}{{if $k.Policy}}{{$m := access $ $k.Name}}<h3>{{$k.Name}}</h3>
+<p class="muted">Computed from each key's policy for every configured principal (callers, admins, auditors). <i>allow</i>: the policy allows it; <i>if …</i>: an Allow statement applies when the named conditions hold (an encryption context, an algorithm); <i>DENY</i>: an explicit Deny, or keygated's own key; <i>·</i>: not allowed. The policy text is under each table.</p>
+{{range $k := .Keys}}{{if $k.Policy}}{{$m := access $ $k.Name}}<h3>{{$k.Name}}</h3>{{if $k.Own}}<p class="muted">keygated's own key: whatever its policy says, no principal may use or change it; the policy can only let them read it.</p>{{end}}
 <table><thead><tr><th>Principal</th>{{range acts $k.Usage}}<th>{{.}}</th>{{end}}</tr></thead><tbody>
-{{range $p, $row := $m}}<tr><td class="mono">{{$p}}</td>{{range $a := acts $k.Usage}}{{$c := index $row $a}}<td class="{{if eq $c.Verdict "allow"}}cell-allow{{else if eq $c.Verdict "conditional"}}cell-cond{{else if eq $c.Verdict "deny"}}cell-deny{{end}}">{{verdict $c}}</td>{{end}}</tr>
+{{range $p, $row := $m}}<tr><td class="mono principal">{{$p}}</td>{{range $a := acts $k.Usage}}{{$c := index $row $a}}<td class="{{if eq $c.Verdict "allow"}}cell-allow{{else if eq $c.Verdict "conditional"}}cell-cond{{else if eq $c.Verdict "deny"}}cell-deny{{end}}">{{verdict $c}}</td>{{end}}</tr>
 {{end}}</tbody></table>
 <details><summary>Policy of {{$k.Name}}</summary><pre>{{$k.Policy}}</pre></details>{{end}}{{end}}</section>
 

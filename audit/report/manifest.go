@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -15,6 +16,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/keygate/keygate/audit"
 )
 
 // ManifestDomain separates a manifest signature from anything else the
@@ -80,9 +83,10 @@ func Verify(dir string, publicKeyPEM []byte) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint key: %w", err)
 	}
-	ec, ok := pub.(*ecdsa.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("checkpoint key is %T, want ECDSA", pub)
+	switch pub.(type) {
+	case *ecdsa.PublicKey, *rsa.PublicKey: // RSA where the token has no EC (audit.signing_key_spec)
+	default:
+		return nil, fmt.Errorf("checkpoint key is %T, want ECDSA or RSA", pub)
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, ManifestName))
 	if err != nil {
@@ -92,7 +96,7 @@ func Verify(dir string, publicKeyPEM []byte) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !ecdsa.VerifyASN1(ec, ManifestDigest(raw), sig) {
+	if !audit.VerifySignature(pub, ManifestDigest(raw), sig) {
 		return nil, errors.New("manifest.json: the signature does not verify under the checkpoint key: the manifest was altered or signed by another key")
 	}
 	var m Manifest

@@ -16,10 +16,13 @@ type Key struct {
 	Backend, BackendType   string
 	FIPS                   string
 	State                  string
-	Created, Rotated       time.Time // Rotated: the newest version's creation
+	Created, Rotated       time.Time // Rotated: the newest version's creation, zero for a key never rotated
 	Due                    time.Time // the next rotation by cryptoperiod; zero when none is recorded
 	Versions               []Version
 	Policy                 string
+	// Own is keygated's own key: no principal may use or change it,
+	// whatever Policy says (policy.OwnKeyReads are the exceptions).
+	Own bool
 }
 
 // Version is one version of a key.

@@ -75,6 +75,7 @@ func Run(t *testing.T, tgt Target) {
 	t.Run("WrongUsage", s.testWrongUsage)
 	t.Run("CanceledContext", s.testCanceled)
 	t.Run("Concurrent", s.testConcurrent)
+	t.Run("Delete", func(t *testing.T) { s.testDelete(t, tgt.UnknownID) })
 }
 
 func (s *suite) testCreateOpen(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/keygate/keygate/backends"
 	"github.com/keygate/keygate/internal/kgerr"
+	"github.com/keygate/keygate/keys"
 )
 
 // Options are the settings New takes besides the AWS config.
@@ -70,6 +71,9 @@ func (b *Backend) CreateKey(ctx context.Context, req backends.CreateRequest) (st
 	}
 	if req.Label == "" {
 		return "", kgerr.Errorf(kgerr.InvalidArgument, "kms backend %q: label: must not be empty", b.name)
+	}
+	if req.Spec == keys.HMAC160 {
+		return "", kgerr.Errorf(kgerr.FailedPrecondition, "kms backend %q: AWS KMS has no SHA-1 HMAC keys (HMAC_224 to HMAC_512); make HMAC_160 keys on a PKCS#11 backend", b.name)
 	}
 	ctx = withNote(ctx)
 	out, err := b.client.CreateKey(ctx, &kms.CreateKeyInput{

@@ -56,7 +56,9 @@ func isCloudHSM(vendor string, info p11.TokenInfo) bool {
 	case vendorGeneric:
 		return false
 	}
-	for _, s := range []string{info.ManufacturerID, info.Model, info.Label} {
+	// The manufacturer and model, not the label: an operator names a token
+	// anything.
+	for _, s := range []string{info.ManufacturerID, info.Model} {
 		if strings.Contains(strings.ToLower(s), "cloudhsm") {
 			return true
 		}

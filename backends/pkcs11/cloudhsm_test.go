@@ -180,7 +180,7 @@ func TestCloudHSMProfile(t *testing.T) {
 
 func TestCloudHSMDetection(t *testing.T) {
 	aws := p11.TokenInfo{ManufacturerID: "Marvell Semiconductors, Inc.", Model: "CloudHSM", Label: "hsm1"}
-	soft := p11.TokenInfo{ManufacturerID: "SoftHSM project", Model: "SoftHSM v2", Label: "kg"}
+	soft := p11.TokenInfo{ManufacturerID: "SoftHSM project", Model: "SoftHSM v2", Label: "cloudhsm-lookalike"}
 	for _, tc := range []struct {
 		vendor string
 		info   p11.TokenInfo

@@ -30,6 +30,8 @@ func specSize(s keys.Spec) int {
 		return 48
 	case keys.HMAC512:
 		return 64
+	case keys.HMAC160:
+		return 20
 	case keys.RSA2048:
 		return 2048
 	case keys.RSA3072:

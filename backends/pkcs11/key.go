@@ -271,6 +271,8 @@ func hmacKeyType(s keys.Spec) uint {
 		return p11.CKK_SHA256_HMAC
 	case keys.HMAC384:
 		return p11.CKK_SHA384_HMAC
+	case keys.HMAC160:
+		return p11.CKK_SHA_1_HMAC
 	}
 	return p11.CKK_SHA512_HMAC
 }

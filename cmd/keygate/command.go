@@ -28,17 +28,18 @@ type command struct {
 type action func(ctx context.Context, e *env, args []string) error
 
 // commands is the table `keygate` dispatches on, in help order.
-var commands = slices.Concat(keyCommands, versionCommands, periodCommands, certCommands, csrCommands, policyCommands, policyValidateCommands,
-	signCommands, encryptCommands, reEncryptCommands, macCommands, deriveCommands,
+var commands = slices.Concat(keyCommands, versionCommands, periodCommands, approvalCommands, certCommands, csrCommands,
+	policyCommands, policyValidateCommands, signCommands, encryptCommands, reEncryptCommands, macCommands, deriveCommands,
 	auditCommands, auditVerifyCommands, auditPruneCommands, reconcileCommands, reportCommands, threeDSCommands)
 
 // groups are the first words of multi-word verbs, with their summaries.
 var groups = map[string]string{
-	"keys":   "administer keys: create, list, describe, public-key, enable, disable, rotate, version lifecycle, policies, certificates",
-	"policy": "validate (offline), explain, diff and push key policies",
-	"audit":  "read, follow, verify, archive, prune and reconcile the tamper-evident audit log",
-	"report": "the evidence pack for the PCI assessor: write it, verify it",
-	"3ds":    "EMV 3DS by hand: ACS challenge sessions (CReq/CRes) and the DS's sdkEncData",
+	"keys":      "administer keys: create, list, describe, public-key, enable, disable, rotate, version lifecycle, policies, certificates",
+	"policy":    "validate (offline), explain, diff and push key policies",
+	"audit":     "read, follow, verify, archive, prune and reconcile the tamper-evident audit log",
+	"approvals": "dual control: list, approve or deny operations waiting for a second admin",
+	"report":    "the evidence pack for the PCI assessor: write it, verify it",
+	"3ds":       "EMV 3DS by hand: ACS challenge sessions (CReq/CRes) and the DS's sdkEncData",
 }
 
 func (c *command) synopsis() string {

@@ -14,7 +14,7 @@ var keyCommands = []*command{
 	{path: "keys create", args: []string{"NAME"}, summary: "create a key (generated in its backend, or adopt one with --backend-key-id)",
 		setup: func(fs *flag.FlagSet) action {
 			req := &pb.CreateKeyRequest{}
-			fs.StringVar(&req.KeySpec, "key-spec", "", "ECC_NIST_P256, ECC_NIST_P384, RSA_2048/3072/4096, SYMMETRIC_DEFAULT, HMAC_256/384/512 (required)")
+			fs.StringVar(&req.KeySpec, "key-spec", "", "ECC_NIST_P256, ECC_NIST_P384, RSA_2048/3072/4096, SYMMETRIC_DEFAULT, HMAC_256/384/512, HMAC_160 (SHA-1, PKCS#11 only) (required)")
 			fs.StringVar(&req.KeyUsage, "key-usage", "", "SIGN_VERIFY, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC or KEY_AGREEMENT (required)")
 			fs.StringVar(&req.Description, "description", "", "what the key is for")
 			fs.StringVar(&req.Backend, "backend", "", "configured backend to create it in (default: the server's default)")

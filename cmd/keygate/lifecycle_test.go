@@ -45,7 +45,10 @@ func TestCLILifecycle(t *testing.T) {
 	}
 	c.ok("", "keys", "cancel-deletion", "data-key", "--version", "1")
 	c.fails(exitArgument, "", "", "keys", "update", "data-key", "--rotation-period", "30d")
-	c.ok("", "keys", "update", "data-key", "--rotation-period", "90d")
+	if out := c.ok("", "keys", "update", "data-key", "--rotation-period", "90d"); !strings.Contains(out, "Rotation period:  90d") ||
+		!strings.Contains(out, "Cryptoperiod:     2d") {
+		t.Fatalf("keys update:\n%s", out)
+	}
 
 	// Due within 30 days, not yet overdue: listed, exit 0.
 	if out := c.ok("", "keys", "due"); !strings.Contains(out, "data-key") || strings.Contains(out, "OVERDUE") {

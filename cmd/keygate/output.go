@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -73,6 +74,8 @@ func printKey(w io.Writer, k *pb.KeyMetadata) {
 		{"Spec", k.KeySpec}, {"Usage", k.KeyUsage}, {"State", k.KeyState},
 		{"Backend", k.Backend}, {"Created", when(k.CreateTime)},
 		{"Primary version", fmt.Sprint(k.PrimaryVersion)},
+		{"Rotation period", days(k.RotationPeriodInDays)}, {"Cryptoperiod", days(k.CryptoperiodDays)},
+		{"Dual control", dash(strings.Join(k.DualControl, ", "))},
 	} {
 		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
 	}
@@ -100,6 +103,14 @@ func printKeys(w io.Writer, ks []*pb.KeyMetadata) {
 			k.Backend, k.PrimaryVersion, when(k.CreateTime), age(p.GetCreateTime()), dueText(p))
 	}
 	tw.Flush()
+}
+
+// days shows a period in days, "-" for none.
+func days(n uint32) string {
+	if n == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%dd", n)
 }
 
 // primaryOf is the key's primary version, or nil.

@@ -37,19 +37,32 @@ func (d *daysFlag) Set(s string) error {
 
 // periodCommands set and report rotation periods and cryptoperiods.
 var periodCommands = []*command{
-	{path: "keys update", args: []string{"NAME"}, summary: "set a key's automatic rotation period and cryptoperiod",
+	{path: "keys update", args: []string{"NAME"}, summary: "set a key's automatic rotation period, cryptoperiod and dual control",
 		detail: "--rotation-period 90d..2560d makes keygated rotate a symmetric or HMAC key itself when its\n" +
 			"primary is that old (0 stops it); --cryptoperiod 1d..3650d is how long a version may make new\n" +
-			"outputs (0: the server's default for the key's usage). A flag not given is left as it is.",
+			"outputs (0: the server's default for the key's usage); --dual-control says which operations\n" +
+			"need a second admin (it needs kms:PutKeyPolicy, and while PutKeyPolicy is under dual control no\n" +
+			"operation may leave it). A flag not given is left as it is.",
 		setup: func(fs *flag.FlagSet) action {
 			var rot, cp daysFlag
 			fs.Var(&rot, "rotation-period", "automatic rotation period, e.g. 365d (0: none)")
 			fs.Var(&cp, "cryptoperiod", "cryptoperiod, e.g. 730d (0: the server's default)")
+			dual := fs.String("dual-control", "", "operations needing a second admin: a comma list of ActivateKeyVersion,\n"+
+				"ScheduleKeyVersionDeletion, PutKeyPolicy; \"none\"; or \"default\" (the server's)")
 			return func(ctx context.Context, e *env, args []string) error {
-				if !rot.set && !cp.set {
-					return usageErr("give --rotation-period, --cryptoperiod or both")
+				if !rot.set && !cp.set && *dual == "" {
+					return usageErr("give --rotation-period, --cryptoperiod or --dual-control")
 				}
 				req := &pb.UpdateKeyRotationRequest{KeyId: args[0]}
+				switch *dual {
+				case "":
+				case "default":
+					req.DualControl = &pb.DualControl{UseDefault: true}
+				case "none":
+					req.DualControl = &pb.DualControl{}
+				default:
+					req.DualControl = &pb.DualControl{Operations: strings.Split(*dual, ",")}
+				}
 				if rot.set {
 					req.RotationPeriodInDays = &rot.days
 				}

@@ -66,6 +66,10 @@ var policyCommands = []*command{
 				if e.json() {
 					return e.printJSON(resp, nil)
 				}
+				if resp.PendingApproval != nil {
+					printApproval(e.stdout, resp.PendingApproval)
+					return nil
+				}
 				_, err = fmt.Fprintf(e.stdout, "policy of %s replaced\n", resp.KeyId)
 				return err
 			}

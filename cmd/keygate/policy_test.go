@@ -58,6 +58,13 @@ func testPolicy(t *testing.T, c *cli) {
 	c.fails(exitState, "keygate: FailedPrecondition: ", lockout, "keys", "put-policy", "cli-policy", "--file", "-")
 	c.fails(exitUsage, "keygate: --file - is not JSON", "Version: 2012", "keys", "put-policy", "cli-policy", "--file", "-")
 	acs.fails(exitDenied, "keygate: PermissionDenied: ", wider, "keys", "put-policy", "cli-policy", "--file", "-")
+	// An account root principal is accepted, with a warning on stderr: in
+	// keygate it means every principal mapped into the account.
+	rooted := strings.Replace(wider, harness.ARN("acs"), "arn:aws:iam::"+harness.Account+":root", 1)
+	if _, errOut, code := c.run(rooted, "keys", "put-policy", "cli-policy", "--file", "-"); code != 0 ||
+		!strings.Contains(errOut, "keygate: warning: -: Statement[1] (Sid \"AcsUses\"): Principal.AWS: account "+harness.Account+" ") {
+		t.Errorf("put-policy with an account root: exit %d, stderr %q", code, errOut)
+	}
 
 	testPolicyIssueSpelling(t, c, acs)
 

@@ -125,11 +125,15 @@ func reportKeys(inv *pb.GetInventoryResponse) []evidence.Key {
 	for _, ik := range inv.Keys {
 		k := ik.Key
 		rk := evidence.Key{Name: k.KeyId, ARN: k.Arn, Description: k.Description, Spec: k.KeySpec, Usage: k.KeyUsage,
-			Backend: k.Backend, BackendType: ik.BackendType, FIPS: ik.FipsLevel, State: k.KeyState, Created: k.CreateTime.AsTime(), Policy: ik.Policy}
+			Backend: k.Backend, BackendType: ik.BackendType, FIPS: ik.FipsLevel, State: k.KeyState, Created: k.CreateTime.AsTime(), Policy: ik.Policy,
+			Own: ik.OwnKey}
 		for _, v := range k.Versions {
 			rk.Versions = append(rk.Versions, evidence.Version{Number: v.Version, State: v.State, BackendKeyID: v.BackendKeyId, Created: v.CreateTime.AsTime()})
-			if t := v.CreateTime.AsTime(); t.After(rk.Rotated) {
-				rk.Rotated = t
+			if t := v.CreateTime.AsTime(); v.Version > 1 && t.After(rk.Rotated) {
+				rk.Rotated = t // a key never rotated has only version 1
+			}
+			if v.RotationDueTime != nil && (rk.Due.IsZero() || v.RotationDueTime.AsTime().Before(rk.Due)) {
+				rk.Due = v.RotationDueTime.AsTime()
 			}
 		}
 		out = append(out, rk)

@@ -89,6 +89,11 @@ func TestReport(t *testing.T) {
 
 	renderInChromium(t, filepath.Join(dir, "index.html"))
 
+	// The log records which manifest the checkpoint key signed, and for whom.
+	if out := auditor.ok("", "--output", "csv", "audit", "events", "--action", "keygate:ReadAuditLog", "--principal", harness.ARN("ds")); !strings.Contains(out, "evidence pack manifest signed: digest ") {
+		t.Errorf("manifest signing not audited:\n%s", out)
+	}
+
 	// An existing pack is not overwritten unless asked.
 	auditor.fails(exitArgument, "keygate: InvalidArgument: out ", "", "report", "--since", "1h", "--out", dir)
 	auditor.ok("", "report", "--since", "1h", "--out", dir, "--force")

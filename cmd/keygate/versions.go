@@ -89,6 +89,10 @@ func transitionCall(ctx context.Context, e *env, call func(pb.KeyAdminServiceCli
 	if e.json() {
 		return e.printJSON(resp, nil)
 	}
+	if p, ok := resp.(interface{ GetPendingApproval() *pb.Approval }); ok && p.GetPendingApproval() != nil {
+		printApproval(e.stdout, p.GetPendingApproval())
+		return nil
+	}
 	fmt.Fprintf(e.stdout, "%s: %s\n\n", resp.GetKey().GetKeyId(), resp.GetTransition())
 	printKey(e.stdout, resp.GetKey())
 	return nil

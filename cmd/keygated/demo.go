@@ -19,7 +19,7 @@ import (
 
 // The demo's identities: each gets a client certificate with the URI SAN
 // spiffe://keygate.demo/NAME, mapped to arn:aws:iam::111122223333:role/NAME.
-var demoIdentities = []string{"admin", "acs", "3ds-server", "ds"}
+var demoIdentities = []string{"admin", "acs", "3ds-server", "ds", "admin2"}
 
 const (
 	demoAccount = "111122223333"
@@ -171,6 +171,11 @@ principals:
 	}
 	fmt.Fprintf(&b, `admins:
   - arn:aws:iam::%s:role/admin
+  - arn:aws:iam::%[1]s:role/admin2
+lifecycle:
+  # activation and destruction need two admins: admin asks, admin2 approves
+  dual_control: [ActivateKeyVersion, ScheduleKeyVersionDeletion]
+  cryptoperiods_days: {SIGN_VERIFY: 730, KEY_AGREEMENT: 730, ENCRYPT_DECRYPT: 365, GENERATE_VERIFY_MAC: 365}
 audit:
   signing_key: audit-checkpoint
   context_secret_file: %q
@@ -178,6 +183,8 @@ audit:
   checkpoint_interval: 1m
   witness:
     file: %q
+threeds:
+  accept_dir_epk: true   # Stripe Android's EC sdkEncData form (docs/3DS-SDKS.md)
 store:
   driver: sqlite
   dsn: %q
@@ -209,6 +216,7 @@ export KEYGATE_CERT=%s
 export KEYGATE_KEY=%s
 
 To act as a service instead, use acs.pem, 3ds-server.pem or ds.pem (and its -key.pem) from %s.
+The second admin, who approves what dual control holds back, is admin2.pem.
 
 `, listen, listen, filepath.Join(tls, "ca.pem"), filepath.Join(tls, "admin.pem"), filepath.Join(tls, "admin-key.pem"), tls)
 }

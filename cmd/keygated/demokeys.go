@@ -51,10 +51,12 @@ var demoKeys = []*pb.CreateKeyRequest{
 func demoPolicy(statements ...string) string {
 	statements = append(statements, use("DemoOperatorTriesKeysByHand", []string{"admin"},
 		`"kms:Sign","kms:Verify","kms:GetPublicKey","kms:Encrypt","kms:Decrypt","kms:GenerateDataKey",`+
-			`"kms:GenerateMac","kms:VerifyMac","kms:DeriveSharedSecret"`, ""))
-	admin := fmt.Sprintf(`{"Sid":"Admins","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::%s:role/admin"},
+			`"kms:GenerateMac","kms:VerifyMac","kms:DeriveSharedSecret","kms:ReEncryptFrom","kms:ReEncryptTo"`, ""))
+	admin := fmt.Sprintf(`{"Sid":"Admins","Effect":"Allow","Principal":{"AWS":["arn:aws:iam::%[1]s:role/admin","arn:aws:iam::%[1]s:role/admin2"]},
    "Action":["kms:DescribeKey","kms:EnableKey","kms:DisableKey","kms:GetKeyPolicy","kms:PutKeyPolicy",
-     "keygate:ImportCertificate","keygate:CreateKeyVersion","keygate:ActivateKeyVersion","keygate:RetireKeyVersion"],
+     "keygate:ImportCertificate","keygate:CreateKeyVersion","keygate:ActivateKeyVersion","keygate:RetireKeyVersion",
+     "keygate:CreateCertificateRequest","kms:ScheduleKeyDeletion","kms:CancelKeyDeletion","keygate:DestroyKeyVersion",
+     "keygate:ApproveOperation","kms:EnableKeyRotation"],
    "Resource":"*"}`, demoAccount)
 	return `{"Version":"2012-10-17","Statement":[` + strings.Join(append([]string{admin}, statements...), ",\n  ") + "]}"
 }

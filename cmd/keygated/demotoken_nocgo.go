@@ -2,14 +2,10 @@
 
 package main
 
-import (
-	"errors"
+import "errors"
 
-	"github.com/keygate/keygate/backends/pkcs11"
-)
-
-// initDemoToken needs PKCS#11, a C library: a keygated built with
-// CGO_ENABLED=0 says so instead of failing to link.
+// initDemoToken needs PKCS#11, which a CGO_ENABLED=0 build lacks (as the
+// pkcs11 backend says too).
 func initDemoToken(module, label, pin, soPIN string) error {
-	return errors.Join(errors.New("demo token"), pkcs11.ErrNoCgo)
+	return errors.New("keygated demo: built without PKCS#11 support (CGO_ENABLED=0): the demo token cannot be initialised")
 }

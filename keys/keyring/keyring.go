@@ -225,8 +225,13 @@ func (r *Keyring) install(ctx context.Context, k *keys.Key, old *Entry) (*Entry,
 		}
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if cur := r.entries[k.Name]; cur != nil && cur.Key.Revision > k.Revision {
+		// A reload that read the store before a change this replica has
+		// already installed must not bring the old state back.
+		return cur, nil
+	}
 	r.entries[k.Name] = e
-	r.mu.Unlock()
 	return e, nil
 }
 

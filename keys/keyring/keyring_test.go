@@ -141,3 +141,27 @@ func TestVersionRules(t *testing.T) {
 		t.Fatalf("missing key: %v", err)
 	}
 }
+
+// A reload that read the store before a change this replica installed
+// does not bring the old state back into the cache.
+func TestCacheNeverGoesBack(t *testing.T) {
+	kr, store, _, _, _ := setup(t)
+	ctx := context.Background()
+	old := store.keys["av-mac"].Clone()
+	changed := old.Clone()
+	changed.Revision++
+	changed.Versions[1].State = keys.VersionRetired
+	if _, err := kr.Put(ctx, changed); err != nil {
+		t.Fatal(err)
+	}
+	e, err := kr.Put(ctx, old) // the late reload
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Key.Revision != changed.Revision {
+		t.Fatalf("the cache went back to revision %d", e.Key.Revision)
+	}
+	if _, _, err := e.Handle(0, true); kgerr.KindOf(err) != kgerr.FailedPrecondition {
+		t.Fatalf("a retired primary still answers: %v", err)
+	}
+}

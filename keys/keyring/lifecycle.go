@@ -140,14 +140,10 @@ func (r *Keyring) orphanSafe(ctx context.Context, b backends.Backend, id string,
 // one on the new version too: its signatures carry the chain (x5c).
 func (r *Keyring) Activate(ctx context.Context, name string, n uint32) (*Entry, Transition, error) {
 	return r.transition(ctx, name, n, func(k *keys.Key, v *keys.Version, t *Transition) error {
-		if err := needState(k, v, keys.VersionPendingActivation); err != nil {
+		if err := canActivate(k, v); err != nil {
 			return err
 		}
 		p := k.Primary()
-		if p != nil && len(p.CertChain) > 0 && len(v.CertChain) == 0 {
-			return kgerr.Errorf(kgerr.FailedPrecondition,
-				"key %q version %d has no certificate chain and the primary has one; import the chain first", name, v.Number)
-		}
 		t.Steps = append(t.Steps, Step{v.Number, v.State, keys.VersionActive})
 		v.State = keys.VersionActive
 		if p != nil {
@@ -188,7 +184,7 @@ func (r *Keyring) ScheduleDeletion(ctx context.Context, name string, n uint32, d
 		scheduled string // the backend key whose wait started
 	)
 	e, t, err := r.transition(ctx, name, n, func(k *keys.Key, v *keys.Version, t *Transition) error {
-		if err := needState(k, v, keys.VersionRetired, keys.VersionPendingActivation); err != nil {
+		if err := canScheduleDeletion(k, v); err != nil {
 			return err
 		}
 		b, err := r.Backend(k.Backend)
@@ -263,6 +259,46 @@ func (r *Keyring) Destroy(ctx context.Context, name string, n uint32) (*Entry, T
 		v.State = keys.VersionDestroyed
 		return nil
 	})
+}
+
+func canActivate(k *keys.Key, v *keys.Version) error {
+	if err := needState(k, v, keys.VersionPendingActivation); err != nil {
+		return err
+	}
+	if p := k.Primary(); p != nil && len(p.CertChain) > 0 && len(v.CertChain) == 0 {
+		return kgerr.Errorf(kgerr.FailedPrecondition,
+			"key %q version %d has no certificate chain and the primary has one; import the chain first", k.Name, v.Number)
+	}
+	return nil
+}
+
+func canScheduleDeletion(k *keys.Key, v *keys.Version) error {
+	return needState(k, v, keys.VersionRetired, keys.VersionPendingActivation)
+}
+
+// CheckActivate and CheckScheduleDeletion say whether Activate and
+// ScheduleDeletion would apply to version n now, without changing
+// anything: a request held for a second admin's approval is refused at
+// once if it could not run.
+func CheckActivate(k *keys.Key, n uint32) error { return check(k, n, canActivate) }
+
+func CheckScheduleDeletion(k *keys.Key, n uint32, days int) error {
+	if days != 0 && (days < MinDeletionDays || days > MaxDeletionDays) {
+		return kgerr.Errorf(kgerr.InvalidArgument,
+			"pending_window_in_days must be between %d and %d, not %d", MinDeletionDays, MaxDeletionDays, days)
+	}
+	return check(k, n, canScheduleDeletion)
+}
+
+func check(k *keys.Key, n uint32, can func(*keys.Key, *keys.Version) error) error {
+	if n == 0 {
+		return kgerr.Errorf(kgerr.InvalidArgument, "version is required")
+	}
+	v := k.Version(n)
+	if v == nil {
+		return kgerr.Errorf(kgerr.NotFound, "key %q has no version %d", k.Name, n)
+	}
+	return can(k, v)
 }
 
 // transition applies change to version n of the stored key and stores the

@@ -3,6 +3,7 @@ package keyring
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/keygate/keygate/internal/kgerr"
@@ -77,6 +78,37 @@ func (r *Keyring) RotateDue(ctx context.Context) ([]string, error) {
 				continue
 			}
 			done = append(done, k.Name)
+		}
+		if len(page) < 100 {
+			return done, errors.Join(errs...)
+		}
+		after = page[len(page)-1].Name
+	}
+}
+
+// DestroyDue destroys every PENDING_DELETION version whose waiting period
+// is over, as KMS deletes a key at the end of its own, and returns them as
+// "name/vN". One failure does not stop the others; the errors are joined.
+func (r *Keyring) DestroyDue(ctx context.Context) ([]string, error) {
+	var done []string
+	var errs []error
+	after := ""
+	for {
+		page, err := r.store.ListKeys(ctx, after, 100)
+		if err != nil {
+			return done, err
+		}
+		for _, k := range page {
+			for _, v := range k.Versions {
+				if v.State != keys.VersionPendingDeletion || r.now().Before(v.DeletionAt) {
+					continue
+				}
+				if _, t, err := r.Destroy(ctx, k.Name, v.Number); err != nil {
+					errs = append(errs, err)
+				} else {
+					done = append(done, k.Name+"/v"+strconv.FormatUint(uint64(t.Version), 10))
+				}
+			}
 		}
 		if len(page) < 100 {
 			return done, errors.Join(errs...)

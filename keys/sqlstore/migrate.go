@@ -66,6 +66,14 @@ var migrations = []migration{
 	{"a backend key serves one key version", []string{
 		`CREATE UNIQUE INDEX key_versions_backend_key_id ON key_versions (backend_key_id)`,
 	}},
+	{"dual control: approvals, per-key operations", []string{
+		`ALTER TABLE keys ADD COLUMN dual_control TEXT NOT NULL DEFAULT 'null'`,
+		`CREATE TABLE key_approvals (id TEXT PRIMARY KEY, key_name TEXT NOT NULL, operation TEXT NOT NULL,
+			description TEXT NOT NULL, payload TEXT NOT NULL, requester TEXT NOT NULL, created_at BIGINT NOT NULL,
+			expires_at BIGINT NOT NULL, state TEXT NOT NULL, approver TEXT NOT NULL, decided_at BIGINT NOT NULL,
+			result TEXT NOT NULL)`,
+		`CREATE INDEX key_approvals_key ON key_approvals (key_name, created_at)`,
+	}},
 }
 
 // pgMigrateLock keeps replicas that start at once from migrating together.

@@ -36,9 +36,25 @@ func (s *Store) SetJournal(j Journal) { s.journal = j }
 // New brings the store's schema up to date (migrate.go) and opens it.
 func New(ctx context.Context, db *sqldb.DB) (*Store, error) {
 	if _, err := migrate(ctx, db); err != nil {
+		if dup := sharedBackendKeys(ctx, db); dup != "" {
+			return nil, fmt.Errorf("key store: %s; a backend key may serve one key version only (an adopted key took over another): resolve it before upgrading", dup)
+		}
 		return nil, err
 	}
 	return &Store{db: db}, nil
+}
+
+// sharedBackendKeys names a backend key that several key versions use, as a
+// store written before the unique index may hold; "" if there is none.
+func sharedBackendKeys(ctx context.Context, db *sqldb.DB) string {
+	var id string
+	var n int
+	err := db.QueryRowContext(ctx, `SELECT backend_key_id, COUNT(*) FROM key_versions
+		GROUP BY backend_key_id HAVING COUNT(*) > 1 ORDER BY backend_key_id LIMIT 1`).Scan(&id, &n)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("backend key %q serves %d key versions", id, n)
 }
 
 func (s *Store) CreateKey(ctx context.Context, k *keys.Key) error {
@@ -52,11 +68,11 @@ func (s *Store) CreateKey(ctx context.Context, k *keys.Key) error {
 		}
 		_, err := tx.ExecContext(ctx, s.db.Rebind(`INSERT INTO keys
 			(name, description, spec, usage, backend, state, policy, allow_raw_secret, created_at, revision,
-			rotation_period_ns, cryptoperiod_ns, trust_anchors)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			rotation_period_ns, cryptoperiod_ns, trust_anchors, dual_control)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			k.Name, k.Description, string(k.Spec), string(k.Usage), k.Backend, string(k.State),
 			string(k.Policy), k.AllowRawSecret, k.CreatedAt.UnixNano(), k.Revision,
-			int64(k.RotationPeriod), int64(k.Cryptoperiod), anchorsJSON(k))
+			int64(k.RotationPeriod), int64(k.Cryptoperiod), anchorsJSON(k), dualJSON(k))
 		if err != nil {
 			return err
 		}
@@ -80,10 +96,10 @@ func (s *Store) UpdateKey(ctx context.Context, k *keys.Key) error {
 			}
 		}
 		res, err := tx.ExecContext(ctx, s.db.Rebind(`UPDATE keys SET description = ?, state = ?, policy = ?,
-			allow_raw_secret = ?, revision = ?, rotation_period_ns = ?, cryptoperiod_ns = ?, trust_anchors = ?
-			WHERE name = ? AND revision = ?`),
+			allow_raw_secret = ?, revision = ?, rotation_period_ns = ?, cryptoperiod_ns = ?, trust_anchors = ?,
+			dual_control = ? WHERE name = ? AND revision = ?`),
 			k.Description, string(k.State), string(k.Policy), k.AllowRawSecret, k.Revision+1,
-			int64(k.RotationPeriod), int64(k.Cryptoperiod), anchorsJSON(k), k.Name, k.Revision)
+			int64(k.RotationPeriod), int64(k.Cryptoperiod), anchorsJSON(k), dualJSON(k), k.Name, k.Revision)
 		if err != nil {
 			return err
 		}
@@ -147,7 +163,7 @@ type querier interface {
 }
 
 const keyCols = `name, description, spec, usage, backend, state, policy, allow_raw_secret, created_at, revision,
-	rotation_period_ns, cryptoperiod_ns, trust_anchors`
+	rotation_period_ns, cryptoperiod_ns, trust_anchors, dual_control`
 
 func (s *Store) getKey(ctx context.Context, q querier, name string) (*keys.Key, error) {
 	k, err := scanKey(q.QueryRowContext(ctx, s.db.Rebind(`SELECT `+keyCols+` FROM keys WHERE name = ?`), name))
@@ -230,6 +246,12 @@ func anchorsJSON(k *keys.Key) string {
 	return string(b)
 }
 
+// dualJSON stores the per-key dual control list; null means the default.
+func dualJSON(k *keys.Key) string {
+	b, _ := json.Marshal(k.DualControl)
+	return string(b)
+}
+
 // unixNano stores the zero time as 0.
 func unixNano(t time.Time) int64 {
 	if t.IsZero() {
@@ -240,14 +262,17 @@ func unixNano(t time.Time) int64 {
 
 func scanKey(row interface{ Scan(...any) error }) (*keys.Key, error) {
 	var (
-		k                  keys.Key
-		spec, usage, state string
-		policy, anchors    string
-		created, rot, cp   int64
+		k                     keys.Key
+		spec, usage, state    string
+		policy, anchors, dual string
+		created, rot, cp      int64
 	)
 	if err := row.Scan(&k.Name, &k.Description, &spec, &usage, &k.Backend, &state, &policy,
-		&k.AllowRawSecret, &created, &k.Revision, &rot, &cp, &anchors); err != nil {
+		&k.AllowRawSecret, &created, &k.Revision, &rot, &cp, &anchors, &dual); err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(dual), &k.DualControl); err != nil {
+		return nil, fmt.Errorf("key %q: dual control: %w", k.Name, err)
 	}
 	if err := json.Unmarshal([]byte(anchors), &k.TrustAnchors); err != nil {
 		return nil, fmt.Errorf("key %q: trust anchors: %w", k.Name, err)

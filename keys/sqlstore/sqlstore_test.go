@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,5 +109,38 @@ func storeSuite(t *testing.T, db *sqldb.DB) {
 	page, err := s.ListKeys(ctx, "acs-signing", 2)
 	if err != nil || len(page) != 2 || page[0].Name != "b" || page[1].Name != "c" {
 		t.Fatalf("ListKeys after acs-signing: %v %v", page, err)
+	}
+}
+
+// A store written before backend keys were unique, holding a takeover,
+// is named at startup rather than silently kept.
+func TestSharedBackendKeyFromAnOlderStore(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqldb.Open(sqldb.SQLite, filepath.Join(t.TempDir(), "k.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := sqlstore.New(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		// As a store left before the migration that made backend keys unique.
+		`DROP INDEX key_versions_backend_key_id`,
+		`DELETE FROM key_schema_migrations WHERE name = 'a backend key serves one key version'`,
+		`INSERT INTO keys (name, description, spec, usage, backend, state, policy, allow_raw_secret, created_at, revision)
+			VALUES ('pan', '', 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', 'hsm', 'ENABLED', '', false, 0, 0)`,
+		`INSERT INTO keys (name, description, spec, usage, backend, state, policy, allow_raw_secret, created_at, revision)
+			VALUES ('shadow', '', 'SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT', 'hsm', 'ENABLED', '', false, 0, 0)`,
+		`INSERT INTO key_versions (key_name, version, state, backend_key_id, created_at, cert_chain) VALUES ('pan', 1, 'ACTIVE', 'cafe', 0, '[]')`,
+		`INSERT INTO key_versions (key_name, version, state, backend_key_id, created_at, cert_chain) VALUES ('shadow', 1, 'ACTIVE', 'cafe', 0, '[]')`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	_, err = sqlstore.New(ctx, db)
+	if err == nil || !strings.Contains(err.Error(), `backend key "cafe" serves 2 key versions`) {
+		t.Fatalf("reopening a store with a shared backend key: %v", err)
 	}
 }

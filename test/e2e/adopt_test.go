@@ -62,6 +62,7 @@ func putAES(t *testing.T, env *harness.Env, extractable bool) string {
 // the audit record (not local, and once readable: it was loaded from a
 // value, not generated in the token); an extractable one is refused.
 func TestAdoptImportedKey(t *testing.T) {
+	// Adopting a backend key needs keygate:AdoptKey: the config's adopters.
 	env := harness.Start(t, harness.Options{ExtraConfig: "adopters: [" + harness.ARN("admin") + "]\n"})
 	ctx := context.Background()
 	admin := env.Admin("admin")
@@ -70,7 +71,7 @@ func TestAdoptImportedKey(t *testing.T) {
 	if err != nil {
 		t.Fatalf("adopt an imported, sensitive key: %v", err)
 	}
-	evs := events(t, env, &pb.EventFilter{KeyName: "pan-legacy", Action: "keygate:AdoptKey"})
+	evs := events(t, env, &pb.EventFilter{KeyName: "pan-legacy", Action: "keygate:AdoptKey", Kind: "key.created"})
 	if len(evs) != 1 || !strings.Contains(evs[0].Detail, "adopted backend key: CKA_LOCAL=false CKA_NEVER_EXTRACTABLE=false CKA_ALWAYS_SENSITIVE=false") {
 		t.Fatalf("CreateKey event of the adopted key: %v", evs)
 	}

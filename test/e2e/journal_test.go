@@ -61,3 +61,36 @@ func TestRegistryChangeCommitsWithItsEvent(t *testing.T) {
 		t.Fatalf("the chain with registry events does not verify: %v %v", v, err)
 	}
 }
+
+// A create or rotation whose registry change cannot commit leaves no
+// object behind on the token.
+func TestFailedChangeLeavesNoOrphan(t *testing.T) {
+	env := harness.Start(t, harness.Options{})
+	env.CreateKey("data-key", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+	ctx := context.Background()
+	admin := env.Admin("admin")
+	db, err := sql.Open("sqlite", env.Config.Store.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`ALTER TABLE audit_head RENAME TO audit_head_away`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = admin.CreateKeyVersion(ctx, &pb.CreateKeyVersionRequest{KeyId: "data-key"})
+	wantCode(t, err, codes.Unavailable)
+	_, err = admin.CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "ec", KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY", Policy: harness.OpenPolicy()})
+	wantCode(t, err, codes.Unavailable)
+	if n, m := env.Token.Objects(t, "data-key/v2"), env.Token.Objects(t, "ec/v1"); n != 0 || m != 0 {
+		t.Fatalf("failed changes left %d and %d objects on the token", n, m)
+	}
+	if _, err := db.Exec(`ALTER TABLE audit_head_away RENAME TO audit_head`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.CreateKeyVersion(ctx, &pb.CreateKeyVersionRequest{KeyId: "data-key"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := env.Token.Objects(t, "data-key/v2"); n != 1 {
+		t.Fatalf("a rotation that committed has %d objects on the token", n)
+	}
+}

@@ -148,6 +148,9 @@ func TestLifecycleSymmetricSoftHSM(t *testing.T) {
 	if _, err := b.Open(ctx, v1ID, keys.SymmetricDefault, keys.EncryptDecrypt); kgerr.KindOf(err) != kgerr.NotFound {
 		t.Fatalf("the destroyed version's object is still on the token: %v", err)
 	}
+	if n := env.Token.Objects(t, "data-key/v1"); n != 0 {
+		t.Fatalf("%d objects of the destroyed version are on the token", n)
+	}
 	wantRefused(t, decryptOld(), codes.FailedPrecondition, "DESTROYED")
 	if _, err := cs.Decrypt(ctx, &pb.DecryptRequest{CiphertextBlob: fresh.CiphertextBlob, EncryptionContext: ec}); err != nil {
 		t.Fatalf("the primary after its predecessor was destroyed: %v", err)
@@ -383,3 +386,31 @@ func TestAutomaticRotationOneReplica(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Once a deletion's waiting period is over, keygated destroys the version
+// itself (as KMS deletes a key at the end of its wait): the object is gone
+// from the token with no one calling destroy.
+func TestScheduledDestruction(t *testing.T) {
+	clock := &testClock{}
+	env := harness.Start(t, harness.Options{ServerOptions: server.Options{Now: clock.now}})
+	env.CreateKey("av-mac", "HMAC_256", "GENERATE_VERIFY_MAC")
+	ctx := context.Background()
+	admin := env.Admin("admin")
+	must(admin.CreateKeyVersion(ctx, &pb.CreateKeyVersionRequest{KeyId: "av-mac"}))
+	must(admin.ScheduleKeyVersionDeletion(ctx, &pb.ScheduleKeyVersionDeletionRequest{KeyId: "av-mac", Version: 1, PendingWindowInDays: 7}))
+	clock.advance(6 * 24 * time.Hour)
+	env.Server.Tick(ctx)
+	if n := env.Token.Objects(t, "av-mac/v1"); n != 1 {
+		t.Fatalf("destroyed before its waiting period ended: %d objects", n)
+	}
+	clock.advance(24*time.Hour + time.Minute)
+	env.Server.Tick(ctx)
+	wantState(t, must(admin.DescribeKey(ctx, &pb.DescribeKeyRequest{KeyId: "av-mac"})).Key, "DESTROYED", "ACTIVE")
+	if n := env.Token.Objects(t, "av-mac/v1"); n != 0 {
+		t.Fatalf("%d objects left after the scheduled destruction", n)
+	}
+	evs := events(t, env, &pb.EventFilter{KeyName: "av-mac", Action: "keygate:DestroyKeyVersion"})
+	if len(evs) != 1 || !strings.HasPrefix(evs[0].Principal, "keygated:") || !strings.Contains(evs[0].Detail, "v1 PENDING_DELETION -> DESTROYED") {
+		t.Fatalf("destruction events: %v", evs)
+	}
+}

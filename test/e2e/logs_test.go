@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -15,23 +13,10 @@ import (
 	"github.com/keygate/keygate/test/harness"
 )
 
-// lockedBuffer is a log sink the server writes to from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines() []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// jsonLines decodes the JSON lines of a log.
+func jsonLines(log string) []map[string]any {
 	var out []map[string]any
-	for _, line := range strings.Split(l.b.String(), "\n") {
+	for _, line := range strings.Split(log, "\n") {
 		var m map[string]any
 		if json.Unmarshal([]byte(line), &m) == nil {
 			out = append(out, m)
@@ -68,7 +53,7 @@ func TestLogOneLinePerFailedCall(t *testing.T) {
 	}
 
 	count := map[string]int{}
-	for _, l := range logBuf.lines() {
+	for _, l := range jsonLines(logBuf.String()) {
 		id, _ := l["correlation_id"].(string)
 		if id == "" || (l["msg"] != "call denied" && l["msg"] != "call failed") {
 			continue
@@ -84,9 +69,7 @@ func TestLogOneLinePerFailedCall(t *testing.T) {
 	if count["denied-1"] != 1 || count["failed-1"] != 1 || count["ok-1"] != 0 {
 		t.Errorf("log lines per call: %v; want one each for denied-1 and failed-1, none for ok-1", count)
 	}
-	logBuf.mu.Lock()
-	all := logBuf.b.String()
-	logBuf.mu.Unlock()
+	all := logBuf.String()
 	for _, leak := range []string{secret, ctxValue} {
 		if strings.Contains(all, leak) {
 			t.Errorf("the log contains %q", leak)

@@ -1,14 +1,21 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -18,6 +25,7 @@ import (
 	"github.com/keygate/keygate/server"
 	"github.com/keygate/keygate/test/harness"
 	"github.com/keygate/keygate/test/opencryptoki"
+	"github.com/keygate/keygate/test/softhsm"
 )
 
 // TestOpencryptokiOnly runs keygated with opencryptoki's software token,
@@ -26,8 +34,16 @@ import (
 // key naming the missing mechanism.
 func TestOpencryptokiOnly(t *testing.T) {
 	tok := opencryptoki.New(t)
-	env := harness.Start(t, harness.Options{Token: &tok, CheckpointKeySpec: "RSA_3072"})
+	var log ockStartLog
+	env := harness.Start(t, harness.Options{Token: &tok, CheckpointKeySpec: "RSA_3072", Log: &log})
 	ctx := context.Background()
+	// The start log says what the token can and cannot do.
+	for _, want := range []string{"backend capabilities", "RSA_2048/SIGN_VERIFY", "HMAC_256/GENERATE_VERIFY_MAC",
+		"ECC_NIST_P256/SIGN_VERIFY (lacks CKM_EC_KEY_PAIR_GEN)", "SYMMETRIC_DEFAULT/ENCRYPT_DECRYPT (lacks CKM_AES_GCM)"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("start log lacks %q:\n%s", want, log.String())
+		}
+	}
 
 	env.CreateKey("acs-signing-rsa", "RSA_2048", "SIGN_VERIFY")
 	env.CreateKey("av-mac", "HMAC_256", "GENERATE_VERIFY_MAC")
@@ -86,5 +102,58 @@ func TestOpencryptokiOnly(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("start error %q does not mention %s", err, want)
 		}
+	}
+}
+
+// ockStartLog is a log sink the server writes while the test reads.
+type ockStartLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *ockStartLog) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *ockStartLog) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestCheckpointKeyOnAnotherBackend: with opencryptoki as the default
+// backend, the checkpoint key stays ECC_NIST_P256 on a second token named
+// by audit.signing_key_backend.
+func TestCheckpointKeyOnAnotherBackend(t *testing.T) {
+	ock := opencryptoki.New(t)
+	soft := softhsm.New(t)
+	pin := filepath.Join(t.TempDir(), "soft-pin")
+	if err := os.WriteFile(pin, []byte(soft.PIN), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := harness.Start(t, harness.Options{Token: &ock, CheckpointKeyBackend: "soft",
+		ExtraBackends: fmt.Sprintf("  - {name: soft, type: pkcs11, config: {module: %q, token_label: %q, pin_file: %q}}\n", soft.Module, soft.Label, pin)})
+	ctx := context.Background()
+	av := pb.NewAuditServiceClient(env.Conn("admin"))
+	key, err := av.GetCheckpointKey(ctx, &pb.GetCheckpointKeyRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode([]byte(key.PublicKeyPem))
+	if blk == nil {
+		t.Fatalf("checkpoint key PEM: %q", key.PublicKeyPem)
+	}
+	pub, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ec, ok := pub.(*ecdsa.PublicKey); !ok || ec.Curve.Params().Name != "P-256" {
+		t.Fatalf("checkpoint key is %T, want P-256 from the second token", pub)
+	}
+	env.CreateKey("av-mac", "HMAC_256", "GENERATE_VERIFY_MAC") // on the default backend, opencryptoki
+	if lv, err := av.VerifyLog(ctx, &pb.VerifyLogRequest{}); err != nil || !lv.Ok {
+		t.Fatalf("VerifyLog: %+v %v", lv, err)
 	}
 }

@@ -111,6 +111,9 @@ func TestRotateAcsSigningUnderLoad(t *testing.T) {
 		sigs     []signed
 		mu       sync.Mutex
 		wg       sync.WaitGroup
+		v2       = map[string]int{} // version 2 signatures by replica
+		bothOnV2 bool
+		onV2     = make(chan struct{})
 	)
 	msg := []byte("acs signed content")
 	for _, env := range []*harness.Env{a, b, a, b} {
@@ -132,6 +135,13 @@ func TestRotateAcsSigningUnderLoad(t *testing.T) {
 				}
 				if serr == nil {
 					sigs = append(sigs, signed{r.KeyVersion, r.Signature})
+					if r.KeyVersion == 2 {
+						v2[env.Config.Audit.Replica]++
+						if v2["a"] >= 10 && v2["b"] >= 10 && !bothOnV2 {
+							bothOnV2 = true
+							close(onV2)
+						}
+					}
 				}
 				mu.Unlock()
 			}
@@ -180,8 +190,16 @@ func TestRotateAcsSigningUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The other replica picks the change up within key_refresh: here the
-	// test clock passes it, no sleep.
+	// test clock passes it, no sleep. The load goes on until both replicas
+	// have signed with version 2.
 	clock.advance(time.Second)
+	select {
+	case <-onV2:
+	case <-time.After(2 * time.Minute): // a hang, not a timing assertion
+		t.Error("the replicas did not move to version 2 under load")
+	}
+	stop.Store(true)
+	wg.Wait()
 	for _, env := range []*harness.Env{a, b} {
 		resp := must(pb.NewThreeDSServiceClient(env.Conn("acs")).CreateAcsSession(ctx, &pb.CreateAcsSessionRequest{KeyId: "acs-signing",
 			AcsTransId: "8a880dc0-d2d2-4067-bcb1-b08d1690b26e", AcsUrl: "https://acs.example/challenge",
@@ -201,8 +219,6 @@ func TestRotateAcsSigningUnderLoad(t *testing.T) {
 			t.Fatalf("replica %s signs with version %d after activation", env.Config.Audit.Replica, r.KeyVersion)
 		}
 	}
-	stop.Store(true)
-	wg.Wait()
 	if len(failures) > 0 {
 		t.Fatalf("%d of %d calls failed during the rotation, first: %v", len(failures), calls.Load(), failures[0])
 	}

@@ -64,9 +64,10 @@ type Options struct {
 	// JSON, as keygated does outside the demo (text otherwise).
 	Log     io.Writer
 	JSONLog bool
-	// CheckpointKeySpec sets audit.signing_key_spec (RSA_3072 on a token
-	// without EC); empty keeps the default.
-	CheckpointKeySpec string
+	// CheckpointKeySpec and CheckpointKeyBackend set audit.signing_key_spec
+	// (RSA_3072 on a token without EC) and audit.signing_key_backend; empty
+	// keeps the defaults.
+	CheckpointKeySpec, CheckpointKeyBackend string
 }
 
 // Start runs a keygated for the test and stops it at cleanup.
@@ -107,10 +108,10 @@ tls: {cert: %q, key: %q, client_ca: %q}
 admins: [arn:aws:iam::%s:role/admin]
 store: {driver: %q, dsn: %q}
 key_refresh: 100ms
-audit: {context_secret_file: %q, replica: %q, disabled: %t, signing_key_spec: %q}
+audit: {context_secret_file: %q, replica: %q, disabled: %t, signing_key_spec: %q, signing_key_backend: %q}
 principals:
 `, Account, filepath.Join(tlsDir, "server.pem"), filepath.Join(tlsDir, "server-key.pem"), filepath.Join(tlsDir, "ca.pem"),
-		Account, store.Driver, store.DSN, secretFile, opts.Replica, opts.AuditDisabled, opts.CheckpointKeySpec)
+		Account, store.Driver, store.DSN, secretFile, opts.Replica, opts.AuditDisabled, opts.CheckpointKeySpec, opts.CheckpointKeyBackend)
 	for _, id := range Identities[:len(Identities)-1] {
 		cfg += fmt.Sprintf("  - {identity: \"spiffe://keygate.test/%s\", arn: \"arn:aws:iam::%s:role/%s\"}\n", id, Account, id)
 	}

@@ -9,7 +9,8 @@
 // exclusive lock on the token for the test's life (test binaries run in
 // parallel), returns the token to its state as installed (removing every
 // object an earlier test left behind) and initialises it with pkcsconf as
-// an operator would (-I, -P, -u, -p).
+// an operator would (-I, -P, -u, -p). It wipes only a token that is not
+// initialised or carries its own label, never one someone else set up.
 //
 // The reset is by removing the token's files: opencryptoki 3.8.1 cannot
 // re-initialise a software token whose SO PIN was changed (C_InitToken
@@ -26,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -74,11 +76,15 @@ func New(tb testing.TB) softhsm.Token {
 	if err := startDaemon(); err != nil {
 		tb.Fatalf("opencryptoki: %v", err)
 	}
-	if err := reset(); err != nil {
+	slot, label, initialised, err := softTok()
+	if err != nil {
 		tb.Fatalf("opencryptoki: %v", err)
 	}
-	slot, err := softTokSlot()
-	if err != nil {
+	// The token is the machine's: wipe only one that is new or ours.
+	if initialised && label != Label {
+		tb.Fatalf("opencryptoki: the software token in slot %d is initialised as %q, not %q: refusing to wipe it", slot, label, Label)
+	}
+	if err := reset(); err != nil {
 		tb.Fatalf("opencryptoki: %v", err)
 	}
 	tok := softhsm.Token{Module: mod, Label: Label, PIN: randPIN(), SOPIN: randPIN()}
@@ -96,6 +102,9 @@ func New(tb testing.TB) softhsm.Token {
 		if err := pkcsconf(st.stdin, st.args...); err != nil {
 			tb.Fatalf("opencryptoki: pkcsconf %s: %v", st.args[0], err)
 		}
+	}
+	if err := hold(mod); err != nil {
+		tb.Fatalf("opencryptoki: %v", err)
 	}
 	return tok
 }
@@ -145,25 +154,34 @@ func reset() error {
 	return nil
 }
 
-// softTokSlot finds the slot of the software token in `pkcsconf -t`.
-func softTokSlot() (int, error) {
+// softTok finds the software token in `pkcsconf -t` (Label, Model, then
+// Flags for each token): its slot, label, and whether it is initialised.
+func softTok() (slot int, label string, initialised bool, err error) {
 	out, err := pkcsconfOut("", "-t")
 	if err != nil {
-		return 0, err
+		return 0, "", false, err
 	}
-	cur := -1
+	cur, found := -1, -1
+	var curLabel string
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		switch {
 		case strings.HasPrefix(line, "Token #"):
 			cur, _ = strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(line, "Token #"), " Info:"))
+		case strings.HasPrefix(line, "Label:"):
+			curLabel = strings.TrimSpace(strings.TrimPrefix(line, "Label:"))
 		case strings.HasPrefix(line, "Model:") && strings.Contains(line, "SoftTok") && cur >= 0:
-			return cur, nil
+			found, label = cur, curLabel
+		case strings.HasPrefix(line, "Flags:") && found >= 0 && found == cur:
+			return found, label, tokenInitialised.MatchString(line), nil
 		}
 	}
-	return 0, fmt.Errorf("no IBM SoftTok token in `pkcsconf -t`:\n%s", out)
+	return 0, "", false, fmt.Errorf("no IBM SoftTok token in `pkcsconf -t`:\n%s", out)
 }
+
+// tokenInitialised matches the TOKEN_INITIALIZED flag, not USER_PIN_INITIALIZED.
+var tokenInitialised = regexp.MustCompile(`[(|]TOKEN_INITIALIZED\|`)
 
 func pkcsconf(stdin string, args ...string) error {
 	out, err := pkcsconfOut(stdin, args...)

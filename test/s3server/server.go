@@ -61,6 +61,20 @@ func New(t testing.TB) *Server {
 	return s
 }
 
+// NewTLS serves over HTTPS, as S3 does: the SDK then streams bodies
+// aws-chunked with a trailing checksum. HTTPClient trusts it.
+func NewTLS(t testing.TB) *Server {
+	s := NewHandler()
+	s.ts = httptest.NewTLSServer(s)
+	s.URL = s.ts.URL
+	t.Cleanup(s.ts.Close)
+	return s
+}
+
+// HTTPClient is a client for the server (for NewTLS, one that trusts its
+// certificate).
+func (s *Server) HTTPClient() *http.Client { return s.ts.Client() }
+
 // NewHandler is a Server to mount on an http.Server of one's own.
 func NewHandler() *Server {
 	return &Server{buckets: map[string]*bucket{}, now: func() time.Time { return time.Now().UTC() }}

@@ -26,12 +26,13 @@ func Run(t *testing.T, newStore func(t *testing.T) threeds.SessionStore) {
 		s := newStore(t)
 		r := rec("a", now.Add(time.Minute))
 		r.Counters = threeds.Counters{SDKCounterStoA: 1, ACSCounterAtoS: 2}
+		r.CountersMAC = []byte("mac-0")
 		if err := s.Create(ctx, r); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.Get(ctx, "a")
 		if err != nil || got.ID != "a" || got.SealKeyID != "key-1" || string(got.Sealed) != "sealed-a" ||
-			got.Counters != r.Counters || !got.Expiry.Equal(r.Expiry) {
+			got.Counters != r.Counters || string(got.CountersMAC) != "mac-0" || !got.Expiry.Equal(r.Expiry) {
 			t.Fatalf("Get = %+v, %v", got, err)
 		}
 		if err := s.Create(ctx, r); kgerr.KindOf(err) != kgerr.AlreadyExists {
@@ -48,16 +49,16 @@ func Run(t *testing.T, newStore func(t *testing.T) threeds.SessionStore) {
 			t.Fatal(err)
 		}
 		zero, one := threeds.Counters{}, threeds.Counters{SDKCounterStoA: 1}
-		if err := s.Update(ctx, "a", zero, one); err != nil {
+		if err := s.Update(ctx, "a", zero, one, []byte("mac-1")); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Update(ctx, "a", zero, one); !errors.Is(err, threeds.ErrCountersChanged) {
+		if err := s.Update(ctx, "a", zero, one, []byte("mac-1")); !errors.Is(err, threeds.ErrCountersChanged) {
 			t.Fatalf("stale Update: %v, want ErrCountersChanged", err)
 		}
-		if got, _ := s.Get(ctx, "a"); got.Counters != one {
-			t.Fatalf("counters = %+v", got.Counters)
+		if got, _ := s.Get(ctx, "a"); got.Counters != one || string(got.CountersMAC) != "mac-1" {
+			t.Fatalf("counters = %+v, MAC %q", got.Counters, got.CountersMAC)
 		}
-		if err := s.Update(ctx, "missing", zero, one); kgerr.KindOf(err) != kgerr.NotFound {
+		if err := s.Update(ctx, "missing", zero, one, nil); kgerr.KindOf(err) != kgerr.NotFound {
 			t.Fatalf("Update missing: %v, want NotFound", err)
 		}
 	})
@@ -71,7 +72,7 @@ func Run(t *testing.T, newStore func(t *testing.T) threeds.SessionStore) {
 		results := make([]error, 8)
 		for i := range results {
 			wg.Go(func() {
-				results[i] = s.Update(ctx, "a", threeds.Counters{}, threeds.Counters{SDKCounterStoA: 1, ACSCounterAtoS: i})
+				results[i] = s.Update(ctx, "a", threeds.Counters{}, threeds.Counters{SDKCounterStoA: 1, ACSCounterAtoS: i}, nil)
 			})
 		}
 		wg.Wait()

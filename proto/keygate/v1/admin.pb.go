@@ -42,8 +42,10 @@ type KeyMetadata struct {
 	// How long a version may make new outputs: the key's own, else the
 	// configured default for its usage; 0: none.
 	CryptoperiodDays uint32 `protobuf:"varint,12,opt,name=cryptoperiod_days,json=cryptoperiodDays,proto3" json:"cryptoperiod_days,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The operations on the key that need a second admin.
+	DualControl   []string `protobuf:"bytes,13,rep,name=dual_control,json=dualControl,proto3" json:"dual_control,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *KeyMetadata) Reset() {
@@ -158,6 +160,13 @@ func (x *KeyMetadata) GetCryptoperiodDays() uint32 {
 		return x.CryptoperiodDays
 	}
 	return 0
+}
+
+func (x *KeyMetadata) GetDualControl() []string {
+	if x != nil {
+		return x.DualControl
+	}
+	return nil
 }
 
 // KeyVersion is one backend key behind a logical key.
@@ -979,10 +988,12 @@ func (x *PutKeyPolicyRequest) GetBypassPolicyLockoutSafetyCheck() bool {
 }
 
 type PutKeyPolicyResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// Set when the change needs a second admin: nothing changed yet.
+	PendingApproval *Approval `protobuf:"bytes,2,opt,name=pending_approval,json=pendingApproval,proto3" json:"pending_approval,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *PutKeyPolicyResponse) Reset() {
@@ -1020,6 +1031,13 @@ func (x *PutKeyPolicyResponse) GetKeyId() string {
 		return x.KeyId
 	}
 	return ""
+}
+
+func (x *PutKeyPolicyResponse) GetPendingApproval() *Approval {
+	if x != nil {
+		return x.PendingApproval
+	}
+	return nil
 }
 
 type ImportCertificateRequest struct {
@@ -1432,9 +1450,11 @@ type ActivateKeyVersionResponse struct {
 	// The version the call was about (for CreateKeyVersion, the new one).
 	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
 	// What changed, e.g. "v2 PENDING_ACTIVATION -> ACTIVE; v1 ACTIVE -> RETIRED".
-	Transition    string `protobuf:"bytes,3,opt,name=transition,proto3" json:"transition,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Transition string `protobuf:"bytes,3,opt,name=transition,proto3" json:"transition,omitempty"`
+	// Set when the operation needs a second admin: nothing changed yet.
+	PendingApproval *Approval `protobuf:"bytes,4,opt,name=pending_approval,json=pendingApproval,proto3" json:"pending_approval,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ActivateKeyVersionResponse) Reset() {
@@ -1486,6 +1506,13 @@ func (x *ActivateKeyVersionResponse) GetTransition() string {
 		return x.Transition
 	}
 	return ""
+}
+
+func (x *ActivateKeyVersionResponse) GetPendingApproval() *Approval {
+	if x != nil {
+		return x.PendingApproval
+	}
+	return nil
 }
 
 type RetireKeyVersionRequest struct {
@@ -1671,9 +1698,11 @@ type ScheduleKeyVersionDeletionResponse struct {
 	// The version the call was about (for CreateKeyVersion, the new one).
 	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
 	// What changed, e.g. "v2 PENDING_ACTIVATION -> ACTIVE; v1 ACTIVE -> RETIRED".
-	Transition    string `protobuf:"bytes,3,opt,name=transition,proto3" json:"transition,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Transition string `protobuf:"bytes,3,opt,name=transition,proto3" json:"transition,omitempty"`
+	// Set when the operation needs a second admin: nothing changed yet.
+	PendingApproval *Approval `protobuf:"bytes,4,opt,name=pending_approval,json=pendingApproval,proto3" json:"pending_approval,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ScheduleKeyVersionDeletionResponse) Reset() {
@@ -1725,6 +1754,13 @@ func (x *ScheduleKeyVersionDeletionResponse) GetTransition() string {
 		return x.Transition
 	}
 	return ""
+}
+
+func (x *ScheduleKeyVersionDeletionResponse) GetPendingApproval() *Approval {
+	if x != nil {
+		return x.PendingApproval
+	}
+	return nil
 }
 
 type CancelKeyVersionDeletionRequest struct {
@@ -1964,8 +2000,12 @@ type UpdateKeyRotationRequest struct {
 	RotationPeriodInDays *uint32 `protobuf:"varint,2,opt,name=rotation_period_in_days,json=rotationPeriodInDays,proto3,oneof" json:"rotation_period_in_days,omitempty"`
 	// 1-3650 days, or 0 for the configured default; unset: unchanged.
 	CryptoperiodDays *uint32 `protobuf:"varint,3,opt,name=cryptoperiod_days,json=cryptoperiodDays,proto3,oneof" json:"cryptoperiod_days,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The operations on this key that need a second admin
+	// (ActivateKeyVersion, ScheduleKeyVersionDeletion, PutKeyPolicy);
+	// unset: unchanged. Changing it is itself under PutKeyPolicy's control.
+	DualControl   *DualControl `protobuf:"bytes,4,opt,name=dual_control,json=dualControl,proto3" json:"dual_control,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateKeyRotationRequest) Reset() {
@@ -2019,6 +2059,66 @@ func (x *UpdateKeyRotationRequest) GetCryptoperiodDays() uint32 {
 	return 0
 }
 
+func (x *UpdateKeyRotationRequest) GetDualControl() *DualControl {
+	if x != nil {
+		return x.DualControl
+	}
+	return nil
+}
+
+type DualControl struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// True: the server's default (lifecycle.dual_control) again.
+	UseDefault    bool     `protobuf:"varint,1,opt,name=use_default,json=useDefault,proto3" json:"use_default,omitempty"`
+	Operations    []string `protobuf:"bytes,2,rep,name=operations,proto3" json:"operations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DualControl) Reset() {
+	*x = DualControl{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DualControl) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DualControl) ProtoMessage() {}
+
+func (x *DualControl) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DualControl.ProtoReflect.Descriptor instead.
+func (*DualControl) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *DualControl) GetUseDefault() bool {
+	if x != nil {
+		return x.UseDefault
+	}
+	return false
+}
+
+func (x *DualControl) GetOperations() []string {
+	if x != nil {
+		return x.Operations
+	}
+	return nil
+}
+
 type UpdateKeyRotationResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           *KeyMetadata           `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
@@ -2028,7 +2128,7 @@ type UpdateKeyRotationResponse struct {
 
 func (x *UpdateKeyRotationResponse) Reset() {
 	*x = UpdateKeyRotationResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[33]
+	mi := &file_keygate_v1_admin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2040,7 +2140,7 @@ func (x *UpdateKeyRotationResponse) String() string {
 func (*UpdateKeyRotationResponse) ProtoMessage() {}
 
 func (x *UpdateKeyRotationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[33]
+	mi := &file_keygate_v1_admin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2053,7 +2153,7 @@ func (x *UpdateKeyRotationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateKeyRotationResponse.ProtoReflect.Descriptor instead.
 func (*UpdateKeyRotationResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{33}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpdateKeyRotationResponse) GetKey() *KeyMetadata {
@@ -2077,7 +2177,7 @@ type CreateCertificateRequestRequest struct {
 
 func (x *CreateCertificateRequestRequest) Reset() {
 	*x = CreateCertificateRequestRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[34]
+	mi := &file_keygate_v1_admin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2089,7 +2189,7 @@ func (x *CreateCertificateRequestRequest) String() string {
 func (*CreateCertificateRequestRequest) ProtoMessage() {}
 
 func (x *CreateCertificateRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[34]
+	mi := &file_keygate_v1_admin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2102,7 +2202,7 @@ func (x *CreateCertificateRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCertificateRequestRequest.ProtoReflect.Descriptor instead.
 func (*CreateCertificateRequestRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{34}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CreateCertificateRequestRequest) GetKeyId() string {
@@ -2145,7 +2245,7 @@ type CreateCertificateRequestResponse struct {
 
 func (x *CreateCertificateRequestResponse) Reset() {
 	*x = CreateCertificateRequestResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[35]
+	mi := &file_keygate_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2157,7 +2257,7 @@ func (x *CreateCertificateRequestResponse) String() string {
 func (*CreateCertificateRequestResponse) ProtoMessage() {}
 
 func (x *CreateCertificateRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[35]
+	mi := &file_keygate_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2170,7 +2270,7 @@ func (x *CreateCertificateRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCertificateRequestResponse.ProtoReflect.Descriptor instead.
 func (*CreateCertificateRequestResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{35}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CreateCertificateRequestResponse) GetKeyId() string {
@@ -2194,12 +2294,424 @@ func (x *CreateCertificateRequestResponse) GetCsrPem() string {
 	return ""
 }
 
+// Approval is an operation waiting for, or decided by, a second admin.
+type Approval struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	KeyId string                 `protobuf:"bytes,2,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// ActivateKeyVersion, ScheduleKeyVersionDeletion or PutKeyPolicy.
+	Operation string `protobuf:"bytes,3,opt,name=operation,proto3" json:"operation,omitempty"`
+	// What it will do, e.g. "activate version 2".
+	Description string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
+	// The principal who asked.
+	Requester  string                 `protobuf:"bytes,5,opt,name=requester,proto3" json:"requester,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// PENDING, EXECUTING, APPROVED (carried out), FAILED, DENIED.
+	State      string                 `protobuf:"bytes,8,opt,name=state,proto3" json:"state,omitempty"`
+	Approver   string                 `protobuf:"bytes,9,opt,name=approver,proto3" json:"approver,omitempty"`
+	DecideTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=decide_time,json=decideTime,proto3" json:"decide_time,omitempty"`
+	// The outcome: the transition made, or why it failed.
+	Result        string `protobuf:"bytes,11,opt,name=result,proto3" json:"result,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Approval) Reset() {
+	*x = Approval{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Approval) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Approval) ProtoMessage() {}
+
+func (x *Approval) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Approval.ProtoReflect.Descriptor instead.
+func (*Approval) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *Approval) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Approval) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *Approval) GetOperation() string {
+	if x != nil {
+		return x.Operation
+	}
+	return ""
+}
+
+func (x *Approval) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Approval) GetRequester() string {
+	if x != nil {
+		return x.Requester
+	}
+	return ""
+}
+
+func (x *Approval) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Approval) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *Approval) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Approval) GetApprover() string {
+	if x != nil {
+		return x.Approver
+	}
+	return ""
+}
+
+func (x *Approval) GetDecideTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DecideTime
+	}
+	return nil
+}
+
+func (x *Approval) GetResult() string {
+	if x != nil {
+		return x.Result
+	}
+	return ""
+}
+
+type ListApprovalsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this key's; empty: every key's.
+	KeyId string `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// Decided ones too, not only PENDING.
+	All           bool `protobuf:"varint,2,opt,name=all,proto3" json:"all,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListApprovalsRequest) Reset() {
+	*x = ListApprovalsRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListApprovalsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListApprovalsRequest) ProtoMessage() {}
+
+func (x *ListApprovalsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListApprovalsRequest.ProtoReflect.Descriptor instead.
+func (*ListApprovalsRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ListApprovalsRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *ListApprovalsRequest) GetAll() bool {
+	if x != nil {
+		return x.All
+	}
+	return false
+}
+
+type ListApprovalsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Approvals     []*Approval            `protobuf:"bytes,1,rep,name=approvals,proto3" json:"approvals,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListApprovalsResponse) Reset() {
+	*x = ListApprovalsResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListApprovalsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListApprovalsResponse) ProtoMessage() {}
+
+func (x *ListApprovalsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListApprovalsResponse.ProtoReflect.Descriptor instead.
+func (*ListApprovalsResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListApprovalsResponse) GetApprovals() []*Approval {
+	if x != nil {
+		return x.Approvals
+	}
+	return nil
+}
+
+type ApproveOperationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApprovalId    string                 `protobuf:"bytes,1,opt,name=approval_id,json=approvalId,proto3" json:"approval_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveOperationRequest) Reset() {
+	*x = ApproveOperationRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveOperationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveOperationRequest) ProtoMessage() {}
+
+func (x *ApproveOperationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveOperationRequest.ProtoReflect.Descriptor instead.
+func (*ApproveOperationRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ApproveOperationRequest) GetApprovalId() string {
+	if x != nil {
+		return x.ApprovalId
+	}
+	return ""
+}
+
+type ApproveOperationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Approval      *Approval              `protobuf:"bytes,1,opt,name=approval,proto3" json:"approval,omitempty"`
+	Key           *KeyMetadata           `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApproveOperationResponse) Reset() {
+	*x = ApproveOperationResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApproveOperationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApproveOperationResponse) ProtoMessage() {}
+
+func (x *ApproveOperationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApproveOperationResponse.ProtoReflect.Descriptor instead.
+func (*ApproveOperationResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ApproveOperationResponse) GetApproval() *Approval {
+	if x != nil {
+		return x.Approval
+	}
+	return nil
+}
+
+func (x *ApproveOperationResponse) GetKey() *KeyMetadata {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+type DenyOperationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApprovalId    string                 `protobuf:"bytes,1,opt,name=approval_id,json=approvalId,proto3" json:"approval_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DenyOperationRequest) Reset() {
+	*x = DenyOperationRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DenyOperationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DenyOperationRequest) ProtoMessage() {}
+
+func (x *DenyOperationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DenyOperationRequest.ProtoReflect.Descriptor instead.
+func (*DenyOperationRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *DenyOperationRequest) GetApprovalId() string {
+	if x != nil {
+		return x.ApprovalId
+	}
+	return ""
+}
+
+type DenyOperationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Approval      *Approval              `protobuf:"bytes,1,opt,name=approval,proto3" json:"approval,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DenyOperationResponse) Reset() {
+	*x = DenyOperationResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DenyOperationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DenyOperationResponse) ProtoMessage() {}
+
+func (x *DenyOperationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DenyOperationResponse.ProtoReflect.Descriptor instead.
+func (*DenyOperationResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *DenyOperationResponse) GetApproval() *Approval {
+	if x != nil {
+		return x.Approval
+	}
+	return nil
+}
+
 var File_keygate_v1_admin_proto protoreflect.FileDescriptor
 
 const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"\x16keygate/v1/admin.proto\x12\n" +
-	"keygate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc5\x03\n" +
+	"keygate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\x03\n" +
 	"\vKeyMetadata\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x10\n" +
 	"\x03arn\x18\x02 \x01(\tR\x03arn\x12 \n" +
@@ -2214,7 +2726,8 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\bversions\x18\n" +
 	" \x03(\v2\x16.keygate.v1.KeyVersionR\bversions\x125\n" +
 	"\x17rotation_period_in_days\x18\v \x01(\rR\x14rotationPeriodInDays\x12+\n" +
-	"\x11cryptoperiod_days\x18\f \x01(\rR\x10cryptoperiodDays\"\x94\x03\n" +
+	"\x11cryptoperiod_days\x18\f \x01(\rR\x10cryptoperiodDays\x12!\n" +
+	"\fdual_control\x18\r \x03(\tR\vdualControl\"\x94\x03\n" +
 	"\n" +
 	"KeyVersion\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x14\n" +
@@ -2269,9 +2782,10 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\x13PutKeyPolicyRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x16\n" +
 	"\x06policy\x18\x02 \x01(\tR\x06policy\x12J\n" +
-	"\"bypass_policy_lockout_safety_check\x18\x03 \x01(\bR\x1ebypassPolicyLockoutSafetyCheck\"-\n" +
+	"\"bypass_policy_lockout_safety_check\x18\x03 \x01(\bR\x1ebypassPolicyLockoutSafetyCheck\"n\n" +
 	"\x14PutKeyPolicyResponse\x12\x15\n" +
-	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"\x83\x01\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12?\n" +
+	"\x10pending_approval\x18\x02 \x01(\v2\x14.keygate.v1.ApprovalR\x0fpendingApproval\"\x83\x01\n" +
 	"\x18ImportCertificateRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1b\n" +
@@ -2298,13 +2812,14 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"transition\"L\n" +
 	"\x19ActivateKeyVersionRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\rR\aversion\"\x81\x01\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\"\xc2\x01\n" +
 	"\x1aActivateKeyVersionResponse\x12)\n" +
 	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1e\n" +
 	"\n" +
 	"transition\x18\x03 \x01(\tR\n" +
-	"transition\"J\n" +
+	"transition\x12?\n" +
+	"\x10pending_approval\x18\x04 \x01(\v2\x14.keygate.v1.ApprovalR\x0fpendingApproval\"J\n" +
 	"\x17RetireKeyVersionRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\"\x7f\n" +
@@ -2317,13 +2832,14 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"!ScheduleKeyVersionDeletionRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x123\n" +
-	"\x16pending_window_in_days\x18\x03 \x01(\rR\x13pendingWindowInDays\"\x89\x01\n" +
+	"\x16pending_window_in_days\x18\x03 \x01(\rR\x13pendingWindowInDays\"\xca\x01\n" +
 	"\"ScheduleKeyVersionDeletionResponse\x12)\n" +
 	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1e\n" +
 	"\n" +
 	"transition\x18\x03 \x01(\tR\n" +
-	"transition\"R\n" +
+	"transition\x12?\n" +
+	"\x10pending_approval\x18\x04 \x01(\v2\x14.keygate.v1.ApprovalR\x0fpendingApproval\"R\n" +
 	"\x1fCancelKeyVersionDeletionRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\"\x87\x01\n" +
@@ -2341,13 +2857,20 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1e\n" +
 	"\n" +
 	"transition\x18\x03 \x01(\tR\n" +
-	"transition\"\xd1\x01\n" +
+	"transition\"\x8d\x02\n" +
 	"\x18UpdateKeyRotationRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12:\n" +
 	"\x17rotation_period_in_days\x18\x02 \x01(\rH\x00R\x14rotationPeriodInDays\x88\x01\x01\x120\n" +
-	"\x11cryptoperiod_days\x18\x03 \x01(\rH\x01R\x10cryptoperiodDays\x88\x01\x01B\x1a\n" +
+	"\x11cryptoperiod_days\x18\x03 \x01(\rH\x01R\x10cryptoperiodDays\x88\x01\x01\x12:\n" +
+	"\fdual_control\x18\x04 \x01(\v2\x17.keygate.v1.DualControlR\vdualControlB\x1a\n" +
 	"\x18_rotation_period_in_daysB\x14\n" +
-	"\x12_cryptoperiod_days\"F\n" +
+	"\x12_cryptoperiod_days\"N\n" +
+	"\vDualControl\x12\x1f\n" +
+	"\vuse_default\x18\x01 \x01(\bR\n" +
+	"useDefault\x12\x1e\n" +
+	"\n" +
+	"operations\x18\x02 \x03(\tR\n" +
+	"operations\"F\n" +
 	"\x19UpdateKeyRotationResponse\x12)\n" +
 	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\"\x89\x01\n" +
 	"\x1fCreateCertificateRequestRequest\x12\x15\n" +
@@ -2358,7 +2881,39 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	" CreateCertificateRequestResponse\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x12\x17\n" +
-	"\acsr_pem\x18\x03 \x01(\tR\x06csrPem2\xbc\f\n" +
+	"\acsr_pem\x18\x03 \x01(\tR\x06csrPem\"\x90\x03\n" +
+	"\bApproval\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x15\n" +
+	"\x06key_id\x18\x02 \x01(\tR\x05keyId\x12\x1c\n" +
+	"\toperation\x18\x03 \x01(\tR\toperation\x12 \n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x1c\n" +
+	"\trequester\x18\x05 \x01(\tR\trequester\x12;\n" +
+	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vexpire_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12\x14\n" +
+	"\x05state\x18\b \x01(\tR\x05state\x12\x1a\n" +
+	"\bapprover\x18\t \x01(\tR\bapprover\x12;\n" +
+	"\vdecide_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"decideTime\x12\x16\n" +
+	"\x06result\x18\v \x01(\tR\x06result\"?\n" +
+	"\x14ListApprovalsRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x10\n" +
+	"\x03all\x18\x02 \x01(\bR\x03all\"K\n" +
+	"\x15ListApprovalsResponse\x122\n" +
+	"\tapprovals\x18\x01 \x03(\v2\x14.keygate.v1.ApprovalR\tapprovals\":\n" +
+	"\x17ApproveOperationRequest\x12\x1f\n" +
+	"\vapproval_id\x18\x01 \x01(\tR\n" +
+	"approvalId\"w\n" +
+	"\x18ApproveOperationResponse\x120\n" +
+	"\bapproval\x18\x01 \x01(\v2\x14.keygate.v1.ApprovalR\bapproval\x12)\n" +
+	"\x03key\x18\x02 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\"7\n" +
+	"\x14DenyOperationRequest\x12\x1f\n" +
+	"\vapproval_id\x18\x01 \x01(\tR\n" +
+	"approvalId\"I\n" +
+	"\x15DenyOperationResponse\x120\n" +
+	"\bapproval\x18\x01 \x01(\v2\x14.keygate.v1.ApprovalR\bapproval2\xc7\x0e\n" +
 	"\x0fKeyAdminService\x12H\n" +
 	"\tCreateKey\x12\x1c.keygate.v1.CreateKeyRequest\x1a\x1d.keygate.v1.CreateKeyResponse\x12N\n" +
 	"\vDescribeKey\x12\x1e.keygate.v1.DescribeKeyRequest\x1a\x1f.keygate.v1.DescribeKeyResponse\x12E\n" +
@@ -2377,7 +2932,10 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\x1aScheduleKeyVersionDeletion\x12-.keygate.v1.ScheduleKeyVersionDeletionRequest\x1a..keygate.v1.ScheduleKeyVersionDeletionResponse\x12u\n" +
 	"\x18CancelKeyVersionDeletion\x12+.keygate.v1.CancelKeyVersionDeletionRequest\x1a,.keygate.v1.CancelKeyVersionDeletionResponse\x12`\n" +
 	"\x11DestroyKeyVersion\x12$.keygate.v1.DestroyKeyVersionRequest\x1a%.keygate.v1.DestroyKeyVersionResponse\x12`\n" +
-	"\x11UpdateKeyRotation\x12$.keygate.v1.UpdateKeyRotationRequest\x1a%.keygate.v1.UpdateKeyRotationResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
+	"\x11UpdateKeyRotation\x12$.keygate.v1.UpdateKeyRotationRequest\x1a%.keygate.v1.UpdateKeyRotationResponse\x12T\n" +
+	"\rListApprovals\x12 .keygate.v1.ListApprovalsRequest\x1a!.keygate.v1.ListApprovalsResponse\x12]\n" +
+	"\x10ApproveOperation\x12#.keygate.v1.ApproveOperationRequest\x1a$.keygate.v1.ApproveOperationResponse\x12T\n" +
+	"\rDenyOperation\x12 .keygate.v1.DenyOperationRequest\x1a!.keygate.v1.DenyOperationResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
 
 var (
 	file_keygate_v1_admin_proto_rawDescOnce sync.Once
@@ -2391,7 +2949,7 @@ func file_keygate_v1_admin_proto_rawDescGZIP() []byte {
 	return file_keygate_v1_admin_proto_rawDescData
 }
 
-var file_keygate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_keygate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_keygate_v1_admin_proto_goTypes = []any{
 	(*KeyMetadata)(nil),                        // 0: keygate.v1.KeyMetadata
 	(*KeyVersion)(nil),                         // 1: keygate.v1.KeyVersion
@@ -2426,69 +2984,94 @@ var file_keygate_v1_admin_proto_goTypes = []any{
 	(*DestroyKeyVersionRequest)(nil),           // 30: keygate.v1.DestroyKeyVersionRequest
 	(*DestroyKeyVersionResponse)(nil),          // 31: keygate.v1.DestroyKeyVersionResponse
 	(*UpdateKeyRotationRequest)(nil),           // 32: keygate.v1.UpdateKeyRotationRequest
-	(*UpdateKeyRotationResponse)(nil),          // 33: keygate.v1.UpdateKeyRotationResponse
-	(*CreateCertificateRequestRequest)(nil),    // 34: keygate.v1.CreateCertificateRequestRequest
-	(*CreateCertificateRequestResponse)(nil),   // 35: keygate.v1.CreateCertificateRequestResponse
-	(*timestamppb.Timestamp)(nil),              // 36: google.protobuf.Timestamp
+	(*DualControl)(nil),                        // 33: keygate.v1.DualControl
+	(*UpdateKeyRotationResponse)(nil),          // 34: keygate.v1.UpdateKeyRotationResponse
+	(*CreateCertificateRequestRequest)(nil),    // 35: keygate.v1.CreateCertificateRequestRequest
+	(*CreateCertificateRequestResponse)(nil),   // 36: keygate.v1.CreateCertificateRequestResponse
+	(*Approval)(nil),                           // 37: keygate.v1.Approval
+	(*ListApprovalsRequest)(nil),               // 38: keygate.v1.ListApprovalsRequest
+	(*ListApprovalsResponse)(nil),              // 39: keygate.v1.ListApprovalsResponse
+	(*ApproveOperationRequest)(nil),            // 40: keygate.v1.ApproveOperationRequest
+	(*ApproveOperationResponse)(nil),           // 41: keygate.v1.ApproveOperationResponse
+	(*DenyOperationRequest)(nil),               // 42: keygate.v1.DenyOperationRequest
+	(*DenyOperationResponse)(nil),              // 43: keygate.v1.DenyOperationResponse
+	(*timestamppb.Timestamp)(nil),              // 44: google.protobuf.Timestamp
 }
 var file_keygate_v1_admin_proto_depIdxs = []int32{
-	36, // 0: keygate.v1.KeyMetadata.create_time:type_name -> google.protobuf.Timestamp
+	44, // 0: keygate.v1.KeyMetadata.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 1: keygate.v1.KeyMetadata.versions:type_name -> keygate.v1.KeyVersion
-	36, // 2: keygate.v1.KeyVersion.create_time:type_name -> google.protobuf.Timestamp
-	36, // 3: keygate.v1.KeyVersion.deletion_time:type_name -> google.protobuf.Timestamp
-	36, // 4: keygate.v1.KeyVersion.rotation_due_time:type_name -> google.protobuf.Timestamp
+	44, // 2: keygate.v1.KeyVersion.create_time:type_name -> google.protobuf.Timestamp
+	44, // 3: keygate.v1.KeyVersion.deletion_time:type_name -> google.protobuf.Timestamp
+	44, // 4: keygate.v1.KeyVersion.rotation_due_time:type_name -> google.protobuf.Timestamp
 	0,  // 5: keygate.v1.CreateKeyResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 6: keygate.v1.DescribeKeyResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 7: keygate.v1.ListKeysResponse.keys:type_name -> keygate.v1.KeyMetadata
 	0,  // 8: keygate.v1.EnableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 9: keygate.v1.DisableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	36, // 10: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
-	0,  // 11: keygate.v1.CreateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 12: keygate.v1.ActivateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 13: keygate.v1.RetireKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 14: keygate.v1.ScheduleKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 15: keygate.v1.CancelKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 16: keygate.v1.DestroyKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 17: keygate.v1.UpdateKeyRotationResponse.key:type_name -> keygate.v1.KeyMetadata
-	2,  // 18: keygate.v1.KeyAdminService.CreateKey:input_type -> keygate.v1.CreateKeyRequest
-	4,  // 19: keygate.v1.KeyAdminService.DescribeKey:input_type -> keygate.v1.DescribeKeyRequest
-	6,  // 20: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
-	8,  // 21: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
-	10, // 22: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
-	12, // 23: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
-	14, // 24: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
-	16, // 25: keygate.v1.KeyAdminService.ImportCertificate:input_type -> keygate.v1.ImportCertificateRequest
-	34, // 26: keygate.v1.KeyAdminService.CreateCertificateRequest:input_type -> keygate.v1.CreateCertificateRequestRequest
-	18, // 27: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
-	20, // 28: keygate.v1.KeyAdminService.CreateKeyVersion:input_type -> keygate.v1.CreateKeyVersionRequest
-	22, // 29: keygate.v1.KeyAdminService.ActivateKeyVersion:input_type -> keygate.v1.ActivateKeyVersionRequest
-	24, // 30: keygate.v1.KeyAdminService.RetireKeyVersion:input_type -> keygate.v1.RetireKeyVersionRequest
-	26, // 31: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:input_type -> keygate.v1.ScheduleKeyVersionDeletionRequest
-	28, // 32: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:input_type -> keygate.v1.CancelKeyVersionDeletionRequest
-	30, // 33: keygate.v1.KeyAdminService.DestroyKeyVersion:input_type -> keygate.v1.DestroyKeyVersionRequest
-	32, // 34: keygate.v1.KeyAdminService.UpdateKeyRotation:input_type -> keygate.v1.UpdateKeyRotationRequest
-	3,  // 35: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
-	5,  // 36: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
-	7,  // 37: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
-	9,  // 38: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
-	11, // 39: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
-	13, // 40: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
-	15, // 41: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
-	17, // 42: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
-	35, // 43: keygate.v1.KeyAdminService.CreateCertificateRequest:output_type -> keygate.v1.CreateCertificateRequestResponse
-	19, // 44: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
-	21, // 45: keygate.v1.KeyAdminService.CreateKeyVersion:output_type -> keygate.v1.CreateKeyVersionResponse
-	23, // 46: keygate.v1.KeyAdminService.ActivateKeyVersion:output_type -> keygate.v1.ActivateKeyVersionResponse
-	25, // 47: keygate.v1.KeyAdminService.RetireKeyVersion:output_type -> keygate.v1.RetireKeyVersionResponse
-	27, // 48: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:output_type -> keygate.v1.ScheduleKeyVersionDeletionResponse
-	29, // 49: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:output_type -> keygate.v1.CancelKeyVersionDeletionResponse
-	31, // 50: keygate.v1.KeyAdminService.DestroyKeyVersion:output_type -> keygate.v1.DestroyKeyVersionResponse
-	33, // 51: keygate.v1.KeyAdminService.UpdateKeyRotation:output_type -> keygate.v1.UpdateKeyRotationResponse
-	35, // [35:52] is the sub-list for method output_type
-	18, // [18:35] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	37, // 10: keygate.v1.PutKeyPolicyResponse.pending_approval:type_name -> keygate.v1.Approval
+	44, // 11: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
+	0,  // 12: keygate.v1.CreateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 13: keygate.v1.ActivateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	37, // 14: keygate.v1.ActivateKeyVersionResponse.pending_approval:type_name -> keygate.v1.Approval
+	0,  // 15: keygate.v1.RetireKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 16: keygate.v1.ScheduleKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
+	37, // 17: keygate.v1.ScheduleKeyVersionDeletionResponse.pending_approval:type_name -> keygate.v1.Approval
+	0,  // 18: keygate.v1.CancelKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 19: keygate.v1.DestroyKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	33, // 20: keygate.v1.UpdateKeyRotationRequest.dual_control:type_name -> keygate.v1.DualControl
+	0,  // 21: keygate.v1.UpdateKeyRotationResponse.key:type_name -> keygate.v1.KeyMetadata
+	44, // 22: keygate.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
+	44, // 23: keygate.v1.Approval.expire_time:type_name -> google.protobuf.Timestamp
+	44, // 24: keygate.v1.Approval.decide_time:type_name -> google.protobuf.Timestamp
+	37, // 25: keygate.v1.ListApprovalsResponse.approvals:type_name -> keygate.v1.Approval
+	37, // 26: keygate.v1.ApproveOperationResponse.approval:type_name -> keygate.v1.Approval
+	0,  // 27: keygate.v1.ApproveOperationResponse.key:type_name -> keygate.v1.KeyMetadata
+	37, // 28: keygate.v1.DenyOperationResponse.approval:type_name -> keygate.v1.Approval
+	2,  // 29: keygate.v1.KeyAdminService.CreateKey:input_type -> keygate.v1.CreateKeyRequest
+	4,  // 30: keygate.v1.KeyAdminService.DescribeKey:input_type -> keygate.v1.DescribeKeyRequest
+	6,  // 31: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
+	8,  // 32: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
+	10, // 33: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
+	12, // 34: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
+	14, // 35: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
+	16, // 36: keygate.v1.KeyAdminService.ImportCertificate:input_type -> keygate.v1.ImportCertificateRequest
+	35, // 37: keygate.v1.KeyAdminService.CreateCertificateRequest:input_type -> keygate.v1.CreateCertificateRequestRequest
+	18, // 38: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
+	20, // 39: keygate.v1.KeyAdminService.CreateKeyVersion:input_type -> keygate.v1.CreateKeyVersionRequest
+	22, // 40: keygate.v1.KeyAdminService.ActivateKeyVersion:input_type -> keygate.v1.ActivateKeyVersionRequest
+	24, // 41: keygate.v1.KeyAdminService.RetireKeyVersion:input_type -> keygate.v1.RetireKeyVersionRequest
+	26, // 42: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:input_type -> keygate.v1.ScheduleKeyVersionDeletionRequest
+	28, // 43: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:input_type -> keygate.v1.CancelKeyVersionDeletionRequest
+	30, // 44: keygate.v1.KeyAdminService.DestroyKeyVersion:input_type -> keygate.v1.DestroyKeyVersionRequest
+	32, // 45: keygate.v1.KeyAdminService.UpdateKeyRotation:input_type -> keygate.v1.UpdateKeyRotationRequest
+	38, // 46: keygate.v1.KeyAdminService.ListApprovals:input_type -> keygate.v1.ListApprovalsRequest
+	40, // 47: keygate.v1.KeyAdminService.ApproveOperation:input_type -> keygate.v1.ApproveOperationRequest
+	42, // 48: keygate.v1.KeyAdminService.DenyOperation:input_type -> keygate.v1.DenyOperationRequest
+	3,  // 49: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
+	5,  // 50: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
+	7,  // 51: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
+	9,  // 52: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
+	11, // 53: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
+	13, // 54: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
+	15, // 55: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
+	17, // 56: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
+	36, // 57: keygate.v1.KeyAdminService.CreateCertificateRequest:output_type -> keygate.v1.CreateCertificateRequestResponse
+	19, // 58: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
+	21, // 59: keygate.v1.KeyAdminService.CreateKeyVersion:output_type -> keygate.v1.CreateKeyVersionResponse
+	23, // 60: keygate.v1.KeyAdminService.ActivateKeyVersion:output_type -> keygate.v1.ActivateKeyVersionResponse
+	25, // 61: keygate.v1.KeyAdminService.RetireKeyVersion:output_type -> keygate.v1.RetireKeyVersionResponse
+	27, // 62: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:output_type -> keygate.v1.ScheduleKeyVersionDeletionResponse
+	29, // 63: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:output_type -> keygate.v1.CancelKeyVersionDeletionResponse
+	31, // 64: keygate.v1.KeyAdminService.DestroyKeyVersion:output_type -> keygate.v1.DestroyKeyVersionResponse
+	34, // 65: keygate.v1.KeyAdminService.UpdateKeyRotation:output_type -> keygate.v1.UpdateKeyRotationResponse
+	39, // 66: keygate.v1.KeyAdminService.ListApprovals:output_type -> keygate.v1.ListApprovalsResponse
+	41, // 67: keygate.v1.KeyAdminService.ApproveOperation:output_type -> keygate.v1.ApproveOperationResponse
+	43, // 68: keygate.v1.KeyAdminService.DenyOperation:output_type -> keygate.v1.DenyOperationResponse
+	49, // [49:69] is the sub-list for method output_type
+	29, // [29:49] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_keygate_v1_admin_proto_init() }
@@ -2503,7 +3086,7 @@ func file_keygate_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_admin_proto_rawDesc), len(file_keygate_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   36,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

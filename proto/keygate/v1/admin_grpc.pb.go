@@ -36,6 +36,9 @@ const (
 	KeyAdminService_CancelKeyVersionDeletion_FullMethodName   = "/keygate.v1.KeyAdminService/CancelKeyVersionDeletion"
 	KeyAdminService_DestroyKeyVersion_FullMethodName          = "/keygate.v1.KeyAdminService/DestroyKeyVersion"
 	KeyAdminService_UpdateKeyRotation_FullMethodName          = "/keygate.v1.KeyAdminService/UpdateKeyRotation"
+	KeyAdminService_ListApprovals_FullMethodName              = "/keygate.v1.KeyAdminService/ListApprovals"
+	KeyAdminService_ApproveOperation_FullMethodName           = "/keygate.v1.KeyAdminService/ApproveOperation"
+	KeyAdminService_DenyOperation_FullMethodName              = "/keygate.v1.KeyAdminService/DenyOperation"
 )
 
 // KeyAdminServiceClient is the client API for KeyAdminService service.
@@ -87,6 +90,14 @@ type KeyAdminServiceClient interface {
 	// and HMAC keys, carried out by keygated) and its cryptoperiod
 	// (kms:EnableKeyRotation).
 	UpdateKeyRotation(ctx context.Context, in *UpdateKeyRotationRequest, opts ...grpc.CallOption) (*UpdateKeyRotationResponse, error)
+	// Dual control: an operation configured to need a second admin (per key,
+	// or the server's lifecycle.dual_control) answers with a pending
+	// approval instead of running; another principal allowed
+	// keygate:ApproveOperation on the key approves it (it then runs, once)
+	// or denies it.
+	ListApprovals(ctx context.Context, in *ListApprovalsRequest, opts ...grpc.CallOption) (*ListApprovalsResponse, error)
+	ApproveOperation(ctx context.Context, in *ApproveOperationRequest, opts ...grpc.CallOption) (*ApproveOperationResponse, error)
+	DenyOperation(ctx context.Context, in *DenyOperationRequest, opts ...grpc.CallOption) (*DenyOperationResponse, error)
 }
 
 type keyAdminServiceClient struct {
@@ -267,6 +278,36 @@ func (c *keyAdminServiceClient) UpdateKeyRotation(ctx context.Context, in *Updat
 	return out, nil
 }
 
+func (c *keyAdminServiceClient) ListApprovals(ctx context.Context, in *ListApprovalsRequest, opts ...grpc.CallOption) (*ListApprovalsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListApprovalsResponse)
+	err := c.cc.Invoke(ctx, KeyAdminService_ListApprovals_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyAdminServiceClient) ApproveOperation(ctx context.Context, in *ApproveOperationRequest, opts ...grpc.CallOption) (*ApproveOperationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ApproveOperationResponse)
+	err := c.cc.Invoke(ctx, KeyAdminService_ApproveOperation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyAdminServiceClient) DenyOperation(ctx context.Context, in *DenyOperationRequest, opts ...grpc.CallOption) (*DenyOperationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DenyOperationResponse)
+	err := c.cc.Invoke(ctx, KeyAdminService_DenyOperation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // KeyAdminServiceServer is the server API for KeyAdminService service.
 // All implementations must embed UnimplementedKeyAdminServiceServer
 // for forward compatibility.
@@ -316,6 +357,14 @@ type KeyAdminServiceServer interface {
 	// and HMAC keys, carried out by keygated) and its cryptoperiod
 	// (kms:EnableKeyRotation).
 	UpdateKeyRotation(context.Context, *UpdateKeyRotationRequest) (*UpdateKeyRotationResponse, error)
+	// Dual control: an operation configured to need a second admin (per key,
+	// or the server's lifecycle.dual_control) answers with a pending
+	// approval instead of running; another principal allowed
+	// keygate:ApproveOperation on the key approves it (it then runs, once)
+	// or denies it.
+	ListApprovals(context.Context, *ListApprovalsRequest) (*ListApprovalsResponse, error)
+	ApproveOperation(context.Context, *ApproveOperationRequest) (*ApproveOperationResponse, error)
+	DenyOperation(context.Context, *DenyOperationRequest) (*DenyOperationResponse, error)
 	mustEmbedUnimplementedKeyAdminServiceServer()
 }
 
@@ -376,6 +425,15 @@ func (UnimplementedKeyAdminServiceServer) DestroyKeyVersion(context.Context, *De
 }
 func (UnimplementedKeyAdminServiceServer) UpdateKeyRotation(context.Context, *UpdateKeyRotationRequest) (*UpdateKeyRotationResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method UpdateKeyRotation not implemented")
+}
+func (UnimplementedKeyAdminServiceServer) ListApprovals(context.Context, *ListApprovalsRequest) (*ListApprovalsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListApprovals not implemented")
+}
+func (UnimplementedKeyAdminServiceServer) ApproveOperation(context.Context, *ApproveOperationRequest) (*ApproveOperationResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ApproveOperation not implemented")
+}
+func (UnimplementedKeyAdminServiceServer) DenyOperation(context.Context, *DenyOperationRequest) (*DenyOperationResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DenyOperation not implemented")
 }
 func (UnimplementedKeyAdminServiceServer) mustEmbedUnimplementedKeyAdminServiceServer() {}
 func (UnimplementedKeyAdminServiceServer) testEmbeddedByValue()                         {}
@@ -704,6 +762,60 @@ func _KeyAdminService_UpdateKeyRotation_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KeyAdminService_ListApprovals_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListApprovalsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyAdminServiceServer).ListApprovals(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyAdminService_ListApprovals_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyAdminServiceServer).ListApprovals(ctx, req.(*ListApprovalsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyAdminService_ApproveOperation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ApproveOperationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyAdminServiceServer).ApproveOperation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyAdminService_ApproveOperation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyAdminServiceServer).ApproveOperation(ctx, req.(*ApproveOperationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyAdminService_DenyOperation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DenyOperationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyAdminServiceServer).DenyOperation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyAdminService_DenyOperation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyAdminServiceServer).DenyOperation(ctx, req.(*DenyOperationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // KeyAdminService_ServiceDesc is the grpc.ServiceDesc for KeyAdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -778,6 +890,18 @@ var KeyAdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateKeyRotation",
 			Handler:    _KeyAdminService_UpdateKeyRotation_Handler,
+		},
+		{
+			MethodName: "ListApprovals",
+			Handler:    _KeyAdminService_ListApprovals_Handler,
+		},
+		{
+			MethodName: "ApproveOperation",
+			Handler:    _KeyAdminService_ApproveOperation_Handler,
+		},
+		{
+			MethodName: "DenyOperation",
+			Handler:    _KeyAdminService_DenyOperation_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -137,7 +137,10 @@ type InventoryKey struct {
 	Policy string `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"`
 	// The FIPS 140 validation of the backend, as far as keygate knows it
 	// ("FIPS 140-3 Level 3" for AWS KMS and CloudHSM; "none" for SoftHSM2).
-	FipsLevel     string `protobuf:"bytes,4,opt,name=fips_level,json=fipsLevel,proto3" json:"fips_level,omitempty"`
+	FipsLevel string `protobuf:"bytes,4,opt,name=fips_level,json=fipsLevel,proto3" json:"fips_level,omitempty"`
+	// keygated's own key (the audit checkpoint key, the config's own_keys):
+	// no principal may use or change it, whatever its policy says.
+	OwnKey        bool `protobuf:"varint,5,opt,name=own_key,json=ownKey,proto3" json:"own_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -198,6 +201,13 @@ func (x *InventoryKey) GetFipsLevel() string {
 		return x.FipsLevel
 	}
 	return ""
+}
+
+func (x *InventoryKey) GetOwnKey() bool {
+	if x != nil {
+		return x.OwnKey
+	}
+	return false
 }
 
 type SignReportManifestRequest struct {
@@ -320,13 +330,14 @@ const file_keygate_v1_inventory_proto_rawDesc = "" +
 	"principals\x18\x02 \x03(\tR\n" +
 	"principals\x12\x16\n" +
 	"\x06admins\x18\x03 \x03(\tR\x06admins\x12\x1a\n" +
-	"\bauditors\x18\x04 \x03(\tR\bauditors\"\x93\x01\n" +
+	"\bauditors\x18\x04 \x03(\tR\bauditors\"\xac\x01\n" +
 	"\fInventoryKey\x12)\n" +
 	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\x12!\n" +
 	"\fbackend_type\x18\x02 \x01(\tR\vbackendType\x12\x16\n" +
 	"\x06policy\x18\x03 \x01(\tR\x06policy\x12\x1d\n" +
 	"\n" +
-	"fips_level\x18\x04 \x01(\tR\tfipsLevel\"7\n" +
+	"fips_level\x18\x04 \x01(\tR\tfipsLevel\x12\x17\n" +
+	"\aown_key\x18\x05 \x01(\bR\x06ownKey\"7\n" +
 	"\x19SignReportManifestRequest\x12\x1a\n" +
 	"\bmanifest\x18\x01 \x01(\fR\bmanifest\"w\n" +
 	"\x1aSignReportManifestResponse\x12\x1c\n" +

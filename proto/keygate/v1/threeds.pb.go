@@ -34,8 +34,12 @@ type CreateAcsSessionRequest struct {
 	SdkReferenceNumber string `protobuf:"bytes,5,opt,name=sdk_reference_number,json=sdkReferenceNumber,proto3" json:"sdk_reference_number,omitempty"`
 	// A128CBC-HS256 (default) or A128GCM.
 	Enc string `protobuf:"bytes,6,opt,name=enc,proto3" json:"enc,omitempty"`
-	// Session lifetime in seconds; 0 means the server's default.
-	TtlSeconds    uint32 `protobuf:"varint,7,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	// Session lifetime in seconds; 0 means the server's default, more than
+	// threeds.session_ttl is refused.
+	TtlSeconds uint32 `protobuf:"varint,7,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	// The Directory Server whose chain goes in x5c (ImportAcsChain); empty
+	// means the key version's default chain.
+	Ds            string `protobuf:"bytes,8,opt,name=ds,proto3" json:"ds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -117,6 +121,13 @@ func (x *CreateAcsSessionRequest) GetTtlSeconds() uint32 {
 		return x.TtlSeconds
 	}
 	return 0
+}
+
+func (x *CreateAcsSessionRequest) GetDs() string {
+	if x != nil {
+		return x.Ds
+	}
+	return ""
 }
 
 type CreateAcsSessionResponse struct {
@@ -398,7 +409,10 @@ type DecryptSdkEncDataRequest struct {
 	KeyId string `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
 	Jwe   string `protobuf:"bytes,2,opt,name=jwe,proto3" json:"jwe,omitempty"`
 	// The DS ID (PartyVInfo of the ECDH-ES Concat KDF), e.g. A000000802.
-	DsId          string `protobuf:"bytes,3,opt,name=ds_id,json=dsId,proto3" json:"ds_id,omitempty"`
+	DsId string `protobuf:"bytes,3,opt,name=ds_id,json=dsId,proto3" json:"ds_id,omitempty"`
+	// With key_id empty: the DS keys the sdkEncData's kid may name (none
+	// means any the caller may use). The kid picks the key and version.
+	KeyIds        []string `protobuf:"bytes,4,rep,name=key_ids,json=keyIds,proto3" json:"key_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -454,11 +468,20 @@ func (x *DecryptSdkEncDataRequest) GetDsId() string {
 	return ""
 }
 
+func (x *DecryptSdkEncDataRequest) GetKeyIds() []string {
+	if x != nil {
+		return x.KeyIds
+	}
+	return nil
+}
+
 type DecryptSdkEncDataResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The device data JSON.
-	DeviceData    []byte `protobuf:"bytes,1,opt,name=device_data,json=deviceData,proto3" json:"device_data,omitempty"`
-	KeyVersion    uint32 `protobuf:"varint,2,opt,name=key_version,json=keyVersion,proto3" json:"key_version,omitempty"`
+	DeviceData []byte `protobuf:"bytes,1,opt,name=device_data,json=deviceData,proto3" json:"device_data,omitempty"`
+	KeyVersion uint32 `protobuf:"varint,2,opt,name=key_version,json=keyVersion,proto3" json:"key_version,omitempty"`
+	// The DS key that decrypted it.
+	KeyId         string `protobuf:"bytes,3,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -507,12 +530,702 @@ func (x *DecryptSdkEncDataResponse) GetKeyVersion() uint32 {
 	return 0
 }
 
+func (x *DecryptSdkEncDataResponse) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+type VerifySdkServerSignedContentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The sdkServerSignedContent JWS compact serialization.
+	Jws           string `protobuf:"bytes,1,opt,name=jws,proto3" json:"jws,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifySdkServerSignedContentRequest) Reset() {
+	*x = VerifySdkServerSignedContentRequest{}
+	mi := &file_keygate_v1_threeds_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifySdkServerSignedContentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifySdkServerSignedContentRequest) ProtoMessage() {}
+
+func (x *VerifySdkServerSignedContentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_threeds_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifySdkServerSignedContentRequest.ProtoReflect.Descriptor instead.
+func (*VerifySdkServerSignedContentRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_threeds_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *VerifySdkServerSignedContentRequest) GetJws() string {
+	if x != nil {
+		return x.Jws
+	}
+	return ""
+}
+
+type VerifySdkServerSignedContentResponse struct {
+	state                 protoimpl.MessageState `protogen:"open.v1"`
+	SdkReferenceNumber    string                 `protobuf:"bytes,1,opt,name=sdk_reference_number,json=sdkReferenceNumber,proto3" json:"sdk_reference_number,omitempty"`
+	SdkSignatureTimestamp *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=sdk_signature_timestamp,json=sdkSignatureTimestamp,proto3" json:"sdk_signature_timestamp,omitempty"`
+	SdkTransId            string                 `protobuf:"bytes,3,opt,name=sdk_trans_id,json=sdkTransId,proto3" json:"sdk_trans_id,omitempty"`
+	SplitSdkServerId      string                 `protobuf:"bytes,4,opt,name=split_sdk_server_id,json=splitSdkServerId,proto3" json:"split_sdk_server_id,omitempty"`
+	// The leaf certificate's subject and serial (hex).
+	SignerSubject string `protobuf:"bytes,5,opt,name=signer_subject,json=signerSubject,proto3" json:"signer_subject,omitempty"`
+	SignerSerial  string `protobuf:"bytes,6,opt,name=signer_serial,json=signerSerial,proto3" json:"signer_serial,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifySdkServerSignedContentResponse) Reset() {
+	*x = VerifySdkServerSignedContentResponse{}
+	mi := &file_keygate_v1_threeds_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifySdkServerSignedContentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifySdkServerSignedContentResponse) ProtoMessage() {}
+
+func (x *VerifySdkServerSignedContentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_threeds_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifySdkServerSignedContentResponse.ProtoReflect.Descriptor instead.
+func (*VerifySdkServerSignedContentResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_threeds_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *VerifySdkServerSignedContentResponse) GetSdkReferenceNumber() string {
+	if x != nil {
+		return x.SdkReferenceNumber
+	}
+	return ""
+}
+
+func (x *VerifySdkServerSignedContentResponse) GetSdkSignatureTimestamp() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SdkSignatureTimestamp
+	}
+	return nil
+}
+
+func (x *VerifySdkServerSignedContentResponse) GetSdkTransId() string {
+	if x != nil {
+		return x.SdkTransId
+	}
+	return ""
+}
+
+func (x *VerifySdkServerSignedContentResponse) GetSplitSdkServerId() string {
+	if x != nil {
+		return x.SplitSdkServerId
+	}
+	return ""
+}
+
+func (x *VerifySdkServerSignedContentResponse) GetSignerSubject() string {
+	if x != nil {
+		return x.SignerSubject
+	}
+	return ""
+}
+
+func (x *VerifySdkServerSignedContentResponse) GetSignerSerial() string {
+	if x != nil {
+		return x.SignerSerial
+	}
+	return ""
+}
+
+type GenerateOtpRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A GENERATE_VERIFY_MAC key: HMAC_160 (SHA-1, RFC 4226), HMAC_256 or HMAC_512.
+	KeyId string `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// HOTP or TOTP.
+	Mode string `protobuf:"bytes,2,opt,name=mode,proto3" json:"mode,omitempty"`
+	// HOTP: the counter.
+	Counter uint64 `protobuf:"varint,3,opt,name=counter,proto3" json:"counter,omitempty"`
+	// 6 (default) to 8.
+	Digits uint32 `protobuf:"varint,4,opt,name=digits,proto3" json:"digits,omitempty"`
+	// TOTP: the time step in seconds (default 30).
+	StepSeconds   uint32 `protobuf:"varint,5,opt,name=step_seconds,json=stepSeconds,proto3" json:"step_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GenerateOtpRequest) Reset() {
+	*x = GenerateOtpRequest{}
+	mi := &file_keygate_v1_threeds_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GenerateOtpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GenerateOtpRequest) ProtoMessage() {}
+
+func (x *GenerateOtpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_threeds_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GenerateOtpRequest.ProtoReflect.Descriptor instead.
+func (*GenerateOtpRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_threeds_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GenerateOtpRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *GenerateOtpRequest) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *GenerateOtpRequest) GetCounter() uint64 {
+	if x != nil {
+		return x.Counter
+	}
+	return 0
+}
+
+func (x *GenerateOtpRequest) GetDigits() uint32 {
+	if x != nil {
+		return x.Digits
+	}
+	return 0
+}
+
+func (x *GenerateOtpRequest) GetStepSeconds() uint32 {
+	if x != nil {
+		return x.StepSeconds
+	}
+	return 0
+}
+
+type GenerateOtpResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Otp   string                 `protobuf:"bytes,1,opt,name=otp,proto3" json:"otp,omitempty"`
+	// The HOTP counter or TOTP time step the code is for.
+	Counter       uint64 `protobuf:"varint,2,opt,name=counter,proto3" json:"counter,omitempty"`
+	KeyVersion    uint32 `protobuf:"varint,3,opt,name=key_version,json=keyVersion,proto3" json:"key_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GenerateOtpResponse) Reset() {
+	*x = GenerateOtpResponse{}
+	mi := &file_keygate_v1_threeds_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GenerateOtpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GenerateOtpResponse) ProtoMessage() {}
+
+func (x *GenerateOtpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_threeds_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GenerateOtpResponse.ProtoReflect.Descriptor instead.
+func (*GenerateOtpResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_threeds_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GenerateOtpResponse) GetOtp() string {
+	if x != nil {
+		return x.Otp
+	}
+	return ""
+}
+
+func (x *GenerateOtpResponse) GetCounter() uint64 {
+	if x != nil {
+		return x.Counter
+	}
+	return 0
+}
+
+func (x *GenerateOtpResponse) GetKeyVersion() uint32 {
+	if x != nil {
+		return x.KeyVersion
+	}
+	return 0
+}
+
+type VerifyOtpRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// HOTP or TOTP.
+	Mode string `protobuf:"bytes,2,opt,name=mode,proto3" json:"mode,omitempty"`
+	Otp  string `protobuf:"bytes,3,opt,name=otp,proto3" json:"otp,omitempty"`
+	// 6 (default) to 8.
+	Digits uint32 `protobuf:"varint,4,opt,name=digits,proto3" json:"digits,omitempty"`
+	// HOTP: counters tried after the next expected one; TOTP: steps
+	// accepted either side of now. 0 to 10.
+	Window uint32 `protobuf:"varint,5,opt,name=window,proto3" json:"window,omitempty"`
+	// TOTP: the time step in seconds (default 30).
+	StepSeconds   uint32 `protobuf:"varint,6,opt,name=step_seconds,json=stepSeconds,proto3" json:"step_seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyOtpRequest) Reset() {
+	*x = VerifyOtpRequest{}
+	mi := &file_keygate_v1_threeds_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyOtpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyOtpRequest) ProtoMessage() {}
+
+func (x *VerifyOtpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_threeds_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyOtpRequest.ProtoReflect.Descriptor instead.
+func (*VerifyOtpRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_threeds_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *VerifyOtpRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *VerifyOtpRequest) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *VerifyOtpRequest) GetOtp() string {
+	if x != nil {
+		return x.Otp
+	}
+	return ""
+}
+
+func (x *VerifyOtpRequest) GetDigits() uint32 {
+	if x != nil {
+		return x.Digits
+	}
+	return 0
+}
+
+func (x *VerifyOtpRequest) GetWindow() uint32 {
+	if x != nil {
+		return x.Window
+	}
+	return 0
+}
+
+func (x *VerifyOtpRequest) GetStepSeconds() uint32 {
+	if x != nil {
+		return x.StepSeconds
+	}
+	return 0
+}
+
+type VerifyOtpResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The HOTP counter or TOTP time step the code matched.
+	Counter       uint64 `protobuf:"varint,1,opt,name=counter,proto3" json:"counter,omitempty"`
+	KeyVersion    uint32 `protobuf:"varint,2,opt,name=key_version,json=keyVersion,proto3" json:"key_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyOtpResponse) Reset() {
+	*x = VerifyOtpResponse{}
+	mi := &file_keygate_v1_threeds_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyOtpResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyOtpResponse) ProtoMessage() {}
+
+func (x *VerifyOtpResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_threeds_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyOtpResponse.ProtoReflect.Descriptor instead.
+func (*VerifyOtpResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_threeds_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *VerifyOtpResponse) GetCounter() uint64 {
+	if x != nil {
+		return x.Counter
+	}
+	return 0
+}
+
+func (x *VerifyOtpResponse) GetKeyVersion() uint32 {
+	if x != nil {
+		return x.KeyVersion
+	}
+	return 0
+}
+
+type SetDsKeyIdsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// 0 means the primary version.
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// Replaces the version's kids; empty removes them.
+	Kids          []string `protobuf:"bytes,3,rep,name=kids,proto3" json:"kids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetDsKeyIdsRequest) Reset() {
+	*x = SetDsKeyIdsRequest{}
+	mi := &file_keygate_v1_threeds_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetDsKeyIdsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetDsKeyIdsRequest) ProtoMessage() {}
+
+func (x *SetDsKeyIdsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_threeds_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetDsKeyIdsRequest.ProtoReflect.Descriptor instead.
+func (*SetDsKeyIdsRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_threeds_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SetDsKeyIdsRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *SetDsKeyIdsRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *SetDsKeyIdsRequest) GetKids() []string {
+	if x != nil {
+		return x.Kids
+	}
+	return nil
+}
+
+type SetDsKeyIdsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	Version       uint32                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Kids          []string               `protobuf:"bytes,3,rep,name=kids,proto3" json:"kids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetDsKeyIdsResponse) Reset() {
+	*x = SetDsKeyIdsResponse{}
+	mi := &file_keygate_v1_threeds_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetDsKeyIdsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetDsKeyIdsResponse) ProtoMessage() {}
+
+func (x *SetDsKeyIdsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_threeds_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetDsKeyIdsResponse.ProtoReflect.Descriptor instead.
+func (*SetDsKeyIdsResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_threeds_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SetDsKeyIdsResponse) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *SetDsKeyIdsResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *SetDsKeyIdsResponse) GetKids() []string {
+	if x != nil {
+		return x.Kids
+	}
+	return nil
+}
+
+type ImportAcsChainRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// 0 means the primary version.
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The Directory Server (or its CA) the chain is for, e.g. "visa".
+	Ds string `protobuf:"bytes,3,opt,name=ds,proto3" json:"ds,omitempty"`
+	// PEM certificates, leaf first.
+	ChainPem      string `protobuf:"bytes,4,opt,name=chain_pem,json=chainPem,proto3" json:"chain_pem,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportAcsChainRequest) Reset() {
+	*x = ImportAcsChainRequest{}
+	mi := &file_keygate_v1_threeds_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportAcsChainRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportAcsChainRequest) ProtoMessage() {}
+
+func (x *ImportAcsChainRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_threeds_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportAcsChainRequest.ProtoReflect.Descriptor instead.
+func (*ImportAcsChainRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_threeds_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ImportAcsChainRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *ImportAcsChainRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ImportAcsChainRequest) GetDs() string {
+	if x != nil {
+		return x.Ds
+	}
+	return ""
+}
+
+func (x *ImportAcsChainRequest) GetChainPem() string {
+	if x != nil {
+		return x.ChainPem
+	}
+	return ""
+}
+
+type ImportAcsChainResponse struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	KeyId            string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	Version          uint32                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Ds               string                 `protobuf:"bytes,3,opt,name=ds,proto3" json:"ds,omitempty"`
+	LeafSubject      string                 `protobuf:"bytes,4,opt,name=leaf_subject,json=leafSubject,proto3" json:"leaf_subject,omitempty"`
+	CertificateCount uint32                 `protobuf:"varint,5,opt,name=certificate_count,json=certificateCount,proto3" json:"certificate_count,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ImportAcsChainResponse) Reset() {
+	*x = ImportAcsChainResponse{}
+	mi := &file_keygate_v1_threeds_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportAcsChainResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportAcsChainResponse) ProtoMessage() {}
+
+func (x *ImportAcsChainResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_threeds_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportAcsChainResponse.ProtoReflect.Descriptor instead.
+func (*ImportAcsChainResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_threeds_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ImportAcsChainResponse) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *ImportAcsChainResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ImportAcsChainResponse) GetDs() string {
+	if x != nil {
+		return x.Ds
+	}
+	return ""
+}
+
+func (x *ImportAcsChainResponse) GetLeafSubject() string {
+	if x != nil {
+		return x.LeafSubject
+	}
+	return ""
+}
+
+func (x *ImportAcsChainResponse) GetCertificateCount() uint32 {
+	if x != nil {
+		return x.CertificateCount
+	}
+	return 0
+}
+
 var File_keygate_v1_threeds_proto protoreflect.FileDescriptor
 
 const file_keygate_v1_threeds_proto_rawDesc = "" +
 	"\n" +
 	"\x18keygate/v1/threeds.proto\x12\n" +
-	"keygate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfb\x01\n" +
+	"keygate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x02\n" +
 	"\x17CreateAcsSessionRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12 \n" +
 	"\facs_trans_id\x18\x02 \x01(\tR\n" +
@@ -522,7 +1235,8 @@ const file_keygate_v1_threeds_proto_rawDesc = "" +
 	"\x14sdk_reference_number\x18\x05 \x01(\tR\x12sdkReferenceNumber\x12\x10\n" +
 	"\x03enc\x18\x06 \x01(\tR\x03enc\x12\x1f\n" +
 	"\vttl_seconds\x18\a \x01(\rR\n" +
-	"ttlSeconds\"\xf0\x01\n" +
+	"ttlSeconds\x12\x0e\n" +
+	"\x02ds\x18\b \x01(\tR\x02ds\"\xf0\x01\n" +
 	"\x18CreateAcsSessionResponse\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12,\n" +
@@ -543,21 +1257,79 @@ const file_keygate_v1_threeds_proto_rawDesc = "" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x12\n" +
 	"\x04cres\x18\x02 \x01(\fR\x04cres\"4\n" +
 	" EncryptChallengeResponseResponse\x12\x10\n" +
-	"\x03jwe\x18\x01 \x01(\tR\x03jwe\"X\n" +
+	"\x03jwe\x18\x01 \x01(\tR\x03jwe\"q\n" +
 	"\x18DecryptSdkEncDataRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x10\n" +
 	"\x03jwe\x18\x02 \x01(\tR\x03jwe\x12\x13\n" +
-	"\x05ds_id\x18\x03 \x01(\tR\x04dsId\"]\n" +
+	"\x05ds_id\x18\x03 \x01(\tR\x04dsId\x12\x17\n" +
+	"\akey_ids\x18\x04 \x03(\tR\x06keyIds\"t\n" +
 	"\x19DecryptSdkEncDataResponse\x12\x1f\n" +
 	"\vdevice_data\x18\x01 \x01(\fR\n" +
 	"deviceData\x12\x1f\n" +
 	"\vkey_version\x18\x02 \x01(\rR\n" +
-	"keyVersion2\xbc\x03\n" +
+	"keyVersion\x12\x15\n" +
+	"\x06key_id\x18\x03 \x01(\tR\x05keyId\"7\n" +
+	"#VerifySdkServerSignedContentRequest\x12\x10\n" +
+	"\x03jws\x18\x01 \x01(\tR\x03jws\"\xc9\x02\n" +
+	"$VerifySdkServerSignedContentResponse\x120\n" +
+	"\x14sdk_reference_number\x18\x01 \x01(\tR\x12sdkReferenceNumber\x12R\n" +
+	"\x17sdk_signature_timestamp\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x15sdkSignatureTimestamp\x12 \n" +
+	"\fsdk_trans_id\x18\x03 \x01(\tR\n" +
+	"sdkTransId\x12-\n" +
+	"\x13split_sdk_server_id\x18\x04 \x01(\tR\x10splitSdkServerId\x12%\n" +
+	"\x0esigner_subject\x18\x05 \x01(\tR\rsignerSubject\x12#\n" +
+	"\rsigner_serial\x18\x06 \x01(\tR\fsignerSerial\"\x94\x01\n" +
+	"\x12GenerateOtpRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x12\n" +
+	"\x04mode\x18\x02 \x01(\tR\x04mode\x12\x18\n" +
+	"\acounter\x18\x03 \x01(\x04R\acounter\x12\x16\n" +
+	"\x06digits\x18\x04 \x01(\rR\x06digits\x12!\n" +
+	"\fstep_seconds\x18\x05 \x01(\rR\vstepSeconds\"b\n" +
+	"\x13GenerateOtpResponse\x12\x10\n" +
+	"\x03otp\x18\x01 \x01(\tR\x03otp\x12\x18\n" +
+	"\acounter\x18\x02 \x01(\x04R\acounter\x12\x1f\n" +
+	"\vkey_version\x18\x03 \x01(\rR\n" +
+	"keyVersion\"\xa2\x01\n" +
+	"\x10VerifyOtpRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x12\n" +
+	"\x04mode\x18\x02 \x01(\tR\x04mode\x12\x10\n" +
+	"\x03otp\x18\x03 \x01(\tR\x03otp\x12\x16\n" +
+	"\x06digits\x18\x04 \x01(\rR\x06digits\x12\x16\n" +
+	"\x06window\x18\x05 \x01(\rR\x06window\x12!\n" +
+	"\fstep_seconds\x18\x06 \x01(\rR\vstepSeconds\"N\n" +
+	"\x11VerifyOtpResponse\x12\x18\n" +
+	"\acounter\x18\x01 \x01(\x04R\acounter\x12\x1f\n" +
+	"\vkey_version\x18\x02 \x01(\rR\n" +
+	"keyVersion\"Y\n" +
+	"\x12SetDsKeyIdsRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x12\n" +
+	"\x04kids\x18\x03 \x03(\tR\x04kids\"Z\n" +
+	"\x13SetDsKeyIdsResponse\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x12\n" +
+	"\x04kids\x18\x03 \x03(\tR\x04kids\"u\n" +
+	"\x15ImportAcsChainRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x0e\n" +
+	"\x02ds\x18\x03 \x01(\tR\x02ds\x12\x1b\n" +
+	"\tchain_pem\x18\x04 \x01(\tR\bchainPem\"\xa9\x01\n" +
+	"\x16ImportAcsChainResponse\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x0e\n" +
+	"\x02ds\x18\x03 \x01(\tR\x02ds\x12!\n" +
+	"\fleaf_subject\x18\x04 \x01(\tR\vleafSubject\x12+\n" +
+	"\x11certificate_count\x18\x05 \x01(\rR\x10certificateCount2\x83\a\n" +
 	"\x0eThreeDSService\x12]\n" +
 	"\x10CreateAcsSession\x12#.keygate.v1.CreateAcsSessionRequest\x1a$.keygate.v1.CreateAcsSessionResponse\x12r\n" +
 	"\x17DecryptChallengeRequest\x12*.keygate.v1.DecryptChallengeRequestRequest\x1a+.keygate.v1.DecryptChallengeRequestResponse\x12u\n" +
 	"\x18EncryptChallengeResponse\x12+.keygate.v1.EncryptChallengeResponseRequest\x1a,.keygate.v1.EncryptChallengeResponseResponse\x12`\n" +
-	"\x11DecryptSdkEncData\x12$.keygate.v1.DecryptSdkEncDataRequest\x1a%.keygate.v1.DecryptSdkEncDataResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
+	"\x11DecryptSdkEncData\x12$.keygate.v1.DecryptSdkEncDataRequest\x1a%.keygate.v1.DecryptSdkEncDataResponse\x12\x81\x01\n" +
+	"\x1cVerifySdkServerSignedContent\x12/.keygate.v1.VerifySdkServerSignedContentRequest\x1a0.keygate.v1.VerifySdkServerSignedContentResponse\x12N\n" +
+	"\vGenerateOtp\x12\x1e.keygate.v1.GenerateOtpRequest\x1a\x1f.keygate.v1.GenerateOtpResponse\x12H\n" +
+	"\tVerifyOtp\x12\x1c.keygate.v1.VerifyOtpRequest\x1a\x1d.keygate.v1.VerifyOtpResponse\x12N\n" +
+	"\vSetDsKeyIds\x12\x1e.keygate.v1.SetDsKeyIdsRequest\x1a\x1f.keygate.v1.SetDsKeyIdsResponse\x12W\n" +
+	"\x0eImportAcsChain\x12!.keygate.v1.ImportAcsChainRequest\x1a\".keygate.v1.ImportAcsChainResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
 
 var (
 	file_keygate_v1_threeds_proto_rawDescOnce sync.Once
@@ -571,33 +1343,54 @@ func file_keygate_v1_threeds_proto_rawDescGZIP() []byte {
 	return file_keygate_v1_threeds_proto_rawDescData
 }
 
-var file_keygate_v1_threeds_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_keygate_v1_threeds_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_keygate_v1_threeds_proto_goTypes = []any{
-	(*CreateAcsSessionRequest)(nil),          // 0: keygate.v1.CreateAcsSessionRequest
-	(*CreateAcsSessionResponse)(nil),         // 1: keygate.v1.CreateAcsSessionResponse
-	(*DecryptChallengeRequestRequest)(nil),   // 2: keygate.v1.DecryptChallengeRequestRequest
-	(*DecryptChallengeRequestResponse)(nil),  // 3: keygate.v1.DecryptChallengeRequestResponse
-	(*EncryptChallengeResponseRequest)(nil),  // 4: keygate.v1.EncryptChallengeResponseRequest
-	(*EncryptChallengeResponseResponse)(nil), // 5: keygate.v1.EncryptChallengeResponseResponse
-	(*DecryptSdkEncDataRequest)(nil),         // 6: keygate.v1.DecryptSdkEncDataRequest
-	(*DecryptSdkEncDataResponse)(nil),        // 7: keygate.v1.DecryptSdkEncDataResponse
-	(*timestamppb.Timestamp)(nil),            // 8: google.protobuf.Timestamp
+	(*CreateAcsSessionRequest)(nil),              // 0: keygate.v1.CreateAcsSessionRequest
+	(*CreateAcsSessionResponse)(nil),             // 1: keygate.v1.CreateAcsSessionResponse
+	(*DecryptChallengeRequestRequest)(nil),       // 2: keygate.v1.DecryptChallengeRequestRequest
+	(*DecryptChallengeRequestResponse)(nil),      // 3: keygate.v1.DecryptChallengeRequestResponse
+	(*EncryptChallengeResponseRequest)(nil),      // 4: keygate.v1.EncryptChallengeResponseRequest
+	(*EncryptChallengeResponseResponse)(nil),     // 5: keygate.v1.EncryptChallengeResponseResponse
+	(*DecryptSdkEncDataRequest)(nil),             // 6: keygate.v1.DecryptSdkEncDataRequest
+	(*DecryptSdkEncDataResponse)(nil),            // 7: keygate.v1.DecryptSdkEncDataResponse
+	(*VerifySdkServerSignedContentRequest)(nil),  // 8: keygate.v1.VerifySdkServerSignedContentRequest
+	(*VerifySdkServerSignedContentResponse)(nil), // 9: keygate.v1.VerifySdkServerSignedContentResponse
+	(*GenerateOtpRequest)(nil),                   // 10: keygate.v1.GenerateOtpRequest
+	(*GenerateOtpResponse)(nil),                  // 11: keygate.v1.GenerateOtpResponse
+	(*VerifyOtpRequest)(nil),                     // 12: keygate.v1.VerifyOtpRequest
+	(*VerifyOtpResponse)(nil),                    // 13: keygate.v1.VerifyOtpResponse
+	(*SetDsKeyIdsRequest)(nil),                   // 14: keygate.v1.SetDsKeyIdsRequest
+	(*SetDsKeyIdsResponse)(nil),                  // 15: keygate.v1.SetDsKeyIdsResponse
+	(*ImportAcsChainRequest)(nil),                // 16: keygate.v1.ImportAcsChainRequest
+	(*ImportAcsChainResponse)(nil),               // 17: keygate.v1.ImportAcsChainResponse
+	(*timestamppb.Timestamp)(nil),                // 18: google.protobuf.Timestamp
 }
 var file_keygate_v1_threeds_proto_depIdxs = []int32{
-	8, // 0: keygate.v1.CreateAcsSessionResponse.expire_time:type_name -> google.protobuf.Timestamp
-	0, // 1: keygate.v1.ThreeDSService.CreateAcsSession:input_type -> keygate.v1.CreateAcsSessionRequest
-	2, // 2: keygate.v1.ThreeDSService.DecryptChallengeRequest:input_type -> keygate.v1.DecryptChallengeRequestRequest
-	4, // 3: keygate.v1.ThreeDSService.EncryptChallengeResponse:input_type -> keygate.v1.EncryptChallengeResponseRequest
-	6, // 4: keygate.v1.ThreeDSService.DecryptSdkEncData:input_type -> keygate.v1.DecryptSdkEncDataRequest
-	1, // 5: keygate.v1.ThreeDSService.CreateAcsSession:output_type -> keygate.v1.CreateAcsSessionResponse
-	3, // 6: keygate.v1.ThreeDSService.DecryptChallengeRequest:output_type -> keygate.v1.DecryptChallengeRequestResponse
-	5, // 7: keygate.v1.ThreeDSService.EncryptChallengeResponse:output_type -> keygate.v1.EncryptChallengeResponseResponse
-	7, // 8: keygate.v1.ThreeDSService.DecryptSdkEncData:output_type -> keygate.v1.DecryptSdkEncDataResponse
-	5, // [5:9] is the sub-list for method output_type
-	1, // [1:5] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	18, // 0: keygate.v1.CreateAcsSessionResponse.expire_time:type_name -> google.protobuf.Timestamp
+	18, // 1: keygate.v1.VerifySdkServerSignedContentResponse.sdk_signature_timestamp:type_name -> google.protobuf.Timestamp
+	0,  // 2: keygate.v1.ThreeDSService.CreateAcsSession:input_type -> keygate.v1.CreateAcsSessionRequest
+	2,  // 3: keygate.v1.ThreeDSService.DecryptChallengeRequest:input_type -> keygate.v1.DecryptChallengeRequestRequest
+	4,  // 4: keygate.v1.ThreeDSService.EncryptChallengeResponse:input_type -> keygate.v1.EncryptChallengeResponseRequest
+	6,  // 5: keygate.v1.ThreeDSService.DecryptSdkEncData:input_type -> keygate.v1.DecryptSdkEncDataRequest
+	8,  // 6: keygate.v1.ThreeDSService.VerifySdkServerSignedContent:input_type -> keygate.v1.VerifySdkServerSignedContentRequest
+	10, // 7: keygate.v1.ThreeDSService.GenerateOtp:input_type -> keygate.v1.GenerateOtpRequest
+	12, // 8: keygate.v1.ThreeDSService.VerifyOtp:input_type -> keygate.v1.VerifyOtpRequest
+	14, // 9: keygate.v1.ThreeDSService.SetDsKeyIds:input_type -> keygate.v1.SetDsKeyIdsRequest
+	16, // 10: keygate.v1.ThreeDSService.ImportAcsChain:input_type -> keygate.v1.ImportAcsChainRequest
+	1,  // 11: keygate.v1.ThreeDSService.CreateAcsSession:output_type -> keygate.v1.CreateAcsSessionResponse
+	3,  // 12: keygate.v1.ThreeDSService.DecryptChallengeRequest:output_type -> keygate.v1.DecryptChallengeRequestResponse
+	5,  // 13: keygate.v1.ThreeDSService.EncryptChallengeResponse:output_type -> keygate.v1.EncryptChallengeResponseResponse
+	7,  // 14: keygate.v1.ThreeDSService.DecryptSdkEncData:output_type -> keygate.v1.DecryptSdkEncDataResponse
+	9,  // 15: keygate.v1.ThreeDSService.VerifySdkServerSignedContent:output_type -> keygate.v1.VerifySdkServerSignedContentResponse
+	11, // 16: keygate.v1.ThreeDSService.GenerateOtp:output_type -> keygate.v1.GenerateOtpResponse
+	13, // 17: keygate.v1.ThreeDSService.VerifyOtp:output_type -> keygate.v1.VerifyOtpResponse
+	15, // 18: keygate.v1.ThreeDSService.SetDsKeyIds:output_type -> keygate.v1.SetDsKeyIdsResponse
+	17, // 19: keygate.v1.ThreeDSService.ImportAcsChain:output_type -> keygate.v1.ImportAcsChainResponse
+	11, // [11:20] is the sub-list for method output_type
+	2,  // [2:11] is the sub-list for method input_type
+	2,  // [2:2] is the sub-list for extension type_name
+	2,  // [2:2] is the sub-list for extension extendee
+	0,  // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_keygate_v1_threeds_proto_init() }
@@ -611,7 +1404,7 @@ func file_keygate_v1_threeds_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_threeds_proto_rawDesc), len(file_keygate_v1_threeds_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

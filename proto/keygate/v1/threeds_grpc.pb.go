@@ -19,10 +19,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ThreeDSService_CreateAcsSession_FullMethodName         = "/keygate.v1.ThreeDSService/CreateAcsSession"
-	ThreeDSService_DecryptChallengeRequest_FullMethodName  = "/keygate.v1.ThreeDSService/DecryptChallengeRequest"
-	ThreeDSService_EncryptChallengeResponse_FullMethodName = "/keygate.v1.ThreeDSService/EncryptChallengeResponse"
-	ThreeDSService_DecryptSdkEncData_FullMethodName        = "/keygate.v1.ThreeDSService/DecryptSdkEncData"
+	ThreeDSService_CreateAcsSession_FullMethodName             = "/keygate.v1.ThreeDSService/CreateAcsSession"
+	ThreeDSService_DecryptChallengeRequest_FullMethodName      = "/keygate.v1.ThreeDSService/DecryptChallengeRequest"
+	ThreeDSService_EncryptChallengeResponse_FullMethodName     = "/keygate.v1.ThreeDSService/EncryptChallengeResponse"
+	ThreeDSService_DecryptSdkEncData_FullMethodName            = "/keygate.v1.ThreeDSService/DecryptSdkEncData"
+	ThreeDSService_VerifySdkServerSignedContent_FullMethodName = "/keygate.v1.ThreeDSService/VerifySdkServerSignedContent"
+	ThreeDSService_GenerateOtp_FullMethodName                  = "/keygate.v1.ThreeDSService/GenerateOtp"
+	ThreeDSService_VerifyOtp_FullMethodName                    = "/keygate.v1.ThreeDSService/VerifyOtp"
+	ThreeDSService_SetDsKeyIds_FullMethodName                  = "/keygate.v1.ThreeDSService/SetDsKeyIds"
+	ThreeDSService_ImportAcsChain_FullMethodName               = "/keygate.v1.ThreeDSService/ImportAcsChain"
 )
 
 // ThreeDSServiceClient is the client API for ThreeDSService service.
@@ -45,6 +50,30 @@ type ThreeDSServiceClient interface {
 	// DecryptSdkEncData decrypts the AReq's sdkEncData for the DS, under an
 	// RSA (RSA-OAEP-256) or EC (ECDH-ES, 3DS Concat KDF with the DS ID) key.
 	DecryptSdkEncData(ctx context.Context, in *DecryptSdkEncDataRequest, opts ...grpc.CallOption) (*DecryptSdkEncDataResponse, error)
+	// VerifySdkServerSignedContent is the DS's check of a Split-SDK server's
+	// sdkServerSignedContent (EMV 3DS 2.3.1): the JWS against the DS CAs in
+	// threeds.sdk_server.ca_file, the leaf's validity and key usage, and
+	// sdkSignatureTimestamp within threeds.sdk_server.max_skew
+	// (keygate:VerifySdkServerSignedContent, granted to the principals in
+	// threeds.sdk_server.principals).
+	VerifySdkServerSignedContent(ctx context.Context, in *VerifySdkServerSignedContentRequest, opts ...grpc.CallOption) (*VerifySdkServerSignedContentResponse, error)
+	// GenerateOtp computes a one-time password for the OTP challenge: RFC
+	// 4226 HOTP for a counter, or RFC 6238 TOTP for the server's time, by the
+	// backend's HMAC under a GENERATE_VERIFY_MAC key that never leaves it
+	// (keygate:GenerateOtp).
+	GenerateOtp(ctx context.Context, in *GenerateOtpRequest, opts ...grpc.CallOption) (*GenerateOtpResponse, error)
+	// VerifyOtp checks a code within a look-ahead (HOTP) or time (TOTP)
+	// window and refuses a counter or time step once used
+	// (keygate:VerifyOtp).
+	VerifyOtp(ctx context.Context, in *VerifyOtpRequest, opts ...grpc.CallOption) (*VerifyOtpResponse, error)
+	// SetDsKeyIds sets the kids a DS publishes for one version of its
+	// encryption key (keygate:SetDsKeyIds), so DecryptSdkEncData picks the
+	// version by the sdkEncData's kid while the DS rotates.
+	SetDsKeyIds(ctx context.Context, in *SetDsKeyIdsRequest, opts ...grpc.CallOption) (*SetDsKeyIdsResponse, error)
+	// ImportAcsChain attaches to an ACS key version the chain one Directory
+	// Server's CA issued (keygate:ImportCertificate), beside the version's
+	// default chain; CreateAcsSession picks it by its ds field.
+	ImportAcsChain(ctx context.Context, in *ImportAcsChainRequest, opts ...grpc.CallOption) (*ImportAcsChainResponse, error)
 }
 
 type threeDSServiceClient struct {
@@ -95,6 +124,56 @@ func (c *threeDSServiceClient) DecryptSdkEncData(ctx context.Context, in *Decryp
 	return out, nil
 }
 
+func (c *threeDSServiceClient) VerifySdkServerSignedContent(ctx context.Context, in *VerifySdkServerSignedContentRequest, opts ...grpc.CallOption) (*VerifySdkServerSignedContentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifySdkServerSignedContentResponse)
+	err := c.cc.Invoke(ctx, ThreeDSService_VerifySdkServerSignedContent_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *threeDSServiceClient) GenerateOtp(ctx context.Context, in *GenerateOtpRequest, opts ...grpc.CallOption) (*GenerateOtpResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GenerateOtpResponse)
+	err := c.cc.Invoke(ctx, ThreeDSService_GenerateOtp_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *threeDSServiceClient) VerifyOtp(ctx context.Context, in *VerifyOtpRequest, opts ...grpc.CallOption) (*VerifyOtpResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyOtpResponse)
+	err := c.cc.Invoke(ctx, ThreeDSService_VerifyOtp_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *threeDSServiceClient) SetDsKeyIds(ctx context.Context, in *SetDsKeyIdsRequest, opts ...grpc.CallOption) (*SetDsKeyIdsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetDsKeyIdsResponse)
+	err := c.cc.Invoke(ctx, ThreeDSService_SetDsKeyIds_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *threeDSServiceClient) ImportAcsChain(ctx context.Context, in *ImportAcsChainRequest, opts ...grpc.CallOption) (*ImportAcsChainResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ImportAcsChainResponse)
+	err := c.cc.Invoke(ctx, ThreeDSService_ImportAcsChain_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ThreeDSServiceServer is the server API for ThreeDSService service.
 // All implementations must embed UnimplementedThreeDSServiceServer
 // for forward compatibility.
@@ -115,6 +194,30 @@ type ThreeDSServiceServer interface {
 	// DecryptSdkEncData decrypts the AReq's sdkEncData for the DS, under an
 	// RSA (RSA-OAEP-256) or EC (ECDH-ES, 3DS Concat KDF with the DS ID) key.
 	DecryptSdkEncData(context.Context, *DecryptSdkEncDataRequest) (*DecryptSdkEncDataResponse, error)
+	// VerifySdkServerSignedContent is the DS's check of a Split-SDK server's
+	// sdkServerSignedContent (EMV 3DS 2.3.1): the JWS against the DS CAs in
+	// threeds.sdk_server.ca_file, the leaf's validity and key usage, and
+	// sdkSignatureTimestamp within threeds.sdk_server.max_skew
+	// (keygate:VerifySdkServerSignedContent, granted to the principals in
+	// threeds.sdk_server.principals).
+	VerifySdkServerSignedContent(context.Context, *VerifySdkServerSignedContentRequest) (*VerifySdkServerSignedContentResponse, error)
+	// GenerateOtp computes a one-time password for the OTP challenge: RFC
+	// 4226 HOTP for a counter, or RFC 6238 TOTP for the server's time, by the
+	// backend's HMAC under a GENERATE_VERIFY_MAC key that never leaves it
+	// (keygate:GenerateOtp).
+	GenerateOtp(context.Context, *GenerateOtpRequest) (*GenerateOtpResponse, error)
+	// VerifyOtp checks a code within a look-ahead (HOTP) or time (TOTP)
+	// window and refuses a counter or time step once used
+	// (keygate:VerifyOtp).
+	VerifyOtp(context.Context, *VerifyOtpRequest) (*VerifyOtpResponse, error)
+	// SetDsKeyIds sets the kids a DS publishes for one version of its
+	// encryption key (keygate:SetDsKeyIds), so DecryptSdkEncData picks the
+	// version by the sdkEncData's kid while the DS rotates.
+	SetDsKeyIds(context.Context, *SetDsKeyIdsRequest) (*SetDsKeyIdsResponse, error)
+	// ImportAcsChain attaches to an ACS key version the chain one Directory
+	// Server's CA issued (keygate:ImportCertificate), beside the version's
+	// default chain; CreateAcsSession picks it by its ds field.
+	ImportAcsChain(context.Context, *ImportAcsChainRequest) (*ImportAcsChainResponse, error)
 	mustEmbedUnimplementedThreeDSServiceServer()
 }
 
@@ -136,6 +239,21 @@ func (UnimplementedThreeDSServiceServer) EncryptChallengeResponse(context.Contex
 }
 func (UnimplementedThreeDSServiceServer) DecryptSdkEncData(context.Context, *DecryptSdkEncDataRequest) (*DecryptSdkEncDataResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DecryptSdkEncData not implemented")
+}
+func (UnimplementedThreeDSServiceServer) VerifySdkServerSignedContent(context.Context, *VerifySdkServerSignedContentRequest) (*VerifySdkServerSignedContentResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method VerifySdkServerSignedContent not implemented")
+}
+func (UnimplementedThreeDSServiceServer) GenerateOtp(context.Context, *GenerateOtpRequest) (*GenerateOtpResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GenerateOtp not implemented")
+}
+func (UnimplementedThreeDSServiceServer) VerifyOtp(context.Context, *VerifyOtpRequest) (*VerifyOtpResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method VerifyOtp not implemented")
+}
+func (UnimplementedThreeDSServiceServer) SetDsKeyIds(context.Context, *SetDsKeyIdsRequest) (*SetDsKeyIdsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SetDsKeyIds not implemented")
+}
+func (UnimplementedThreeDSServiceServer) ImportAcsChain(context.Context, *ImportAcsChainRequest) (*ImportAcsChainResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ImportAcsChain not implemented")
 }
 func (UnimplementedThreeDSServiceServer) mustEmbedUnimplementedThreeDSServiceServer() {}
 func (UnimplementedThreeDSServiceServer) testEmbeddedByValue()                        {}
@@ -230,6 +348,96 @@ func _ThreeDSService_DecryptSdkEncData_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ThreeDSService_VerifySdkServerSignedContent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifySdkServerSignedContentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreeDSServiceServer).VerifySdkServerSignedContent(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreeDSService_VerifySdkServerSignedContent_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreeDSServiceServer).VerifySdkServerSignedContent(ctx, req.(*VerifySdkServerSignedContentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ThreeDSService_GenerateOtp_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GenerateOtpRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreeDSServiceServer).GenerateOtp(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreeDSService_GenerateOtp_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreeDSServiceServer).GenerateOtp(ctx, req.(*GenerateOtpRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ThreeDSService_VerifyOtp_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyOtpRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreeDSServiceServer).VerifyOtp(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreeDSService_VerifyOtp_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreeDSServiceServer).VerifyOtp(ctx, req.(*VerifyOtpRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ThreeDSService_SetDsKeyIds_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetDsKeyIdsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreeDSServiceServer).SetDsKeyIds(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreeDSService_SetDsKeyIds_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreeDSServiceServer).SetDsKeyIds(ctx, req.(*SetDsKeyIdsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ThreeDSService_ImportAcsChain_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ImportAcsChainRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ThreeDSServiceServer).ImportAcsChain(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ThreeDSService_ImportAcsChain_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ThreeDSServiceServer).ImportAcsChain(ctx, req.(*ImportAcsChainRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ThreeDSService_ServiceDesc is the grpc.ServiceDesc for ThreeDSService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -252,6 +460,26 @@ var ThreeDSService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DecryptSdkEncData",
 			Handler:    _ThreeDSService_DecryptSdkEncData_Handler,
+		},
+		{
+			MethodName: "VerifySdkServerSignedContent",
+			Handler:    _ThreeDSService_VerifySdkServerSignedContent_Handler,
+		},
+		{
+			MethodName: "GenerateOtp",
+			Handler:    _ThreeDSService_GenerateOtp_Handler,
+		},
+		{
+			MethodName: "VerifyOtp",
+			Handler:    _ThreeDSService_VerifyOtp_Handler,
+		},
+		{
+			MethodName: "SetDsKeyIds",
+			Handler:    _ThreeDSService_SetDsKeyIds_Handler,
+		},
+		{
+			MethodName: "ImportAcsChain",
+			Handler:    _ThreeDSService_ImportAcsChain_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

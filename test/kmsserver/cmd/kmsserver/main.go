@@ -8,6 +8,11 @@
 //
 // Keys live in memory only. With -cloudtrail-dir, the calls served are
 // delivered there as CloudTrail log files every -deliver-every and at exit.
+// The same endpoint answers CloudTrail's LookupEvents, so both sources of
+// `keygate audit reconcile` work against it:
+//
+//	AWS_ENDPOINT_URL_CLOUDTRAIL=http://127.0.0.1:4599 keygate audit reconcile --since 1h --lookup
+//	keygate audit reconcile --since 1h --trail-dir /tmp/trail
 package main
 
 import (
