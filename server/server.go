@@ -45,6 +45,7 @@ type Server struct {
 	keyStore   *keysql.Store
 	holder     string // this process in store leases
 	threeds    *threeDSService
+	sweepCtx   context.Context // the background loops' (made in New: Shutdown may come before Serve)
 	stopSweep  context.CancelFunc
 	health     *health.Server
 	ready      *readiness // the overall health (readiness.go)
@@ -127,6 +128,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 	s.threeds = &threeDSService{s: s, store: sessions}
 	pb.RegisterThreeDSServiceServer(s.grpc, s.threeds)
 	s.health = health.NewServer()
+	s.sweepCtx, s.stopSweep = context.WithCancel(context.Background())
 	s.ready = newReadiness(s.health, log, s.backends, opts.Now)
 	s.admission = newAdmission(cfg.Limits)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
@@ -163,8 +165,7 @@ func (s *Server) Serve(lis net.Listener) error {
 			return fmt.Errorf("audit: %w", err)
 		}
 	}
-	sweepCtx, stop := context.WithCancel(context.Background())
-	s.stopSweep = stop
+	sweepCtx := s.sweepCtx
 	go s.threeds.sweep(sweepCtx, time.Minute)
 	if s.chain != nil {
 		go s.chain.watch(sweepCtx, 10*time.Second, s.health, s.log)
