@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 	"github.com/keygate/keygate/test/harness"
@@ -49,7 +51,13 @@ func TestRegistryChangeCommitsWithItsEvent(t *testing.T) {
 	if _, err := db.Exec(`ALTER TABLE audit_head_away RENAME TO audit_head`); err != nil {
 		t.Fatal(err)
 	}
-	d, err := admin.DescribeKey(ctx, &pb.DescribeKeyRequest{KeyId: "data-key"})
+	// keygated refuses calls until its audit log commits again (it
+	// probes every second and records an audit.resumed event): wait for it.
+	var d *pb.DescribeKeyResponse
+	deadline := time.Now().Add(2 * time.Minute)
+	for d, err = admin.DescribeKey(ctx, &pb.DescribeKeyRequest{KeyId: "data-key"}); status.Code(err) == codes.Unavailable && time.Now().Before(deadline); d, err = admin.DescribeKey(ctx, &pb.DescribeKeyRequest{KeyId: "data-key"}) {
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
