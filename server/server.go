@@ -45,6 +45,7 @@ type Server struct {
 	keyStore   *keysql.Store
 	holder     string // this process in store leases
 	threeds    *threeDSService
+	sweepCtx   context.Context // the background loops' (made in New: Shutdown may come before Serve)
 	stopSweep  context.CancelFunc
 	health     *health.Server
 	ready      *readiness // the overall health (readiness.go)
