@@ -59,9 +59,6 @@ type Server struct {
 
 	recoverUnary  grpc.UnaryServerInterceptor
 	recoverStream grpc.StreamServerInterceptor
-	// sweepCtx ends the background loops (session sweep, audit watch); it
-	// is made in New so that a Shutdown racing a starting Serve is safe.
-	sweepCtx context.Context
 }
 
 // Options adjust a server beyond its config.
