@@ -16,9 +16,9 @@ import (
 func (s *suite) testConcurrent(t *testing.T) {
 	const workers, rounds = 16, 8
 	ctx := context.Background()
-	ec := s.keys[keyCase{keys.ECCNISTP256, keys.SignVerify}]
-	aes := s.keys[keyCase{keys.SymmetricDefault, keys.EncryptDecrypt}]
-	mac := s.keys[keyCase{keys.HMAC256, keys.GenerateVerifyMac}]
+	ec := s.keys[keyCase{Spec: keys.ECCNISTP256, Usage: keys.SignVerify}]
+	aes := s.keys[keyCase{Spec: keys.SymmetricDefault, Usage: keys.EncryptDecrypt}]
+	mac := s.keys[keyCase{Spec: keys.HMAC256, Usage: keys.GenerateVerifyMac}]
 	wantMAC, err := mac.MAC(ctx, keys.HMACSHA256, []byte("shared"))
 	if err != nil {
 		t.Fatal(err)

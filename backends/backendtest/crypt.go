@@ -17,7 +17,7 @@ func (s *suite) testRSAOAEP(t *testing.T) {
 	ctx := context.Background()
 	plain := []byte("sdkEncData content-encryption key")
 	for _, spec := range []keys.Spec{keys.RSA2048, keys.RSA3072, keys.RSA4096} {
-		k := s.keys[keyCase{spec, keys.EncryptDecrypt}]
+		k := s.keys[keyCase{Spec: spec, Usage: keys.EncryptDecrypt}]
 		// Encrypted by a peer with Go's crypto, as a 3DS SDK would.
 		ct, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, k.Public().(*rsa.PublicKey), plain, nil)
 		if err != nil {
@@ -46,7 +46,7 @@ func (s *suite) testRSAOAEP(t *testing.T) {
 
 func (s *suite) testAESGCM(t *testing.T) {
 	ctx := context.Background()
-	k := s.keys[keyCase{keys.SymmetricDefault, keys.EncryptDecrypt}]
+	k := s.keys[keyCase{Spec: keys.SymmetricDefault, Usage: keys.EncryptDecrypt}]
 	alg := keys.SymmetricDefaultAlg
 	encCtx := map[string]string{"tenant": "acs-1", "purpose": "pan-at-rest"}
 	plain := []byte("4111111111111111")

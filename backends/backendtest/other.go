@@ -18,7 +18,7 @@ func (s *suite) testHMAC(t *testing.T) {
 	ctx := context.Background()
 	msg := []byte("CAVV material")
 	for _, spec := range []keys.Spec{keys.HMAC256, keys.HMAC384, keys.HMAC512} {
-		k := s.keys[keyCase{spec, keys.GenerateVerifyMac}]
+		k := s.keys[keyCase{Spec: spec, Usage: keys.GenerateVerifyMac}]
 		alg := spec.MacAlgorithm()
 		m1, err := k.MAC(ctx, alg, msg)
 		if err != nil {
@@ -43,7 +43,7 @@ func (s *suite) testHMAC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, errA := s.keys[keyCase{keys.HMAC256, keys.GenerateVerifyMac}].MAC(ctx, keys.HMACSHA256, msg)
+	a, errA := s.keys[keyCase{Spec: keys.HMAC256, Usage: keys.GenerateVerifyMac}].MAC(ctx, keys.HMACSHA256, msg)
 	b, errB := other.MAC(ctx, keys.HMACSHA256, msg)
 	if errA != nil || errB != nil || bytes.Equal(a, b) {
 		t.Errorf("two HMAC keys give the same MAC (%v, %v)", errA, errB)
@@ -55,7 +55,7 @@ func (s *suite) testHMAC(t *testing.T) {
 func (s *suite) testECDH(t *testing.T) {
 	ctx := context.Background()
 	for _, spec := range []keys.Spec{keys.ECCNISTP256, keys.ECCNISTP384} {
-		k := s.keys[keyCase{spec, keys.KeyAgreement}]
+		k := s.keys[keyCase{Spec: spec, Usage: keys.KeyAgreement}]
 		mine, err := k.Public().(*ecdsa.PublicKey).ECDH()
 		if err != nil {
 			t.Fatal(err)
@@ -78,7 +78,7 @@ func (s *suite) testECDH(t *testing.T) {
 	}
 	// A peer key on another curve is refused before any derivation.
 	wrong, _ := ecdh.P384().GenerateKey(rand.Reader)
-	_, err := s.keys[keyCase{keys.ECCNISTP256, keys.KeyAgreement}].DeriveSharedSecret(ctx, wrong.PublicKey())
+	_, err := s.keys[keyCase{Spec: keys.ECCNISTP256, Usage: keys.KeyAgreement}].DeriveSharedSecret(ctx, wrong.PublicKey())
 	wantKind(t, "DeriveSharedSecret(P-384 peer, P-256 key)", err, kgerr.InvalidArgument)
 }
 
@@ -109,22 +109,22 @@ func (s *suite) testWrongUsage(t *testing.T) {
 			return err
 		},
 	}
-	for _, c := range []keyCase{{keys.ECCNISTP256, keys.SignVerify}, {keys.ECCNISTP256, keys.KeyAgreement},
-		{keys.SymmetricDefault, keys.EncryptDecrypt}, {keys.HMAC256, keys.GenerateVerifyMac}} {
+	for _, c := range []keyCase{{Spec: keys.ECCNISTP256, Usage: keys.SignVerify}, {Spec: keys.ECCNISTP256, Usage: keys.KeyAgreement},
+		{Spec: keys.SymmetricDefault, Usage: keys.EncryptDecrypt}, {Spec: keys.HMAC256, Usage: keys.GenerateVerifyMac}} {
 		k := s.keys[c]
 		for usage, op := range ops {
-			if usage == c.usage {
+			if usage == c.Usage {
 				continue
 			}
 			err := op(k)
 			wantKind(t, c.String()+" used for "+string(usage), err, kgerr.FailedPrecondition)
-			if err != nil && !strings.Contains(kgerr.Message(err), string(c.usage)) {
+			if err != nil && !strings.Contains(kgerr.Message(err), string(c.Usage)) {
 				t.Errorf("%s used for %s: message %q does not name the key's usage", c, usage, kgerr.Message(err))
 			}
 		}
 	}
 	// Decrypt too, on a key that cannot decrypt.
-	_, err := s.keys[keyCase{keys.RSA2048, keys.SignVerify}].Decrypt(ctx, keys.RSAESOAEPSHA256, make([]byte, 256), nil)
+	_, err := s.keys[keyCase{Spec: keys.RSA2048, Usage: keys.SignVerify}].Decrypt(ctx, keys.RSAESOAEPSHA256, make([]byte, 256), nil)
 	wantKind(t, "RSA SIGN_VERIFY key used for Decrypt", err, kgerr.FailedPrecondition)
 }
 
@@ -132,14 +132,14 @@ func (s *suite) testWrongUsage(t *testing.T) {
 func (s *suite) testCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := s.keys[keyCase{keys.ECCNISTP256, keys.SignVerify}].Sign(ctx, keys.ECDSASHA256, make([]byte, 32))
+	_, err := s.keys[keyCase{Spec: keys.ECCNISTP256, Usage: keys.SignVerify}].Sign(ctx, keys.ECDSASHA256, make([]byte, 32))
 	wantKind(t, "Sign(cancelled ctx)", err, kgerr.Canceled)
-	_, err = s.keys[keyCase{keys.SymmetricDefault, keys.EncryptDecrypt}].Encrypt(ctx, keys.SymmetricDefaultAlg, []byte("x"), nil)
+	_, err = s.keys[keyCase{Spec: keys.SymmetricDefault, Usage: keys.EncryptDecrypt}].Encrypt(ctx, keys.SymmetricDefaultAlg, []byte("x"), nil)
 	wantKind(t, "Encrypt(cancelled ctx)", err, kgerr.Canceled)
-	_, err = s.keys[keyCase{keys.HMAC256, keys.GenerateVerifyMac}].MAC(ctx, keys.HMACSHA256, []byte("x"))
+	_, err = s.keys[keyCase{Spec: keys.HMAC256, Usage: keys.GenerateVerifyMac}].MAC(ctx, keys.HMACSHA256, []byte("x"))
 	wantKind(t, "MAC(cancelled ctx)", err, kgerr.Canceled)
 	_, err = s.b.CreateKey(ctx, backends.CreateRequest{Spec: keys.HMAC256, Usage: keys.GenerateVerifyMac, Label: "backendtest-canceled/v1"})
 	wantKind(t, "CreateKey(cancelled ctx)", err, kgerr.Canceled)
-	_, err = s.b.Open(ctx, s.keys[keyCase{keys.HMAC256, keys.GenerateVerifyMac}].ID(), keys.HMAC256, keys.GenerateVerifyMac)
+	_, err = s.b.Open(ctx, s.keys[keyCase{Spec: keys.HMAC256, Usage: keys.GenerateVerifyMac}].ID(), keys.HMAC256, keys.GenerateVerifyMac)
 	wantKind(t, "Open(cancelled ctx)", err, kgerr.Canceled)
 }

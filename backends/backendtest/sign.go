@@ -38,10 +38,10 @@ func (s *suite) testSign(t *testing.T) {
 	ctx := context.Background()
 	msg := []byte("acsSignedContent header.payload")
 	for c, k := range s.keys {
-		if c.usage != keys.SignVerify {
+		if c.Usage != keys.SignVerify {
 			continue
 		}
-		for _, alg := range c.spec.SigningAlgorithms() {
+		for _, alg := range c.Spec.SigningAlgorithms() {
 			digest := digestOf(alg, msg)
 			sig, err := k.Sign(ctx, alg, digest)
 			if err != nil {
@@ -57,7 +57,7 @@ func (s *suite) testSign(t *testing.T) {
 		}
 	}
 	// A signature must come from this key, not another of the same spec.
-	p256 := s.keys[keyCase{keys.ECCNISTP256, keys.SignVerify}]
+	p256 := s.keys[keyCase{Spec: keys.ECCNISTP256, Usage: keys.SignVerify}]
 	other, err := ecdsa.GenerateKey(p256.Public().(*ecdsa.PublicKey).Curve, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -71,10 +71,10 @@ func (s *suite) testSign(t *testing.T) {
 
 func (s *suite) testSignBadDigest(t *testing.T) {
 	ctx := context.Background()
-	ec := s.keys[keyCase{keys.ECCNISTP256, keys.SignVerify}]
+	ec := s.keys[keyCase{Spec: keys.ECCNISTP256, Usage: keys.SignVerify}]
 	_, err := ec.Sign(ctx, keys.ECDSASHA256, make([]byte, 31))
 	wantKind(t, "Sign(ECDSA_SHA_256, 31-byte digest)", err, kgerr.InvalidArgument)
-	rsaKey := s.keys[keyCase{keys.RSA2048, keys.SignVerify}]
+	rsaKey := s.keys[keyCase{Spec: keys.RSA2048, Usage: keys.SignVerify}]
 	_, err = rsaKey.Sign(ctx, keys.RSASSAPSSSHA384, make([]byte, crypto.SHA256.Size()))
 	wantKind(t, "Sign(RSASSA_PSS_SHA_384, 32-byte digest)", err, kgerr.InvalidArgument)
 }

@@ -27,23 +27,12 @@ type Target struct {
 	UnknownID string
 }
 
-// keyCase is one spec and usage the suite creates a key for.
-type keyCase struct {
-	spec  keys.Spec
-	usage keys.Usage
-}
-
-func (c keyCase) String() string { return string(c.spec) + "/" + string(c.usage) }
+// keyCase is one spec and usage the suite creates a key for: every kind
+// a backend may be asked for (backends.KeyKinds, which qualify also walks).
+type keyCase = backends.KeyKind
 
 // allCases is every spec with every usage it allows.
-var allCases = []keyCase{
-	{keys.ECCNISTP256, keys.SignVerify}, {keys.ECCNISTP384, keys.SignVerify},
-	{keys.ECCNISTP256, keys.KeyAgreement}, {keys.ECCNISTP384, keys.KeyAgreement},
-	{keys.RSA2048, keys.SignVerify}, {keys.RSA3072, keys.SignVerify}, {keys.RSA4096, keys.SignVerify},
-	{keys.RSA2048, keys.EncryptDecrypt}, {keys.RSA3072, keys.EncryptDecrypt}, {keys.RSA4096, keys.EncryptDecrypt},
-	{keys.SymmetricDefault, keys.EncryptDecrypt},
-	{keys.HMAC256, keys.GenerateVerifyMac}, {keys.HMAC384, keys.GenerateVerifyMac}, {keys.HMAC512, keys.GenerateVerifyMac},
-}
+var allCases = backends.KeyKinds
 
 // suite holds the backend and one open key per case, created once: RSA
 // key generation is slow in any HSM.
@@ -81,19 +70,19 @@ func Run(t *testing.T, tgt Target) {
 func (s *suite) testCreateOpen(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range allCases {
-		id, err := s.b.CreateKey(ctx, backends.CreateRequest{Spec: c.spec, Usage: c.usage,
-			Label: fmt.Sprintf("backendtest-%s-%s/v1", c.spec, c.usage)})
+		id, err := s.b.CreateKey(ctx, backends.CreateRequest{Spec: c.Spec, Usage: c.Usage,
+			Label: fmt.Sprintf("backendtest-%s-%s/v1", c.Spec, c.Usage)})
 		if err != nil {
 			t.Fatalf("CreateKey(%s): %v", c, err)
 		}
 		if id == "" {
 			t.Fatalf("CreateKey(%s) returned an empty id", c)
 		}
-		k, err := s.b.Open(ctx, id, c.spec, c.usage)
+		k, err := s.b.Open(ctx, id, c.Spec, c.Usage)
 		if err != nil {
 			t.Fatalf("Open(%s, %s): %v", id, c, err)
 		}
-		if k.ID() != id || k.Spec() != c.spec || k.Usage() != c.usage {
+		if k.ID() != id || k.Spec() != c.Spec || k.Usage() != c.Usage {
 			t.Errorf("Open(%s) = key %s %s %s", c, k.ID(), k.Spec(), k.Usage())
 		}
 		checkPublic(t, c, k)
@@ -113,18 +102,18 @@ func checkPublic(t *testing.T, c keyCase, k backends.Key) {
 	t.Helper()
 	switch pub := k.Public().(type) {
 	case *ecdsa.PublicKey:
-		if !c.spec.IsEC() || pub.Curve.Params().BitSize != map[keys.Spec]int{keys.ECCNISTP256: 256, keys.ECCNISTP384: 384}[c.spec] {
+		if !c.Spec.IsEC() || pub.Curve.Params().BitSize != map[keys.Spec]int{keys.ECCNISTP256: 256, keys.ECCNISTP384: 384}[c.Spec] {
 			t.Errorf("%s: Public() is an ECDSA key on %s", c, pub.Curve.Params().Name)
 		}
 		if _, err := pub.ECDH(); err != nil {
 			t.Errorf("%s: Public() is not a valid point: %v", c, err)
 		}
 	case *rsa.PublicKey:
-		if want := map[keys.Spec]int{keys.RSA2048: 2048, keys.RSA3072: 3072, keys.RSA4096: 4096}[c.spec]; pub.N.BitLen() != want {
+		if want := map[keys.Spec]int{keys.RSA2048: 2048, keys.RSA3072: 3072, keys.RSA4096: 4096}[c.Spec]; pub.N.BitLen() != want {
 			t.Errorf("%s: Public() is RSA-%d", c, pub.N.BitLen())
 		}
 	case nil:
-		if c.spec.IsEC() || c.spec.IsRSA() {
+		if c.Spec.IsEC() || c.Spec.IsRSA() {
 			t.Errorf("%s: Public() is nil", c)
 		}
 	default:
@@ -140,15 +129,15 @@ func (s *suite) testOpenUnknown(t *testing.T, id string) {
 func (s *suite) testOpenWrongSpec(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct{ have, ask keyCase }{
-		{keyCase{keys.ECCNISTP256, keys.SignVerify}, keyCase{keys.ECCNISTP384, keys.SignVerify}},
-		{keyCase{keys.RSA2048, keys.SignVerify}, keyCase{keys.RSA3072, keys.SignVerify}},
-		{keyCase{keys.SymmetricDefault, keys.EncryptDecrypt}, keyCase{keys.HMAC256, keys.GenerateVerifyMac}},
-		{keyCase{keys.HMAC256, keys.GenerateVerifyMac}, keyCase{keys.HMAC512, keys.GenerateVerifyMac}},
-		{keyCase{keys.ECCNISTP256, keys.SignVerify}, keyCase{keys.RSA2048, keys.SignVerify}},
-		{keyCase{keys.ECCNISTP256, keys.SignVerify}, keyCase{keys.ECCNISTP256, keys.KeyAgreement}},
-		{keyCase{keys.RSA2048, keys.EncryptDecrypt}, keyCase{keys.RSA2048, keys.SignVerify}},
+		{keyCase{Spec: keys.ECCNISTP256, Usage: keys.SignVerify}, keyCase{Spec: keys.ECCNISTP384, Usage: keys.SignVerify}},
+		{keyCase{Spec: keys.RSA2048, Usage: keys.SignVerify}, keyCase{Spec: keys.RSA3072, Usage: keys.SignVerify}},
+		{keyCase{Spec: keys.SymmetricDefault, Usage: keys.EncryptDecrypt}, keyCase{Spec: keys.HMAC256, Usage: keys.GenerateVerifyMac}},
+		{keyCase{Spec: keys.HMAC256, Usage: keys.GenerateVerifyMac}, keyCase{Spec: keys.HMAC512, Usage: keys.GenerateVerifyMac}},
+		{keyCase{Spec: keys.ECCNISTP256, Usage: keys.SignVerify}, keyCase{Spec: keys.RSA2048, Usage: keys.SignVerify}},
+		{keyCase{Spec: keys.ECCNISTP256, Usage: keys.SignVerify}, keyCase{Spec: keys.ECCNISTP256, Usage: keys.KeyAgreement}},
+		{keyCase{Spec: keys.RSA2048, Usage: keys.EncryptDecrypt}, keyCase{Spec: keys.RSA2048, Usage: keys.SignVerify}},
 	} {
-		_, err := s.b.Open(ctx, s.keys[tc.have].ID(), tc.ask.spec, tc.ask.usage)
+		_, err := s.b.Open(ctx, s.keys[tc.have].ID(), tc.ask.Spec, tc.ask.Usage)
 		wantKind(t, fmt.Sprintf("Open(%s key as %s)", tc.have, tc.ask), err, kgerr.FailedPrecondition)
 	}
 }
