@@ -86,6 +86,9 @@ var methods = map[string]rpc{
 	"/keygate.v1.KeyAdminService/ListApprovals":    {action: "keygate:ApproveOperation", key: byOptionalKeyID},
 	"/keygate.v1.KeyAdminService/ApproveOperation": {action: "keygate:ApproveOperation", key: byApproval},
 	"/keygate.v1.KeyAdminService/DenyOperation":    {action: "keygate:ApproveOperation", key: byApproval},
+	// Bring your own key (import.go).
+	"/keygate.v1.KeyAdminService/GetParametersForImport": {action: "kms:GetParametersForImport", key: byKeyID},
+	"/keygate.v1.KeyAdminService/ImportKeyMaterial":      {action: "kms:ImportKeyMaterial", key: byKeyID},
 
 	"/keygate.v1.PolicyService/SimulatePolicy": {action: "kms:GetKeyPolicy", key: byKeyID},
 	"/keygate.v1.PolicyService/DiffKeyPolicy":  {action: "kms:GetKeyPolicy", key: byKeyID},

@@ -74,6 +74,9 @@ var migrations = []migration{
 			result TEXT NOT NULL)`,
 		`CREATE INDEX key_approvals_key ON key_approvals (key_name, created_at)`,
 	}},
+	{"key material origin: EXTERNAL for imported versions", []string{
+		`ALTER TABLE key_versions ADD COLUMN origin TEXT NOT NULL DEFAULT ''`,
+	}},
 }
 
 // pgMigrateLock keeps replicas that start at once from migrating together.
