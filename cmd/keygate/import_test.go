@@ -22,7 +22,7 @@ import (
 // 5649), that key under the wrapping public key with OAEP.
 const wrapScript = `set -e
 openssl rand -out aes-key.bin 32
-openssl enc -id-aes256-wrap-pad -K "$(xxd -p -c 64 aes-key.bin)" -iv A65959A6 -in material.bin -out material.aes-wrapped
+openssl enc -id-aes256-wrap-pad -K "$(od -An -v -tx1 aes-key.bin | tr -d ' \n')" -iv A65959A6 -in material.bin -out material.aes-wrapped
 openssl pkeyutl -encrypt -pubin -inkey WrappingPublicKey.der -keyform DER -in aes-key.bin -out aes-key.wrapped \
   -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:$MD -pkeyopt rsa_mgf1_md:$MD
 cat aes-key.wrapped material.aes-wrapped > material.wrapped
