@@ -137,3 +137,40 @@ func TestCLIImport(t *testing.T) {
 	c.fails(exitArgument, "keygate: InvalidArgument: import_token expired", "",
 		"keys", "import", "data-key", "--version", "3", "--material-file", good, "--import-token-file", tok)
 }
+
+// TestCLIImportPrivateKey imports an RSA private key made by openssl (as
+// an old HSM's key exported as PKCS#8): the new version waits in
+// PENDING_ACTIVATION, then signs what openssl verifies with the public key
+// it knew all along.
+func TestCLIImportPrivateKey(t *testing.T) {
+	env := harness.Start(t, harness.Options{})
+	c := newCLI(t, env, "admin")
+	c.ok("", "keys", "create", "legacy-sign", "--key-spec", "RSA_2048", "--key-usage", "SIGN_VERIFY",
+		"--policy-file", c.file("p.json", []byte(harness.OpenPolicy())))
+	openssl := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("openssl", args...)
+		cmd.Dir = c.dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("openssl %v: %v\n%s", args, err, out)
+		}
+	}
+	openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "old-key.pem")
+	openssl("pkey", "-in", "old-key.pem", "-pubout", "-out", "old-pub.pem")
+	openssl("pkcs8", "-topk8", "-nocrypt", "-in", "old-key.pem", "-outform", "DER", "-out", "old-key.p8")
+
+	c.ok("", "keys", "import-params", "legacy-sign", "--wrapping-algorithm", "RSA_AES_KEY_WRAP_SHA_1",
+		"--public-key-out", c.path("WrappingPublicKey.der"), "--import-token-out", c.path("tok"))
+	wrapped := wrap(t, c.dir, c.readFile(c.path("old-key.p8")), "sha1")
+	out := c.ok("", "keys", "import", "legacy-sign", "--version", "2", "--material-file", wrapped, "--import-token-file", c.path("tok"))
+	if !strings.Contains(out, "v2 (new) -> PENDING_ACTIVATION") {
+		t.Fatalf("keys import:\n%s", out)
+	}
+	c.ok("", "keys", "activate", "legacy-sign", "--version", "2")
+	m := c.file("m", []byte("signed by the imported key"))
+	c.ok("", "sign", "legacy-sign", "--message-file", m, "--algorithm", "RSASSA_PKCS1_V1_5_SHA_256", "--out", c.path("sig"))
+	openssl("dgst", "-sha256", "-verify", "old-pub.pem", "-signature", "sig", "m")
+	if pub := c.ok("", "keys", "public-key", "legacy-sign", "--version", "2"); pub != string(c.readFile(c.path("old-pub.pem"))) {
+		t.Fatalf("version 2's public key is not the imported one:\n%s", pub)
+	}
+}
