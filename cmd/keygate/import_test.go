@@ -4,6 +4,8 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"strings"
@@ -136,6 +138,23 @@ func TestCLIImport(t *testing.T) {
 	off.Store(int64(24*time.Hour + time.Minute))
 	c.fails(exitArgument, "keygate: InvalidArgument: import_token expired", "",
 		"keys", "import", "data-key", "--version", "3", "--material-file", good, "--import-token-file", tok)
+	// A token edited to expire later names no wrapping key: the wrapping
+	// key's label in the token holds the real expiry.
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimSpace(string(c.readFile(tok))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		t.Fatal(err)
+	}
+	fields["e"] = fields["e"].(float64) + 2*86400
+	raw, _ = json.Marshal(fields)
+	c.fails(exitArgument, "keygate: InvalidArgument: import_token names no current wrapping key", "",
+		"keys", "import", "data-key", "--version", "3", "--material-file", good, "--import-token", base64.RawURLEncoding.EncodeToString(raw))
+	if out := c.ok("", "keys", "describe", "data-key"); !strings.Contains(out, "Primary version:  2") {
+		t.Fatalf("a refused import changed the key:\n%s", out)
+	}
 }
 
 // TestCLIImportPrivateKey imports an RSA private key made by openssl (as

@@ -110,6 +110,12 @@ func (r *Keyring) ImportParams(ctx context.Context, name string, n uint32, alg b
 	if k.State != keys.Enabled {
 		return ImportParams{}, kgerr.Errorf(kgerr.FailedPrecondition, "key %q is %s; only an enabled key takes new material", name, k.State)
 	}
+	for _, v := range k.Versions {
+		if v.State == keys.VersionPendingActivation {
+			return ImportParams{}, kgerr.Errorf(kgerr.FailedPrecondition,
+				"key %q version %d is already PENDING_ACTIVATION; activate it or schedule its deletion first", name, v.Number)
+		}
+	}
 	next := nextVersion(k)
 	if n == 0 {
 		n = next
