@@ -20,6 +20,7 @@ func RowDigest(k *Key) string {
 		Created    int64
 		CertChain  [][]byte
 		DeletionAt int64
+		Origin     string `json:",omitempty"` // absent when generated: older rows keep their digests
 	}
 	c := struct {
 		Name, Description, Backend string
@@ -42,7 +43,7 @@ func RowDigest(k *Key) string {
 	for _, v := range k.Versions {
 		c.Versions = append(c.Versions, version{Number: v.Number, State: v.State, BackendKey: v.BackendKeyID,
 			Created: v.CreatedAt.UnixNano(), CertChain: nonNil(v.CertChain),
-			DeletionAt: unixNano(v.DeletionAt.UnixNano(), v.DeletionAt.IsZero())})
+			DeletionAt: unixNano(v.DeletionAt.UnixNano(), v.DeletionAt.IsZero()), Origin: v.Origin})
 	}
 	b, _ := json.Marshal(c) // plain data: cannot fail
 	sum := sha256.Sum256(b)

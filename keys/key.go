@@ -67,6 +67,24 @@ type Version struct {
 	CertChain [][]byte
 	// DeletionAt is when a PENDING_DELETION version may be destroyed.
 	DeletionAt time.Time
+	// Origin is OriginExternal for material imported from outside (BYOK),
+	// "" for a key generated in its backend.
+	Origin string
+}
+
+// OriginExternal is the origin of imported key material, as KMS names it.
+const OriginExternal = "EXTERNAL"
+
+// External reports whether any version not yet destroyed holds imported
+// material: such a key's kms:KeyOrigin is EXTERNAL, whichever version a
+// call uses, so a policy about origin never misses imported material.
+func (k *Key) External() bool {
+	for _, v := range k.Versions {
+		if v.Origin == OriginExternal && v.State != VersionDestroyed {
+			return true
+		}
+	}
+	return false
 }
 
 // Primary is the active version, or nil if the key has none.

@@ -194,7 +194,7 @@ func (s *Server) keyMetadata(k *keys.Key, backendState func(*keys.Version) strin
 	for i := range k.Versions {
 		v := &k.Versions[i]
 		kv := &pb.KeyVersion{Version: v.Number, State: string(v.State), BackendKeyId: v.BackendKeyID,
-			CreateTime: timestamppb.New(v.CreatedAt), CertificateCount: uint32(len(v.CertChain))}
+			CreateTime: timestamppb.New(v.CreatedAt), CertificateCount: uint32(len(v.CertChain)), Origin: v.Origin}
 		if !v.DeletionAt.IsZero() {
 			kv.DeletionTime = timestamppb.New(v.DeletionAt)
 		}

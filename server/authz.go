@@ -129,9 +129,13 @@ func (c *Call) facts() facts {
 // policy.Request is made, for enforcement and for `policy simulate` alike.
 func (a *policyAuthorizer) request(f facts) policy.Request {
 	k := f.key.Key
+	origin := keyOrigins[a.backendTypes[k.Backend]]
+	if k.External() {
+		origin = keys.OriginExternal
+	}
 	r := policy.Request{
 		Principal: f.principal, Action: f.action, Resource: f.key.ARN,
-		KeySpec: k.Spec, KeyUsage: k.Usage, KeyOrigin: keyOrigins[a.backendTypes[k.Backend]],
+		KeySpec: k.Spec, KeyUsage: k.Usage, KeyOrigin: origin,
 		EncryptionContext: f.encContext, CurrentTime: a.now(), SourceIP: f.sourceIP,
 	}
 	switch k.Usage {

@@ -88,6 +88,9 @@ var methods = map[string]rpc{
 	"/keygate.v1.KeyAdminService/DenyOperation":    {action: "keygate:ApproveOperation", key: byApproval},
 	// Policy history (policyhistory.go): a read of the key's policies.
 	"/keygate.v1.KeyAdminService/GetKeyPolicyHistory": {action: "kms:GetKeyPolicy", key: byKeyID},
+	// Bring your own key (import.go).
+	"/keygate.v1.KeyAdminService/GetParametersForImport": {action: "kms:GetParametersForImport", key: byKeyID},
+	"/keygate.v1.KeyAdminService/ImportKeyMaterial":      {action: "kms:ImportKeyMaterial", key: byKeyID},
 
 	"/keygate.v1.PolicyService/SimulatePolicy": {action: "kms:GetKeyPolicy", key: byKeyID},
 	"/keygate.v1.PolicyService/DiffKeyPolicy":  {action: "kms:GetKeyPolicy", key: byKeyID},

@@ -35,6 +35,8 @@ type api interface {
 	Decrypt(sh p11.SessionHandle, cipher []byte) ([]byte, error)
 	DeriveKey(sh p11.SessionHandle, m []*p11.Mechanism, basekey p11.ObjectHandle, a []*p11.Attribute) (p11.ObjectHandle, error)
 	DestroyObject(sh p11.SessionHandle, oh p11.ObjectHandle) error
+	UnwrapKey(sh p11.SessionHandle, m []*p11.Mechanism, unwrapping p11.ObjectHandle, wrapped []byte, a []*p11.Attribute) (p11.ObjectHandle, error)
+	CreateObject(sh p11.SessionHandle, a []*p11.Attribute) (p11.ObjectHandle, error)
 }
 
 // module is one loaded PKCS#11 library. C_Initialize and C_Finalize are

@@ -28,7 +28,7 @@ type command struct {
 type action func(ctx context.Context, e *env, args []string) error
 
 // commands is the table `keygate` dispatches on, in help order.
-var commands = slices.Concat(keyCommands, versionCommands, periodCommands, approvalCommands, certCommands, csrCommands,
+var commands = slices.Concat(keyCommands, versionCommands, importCommands, periodCommands, approvalCommands, certCommands, csrCommands,
 	policyCommands, policyHistoryCommands, policyValidateCommands, signCommands, encryptCommands, reEncryptCommands, macCommands, deriveCommands,
 	auditCommands, auditVerifyCommands, auditPruneCommands, reconcileCommands, reportCommands, threeDSCommands)
 

@@ -85,10 +85,10 @@ func printKey(w io.Writer, k *pb.KeyMetadata) {
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tSTATE\tBACKEND KEY ID\tBACKEND STATE\tCERTS\tCREATED\tAGE\tROTATION DUE\tDELETION")
+	fmt.Fprintln(tw, "VERSION\tSTATE\tBACKEND KEY ID\tBACKEND STATE\tCERTS\tCREATED\tAGE\tROTATION DUE\tDELETION\tORIGIN")
 	for _, v := range k.Versions {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", v.Version, v.State, dash(v.BackendKeyId),
-			dash(v.BackendState), v.CertificateCount, when(v.CreateTime), age(v.CreateTime), dueText(v), when(v.DeletionTime))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", v.Version, v.State, dash(v.BackendKeyId),
+			dash(v.BackendState), v.CertificateCount, when(v.CreateTime), age(v.CreateTime), dueText(v), when(v.DeletionTime), dash(v.Origin))
 	}
 	tw.Flush()
 }

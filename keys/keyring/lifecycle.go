@@ -65,6 +65,18 @@ func activeAtOnce(k *keys.Key) bool { return k.Spec == keys.SymmetricDefault || 
 // HMAC keys it becomes the primary and the old primary RETIRED; for
 // asymmetric keys it is PENDING_ACTIVATION until Activate.
 func (r *Keyring) Rotate(ctx context.Context, name string) (*Entry, Transition, error) {
+	return r.newVersion(ctx, name, 0, "", func(b backends.Backend, k *keys.Key, label string, tags map[string]string) (string, error) {
+		return b.CreateKey(ctx, backends.CreateRequest{Spec: k.Spec, Usage: k.Usage, Label: label, Tags: tags})
+	})
+}
+
+// makeFunc makes a new version's backend key, labelled label.
+type makeFunc func(b backends.Backend, k *keys.Key, label string, tags map[string]string) (string, error)
+
+// newVersion adds a version made by mk (generated, or imported with
+// origin EXTERNAL) to key name. want, if not 0, is the number the caller
+// expects the new version to get.
+func (r *Keyring) newVersion(ctx context.Context, name string, want uint32, origin string, mk makeFunc) (*Entry, Transition, error) {
 	k, err := r.readChecked(ctx, name)
 	if err != nil {
 		return nil, Transition{}, err
@@ -80,13 +92,15 @@ func (r *Keyring) Rotate(ctx context.Context, name string) (*Entry, Transition, 
 		}
 		next = max(next, v.Number+1)
 	}
+	if want != 0 && want != next {
+		return nil, Transition{}, kgerr.Errorf(kgerr.InvalidArgument, "version %d: the next version of key %q is %d", want, name, next)
+	}
 	b, err := r.Backend(k.Backend)
 	if err != nil {
 		return nil, Transition{}, err
 	}
 	v := strconv.FormatUint(uint64(next), 10)
-	id, err := b.CreateKey(ctx, backends.CreateRequest{Spec: k.Spec, Usage: k.Usage, Label: name + "/v" + v,
-		Tags: map[string]string{"keygate:name": name, "keygate:version": v}})
+	id, err := mk(b, k, name+"/v"+v, map[string]string{"keygate:name": name, "keygate:version": v})
 	if err != nil {
 		return nil, Transition{}, err
 	}
@@ -97,7 +111,7 @@ func (r *Keyring) Rotate(ctx context.Context, name string) (*Entry, Transition, 
 			return nil, err
 		}
 		now := r.now().UTC()
-		nv := keys.Version{Number: next, State: keys.VersionPendingActivation, BackendKeyID: h.ID(), CreatedAt: now}
+		nv := keys.Version{Number: next, State: keys.VersionPendingActivation, BackendKeyID: h.ID(), CreatedAt: now, Origin: origin}
 		t.BackendKeyID = h.ID()
 		if activeAtOnce(k) {
 			nv.State = keys.VersionActive

@@ -80,6 +80,9 @@ var migrations = []migration{
 		`CREATE TABLE key_policy_history (key_name TEXT NOT NULL, seq BIGINT NOT NULL, sha256 TEXT NOT NULL,
 			policy TEXT NOT NULL, PRIMARY KEY (key_name, seq))`,
 	}},
+	{"key material origin: EXTERNAL for imported versions", []string{
+		`ALTER TABLE key_versions ADD COLUMN origin TEXT NOT NULL DEFAULT ''`,
+	}},
 }
 
 // pgMigrateLock keeps replicas that start at once from migrating together.

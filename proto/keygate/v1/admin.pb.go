@@ -188,8 +188,11 @@ type KeyVersion struct {
 	// replaced, and whether that time has passed.
 	RotationDueTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=rotation_due_time,json=rotationDueTime,proto3" json:"rotation_due_time,omitempty"`
 	Overdue         bool                   `protobuf:"varint,9,opt,name=overdue,proto3" json:"overdue,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// EXTERNAL for imported key material (ImportKeyMaterial); empty for a
+	// key generated in its backend.
+	Origin        string `protobuf:"bytes,10,opt,name=origin,proto3" json:"origin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *KeyVersion) Reset() {
@@ -283,6 +286,13 @@ func (x *KeyVersion) GetOverdue() bool {
 		return x.Overdue
 	}
 	return false
+}
+
+func (x *KeyVersion) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
 }
 
 type CreateKeyRequest struct {
@@ -2888,6 +2898,276 @@ func (x *PolicyChange) GetPolicy() string {
 	return ""
 }
 
+type GetParametersForImportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// The version the material will be: the key's next version (0: that one).
+	Version uint32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_SHA_1 or
+	// RSA_AES_KEY_WRAP_SHA_256 (the default: it wraps every kind of key).
+	WrappingAlgorithm string `protobuf:"bytes,3,opt,name=wrapping_algorithm,json=wrappingAlgorithm,proto3" json:"wrapping_algorithm,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *GetParametersForImportRequest) Reset() {
+	*x = GetParametersForImportRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetParametersForImportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetParametersForImportRequest) ProtoMessage() {}
+
+func (x *GetParametersForImportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetParametersForImportRequest.ProtoReflect.Descriptor instead.
+func (*GetParametersForImportRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *GetParametersForImportRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *GetParametersForImportRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *GetParametersForImportRequest) GetWrappingAlgorithm() string {
+	if x != nil {
+		return x.WrappingAlgorithm
+	}
+	return ""
+}
+
+type GetParametersForImportResponse struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Version           uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	WrappingAlgorithm string                 `protobuf:"bytes,2,opt,name=wrapping_algorithm,json=wrappingAlgorithm,proto3" json:"wrapping_algorithm,omitempty"`
+	// The wrapping public key, DER SubjectPublicKeyInfo (KMS's PublicKey).
+	PublicKey []byte `protobuf:"bytes,3,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// Names the version and the wrapping key; give it to ImportKeyMaterial.
+	ImportToken   string                 `protobuf:"bytes,4,opt,name=import_token,json=importToken,proto3" json:"import_token,omitempty"`
+	ValidTo       *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=valid_to,json=validTo,proto3" json:"valid_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetParametersForImportResponse) Reset() {
+	*x = GetParametersForImportResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetParametersForImportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetParametersForImportResponse) ProtoMessage() {}
+
+func (x *GetParametersForImportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetParametersForImportResponse.ProtoReflect.Descriptor instead.
+func (*GetParametersForImportResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *GetParametersForImportResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *GetParametersForImportResponse) GetWrappingAlgorithm() string {
+	if x != nil {
+		return x.WrappingAlgorithm
+	}
+	return ""
+}
+
+func (x *GetParametersForImportResponse) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *GetParametersForImportResponse) GetImportToken() string {
+	if x != nil {
+		return x.ImportToken
+	}
+	return ""
+}
+
+func (x *GetParametersForImportResponse) GetValidTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ValidTo
+	}
+	return nil
+}
+
+type ImportKeyMaterialRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	KeyId       string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	Version     uint32                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	ImportToken string                 `protobuf:"bytes,3,opt,name=import_token,json=importToken,proto3" json:"import_token,omitempty"`
+	// The material wrapped with the token's algorithm under its public key.
+	EncryptedKeyMaterial []byte `protobuf:"bytes,4,opt,name=encrypted_key_material,json=encryptedKeyMaterial,proto3" json:"encrypted_key_material,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *ImportKeyMaterialRequest) Reset() {
+	*x = ImportKeyMaterialRequest{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportKeyMaterialRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportKeyMaterialRequest) ProtoMessage() {}
+
+func (x *ImportKeyMaterialRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportKeyMaterialRequest.ProtoReflect.Descriptor instead.
+func (*ImportKeyMaterialRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ImportKeyMaterialRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *ImportKeyMaterialRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ImportKeyMaterialRequest) GetImportToken() string {
+	if x != nil {
+		return x.ImportToken
+	}
+	return ""
+}
+
+func (x *ImportKeyMaterialRequest) GetEncryptedKeyMaterial() []byte {
+	if x != nil {
+		return x.EncryptedKeyMaterial
+	}
+	return nil
+}
+
+type ImportKeyMaterialResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           *KeyMetadata           `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Version       uint32                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	Transition    string                 `protobuf:"bytes,3,opt,name=transition,proto3" json:"transition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ImportKeyMaterialResponse) Reset() {
+	*x = ImportKeyMaterialResponse{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ImportKeyMaterialResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ImportKeyMaterialResponse) ProtoMessage() {}
+
+func (x *ImportKeyMaterialResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ImportKeyMaterialResponse.ProtoReflect.Descriptor instead.
+func (*ImportKeyMaterialResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ImportKeyMaterialResponse) GetKey() *KeyMetadata {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *ImportKeyMaterialResponse) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ImportKeyMaterialResponse) GetTransition() string {
+	if x != nil {
+		return x.Transition
+	}
+	return ""
+}
+
 var File_keygate_v1_admin_proto protoreflect.FileDescriptor
 
 const file_keygate_v1_admin_proto_rawDesc = "" +
@@ -2909,7 +3189,7 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	" \x03(\v2\x16.keygate.v1.KeyVersionR\bversions\x125\n" +
 	"\x17rotation_period_in_days\x18\v \x01(\rR\x14rotationPeriodInDays\x12+\n" +
 	"\x11cryptoperiod_days\x18\f \x01(\rR\x10cryptoperiodDays\x12!\n" +
-	"\fdual_control\x18\r \x03(\tR\vdualControl\"\x94\x03\n" +
+	"\fdual_control\x18\r \x03(\tR\vdualControl\"\xac\x03\n" +
 	"\n" +
 	"KeyVersion\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x14\n" +
@@ -2921,7 +3201,9 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\x11certificate_count\x18\x06 \x01(\rR\x10certificateCount\x12?\n" +
 	"\rdeletion_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\fdeletionTime\x12F\n" +
 	"\x11rotation_due_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x0frotationDueTime\x12\x18\n" +
-	"\aoverdue\x18\t \x01(\bR\aoverdue\"\xc2\x03\n" +
+	"\aoverdue\x18\t \x01(\bR\aoverdue\x12\x16\n" +
+	"\x06origin\x18\n" +
+	" \x01(\tR\x06origin\"\xc2\x03\n" +
 	"\x10CreateKeyRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x19\n" +
@@ -3107,7 +3389,29 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\x06action\x18\x04 \x01(\tR\x06action\x12\x16\n" +
 	"\x06detail\x18\x05 \x01(\tR\x06detail\x12#\n" +
 	"\rpolicy_sha256\x18\x06 \x01(\tR\fpolicySha256\x12\x16\n" +
-	"\x06policy\x18\a \x01(\tR\x06policy2\xaf\x0f\n" +
+	"\x06policy\x18\a \x01(\tR\x06policy\"\x7f\n" +
+	"\x1dGetParametersForImportRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12-\n" +
+	"\x12wrapping_algorithm\x18\x03 \x01(\tR\x11wrappingAlgorithm\"\xe2\x01\n" +
+	"\x1eGetParametersForImportResponse\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\rR\aversion\x12-\n" +
+	"\x12wrapping_algorithm\x18\x02 \x01(\tR\x11wrappingAlgorithm\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x03 \x01(\fR\tpublicKey\x12!\n" +
+	"\fimport_token\x18\x04 \x01(\tR\vimportToken\x125\n" +
+	"\bvalid_to\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\avalidTo\"\xa4\x01\n" +
+	"\x18ImportKeyMaterialRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12!\n" +
+	"\fimport_token\x18\x03 \x01(\tR\vimportToken\x124\n" +
+	"\x16encrypted_key_material\x18\x04 \x01(\fR\x14encryptedKeyMaterial\"\x80\x01\n" +
+	"\x19ImportKeyMaterialResponse\x12)\n" +
+	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1e\n" +
+	"\n" +
+	"transition\x18\x03 \x01(\tR\n" +
+	"transition2\x82\x11\n" +
 	"\x0fKeyAdminService\x12H\n" +
 	"\tCreateKey\x12\x1c.keygate.v1.CreateKeyRequest\x1a\x1d.keygate.v1.CreateKeyResponse\x12N\n" +
 	"\vDescribeKey\x12\x1e.keygate.v1.DescribeKeyRequest\x1a\x1f.keygate.v1.DescribeKeyResponse\x12E\n" +
@@ -3130,7 +3434,9 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\rListApprovals\x12 .keygate.v1.ListApprovalsRequest\x1a!.keygate.v1.ListApprovalsResponse\x12]\n" +
 	"\x10ApproveOperation\x12#.keygate.v1.ApproveOperationRequest\x1a$.keygate.v1.ApproveOperationResponse\x12T\n" +
 	"\rDenyOperation\x12 .keygate.v1.DenyOperationRequest\x1a!.keygate.v1.DenyOperationResponse\x12f\n" +
-	"\x13GetKeyPolicyHistory\x12&.keygate.v1.GetKeyPolicyHistoryRequest\x1a'.keygate.v1.GetKeyPolicyHistoryResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
+	"\x13GetKeyPolicyHistory\x12&.keygate.v1.GetKeyPolicyHistoryRequest\x1a'.keygate.v1.GetKeyPolicyHistoryResponse\x12o\n" +
+	"\x16GetParametersForImport\x12).keygate.v1.GetParametersForImportRequest\x1a*.keygate.v1.GetParametersForImportResponse\x12`\n" +
+	"\x11ImportKeyMaterial\x12$.keygate.v1.ImportKeyMaterialRequest\x1a%.keygate.v1.ImportKeyMaterialResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
 
 var (
 	file_keygate_v1_admin_proto_rawDescOnce sync.Once
@@ -3144,7 +3450,7 @@ func file_keygate_v1_admin_proto_rawDescGZIP() []byte {
 	return file_keygate_v1_admin_proto_rawDescData
 }
 
-var file_keygate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_keygate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_keygate_v1_admin_proto_goTypes = []any{
 	(*KeyMetadata)(nil),                        // 0: keygate.v1.KeyMetadata
 	(*KeyVersion)(nil),                         // 1: keygate.v1.KeyVersion
@@ -3193,21 +3499,25 @@ var file_keygate_v1_admin_proto_goTypes = []any{
 	(*GetKeyPolicyHistoryRequest)(nil),         // 44: keygate.v1.GetKeyPolicyHistoryRequest
 	(*GetKeyPolicyHistoryResponse)(nil),        // 45: keygate.v1.GetKeyPolicyHistoryResponse
 	(*PolicyChange)(nil),                       // 46: keygate.v1.PolicyChange
-	(*timestamppb.Timestamp)(nil),              // 47: google.protobuf.Timestamp
+	(*GetParametersForImportRequest)(nil),      // 47: keygate.v1.GetParametersForImportRequest
+	(*GetParametersForImportResponse)(nil),     // 48: keygate.v1.GetParametersForImportResponse
+	(*ImportKeyMaterialRequest)(nil),           // 49: keygate.v1.ImportKeyMaterialRequest
+	(*ImportKeyMaterialResponse)(nil),          // 50: keygate.v1.ImportKeyMaterialResponse
+	(*timestamppb.Timestamp)(nil),              // 51: google.protobuf.Timestamp
 }
 var file_keygate_v1_admin_proto_depIdxs = []int32{
-	47, // 0: keygate.v1.KeyMetadata.create_time:type_name -> google.protobuf.Timestamp
+	51, // 0: keygate.v1.KeyMetadata.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 1: keygate.v1.KeyMetadata.versions:type_name -> keygate.v1.KeyVersion
-	47, // 2: keygate.v1.KeyVersion.create_time:type_name -> google.protobuf.Timestamp
-	47, // 3: keygate.v1.KeyVersion.deletion_time:type_name -> google.protobuf.Timestamp
-	47, // 4: keygate.v1.KeyVersion.rotation_due_time:type_name -> google.protobuf.Timestamp
+	51, // 2: keygate.v1.KeyVersion.create_time:type_name -> google.protobuf.Timestamp
+	51, // 3: keygate.v1.KeyVersion.deletion_time:type_name -> google.protobuf.Timestamp
+	51, // 4: keygate.v1.KeyVersion.rotation_due_time:type_name -> google.protobuf.Timestamp
 	0,  // 5: keygate.v1.CreateKeyResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 6: keygate.v1.DescribeKeyResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 7: keygate.v1.ListKeysResponse.keys:type_name -> keygate.v1.KeyMetadata
 	0,  // 8: keygate.v1.EnableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 9: keygate.v1.DisableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
 	37, // 10: keygate.v1.PutKeyPolicyResponse.pending_approval:type_name -> keygate.v1.Approval
-	47, // 11: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
+	51, // 11: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
 	0,  // 12: keygate.v1.CreateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
 	0,  // 13: keygate.v1.ActivateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
 	37, // 14: keygate.v1.ActivateKeyVersionResponse.pending_approval:type_name -> keygate.v1.Approval
@@ -3218,62 +3528,68 @@ var file_keygate_v1_admin_proto_depIdxs = []int32{
 	0,  // 19: keygate.v1.DestroyKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
 	33, // 20: keygate.v1.UpdateKeyRotationRequest.dual_control:type_name -> keygate.v1.DualControl
 	0,  // 21: keygate.v1.UpdateKeyRotationResponse.key:type_name -> keygate.v1.KeyMetadata
-	47, // 22: keygate.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
-	47, // 23: keygate.v1.Approval.expire_time:type_name -> google.protobuf.Timestamp
-	47, // 24: keygate.v1.Approval.decide_time:type_name -> google.protobuf.Timestamp
+	51, // 22: keygate.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
+	51, // 23: keygate.v1.Approval.expire_time:type_name -> google.protobuf.Timestamp
+	51, // 24: keygate.v1.Approval.decide_time:type_name -> google.protobuf.Timestamp
 	37, // 25: keygate.v1.ListApprovalsResponse.approvals:type_name -> keygate.v1.Approval
 	37, // 26: keygate.v1.ApproveOperationResponse.approval:type_name -> keygate.v1.Approval
 	0,  // 27: keygate.v1.ApproveOperationResponse.key:type_name -> keygate.v1.KeyMetadata
 	37, // 28: keygate.v1.DenyOperationResponse.approval:type_name -> keygate.v1.Approval
 	46, // 29: keygate.v1.GetKeyPolicyHistoryResponse.changes:type_name -> keygate.v1.PolicyChange
-	47, // 30: keygate.v1.PolicyChange.time:type_name -> google.protobuf.Timestamp
-	2,  // 31: keygate.v1.KeyAdminService.CreateKey:input_type -> keygate.v1.CreateKeyRequest
-	4,  // 32: keygate.v1.KeyAdminService.DescribeKey:input_type -> keygate.v1.DescribeKeyRequest
-	6,  // 33: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
-	8,  // 34: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
-	10, // 35: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
-	12, // 36: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
-	14, // 37: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
-	16, // 38: keygate.v1.KeyAdminService.ImportCertificate:input_type -> keygate.v1.ImportCertificateRequest
-	35, // 39: keygate.v1.KeyAdminService.CreateCertificateRequest:input_type -> keygate.v1.CreateCertificateRequestRequest
-	18, // 40: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
-	20, // 41: keygate.v1.KeyAdminService.CreateKeyVersion:input_type -> keygate.v1.CreateKeyVersionRequest
-	22, // 42: keygate.v1.KeyAdminService.ActivateKeyVersion:input_type -> keygate.v1.ActivateKeyVersionRequest
-	24, // 43: keygate.v1.KeyAdminService.RetireKeyVersion:input_type -> keygate.v1.RetireKeyVersionRequest
-	26, // 44: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:input_type -> keygate.v1.ScheduleKeyVersionDeletionRequest
-	28, // 45: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:input_type -> keygate.v1.CancelKeyVersionDeletionRequest
-	30, // 46: keygate.v1.KeyAdminService.DestroyKeyVersion:input_type -> keygate.v1.DestroyKeyVersionRequest
-	32, // 47: keygate.v1.KeyAdminService.UpdateKeyRotation:input_type -> keygate.v1.UpdateKeyRotationRequest
-	38, // 48: keygate.v1.KeyAdminService.ListApprovals:input_type -> keygate.v1.ListApprovalsRequest
-	40, // 49: keygate.v1.KeyAdminService.ApproveOperation:input_type -> keygate.v1.ApproveOperationRequest
-	42, // 50: keygate.v1.KeyAdminService.DenyOperation:input_type -> keygate.v1.DenyOperationRequest
-	44, // 51: keygate.v1.KeyAdminService.GetKeyPolicyHistory:input_type -> keygate.v1.GetKeyPolicyHistoryRequest
-	3,  // 52: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
-	5,  // 53: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
-	7,  // 54: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
-	9,  // 55: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
-	11, // 56: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
-	13, // 57: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
-	15, // 58: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
-	17, // 59: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
-	36, // 60: keygate.v1.KeyAdminService.CreateCertificateRequest:output_type -> keygate.v1.CreateCertificateRequestResponse
-	19, // 61: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
-	21, // 62: keygate.v1.KeyAdminService.CreateKeyVersion:output_type -> keygate.v1.CreateKeyVersionResponse
-	23, // 63: keygate.v1.KeyAdminService.ActivateKeyVersion:output_type -> keygate.v1.ActivateKeyVersionResponse
-	25, // 64: keygate.v1.KeyAdminService.RetireKeyVersion:output_type -> keygate.v1.RetireKeyVersionResponse
-	27, // 65: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:output_type -> keygate.v1.ScheduleKeyVersionDeletionResponse
-	29, // 66: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:output_type -> keygate.v1.CancelKeyVersionDeletionResponse
-	31, // 67: keygate.v1.KeyAdminService.DestroyKeyVersion:output_type -> keygate.v1.DestroyKeyVersionResponse
-	34, // 68: keygate.v1.KeyAdminService.UpdateKeyRotation:output_type -> keygate.v1.UpdateKeyRotationResponse
-	39, // 69: keygate.v1.KeyAdminService.ListApprovals:output_type -> keygate.v1.ListApprovalsResponse
-	41, // 70: keygate.v1.KeyAdminService.ApproveOperation:output_type -> keygate.v1.ApproveOperationResponse
-	43, // 71: keygate.v1.KeyAdminService.DenyOperation:output_type -> keygate.v1.DenyOperationResponse
-	45, // 72: keygate.v1.KeyAdminService.GetKeyPolicyHistory:output_type -> keygate.v1.GetKeyPolicyHistoryResponse
-	52, // [52:73] is the sub-list for method output_type
-	31, // [31:52] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	51, // 30: keygate.v1.PolicyChange.time:type_name -> google.protobuf.Timestamp
+	51, // 31: keygate.v1.GetParametersForImportResponse.valid_to:type_name -> google.protobuf.Timestamp
+	0,  // 32: keygate.v1.ImportKeyMaterialResponse.key:type_name -> keygate.v1.KeyMetadata
+	2,  // 33: keygate.v1.KeyAdminService.CreateKey:input_type -> keygate.v1.CreateKeyRequest
+	4,  // 34: keygate.v1.KeyAdminService.DescribeKey:input_type -> keygate.v1.DescribeKeyRequest
+	6,  // 35: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
+	8,  // 36: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
+	10, // 37: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
+	12, // 38: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
+	14, // 39: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
+	16, // 40: keygate.v1.KeyAdminService.ImportCertificate:input_type -> keygate.v1.ImportCertificateRequest
+	35, // 41: keygate.v1.KeyAdminService.CreateCertificateRequest:input_type -> keygate.v1.CreateCertificateRequestRequest
+	18, // 42: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
+	20, // 43: keygate.v1.KeyAdminService.CreateKeyVersion:input_type -> keygate.v1.CreateKeyVersionRequest
+	22, // 44: keygate.v1.KeyAdminService.ActivateKeyVersion:input_type -> keygate.v1.ActivateKeyVersionRequest
+	24, // 45: keygate.v1.KeyAdminService.RetireKeyVersion:input_type -> keygate.v1.RetireKeyVersionRequest
+	26, // 46: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:input_type -> keygate.v1.ScheduleKeyVersionDeletionRequest
+	28, // 47: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:input_type -> keygate.v1.CancelKeyVersionDeletionRequest
+	30, // 48: keygate.v1.KeyAdminService.DestroyKeyVersion:input_type -> keygate.v1.DestroyKeyVersionRequest
+	32, // 49: keygate.v1.KeyAdminService.UpdateKeyRotation:input_type -> keygate.v1.UpdateKeyRotationRequest
+	38, // 50: keygate.v1.KeyAdminService.ListApprovals:input_type -> keygate.v1.ListApprovalsRequest
+	40, // 51: keygate.v1.KeyAdminService.ApproveOperation:input_type -> keygate.v1.ApproveOperationRequest
+	42, // 52: keygate.v1.KeyAdminService.DenyOperation:input_type -> keygate.v1.DenyOperationRequest
+	44, // 53: keygate.v1.KeyAdminService.GetKeyPolicyHistory:input_type -> keygate.v1.GetKeyPolicyHistoryRequest
+	47, // 54: keygate.v1.KeyAdminService.GetParametersForImport:input_type -> keygate.v1.GetParametersForImportRequest
+	49, // 55: keygate.v1.KeyAdminService.ImportKeyMaterial:input_type -> keygate.v1.ImportKeyMaterialRequest
+	3,  // 56: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
+	5,  // 57: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
+	7,  // 58: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
+	9,  // 59: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
+	11, // 60: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
+	13, // 61: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
+	15, // 62: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
+	17, // 63: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
+	36, // 64: keygate.v1.KeyAdminService.CreateCertificateRequest:output_type -> keygate.v1.CreateCertificateRequestResponse
+	19, // 65: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
+	21, // 66: keygate.v1.KeyAdminService.CreateKeyVersion:output_type -> keygate.v1.CreateKeyVersionResponse
+	23, // 67: keygate.v1.KeyAdminService.ActivateKeyVersion:output_type -> keygate.v1.ActivateKeyVersionResponse
+	25, // 68: keygate.v1.KeyAdminService.RetireKeyVersion:output_type -> keygate.v1.RetireKeyVersionResponse
+	27, // 69: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:output_type -> keygate.v1.ScheduleKeyVersionDeletionResponse
+	29, // 70: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:output_type -> keygate.v1.CancelKeyVersionDeletionResponse
+	31, // 71: keygate.v1.KeyAdminService.DestroyKeyVersion:output_type -> keygate.v1.DestroyKeyVersionResponse
+	34, // 72: keygate.v1.KeyAdminService.UpdateKeyRotation:output_type -> keygate.v1.UpdateKeyRotationResponse
+	39, // 73: keygate.v1.KeyAdminService.ListApprovals:output_type -> keygate.v1.ListApprovalsResponse
+	41, // 74: keygate.v1.KeyAdminService.ApproveOperation:output_type -> keygate.v1.ApproveOperationResponse
+	43, // 75: keygate.v1.KeyAdminService.DenyOperation:output_type -> keygate.v1.DenyOperationResponse
+	45, // 76: keygate.v1.KeyAdminService.GetKeyPolicyHistory:output_type -> keygate.v1.GetKeyPolicyHistoryResponse
+	48, // 77: keygate.v1.KeyAdminService.GetParametersForImport:output_type -> keygate.v1.GetParametersForImportResponse
+	50, // 78: keygate.v1.KeyAdminService.ImportKeyMaterial:output_type -> keygate.v1.ImportKeyMaterialResponse
+	56, // [56:79] is the sub-list for method output_type
+	33, // [33:56] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_keygate_v1_admin_proto_init() }
@@ -3288,7 +3604,7 @@ func file_keygate_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_admin_proto_rawDesc), len(file_keygate_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   47,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -40,6 +40,8 @@ const (
 	KeyAdminService_ApproveOperation_FullMethodName           = "/keygate.v1.KeyAdminService/ApproveOperation"
 	KeyAdminService_DenyOperation_FullMethodName              = "/keygate.v1.KeyAdminService/DenyOperation"
 	KeyAdminService_GetKeyPolicyHistory_FullMethodName        = "/keygate.v1.KeyAdminService/GetKeyPolicyHistory"
+	KeyAdminService_GetParametersForImport_FullMethodName     = "/keygate.v1.KeyAdminService/GetParametersForImport"
+	KeyAdminService_ImportKeyMaterial_FullMethodName          = "/keygate.v1.KeyAdminService/ImportKeyMaterial"
 )
 
 // KeyAdminServiceClient is the client API for KeyAdminService service.
@@ -102,6 +104,12 @@ type KeyAdminServiceClient interface {
 	// Every policy the key has had, oldest first, each with the audit event
 	// that set it: who, when, the approval if any (kms:GetKeyPolicy).
 	GetKeyPolicyHistory(ctx context.Context, in *GetKeyPolicyHistoryRequest, opts ...grpc.CallOption) (*GetKeyPolicyHistoryResponse, error)
+	// Bring your own key, as KMS's: GetParametersForImport makes a wrapping
+	// key (RSA 3072, in the key's backend, valid 24 hours) for the key's
+	// next version; ImportKeyMaterial unwraps the material wrapped under it
+	// inside the backend into that version, whose origin is EXTERNAL.
+	GetParametersForImport(ctx context.Context, in *GetParametersForImportRequest, opts ...grpc.CallOption) (*GetParametersForImportResponse, error)
+	ImportKeyMaterial(ctx context.Context, in *ImportKeyMaterialRequest, opts ...grpc.CallOption) (*ImportKeyMaterialResponse, error)
 }
 
 type keyAdminServiceClient struct {
@@ -322,6 +330,26 @@ func (c *keyAdminServiceClient) GetKeyPolicyHistory(ctx context.Context, in *Get
 	return out, nil
 }
 
+func (c *keyAdminServiceClient) GetParametersForImport(ctx context.Context, in *GetParametersForImportRequest, opts ...grpc.CallOption) (*GetParametersForImportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetParametersForImportResponse)
+	err := c.cc.Invoke(ctx, KeyAdminService_GetParametersForImport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *keyAdminServiceClient) ImportKeyMaterial(ctx context.Context, in *ImportKeyMaterialRequest, opts ...grpc.CallOption) (*ImportKeyMaterialResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ImportKeyMaterialResponse)
+	err := c.cc.Invoke(ctx, KeyAdminService_ImportKeyMaterial_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // KeyAdminServiceServer is the server API for KeyAdminService service.
 // All implementations must embed UnimplementedKeyAdminServiceServer
 // for forward compatibility.
@@ -382,6 +410,12 @@ type KeyAdminServiceServer interface {
 	// Every policy the key has had, oldest first, each with the audit event
 	// that set it: who, when, the approval if any (kms:GetKeyPolicy).
 	GetKeyPolicyHistory(context.Context, *GetKeyPolicyHistoryRequest) (*GetKeyPolicyHistoryResponse, error)
+	// Bring your own key, as KMS's: GetParametersForImport makes a wrapping
+	// key (RSA 3072, in the key's backend, valid 24 hours) for the key's
+	// next version; ImportKeyMaterial unwraps the material wrapped under it
+	// inside the backend into that version, whose origin is EXTERNAL.
+	GetParametersForImport(context.Context, *GetParametersForImportRequest) (*GetParametersForImportResponse, error)
+	ImportKeyMaterial(context.Context, *ImportKeyMaterialRequest) (*ImportKeyMaterialResponse, error)
 	mustEmbedUnimplementedKeyAdminServiceServer()
 }
 
@@ -454,6 +488,12 @@ func (UnimplementedKeyAdminServiceServer) DenyOperation(context.Context, *DenyOp
 }
 func (UnimplementedKeyAdminServiceServer) GetKeyPolicyHistory(context.Context, *GetKeyPolicyHistoryRequest) (*GetKeyPolicyHistoryResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetKeyPolicyHistory not implemented")
+}
+func (UnimplementedKeyAdminServiceServer) GetParametersForImport(context.Context, *GetParametersForImportRequest) (*GetParametersForImportResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetParametersForImport not implemented")
+}
+func (UnimplementedKeyAdminServiceServer) ImportKeyMaterial(context.Context, *ImportKeyMaterialRequest) (*ImportKeyMaterialResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ImportKeyMaterial not implemented")
 }
 func (UnimplementedKeyAdminServiceServer) mustEmbedUnimplementedKeyAdminServiceServer() {}
 func (UnimplementedKeyAdminServiceServer) testEmbeddedByValue()                         {}
@@ -854,6 +894,42 @@ func _KeyAdminService_GetKeyPolicyHistory_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _KeyAdminService_GetParametersForImport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetParametersForImportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyAdminServiceServer).GetParametersForImport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyAdminService_GetParametersForImport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyAdminServiceServer).GetParametersForImport(ctx, req.(*GetParametersForImportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _KeyAdminService_ImportKeyMaterial_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ImportKeyMaterialRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KeyAdminServiceServer).ImportKeyMaterial(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: KeyAdminService_ImportKeyMaterial_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KeyAdminServiceServer).ImportKeyMaterial(ctx, req.(*ImportKeyMaterialRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // KeyAdminService_ServiceDesc is the grpc.ServiceDesc for KeyAdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -944,6 +1020,14 @@ var KeyAdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetKeyPolicyHistory",
 			Handler:    _KeyAdminService_GetKeyPolicyHistory_Handler,
+		},
+		{
+			MethodName: "GetParametersForImport",
+			Handler:    _KeyAdminService_GetParametersForImport_Handler,
+		},
+		{
+			MethodName: "ImportKeyMaterial",
+			Handler:    _KeyAdminService_ImportKeyMaterial_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
