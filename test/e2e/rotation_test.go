@@ -78,15 +78,17 @@ func chainPEM(certs ...*x509.Certificate) string {
 
 // The "done when": acs-signing rotates end to end on SoftHSM2 (new
 // version, CSR verified by openssl, a chain issued by the DS's CA
-// imported after every refusal an assessor expects, activated) while
+// imported after every refusal an assessor expects, activation approved by
+// a second admin on the other replica) while
 // CreateAcsSession and Sign calls run against two replicas, with no failed
 // call; each signature verifies against its own version's key, and the
 // x5c follows the new primary on both replicas without a restart.
 func TestRotateAcsSigningUnderLoad(t *testing.T) {
 	clock := &testClock{}
 	store := &server.StoreConfig{Driver: "postgres", DSN: pgtest.DSN(t)}
-	a := harness.Start(t, harness.Options{Store: store, Replica: "a", ServerOptions: server.Options{Now: clock.now}})
-	b := harness.Start(t, harness.Options{Store: store, Replica: "b", Token: &a.Token, ServerOptions: server.Options{Now: clock.now}})
+	a := harness.Start(t, harness.Options{Store: store, Replica: "a", ExtraConfig: dualControlConfig, ServerOptions: server.Options{Now: clock.now}})
+	b := harness.Start(t, harness.Options{Store: store, Replica: "b", Token: &a.Token, ExtraConfig: dualControlConfig,
+		ServerOptions: server.Options{Now: clock.now}})
 	ctx := context.Background()
 	admin := a.Admin("admin")
 	a.CreateKeyWithPolicy("acs-signing", "ECC_NIST_P256", "SIGN_VERIFY", acsPolicy())
@@ -186,7 +188,12 @@ func TestRotateAcsSigningUnderLoad(t *testing.T) {
 	if _, err := admin.ImportCertificate(ctx, &pb.ImportCertificateRequest{KeyId: "acs-signing", Version: 2, ChainPem: chainPEM(leaf2)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.ActivateKeyVersion(ctx, &pb.ActivateKeyVersionRequest{KeyId: "acs-signing", Version: 2}); err != nil {
+	// Activation needs a second admin, here on the other replica.
+	act := must(admin.ActivateKeyVersion(ctx, &pb.ActivateKeyVersionRequest{KeyId: "acs-signing", Version: 2}))
+	if act.PendingApproval == nil {
+		t.Fatal("activation ran without a second admin")
+	}
+	if _, err := b.Admin("admin2").ApproveOperation(ctx, &pb.ApproveOperationRequest{ApprovalId: act.PendingApproval.Id}); err != nil {
 		t.Fatal(err)
 	}
 	// The other replica picks the change up within key_refresh: here the
