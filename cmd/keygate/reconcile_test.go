@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -188,28 +187,10 @@ func TestReconcileCLI(t *testing.T) {
 	}
 }
 
-// lockedBuffer collects the server's log.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // keygated's own scheduled run: the summary is an audit event, the
 // findings are logged warnings naming the caller.
 func TestScheduledReconcile(t *testing.T) {
-	var log lockedBuffer
+	var log harness.LogBuffer
 	s := startKMSSession(t, harness.Options{Log: &log, ExtraConfig: "reconcile: {every: 1h, lookup: true, delivery_delay: 1ms}\n"})
 	ctx := context.Background()
 	ran, err := s.env.Server.Reconcile(ctx, time.Now())

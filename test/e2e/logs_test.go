@@ -13,8 +13,8 @@ import (
 	"github.com/keygate/keygate/test/harness"
 )
 
-// lines are the JSON log lines written so far (lockedBuffer: secrets_test.go).
-func (l *lockedBuffer) lines() []map[string]any {
+// jsonLines are the JSON log lines written to l so far.
+func jsonLines(l *harness.LogBuffer) []map[string]any {
 	var out []map[string]any
 	for _, line := range strings.Split(l.String(), "\n") {
 		var m map[string]any
@@ -29,7 +29,7 @@ func (l *lockedBuffer) lines() []map[string]any {
 // the call, its correlation id and the caller's trace id; the plaintext
 // and the encryption context values never appear in the log.
 func TestLogOneLinePerFailedCall(t *testing.T) {
-	var logBuf lockedBuffer
+	var logBuf harness.LogBuffer
 	env := harness.Start(t, harness.Options{Log: &logBuf, JSONLog: true})
 	admins := harness.Statement{Sid: "Admins", Principals: []string{harness.ARN("admin")}, Actions: []string{"kms:*"}}
 	env.CreateKeyWithPolicy("pan-key", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", harness.Policy(admins,
@@ -53,7 +53,7 @@ func TestLogOneLinePerFailedCall(t *testing.T) {
 	}
 
 	count := map[string]int{}
-	for _, l := range logBuf.lines() {
+	for _, l := range jsonLines(&logBuf) {
 		id, _ := l["correlation_id"].(string)
 		if id == "" || (l["msg"] != "call denied" && l["msg"] != "call failed") {
 			continue
@@ -69,9 +69,7 @@ func TestLogOneLinePerFailedCall(t *testing.T) {
 	if count["denied-1"] != 1 || count["failed-1"] != 1 || count["ok-1"] != 0 {
 		t.Errorf("log lines per call: %v; want one each for denied-1 and failed-1, none for ok-1", count)
 	}
-	logBuf.mu.Lock()
-	all := logBuf.b.String()
-	logBuf.mu.Unlock()
+	all := logBuf.String()
 	for _, leak := range []string{secret, ctxValue} {
 		if strings.Contains(all, leak) {
 			t.Errorf("the log contains %q", leak)

@@ -18,7 +18,7 @@ import (
 // (granting ds MAC rights it was never given) is refused at use, loudly,
 // and `audit verify` reports the row; an admin change cannot launder it.
 func TestRegistryRowEditedOutsideKeygateIsRefused(t *testing.T) {
-	var logs lockedBuffer
+	var logs harness.LogBuffer
 	env := harness.Start(t, harness.Options{Log: &logs})
 	ctx := context.Background()
 	env.CreateKeyWithPolicy("issuer-cavv", "HMAC_256", "GENERATE_VERIFY_MAC", harness.Policy(

@@ -25,24 +25,6 @@ import (
 	"github.com/keygate/keygate/test/harness"
 )
 
-// lockedBuffer is a log sink written by the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // cliBinary builds cmd/keygate once for the tests that run it as a user does.
 var cliBinary = sync.OnceValues(func() (string, error) {
 	_, file, _, _ := runtime.Caller(0)
@@ -69,14 +51,14 @@ func TestSecretsNeverLeak(t *testing.T) {
 	// where keygated logs every call instead.
 	for _, auditOff := range []bool{false, true} {
 		t.Run(fmt.Sprintf("audit-disabled=%t", auditOff), func(t *testing.T) {
-			var logs lockedBuffer
+			var logs harness.LogBuffer
 			env := harness.Start(t, harness.Options{Log: &logs, AuditDisabled: auditOff})
 			checkNoSecrets(t, env, &logs, !auditOff)
 		})
 	}
 }
 
-func checkNoSecrets(t *testing.T, env *harness.Env, logs *lockedBuffer, audited bool) {
+func checkNoSecrets(t *testing.T, env *harness.Env, logs *harness.LogBuffer, audited bool) {
 	ctx := context.Background()
 	acs := harness.ARN("acs")
 	env.CreateKeyWithPolicy("data-key", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", harness.Policy(
