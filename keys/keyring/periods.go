@@ -62,28 +62,18 @@ func (r *Keyring) SetPeriods(ctx context.Context, name string, rotation, crypto 
 func (r *Keyring) RotateDue(ctx context.Context) ([]string, error) {
 	var done []string
 	var errs []error
-	after := ""
-	for {
-		page, err := r.store.ListKeys(ctx, after, 100)
-		if err != nil {
-			return done, err
+	err := r.eachStored(ctx, func(k *keys.Key) {
+		p := k.Primary()
+		if k.RotationPeriod == 0 || k.State != keys.Enabled || p == nil || r.now().Sub(p.CreatedAt) < k.RotationPeriod {
+			return
 		}
-		for _, k := range page {
-			p := k.Primary()
-			if k.RotationPeriod == 0 || k.State != keys.Enabled || p == nil || r.now().Sub(p.CreatedAt) < k.RotationPeriod {
-				continue
-			}
-			if _, _, err := r.Rotate(ctx, k.Name); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			done = append(done, k.Name)
+		if _, _, err := r.Rotate(ctx, k.Name); err != nil {
+			errs = append(errs, err)
+			return
 		}
-		if len(page) < 100 {
-			return done, errors.Join(errs...)
-		}
-		after = page[len(page)-1].Name
-	}
+		done = append(done, k.Name)
+	})
+	return done, errors.Join(append(errs, err)...)
 }
 
 // DestroyDue destroys every PENDING_DELETION version whose waiting period
@@ -92,26 +82,34 @@ func (r *Keyring) RotateDue(ctx context.Context) ([]string, error) {
 func (r *Keyring) DestroyDue(ctx context.Context) ([]string, error) {
 	var done []string
 	var errs []error
-	after := ""
-	for {
-		page, err := r.store.ListKeys(ctx, after, 100)
-		if err != nil {
-			return done, err
-		}
-		for _, k := range page {
-			for _, v := range k.Versions {
-				if v.State != keys.VersionPendingDeletion || r.now().Before(v.DeletionAt) {
-					continue
-				}
-				if _, t, err := r.Destroy(ctx, k.Name, v.Number); err != nil {
-					errs = append(errs, err)
-				} else {
-					done = append(done, k.Name+"/v"+strconv.FormatUint(uint64(t.Version), 10))
-				}
+	err := r.eachStored(ctx, func(k *keys.Key) {
+		for _, v := range k.Versions {
+			if v.State != keys.VersionPendingDeletion || r.now().Before(v.DeletionAt) {
+				continue
+			}
+			if _, t, err := r.Destroy(ctx, k.Name, v.Number); err != nil {
+				errs = append(errs, err)
+			} else {
+				done = append(done, k.Name+"/v"+strconv.FormatUint(uint64(t.Version), 10))
 			}
 		}
+	})
+	return done, errors.Join(append(errs, err)...)
+}
+
+// eachStored calls f with every key in the store, a page at a time; it
+// stops only when the store cannot be read.
+func (r *Keyring) eachStored(ctx context.Context, f func(*keys.Key)) error {
+	for after := ""; ; {
+		page, err := r.store.ListKeys(ctx, after, 100)
+		if err != nil {
+			return err
+		}
+		for _, k := range page {
+			f(k)
+		}
 		if len(page) < 100 {
-			return done, errors.Join(errs...)
+			return nil
 		}
 		after = page[len(page)-1].Name
 	}
