@@ -14,3 +14,24 @@ type Store interface {
 	// then increments k.Revision.
 	UpdateKey(ctx context.Context, k *Key) error
 }
+
+// EachKey calls f with every key in s, a page at a time, and stops at the
+// first error f or the store returns.
+func EachKey(ctx context.Context, s Store, f func(*Key) error) error {
+	const page = 100
+	for after := ""; ; {
+		ks, err := s.ListKeys(ctx, after, page)
+		if err != nil {
+			return err
+		}
+		for _, k := range ks {
+			if err := f(k); err != nil {
+				return err
+			}
+		}
+		if len(ks) < page {
+			return nil
+		}
+		after = ks[len(ks)-1].Name
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/keygate/keygate/internal/kgerr"
+	"github.com/keygate/keygate/keys"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 )
 
@@ -21,21 +22,15 @@ func (as *auditService) GetInventory(ctx context.Context, _ *pb.GetInventoryRequ
 	for _, p := range as.s.cfg.Principals {
 		resp.Principals = append(resp.Principals, p.ARN)
 	}
-	const page = 500
-	for after := ""; ; {
-		ks, err := as.s.keys.List(ctx, after, page)
-		if err != nil {
-			return nil, kgerr.Wrap(kgerr.Unavailable, err, "key registry unavailable")
-		}
-		for _, k := range ks {
-			resp.Keys = append(resp.Keys, &pb.InventoryKey{Key: as.s.keyMetadata(k, nil), BackendType: types[k.Backend],
-				Policy: string(k.Policy), FipsLevel: fips[k.Backend], OwnKey: as.s.authz.own[k.Name]})
-		}
-		if len(ks) < page {
-			return resp, nil
-		}
-		after = ks[len(ks)-1].Name
+	err := as.s.keys.Each(ctx, func(k *keys.Key) error {
+		resp.Keys = append(resp.Keys, &pb.InventoryKey{Key: as.s.keyMetadata(k, nil), BackendType: types[k.Backend],
+			Policy: string(k.Policy), FipsLevel: fips[k.Backend], OwnKey: as.s.authz.own[k.Name]})
+		return nil
+	})
+	if err != nil {
+		return nil, kgerr.Wrap(kgerr.Unavailable, err, "key registry unavailable")
 	}
+	return resp, nil
 }
 
 // fipsLevel is what keygate knows of a backend's FIPS 140 validation: AWS

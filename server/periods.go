@@ -149,26 +149,19 @@ func (s *Server) Tick(ctx context.Context) (rotator bool) {
 // overdue names the keys whose ACTIVE version has outlived its cryptoperiod.
 func (s *Server) overdue(ctx context.Context, now time.Time) []string {
 	var out []string
-	after := ""
-	for {
-		page, err := s.keys.List(ctx, after, 100)
-		if err != nil {
-			s.log.Error("cryptoperiod check", "err", err)
-			return out
-		}
-		for _, k := range page {
-			for i := range k.Versions {
-				if due, ok := s.due(k, &k.Versions[i]); ok && !now.Before(due) && k.State == keys.Enabled {
-					out = append(out, k.Name)
-					break
-				}
+	err := s.keys.Each(ctx, func(k *keys.Key) error {
+		for i := range k.Versions {
+			if due, ok := s.due(k, &k.Versions[i]); ok && !now.Before(due) && k.State == keys.Enabled {
+				out = append(out, k.Name)
+				break
 			}
 		}
-		if len(page) < 100 {
-			return out
-		}
-		after = page[len(page)-1].Name
+		return nil
+	})
+	if err != nil {
+		s.log.Error("cryptoperiod check", "err", err)
 	}
+	return out
 }
 
 // lifecycleLoop runs Tick until ctx ends.

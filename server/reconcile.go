@@ -13,6 +13,7 @@ import (
 
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/audit/reconcile"
+	"github.com/keygate/keygate/keys"
 )
 
 // ReconcileConfig runs CloudTrail reconciliation inside keygated, so a
@@ -164,23 +165,18 @@ func (s *Server) reconcileKeys(ctx context.Context) ([]reconcile.Key, error) {
 		types[b.Name] = b.Type
 	}
 	var out []reconcile.Key
-	for after := ""; ; {
-		ks, err := s.keys.List(ctx, after, 500)
-		if err != nil {
-			return nil, err
-		}
-		for _, k := range ks {
-			rk := reconcile.Key{Name: k.Name, Backend: k.Backend, KMS: types[k.Backend] == "kms"}
-			for _, v := range k.Versions {
-				if rk.KMS {
-					rk.ARNs = append(rk.ARNs, v.BackendKeyID)
-				}
+	err := s.keys.Each(ctx, func(k *keys.Key) error {
+		rk := reconcile.Key{Name: k.Name, Backend: k.Backend, KMS: types[k.Backend] == "kms"}
+		for _, v := range k.Versions {
+			if rk.KMS {
+				rk.ARNs = append(rk.ARNs, v.BackendKeyID)
 			}
-			out = append(out, rk)
 		}
-		if len(ks) < 500 {
-			return out, nil
-		}
-		after = ks[len(ks)-1].Name
+		out = append(out, rk)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }

@@ -54,30 +54,24 @@ func (s *Server) checkRow(ctx context.Context, chain audit.Store, k *keys.Key, d
 // chain last recorded for it, for `audit verify`.
 func RegistryProblems(ctx context.Context, store keys.Store, chain audit.Store) ([]audit.Problem, error) {
 	var out []audit.Problem
-	after := ""
-	for {
-		ks, err := store.ListKeys(ctx, after, 100)
+	err := keys.EachKey(ctx, store, func(k *keys.Key) error {
+		recorded, seq, err := audit.LastRegistryDigest(ctx, chain, k.Name)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		for _, k := range ks {
-			recorded, seq, err := audit.LastRegistryDigest(ctx, chain, k.Name)
-			if err != nil {
-				return nil, err
+		if d := keys.RowDigest(k); d != recorded {
+			msg := fmt.Sprintf("key %q: stored row %s does not match the last recorded change (seq %d: %s)", k.Name, d, seq, recorded)
+			if recorded == "" {
+				msg = fmt.Sprintf("key %q: stored row %s has no recorded change in the log", k.Name, d)
 			}
-			if d := keys.RowDigest(k); d != recorded {
-				msg := fmt.Sprintf("key %q: stored row %s does not match the last recorded change (seq %d: %s)", k.Name, d, seq, recorded)
-				if recorded == "" {
-					msg = fmt.Sprintf("key %q: stored row %s has no recorded change in the log", k.Name, d)
-				}
-				out = append(out, audit.Problem{Kind: audit.Registry, Seq: seq, Msg: msg})
-			}
+			out = append(out, audit.Problem{Kind: audit.Registry, Seq: seq, Msg: msg})
 		}
-		if len(ks) < 100 {
-			return out, nil
-		}
-		after = ks[len(ks)-1].Name
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // alarmOnce runs a loud log line once per subject, not once per call.
@@ -105,33 +99,23 @@ func (a *alarmOnce) once(subject string, f func()) {
 // checks rows against stay in the chain. A row that does not match the
 // chain now is not anchored: it stays refused.
 func (s *Server) anchorRegistry(ctx context.Context, why string) error {
-	after := ""
-	for {
-		ks, err := s.keyStore.ListKeys(ctx, after, 100)
-		if err != nil {
-			return err
-		}
-		for _, k := range ks {
-			err := s.keyStore.WithKey(ctx, k.Name, func(tx *sql.Tx, k *keys.Key) error {
-				d := keys.RowDigest(k)
-				if recorded, _, err := audit.LastRegistryDigest(ctx, s.auditStore, k.Name); err != nil || recorded != d {
-					return err // nil when it does not match: not anchored, VerifyLog names it
-				}
-				link, err := s.chain.log.Stage(&audit.Event{Kind: audit.KindCall, Replica: s.chain.replica, Principal: "keygated",
-					Action: "keygate:RegistryAnchor", KeyName: k.Name, Result: audit.ResultOK, Detail: audit.RegistryDetail(why, d)})
-				if err != nil {
-					return err
-				}
-				_, err = s.auditStore.AppendTx(ctx, tx, link)
-				return err
-			})
-			if err != nil && kgerr.KindOf(err) != kgerr.NotFound {
+	return keys.EachKey(ctx, s.keyStore, func(k *keys.Key) error {
+		err := s.keyStore.WithKey(ctx, k.Name, func(tx *sql.Tx, k *keys.Key) error {
+			d := keys.RowDigest(k)
+			if recorded, _, err := audit.LastRegistryDigest(ctx, s.auditStore, k.Name); err != nil || recorded != d {
+				return err // nil when it does not match: not anchored, VerifyLog names it
+			}
+			link, err := s.chain.log.Stage(&audit.Event{Kind: audit.KindCall, Replica: s.chain.replica, Principal: "keygated",
+				Action: "keygate:RegistryAnchor", KeyName: k.Name, Result: audit.ResultOK, Detail: audit.RegistryDetail(why, d)})
+			if err != nil {
 				return err
 			}
+			_, err = s.auditStore.AppendTx(ctx, tx, link)
+			return err
+		})
+		if kgerr.KindOf(err) == kgerr.NotFound {
+			return nil // deleted since the page was read
 		}
-		if len(ks) < 100 {
-			return nil
-		}
-		after = ks[len(ks)-1].Name
-	}
+		return err
+	})
 }

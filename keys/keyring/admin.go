@@ -137,5 +137,10 @@ func (r *Keyring) List(ctx context.Context, after string, limit int) ([]*keys.Ke
 	return r.store.ListKeys(ctx, after, limit)
 }
 
+// Each calls f with every stored key (keys.EachKey).
+func (r *Keyring) Each(ctx context.Context, f func(*keys.Key) error) error {
+	return keys.EachKey(ctx, r.store, f)
+}
+
 // Now is the keyring's clock.
 func (r *Keyring) Now() time.Time { return r.now() }

@@ -62,16 +62,17 @@ func (r *Keyring) SetPeriods(ctx context.Context, name string, rotation, crypto 
 func (r *Keyring) RotateDue(ctx context.Context) ([]string, error) {
 	var done []string
 	var errs []error
-	err := r.eachStored(ctx, func(k *keys.Key) {
+	err := keys.EachKey(ctx, r.store, func(k *keys.Key) error {
 		p := k.Primary()
 		if k.RotationPeriod == 0 || k.State != keys.Enabled || p == nil || r.now().Sub(p.CreatedAt) < k.RotationPeriod {
-			return
+			return nil
 		}
 		if _, _, err := r.Rotate(ctx, k.Name); err != nil {
-			errs = append(errs, err)
-			return
+			errs = append(errs, err) // one key's failure does not stop the others
+			return nil
 		}
 		done = append(done, k.Name)
+		return nil
 	})
 	return done, errors.Join(append(errs, err)...)
 }
@@ -82,7 +83,7 @@ func (r *Keyring) RotateDue(ctx context.Context) ([]string, error) {
 func (r *Keyring) DestroyDue(ctx context.Context) ([]string, error) {
 	var done []string
 	var errs []error
-	err := r.eachStored(ctx, func(k *keys.Key) {
+	err := keys.EachKey(ctx, r.store, func(k *keys.Key) error {
 		for _, v := range k.Versions {
 			if v.State != keys.VersionPendingDeletion || r.now().Before(v.DeletionAt) {
 				continue
@@ -93,24 +94,7 @@ func (r *Keyring) DestroyDue(ctx context.Context) ([]string, error) {
 				done = append(done, k.Name+"/v"+strconv.FormatUint(uint64(t.Version), 10))
 			}
 		}
+		return nil
 	})
 	return done, errors.Join(append(errs, err)...)
-}
-
-// eachStored calls f with every key in the store, a page at a time; it
-// stops only when the store cannot be read.
-func (r *Keyring) eachStored(ctx context.Context, f func(*keys.Key)) error {
-	for after := ""; ; {
-		page, err := r.store.ListKeys(ctx, after, 100)
-		if err != nil {
-			return err
-		}
-		for _, k := range page {
-			f(k)
-		}
-		if len(page) < 100 {
-			return nil
-		}
-		after = page[len(page)-1].Name
-	}
 }
