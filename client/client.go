@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
@@ -37,6 +38,7 @@ type options struct {
 	tls         *tls.Config
 	ca, cert    string
 	key         string
+	signer      crypto.Signer
 	timeout     time.Duration
 	retries     int
 	dialOptions []grpc.DialOption
@@ -51,6 +53,13 @@ type Option func(*options)
 // they change.
 func WithTLSFiles(caFile, certFile, keyFile string) Option {
 	return func(o *options) { o.ca, o.cert, o.key = caFile, certFile, keyFile }
+}
+
+// WithTLSSigner is WithTLSFiles with the client's private key held by
+// key, e.g. a pkcs11key.Key whose key stays in a token: the handshake's
+// signature is made there. certFile must certify key's public key.
+func WithTLSSigner(caFile, certFile string, key crypto.Signer) Option {
+	return func(o *options) { o.ca, o.cert, o.signer = caFile, certFile, key }
 }
 
 // WithTLSConfig uses the caller's own TLS configuration (it must present a
@@ -92,8 +101,14 @@ func Dial(ctx context.Context, addr string, opts ...Option) (*Client, error) {
 	switch {
 	case cfg != nil && o.ca != "":
 		return nil, errors.New("client: give TLS files or a tls.Config, not both")
-	case cfg == nil && (o.ca == "" || o.cert == "" || o.key == ""):
+	case cfg == nil && (o.ca == "" || o.cert == "" || (o.key == "" && o.signer == nil)):
 		return nil, errors.New("client: mutual TLS needs a CA, a client certificate and its key")
+	case cfg == nil && o.signer != nil:
+		fc, err := newSignerCreds(o.ca, o.cert, o.signer)
+		if err != nil {
+			return nil, err
+		}
+		cfg = fc.config()
 	case cfg == nil:
 		fc, err := newFileCreds(o.ca, o.cert, o.key)
 		if err != nil {

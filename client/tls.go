@@ -1,8 +1,10 @@
 package client
 
 import (
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +18,7 @@ import (
 // a half-written renewal must not break a running caller.
 type fileCreds struct {
 	ca, cert, key string
+	signer        crypto.Signer // the key, when it is not a file (a token's)
 
 	mu      sync.Mutex
 	stamp   [3]time.Time
@@ -31,10 +34,24 @@ func newFileCreds(ca, cert, key string) (*fileCreds, error) {
 	return f, nil
 }
 
+// newSignerCreds is newFileCreds with the private key in signer (a
+// PKCS#11 token's) instead of a file; the CA and certificate files are
+// still read again when they change.
+func newSignerCreds(ca, cert string, signer crypto.Signer) (*fileCreds, error) {
+	f := &fileCreds{ca: ca, cert: cert, signer: signer}
+	if err := f.reload(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
 // reload reads the files if any changed since the last good load.
 func (f *fileCreds) reload() error {
 	var stamp [3]time.Time
 	for i, name := range []string{f.ca, f.cert, f.key} {
+		if name == "" && f.signer != nil {
+			continue // the key is the signer's
+		}
 		st, err := os.Stat(name)
 		if err != nil {
 			return fmt.Errorf("client tls: %w", err)
@@ -50,12 +67,48 @@ func (f *fileCreds) reload() error {
 	if err != nil {
 		return err
 	}
-	kp, err := tls.LoadX509KeyPair(f.cert, f.key)
+	var kp tls.Certificate
+	if f.signer != nil {
+		kp, err = signerPair(f.cert, f.signer)
+	} else {
+		kp, err = tls.LoadX509KeyPair(f.cert, f.key)
+	}
 	if err != nil {
 		return fmt.Errorf("client tls: certificate %s: %w", f.cert, err)
 	}
 	f.pool, f.keyPair, f.stamp = pool, &kp, stamp
 	return nil
+}
+
+// signerPair is the certificate chain of a PEM file with signer as its
+// key, refused unless the leaf certifies signer's public key.
+func signerPair(certFile string, signer crypto.Signer) (tls.Certificate, error) {
+	raw, err := os.ReadFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	var kp tls.Certificate
+	for {
+		var b *pem.Block
+		if b, raw = pem.Decode(raw); b == nil {
+			break
+		}
+		if b.Type == "CERTIFICATE" {
+			kp.Certificate = append(kp.Certificate, b.Bytes)
+		}
+	}
+	if len(kp.Certificate) == 0 {
+		return kp, errors.New("no PEM certificate")
+	}
+	if kp.Leaf, err = x509.ParseCertificate(kp.Certificate[0]); err != nil {
+		return kp, err
+	}
+	pub, ok := kp.Leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(signer.Public()) {
+		return kp, errors.New("the certificate is not for the client key (its public key differs)")
+	}
+	kp.PrivateKey = signer
+	return kp, nil
 }
 
 func (f *fileCreds) current() (*x509.CertPool, *tls.Certificate) {
@@ -119,6 +172,16 @@ func loadPool(file string) (*x509.CertPool, error) {
 // and again whenever they change.
 func FileTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	f, err := newFileCreds(caFile, certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return f.config(), nil
+}
+
+// SignerTLS is FileTLS with the client's key held by key (WithTLSSigner's
+// configuration, for a TLS probe).
+func SignerTLS(caFile, certFile string, key crypto.Signer) (*tls.Config, error) {
+	f, err := newSignerCreds(caFile, certFile, key)
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,7 @@ type action func(ctx context.Context, e *env, args []string) error
 // commands is the table `keygate` dispatches on, in help order.
 var commands = slices.Concat(keyCommands, versionCommands, importCommands, periodCommands, approvalCommands, certCommands, csrCommands,
 	policyCommands, policyHistoryCommands, policyValidateCommands, signCommands, encryptCommands, reEncryptCommands, macCommands, deriveCommands,
-	auditCommands, auditVerifyCommands, auditPruneCommands, reconcileCommands, reportCommands, threeDSCommands)
+	auditCommands, auditVerifyCommands, auditPruneCommands, reconcileCommands, reportCommands, threeDSCommands, tokenCommands)
 
 // groups are the first words of multi-word verbs, with their summaries.
 var groups = map[string]string{
@@ -40,6 +40,7 @@ var groups = map[string]string{
 	"approvals": "dual control: list, approve or deny operations waiting for a second admin",
 	"report":    "the evidence pack for the PCI assessor: write it, verify it",
 	"3ds":       "EMV 3DS by hand: ACS challenge sessions (CReq/CRes) and the DS's sdkEncData",
+	"token":     "an admin's client key on a PKCS#11 token or smart card: generate it, make its certificate request",
 }
 
 func (c *command) synopsis() string {
@@ -116,7 +117,9 @@ first "=", commas included. Times (--since, --until) are RFC 3339, a date
 YYYY-MM-DD (midnight UTC), or a duration ago such as 90m.
 
 A key is named as the positional NAME or --key-id NAME, as in aws kms; the
-client's own private key file is --client-key FILE (or KEYGATE_KEY). The old
+client's own private key file is --client-key FILE (or KEYGATE_KEY), or a key
+in a PKCS#11 token: --client-key 'pkcs11:token=T;object=LABEL?module-path=LIB'
+(RFC 7512; the PIN from pin-source=file:/path, else asked for). The old
 --key spelling of either still works, with a one-line deprecation notice.
 `
 

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/keygate/keygate/client"
+	"github.com/keygate/keygate/client/pkcs11key"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 )
 
@@ -16,6 +17,7 @@ type env struct {
 	stdout, stderr io.Writer
 	stdinUsed      bool
 	conn           *client.Client
+	tokenKey       *pkcs11key.Key // the client key, when it is in a PKCS#11 token
 }
 
 // dial connects over mutual TLS with the client package, the one client
@@ -34,7 +36,11 @@ func (e *env) dial() (*client.Client, error) {
 			return nil, usageErr("%s (or %s) is required", f.flag, f.env)
 		}
 	}
-	conn, err := client.Dial(context.Background(), e.g.addr, client.WithTLSFiles(e.g.ca, e.g.cert, e.g.key))
+	creds, err := e.tlsOption(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	conn, err := client.Dial(context.Background(), e.g.addr, creds)
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
@@ -97,5 +103,8 @@ func (e *env) json() bool { return e.g.output == "json" }
 func (e *env) close() {
 	if e.conn != nil {
 		e.conn.Close()
+	}
+	if e.tokenKey != nil {
+		e.tokenKey.Close()
 	}
 }

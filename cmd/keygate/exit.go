@@ -74,6 +74,11 @@ func report(stderr io.Writer, err error) int {
 		fmt.Fprintf(stderr, "keygate: %v\n", refused)
 		return exitDenied
 	}
+	var pin *pinError
+	if errors.As(err, &pin) {
+		fmt.Fprintf(stderr, "keygate: %v\n", pin)
+		return exitDenied
+	}
 	var u *usageError
 	if errors.As(err, &u) {
 		fmt.Fprintf(stderr, "keygate: %s\n", u.msg)

@@ -10,8 +10,6 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	"github.com/keygate/keygate/client"
 )
 
 // In TLS 1.3 the client finishes its handshake before the server checks
@@ -35,7 +33,7 @@ func (e *env) diagnose(ctx context.Context, err error) error {
 // probe returns the TLS alert the server answers with, or nil when the
 // server accepts the connection (or cannot be reached at all).
 func (e *env) probe(ctx context.Context) error {
-	cfg, err := client.FileTLS(e.g.ca, e.g.cert, e.g.key)
+	cfg, err := e.probeTLS()
 	if err != nil {
 		return nil
 	}
