@@ -95,6 +95,8 @@ type TLSConfig struct {
 	// CRLFile, if set, is the client CA's certificate revocation list (PEM
 	// or DER), checked at every handshake and reloaded when it changes.
 	CRLFile string `yaml:"crl_file"`
+	// Roles are per-role requirements on client certificates (clientroles.go).
+	Roles RoleRules `yaml:"roles"`
 }
 
 // PrincipalMapping maps one certificate identity to a principal ARN.
@@ -284,6 +286,7 @@ func (c *Config) problems() []string {
 	var p []string
 	add := func(f string, a ...any) { p = append(p, fmt.Sprintf(f, a...)) }
 	p = append(p, c.Reconcile.problems()...)
+	p = append(p, c.TLS.Roles.problems()...)
 	if c.PprofListen != "" {
 		if err := loopbackAddr(c.PprofListen); err != nil {
 			add("pprof_listen %q: %v", c.PprofListen, err)

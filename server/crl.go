@@ -26,7 +26,7 @@ type crlChecker struct {
 	mu      sync.Mutex
 	modTime time.Time
 	size    int64
-	revoked map[string]bool // serial (hex) → revoked
+	revoked map[string]bool // revokedKey(issuer, serial) → revoked
 	next    time.Time
 	err     error
 }
@@ -51,7 +51,7 @@ func (c *crlChecker) verify(_ [][]byte, chains [][]*x509.Certificate) error {
 		return fmt.Errorf("tls: the certificate revocation list %s expired at %s", c.file, c.next.UTC().Format(time.RFC3339))
 	}
 	for _, chain := range chains {
-		if len(chain) > 0 && c.revoked[chain[0].SerialNumber.Text(16)] {
+		if len(chain) > 0 && c.revoked[revokedKey(chain[0].RawIssuer, chain[0].SerialNumber)] {
 			return errors.New("tls: the client certificate is revoked")
 		}
 	}
@@ -85,26 +85,44 @@ func (c *crlChecker) load() (map[string]bool, time.Time, error) {
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("tls: certificate revocation list: %w", err)
 	}
-	if b, _ := pem.Decode(raw); b != nil {
-		raw = b.Bytes
-	}
-	crl, err := x509.ParseRevocationList(raw)
-	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("tls: certificate revocation list %s: %w", c.file, err)
-	}
-	signed := false
-	for _, ca := range c.cas {
-		if bytes.Equal(ca.RawSubject, crl.RawIssuer) && crl.CheckSignatureFrom(ca) == nil {
-			signed = true
-			break
+	// One DER list, or PEM lists one after another: one per client CA when
+	// a role has its own (tls.roles), so an admin CA revokes its own.
+	ders := [][]byte{raw}
+	if b, rest := pem.Decode(raw); b != nil {
+		ders = [][]byte{b.Bytes}
+		for b, rest = pem.Decode(rest); b != nil; b, rest = pem.Decode(rest) {
+			ders = append(ders, b.Bytes)
 		}
 	}
-	if !signed {
-		return nil, time.Time{}, fmt.Errorf("tls: certificate revocation list %s is not signed by a client CA", c.file)
-	}
 	revoked := map[string]bool{}
-	for _, e := range crl.RevokedCertificateEntries {
-		revoked[new(big.Int).Set(e.SerialNumber).Text(16)] = true
+	var next time.Time
+	for _, der := range ders {
+		crl, err := x509.ParseRevocationList(der)
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("tls: certificate revocation list %s: %w", c.file, err)
+		}
+		signed := false
+		for _, ca := range c.cas {
+			if bytes.Equal(ca.RawSubject, crl.RawIssuer) && crl.CheckSignatureFrom(ca) == nil {
+				signed = true
+				break
+			}
+		}
+		if !signed {
+			return nil, time.Time{}, fmt.Errorf("tls: certificate revocation list %s is not signed by a client CA", c.file)
+		}
+		for _, e := range crl.RevokedCertificateEntries {
+			revoked[revokedKey(crl.RawIssuer, e.SerialNumber)] = true
+		}
+		if next.IsZero() || (!crl.NextUpdate.IsZero() && crl.NextUpdate.Before(next)) {
+			next = crl.NextUpdate
+		}
 	}
-	return revoked, crl.NextUpdate, nil
+	return revoked, next, nil
+}
+
+// revokedKey names a certificate by its issuer and serial: serials are
+// unique per CA only, and the file may hold several CAs' lists.
+func revokedKey(issuer []byte, serial *big.Int) string {
+	return string(issuer) + "/" + serial.Text(16)
 }

@@ -55,6 +55,9 @@ func (s *Server) identify(ctx context.Context) (Principal, string, error) {
 	}
 	pr.ARN = arn
 	pr.Account = arnAccount(arn)
+	if err := s.checkRoles(arn, ti.State.PeerCertificates); err != nil {
+		return pr, addr, err
+	}
 	return pr, addr, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -24,6 +25,7 @@ import (
 type live struct {
 	tls        *tls.Config
 	principals map[principalKey]string
+	roles      *roleChecks // tls.roles: what each role's certificates must carry
 }
 
 // reloader keeps the live configuration and the files it came from.
@@ -56,7 +58,11 @@ func newLive(cfg *Config, now time.Time) (*live, error) {
 	for _, m := range cfg.Principals {
 		ps[principalKey{m.source(), m.Identity}] = m.ARN
 	}
-	return &live{tls: tc, principals: ps}, nil
+	roles, err := newRoleChecks(cfg, tc.ClientCAs)
+	if err != nil {
+		return nil, err
+	}
+	return &live{tls: tc, principals: ps, roles: roles}, nil
 }
 
 // serverConfig is the tls.Config gRPC gets: each handshake takes the live
@@ -69,6 +75,12 @@ func (s *Server) serverConfig() *tls.Config {
 			return s.reload.cur.Load().tls, nil
 		},
 	}
+}
+
+// checkRoles refuses a client certificate that does not meet the rules of
+// the principal's roles (tls.roles).
+func (s *Server) checkRoles(arn string, chain []*x509.Certificate) error {
+	return s.reload.cur.Load().roles.check(arn, chain, time.Now())
 }
 
 // principalOf maps a certificate identity to its principal ARN.
@@ -131,7 +143,7 @@ func (s *Server) reloadFailed(err error) error {
 // update swaps a symlink: content, not mtime, says what changed).
 func (s *Server) filesHash() ([32]byte, error) {
 	h := sha256.New()
-	for _, f := range []string{s.reload.path, s.cfg.TLS.Cert, s.cfg.TLS.Key, s.cfg.TLS.ClientCA, s.cfg.TLS.CRLFile} {
+	for _, f := range append([]string{s.reload.path, s.cfg.TLS.Cert, s.cfg.TLS.Key, s.cfg.TLS.ClientCA, s.cfg.TLS.CRLFile}, s.cfg.TLS.Roles.caFiles()...) {
 		if f == "" {
 			continue
 		}

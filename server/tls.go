@@ -21,6 +21,11 @@ func serverTLS(c TLSConfig) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, f := range c.Roles.caFiles() { // a role's own CA (admins') is a client CA too
+		if err := appendPool(pool, f); err != nil {
+			return nil, err
+		}
+	}
 	cfg := &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
@@ -29,9 +34,13 @@ func serverTLS(c TLSConfig) (*tls.Config, error) {
 		NextProtos:   []string{"h2"},
 	}
 	if c.CRLFile != "" {
-		cas, err := loadCerts(c.ClientCA)
-		if err != nil {
-			return nil, err
+		var cas []*x509.Certificate
+		for _, f := range append([]string{c.ClientCA}, c.Roles.caFiles()...) {
+			more, err := loadCerts(f)
+			if err != nil {
+				return nil, err
+			}
+			cas = append(cas, more...)
 		}
 		crl, err := newCRLChecker(c.CRLFile, cas, time.Now)
 		if err != nil {
@@ -83,13 +92,17 @@ func ClientTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 }
 
 func loadPool(file string) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	return pool, appendPool(pool, file)
+}
+
+func appendPool(pool *x509.CertPool, file string) error {
 	pem, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("tls: CA: %w", err)
+		return fmt.Errorf("tls: CA: %w", err)
 	}
-	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("tls: CA %s holds no PEM certificate", file)
+		return fmt.Errorf("tls: CA %s holds no PEM certificate", file)
 	}
-	return pool, nil
+	return nil
 }
