@@ -169,7 +169,7 @@ principals:
 	for _, id := range demoIdentities {
 		fmt.Fprintf(&b, "  - identity: spiffe://keygate.demo/%s\n    arn: arn:aws:iam::%s:role/%s\n", id, demoAccount, id)
 	}
-	fmt.Fprintf(&b, `admins:
+	fmt.Fprintf(&b, `admins:   # each admin is one person with a certificate of their own, never a shared admin ARN
   - arn:aws:iam::%s:role/admin
   - arn:aws:iam::%[1]s:role/admin2
 lifecycle:
@@ -217,6 +217,7 @@ export KEYGATE_KEY=%s
 
 To act as a service instead, use acs.pem, 3ds-server.pem or ds.pem (and its -key.pem) from %s.
 The second admin, who approves what dual control holds back, is admin2.pem.
+To keep an admin's key on a PKCS#11 token instead of a file: README, "An admin's key on a token".
 
 `, listen, listen, filepath.Join(tls, "ca.pem"), filepath.Join(tls, "admin.pem"), filepath.Join(tls, "admin-key.pem"), tls)
 }
