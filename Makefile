@@ -25,6 +25,7 @@ test: deps-test tools
 	buf lint
 	CGO_ENABLED=0 go build ./...    # the pkcs11 backend then says "built without PKCS#11 support"
 	CGO_ENABLED=0 go test -count=1 ./backends/pkcs11/
+	CGO_ENABLED=0 go test -count=1 ./client/pkcs11key/    # "built without PKCS#11 support" for a token client key
 	$(MAKE) fuzz
 	$(MAKE) race
 	go test -count=1 -timeout 20m ./test/e2e ./test/load

@@ -103,6 +103,24 @@ func TestCLIClientKeyOnToken(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "no terminal") {
 		t.Errorf("no PIN and no terminal: exit %d: %s", code, stderr)
 	}
+	// No PIN in the URI, on a terminal: the CLI asks for it there, without echo.
+	term := newTerminal(t)
+	cmd := exec.Command(bin, append(global, "--client-key", keyURI("alice", ""), "keys", "list")...)
+	var termOut, termErr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &termOut, &termErr
+	term.attach(cmd)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	term.waitFor(t, fmt.Sprintf("PIN for token %q: ", tok.Label))
+	if _, err := term.master.Write([]byte(tok.PIN + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil || !strings.Contains(termOut.String(), "issuer-cavv") {
+		t.Fatalf("keys list with the PIN typed on the terminal: %v\n%s%s", err, termOut.String(), termErr.String())
+	}
+	allOut.WriteString(term.String())
+	allOut.Write(termErr.Bytes())
 	// The token's key with someone else's certificate is refused before any call.
 	_, adminCert, _ := env.TLSFiles("admin")
 	_, stderr, code = cli("--addr", env.Addr, "--ca", ca, "--cert", adminCert, "--client-key", keyURI("alice", pin), "keys", "list")
