@@ -14,6 +14,9 @@
 // CKM_RSA_PKCS (PKCS#1 v1.5) or CKM_RSA_PKCS_PSS, which is what TLS 1.2
 // and 1.3 ask of a client key.
 //
+// A lost session (a card pulled and put back) is restored once, at the
+// next signature, asking for the PIN again: a Key keeps no PIN.
+//
 // A Key initialises the module unless something else in the process did
 // (keygate's pkcs11 backend): then it leaves C_Finalize to that user.
 // Generate makes a new non-extractable key pair in a token, for a token

@@ -22,6 +22,9 @@ type Key struct {
 	lib   *p11.Ctx
 	owned bool // this Key ran C_Initialize, so it runs C_Finalize
 
+	opts options
+	rw   bool
+
 	mu      sync.Mutex
 	session p11.SessionHandle
 	priv    p11.ObjectHandle
@@ -54,58 +57,112 @@ func open(ctx context.Context, uri string, rw bool, opts []Option) (*Key, error)
 	if err != nil {
 		return nil, err
 	}
-	pin, ok, err := u.PIN()
-	if err != nil {
+	if _, _, err := u.PIN(); err != nil { // an unreadable pin-source fails before the module loads
 		return nil, err
 	}
 	lib := p11.New(u.ModulePath)
 	if lib == nil {
 		return nil, fmt.Errorf("pkcs11: cannot load the module %s", u.ModulePath)
 	}
-	k := &Key{uri: u, lib: lib}
-	switch err := lib.Initialize(); {
+	k := &Key{uri: u, lib: lib, opts: o, rw: rw}
+	if err := k.initialize(); err != nil {
+		lib.Destroy()
+		return nil, err
+	}
+	if err := k.connect(ctx); err != nil {
+		k.Close()
+		return nil, err
+	}
+	return k, nil
+}
+
+func (k *Key) initialize() error {
+	switch err := k.lib.Initialize(); {
 	case err == nil:
 		k.owned = true
 	case errors.Is(err, p11.Error(p11.CKR_CRYPTOKI_ALREADY_INITIALIZED)):
 		// Another user in this process (a pkcs11 backend) initialised the
 		// module: it is theirs to finalise.
 	default:
-		lib.Destroy()
-		return nil, fmt.Errorf("pkcs11: C_Initialize %s: %w", u.ModulePath, err)
+		return fmt.Errorf("pkcs11: C_Initialize %s: %w", k.uri.ModulePath, err)
+	}
+	return nil
+}
+
+// connect finds the token, opens a session and logs in. The PIN is read
+// from the URI or asked for each time, never kept: after a lost session
+// (a card pulled and put back) the prompt asks again.
+func (k *Key) connect(ctx context.Context) error {
+	pin, ok, err := k.uri.PIN()
+	if err != nil {
+		return err
 	}
 	slot, label, err := k.slot()
 	if err != nil {
-		k.Close()
-		return nil, err
+		return err
 	}
 	if !ok {
-		if o.prompt == nil {
-			k.Close()
-			return nil, fmt.Errorf("pkcs11: %s: the URI gives no pin-source or pin-value, and there is no terminal to ask for the PIN", u.tokenName())
+		if k.opts.prompt == nil {
+			return fmt.Errorf("pkcs11: %s: the URI gives no pin-source or pin-value, and no PIN prompt was given", k.uri.tokenName())
 		}
-		if pin, err = o.prompt(ctx, label); err != nil {
-			k.Close()
-			return nil, fmt.Errorf("pkcs11: %s: PIN: %w", u.tokenName(), err)
+		if pin, err = k.opts.prompt(ctx, label); err != nil {
+			return fmt.Errorf("pkcs11: %s: PIN: %w", k.uri.tokenName(), err)
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		k.Close()
-		return nil, err
+		return err
 	}
 	flags := uint(p11.CKF_SERIAL_SESSION)
-	if rw {
+	if k.rw {
 		flags |= p11.CKF_RW_SESSION
 	}
-	if k.session, err = lib.OpenSession(slot, flags); err != nil {
+	s, err := k.lib.OpenSession(slot, flags)
+	if err != nil {
+		return fmt.Errorf("pkcs11: %s: C_OpenSession: %w", k.uri.tokenName(), err)
+	}
+	k.session = s
+	return k.login(pin)
+}
+
+// reconnect restores a lost session and finds the key again, which must
+// be the same key (a card swapped for another with the same label is not).
+func (k *Key) reconnect() error {
+	if k.session != 0 {
+		k.lib.CloseSession(k.session) // usually gone already
 		k.session = 0
-		k.Close()
-		return nil, fmt.Errorf("pkcs11: %s: C_OpenSession: %w", u.tokenName(), err)
 	}
-	if err := k.login(pin); err != nil {
-		k.Close()
-		return nil, err
+	if err := k.connect(context.Background()); errors.Is(err, p11.Error(p11.CKR_CRYPTOKI_NOT_INITIALIZED)) {
+		if err := k.initialize(); err != nil {
+			return err
+		}
+		if err := k.connect(context.Background()); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
 	}
-	return k, nil
+	pub := k.pub
+	err := k.find()
+	if eq, ok := pub.(interface{ Equal(crypto.PublicKey) bool }); err == nil && (!ok || !eq.Equal(k.pub)) {
+		err = fmt.Errorf("pkcs11: %s: the key found again with %s is not the key opened", k.uri.tokenName(), k.uri.selector())
+	}
+	if err != nil {
+		k.priv, k.pub = 0, pub // never sign with another key than Public names
+	}
+	return err
+}
+
+// lost reports errors after which the session or the key's handle is gone
+// but the token may well be back: worth one reconnect.
+func lost(err error) bool {
+	for _, code := range []uint{p11.CKR_SESSION_HANDLE_INVALID, p11.CKR_SESSION_CLOSED, p11.CKR_USER_NOT_LOGGED_IN,
+		p11.CKR_TOKEN_NOT_PRESENT, p11.CKR_DEVICE_REMOVED, p11.CKR_KEY_HANDLE_INVALID, p11.CKR_OBJECT_HANDLE_INVALID,
+		p11.CKR_CRYPTOKI_NOT_INITIALIZED} {
+		if errors.Is(err, p11.Error(code)) {
+			return true
+		}
+	}
+	return false
 }
 
 // slot finds the one token the URI selects, and its label.

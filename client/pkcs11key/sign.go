@@ -68,15 +68,29 @@ func (k *Key) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, 
 	if k.closed {
 		return nil, errors.New("pkcs11: the key is closed")
 	}
-	if err := k.lib.SignInit(k.session, []*p11.Mechanism{mech}, k.priv); err != nil {
-		return nil, fmt.Errorf("pkcs11: %s: C_SignInit: %w", k.uri.tokenName(), err)
+	sig, err := k.signOnce(mech, in)
+	if lost(err) {
+		if rerr := k.reconnect(); rerr != nil {
+			return nil, fmt.Errorf("pkcs11: %s: the session was lost (%v) and could not be restored: %w", k.uri.tokenName(), err, rerr)
+		}
+		sig, err = k.signOnce(mech, in)
 	}
-	sig, err := k.lib.Sign(k.session, in)
 	if err != nil {
-		return nil, fmt.Errorf("pkcs11: %s: C_Sign: %w", k.uri.tokenName(), err)
+		return nil, fmt.Errorf("pkcs11: %s: %w", k.uri.tokenName(), err)
 	}
 	if _, ok := k.pub.(*ecdsa.PublicKey); ok {
 		return derSignature(sig)
+	}
+	return sig, nil
+}
+
+func (k *Key) signOnce(mech *p11.Mechanism, in []byte) ([]byte, error) {
+	if err := k.lib.SignInit(k.session, []*p11.Mechanism{mech}, k.priv); err != nil {
+		return nil, fmt.Errorf("C_SignInit: %w", err)
+	}
+	sig, err := k.lib.Sign(k.session, in)
+	if err != nil {
+		return nil, fmt.Errorf("C_Sign: %w", err)
 	}
 	return sig, nil
 }
