@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/keygate/keygate/internal/kgerr"
@@ -104,12 +105,29 @@ func (c *roleCheck) asserted(chain []*x509.Certificate) bool {
 type roleChecks struct {
 	admins, auditors []string
 	byRole           map[string]*roleCheck
+
+	// passed remembers the connections' chains that met the rules: a
+	// chain verification costs hundreds of microseconds, which a call
+	// should not pay each time. A connection's certificates are parsed
+	// once, so the leaf's pointer names its chain; the map holds it, so
+	// the address cannot be reused by another. A reload makes a new
+	// roleChecks, and so forgets them.
+	mu     sync.Mutex
+	passed map[passKey]bool
 }
+
+type passKey struct {
+	leaf *x509.Certificate
+	arn  string
+}
+
+// maxPassed bounds the memory of passed chains; past it, it starts over.
+const maxPassed = 4096
 
 // newRoleChecks compiles cfg's rules; clientCAs is the handshake's pool,
 // the roots of a rule that requires a policy but names no CA.
 func newRoleChecks(cfg *Config, clientCAs *x509.CertPool) (*roleChecks, error) {
-	rc := &roleChecks{admins: cfg.Admins, auditors: cfg.Auditors, byRole: map[string]*roleCheck{}}
+	rc := &roleChecks{admins: cfg.Admins, auditors: cfg.Auditors, byRole: map[string]*roleCheck{}, passed: map[passKey]bool{}}
 	var err error
 	cfg.TLS.Roles.each(func(role string, rule *RoleRule) {
 		c := &roleCheck{role: role, roots: clientCAs, oidText: rule.RequirePolicyOID}
@@ -155,6 +173,26 @@ func (rc *roleChecks) check(arn string, chain []*x509.Certificate, now time.Time
 	if rc == nil || len(rc.byRole) == 0 || len(chain) == 0 {
 		return nil
 	}
+	id := passKey{chain[0], arn}
+	rc.mu.Lock()
+	ok := rc.passed[id]
+	rc.mu.Unlock()
+	if ok {
+		return nil
+	}
+	if err := rc.verify(arn, chain, now); err != nil {
+		return err
+	}
+	rc.mu.Lock()
+	if len(rc.passed) >= maxPassed {
+		clear(rc.passed)
+	}
+	rc.passed[id] = true
+	rc.mu.Unlock()
+	return nil
+}
+
+func (rc *roleChecks) verify(arn string, chain []*x509.Certificate, now time.Time) error {
 	inter := x509.NewCertPool()
 	for _, c := range chain[1:] {
 		inter.AddCert(c)

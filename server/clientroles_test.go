@@ -25,12 +25,12 @@ type testCert struct {
 	key  crypto.Signer
 }
 
-func issueTest(t *testing.T, name string, parent *testCert, isCA bool, policies ...string) *testCert {
+func issueTest(t testing.TB, name string, parent *testCert, isCA bool, policies ...string) *testCert {
 	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
 	return issueSerial(t, name, parent, isCA, serial, policies...)
 }
 
-func issueSerial(t *testing.T, name string, parent *testCert, isCA bool, serial *big.Int, policies ...string) *testCert {
+func issueSerial(t testing.TB, name string, parent *testCert, isCA bool, serial *big.Int, policies ...string) *testCert {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -133,6 +133,16 @@ func TestRoleRules(t *testing.T) {
 			t.Errorf("%s: %v, want PermissionDenied saying %q", name, err, tc.want)
 		}
 	}
+	// A chain that passed is remembered for its ARN only.
+	svc := chain(issueTest(t, "acs", svcCA, false))
+	for range 2 {
+		if err := rc.check(acs, svc, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rc.check(alice, svc, time.Now()); kgerr.KindOf(err) != kgerr.PermissionDenied {
+		t.Fatalf("a chain that passed as a service, as an admin: %v", err)
+	}
 	// No rules: nothing is checked.
 	none, err := newRoleChecks(&Config{}, clientCAs)
 	if err != nil || none.check(alice, chain(issueTest(t, "alice", svcCA, false)), time.Now()) != nil {
@@ -190,5 +200,25 @@ func TestCRLOfSeveralCAs(t *testing.T) {
 	}
 	if _, err := newCRLChecker(file, cas, time.Now); err == nil || !strings.Contains(err.Error(), "not signed by a client CA") {
 		t.Errorf("a list from another CA: %v", err)
+	}
+}
+
+// A connection's calls after its first pay a map lookup, not a chain
+// verification.
+func BenchmarkRoleCheck(b *testing.B) {
+	ca := issueTest(b, "admin CA", nil, true)
+	leaf := issueTest(b, "alice", ca, false, "1.2.3.4")
+	cfgCA := filepath.Join(b.TempDir(), "ca.pem")
+	os.WriteFile(cfgCA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}), 0o644)
+	rc, err := newRoleChecks(&Config{Admins: []string{"arn:aws:iam::111122223333:user/alice"},
+		TLS: TLSConfig{Roles: RoleRules{Admins: &RoleRule{CAFile: cfgCA, RequirePolicyOID: "1.2.3.4"}}}}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	chain := []*x509.Certificate{leaf.cert}
+	for b.Loop() {
+		if err := rc.check("arn:aws:iam::111122223333:user/alice", chain, time.Now()); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

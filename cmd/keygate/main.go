@@ -44,7 +44,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 	str(&g.addr, "addr", "keygated address host:port (env KEYGATE_ADDR)")
 	str(&g.ca, "ca", "CA certificate file (PEM) the server's certificate must chain to (env KEYGATE_CA)")
 	str(&g.cert, "cert", "client certificate file (PEM) (env KEYGATE_CERT)")
-	str(&g.key, "client-key", "client private key file (PEM) (env KEYGATE_KEY)")
+	str(&g.key, "client-key", "client private key: a PEM file, or a pkcs11: URI (RFC 7512) for a key on a token (env KEYGATE_KEY)")
 	str(&g.key, "key", "deprecated: use --client-key")
 	str(&g.output, "output", "output format: table (for people), json (for scripts), csv (audit events and tail)")
 	if fs.Lookup("timeout") == nil {
