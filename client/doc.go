@@ -18,6 +18,10 @@
 //     storage, with the data key zeroed after use;
 //   - typed helpers over ThreeDSService.
 //
+// The caller's own mTLS key may stay in a PKCS#11 token or smart card:
+// WithTLSSigner takes a client/pkcs11key.Key (or any crypto.Signer) in
+// place of a key file.
+//
 // The key material never reaches the client: signatures, decryptions and
 // data keys are made by keygate's backends.
 package client
