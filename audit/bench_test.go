@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/audit/sqlstore"
 )
 
 // benchCallers is the number of concurrent callers (the brief: 16).
@@ -57,8 +58,28 @@ func BenchmarkRecord(b *testing.B) {
 					}
 				}
 			})
+			b.StopTimer()
+			if bk.name == "sqlite" {
+				b.ReportMetric(storedBytes(b, s), "stored-B/event")
+			}
 		})
 	}
+}
+
+// storedBytes is the size per event of the SQLite pages holding the
+// events, their indexes and the string table (dbstat), as make bench
+// measures keygated's store.
+func storedBytes(b *testing.B, s *sqlstore.Store) float64 {
+	var n, size float64
+	db := s.DB()
+	if err := db.QueryRow("SELECT COUNT(*) FROM audit_events").Scan(&n); err != nil || n == 0 {
+		b.Fatalf("counting events: %v", err)
+	}
+	if err := db.QueryRow(`SELECT SUM(pgsize) FROM dbstat WHERE name LIKE 'audit_events%' OR name LIKE 'audit_strings%'
+		OR name LIKE 'sqlite_autoindex_audit_strings%'`).Scan(&size); err != nil {
+		b.Fatalf("dbstat: %v", err)
+	}
+	return size / n
 }
 
 // BenchmarkOneTxPerEvent is the baseline group commit is measured

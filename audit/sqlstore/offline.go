@@ -44,7 +44,7 @@ func OpenReadOnly(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open: %w", err)
 	}
-	s := &Store{db: db, d: d, stmts: map[int]*sql.Stmt{}}
+	s := &Store{db: db, d: d, stmts: map[int]*sql.Stmt{}, ids: map[string]uint64{}}
 	if _, _, err := s.Bounds(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: %s is not a keygate audit store: %w", redact(dsn), err)
