@@ -1,8 +1,10 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -54,4 +56,57 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		j.Context = append(j.Context, contextJSON{Key: c.Key, ValueMAC: hex.EncodeToString(c.ValueMAC[:])})
 	}
 	return json.Marshal(j)
+}
+
+// eventFromJSON parses a readable rendering back into the event it renders,
+// and returns the hash the rendering states. Only the exact rendering
+// MarshalJSON makes is accepted (docs/AUDIT-FORMAT.md, section 3.1), so
+// that one event has one rendering and the canonical encoding rebuilt from
+// it is the one that was hashed.
+func eventFromJSON(raw []byte) (*Event, [32]byte, error) {
+	var stated [32]byte
+	var j eventJSON
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&j); err != nil {
+		return nil, stated, fmt.Errorf("readable event: %w", err)
+	}
+	t, err := time.Parse(time.RFC3339Nano, j.Time)
+	if err != nil {
+		return nil, stated, fmt.Errorf("readable event %d: time: %w", j.Seq, err)
+	}
+	e := &Event{Seq: j.Seq, Time: t.UTC(), Kind: j.Kind, Replica: j.Replica, Principal: j.Principal,
+		CertSubject: j.CertSubject, CertSerial: j.CertSerial, CertURI: j.CertURI, Peer: j.Peer, Action: j.Action,
+		KeyName: j.KeyName, KeyVersion: j.KeyVersion, BackendKeyID: j.BackendKeyID, BackendRequestID: j.BackendRequestID,
+		Algorithm: j.Algorithm, Decision: j.Decision, Sid: j.Sid, Result: j.Result, Error: j.Error,
+		Latency: time.Duration(j.LatencyNs), Correlation: j.Correlation, Detail: j.Detail}
+	bad := badHex32(j.PrevHash, &e.PrevHash) || badHex32(j.Hash, &stated)
+	if len(j.Context) > 0 {
+		e.Context = make([]ContextField, len(j.Context))
+	}
+	for i, c := range j.Context {
+		e.Context[i].Key = c.Key
+		bad = bad || badHex32(c.ValueMAC, &e.Context[i].ValueMAC)
+	}
+	if bad {
+		return nil, stated, fmt.Errorf("readable event %d: a hash is not 64 hex digits", j.Seq)
+	}
+	e.Hash = stated
+	want, err := e.MarshalJSON()
+	var got bytes.Buffer
+	if err != nil || json.Compact(&got, raw) != nil || !bytes.Equal(got.Bytes(), want) {
+		return nil, stated, fmt.Errorf("readable event %d: not in the canonical rendering", j.Seq)
+	}
+	e.Hash = HashCanonical(AppendCanonical(nil, e))
+	return e, stated, nil
+}
+
+// badHex32 decodes 64 hex digits into dst, or reports that it cannot.
+func badHex32(s string, dst *[32]byte) bool {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 32 {
+		return true
+	}
+	copy(dst[:], b)
+	return false
 }
