@@ -120,7 +120,7 @@ func Export(ctx context.Context, s Store, v *Verifier, until time.Time, w io.Wri
 			if err != nil {
 				return ArchiveInfo{}, fmt.Errorf("audit: export: event %d: %w", r.Seq, err)
 			}
-			readable, _ := e.MarshalJSON()
+			readable, _ := e.archiveJSON()
 			if err := enc.Encode(archiveLine{Type: "event", Event: readable}); err != nil {
 				return ArchiveInfo{}, err
 			}

@@ -33,7 +33,11 @@ func toV1(t testing.TB, archive string) string {
 			if err := audit.ReadArchive(strings.NewReader(line), func(e *audit.Event) error {
 				body := audit.AppendCanonical(nil, e)
 				h := sha256.Sum256(body)
-				v1, err := json.Marshal(map[string]any{"type": "event", "seq": e.Seq, "hash": h[:], "body": body, "event": l["event"]})
+				readable, err := e.MarshalJSON()
+				if err != nil {
+					return err
+				}
+				v1, err := json.Marshal(map[string]any{"type": "event", "seq": e.Seq, "hash": h[:], "body": body, "event": json.RawMessage(readable)})
 				line, n = string(v1), n+1
 				return err
 			}); err != nil || n != 1 {
@@ -80,7 +84,7 @@ func TestArchiveV1StillVerifies(t *testing.T) {
 }
 
 // A readable event in another rendering than the canonical one (another
-// time zone, an unknown key, upper-case hex) is refused: one event has one
+// time zone, an unknown key, upper-case hex, a hash key) is refused: one event has one
 // rendering, so the bytes rebuilt from it are the ones that were hashed.
 func TestArchiveRefusesOtherRenderings(t *testing.T) {
 	ctx := context.Background()
@@ -101,6 +105,7 @@ func TestArchiveRefusesOtherRenderings(t *testing.T) {
 		"time zone":   strings.Replace(ev, `Z","kind"`, `+00:00","kind"`, 1),
 		"unknown key": strings.Replace(ev, `"seq":`, `"extra":1,"seq":`, 1),
 		"hex case":    strings.Replace(ev, prev, strings.Replace(strings.ToUpper(prev), "PREV_HASH", "prev_hash", 1), 1),
+		"with hash":   strings.Replace(ev, prev, prev+`,"hash":"`+strings.Repeat("0", 64)+`"`, 1),
 	} {
 		if altered == ev {
 			t.Fatalf("%s: the test did not change the line", name)

@@ -61,13 +61,15 @@ func VerifyArchive(r io.Reader, v *Verifier) (*Report, ArchiveInfo, error) {
 			}
 			if !v1 {
 				// The readable rendering is the event: rebuild the
-				// canonical encoding from it, with the hash it states.
-				e, stated, err := eventFromJSON(l.Event)
+				// canonical encoding from it. Its hash is computed, so
+				// an altered event shows as the next one's broken link
+				// (or, for the last, against the header and checkpoint).
+				e, err := eventFromJSON(l.Event)
 				if err != nil {
 					return nil, info, fmt.Errorf("archive line %d: %w", line, err)
 				}
 				c.columns = nil
-				c.add(&Record{Seq: e.Seq, Hash: stated, Body: AppendCanonical(nil, e)})
+				c.add(&Record{Seq: e.Seq, Hash: e.Hash, Body: AppendCanonical(nil, e)})
 				continue
 			}
 			rec := Record{Seq: l.Seq, Body: l.Body}
@@ -118,7 +120,7 @@ func ReadArchive(r io.Reader, fn func(*Event) error) error {
 		if l.Body != nil {
 			e, err = Decode(l.Body)
 		} else {
-			e, _, err = eventFromJSON(l.Event)
+			e, err = eventFromJSON(l.Event)
 		}
 		if err != nil {
 			return fmt.Errorf("archive line %d: %w", line, err)
