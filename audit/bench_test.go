@@ -59,25 +59,32 @@ func BenchmarkRecord(b *testing.B) {
 				}
 			})
 			b.StopTimer()
-			if bk.name == "sqlite" {
-				b.ReportMetric(storedBytes(b, s), "stored-B/event")
-			}
+			b.ReportMetric(storedBytes(b, s, bk.name == "postgres"), "stored-B/event")
 		})
 	}
 }
 
-// storedBytes is the size per event of the SQLite pages holding the
-// events, their indexes and the string table (dbstat), as make bench
-// measures keygated's store.
-func storedBytes(b *testing.B, s *sqlstore.Store) float64 {
+// storedBytes is the size per event of the pages holding the events,
+// their indexes and the string table: in SQLite from dbstat, as make bench
+// measures keygated's store; in PostgreSQL the relations' total size
+// (indexes and TOAST included) after a VACUUM.
+func storedBytes(b *testing.B, s *sqlstore.Store, pg bool) float64 {
 	var n, size float64
 	db := s.DB()
 	if err := db.QueryRow("SELECT COUNT(*) FROM audit_events").Scan(&n); err != nil || n == 0 {
 		b.Fatalf("counting events: %v", err)
 	}
-	if err := db.QueryRow(`SELECT SUM(pgsize) FROM dbstat WHERE name LIKE 'audit_events%' OR name LIKE 'audit_strings%'
-		OR name LIKE 'sqlite_autoindex_audit_strings%'`).Scan(&size); err != nil {
-		b.Fatalf("dbstat: %v", err)
+	q := `SELECT SUM(pgsize) FROM dbstat WHERE name LIKE 'audit_events%' OR name LIKE 'audit_strings%'
+		OR name LIKE 'sqlite_autoindex_audit_strings%'`
+	if pg {
+		if _, err := db.Exec("VACUUM audit_events"); err != nil {
+			b.Fatal(err)
+		}
+		q = `SELECT SUM(pg_total_relation_size(c.oid)) FROM pg_class c
+			WHERE c.relname IN ('audit_events', 'audit_strings') AND c.relnamespace = current_schema()::regnamespace`
+	}
+	if err := db.QueryRow(q).Scan(&size); err != nil {
+		b.Fatalf("table sizes: %v", err)
 	}
 	return size / n
 }
