@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"fmt"
+
+	"github.com/keygate/keygate/audit"
 )
 
 // Stores made before audit_strings kept every event's queried fields as
@@ -83,4 +85,32 @@ func (s *Store) copyOldLayout(ctx context.Context, tx *sql.Tx) error {
 		}
 	}
 	return nil
+}
+
+// oldRecords reads a store in the old layout, which OpenReadOnly leaves
+// as it is (an auditor verifying a backup offline): text columns, and the
+// stored hash, which verification compares with the body's.
+func oldRecords(ctx context.Context, db querier, query string, args []any) ([]audit.Record, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: query events: %w", err)
+	}
+	defer rows.Close()
+	var out []audit.Record
+	for rows.Next() {
+		var r audit.Record
+		var seq int64
+		var kind string
+		var hash []byte
+		if err := rows.Scan(&seq, &r.TimeNs, &kind, &r.Principal, &r.Action, &r.KeyName, &r.Result, &r.Body, &hash); err != nil {
+			return nil, fmt.Errorf("sqlstore: query events: %w", err)
+		}
+		r.Seq, r.Kind = uint64(seq), audit.Kind(kind)
+		copy(r.Hash[:], hash)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: query events: %w", err)
+	}
+	return out, nil
 }

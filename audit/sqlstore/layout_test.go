@@ -3,6 +3,9 @@ package sqlstore_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"fmt"
@@ -35,6 +38,8 @@ func oldLayout(t *testing.T, driver, dsn string, n int) []audit.Record {
 		`CREATE TABLE audit_events (seq BIGINT PRIMARY KEY, time_ns BIGINT NOT NULL, kind TEXT NOT NULL,
 			principal TEXT NOT NULL, action TEXT NOT NULL, key_name TEXT NOT NULL, result TEXT NOT NULL,
 			hash ` + blob + ` NOT NULL, body ` + blob + ` NOT NULL)`,
+		`CREATE TABLE audit_checkpoints (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, head ` + blob + ` NOT NULL,
+			time_ns BIGINT NOT NULL, key_id TEXT NOT NULL, signature ` + blob + ` NOT NULL, counter BIGINT NOT NULL DEFAULT 0, prev ` + blob + `)`,
 		`CREATE INDEX audit_events_time ON audit_events (time_ns)`,
 		`CREATE INDEX audit_events_key ON audit_events (key_name, seq)`,
 		`CREATE INDEX audit_events_principal ON audit_events (principal, seq)`,
@@ -128,5 +133,49 @@ func TestOpenRefusesAlteredOldLayout(t *testing.T) {
 			s.Close()
 		}
 		t.Fatalf("Open converted an altered store: %v", err)
+	}
+}
+
+// Offline, an old store is read in its own layout and left as it is:
+// it verifies, and a stored hash that disagrees with its body is found.
+func TestOpenReadOnlyReadsOldLayout(t *testing.T) {
+	ctx := context.Background()
+	dsn := filepath.Join(t.TempDir(), "old.db")
+	want := oldLayout(t, "sqlite", dsn, 12)
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := audit.NewVerifier(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro, err := sqlstore.OpenReadOnly(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ro.Records(ctx, audit.Query{KeyName: "k1"})
+	if err != nil || len(got) != 4 || got[0].Seq != 1 || !bytes.Equal(got[0].Body, want[0].Body) || got[0].Hash != want[0].Hash {
+		t.Fatalf("old layout read offline: %d records, %v", len(got), err)
+	}
+	if r, err := audit.Verify(ctx, ro, v); err != nil || !r.OK() || r.Events != 12 {
+		t.Fatalf("verify: %+v, %v", r, err)
+	}
+	ro.Close()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("UPDATE audit_events SET hash = ? WHERE seq = 3", make([]byte, 32)); err != nil {
+		t.Fatal(err) // the hash column is still there: nothing was converted
+	}
+	ro, err = sqlstore.OpenReadOnly(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if r, err := audit.Verify(ctx, ro, v); err != nil || r.First() == nil || r.First().Seq != 3 || r.First().Kind != audit.Altered {
+		t.Fatalf("verify of an altered old store: %v, %v", r.First(), err)
 	}
 }

@@ -49,6 +49,14 @@ func OpenReadOnly(ctx context.Context, dsn string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: %s is not a keygate audit store: %w", redact(dsn), err)
 	}
+	// A store not yet converted (a backup, a replica's database not yet
+	// opened by this release) is read in its own layout.
+	var n int
+	if err := db.QueryRowContext(ctx, d.hasHashCol).Scan(&n); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlstore: %s: events layout: %w", redact(dsn), err)
+	}
+	s.oldLayout = n > 0
 	return s, nil
 }
 

@@ -47,7 +47,9 @@ func (s *Store) records(ctx context.Context, db querier, q audit.Query) ([]audit
 	}
 	for _, f := range [...]struct{ col, v string }{{"key_name", q.KeyName}, {"principal", q.Principal},
 		{"action", q.Action}, {"result", q.Result}, {"kind", string(q.Kind)}} {
-		if f.v != "" {
+		if f.v != "" && s.oldLayout {
+			add(f.col+" = ?", f.v)
+		} else if f.v != "" {
 			add(f.col+" = (SELECT id FROM audit_strings WHERE s = ?)", f.v)
 		}
 	}
@@ -66,11 +68,18 @@ func (s *Store) records(ctx context.Context, db querier, q audit.Query) ([]audit
 		limit = audit.DefaultLimit
 	}
 	var b strings.Builder
-	b.WriteString("SELECT seq, time_ns, kind, principal, action, key_name, result, body FROM audit_events")
+	b.WriteString("SELECT seq, time_ns, kind, principal, action, key_name, result, body")
+	if s.oldLayout {
+		b.WriteString(", hash")
+	}
+	b.WriteString(" FROM audit_events")
 	if len(where) > 0 {
 		b.WriteString(" WHERE " + strings.Join(where, " AND "))
 	}
 	b.WriteString(" ORDER BY seq " + order + " LIMIT " + strconv.Itoa(limit))
+	if s.oldLayout {
+		return oldRecords(ctx, db, s.d.rebind(b.String()), args)
+	}
 	rows, err := db.QueryContext(ctx, s.d.rebind(b.String()), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: query events: %w", err)

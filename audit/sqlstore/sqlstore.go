@@ -36,6 +36,9 @@ type Store struct {
 	stmts map[int]*sql.Stmt // prepared multi-row INSERTs by row count
 	ids   map[string]uint64 // committed audit_strings ids (see txStrings)
 
+	// oldLayout: a read-only store in the layout before audit_strings.
+	oldLayout bool
+
 	// shared is the keygate database this store lives in, when it was
 	// given one (New): its writers queue with the key registry's and the
 	// 3DS sessions', and Close leaves it open for them.
