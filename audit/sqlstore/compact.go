@@ -25,14 +25,18 @@ import (
 //	uvarint n | n × (ref context key | [32] value HMAC)
 //	str correlation id | str detail
 //
-// where ref is a uvarint string id (0 is the empty string) and str is a
-// uvarint length and the bytes. A stored body that does not start with
+// where str is a uvarint length and the bytes, and ref is a uvarint x: an
+// even x refers to string id x/2 (0 is the empty string), an odd x is
+// followed by the (x-1)/2 bytes of a string too long for audit_strings
+// (over maxRefLen: an index entry must stay small, and a long string
+// seldom recurs). A stored body that does not start with
 // formCompact is the record's body byte for byte (rows written before
 // this form, and bodies that are not canonical events); formRaw escapes a
 // raw body whose first byte would be read as a form byte.
 const (
 	formRaw     = 0x80
 	formCompact = 0x81
+	maxRefLen   = 256
 )
 
 var errCompact = errors.New("malformed stored event")
@@ -55,11 +59,16 @@ func appendStored(b []byte, r *audit.Record, ref func(string) (uint64, error)) (
 	b = append(b, e.PrevHash[:]...)
 	refs := func(ss ...string) error {
 		for _, s := range ss {
+			if len(s) > maxRefLen {
+				b = binary.AppendUvarint(b, uint64(len(s))<<1|1)
+				b = append(b, s...)
+				continue
+			}
 			id, err := ref(s)
 			if err != nil {
 				return err
 			}
-			b = binary.AppendUvarint(b, id)
+			b = binary.AppendUvarint(b, id<<1)
 		}
 		return nil
 	}
@@ -202,7 +211,11 @@ func (d *varDecoder) take(n uint64) []byte {
 func (d *varDecoder) str() string { return string(d.take(d.uvarint())) }
 
 func (d *varDecoder) ref() string {
-	id := d.uvarint()
+	x := d.uvarint()
+	if x&1 == 1 {
+		return string(d.take(x >> 1))
+	}
+	id := x >> 1
 	if d.err != nil || id == 0 {
 		return ""
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,7 +59,10 @@ func TestStoredFormRoundTrip(t *testing.T) {
 		Context:     []audit.ContextField{{Key: "a", ValueMAC: [32]byte{1}}, {Key: "b", ValueMAC: [32]byte{2}}},
 		Correlation: "c", Detail: "d"}
 	empty := &audit.Event{Seq: 1, Time: time.Unix(1, 0).UTC(), Kind: audit.KindServerStarted}
-	for _, e := range []*audit.Event{full, empty} {
+	long := *full
+	long.CertSubject = "CN=" + strings.Repeat("x", maxRefLen) // inline, not in audit_strings
+	long.Context = []audit.ContextField{{Key: strings.Repeat("k", maxRefLen+1)}}
+	for _, e := range []*audit.Event{full, empty, &long} {
 		r := recordOf(e)
 		stored, err := appendStored(nil, &r, m.ref)
 		if err != nil {
@@ -77,6 +81,9 @@ func TestStoredFormRoundTrip(t *testing.T) {
 		if _, err := expand(append(stored, 0), &r, m.str); err == nil {
 			t.Errorf("event %d: a compact body with a trailing byte expanded", e.Seq)
 		}
+	}
+	if _, ok := m.ids[long.CertSubject]; ok {
+		t.Error("a string over maxRefLen went into audit_strings")
 	}
 	r := recordOf(full)
 	r.Principal = "someone else" // the row disagrees with the body: stored raw
