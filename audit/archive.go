@@ -12,12 +12,19 @@ import (
 
 // An archive is a segment of the chain as JSON lines: a header, the signed
 // checkpoints covering the segment (always one at its last event and, after
-// a prune, one at its base), then the events (canonical body in base64, its
-// hash, and a readable copy). Anyone with the checkpoint
+// a prune, one at its base), then the events, each as its readable
+// rendering (Event.MarshalJSON), from which the canonical encoding is
+// rebuilt exactly (the rendering is one-to-one). Anyone with the checkpoint
 // public key can verify it with VerifyArchive, without keygate's database.
+// Version 1 archives carried each event twice (the canonical body in
+// base64 and the readable copy); they stay readable and verifiable.
 
-// ArchiveFormat names the format in the header line.
-const ArchiveFormat = "keygate-audit-archive-v1"
+// ArchiveFormat names the format in the header line; ArchiveFormatV1 is
+// the earlier one, still read.
+const (
+	ArchiveFormat   = "keygate-audit-archive-v2"
+	ArchiveFormatV1 = "keygate-audit-archive-v1"
+)
 
 // ArchiveInfo describes an archive segment: events Base.Seq+1 to Through.Seq.
 type ArchiveInfo struct {
@@ -34,9 +41,10 @@ type archiveLine struct {
 	Base    *headJSON `json:"base,omitempty"`
 	Through *headJSON `json:"through,omitempty"`
 	KeyID   string    `json:"key_id,omitempty"`
-	// event
+	// event: v2 has only the readable rendering; v1 also the seq, hash
+	// and canonical body (base64 in JSON)
 	Seq   uint64          `json:"seq,omitempty"`
-	Hash  []byte          `json:"hash,omitempty"` // base64 in JSON
+	Hash  []byte          `json:"hash,omitempty"`
 	Body  []byte          `json:"body,omitempty"`
 	Event json.RawMessage `json:"event,omitempty"`
 	// checkpoint
@@ -112,8 +120,8 @@ func Export(ctx context.Context, s Store, v *Verifier, until time.Time, w io.Wri
 			if err != nil {
 				return ArchiveInfo{}, fmt.Errorf("audit: export: event %d: %w", r.Seq, err)
 			}
-			readable, _ := e.MarshalJSON()
-			if err := enc.Encode(archiveLine{Type: "event", Seq: r.Seq, Hash: r.Hash[:], Body: r.Body, Event: readable}); err != nil {
+			readable, _ := e.archiveJSON()
+			if err := enc.Encode(archiveLine{Type: "event", Event: readable}); err != nil {
 				return ArchiveInfo{}, err
 			}
 		}

@@ -11,7 +11,7 @@ import (
 )
 
 // maxArchiveLine bounds one JSON line: an event of MaxEventSize twice over
-// (base64 body plus readable copy) with room to spare.
+// (a version 1 line: base64 body plus readable copy) with room to spare.
 const maxArchiveLine = 8 * MaxEventSize
 
 // VerifyArchive checks an archive written by Export against the checkpoint
@@ -24,6 +24,7 @@ func VerifyArchive(r io.Reader, v *Verifier) (*Report, ArchiveInfo, error) {
 	var info ArchiveInfo
 	var c *chainCheck
 	var cps []Checkpoint
+	var v1 bool
 	line := 0
 	for sc.Scan() {
 		line++
@@ -33,9 +34,10 @@ func VerifyArchive(r io.Reader, v *Verifier) (*Report, ArchiveInfo, error) {
 		}
 		switch {
 		case line == 1:
-			if l.Type != "header" || l.Format != ArchiveFormat {
-				return nil, info, fmt.Errorf("archive line 1: not a %s header", ArchiveFormat)
+			if l.Type != "header" || l.Format != ArchiveFormat && l.Format != ArchiveFormatV1 {
+				return nil, info, fmt.Errorf("archive line 1: not a %s (or v1) header", ArchiveFormat)
 			}
+			v1 = l.Format == ArchiveFormatV1
 			var err error
 			if info.Base, err = l.Base.head(); err != nil {
 				return nil, info, err
@@ -56,6 +58,19 @@ func VerifyArchive(r io.Reader, v *Verifier) (*Report, ArchiveInfo, error) {
 		case l.Type == "event":
 			if c == nil {
 				c = newChainCheck(info.Base, cps)
+			}
+			if !v1 {
+				// The readable rendering is the event: rebuild the
+				// canonical encoding from it. Its hash is computed, so
+				// an altered event shows as the next one's broken link
+				// (or, for the last, against the header and checkpoint).
+				e, err := eventFromJSON(l.Event)
+				if err != nil {
+					return nil, info, fmt.Errorf("archive line %d: %w", line, err)
+				}
+				c.columns = nil
+				c.add(&Record{Seq: e.Seq, Hash: e.Hash, Body: AppendCanonical(nil, e)})
+				continue
 			}
 			rec := Record{Seq: l.Seq, Body: l.Body}
 			copy(rec.Hash[:], l.Hash)
@@ -85,6 +100,36 @@ func VerifyArchive(r io.Reader, v *Verifier) (*Report, ArchiveInfo, error) {
 			Msg: "no valid checkpoint vouches for the archive's last event"})
 	}
 	return rep, info, nil
+}
+
+// ReadArchive calls fn with each event of an archive (either version), in
+// order, without verifying anything: verify the archive first.
+func ReadArchive(r io.Reader, fn func(*Event) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), maxArchiveLine)
+	for line := 1; sc.Scan(); line++ {
+		var l archiveLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return fmt.Errorf("archive line %d: %w", line, err)
+		}
+		if l.Type != "event" {
+			continue
+		}
+		var e *Event
+		var err error
+		if l.Body != nil {
+			e, err = Decode(l.Body)
+		} else {
+			e, err = eventFromJSON(l.Event)
+		}
+		if err != nil {
+			return fmt.Errorf("archive line %d: %w", line, err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
 }
 
 // readableDiffers names a difference between the readable copy and the

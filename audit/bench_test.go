@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/audit/sqlstore"
 )
 
 // benchCallers is the number of concurrent callers (the brief: 16).
@@ -57,8 +58,35 @@ func BenchmarkRecord(b *testing.B) {
 					}
 				}
 			})
+			b.StopTimer()
+			b.ReportMetric(storedBytes(b, s, bk.name == "postgres"), "stored-B/event")
 		})
 	}
+}
+
+// storedBytes is the size per event of the pages holding the events,
+// their indexes and the string table: in SQLite from dbstat, as make bench
+// measures keygated's store; in PostgreSQL the relations' total size
+// (indexes and TOAST included) after a VACUUM.
+func storedBytes(b *testing.B, s *sqlstore.Store, pg bool) float64 {
+	var n, size float64
+	db := s.DB()
+	if err := db.QueryRow("SELECT COUNT(*) FROM audit_events").Scan(&n); err != nil || n == 0 {
+		b.Fatalf("counting events: %v", err)
+	}
+	q := `SELECT SUM(pgsize) FROM dbstat WHERE name LIKE 'audit_events%' OR name LIKE 'audit_strings%'
+		OR name LIKE 'sqlite_autoindex_audit_strings%'`
+	if pg {
+		if _, err := db.Exec("VACUUM audit_events"); err != nil {
+			b.Fatal(err)
+		}
+		q = `SELECT SUM(pg_total_relation_size(c.oid)) FROM pg_class c
+			WHERE c.relname IN ('audit_events', 'audit_strings') AND c.relnamespace = current_schema()::regnamespace`
+	}
+	if err := db.QueryRow(q).Scan(&size); err != nil {
+		b.Fatalf("table sizes: %v", err)
+	}
+	return size / n
 }
 
 // BenchmarkOneTxPerEvent is the baseline group commit is measured

@@ -35,13 +35,30 @@ func (x *tampered) event(seq uint64) *audit.Event {
 	return e
 }
 
-// rewrite stores e as event e.Seq with a hash that matches its new content.
+// rewrite stores e as event e.Seq, its columns matching its new content.
 func (x *tampered) rewrite(e *audit.Event) [32]byte {
 	body := audit.AppendCanonical(nil, e)
-	h := sha256.Sum256(body)
-	x.exec("UPDATE audit_events SET body = ?, hash = ?, principal = ?, key_name = ?, result = ? WHERE seq = ?",
-		body, h[:], e.Principal, e.KeyName, e.Result, int64(e.Seq))
-	return h
+	x.exec("UPDATE audit_events SET body = ?, principal = ?, key_name = ?, result = ? WHERE seq = ?",
+		body, x.id(e.Principal), x.id(e.KeyName), x.id(e.Result), int64(e.Seq))
+	return sha256.Sum256(body)
+}
+
+// id is s's id in the store's string table, added if it is new.
+func (x *tampered) id(s string) int64 {
+	x.t.Helper()
+	if s == "" {
+		return 0
+	}
+	x.exec("INSERT INTO audit_strings (s) VALUES (?) ON CONFLICT (s) DO NOTHING", s)
+	q := "SELECT id FROM audit_strings WHERE s = ?"
+	if x.pg {
+		q = "SELECT id FROM audit_strings WHERE s = $1"
+	}
+	var id int64
+	if err := x.s.DB().QueryRowContext(context.Background(), q, s).Scan(&id); err != nil {
+		x.t.Fatal(err)
+	}
+	return id
 }
 
 func TestTamperDetected(t *testing.T) {
@@ -64,7 +81,7 @@ func TestTamperDetected(t *testing.T) {
 			x.rewrite(e)
 		}, audit.Altered, 7},
 		{"alter query column", func(x *tampered) {
-			x.exec("UPDATE audit_events SET principal = ? WHERE seq = 7", evil)
+			x.exec("UPDATE audit_events SET principal = ? WHERE seq = 7", x.id(evil))
 		}, audit.Altered, 7},
 		{"delete one", func(x *tampered) { x.exec("DELETE FROM audit_events WHERE seq = 7") }, audit.Deleted, 7},
 		{"delete range", func(x *tampered) {
@@ -79,11 +96,10 @@ func TestTamperDetected(t *testing.T) {
 			forged := x.event(7)
 			forged.Seq, forged.PrevHash, forged.Principal = 8, forged.Hash, evil
 			body := audit.AppendCanonical(nil, forged)
-			h := sha256.Sum256(body)
 			x.exec("UPDATE audit_events SET seq = seq + 1000 WHERE seq > 7")
 			x.exec("UPDATE audit_events SET seq = seq - 999 WHERE seq > 1000")
-			x.exec("INSERT INTO audit_events (seq, time_ns, kind, principal, action, key_name, result, hash, body) VALUES (8, ?, ?, ?, ?, ?, ?, ?, ?)",
-				forged.Time.UnixNano(), string(forged.Kind), forged.Principal, forged.Action, forged.KeyName, forged.Result, h[:], body)
+			x.exec("INSERT INTO audit_events (seq, time_ns, kind, principal, action, key_name, result, body) VALUES (8, ?, ?, ?, ?, ?, ?, ?)",
+				forged.Time.UnixNano(), x.id(string(forged.Kind)), x.id(forged.Principal), x.id(forged.Action), x.id(forged.KeyName), x.id(forged.Result), body)
 			x.exec("UPDATE audit_head SET seq = seq + 1")
 		}, audit.Inserted, 8},
 		{"delete and renumber", func(x *tampered) {

@@ -1,10 +1,7 @@
 package reconcile
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"time"
@@ -49,31 +46,12 @@ func ArchiveAudit(path string) AuditSource {
 }
 
 func readArchive(r io.Reader, since, until time.Time, fn func(*audit.Event) error) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for n := 1; sc.Scan(); n++ {
-		var line struct {
-			Type string `json:"type"`
-			Body []byte `json:"body"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			return fmt.Errorf("archive line %d: %w", n, err)
-		}
-		if line.Type != "event" {
-			continue
-		}
-		e, err := audit.Decode(line.Body)
-		if err != nil {
-			return fmt.Errorf("archive line %d: %w", n, err)
-		}
+	return audit.ReadArchive(r, func(e *audit.Event) error {
 		if e.Time.Before(since) || !e.Time.Before(until) {
-			continue
+			return nil
 		}
-		if err := fn(e); err != nil {
-			return err
-		}
-	}
-	return sc.Err()
+		return fn(e)
+	})
 }
 
 // KeysFromLog reconstructs the managed keys from the log itself, for an

@@ -44,11 +44,19 @@ func OpenReadOnly(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open: %w", err)
 	}
-	s := &Store{db: db, d: d, stmts: map[int]*sql.Stmt{}}
+	s := &Store{db: db, d: d, stmts: map[int]*sql.Stmt{}, ids: map[string]uint64{}}
 	if _, _, err := s.Bounds(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: %s is not a keygate audit store: %w", redact(dsn), err)
 	}
+	// A store not yet converted (a backup, a replica's database not yet
+	// opened by this release) is read in its own layout.
+	var n int
+	if err := db.QueryRowContext(ctx, d.hasHashCol).Scan(&n); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlstore: %s: events layout: %w", redact(dsn), err)
+	}
+	s.oldLayout = n > 0
 	return s, nil
 }
 

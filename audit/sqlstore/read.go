@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"fmt"
 	"strconv"
@@ -28,6 +29,13 @@ func (s *Store) Bounds(ctx context.Context) (base, head audit.Head, err error) {
 
 // Records implements audit.Store.
 func (s *Store) Records(ctx context.Context, q audit.Query) ([]audit.Record, error) {
+	return s.records(ctx, s.db, q)
+}
+
+// records reads one page of records through db or a transaction. The
+// string filters compare ids: a string never stored matches nothing.
+// LinksOnly saves nothing here: the body is rebuilt from the row.
+func (s *Store) records(ctx context.Context, db querier, q audit.Query) ([]audit.Record, error) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
@@ -39,8 +47,10 @@ func (s *Store) Records(ctx context.Context, q audit.Query) ([]audit.Record, err
 	}
 	for _, f := range [...]struct{ col, v string }{{"key_name", q.KeyName}, {"principal", q.Principal},
 		{"action", q.Action}, {"result", q.Result}, {"kind", string(q.Kind)}} {
-		if f.v != "" {
+		if f.v != "" && s.oldLayout {
 			add(f.col+" = ?", f.v)
+		} else if f.v != "" {
+			add(f.col+" = (SELECT id FROM audit_strings WHERE s = ?)", f.v)
 		}
 	}
 	order := "ASC"
@@ -57,41 +67,80 @@ func (s *Store) Records(ctx context.Context, q audit.Query) ([]audit.Record, err
 	if limit <= 0 || limit > audit.MaxLimit {
 		limit = audit.DefaultLimit
 	}
-	cols := "seq, time_ns, kind, principal, action, key_name, result, hash, body"
-	if q.LinksOnly {
-		cols = "seq, hash, body"
-	}
 	var b strings.Builder
-	b.WriteString("SELECT " + cols + " FROM audit_events")
+	b.WriteString("SELECT seq, time_ns, kind, principal, action, key_name, result, body")
+	if s.oldLayout {
+		b.WriteString(", hash")
+	}
+	b.WriteString(" FROM audit_events")
 	if len(where) > 0 {
 		b.WriteString(" WHERE " + strings.Join(where, " AND "))
 	}
 	b.WriteString(" ORDER BY seq " + order + " LIMIT " + strconv.Itoa(limit))
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(b.String()), args...)
+	if s.oldLayout {
+		return oldRecords(ctx, db, s.d.rebind(b.String()), args)
+	}
+	rows, err := db.QueryContext(ctx, s.d.rebind(b.String()), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: query events: %w", err)
 	}
 	defer rows.Close()
-	var out []audit.Record
+	type row struct {
+		seq, time int64
+		cols      [5]int64 // kind, principal, action, key name, result
+		body      []byte
+	}
+	var page []row
+	var ids []uint64
 	for rows.Next() {
-		var r audit.Record
-		var seq int64
-		var kind string
-		var hash []byte
-		if q.LinksOnly {
-			err = rows.Scan(&seq, &hash, &r.Body)
-		} else {
-			err = rows.Scan(&seq, &r.TimeNs, &kind, &r.Principal, &r.Action, &r.KeyName, &r.Result, &hash, &r.Body)
-		}
-		if err != nil {
+		var r row
+		var cols [5]any // SQLite keeps whatever was written: a non-integer id is a missing string
+		if err := rows.Scan(&r.seq, &r.time, &cols[0], &cols[1], &cols[2], &cols[3], &cols[4], &r.body); err != nil {
 			return nil, fmt.Errorf("sqlstore: query events: %w", err)
 		}
-		r.Seq, r.Kind = uint64(seq), audit.Kind(kind)
-		copy(r.Hash[:], hash)
-		out = append(out, r)
+		for j, v := range cols {
+			id, ok := v.(int64)
+			if !ok {
+				id = -1
+			}
+			r.cols[j] = id
+		}
+		for _, id := range r.cols {
+			ids = append(ids, uint64(id))
+		}
+		// A body that does not parse is returned as it is stored, for
+		// verification to report as malformed.
+		ids, _ = storedRefs(r.body, ids)
+		page = append(page, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlstore: query events: %w", err)
+	}
+	rows.Close()
+	strs, err := s.lookupStrings(ctx, db, ids)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: query events: %w", err)
+	}
+	str := resolver(strs)
+	out := make([]audit.Record, len(page))
+	for i := range page {
+		r, o := &page[i], &out[i]
+		o.Seq, o.TimeNs = uint64(r.seq), r.time
+		// A missing string or a body that does not parse leaves the
+		// record as stored (an empty column, the stored body), for
+		// verification to report where it is.
+		var names [5]string
+		missing := false
+		for j, id := range r.cols {
+			if names[j], err = str(uint64(id)); err != nil {
+				missing = true
+			}
+		}
+		o.Kind, o.Principal, o.Action, o.KeyName, o.Result = audit.Kind(names[0]), names[1], names[2], names[3], names[4]
+		if o.Body, err = expand(r.body, o, str); err != nil || missing {
+			o.Body = r.body
+		}
+		o.Hash = sha256.Sum256(o.Body)
 	}
 	return out, nil
 }

@@ -1,15 +1,18 @@
 package sqlstore
 
-// The stored event is its canonical encoding (body) and hash; the other
-// columns copy fields for queries, and audit.Verify checks they agree.
+// The stored event is its row (time, and the ids in audit_strings of the
+// fields queries filter on) and its body, the rest of the canonical
+// encoding in compact form (compact.go); its hash is computed on reading.
+// Stores made before this layout are converted on open (migrateLayout).
 var sqliteDialect = dialect{
 	name: "sqlite",
 	schema: []string{
 		`CREATE TABLE IF NOT EXISTS audit_head (id INTEGER PRIMARY KEY CHECK (id = 1),
 			seq INTEGER NOT NULL, hash BLOB NOT NULL, base_seq INTEGER NOT NULL, base_hash BLOB NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS audit_strings (id INTEGER PRIMARY KEY, s TEXT NOT NULL UNIQUE)`,
 		`CREATE TABLE IF NOT EXISTS audit_events (seq INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL,
-			kind TEXT NOT NULL, principal TEXT NOT NULL, action TEXT NOT NULL, key_name TEXT NOT NULL,
-			result TEXT NOT NULL, hash BLOB NOT NULL, body BLOB NOT NULL)`,
+			kind INTEGER NOT NULL, principal INTEGER NOT NULL, action INTEGER NOT NULL, key_name INTEGER NOT NULL,
+			result INTEGER NOT NULL, body BLOB NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS audit_events_time ON audit_events (time_ns)`,
 		`CREATE INDEX IF NOT EXISTS audit_events_key ON audit_events (key_name, seq)`,
 		`CREATE INDEX IF NOT EXISTS audit_events_principal ON audit_events (principal, seq)`,
@@ -20,7 +23,8 @@ var sqliteDialect = dialect{
 	},
 	// Stores made before checkpoints chained lack the two columns; SQLite
 	// has no ADD COLUMN IF NOT EXISTS, so migrate asks first.
-	hasColumn: `SELECT COUNT(*) FROM pragma_table_info('audit_checkpoints') WHERE name = 'counter'`,
+	hasColumn:  `SELECT COUNT(*) FROM pragma_table_info('audit_checkpoints') WHERE name = 'counter'`,
+	hasHashCol: `SELECT COUNT(*) FROM pragma_table_info('audit_events') WHERE name = 'hash'`,
 	chainColumns: []string{
 		`ALTER TABLE audit_checkpoints ADD COLUMN counter INTEGER NOT NULL DEFAULT 0`,
 		`ALTER TABLE audit_checkpoints ADD COLUMN prev BLOB`,
@@ -34,9 +38,10 @@ var postgresDialect = dialect{
 	schema: []string{
 		`CREATE TABLE IF NOT EXISTS audit_head (id INTEGER PRIMARY KEY CHECK (id = 1),
 			seq BIGINT NOT NULL, hash BYTEA NOT NULL, base_seq BIGINT NOT NULL, base_hash BYTEA NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS audit_strings (id BIGSERIAL PRIMARY KEY, s TEXT NOT NULL UNIQUE)`,
 		`CREATE TABLE IF NOT EXISTS audit_events (seq BIGINT PRIMARY KEY, time_ns BIGINT NOT NULL,
-			kind TEXT NOT NULL, principal TEXT NOT NULL, action TEXT NOT NULL, key_name TEXT NOT NULL,
-			result TEXT NOT NULL, hash BYTEA NOT NULL, body BYTEA NOT NULL)`,
+			kind BIGINT NOT NULL, principal BIGINT NOT NULL, action BIGINT NOT NULL, key_name BIGINT NOT NULL,
+			result BIGINT NOT NULL, body BYTEA NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS audit_events_time ON audit_events (time_ns)`,
 		`CREATE INDEX IF NOT EXISTS audit_events_key ON audit_events (key_name, seq)`,
 		`CREATE INDEX IF NOT EXISTS audit_events_principal ON audit_events (principal, seq)`,
@@ -45,7 +50,8 @@ var postgresDialect = dialect{
 			signature BYTEA NOT NULL, counter BIGINT NOT NULL DEFAULT 0, prev BYTEA)`,
 		`CREATE INDEX IF NOT EXISTS audit_checkpoints_seq ON audit_checkpoints (seq)`,
 	},
-	hasColumn: `SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'audit_checkpoints' AND column_name = 'counter' AND table_schema = current_schema()`,
+	hasColumn:  `SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'audit_checkpoints' AND column_name = 'counter' AND table_schema = current_schema()`,
+	hasHashCol: `SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'audit_events' AND column_name = 'hash' AND table_schema = current_schema()`,
 	chainColumns: []string{
 		`ALTER TABLE audit_checkpoints ADD COLUMN counter BIGINT NOT NULL DEFAULT 0`,
 		`ALTER TABLE audit_checkpoints ADD COLUMN prev BYTEA`,

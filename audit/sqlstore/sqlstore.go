@@ -34,6 +34,10 @@ type Store struct {
 
 	mu    sync.Mutex
 	stmts map[int]*sql.Stmt // prepared multi-row INSERTs by row count
+	ids   map[string]uint64 // committed audit_strings ids (see txStrings)
+
+	// oldLayout: a read-only store in the layout before audit_strings.
+	oldLayout bool
 
 	// shared is the keygate database this store lives in, when it was
 	// given one (New): its writers queue with the key registry's and the
@@ -99,7 +103,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 }
 
 func open(ctx context.Context, db *sql.DB, d *dialect, shared *sqldb.DB) (*Store, error) {
-	s := &Store{db: db, d: d, stmts: map[int]*sql.Stmt{}, shared: shared}
+	s := &Store{db: db, d: d, stmts: map[int]*sql.Stmt{}, ids: map[string]uint64{}, shared: shared}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -154,13 +158,23 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
 	defer tx.Rollback()
-	stmts := s.d.schema
 	if s.d.migrateLock != "" {
-		stmts = append([]string{s.d.migrateLock}, stmts...)
+		if _, err := tx.ExecContext(ctx, s.d.migrateLock); err != nil {
+			return fmt.Errorf("sqlstore: migrate: %w", err)
+		}
 	}
-	for _, q := range stmts {
+	old, err := s.moveOldLayout(ctx, tx)
+	if err != nil {
+		return err
+	}
+	for _, q := range s.d.schema {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("sqlstore: migrate: %s: %w", firstLine(q), err)
+		}
+	}
+	if old {
+		if err := s.copyOldLayout(ctx, tx); err != nil {
+			return err
 		}
 	}
 	if err := s.migrateChain(ctx, tx); err != nil {
@@ -222,7 +236,7 @@ func (s *Store) insertStmt(ctx context.Context, n int, advance bool) (*sql.Stmt,
 	if advance {
 		b.WriteString("WITH ins AS (")
 	}
-	b.WriteString("INSERT INTO audit_events (seq, time_ns, kind, principal, action, key_name, result, hash, body) VALUES ")
+	b.WriteString("INSERT INTO audit_events (seq, time_ns, kind, principal, action, key_name, result, body) VALUES ")
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
@@ -247,7 +261,7 @@ func (s *Store) insertStmt(ctx context.Context, n int, advance bool) (*sql.Stmt,
 	return st, nil
 }
 
-const eventCols = 9
+const eventCols = 8
 
 // dialect holds what differs between SQLite and PostgreSQL.
 type dialect struct {
@@ -258,6 +272,7 @@ type dialect struct {
 	numbered     bool     // placeholders are $1, $2...
 	dmlInWith    bool     // WITH x AS (INSERT ...) UPDATE ... is one statement
 	hasColumn    string   // counts audit_checkpoints' counter column (0 or 1)
+	hasHashCol   string   // counts audit_events' hash column (1 in the layout before audit_strings)
 	chainColumns []string // add the checkpoint chain's columns to an older store
 }
 

@@ -1,7 +1,9 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -29,13 +31,15 @@ func (s *Store) Append(ctx context.Context, link func(audit.Head) ([]audit.Recor
 		return audit.Head{}, fmt.Errorf("sqlstore: append: begin: %w", err)
 	}
 	defer tx.Rollback()
-	head, err := s.AppendTx(ctx, tx, link)
+	strs := s.txStrings(ctx, tx)
+	head, err := s.appendTx(ctx, tx, strs, link)
 	if err != nil {
 		return audit.Head{}, err
 	}
 	if err := tx.Commit(); err != nil {
 		return audit.Head{}, fmt.Errorf("sqlstore: append: commit: %w", err)
 	}
+	strs.commit()
 	return head, nil
 }
 
@@ -45,6 +49,12 @@ func (s *Store) Append(ctx context.Context, link func(audit.Head) ([]audit.Recor
 // The events are durable when the caller commits tx, and gone if it does
 // not.
 func (s *Store) AppendTx(ctx context.Context, tx *sql.Tx, link func(audit.Head) ([]audit.Record, error)) (audit.Head, error) {
+	// Whether tx commits is the caller's to decide: the string ids it adds
+	// are not cached.
+	return s.appendTx(ctx, tx, s.txStrings(ctx, tx), link)
+}
+
+func (s *Store) appendTx(ctx context.Context, tx *sql.Tx, strs *txStrings, link func(audit.Head) ([]audit.Record, error)) (audit.Head, error) {
 	if s.lockHeadStmt == nil {
 		return audit.Head{}, errors.New("sqlstore: append: the store was opened read-only")
 	}
@@ -60,6 +70,11 @@ func (s *Store) AppendTx(ctx context.Context, tx *sql.Tx, link func(audit.Head) 
 		if recs[i].Seq != head.Seq+uint64(i)+1 {
 			return audit.Head{}, fmt.Errorf("sqlstore: append: record %d has seq %d, want %d", i, recs[i].Seq, head.Seq+uint64(i)+1)
 		}
+		// The hash is not stored (reads compute it from the body): a
+		// record whose hash is not its body's would change the chain.
+		if recs[i].Hash != sha256.Sum256(recs[i].Body) {
+			return audit.Head{}, fmt.Errorf("sqlstore: append: record %d: the hash is not the body's", recs[i].Seq)
+		}
 	}
 	if len(recs) == 0 {
 		return head, nil
@@ -67,14 +82,31 @@ func (s *Store) AppendTx(ctx context.Context, tx *sql.Tx, link func(audit.Head) 
 	last := recs[len(recs)-1]
 	head = audit.Head{Seq: last.Seq, Hash: last.Hash}
 	args := make([]any, 0, min(len(recs), maxRowsPerInsert)*eventCols+2)
+	size := len(recs)
+	for i := range recs {
+		size += len(recs[i].Body)
+	}
+	stored := make([]byte, 0, size) // the batch's stored bodies: compact forms are shorter
 	advanced := false
 	for start := 0; start < len(recs); start += maxRowsPerInsert {
 		chunk := recs[start:min(len(recs), start+maxRowsPerInsert)]
 		args = args[:0]
 		for i := range chunk {
 			r := &chunk[i]
-			args = append(args, int64(r.Seq), r.TimeNs, string(r.Kind), r.Principal, r.Action,
-				r.KeyName, r.Result, r.Hash[:], r.Body)
+			var ids [5]int64
+			for j, str := range [...]string{string(r.Kind), r.Principal, r.Action, r.KeyName, r.Result} {
+				id, err := strs.ref(str)
+				if err != nil {
+					return audit.Head{}, fmt.Errorf("sqlstore: append: %w", err)
+				}
+				ids[j] = int64(id)
+			}
+			from := len(stored)
+			if stored, err = appendStored(stored, r, strs.ref); err != nil {
+				return audit.Head{}, fmt.Errorf("sqlstore: append: %w", err)
+			}
+			args = append(args, int64(r.Seq), r.TimeNs, ids[0], ids[1], ids[2], ids[3], ids[4],
+				stored[from:len(stored):len(stored)])
 		}
 		advance := s.d.dmlInWith && start+len(chunk) == len(recs)
 		if advance {
@@ -180,11 +212,11 @@ func (s *Store) Prune(ctx context.Context, through audit.Head) error {
 	if through.Seq <= base.Seq || through.Seq > head.Seq {
 		return fmt.Errorf("sqlstore: prune through %d: outside the stored chain (%d, %d]", through.Seq, base.Seq, head.Seq)
 	}
-	var hash []byte
-	if err := tx.QueryRowContext(ctx, s.d.rebind("SELECT hash FROM audit_events WHERE seq = ?"), int64(through.Seq)).Scan(&hash); err != nil {
-		return fmt.Errorf("sqlstore: prune through %d: reading the event: %w", through.Seq, err)
+	at, err := s.records(ctx, tx, audit.Query{AfterSeq: through.Seq - 1, Limit: 1})
+	if err != nil || len(at) != 1 || at[0].Seq != through.Seq {
+		return fmt.Errorf("sqlstore: prune through %d: reading the event: %w", through.Seq, cmp.Or(err, errors.New("not stored")))
 	}
-	if string(hash) != string(through.Hash[:]) {
+	if at[0].Hash != through.Hash {
 		return fmt.Errorf("sqlstore: prune through %d: the stored event's hash differs from the archived one", through.Seq)
 	}
 	var n int
