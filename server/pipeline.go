@@ -234,6 +234,12 @@ func (s *Server) finish(ctx context.Context, c *Call) error {
 		s.log.Error("BUG: call answered without an Allow; refusing the answer", "method", c.Method, "principal", c.Principal.ARN)
 		c.Err = kgerr.Errorf(kgerr.Internal, "internal error")
 	}
+	if c.write != nil && c.Err == nil {
+		// The write and the event commit together; a write refused (a
+		// counter used elsewhere first) is recorded below as a failure.
+		recorded, err := s.commitWrite(ctx, c)
+		c.Err, c.journaled = err, recorded
+	}
 	if s.metrics != nil {
 		s.metrics.call(c, c.handlerTime)
 	}

@@ -14,6 +14,26 @@ import (
 // PostgreSQL that replicas share), so any replica serves any session.
 type SQLStore struct {
 	db *sqldb.DB
+	tx *sql.Tx // set by In: every statement runs in it
+}
+
+// In is the store inside tx, a write transaction the caller owns on the
+// same database (for SQLite, holding this process's write slot): its
+// writes commit with whatever else tx does, or not at all.
+func (s *SQLStore) In(tx *sql.Tx) *SQLStore { return &SQLStore{db: s.db, tx: tx} }
+
+func (s *SQLStore) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if s.tx != nil {
+		return s.tx.ExecContext(ctx, s.db.Rebind(q), args...)
+	}
+	return s.db.WriteExec(ctx, s.db.Rebind(q), args...)
+}
+
+func (s *SQLStore) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if s.tx != nil {
+		return s.tx.QueryRowContext(ctx, s.db.Rebind(q), args...)
+	}
+	return s.db.QueryRowContext(ctx, s.db.Rebind(q), args...)
 }
 
 // NewSQLStore creates the 3DS tables if needed (sqlschema.go).
@@ -24,16 +44,20 @@ func NewSQLStore(ctx context.Context, db *sqldb.DB) (*SQLStore, error) {
 	return &SQLStore{db: db}, nil
 }
 
+// Create inserts unless the id is taken: a taken id is no SQL error, so
+// it cannot abort a PostgreSQL transaction the insert shares (In).
 func (s *SQLStore) Create(ctx context.Context, r SessionRecord) error {
-	_, err := s.db.WriteExec(ctx, s.db.Rebind(`INSERT INTO threeds_challenge_sessions
-		(id, seal_key_id, sealed, sdk_counter, acs_counter, counters_mac, expiry_ns) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+	res, err := s.exec(ctx, `INSERT INTO threeds_challenge_sessions
+		(id, seal_key_id, sealed, sdk_counter, acs_counter, counters_mac, expiry_ns) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO NOTHING`,
 		r.ID, r.SealKeyID, r.Sealed, r.Counters.SDKCounterStoA, r.Counters.ACSCounterAtoS, nonNil(r.CountersMAC), r.Expiry.UnixNano())
 	if err != nil {
-		var n int
-		if s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT COUNT(*) FROM threeds_challenge_sessions WHERE id = ?`), r.ID).Scan(&n) == nil && n > 0 {
-			return kgerr.Errorf(kgerr.AlreadyExists, "session id already in use")
-		}
 		return unavailable(err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return unavailable(err)
+	} else if n == 0 {
+		return kgerr.Errorf(kgerr.AlreadyExists, "session id already in use")
 	}
 	return nil
 }
@@ -41,8 +65,8 @@ func (s *SQLStore) Create(ctx context.Context, r SessionRecord) error {
 func (s *SQLStore) Get(ctx context.Context, id string) (SessionRecord, error) {
 	r := SessionRecord{ID: id}
 	var exp int64
-	err := s.db.QueryRowContext(ctx, s.db.Rebind(`SELECT seal_key_id, sealed, sdk_counter, acs_counter, counters_mac, expiry_ns
-		FROM threeds_challenge_sessions WHERE id = ?`), id).Scan(&r.SealKeyID, &r.Sealed, &r.Counters.SDKCounterStoA, &r.Counters.ACSCounterAtoS, &r.CountersMAC, &exp)
+	err := s.queryRow(ctx, `SELECT seal_key_id, sealed, sdk_counter, acs_counter, counters_mac, expiry_ns
+		FROM threeds_challenge_sessions WHERE id = ?`, id).Scan(&r.SealKeyID, &r.Sealed, &r.Counters.SDKCounterStoA, &r.Counters.ACSCounterAtoS, &r.CountersMAC, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, kgerr.Errorf(kgerr.NotFound, "no such 3DS session (it may have expired)")
 	}
@@ -54,8 +78,8 @@ func (s *SQLStore) Get(ctx context.Context, id string) (SessionRecord, error) {
 }
 
 func (s *SQLStore) Update(ctx context.Context, id string, old, next Counters, mac []byte) error {
-	res, err := s.db.WriteExec(ctx, s.db.Rebind(`UPDATE threeds_challenge_sessions SET sdk_counter = ?, acs_counter = ?, counters_mac = ?
-		WHERE id = ? AND sdk_counter = ? AND acs_counter = ?`),
+	res, err := s.exec(ctx, `UPDATE threeds_challenge_sessions SET sdk_counter = ?, acs_counter = ?, counters_mac = ?
+		WHERE id = ? AND sdk_counter = ? AND acs_counter = ?`,
 		next.SDKCounterStoA, next.ACSCounterAtoS, nonNil(mac), id, old.SDKCounterStoA, old.ACSCounterAtoS)
 	if err != nil {
 		return unavailable(err)
@@ -70,7 +94,7 @@ func (s *SQLStore) Update(ctx context.Context, id string, old, next Counters, ma
 }
 
 func (s *SQLStore) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.db.WriteExec(ctx, s.db.Rebind(`DELETE FROM threeds_challenge_sessions WHERE expiry_ns <= ?`), now.UnixNano())
+	res, err := s.exec(ctx, `DELETE FROM threeds_challenge_sessions WHERE expiry_ns <= ?`, now.UnixNano())
 	if err != nil {
 		return 0, unavailable(err)
 	}
