@@ -27,13 +27,18 @@ import (
 type challengeEnv struct {
 	*testEnv
 	tds pb.ThreeDSServiceClient
+	*sdkSession
+}
+
+// sdkSession is the SDK's side of one A128GCM challenge session.
+type sdkSession struct {
 	id  string
 	gcm cipher.AEAD // SDK→ACS, CEK[0:16]
 }
 
 const testTransID = "8a880dc0-d2d2-4067-bcb1-b08d1690b26e"
 
-func startChallenge(t *testing.T, adjust func(*testEnv, *Config)) *challengeEnv {
+func startChallenge(t testing.TB, adjust func(*testEnv, *Config)) *challengeEnv {
 	e := startEnvWith(t, "", adjust, Options{})
 	ctx := context.Background()
 	pol := policyDoc(map[string][]string{arn("acs"): {"kms:Sign", "kms:GetPublicKey", "keygate:CreateAcsSession",
@@ -49,48 +54,71 @@ func startChallenge(t *testing.T, adjust func(*testEnv, *Config)) *challengeEnv 
 	_, err = e.admin("admin").ImportCertificate(ctx, &pb.ImportCertificateRequest{KeyId: "acs-signing",
 		ChainPem: string(devca.CertPEM(cert)) + string(devca.CertPEM(e.ca.Cert))})
 	must(t, err)
-
-	sdk, err := ecdh.P256().GenerateKey(rand.Reader)
-	must(t, err)
-	pt := sdk.PublicKey().Bytes()
-	b64 := base64.RawURLEncoding
-	const ref = "3DS_LOA_SDK_PPFU_020100_00007"
 	ce := &challengeEnv{testEnv: e, tds: pb.NewThreeDSServiceClient(e.as("acs"))}
-	resp, err := ce.tds.CreateAcsSession(ctx, &pb.CreateAcsSessionRequest{KeyId: "acs-signing", AcsTransId: testTransID,
-		AcsUrl: "https://acs.example/challenge", SdkReferenceNumber: ref, Enc: "A128GCM",
-		SdkEphemPubKey: fmt.Appendf(nil, `{"kty":"EC","crv":"P-256","x":"%s","y":"%s"}`, b64.EncodeToString(pt[1:33]), b64.EncodeToString(pt[33:]))})
+	ss, err := ce.open()
 	must(t, err)
-	ce.id = resp.SessionId
-	var jwk struct{ X, Y string }
-	must(t, json.Unmarshal(resp.AcsEphemPubKey, &jwk))
-	x, _ := b64.DecodeString(jwk.X)
-	y, _ := b64.DecodeString(jwk.Y)
-	acs, err := ecdh.P256().NewPublicKey(append(append([]byte{4}, x...), y...))
-	must(t, err)
-	z, err := sdk.ECDH(acs)
-	must(t, err)
-	h := sha256.New() // the 3DS Concat KDF, PartyVInfo = the SDK Reference Number
-	h.Write([]byte{0, 0, 0, 1})
-	h.Write(z)
-	h.Write(make([]byte, 8))
-	binary.Write(h, binary.BigEndian, uint32(len(ref)))
-	h.Write([]byte(ref))
-	h.Write([]byte{0, 0, 1, 0})
-	block, err := aes.NewCipher(h.Sum(nil)[:16])
-	must(t, err)
-	ce.gcm, err = cipher.NewGCM(block)
-	must(t, err)
+	ce.sdkSession = ss
 	return ce
 }
 
+// sdkRef is the SDK Reference Number, the KDF's PartyVInfo.
+const sdkRef = "3DS_LOA_SDK_PPFU_020100_00007"
+
+// open makes a session as the SDK and the ACS do: CreateAcsSession, then
+// the SDK's ECDH and 3DS Concat KDF.
+func (ce *challengeEnv) open() (*sdkSession, error) {
+	sdk, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	pt := sdk.PublicKey().Bytes()
+	b64 := base64.RawURLEncoding
+	resp, err := ce.tds.CreateAcsSession(context.Background(), &pb.CreateAcsSessionRequest{KeyId: "acs-signing", AcsTransId: testTransID,
+		AcsUrl: "https://acs.example/challenge", SdkReferenceNumber: sdkRef, Enc: "A128GCM",
+		SdkEphemPubKey: fmt.Appendf(nil, `{"kty":"EC","crv":"P-256","x":"%s","y":"%s"}`, b64.EncodeToString(pt[1:33]), b64.EncodeToString(pt[33:]))})
+	if err != nil {
+		return nil, err
+	}
+	var jwk struct{ X, Y string }
+	if err := json.Unmarshal(resp.AcsEphemPubKey, &jwk); err != nil {
+		return nil, err
+	}
+	x, _ := b64.DecodeString(jwk.X)
+	y, _ := b64.DecodeString(jwk.Y)
+	acs, err := ecdh.P256().NewPublicKey(append(append([]byte{4}, x...), y...))
+	if err != nil {
+		return nil, err
+	}
+	z, err := sdk.ECDH(acs)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	h.Write([]byte{0, 0, 0, 1})
+	h.Write(z)
+	h.Write(make([]byte, 8))
+	binary.Write(h, binary.BigEndian, uint32(len(sdkRef)))
+	h.Write([]byte(sdkRef))
+	h.Write([]byte{0, 0, 1, 0})
+	block, err := aes.NewCipher(h.Sum(nil)[:16])
+	if err != nil {
+		return nil, err
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &sdkSession{id: resp.SessionId, gcm: gcm}, nil
+}
+
 // creq is the SDK's CReq with counter n.
-func (ce *challengeEnv) creq(n int) string {
+func (ss *sdkSession) creq(n int) string {
 	b64 := base64.RawURLEncoding
 	hdr := b64.EncodeToString([]byte(`{"alg":"dir","enc":"A128GCM","kid":"` + testTransID + `"}`))
 	iv := make([]byte, 12)
 	iv[11] = byte(n)
 	msg := fmt.Appendf(nil, `{"acsTransID":"%s","messageType":"CReq","messageVersion":"2.2.0","sdkCounterStoA":"%03d"}`, testTransID, n)
-	sealed := ce.gcm.Seal(nil, iv, msg, []byte(hdr))
+	sealed := ss.gcm.Seal(nil, iv, msg, []byte(hdr))
 	k := len(sealed) - 16
 	return hdr + ".." + b64.EncodeToString(iv) + "." + b64.EncodeToString(sealed[:k]) + "." + b64.EncodeToString(sealed[k:])
 }
