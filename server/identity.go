@@ -34,8 +34,10 @@ const (
 // principalKey is an identity in its namespace.
 type principalKey struct{ source, identity string }
 
-// identify takes the principal from the verified TLS peer certificate.
-func (s *Server) identify(ctx context.Context) (Principal, string, error) {
+// resolve takes the principal from the verified TLS peer certificate,
+// under the live configuration l (identify keeps the result with the
+// connection until a reload).
+func (s *Server) resolve(ctx context.Context, l *live) (Principal, string, error) {
 	p, ok := peer.FromContext(ctx)
 	if !ok {
 		return Principal{}, "", kgerr.Errorf(kgerr.PermissionDenied, "no peer")
@@ -49,7 +51,14 @@ func (s *Server) identify(ctx context.Context) (Principal, string, error) {
 	if err != nil {
 		return pr, addr, err
 	}
-	arn, ok := s.principalOf(principalKey{pr.Source, pr.Identity})
+	if verify := l.tls.VerifyPeerCertificate; verify != nil {
+		// The CRL, checked at the handshake; again under l, which a
+		// reload may have brought since.
+		if err := verify(nil, ti.State.VerifiedChains); err != nil {
+			return pr, addr, kgerr.Wrap(kgerr.PermissionDenied, err, "the client certificate is not accepted now (revoked, or the revocation list is unusable)")
+		}
+	}
+	arn, ok := l.principals[principalKey{pr.Source, pr.Identity}]
 	if !ok {
 		return pr, addr, kgerr.Errorf(kgerr.PermissionDenied, "certificate %s %q is not mapped to a principal", pr.Source, pr.Identity)
 	}

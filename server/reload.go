@@ -71,12 +71,6 @@ func (s *Server) serverConfig() *tls.Config {
 	}
 }
 
-// principalOf maps a certificate identity to its principal ARN.
-func (s *Server) principalOf(k principalKey) (string, bool) {
-	arn, ok := s.reload.cur.Load().principals[k]
-	return arn, ok
-}
-
 // Reload reads the config file again (or, without one, the TLS files the
 // config names) and takes its certificate, key, client CA, CRL and
 // principal mapping. Other settings need a restart. On error nothing
