@@ -3,15 +3,19 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/keygate/keygate/proto/keygate/v1"
@@ -70,4 +74,31 @@ func TestRevokedOpenConnectionRefusedAfterReload(t *testing.T) {
 	if len(resp.Events) != 1 || resp.Events[0].CertSerial != leaf.SerialNumber.Text(16) {
 		t.Fatalf("refused call's events: %v, want one naming serial %s", resp.Events, leaf.SerialNumber.Text(16))
 	}
+}
+
+// BenchmarkIdentify is the identity stage alone: resolving the caller
+// from the peer certificate on every call (as before) against reading it
+// from the connection.
+//
+//	go test -run '^$' -bench Identify -benchmem ./server
+func BenchmarkIdentify(b *testing.B) {
+	e := startEnv(b, "")
+	_, leaf := e.cert("acs", uriOf("acs"))
+	ti := credentials.TLSInfo{State: tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{leaf, e.ca.Cert}}}}
+	ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}, AuthInfo: ti})
+	b.Run("per call", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := e.srv.resolve(ctx, e.srv.reload.cur.Load()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("per connection", func(b *testing.B) {
+		ctx := connTagger{}.TagConn(ctx, nil)
+		for b.Loop() {
+			if _, _, err := e.srv.identify(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -106,10 +106,11 @@ func (s *Server) begin(ctx context.Context, method string) (*Call, context.Conte
 	if known {
 		c.Action = d.action
 	}
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get("x-request-id"); len(v) > 0 && validCorrelation(v[0]) {
-			c.CorrelationID = v[0]
-		}
+	// ValueFromIncomingContext, not FromIncomingContext: that copies every
+	// header of the call into a new map, a twentieth of a cheap call's
+	// allocations.
+	if v := metadata.ValueFromIncomingContext(ctx, "x-request-id"); len(v) > 0 && validCorrelation(v[0]) {
+		c.CorrelationID = v[0]
 	}
 	c.Principal, c.Peer, c.Err = s.identify(ctx)
 	if c.Err == nil && !known {
