@@ -116,7 +116,8 @@ func (m *Sessions) DecryptCReq(ctx context.Context, owner, id, jwe string) ([]by
 	if err := CheckSessionID(id); err != nil {
 		return nil, err
 	}
-	if err := checkCReqShape(jwe); err != nil {
+	c, enc, kid, err := parseCReqShape(jwe)
+	if err != nil {
 		return nil, err
 	}
 	s, err := m.load(ctx, owner, id)
@@ -124,7 +125,7 @@ func (m *Sessions) DecryptCReq(ctx context.Context, owner, id, jwe string) ([]by
 		return nil, err
 	}
 	defer clear(s.CEK)
-	pt, _, err := DecryptCReq(s, jwe, m.now())
+	pt, _, err := openCReq(s, c, enc, kid, m.now())
 	if err != nil {
 		return nil, err
 	}
