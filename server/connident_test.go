@@ -94,7 +94,6 @@ func BenchmarkIdentify(b *testing.B) {
 		}
 	})
 	b.Run("per connection", func(b *testing.B) {
-		ctx := connTagger{}.TagConn(ctx, nil)
 		for b.Loop() {
 			if _, _, err := e.srv.identify(ctx); err != nil {
 				b.Fatal(err)

@@ -62,6 +62,8 @@ type Server struct {
 
 	// writes group-commits calls' store writes with their events (callwrite.go).
 	writes *writeBatcher
+	// ids keeps each connection's resolved caller (connident.go).
+	ids identities
 }
 
 // Options adjust a server beyond its config.
@@ -135,7 +137,6 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 	}
 	s.grpc = grpc.NewServer(append(traced,
 		grpc.Creds(credentials.NewTLS(s.serverConfig())),
-		grpc.StatsHandler(connTagger{}), // the caller resolved once per connection (connident.go)
 		grpc.ChainUnaryInterceptor(s.metrics.grpc.UnaryServerInterceptor(), s.unary),
 		grpc.ChainStreamInterceptor(s.metrics.grpc.StreamServerInterceptor(), s.stream),
 		grpc.MaxRecvMsgSize(threeds.MaxCRes+16<<10), // the largest field keygate accepts is a 2.3.1 CRes
