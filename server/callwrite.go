@@ -100,6 +100,7 @@ func (s *Server) commitWrite(ctx context.Context, c *Call) (recorded bool, err e
 func (s *Server) commitBatch(b *writeBatch) error {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
+	start, events := time.Now(), 0
 	order := make([]int, len(b.calls))
 	for i := range order {
 		order[i] = i
@@ -118,7 +119,7 @@ func (s *Server) commitBatch(b *writeBatch) error {
 				links = append(links, link)
 			}
 		}
-		if len(links) == 0 {
+		if events = len(links); events == 0 {
 			return nil
 		}
 		_, err := s.auditStore.AppendTx(ctx, tx, func(h audit.Head) ([]audit.Record, error) {
@@ -136,7 +137,12 @@ func (s *Server) commitBatch(b *writeBatch) error {
 		return err
 	})
 	if err != nil {
+		s.metrics.auditCommitFails.Inc()
 		return kgerr.Wrap(kgerr.Unavailable, err, "audit log unavailable")
 	}
+	// A group commit of the audit log like the writer's (metrics_audit.go).
+	s.metrics.auditCommit.Observe(time.Since(start).Seconds())
+	s.metrics.auditBatch.Observe(float64(events))
+	s.metrics.auditEvents.Add(float64(events))
 	return nil
 }
