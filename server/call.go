@@ -50,6 +50,9 @@ type Call struct {
 	// committed with its audit event (journal.go); then a success needs no
 	// second record.
 	journaled bool
+	// write is the store write the handler's answer depends on, committed
+	// with the call's audit event (callwrite.go).
+	write *callWrite
 	// held is set when the call's operation waits for a second admin: its
 	// event is a call, not the change it asks for (approvals.go).
 	held bool

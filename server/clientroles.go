@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/keygate/keygate/internal/kgerr"
@@ -105,29 +104,12 @@ func (c *roleCheck) asserted(chain []*x509.Certificate) bool {
 type roleChecks struct {
 	admins, auditors []string
 	byRole           map[string]*roleCheck
-
-	// passed remembers the connections' chains that met the rules: a
-	// chain verification costs hundreds of microseconds, which a call
-	// should not pay each time. A connection's certificates are parsed
-	// once, so the leaf's pointer names its chain; the map holds it, so
-	// the address cannot be reused by another. A reload makes a new
-	// roleChecks, and so forgets them.
-	mu     sync.Mutex
-	passed map[passKey]bool
 }
-
-type passKey struct {
-	leaf *x509.Certificate
-	arn  string
-}
-
-// maxPassed bounds the memory of passed chains; past it, it starts over.
-const maxPassed = 4096
 
 // newRoleChecks compiles cfg's rules; clientCAs is the handshake's pool,
 // the roots of a rule that requires a policy but names no CA.
 func newRoleChecks(cfg *Config, clientCAs *x509.CertPool) (*roleChecks, error) {
-	rc := &roleChecks{admins: cfg.Admins, auditors: cfg.Auditors, byRole: map[string]*roleCheck{}, passed: map[passKey]bool{}}
+	rc := &roleChecks{admins: cfg.Admins, auditors: cfg.Auditors, byRole: map[string]*roleCheck{}}
 	var err error
 	cfg.TLS.Roles.each(func(role string, rule *RoleRule) {
 		c := &roleCheck{role: role, roots: clientCAs, oidText: rule.RequirePolicyOID}
@@ -169,27 +151,14 @@ func (rc *roleChecks) rolesOf(arn string) []string {
 // that does not meet the rules of arn's roles. It depends on nothing but
 // the chain, the ARN and the configuration, so a caller may cache its
 // answer per connection.
+// check verifies chain against the rules of arn's roles. It costs a
+// chain verification (hundreds of microseconds): identify runs it once per
+// connection and live configuration, not per call.
 func (rc *roleChecks) check(arn string, chain []*x509.Certificate, now time.Time) error {
 	if rc == nil || len(rc.byRole) == 0 || len(chain) == 0 {
 		return nil
 	}
-	id := passKey{chain[0], arn}
-	rc.mu.Lock()
-	ok := rc.passed[id]
-	rc.mu.Unlock()
-	if ok {
-		return nil
-	}
-	if err := rc.verify(arn, chain, now); err != nil {
-		return err
-	}
-	rc.mu.Lock()
-	if len(rc.passed) >= maxPassed {
-		clear(rc.passed)
-	}
-	rc.passed[id] = true
-	rc.mu.Unlock()
-	return nil
+	return rc.verify(arn, chain, now)
 }
 
 func (rc *roleChecks) verify(arn string, chain []*x509.Certificate, now time.Time) error {

@@ -133,7 +133,7 @@ func TestRoleRules(t *testing.T) {
 			t.Errorf("%s: %v, want PermissionDenied saying %q", name, err, tc.want)
 		}
 	}
-	// A chain that passed is remembered for its ARN only.
+	// A chain that passes for one ARN is checked again for another.
 	svc := chain(issueTest(t, "acs", svcCA, false))
 	for range 2 {
 		if err := rc.check(acs, svc, time.Now()); err != nil {

@@ -31,7 +31,7 @@ import (
 // backend (proven by backendtest), SQLite in a temporary directory, the
 // tamper-evident audit log, and gRPC over mutual TLS on a loopback port.
 type testEnv struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	ca   *devca.CA
 	srv  *Server
@@ -47,14 +47,14 @@ func arn(role string) string { return "arn:aws:iam::" + testAccount + ":role/" +
 func uriOf(role string) string { return "spiffe://keygate.test/" + role }
 
 // startEnv starts a server; extra is YAML added to the config's top level.
-func startEnv(t *testing.T, extra string) *testEnv {
+func startEnv(t testing.TB, extra string) *testEnv {
 	t.Helper()
 	return startEnvWith(t, extra, nil, Options{})
 }
 
 // startEnvWith lets adjust change the parsed config before the server
 // starts, and passes opts to New.
-func startEnvWith(t *testing.T, extra string, adjust func(*testEnv, *Config), opts Options) *testEnv {
+func startEnvWith(t testing.TB, extra string, adjust func(*testEnv, *Config), opts Options) *testEnv {
 	t.Helper()
 	e := &testEnv{t: t, dir: t.TempDir(), log: &logBuffer{}}
 	ca, err := devca.New("keygate unit test CA")

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
+	"time"
 
 	"github.com/keygate/keygate/internal/kgerr"
 	"google.golang.org/grpc/credentials"
@@ -34,8 +35,10 @@ const (
 // principalKey is an identity in its namespace.
 type principalKey struct{ source, identity string }
 
-// identify takes the principal from the verified TLS peer certificate.
-func (s *Server) identify(ctx context.Context) (Principal, string, error) {
+// resolve takes the principal from the verified TLS peer certificate,
+// under the live configuration l (identify keeps the result with the
+// connection until a reload).
+func (s *Server) resolve(ctx context.Context, l *live) (Principal, string, error) {
 	p, ok := peer.FromContext(ctx)
 	if !ok {
 		return Principal{}, "", kgerr.Errorf(kgerr.PermissionDenied, "no peer")
@@ -49,13 +52,20 @@ func (s *Server) identify(ctx context.Context) (Principal, string, error) {
 	if err != nil {
 		return pr, addr, err
 	}
-	arn, ok := s.principalOf(principalKey{pr.Source, pr.Identity})
+	if verify := l.tls.VerifyPeerCertificate; verify != nil {
+		// The CRL, checked at the handshake; again under l, which a
+		// reload may have brought since.
+		if err := verify(nil, ti.State.VerifiedChains); err != nil {
+			return pr, addr, kgerr.Wrap(kgerr.PermissionDenied, err, "the client certificate is not accepted now (revoked, or the revocation list is unusable)")
+		}
+	}
+	arn, ok := l.principals[principalKey{pr.Source, pr.Identity}]
 	if !ok {
 		return pr, addr, kgerr.Errorf(kgerr.PermissionDenied, "certificate %s %q is not mapped to a principal", pr.Source, pr.Identity)
 	}
 	pr.ARN = arn
 	pr.Account = arnAccount(arn)
-	if err := s.checkRoles(arn, ti.State.PeerCertificates); err != nil {
+	if err := l.roles.check(arn, ti.State.PeerCertificates, time.Now()); err != nil {
 		return pr, addr, err
 	}
 	return pr, addr, nil

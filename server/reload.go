@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -75,18 +74,6 @@ func (s *Server) serverConfig() *tls.Config {
 			return s.reload.cur.Load().tls, nil
 		},
 	}
-}
-
-// checkRoles refuses a client certificate that does not meet the rules of
-// the principal's roles (tls.roles).
-func (s *Server) checkRoles(arn string, chain []*x509.Certificate) error {
-	return s.reload.cur.Load().roles.check(arn, chain, time.Now())
-}
-
-// principalOf maps a certificate identity to its principal ARN.
-func (s *Server) principalOf(k principalKey) (string, bool) {
-	arn, ok := s.reload.cur.Load().principals[k]
-	return arn, ok
 }
 
 // Reload reads the config file again (or, without one, the TLS files the

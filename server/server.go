@@ -59,6 +59,11 @@ type Server struct {
 
 	recoverUnary  grpc.UnaryServerInterceptor
 	recoverStream grpc.StreamServerInterceptor
+
+	// writes group-commits calls' store writes with their events (callwrite.go).
+	writes *writeBatcher
+	// ids keeps each connection's resolved caller (connident.go).
+	ids identities
 }
 
 // Options adjust a server beyond its config.
@@ -78,7 +83,7 @@ type Options struct {
 // caller must Close it.
 func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Server, error) {
 	log = slog.New(logrepeat.New(log.Handler(), cfg.Log.RepeatInterval))
-	s := &Server{cfg: cfg, log: log, backends: map[string]backends.Backend{}, metrics: newMetrics()}
+	s := &Server{cfg: cfg, log: log, backends: map[string]backends.Backend{}, metrics: newMetrics(), writes: newWriteBatcher()}
 	s.sweepCtx, s.stopSweep = context.WithCancel(context.Background())
 	first, err := newLive(cfg, time.Now())
 	if err != nil {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -20,7 +21,7 @@ import (
 type threeDSService struct {
 	pb.UnimplementedThreeDSServiceServer
 	s     *Server
-	store threeds.SessionStore
+	store *threeds.SQLStore
 	trust threeds.SdkServerTrust // for VerifySdkServerSignedContent
 	otp   threeds.OTPStore       // used HOTP counters and TOTP steps
 	meta  *threeds.KeyMeta       // DS key kids, ACS chains by DS
@@ -157,7 +158,7 @@ func (ts *threeDSService) sessions(ctx context.Context) (*threeds.Sessions, erro
 	if err != nil {
 		return nil, err
 	}
-	return &threeds.Sessions{Store: ts.store, SealKey: seal, MaxTTL: ts.s.cfg.ThreeDS.SessionTTL, Cache: ts.cache, OpenKey: func(_ context.Context, id string) (backends.Key, error) {
+	return &threeds.Sessions{Store: ts.store, SealKey: seal, MaxTTL: ts.s.cfg.ThreeDS.SessionTTL, Cache: ts.cache, Defer: ts.deferWrite, OpenKey: func(_ context.Context, id string) (backends.Key, error) {
 		for _, v := range e.Key.Versions {
 			if v.BackendKeyID == id {
 				if _, h, err := e.Handle(v.Number, false); err == nil {
@@ -167,6 +168,17 @@ func (ts *threeDSService) sessions(ctx context.Context) (*threeds.Sessions, erro
 		}
 		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "the key that sealed this session is no longer usable")
 	}}, nil
+}
+
+// deferWrite hands a session write to the pipeline, which commits it with
+// the call's audit event before the answer leaves (callwrite.go).
+func (ts *threeDSService) deferWrite(ctx context.Context, w threeds.Write) error {
+	c := callOf(ctx)
+	if c.write != nil {
+		return kgerr.Errorf(kgerr.Internal, "BUG: a call made two session writes")
+	}
+	c.write = &callWrite{order: w.Session, run: func(ctx context.Context, tx *sql.Tx) error { return w.Run(ctx, ts.store.In(tx)) }}
+	return nil
 }
 
 // ttl is the requested lifetime; 0 means threeds.session_ttl, and one above

@@ -21,16 +21,27 @@ import (
 // expected one, so a replayed or reordered CReq is refused. A128CBC-HS256
 // uses the whole CEK, A128GCM uses CEK[0:16] in this direction.
 func DecryptCReq(s Session, jwe string, now time.Time) ([]byte, Session, error) {
+	if err := usable(s, s.SDKCounterStoA, "sdkCounterStoA", now); err != nil {
+		return nil, s, err
+	}
+	c, enc, kid, err := parseCReqShape(jwe)
+	if err != nil {
+		return nil, s, err
+	}
+	return openCReq(s, c, enc, kid, now)
+}
+
+// openCReq is DecryptCReq on a CReq already parsed (parseCReqShape).
+func openCReq(s Session, c *compactJWE, enc Enc, kid string, now time.Time) ([]byte, Session, error) {
 	const field = "CReq JWE"
 	if err := usable(s, s.SDKCounterStoA, "sdkCounterStoA", now); err != nil {
 		return nil, s, err
 	}
-	c, err := parseCReq(jwe)
-	if err != nil {
-		return nil, s, err
+	if enc != s.Enc {
+		return nil, s, kgerr.Errorf(kgerr.InvalidArgument, "%s header.enc must be the session's %s", field, s.Enc)
 	}
-	if err := checkDirHeader(c, s, field); err != nil {
-		return nil, s, err
+	if kid != s.AcsTransID {
+		return nil, s, kgerr.Errorf(kgerr.InvalidArgument, "%s header.kid must be the session's acsTransID", field)
 	}
 	key := s.CEK
 	if s.Enc == A128GCM {
@@ -146,16 +157,20 @@ func parseCReq(jwe string) (*compactJWE, error) {
 	return parseCompact(jwe, "CReq JWE", MaxCReqJWE, "a CReq of messageExtension 81,920 bytes and 16 KiB of other members, encrypted")
 }
 
-// checkCReqShape checks everything about a CReq JWE that needs no session:
-// its size, its parts and a {"alg":"dir","enc","kid"} header. It runs
-// before the session is unsealed, so garbage costs no backend call.
-func checkCReqShape(jwe string) error {
+// parseCReqShape checks everything about a CReq JWE that needs no
+// session: its size, its parts and a {"alg":"dir","enc","kid"} header. It
+// runs before the session is unsealed, so garbage costs no backend call,
+// and its result is what openCReq decrypts: the JWE is parsed once.
+func parseCReqShape(jwe string) (*compactJWE, Enc, string, error) {
 	c, err := parseCReq(jwe)
 	if err != nil {
-		return err
+		return nil, "", "", err
 	}
-	_, _, err = dirHeader(c, "CReq JWE")
-	return err
+	enc, kid, err := dirHeader(c, "CReq JWE")
+	if err != nil {
+		return nil, "", "", err
+	}
+	return c, enc, kid, nil
 }
 
 // dirHeader checks a CReq's protected header for what any session needs
@@ -188,21 +203,6 @@ func dirHeader(c *compactJWE, field string) (Enc, string, error) {
 		return "", "", kgerr.Errorf(kgerr.InvalidArgument, "%s: the encrypted key must be empty with alg dir", field)
 	}
 	return Enc(enc), kid, nil
-}
-
-// checkDirHeader checks a CReq's protected header against the session.
-func checkDirHeader(c *compactJWE, s Session, field string) error {
-	enc, kid, err := dirHeader(c, field)
-	if err != nil {
-		return err
-	}
-	if enc != s.Enc {
-		return kgerr.Errorf(kgerr.InvalidArgument, "%s header.enc must be the session's %s", field, s.Enc)
-	}
-	if kid != s.AcsTransID {
-		return kgerr.Errorf(kgerr.InvalidArgument, "%s header.kid must be the session's acsTransID", field)
-	}
-	return nil
 }
 
 // checkTransIDMember refuses a message whose acsTransID names another

@@ -29,8 +29,14 @@ func countersMACKey(cek []byte) []byte {
 func countersMAC(s Session, c Counters) []byte {
 	key := countersMACKey(s.CEK)
 	defer clear(key)
+	return macCounters(key, s.ID, c)
+}
+
+// macCounters is countersMAC under a key already derived, for a counter
+// write that runs after the caller has zeroed its copy of the CEK.
+func macCounters(key []byte, id string, c Counters) []byte {
 	m := hmac.New(sha256.New, key)
-	m.Write([]byte(s.ID))
+	m.Write([]byte(id))
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(c.SDKCounterStoA))
 	binary.BigEndian.PutUint64(b[8:], uint64(c.ACSCounterAtoS))
@@ -41,7 +47,13 @@ func countersMAC(s Session, c Counters) []byte {
 // checkCountersMAC refuses counters whose MAC does not match: the store was
 // altered. It is Internal, never the caller's fault.
 func checkCountersMAC(s Session, c Counters, mac []byte) error {
-	if !hmac.Equal(countersMAC(s, c), mac) {
+	key := countersMACKey(s.CEK)
+	defer clear(key)
+	return checkMACCounters(key, s.ID, c, mac)
+}
+
+func checkMACCounters(key []byte, id string, c Counters, mac []byte) error {
+	if !hmac.Equal(macCounters(key, id, c), mac) {
 		return kgerr.Errorf(kgerr.Internal, "the challenge session's counters were altered in the store; refusing the session")
 	}
 	return nil

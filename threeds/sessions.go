@@ -30,6 +30,26 @@ type Sessions struct {
 	// Cache, if set, keeps opened sessions so that a challenge message
 	// needs no backend Decrypt; the counters still come from Store.
 	Cache *OpenCache
+	// Defer, if set, takes each session write (a new session's insert, a
+	// counter's advance) instead of running it on Store at once. The
+	// caller then runs it in a transaction of its own (SQLStore.In) and
+	// releases what the method returned only once that transaction has
+	// committed, discarding it if the write or the commit fails. keygated
+	// commits the write with the call's audit event: one durable commit
+	// per call.
+	Defer func(ctx context.Context, w Write) error
+}
+
+// Write is one change to a session in the store, for a caller that runs
+// it inside a transaction of its own (Sessions.Defer). A Write that
+// returns an error has changed nothing. Run it at most once: it zeroes
+// the key material it holds.
+type Write struct {
+	// Session is the session it changes. Writes to several sessions in
+	// one transaction run in the order of their sessions, so that two
+	// replicas' transactions never wait for each other's rows in a cycle.
+	Session string
+	Run     func(ctx context.Context, st SessionStore) error
 }
 
 // errNoSession is the one answer for a session that does not exist, has
@@ -76,11 +96,14 @@ func (m *Sessions) Create(ctx context.Context, owner string, signer backends.Key
 	}
 	rec := SessionRecord{ID: s.ID, SealKeyID: m.SealKey.ID(), Sealed: sealed, Counters: s.Counters,
 		CountersMAC: countersMAC(s, s.Counters), Expiry: s.Expiry}
-	if err := m.Store.Create(ctx, rec); err != nil {
-		return nil, err
-	}
 	if m.Cache != nil {
+		// Before the insert commits, harmlessly: an entry is used only
+		// while the store holds the very blob it was opened from.
 		m.Cache.put(s.ID, rec, s, m.now())
+	}
+	err = m.write(ctx, Write{Session: s.ID, Run: func(ctx context.Context, st SessionStore) error { return st.Create(ctx, rec) }})
+	if err != nil {
+		return nil, err
 	}
 	return &Created{SessionID: s.ID, ACSSignedContent: ns.ACSSignedContent, ACSEphemPubKey: ns.ACSEphemPubKey, Expiry: s.Expiry}, nil
 }
@@ -93,7 +116,8 @@ func (m *Sessions) DecryptCReq(ctx context.Context, owner, id, jwe string) ([]by
 	if err := CheckSessionID(id); err != nil {
 		return nil, err
 	}
-	if err := checkCReqShape(jwe); err != nil {
+	c, enc, kid, err := parseCReqShape(jwe)
+	if err != nil {
 		return nil, err
 	}
 	s, err := m.load(ctx, owner, id)
@@ -101,15 +125,12 @@ func (m *Sessions) DecryptCReq(ctx context.Context, owner, id, jwe string) ([]by
 		return nil, err
 	}
 	defer clear(s.CEK)
-	pt, _, err := DecryptCReq(s, jwe, m.now())
+	pt, _, err := openCReq(s, c, enc, kid, m.now())
 	if err != nil {
 		return nil, err
 	}
-	err = m.commit(ctx, s, func(c *Counters) *int { return &c.SDKCounterStoA })
-	if errors.Is(err, ErrCountersChanged) {
-		return nil, kgerr.Errorf(kgerr.InvalidArgument, "CReq.sdkCounterStoA %03d was already used: replayed message", s.SDKCounterStoA)
-	}
-	if err != nil {
+	replayed := kgerr.Errorf(kgerr.InvalidArgument, "CReq.sdkCounterStoA %03d was already used: replayed message", s.SDKCounterStoA)
+	if err := m.write(ctx, advance(s, func(c *Counters) *int { return &c.SDKCounterStoA }, replayed)); err != nil {
 		return nil, err
 	}
 	return pt, nil
@@ -134,36 +155,57 @@ func (m *Sessions) EncryptCRes(ctx context.Context, owner, id string, cres []byt
 	if err != nil {
 		return "", err
 	}
-	err = m.commit(ctx, s, func(c *Counters) *int { return &c.ACSCounterAtoS })
-	if errors.Is(err, ErrCountersChanged) {
-		return "", kgerr.Errorf(kgerr.FailedPrecondition, "another CRes was issued for this session at the same time; retry")
-	}
-	if err != nil {
+	raced := kgerr.Errorf(kgerr.FailedPrecondition, "another CRes was issued for this session at the same time; retry")
+	if err := m.write(ctx, advance(s, func(c *Counters) *int { return &c.ACSCounterAtoS }, raced)); err != nil {
 		return "", err
 	}
 	return jwe, nil
 }
 
-// commit advances one counter (the one dir points at) from its value in
-// s, with a new MAC. If the store's counters changed meanwhile only in the
-// other direction (a CRes racing a CReq on another replica), it retries; if
-// this direction's counter moved, the value was used elsewhere and it
-// returns ErrCountersChanged.
-func (m *Sessions) commit(ctx context.Context, s Session, dir func(*Counters) *int) error {
-	old := s.Counters
+// write runs w on Store now, or hands it to Defer.
+func (m *Sessions) write(ctx context.Context, w Write) error {
+	if m.Defer != nil {
+		return m.Defer(ctx, w)
+	}
+	return w.Run(ctx, m.Store)
+}
+
+// advance is the Write that moves one counter (the one dir points at) on
+// from its value in s, with a new MAC; changed is its error when that
+// counter was used elsewhere first. It keeps the counters' MAC key, not
+// the CEK, which the caller zeroes as soon as it returns.
+func advance(s Session, dir func(*Counters) *int, changed error) Write {
+	key := countersMACKey(s.CEK)
+	id, old := s.ID, s.Counters
+	return Write{Session: id, Run: func(ctx context.Context, st SessionStore) error {
+		defer clear(key)
+		err := commitCounter(ctx, st, id, key, old, dir)
+		if errors.Is(err, ErrCountersChanged) {
+			return changed
+		}
+		return err
+	}}
+}
+
+// commitCounter advances one counter from its value in old. If the
+// store's counters changed meanwhile only in the other direction (a CRes
+// racing a CReq on another replica), it retries; if this direction's
+// counter moved, the value was used elsewhere and it returns
+// ErrCountersChanged.
+func commitCounter(ctx context.Context, st SessionStore, id string, key []byte, old Counters, dir func(*Counters) *int) error {
 	used := *dir(&old)
 	for range 8 {
 		next := old
 		*dir(&next) = used + 1
-		err := m.Store.Update(ctx, s.ID, old, next, countersMAC(s, next))
+		err := st.Update(ctx, id, old, next, macCounters(key, id, next))
 		if !errors.Is(err, ErrCountersChanged) {
 			return err
 		}
-		rec, err := m.Store.Get(ctx, s.ID)
+		rec, err := st.Get(ctx, id)
 		if err != nil {
 			return err
 		}
-		if err := checkCountersMAC(s, rec.Counters, rec.CountersMAC); err != nil {
+		if err := checkMACCounters(key, id, rec.Counters, rec.CountersMAC); err != nil {
 			return err
 		}
 		if *dir(&rec.Counters) != used {

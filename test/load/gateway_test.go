@@ -184,7 +184,8 @@ func BenchmarkGateway(b *testing.B) {
 	}
 	if profileDir != "" {
 		for _, p := range paths {
-			if p.name == "GetPublicKey" || p.name == "Sign" || p.name == "DecryptChallengeRequest" {
+			if p.name == "GetPublicKey" || p.name == "Sign" || p.name == "DecryptChallengeRequest" ||
+				p.name == "EncryptChallengeResponse" || p.name == "CreateAcsSession" {
 				if err := sessions.fill(ctx, 64); err != nil {
 					b.Fatal(err)
 				}
