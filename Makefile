@@ -52,7 +52,8 @@ bench: deps tools
 	go test -run '^$$' -bench 'Gateway|KMSQuota' -benchtime 1x -timeout 30m ./test/load | tee bench.out
 
 ## chaos: the long fault suite against the real keygated (test/faults -long), printing its table (docs/RELIABILITY.md);
-## it mounts a small tmpfs for the disk-full case, so it runs as root, as CI does
+## it mounts a small tmpfs for the disk-full case, so it runs as root, as CI does; it starts a PostgreSQL of its own
+## to stop and restart, and builds keygated a second time with -tags keygate_testclock for the clock jumps
 chaos: deps-test
 	go test -count=1 -v -timeout 60m -run . ./test/faults -args -long | tee chaos.out
 

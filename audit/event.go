@@ -19,6 +19,7 @@ const (
 	KindAuditRead     Kind = "audit.read"       // someone queried, exported or verified the audit log
 	KindReconciled    Kind = "audit.reconciled" // keygated reconciled the log with CloudTrail (Detail: the counts)
 	KindAuditResumed  Kind = "audit.resumed"    // the log commits again after an outage (Detail: calls refused unrecorded, since when)
+	KindClockJumped   Kind = "clock.jumped"     // the wall clock jumped against the monotonic clock (Detail: by how much)
 )
 
 // ResultOK is the Result of a call that succeeded; a failed call carries

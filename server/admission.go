@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
@@ -25,6 +28,16 @@ type LimitsConfig struct {
 	// RetryAfter is the hint sent with a refusal, as the gRPC trailer
 	// grpc-retry-pushback-ms that gRPC's retry honours (default 200ms).
 	RetryAfter time.Duration `yaml:"retry_after"`
+	// RatePerPrincipal bounds each principal's calls per second (a token
+	// bucket), beside the in-flight limits: a client that ignores the
+	// retry-after hint gets no more work done by calling again at once.
+	// A call beyond it is refused ResourceExhausted before any work, with
+	// the time until the principal's next call as the hint. 0 (the
+	// default): no rate limit.
+	RatePerPrincipal float64 `yaml:"rate_per_principal"`
+	// BurstPerPrincipal is how many calls a principal may make at once
+	// within its rate (default: one second's worth, at least 1).
+	BurstPerPrincipal int `yaml:"burst_per_principal"`
 }
 
 func (l *LimitsConfig) defaults() {
@@ -37,6 +50,9 @@ func (l *LimitsConfig) defaults() {
 	if l.RetryAfter == 0 {
 		l.RetryAfter = 200 * time.Millisecond
 	}
+	if l.RatePerPrincipal > 0 && l.BurstPerPrincipal == 0 {
+		l.BurstPerPrincipal = max(1, int(math.Ceil(l.RatePerPrincipal)))
+	}
 }
 
 func (l *LimitsConfig) problems() []string {
@@ -47,27 +63,44 @@ func (l *LimitsConfig) problems() []string {
 	if l.MaxInFlightPerPrincipal > l.MaxInFlight && l.MaxInFlight > 0 {
 		p = append(p, "limits.max_in_flight_per_principal must not exceed limits.max_in_flight")
 	}
+	if l.RatePerPrincipal < 0 || l.BurstPerPrincipal < 0 || math.IsNaN(l.RatePerPrincipal) || math.IsInf(l.RatePerPrincipal, 0) {
+		p = append(p, "limits.rate_per_principal and limits.burst_per_principal must be finite and not negative")
+	}
+	if l.BurstPerPrincipal > 0 && l.RatePerPrincipal == 0 {
+		p = append(p, "limits.burst_per_principal needs limits.rate_per_principal")
+	}
 	return p
 }
 
-// admission counts the calls in flight, overall and per principal.
+// admission counts the calls in flight, overall and per principal, and
+// each principal's rate.
 type admission struct {
 	max, perPrincipal int64
 	retryAfter        string // milliseconds, for the trailer
+	rate              rate.Limit
+	burst             int
 	all               atomic.Int64
 	shed              atomic.Uint64 // calls refused at a limit
 	mu                sync.Mutex
 	by                map[string]*int64 // principal ARN → calls in flight; removed at 0
+	// rates are the principals' token buckets (none without a rate). They
+	// are kept: principals are the config's mapped identities, a bounded set.
+	rates map[string]*rate.Limiter
 }
 
 func newAdmission(c LimitsConfig) *admission {
 	return &admission{max: int64(c.MaxInFlight), perPrincipal: int64(c.MaxInFlightPerPrincipal),
-		retryAfter: strconv.FormatInt(c.RetryAfter.Milliseconds(), 10), by: map[string]*int64{}}
+		retryAfter: strconv.FormatInt(c.RetryAfter.Milliseconds(), 10), by: map[string]*int64{},
+		rate: rate.Limit(c.RatePerPrincipal), burst: c.BurstPerPrincipal, rates: map[string]*rate.Limiter{}}
 }
 
 // enter admits one call of principal, or refuses it at once. The caller
 // must call the returned leave when the call ends.
 func (a *admission) enter(principal string) (leave func(), err error) {
+	if err := a.paced(principal); err != nil {
+		a.shed.Add(1)
+		return nil, err
+	}
 	if a.all.Add(1) > a.max {
 		a.all.Add(-1)
 		a.shed.Add(1)
@@ -97,6 +130,29 @@ func (a *admission) enter(principal string) (leave func(), err error) {
 	}, nil
 }
 
+// paced takes a token from principal's bucket, or refuses the call with
+// the time until the next token as its retry-after hint. It runs on the
+// monotonic clock: a clock jump neither frees nor blocks anyone.
+func (a *admission) paced(principal string) error {
+	if a.rate <= 0 {
+		return nil
+	}
+	a.mu.Lock()
+	lim := a.rates[principal]
+	if lim == nil {
+		lim = rate.NewLimiter(a.rate, a.burst)
+		a.rates[principal] = lim
+	}
+	a.mu.Unlock()
+	r := lim.Reserve()
+	if d := r.Delay(); d > 0 {
+		r.Cancel()
+		return &kgerr.Error{Kind: kgerr.ResourceExhausted, RetryAfter: d,
+			Msg: fmt.Sprintf("principal is over its rate of %g calls a second; retry later", float64(a.rate))}
+	}
+	return nil
+}
+
 // Load is the admission's state, for metrics.
 type Load struct {
 	InFlight int64  // unary calls in flight now
@@ -119,7 +175,11 @@ func (s *Server) Load() Load {
 func (s *Server) shed(ctx context.Context, c *Call) (leave func(), err error) {
 	defer func() {
 		if err != nil {
-			grpc.SetTrailer(ctx, metadata.Pairs("grpc-retry-pushback-ms", s.admission.retryAfter))
+			hint := s.admission.retryAfter
+			if d := kgerr.RetryAfterOf(err); d > 0 {
+				hint = strconv.FormatInt((d + time.Millisecond - 1).Milliseconds(), 10) // rounded up
+			}
+			grpc.SetTrailer(ctx, metadata.Pairs("grpc-retry-pushback-ms", hint))
 			s.log.Warn("call shed", "reason", kgerr.Message(err))
 		}
 	}()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,5 +107,54 @@ func TestClientHonoursPushback(t *testing.T) {
 	leave2()
 	if err := <-done; err != nil {
 		t.Fatalf("retried call: %v", err)
+	}
+}
+
+// A principal over its rate is refused ResourceExhausted before any work,
+// with the time until its next call as the hint, while another principal
+// still has its own bucket. The rate is one call in a thousand seconds, so
+// no token comes back during the test however slow the machine is.
+func TestRatePerPrincipal(t *testing.T) {
+	e := startEnv(t, "limits: {rate_per_principal: 0.001, burst_per_principal: 2}\n")
+	e.createKey("mac", "HMAC_256", "GENERATE_VERIFY_MAC",
+		policyDoc(map[string][]string{arn("acs"): {"kms:GenerateMac"}, arn("ds"): {"kms:GenerateMac"}}))
+	ctx := context.Background()
+	req := &pb.GenerateMacRequest{KeyId: "mac", Message: []byte("m"), MacAlgorithm: "HMAC_SHA_256"}
+	acs, ds := e.crypto("acs"), e.crypto("ds")
+	for i := range 2 {
+		if _, err := acs.GenerateMac(ctx, req); err != nil {
+			t.Fatalf("acs call %d within its burst: %v", i+1, err)
+		}
+	}
+	var trailer metadata.MD
+	_, err := acs.GenerateMac(ctx, req, grpc.Trailer(&trailer))
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(status.Convert(err).Message(), "rate") {
+		t.Fatalf("acs over its rate: %v, want ResourceExhausted naming the rate", err)
+	}
+	got := trailer.Get("grpc-retry-pushback-ms")
+	if ms, perr := strconv.Atoi(strings.Join(got, "")); len(got) != 1 || perr != nil || ms < 100_000 || ms > 1_000_000 {
+		t.Fatalf("retry-after trailer %v, want the time to acs's next token (up to 1000 s)", got)
+	}
+	for i := range 2 {
+		if _, err := ds.GenerateMac(ctx, req); err != nil {
+			t.Fatalf("ds call %d while acs is over its rate: %v", i+1, err)
+		}
+	}
+	if l := e.srv.Load(); l.Shed != 1 || l.InFlight != 0 {
+		t.Fatalf("Load: %+v, want 1 shed and none in flight", l)
+	}
+}
+
+func TestRateConfig(t *testing.T) {
+	for _, bad := range []LimitsConfig{{RatePerPrincipal: -1}, {BurstPerPrincipal: 3}, {RatePerPrincipal: 1, BurstPerPrincipal: -1}} {
+		bad.defaults()
+		if len(bad.problems()) == 0 {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+	l := LimitsConfig{RatePerPrincipal: 2.5}
+	l.defaults()
+	if l.BurstPerPrincipal != 3 || len(l.problems()) != 0 {
+		t.Errorf("rate 2.5 without a burst: burst %d, problems %v; want 3 and none", l.BurstPerPrincipal, l.problems())
 	}
 }

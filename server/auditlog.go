@@ -142,7 +142,7 @@ func (s *Server) openAudit(ctx context.Context) (*chainAuditor, *sqlstore.Store,
 		return nil, nil, err
 	}
 	metered, ws := s.metrics.meterAudit(store, ws)
-	l, err := audit.New(audit.Config{Store: metered, Signer: signer, ContextSecret: secret, Replica: ac.Replica,
+	l, err := audit.New(audit.Config{Store: metered, Signer: signer, ContextSecret: secret, Replica: ac.Replica, Now: s.now,
 		CheckpointEvery: ac.CheckpointEvery, CheckpointInterval: ac.CheckpointInterval, Witnesses: ws, MaxPending: ac.MaxPending,
 		OnError: func(err error) { s.metrics.checkpointFails.Inc(); s.log.Error("audit log", "err", err) }})
 	if err != nil {

@@ -106,7 +106,7 @@ func (as *auditService) VerifyLog(ctx context.Context, _ *pb.VerifyLogRequest) (
 	if err != nil {
 		return nil, kgerr.Wrap(kgerr.Internal, err, "checkpoint key")
 	}
-	r, err := audit.VerifyWith(ctx, as.s.auditStore, v, audit.VerifyOptions{Witnesses: as.s.chain.readers, MaxAge: as.s.chain.maxAge})
+	r, err := audit.VerifyWith(ctx, as.s.auditStore, v, audit.VerifyOptions{Witnesses: as.s.chain.readers, MaxAge: as.s.chain.maxAge, Now: as.s.now})
 	if err != nil {
 		return nil, kgerr.Wrap(kgerr.Unavailable, err, "audit log unavailable")
 	}

@@ -114,7 +114,7 @@ func (s *Server) Tick(ctx context.Context) (rotator bool) {
 		s.log.Error("automatic rotation: lease", "err", err)
 	} else if held {
 		// keygated's own changes are audited as calls of its own.
-		c := &Call{Start: time.Now(), Method: "keygated/automatic-rotation", Action: "keygate:CreateKeyVersion",
+		c := &Call{Start: s.now(), Method: "keygated/automatic-rotation", Action: "keygate:CreateKeyVersion",
 			Principal: Principal{ARN: "keygated:" + s.cfg.Audit.Replica}}
 		rotated, err := s.keys.RotateDue(context.WithValue(ctx, callKey{}, c))
 		for _, name := range rotated {
@@ -123,7 +123,7 @@ func (s *Server) Tick(ctx context.Context) (rotator bool) {
 		if err != nil {
 			s.log.Error("automatic rotation", "err", err)
 		}
-		d := &Call{Start: time.Now(), Method: "keygated/scheduled-destruction", Action: "keygate:DestroyKeyVersion",
+		d := &Call{Start: s.now(), Method: "keygated/scheduled-destruction", Action: "keygate:DestroyKeyVersion",
 			Principal: c.Principal}
 		destroyed, err := s.keys.DestroyDue(context.WithValue(ctx, callKey{}, d))
 		for _, v := range destroyed {

@@ -101,7 +101,7 @@ func (cs *callStream) RecvMsg(m any) error {
 // set when the caller cannot be identified or the method has no
 // descriptor (a bug: such a method would escape policy and audit).
 func (s *Server) begin(ctx context.Context, method string) (*Call, context.Context) {
-	c := &Call{Start: time.Now(), Method: method, Action: "keygate:Unknown"}
+	c := &Call{Start: s.now(), Method: method, Action: "keygate:Unknown"}
 	d, known := methods[method]
 	if known {
 		c.Action = d.action
@@ -286,7 +286,7 @@ func (s *Server) infra(ctx context.Context, method string) error {
 	if strings.HasPrefix(method, "/grpc.reflection.") {
 		action = "keygate:Reflection"
 	}
-	c := &Call{Start: time.Now(), Method: method, Action: action, Principal: pr, Peer: addr, Err: err}
+	c := &Call{Start: s.now(), Method: method, Action: action, Principal: pr, Peer: addr, Err: err}
 	return s.finish(ctx, c)
 }
 

@@ -50,6 +50,7 @@ func ServePprof(ctx context.Context, addr string, log *slog.Logger) error {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	// expvar: the KMS backends' request counts by operation and key.
 	mux.Handle("/debug/vars", expvar.Handler())
+	debugHandlers(mux) // a test build's /debug/clock (clock_testclock.go); nothing otherwise
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()

@@ -57,6 +57,9 @@ type Server struct {
 	tracer     trace.Tracer // nil when tracing is off
 	stopTrace  func(context.Context) error
 
+	// now is the server's clock: Options.Now, or clock.go's.
+	now func() time.Time
+
 	recoverUnary  grpc.UnaryServerInterceptor
 	recoverStream grpc.StreamServerInterceptor
 
@@ -84,6 +87,10 @@ type Options struct {
 func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Server, error) {
 	log = slog.New(logrepeat.New(log.Handler(), cfg.Log.RepeatInterval))
 	s := &Server{cfg: cfg, log: log, backends: map[string]backends.Backend{}, metrics: newMetrics(), writes: newWriteBatcher()}
+	if opts.Now == nil {
+		opts.Now = newClock().now
+	}
+	s.now = opts.Now
 	s.sweepCtx, s.stopSweep = context.WithCancel(context.Background())
 	first, err := newLive(cfg, time.Now())
 	if err != nil {
@@ -218,6 +225,7 @@ func (s *Server) Serve(lis net.Listener) error {
 	go s.lifecycleLoop(s.sweepCtx)
 	go s.WatchFiles(s.sweepCtx, s.cfg.ReloadInterval)
 	go s.ready.watch(s.sweepCtx, time.Second, s.chain)
+	go s.watchClock(s.sweepCtx, time.Second)
 	s.ready.start()
 	s.log.Info("keygated serving", "addr", lis.Addr().String(), "backends", len(s.backends))
 	if err := s.grpc.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {

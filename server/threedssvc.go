@@ -119,7 +119,7 @@ func (ts *threeDSService) DecryptSdkEncData(ctx context.Context, req *pb.Decrypt
 // threeds.sdk_server.principals (and admins) may call it.
 func (ts *threeDSService) VerifySdkServerSignedContent(ctx context.Context, req *pb.VerifySdkServerSignedContentRequest) (*pb.VerifySdkServerSignedContentResponse, error) {
 	c := callOf(ctx)
-	got, err := threeds.VerifySdkServerSignedContent(req.Jws, ts.trust, time.Now())
+	got, err := threeds.VerifySdkServerSignedContent(req.Jws, ts.trust, ts.s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func (ts *threeDSService) sessions(ctx context.Context) (*threeds.Sessions, erro
 	if err != nil {
 		return nil, err
 	}
-	return &threeds.Sessions{Store: ts.store, SealKey: seal, MaxTTL: ts.s.cfg.ThreeDS.SessionTTL, Cache: ts.cache, Defer: ts.deferWrite, OpenKey: func(_ context.Context, id string) (backends.Key, error) {
+	return &threeds.Sessions{Store: ts.store, SealKey: seal, MaxTTL: ts.s.cfg.ThreeDS.SessionTTL, Cache: ts.cache, Defer: ts.deferWrite, Now: ts.s.now, OpenKey: func(_ context.Context, id string) (backends.Key, error) {
 		for _, v := range e.Key.Versions {
 			if v.BackendKeyID == id {
 				if _, h, err := e.Handle(v.Number, false); err == nil {
@@ -197,7 +197,7 @@ func (ts *threeDSService) sweep(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := ts.store.DeleteExpired(ctx, time.Now()); err != nil {
+			if n, err := ts.store.DeleteExpired(ctx, ts.s.now()); err != nil {
 				ts.s.log.Warn("3DS session sweep failed", "err", err)
 			} else if n > 0 {
 				ts.s.log.Debug("3DS sessions expired", "deleted", n)

@@ -266,3 +266,26 @@ func TestCommitRace(t *testing.T) {
 		t.Fatalf("counters = %+v", rec.Counters)
 	}
 }
+
+// A session made before the clock went back does not live past its
+// lifetime by the jump: once it has more than MaxTTL (and the slack
+// between replicas) left, it is refused as expired. A jump forward just
+// ends it early.
+func TestSessionClockJumps(t *testing.T) {
+	ctx := context.Background()
+	for _, jump := range []time.Duration{-ClockSlack / 2, -2 * DefaultTTL, 2 * DefaultTTL} {
+		f := newFixture(t, A128CBCHS256, newECKey(t, keys.SignVerify))
+		f.clk.t = f.clk.t.Add(jump)
+		_, err := f.acs.DecryptCReq(ctx, testOwner, f.id, f.sdk.creq(t, 0))
+		if jump > -ClockSlack {
+			if jump < 0 && err != nil {
+				t.Fatalf("clock back by %s, within the slack: %v", -jump, err)
+			}
+			if jump > 0 {
+				wantKind(t, err, kgerr.FailedPrecondition, "expired")
+			}
+			continue
+		}
+		wantKind(t, err, kgerr.FailedPrecondition, "the clock went back")
+	}
+}

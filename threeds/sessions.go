@@ -256,10 +256,30 @@ func (m *Sessions) load(ctx context.Context, owner, id string) (Session, error) 
 		clear(s.CEK)
 		return Session{}, err
 	}
+	if left := s.Expiry.Sub(m.now()); left > m.maxTTL()+ClockSlack {
+		// Created "in the future": the clock went back. Honouring the
+		// stored expiry would stretch the session past its lifetime by
+		// the jump, so it ends here.
+		clear(s.CEK)
+		return Session{}, kgerr.Errorf(kgerr.FailedPrecondition,
+			"the challenge session has expired: it has %s left, more than its lifetime (the clock went back)", left.Round(time.Second))
+	}
 	if !cached && m.Cache != nil {
 		m.Cache.put(id, rec, s, m.now())
 	}
 	return s, nil
+}
+
+// ClockSlack is how far replicas' clocks may disagree before a session
+// that has more than its lifetime left counts as made before the clock
+// went back.
+const ClockSlack = time.Minute
+
+func (m *Sessions) maxTTL() time.Duration {
+	if m.MaxTTL == 0 {
+		return DefaultTTL
+	}
+	return m.MaxTTL
 }
 
 func (m *Sessions) now() time.Time {

@@ -33,6 +33,16 @@
 //     CKA_ID before its next use. A module must not have a session closed
 //     under a running call: SoftHSM2 2.6 crashes then (C_Sign after a
 //     concurrent C_CloseAllSessions), so the backend never does that itself.
+//   - The token itself can go missing (an HSM removed, SoftHSM2's token
+//     files moved away). A failed call then checks C_GetTokenInfo: if the
+//     token is not in its slot, the call fails Unavailable, not with what
+//     the module said (SoftHSM2: the key does not exist), and later calls
+//     fail at once. At most once a second one of them finalises and
+//     initialises the module again (SoftHSM2 reads its tokens only then),
+//     after the calls in flight on it have returned (module.use), finds
+//     the token's slot and logs in; keys find their objects again by
+//     CKA_ID. Sessions from before a re-initialisation are never closed:
+//     their numbers may already belong to new ones (token.go).
 //   - Object handles are cached: a key is found by CKA_ID once, at Open; a
 //     C_FindObjects per call cuts SoftHSM's throughput several-fold.
 //     Mechanisms with constant parameters are built once.

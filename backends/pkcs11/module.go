@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	p11 "github.com/miekg/pkcs11"
 )
@@ -47,6 +48,15 @@ type module struct {
 	ctx   *p11.Ctx
 	refs  int
 	owned bool // we called C_Initialize, so we call C_Finalize
+
+	// use is held shared by every pooled call into the module and
+	// exclusively by reset, so C_Finalize never runs under a call in
+	// flight (SoftHSM2 frees sessions under running calls and crashes).
+	use sync.RWMutex
+	// gen grows whenever the module was initialised again: sessions and
+	// object handles from before are gone, and their numbers may be
+	// reused by new ones, so they must not even be closed.
+	gen atomic.Uint64
 }
 
 var modules = struct {
@@ -94,6 +104,29 @@ func (m *module) initialize() error {
 func (m *module) reinitialize() error {
 	modules.Lock()
 	defer modules.Unlock()
+	err := m.ctx.Initialize()
+	switch {
+	case err == nil:
+		m.owned = true
+		m.gen.Add(1) // first to notice: what was open before is gone
+	case errors.Is(err, p11.Error(p11.CKR_CRYPTOKI_ALREADY_INITIALIZED)):
+	default:
+		return fmt.Errorf("C_Initialize %s: %w", m.path, err)
+	}
+	return nil
+}
+
+// reset finalises the module and initialises it again, once no pooled
+// call is in flight on any backend that shares it. It is how a module reads
+// its tokens again: SoftHSM2 marks a token whose files went away invalid
+// and does not look at them again until C_Initialize.
+func (m *module) reset() error {
+	m.use.Lock()
+	defer m.use.Unlock()
+	modules.Lock()
+	defer modules.Unlock()
+	m.ctx.Finalize() // an error means it was not initialised: fine
+	m.gen.Add(1)
 	return m.initialize()
 }
 

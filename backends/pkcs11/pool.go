@@ -15,8 +15,9 @@ import (
 
 // session is a pooled session and the recovery epoch it was opened in.
 type session struct {
-	h     p11.SessionHandle
-	epoch uint64
+	h      p11.SessionHandle
+	epoch  uint64
+	modGen uint64 // the module's generation when the session was opened
 }
 
 // pool lends sessions, at most max at a time. A session is used by one
@@ -40,23 +41,45 @@ type pool struct {
 
 	mu        sync.Mutex // serialises login and recovery
 	anchor    p11.SessionHandle
+	anchorGen uint64 // the module's generation when the anchor was opened
 	hasAnchor bool
+
+	// gone is set while the token itself is missing (token.go): calls
+	// fail at once, and one of them at most every resetEvery resets the
+	// module to look for it again.
+	gone       atomic.Bool
+	resetMu    sync.Mutex
+	lastReset  time.Time
+	resetEvery time.Duration
 }
 
 func newPool(b *Backend, slot uint, max int, wait time.Duration) *pool {
 	p := &pool{b: b, tokens: make(chan struct{}, max), idle: make(chan *session, max),
-		wait: wait, done: make(chan struct{})}
+		wait: wait, done: make(chan struct{}), resetEvery: resetEvery}
 	p.slot.Store(uint64(slot))
 	return p
 }
 
 // withSession runs fn on a session. If the session, the login or the module
 // was lost, it recovers and runs fn once more on a fresh session.
+// A call that fails while the token itself is missing fails Unavailable
+// (token.go), not with what the module said (SoftHSM2: no such key).
 func (p *pool) withSession(ctx context.Context, fn func(p11.SessionHandle) error) error {
+	if err := p.reappear(); err != nil {
+		return err
+	}
 	if err := p.acquire(ctx); err != nil {
 		return err
 	}
 	defer func() { <-p.tokens }()
+	p.b.mod.use.RLock()
+	defer p.b.mod.use.RUnlock()
+	return p.absent(p.attempt(ctx, fn))
+}
+
+// attempt is withSession's work: fn on a session, and once more after a
+// recovery if the session was lost.
+func (p *pool) attempt(ctx context.Context, fn func(p11.SessionHandle) error) error {
 	s, err := p.get()
 	if err != nil {
 		return err
@@ -126,12 +149,12 @@ func (p *pool) get() (*session, error) {
 		p.discard(s)
 	default:
 	}
-	epoch := p.epoch.Load()
+	epoch, modGen := p.epoch.Load(), p.b.mod.gen.Load()
 	h, err := p.b.api.OpenSession(uint(p.slot.Load()), p11.CKF_SERIAL_SESSION|p11.CKF_RW_SESSION)
 	if err != nil {
 		return nil, p.b.fail("C_OpenSession", "", err)
 	}
-	return &session{h: h, epoch: epoch}, nil
+	return &session{h: h, epoch: epoch, modGen: modGen}, nil
 }
 
 func (p *pool) put(s *session) {
@@ -158,7 +181,13 @@ func (p *pool) putBack(s *session, err error) {
 	p.put(s)
 }
 
-func (p *pool) discard(s *session) { p.b.api.CloseSession(s.h) }
+// discard closes s, unless the module was initialised again since it was
+// opened: then it is gone already, and its number may be someone else's.
+func (p *pool) discard(s *session) {
+	if s.modGen == p.b.mod.gen.Load() {
+		p.b.api.CloseSession(s.h)
+	}
+}
 
 // close stops lending, waits for sessions in use to come back, and closes
 // every session, the anchor last.
@@ -173,10 +202,10 @@ func (p *pool) close() {
 	p.discardIdle()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.hasAnchor {
+	if p.hasAnchor && p.anchorGen == p.b.mod.gen.Load() {
 		p.b.api.CloseSession(p.anchor)
-		p.hasAnchor = false
 	}
+	p.hasAnchor = false
 }
 
 // discardIdle closes every idle session.

@@ -60,6 +60,12 @@ func (p *pool) recover(epoch uint64, cause error) error {
 // fresh login means the application had been logged out, and some modules
 // (SoftHSM2) drop private object handles then: keys must find theirs again.
 func (p *pool) loginLocked() error {
+	if p.hasAnchor && p.anchorGen != p.b.mod.gen.Load() {
+		// The module was initialised again: the anchor, the login and
+		// every object handle went with it.
+		p.hasAnchor = false
+		p.gen.Add(1)
+	}
 	if p.hasAnchor {
 		err := p.b.api.Login(p.anchor, p11.CKU_USER, p.b.pin)
 		if err == nil {
@@ -83,6 +89,7 @@ func (p *pool) loginLocked() error {
 		p.slot.Store(uint64(slot))
 		p.gen.Add(1)
 	}
+	modGen := p.b.mod.gen.Load()
 	h, err := p.b.api.OpenSession(slot, p11.CKF_SERIAL_SESSION|p11.CKF_RW_SESSION)
 	if err != nil {
 		return fmt.Errorf("C_OpenSession: %w", err)
@@ -94,6 +101,6 @@ func (p *pool) loginLocked() error {
 		p.b.api.CloseSession(h)
 		return fmt.Errorf("C_Login: %w", err)
 	}
-	p.anchor, p.hasAnchor = h, true
+	p.anchor, p.anchorGen, p.hasAnchor = h, modGen, true
 	return nil
 }

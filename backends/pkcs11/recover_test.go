@@ -5,6 +5,8 @@ package pkcs11
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -113,5 +115,45 @@ func TestClose(t *testing.T) {
 	}
 	if err := signOK(context.Background(), k); kgerr.KindOf(err) != kgerr.Unavailable {
 		t.Errorf("Sign after Close: %v, want Unavailable", err)
+	}
+}
+
+// TestRecoverAfterTokenFilesMoved moves the token's files away under the
+// backend and back, as a removed HSM or a failover looks to it: calls
+// fail Unavailable (SoftHSM2 would say the key does not exist) and the
+// probe says so; once the files are back the next call resets the module,
+// finds the token again and signs with the same key.
+func TestRecoverAfterTokenFilesMoved(t *testing.T) {
+	cfg, tok := testConfig(t)
+	b, k := signingKey(t, cfg)
+	b.pool.resetEvery = 0
+	if err := signOK(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	// Away means out of the token directory: SoftHSM2 takes any directory
+	// in it for a token.
+	dir := tok.Dir(t)
+	away := filepath.Join(t.TempDir(), "away")
+	if err := os.Rename(dir, away); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := signOK(context.Background(), k); kgerr.KindOf(err) != kgerr.Unavailable {
+			t.Fatalf("sign %d with the token away: %v, want Unavailable", i, err)
+		}
+	}
+	if err := b.Probe(context.Background()); kgerr.KindOf(err) != kgerr.Unavailable {
+		t.Fatalf("Probe with the token away: %v, want Unavailable", err)
+	}
+	if err := os.Rename(away, dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Probe(context.Background()); err != nil {
+		t.Fatalf("Probe with the token back: %v", err)
+	}
+	for i := range 3 {
+		if err := signOK(context.Background(), k); err != nil {
+			t.Fatalf("sign %d with the token back: %v", i, err)
+		}
 	}
 }

@@ -146,13 +146,14 @@ func (r *Keyring) Resolve(ctx context.Context, name string) (*Entry, error) {
 	e := r.entries[name]
 	r.mu.RUnlock()
 	if e != nil {
+		// A negative age means the clock went back: not fresh.
 		age := r.now().Sub(e.loaded)
 		switch {
-		case age < r.refresh:
+		case age >= 0 && age < r.refresh:
 			return e, nil // fresh
 		case e.reloading.CompareAndSwap(false, true):
 			defer e.reloading.Store(false)
-		case age < r.maxStale:
+		case age >= 0 && age < r.maxStale:
 			return e, nil // another caller is refreshing it
 		}
 		// Too old to serve while someone else waits on the store: read it
@@ -164,7 +165,7 @@ func (r *Keyring) Resolve(ctx context.Context, name string) (*Entry, error) {
 	k, err := r.store.GetKey(ctx, name)
 	if err != nil {
 		if e != nil && kgerr.KindOf(err) == kgerr.Unavailable {
-			if age := r.now().Sub(e.loaded); age < r.maxStale {
+			if age := r.now().Sub(e.loaded); age >= 0 && age < r.maxStale {
 				return e, nil // the store blipped; the cached key is still the best answer
 			}
 			return nil, kgerr.Wrap(kgerr.Unavailable, err, fmt.Sprintf(

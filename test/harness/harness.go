@@ -45,6 +45,8 @@ type Env struct {
 	// ProcessLog receives the stderr of processes StartProcess runs
 	// (default os.Stderr).
 	ProcessLog io.Writer
+	// BuildTags are the go build tags of the keygated StartProcess runs.
+	BuildTags string
 }
 
 // Options adjust the environment.

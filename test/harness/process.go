@@ -24,33 +24,51 @@ import (
 	"github.com/keygate/keygate/server"
 )
 
+// build is one build of cmd/keygated, made once per test binary.
+type build struct {
+	once   sync.Once
+	binary string
+	err    error
+}
+
 var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
+	buildsMu sync.Mutex
+	builds   = map[string]*build{} // by build tags
 )
 
 // Binary builds cmd/keygated once per test binary and returns its path.
-func Binary(t testing.TB) string {
-	buildOnce.Do(func() {
+func Binary(t testing.TB) string { return BinaryWithTags(t, "") }
+
+// BinaryWithTags builds cmd/keygated with go build -tags tags (once per
+// test binary and tags) and returns its path. test/faults builds with
+// keygate_testclock to make the clock jump.
+func BinaryWithTags(t testing.TB, tags string) string {
+	buildsMu.Lock()
+	b := builds[tags]
+	if b == nil {
+		b = &build{}
+		builds[tags] = b
+	}
+	buildsMu.Unlock()
+	b.once.Do(func() {
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
 		dir, err := os.MkdirTemp("", "keygated-bin")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		binary = filepath.Join(dir, "keygated")
-		cmd := exec.Command("go", "build", "-o", binary, "./cmd/keygated")
+		b.binary = filepath.Join(dir, "keygated")
+		cmd := exec.Command("go", "build", "-tags", tags, "-o", b.binary, "./cmd/keygated")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("build keygated: %v\n%s", err, out)
+			b.err = fmt.Errorf("build keygated (tags %q): %v\n%s", tags, err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return binary
+	return b.binary
 }
 
 // Process is keygated running as its own process on an env's token,
@@ -77,7 +95,7 @@ func (e *Env) StartProcess(edit func(*server.Config)) *Process {
 	must(e.T, err)
 	cfgFile := filepath.Join(e.Dir, "process-"+strings.ReplaceAll(c.Listen, ":", "_")+".yaml")
 	must(e.T, os.WriteFile(cfgFile, raw, 0o600))
-	p := &Process{Addr: c.Listen, ConfigFile: cfgFile, cmd: exec.Command(Binary(e.T), "--config", cfgFile), done: make(chan struct{})}
+	p := &Process{Addr: c.Listen, ConfigFile: cfgFile, cmd: exec.Command(BinaryWithTags(e.T, e.BuildTags), "--config", cfgFile), done: make(chan struct{})}
 	p.cmd.Stderr = os.Stderr
 	if e.ProcessLog != nil {
 		p.cmd.Stderr = e.ProcessLog

@@ -54,8 +54,14 @@ func DSN(t testing.TB) string {
 	if srvErr != nil {
 		t.Fatalf("pgtest: %v", srvErr)
 	}
+	return srv.dsn(t)
+}
+
+// dsn creates a database on s that is dropped when t ends.
+func (s *server) dsn(t testing.TB) string {
+	t.Helper()
 	name := fmt.Sprintf("t%d_%d", os.Getpid(), dbCount.Add(1))
-	admin, err := sql.Open("pgx", srv.url("postgres"))
+	admin, err := sql.Open("pgx", s.url("postgres"))
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
@@ -65,7 +71,7 @@ func DSN(t testing.TB) string {
 		t.Fatalf("pgtest: create database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		admin, err := sql.Open("pgx", srv.url("postgres"))
+		admin, err := sql.Open("pgx", s.url("postgres"))
 		if err != nil {
 			t.Errorf("pgtest: %v", err)
 			return
@@ -75,7 +81,7 @@ func DSN(t testing.TB) string {
 			t.Errorf("pgtest: drop database %s: %v", name, err)
 		}
 	})
-	return srv.url(name)
+	return s.url(name)
 }
 
 // url is the connection URL of database name on the server's socket.

@@ -26,8 +26,11 @@ const startTimeout = 60 * time.Second
 
 type server struct {
 	dir  string // temporary directory: socket here, cluster in dir/data
+	bin  string // the PostgreSQL bin directory
+	cred *syscall.Credential
 	cmd  *exec.Cmd
 	done chan error
+	log  bytes.Buffer
 }
 
 // binDir finds the newest installed server version's bin directory.
@@ -94,25 +97,35 @@ func start() (*server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
 	}
-	s := &server{dir: dir, done: make(chan error, 1)}
-	var logBuf bytes.Buffer
-	s.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-k", dir,
-		"-p", strconv.Itoa(port), "-c", "listen_addresses=", "-c", "fsync=off",
-		"-c", "full_page_writes=off", "-c", "max_connections=200")
-	s.cmd.Dir = dir
-	s.cmd.Stdout, s.cmd.Stderr = &logBuf, &logBuf
-	// SIGQUIT on our death: postgres shuts down at once, so a test binary
-	// that exits without Main leaves no server behind.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
-	if err := s.startLocked(); err != nil {
+	s := &server{dir: dir, bin: bin, cred: cred}
+	if err := s.launch(); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("starting postgres: %w", err)
-	}
-	if err := s.waitReady(); err != nil {
-		s.stop()
-		return nil, fmt.Errorf("%w\npostgres log:\n%s", err, logBuf.String())
+		return nil, err
 	}
 	return s, nil
+}
+
+// launch starts postgres on the cluster in s.dir and waits until it
+// accepts connections; a restart after halt reuses the data and socket.
+func (s *server) launch() error {
+	s.done = make(chan error, 1)
+	s.log.Reset()
+	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), "-D", filepath.Join(s.dir, "data"), "-k", s.dir,
+		"-p", strconv.Itoa(port), "-c", "listen_addresses=", "-c", "fsync=off",
+		"-c", "full_page_writes=off", "-c", "max_connections=200")
+	s.cmd.Dir = s.dir
+	s.cmd.Stdout, s.cmd.Stderr = &s.log, &s.log
+	// SIGQUIT on our death: postgres shuts down at once, so a test binary
+	// that exits without Main leaves no server behind.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGQUIT}
+	if err := s.startLocked(); err != nil {
+		return fmt.Errorf("starting postgres: %w", err)
+	}
+	if err := s.waitReady(); err != nil {
+		s.halt(syscall.SIGQUIT)
+		return fmt.Errorf("%w\npostgres log:\n%s", err, s.log.String())
+	}
+	return nil
 }
 
 // startLocked starts postgres from a goroutine locked to its OS thread
@@ -163,7 +176,15 @@ func (s *server) waitReady() error {
 // directory.
 func (s *server) stop() error {
 	defer os.RemoveAll(s.dir)
-	if err := s.cmd.Process.Signal(syscall.SIGINT); err != nil {
+	return s.halt(syscall.SIGINT)
+}
+
+// halt stops postgres with sig, as pg_ctl stop does: SIGINT is its "fast"
+// mode (clients disconnected, a clean shutdown), SIGQUIT "immediate" (no
+// shutdown checkpoint; the next start recovers from the WAL). It waits
+// for the postmaster to exit, killing it after 30 s.
+func (s *server) halt(sig syscall.Signal) error {
+	if err := s.cmd.Process.Signal(sig); err != nil {
 		return err
 	}
 	select {
@@ -172,6 +193,6 @@ func (s *server) stop() error {
 	case <-time.After(30 * time.Second):
 		s.cmd.Process.Kill()
 		<-s.done
-		return errors.New("postgres did not stop on SIGINT; killed")
+		return fmt.Errorf("postgres did not stop on %v; killed", sig)
 	}
 }
