@@ -65,6 +65,13 @@ type Process struct {
 // nil), on a free loopback port, and waits until it answers.
 func (e *Env) StartProcess(edit func(*server.Config)) *Process {
 	e.T.Helper()
+	return e.StartBinary(Binary(e.T), edit)
+}
+
+// StartBinary is StartProcess with another keygated binary (a FIPS 140-3
+// build, say).
+func (e *Env) StartBinary(binary string, edit func(*server.Config)) *Process {
+	e.T.Helper()
 	c := *e.Config
 	c.Listen = FreeAddr(e.T)
 	c.Log = server.LogConfig{Level: "warn", Format: "json"}
@@ -75,7 +82,7 @@ func (e *Env) StartProcess(edit func(*server.Config)) *Process {
 	must(e.T, err)
 	cfgFile := filepath.Join(e.Dir, "process-"+strings.ReplaceAll(c.Listen, ":", "_")+".yaml")
 	must(e.T, os.WriteFile(cfgFile, raw, 0o600))
-	p := &Process{Addr: c.Listen, ConfigFile: cfgFile, cmd: exec.Command(Binary(e.T), "--config", cfgFile), done: make(chan struct{})}
+	p := &Process{Addr: c.Listen, ConfigFile: cfgFile, cmd: exec.Command(binary, "--config", cfgFile), done: make(chan struct{})}
 	p.cmd.Stderr = os.Stderr
 	if e.ProcessLog != nil {
 		p.cmd.Stderr = e.ProcessLog
