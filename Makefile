@@ -45,8 +45,8 @@ race:
 ## fips-test: the threeds and server suites with the frozen FIPS 140-3 module (mode on), then under
 ## GODEBUG=fips140=only, where anything not FIPS 140-3 approved fails or panics (e2e TestFIPSBuild runs the FIPS binary)
 fips-test:
-	GOFIPS140=$(FIPS140) go test -count=1 ./threeds ./server
-	GODEBUG=fips140=only go test -count=1 ./threeds ./server
+	GOFIPS140=$(FIPS140) go test -count=1 ./threeds ./server ./internal/fips
+	GODEBUG=fips140=only go test -count=1 ./threeds ./server ./internal/fips
 
 ## fuzz: a short run of each fuzzer, counted in executions so a loaded machine still does the work
 ## (the committed corpus runs in `go test` too)
