@@ -7,8 +7,10 @@ KEYGATE_HOME ?= .keygate
 BUF_VERSION := v1.47.2
 PROTOC_GEN_GO_VERSION := v1.36.6
 PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
+# The frozen Go Cryptographic Module the FIPS build links (v1.0.0: CMVP certificate #5247).
+FIPS140 ?= v1.0.0
 
-.PHONY: run test bench chaos deps deps-test tools proto lint fuzz race build
+.PHONY: run test bench chaos deps deps-test tools proto lint fuzz race build build-fips fips-test
 
 ## run: install SoftHSM2 if missing, set up $(KEYGATE_HOME) once, serve the demo on 127.0.0.1:7443
 run: deps build
@@ -17,6 +19,11 @@ run: deps build
 build:
 	go build -o bin/keygated ./cmd/keygated
 	go build -o bin/keygate ./cmd/keygate
+
+## build-fips: keygated and keygate linked with Go's frozen FIPS 140-3 module, FIPS 140-3 mode on by default
+build-fips:
+	GOFIPS140=$(FIPS140) go build -o bin/keygated ./cmd/keygated
+	GOFIPS140=$(FIPS140) go build -o bin/keygate ./cmd/keygate
 
 ## test: install what the tests need (SoftHSM2, opencryptoki, PostgreSQL, openssl, Chromium, buf), then run every test
 test: deps-test tools
@@ -29,11 +36,18 @@ test: deps-test tools
 	$(MAKE) fuzz
 	$(MAKE) race
 	go test -count=1 -timeout 20m ./test/e2e ./test/load
+	$(MAKE) fips-test
 	go test -count=1 -v -timeout 20m ./test/faults    # the short fault suite; prints its table
 
 ## race: every package that is not end to end, under the race detector
 race:
 	go test -count=1 -race -timeout 20m $$(go list ./... | grep -v -e '/test/e2e$$' -e '/test/load$$' -e '/test/faults$$')
+
+## fips-test: the threeds and server suites with the frozen FIPS 140-3 module (mode on), then under
+## GODEBUG=fips140=only, where anything not FIPS 140-3 approved fails or panics (e2e TestFIPSBuild runs the FIPS binary)
+fips-test:
+	GOFIPS140=$(FIPS140) go test -count=1 ./threeds ./server ./internal/fips
+	GODEBUG=fips140=only go test -count=1 ./threeds ./server ./internal/fips
 
 ## fuzz: a short run of each fuzzer, counted in executions so a loaded machine still does the work
 ## (the committed corpus runs in `go test` too)

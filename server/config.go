@@ -67,6 +67,10 @@ type Config struct {
 	// DisableReflection turns gRPC server reflection off (production).
 	// Reflection and health answer mapped principals only either way.
 	DisableReflection bool `yaml:"disable_reflection"`
+	// RequireFIPS refuses to start unless FIPS 140-3 mode is on for
+	// keygated's own cryptography (a GOFIPS140 build, or GODEBUG
+	// fips140=on); see fips.go.
+	RequireFIPS bool `yaml:"require_fips"`
 	// Lifecycle holds the key lifecycle's defaults (lifecycle_config.go).
 	Lifecycle LifecycleConfig `yaml:"lifecycle"`
 	// PprofListen, when set, serves net/http/pprof on this loopback

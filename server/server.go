@@ -20,6 +20,7 @@ import (
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/audit/sqlstore"
 	"github.com/keygate/keygate/backends"
+	"github.com/keygate/keygate/internal/fips"
 	"github.com/keygate/keygate/internal/logrepeat"
 	"github.com/keygate/keygate/internal/sqldb"
 	"github.com/keygate/keygate/keys/keyring"
@@ -86,6 +87,9 @@ type Options struct {
 // caller must Close it.
 func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Server, error) {
 	log = slog.New(logrepeat.New(log.Handler(), cfg.Log.RepeatInterval))
+	if err := checkFIPS(cfg, log); err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, log: log, backends: map[string]backends.Backend{}, metrics: newMetrics(), writes: newWriteBatcher()}
 	if opts.Now == nil {
 		opts.Now = newClock().now
@@ -211,7 +215,7 @@ func (s *Server) Keyring() *keyring.Keyring { return s.keys }
 // Serve answers on lis until Shutdown.
 func (s *Server) Serve(lis net.Listener) error {
 	if s.chain != nil {
-		if err := s.chain.event(context.Background(), audit.KindServerStarted, "listening on "+lis.Addr().String()); err != nil {
+		if err := s.chain.event(context.Background(), audit.KindServerStarted, "listening on "+lis.Addr().String()+"; "+fips.Current().String()); err != nil {
 			return fmt.Errorf("audit: %w", err)
 		}
 	}

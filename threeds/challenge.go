@@ -132,7 +132,10 @@ func EncryptCRes(s Session, cres []byte, now time.Time) (string, Session, error)
 	} else {
 		rand.Read(iv)
 	}
-	ct, tag := sealContent(s.Enc, key, iv, cres, []byte(rawHeader))
+	ct, tag, err := sealContent(s.Enc, key, iv, cres, []byte(rawHeader))
+	if err != nil {
+		return "", s, err
+	}
 	next := s
 	next.ACSCounterAtoS++
 	return rawHeader + ".." + b64(iv) + "." + b64(ct) + "." + b64(tag), next, nil

@@ -38,6 +38,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, enc Enc, signer *memKey) *fixture {
 	t.Helper()
+	skipGCMSessionUnderFIPSOnly(t, enc)
 	clk := &clock{t: time.Now()}
 	store := &MemoryStore{}
 	acs := &Sessions{Store: store, SealKey: newAESKey("seal-1"), Now: clk.now}

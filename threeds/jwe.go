@@ -74,11 +74,14 @@ func ivSize(enc Enc) int {
 
 // sealContent encrypts plaintext with enc under key (32 bytes for
 // A128CBC-HS256, 16 for A128GCM) and the given IV.
-func sealContent(enc Enc, key, iv, plaintext, aad []byte) (ciphertext, tag []byte) {
+func sealContent(enc Enc, key, iv, plaintext, aad []byte) (ciphertext, tag []byte, err error) {
 	if enc == A128GCM {
-		g := newGCM(key)
+		g, err := gcmSealer(key)
+		if err != nil {
+			return nil, nil, err
+		}
 		out := g.Seal(nil, iv, plaintext, aad)
-		return out[:len(plaintext)], out[len(plaintext):]
+		return out[:len(plaintext)], out[len(plaintext):], nil
 	}
 	block, _ := aes.NewCipher(key[16:]) // 16 bytes: cannot fail
 	pad := aes.BlockSize - len(plaintext)%aes.BlockSize
@@ -88,7 +91,7 @@ func sealContent(enc Enc, key, iv, plaintext, aad []byte) (ciphertext, tag []byt
 		ct[i] = byte(pad)
 	}
 	cipher.NewCBCEncrypter(block, iv).CryptBlocks(ct, ct)
-	return ct, cbcTag(key[:16], aad, iv, ct)
+	return ct, cbcTag(key[:16], aad, iv, ct), nil
 }
 
 // openContent reverses sealContent. Every failure is decryptFailed().
@@ -97,7 +100,9 @@ func openContent(enc Enc, key, iv, ciphertext, tag, aad []byte) ([]byte, error) 
 		return nil, decryptFailed()
 	}
 	if enc == A128GCM {
-		pt, err := newGCM(key).Open(nil, iv, append(ciphertext[:len(ciphertext):len(ciphertext)], tag...), aad)
+		in := make([]byte, 0, len(iv)+len(ciphertext)+len(tag))
+		in = append(append(append(in, iv...), ciphertext...), tag...)
+		pt, err := gcmOpener(key).Open(nil, nil, in, aad)
 		if err != nil {
 			return nil, decryptFailed()
 		}
@@ -135,11 +140,36 @@ func cbcTag(macKey, aad, iv, ct []byte) []byte {
 	return m.Sum(nil)[:16]
 }
 
-func newGCM(key []byte) cipher.AEAD {
+// gcmSealer is AES-GCM under a caller-chosen IV, which A128GCM needs: EMV
+// 3DS fixes the IV (FF×11 ‖ acsCounterAtoS). Go's FIPS 140-3 module seals
+// GCM only under IVs it makes itself, so in FIPS 140-only mode (GODEBUG
+// fips140=only) this is refused, with an error that says so.
+func gcmSealer(key []byte) (cipher.AEAD, error) {
+	g, err := cipher.NewGCM(aesBlock(key))
+	if err != nil {
+		return nil, kgerr.Wrap(kgerr.FailedPrecondition, err,
+			"A128GCM: AES-GCM encryption under the IV EMV 3DS fixes (FF×11 ‖ acsCounterAtoS) is not allowed in FIPS 140-only mode; use A128CBC-HS256")
+	}
+	return g, nil
+}
+
+// gcmOpener is AES-GCM decryption of iv ‖ ciphertext ‖ tag. It goes through
+// the random-nonce AEAD, which reads the IV from the input's first 12
+// bytes, because that is the module's way to decrypt under any IV: GCM
+// decryption is approved whatever the IV (NIST SP 800-38D constrains the
+// encrypting side), and cipher.NewGCM is refused in FIPS 140-only mode.
+func gcmOpener(key []byte) cipher.AEAD {
+	g, err := cipher.NewGCMWithRandomNonce(aesBlock(key))
+	if err != nil {
+		panic("threeds: " + err.Error()) // an AES block always makes one
+	}
+	return g
+}
+
+func aesBlock(key []byte) cipher.Block {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		panic("threeds: AES-GCM key must be 16 bytes") // every caller passes a CEK half
 	}
-	g, _ := cipher.NewGCM(block) // standard nonce and tag sizes: cannot fail
-	return g
+	return block
 }

@@ -1,8 +1,6 @@
 package threeds
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -114,12 +112,9 @@ func (s *testSDK) creq(t testing.TB, counter int) string {
 	hdr := base64.RawURLEncoding.EncodeToString([]byte(fmt.Sprintf(`{"alg":"dir","enc":"A128GCM","kid":%q}`, s.acsTransID)))
 	iv := make([]byte, 12)
 	iv[11] = byte(counter)
-	blk, _ := aes.NewCipher(s.cek[:16])
-	g, _ := cipher.NewGCM(blk)
-	sealed := g.Seal(nil, iv, []byte(body), []byte(hdr))
-	n := len(sealed) - 16
+	ct, tag := counterpartyGCMSeal(t, s.cek[:16], iv, []byte(body), []byte(hdr))
 	e := base64.RawURLEncoding.EncodeToString
-	return hdr + ".." + e(iv) + "." + e(sealed[:n]) + "." + e(sealed[n:])
+	return hdr + ".." + e(iv) + "." + e(ct) + "." + e(tag)
 }
 
 // nextCReq encrypts the next CReq in sequence.
@@ -149,7 +144,8 @@ func (s *testSDK) openCRes(t *testing.T, jwe string) map[string]any {
 			t.Fatalf("CRes IV = %X, want %X", iv, want)
 		}
 	}
-	pt, err := obj.Decrypt(key)
+	var pt []byte
+	asCounterparty(func() { pt, err = obj.Decrypt(key) })
 	if err != nil {
 		t.Fatalf("go-jose Decrypt: %v", err)
 	}

@@ -17,7 +17,8 @@ func joseEncrypt(t *testing.T, alg jose.KeyAlgorithm, enc jose.ContentEncryption
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj, err := e.Encrypt([]byte(pt))
+	var obj *jose.JSONWebEncryption
+	asCounterparty(func() { obj, err = e.Encrypt([]byte(pt)) })
 	if err != nil {
 		t.Fatal(err)
 	}

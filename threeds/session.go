@@ -82,6 +82,13 @@ func CreateSession(ctx context.Context, signer backends.Key, chain [][]byte, req
 	if !enc.Valid() {
 		return nil, kgerr.Errorf(kgerr.InvalidArgument, "enc must be A128CBC-HS256 or A128GCM")
 	}
+	if enc == A128GCM {
+		// Refused here, not at the first CRes, when this process may not
+		// seal A128GCM (FIPS 140-only mode): such a session would be useless.
+		if _, err := gcmSealer(make([]byte, 16)); err != nil {
+			return nil, err
+		}
+	}
 	ttl := req.TTL
 	if ttl == 0 {
 		ttl = DefaultTTL

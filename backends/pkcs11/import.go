@@ -4,6 +4,7 @@ package pkcs11
 
 import (
 	"context"
+	"crypto/fips140"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
@@ -117,6 +118,10 @@ func (b *Backend) probeUnwrap(s p11.SessionHandle, privH p11.ObjectHandle, pub *
 	rand.Read(key)
 	h := newHash(alg)
 	wrapped, err := rsa.EncryptOAEP(h, rand.Reader, pub, key, nil)
+	if err != nil && !alg.SHA256() && fips140.Enforced() {
+		return kgerr.Wrap(kgerr.FailedPrecondition, err, fmt.Sprintf(
+			"%s: the RSA-OAEP with SHA-1 that checks the token unwraps it is not allowed in FIPS 140-only mode; use a _SHA_256 wrapping algorithm", alg))
+	}
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@
 //	                            SoftHSM2 token, local CA, SQLite store, demo keys
 //	keygated qualify --config FILE [--backend NAME]
 //	                            run the conformance matrix against a configured backend
+//	keygated --version          the build, and the FIPS 140-3 module and mode
 package main
 
 import (
@@ -39,8 +40,13 @@ func run(args []string) error {
 	}
 	fs := flag.NewFlagSet("keygated", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "configuration file (YAML)")
+	version := fs.Bool("version", false, "print the build and the FIPS 140-3 module and mode, and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *version {
+		fmt.Print(versionText())
+		return nil
 	}
 	if *cfgPath == "" {
 		return errors.New("--config is required (or run `keygated demo`)")

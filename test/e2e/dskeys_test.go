@@ -3,8 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/rand"
@@ -61,7 +59,7 @@ func sdkEncEC(t *testing.T, dsPub *ecdh.PublicKey, dsID, kid string, dd []byte) 
 		kid, b64.EncodeToString(epk[1:33]), b64.EncodeToString(epk[33:]))))
 	iv := make([]byte, 12)
 	rand.Read(iv)
-	gcm, _ := cipher.NewGCM(must(aes.NewCipher(s.cek[:16])))
+	gcm := sdkGCM(s.cek[:16])
 	sealed := gcm.Seal(nil, iv, dd, []byte(hdr))
 	n := len(sealed) - 16
 	return hdr + ".." + b64.EncodeToString(iv) + "." + b64.EncodeToString(sealed[:n]) + "." + b64.EncodeToString(sealed[n:])

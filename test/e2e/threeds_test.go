@@ -78,7 +78,7 @@ func (s *sdk) creq(n int) (string, []byte) {
 	if s.enc == "A128GCM" {
 		iv := make([]byte, 12)
 		iv[11] = byte(n)
-		gcm, _ := cipher.NewGCM(must(aes.NewCipher(s.cek[:16])))
+		gcm := sdkGCM(s.cek[:16])
 		sealed := gcm.Seal(nil, iv, msg, []byte(hdr))
 		return hdr + ".." + b64.EncodeToString(iv) + "." + b64.EncodeToString(sealed[:len(sealed)-16]) + "." + b64.EncodeToString(sealed[len(sealed)-16:]), msg
 	}
@@ -106,7 +106,7 @@ func (s *sdk) cres(t *testing.T, jwe string, n int) []byte {
 		if !bytes.Equal(iv, want) {
 			t.Fatalf("CRes IV %x, want FF×11 ‖ %02x", iv, n)
 		}
-		gcm, _ := cipher.NewGCM(must(aes.NewCipher(s.cek[16:])))
+		gcm := sdkGCM(s.cek[16:])
 		pt, err := gcm.Open(nil, iv, append(ct, tag...), []byte(p[0]))
 		if err != nil {
 			t.Fatal("CRes does not decrypt with CEK[16:32]")
@@ -257,7 +257,7 @@ func TestSdkEncDataRSA(t *testing.T) {
 	hdr := b64.EncodeToString([]byte(`{"alg":"RSA-OAEP-256","enc":"A128GCM"}`))
 	iv := make([]byte, 12)
 	rand.Read(iv)
-	gcm, _ := cipher.NewGCM(must(aes.NewCipher(cek)))
+	gcm := sdkGCM(cek)
 	sealed := gcm.Seal(nil, iv, deviceData, []byte(hdr))
 	jwe := hdr + "." + b64.EncodeToString(ek) + "." + b64.EncodeToString(iv) + "." + b64.EncodeToString(sealed[:len(sealed)-16]) + "." + b64.EncodeToString(sealed[len(sealed)-16:])
 	got, err := pb.NewThreeDSServiceClient(env.Conn("ds")).DecryptSdkEncData(ctx, &pb.DecryptSdkEncDataRequest{KeyId: "ds-enc", Jwe: jwe})

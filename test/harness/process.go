@@ -85,6 +85,13 @@ type Process struct {
 // nil), on a free loopback port, and waits until it answers.
 func (e *Env) StartProcess(edit func(*server.Config)) *Process {
 	e.T.Helper()
+	return e.StartBinary(BinaryWithTags(e.T, e.BuildTags), edit)
+}
+
+// StartBinary is StartProcess with another keygated binary (a FIPS 140-3
+// build, say).
+func (e *Env) StartBinary(binary string, edit func(*server.Config)) *Process {
+	e.T.Helper()
 	c := *e.Config
 	c.Listen = FreeAddr(e.T)
 	c.Log = server.LogConfig{Level: "warn", Format: "json"}
@@ -95,7 +102,7 @@ func (e *Env) StartProcess(edit func(*server.Config)) *Process {
 	must(e.T, err)
 	cfgFile := filepath.Join(e.Dir, "process-"+strings.ReplaceAll(c.Listen, ":", "_")+".yaml")
 	must(e.T, os.WriteFile(cfgFile, raw, 0o600))
-	p := &Process{Addr: c.Listen, ConfigFile: cfgFile, cmd: exec.Command(BinaryWithTags(e.T, e.BuildTags), "--config", cfgFile), done: make(chan struct{})}
+	p := &Process{Addr: c.Listen, ConfigFile: cfgFile, cmd: exec.Command(binary, "--config", cfgFile), done: make(chan struct{})}
 	p.cmd.Stderr = os.Stderr
 	if e.ProcessLog != nil {
 		p.cmd.Stderr = e.ProcessLog
