@@ -59,6 +59,9 @@ type Server struct {
 
 	recoverUnary  grpc.UnaryServerInterceptor
 	recoverStream grpc.StreamServerInterceptor
+
+	// handshakes counts, logs and audits failed TLS handshakes (handshake.go).
+	handshakes *handshakeFailures
 }
 
 // Options adjust a server beyond its config.
@@ -130,8 +133,9 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		s.tracer = tp.Tracer("github.com/keygate/keygate/server")
 		traced = append(traced, traceOption(tp))
 	}
+	s.handshakes = newHandshakeFailures(log, s.metrics)
 	s.grpc = grpc.NewServer(append(traced,
-		grpc.Creds(credentials.NewTLS(s.serverConfig())),
+		grpc.Creds(handshakeCreds{credentials.NewTLS(s.serverConfig()), s.handshakes}),
 		grpc.ChainUnaryInterceptor(s.metrics.grpc.UnaryServerInterceptor(), s.unary),
 		grpc.ChainStreamInterceptor(s.metrics.grpc.StreamServerInterceptor(), s.stream),
 		grpc.MaxRecvMsgSize(threeds.MaxCRes+16<<10), // the largest field keygate accepts is a 2.3.1 CRes
@@ -211,6 +215,7 @@ func (s *Server) Serve(lis net.Listener) error {
 		go s.reconcileLoop(s.sweepCtx)
 	}
 	go s.lifecycleLoop(s.sweepCtx)
+	go s.handshakes.loop(s.sweepCtx, s.cfg.Log.RepeatInterval, s.chain)
 	go s.WatchFiles(s.sweepCtx, s.cfg.ReloadInterval)
 	go s.ready.watch(s.sweepCtx, time.Second, s.chain)
 	s.ready.start()
@@ -250,6 +255,9 @@ func (s *Server) close() error {
 	var errs []error
 	if s.chain != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if s.handshakes != nil {
+			errs = append(errs, s.handshakes.flush(ctx, s.chain))
+		}
 		errs = append(errs, s.chain.event(ctx, audit.KindServerStopped, ""), s.chain.log.Close(ctx))
 		cancel()
 	}
