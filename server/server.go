@@ -206,6 +206,9 @@ func (s *Server) Serve(lis net.Listener) error {
 		if err := s.chain.event(context.Background(), audit.KindServerStarted, "listening on "+lis.Addr().String()); err != nil {
 			return fmt.Errorf("audit: %w", err)
 		}
+		if err := s.recordConfig(context.Background(), "start", s.cfg, nil); err != nil {
+			return fmt.Errorf("audit: the configuration: %w", err)
+		}
 	}
 	go s.threeds.sweep(s.sweepCtx, time.Minute)
 	if s.chain != nil {
