@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -85,7 +86,7 @@ func (s *Server) recordConfig(ctx context.Context, reason string, cfg, file *Con
 		}
 		slices.Sort(r.RestartNeeded)
 	}
-	detail, err := json.Marshal(r)
+	detail, err := marshalPlain(r)
 	if err != nil {
 		return err
 	}
@@ -94,12 +95,24 @@ func (s *Server) recordConfig(ctx context.Context, reason string, cfg, file *Con
 		if len(r.Changes) > 100 {
 			r.Changes = append(r.Changes[:100], fmt.Sprintf("and %d more changes", len(r.Changes)-100))
 		}
-		if detail, err = json.Marshal(r); err != nil {
+		if detail, err = marshalPlain(r); err != nil {
 			return err
 		}
 	}
 	return s.chain.log.Record(ctx, &audit.Event{Kind: audit.KindConfigLoaded, Replica: s.chain.replica, Principal: "keygated",
 		Action: "keygate:LoadConfig", Result: audit.ResultOK, Detail: string(detail)})
+}
+
+// marshalPlain is json.Marshal without HTML escaping: the detail is read
+// by people ("ARN <- uri:…"), never put in a page unescaped.
+func marshalPlain(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // previousConfig is this replica's newest config.loaded record, or nil.
