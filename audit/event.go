@@ -20,6 +20,15 @@ const (
 	KindReconciled    Kind = "audit.reconciled" // keygated reconciled the log with CloudTrail (Detail: the counts)
 	KindAuditResumed  Kind = "audit.resumed"    // the log commits again after an outage (Detail: calls refused unrecorded, since when)
 	KindClockJumped   Kind = "clock.jumped"     // the wall clock jumped against the monotonic clock (Detail: by how much)
+	// KindHandshakeFailed aggregates the TLS handshakes refused from one
+	// source for one reason over an interval (Detail: count, first, last).
+	KindHandshakeFailed Kind = "tls.handshake_failed"
+	// KindAuditPruned records an audit prune before it deletes (Detail:
+	// the range, who, the archive that covers it).
+	KindAuditPruned Kind = "audit.pruned"
+	// KindConfigLoaded records the effective configuration at a start or
+	// reload (Detail: its digest, the principal and role sets, the diff).
+	KindConfigLoaded Kind = "config.loaded"
 )
 
 // ResultOK is the Result of a call that succeeded; a failed call carries

@@ -119,6 +119,9 @@ func (as *adminService) PutKeyPolicy(ctx context.Context, req *pb.PutKeyPolicyRe
 	if err := as.s.checkPolicy([]byte(req.Policy), req.KeyId, req.BypassPolicyLockoutSafetyCheck, c.Principal.ARN); err != nil {
 		return nil, err
 	}
+	if ap, err := as.s.holdSelfGrant(ctx, c, req); ap != nil || err != nil {
+		return &pb.PutKeyPolicyResponse{KeyId: req.KeyId, PendingApproval: ap}, err
+	}
 	if ap, err := as.s.holdForApproval(ctx, c, c.Key, "PutKeyPolicy", "replace the key policy", req,
 		func(*keys.Key) error { return nil }); ap != nil || err != nil {
 		return &pb.PutKeyPolicyResponse{KeyId: req.KeyId, PendingApproval: ap}, err

@@ -44,6 +44,12 @@ func (s *Server) holdForApproval(ctx context.Context, c *Call, e *keyring.Entry,
 	if !s.dualControlled(e.Key, op) {
 		return nil, nil
 	}
+	return s.hold(ctx, c, e, op, description, req, check)
+}
+
+// hold stores req as a pending approval, after check says it could run now.
+func (s *Server) hold(ctx context.Context, c *Call, e *keyring.Entry, op, description string, req proto.Message,
+	check func(*keys.Key) error) (*pb.Approval, error) {
 	if err := check(e.Key); err != nil {
 		return nil, err
 	}

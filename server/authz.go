@@ -53,14 +53,17 @@ func (a *policyAuthorizer) authorize(c *Call) error {
 	}
 	if accountActions[c.Action] || c.Key == nil {
 		switch {
+		case c.Action == "keygate:ReadAuditLog":
+			// The auditors' alone (allowed above): an admin reads the log
+			// only when it is also an auditor (issue 16, finding 4).
+			c.Decision, c.Sid = "ImplicitDeny", ""
+			return kgerr.Errorf(kgerr.PermissionDenied, "%s is not authorized to perform keygate:ReadAuditLog: reading the audit log needs the auditor role (the config's auditors)", c.Principal.ARN)
 		case c.Action == "keygate:AdoptKey":
 			if slices.Contains(a.adopters, c.Principal.ARN) {
 				return a.allow(c, "config:adopters")
 			}
 		case slices.Contains(a.admins, c.Principal.ARN):
 			return a.allow(c, "config:admins")
-		case c.Action == "keygate:ReadAuditLog" && slices.Contains(a.auditors, c.Principal.ARN):
-			return a.allow(c, "config:auditors")
 		}
 		if c.Action == "keygate:VerifySdkServerSignedContent" && slices.Contains(a.sdkServerVerifiers, c.Principal.ARN) {
 			return a.allow(c, "config:threeds.sdk_server.principals")

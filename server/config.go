@@ -34,8 +34,9 @@ type Config struct {
 	Principals []PrincipalMapping `yaml:"principals"`
 	// Admins are the principal ARNs allowed the administrative API.
 	Admins []string `yaml:"admins"`
-	// Auditors may read and verify the audit log (keygate:ReadAuditLog),
-	// as admins may.
+	// Auditors read and verify the audit log (keygate:ReadAuditLog), which
+	// admins may not unless listed here too, and read every key's
+	// metadata and policy; they change nothing (duties apart).
 	Auditors []string    `yaml:"auditors"`
 	Audit    AuditConfig `yaml:"audit"`
 	// Reconcile runs CloudTrail reconciliation on a schedule (reconcile.go).

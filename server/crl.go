@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"math/big"
 	"os"
@@ -52,7 +51,7 @@ func (c *crlChecker) verify(_ [][]byte, chains [][]*x509.Certificate) error {
 	}
 	for _, chain := range chains {
 		if len(chain) > 0 && c.revoked[revokedKey(chain[0].RawIssuer, chain[0].SerialNumber)] {
-			return errors.New("tls: the client certificate is revoked")
+			return &revokedError{subject: chain[0].Subject.String(), serial: chain[0].SerialNumber.Text(16)}
 		}
 	}
 	return nil

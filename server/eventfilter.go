@@ -17,7 +17,8 @@ import (
 var (
 	eventKinds = []audit.Kind{audit.KindCall, audit.KindKeyCreated, audit.KindKeyEnabled, audit.KindKeyDisabled,
 		audit.KindPolicyChanged, audit.KindCertImported, audit.KindKeyDestroyed, audit.KindServerStarted,
-		audit.KindServerStopped, audit.KindAuditRead, audit.KindReconciled, audit.KindAuditResumed, audit.KindClockJumped}
+		audit.KindServerStopped, audit.KindAuditRead, audit.KindReconciled,
+		audit.KindAuditResumed, audit.KindClockJumped, audit.KindHandshakeFailed, audit.KindAuditPruned, audit.KindConfigLoaded}
 	eventResults = func() []string {
 		out := []string{audit.ResultOK}
 		for c := codes.Canceled; c <= codes.Unauthenticated; c++ {

@@ -117,7 +117,23 @@ func (s *Server) reloadLocked() error {
 	s.reload.cur.Store(l)
 	s.metrics.reloads.Inc()
 	s.log.Info("reloaded TLS certificate, client CA and principal mapping", "cert", cfg.TLS.Cert, "principals", len(l.principals))
+	s.recordReload(cfg)
 	return nil
+}
+
+// recordReload records the configuration a reload put in force: the
+// running one with the file's principals and TLS files.
+func (s *Server) recordReload(file *Config) {
+	effective := *s.cfg
+	effective.Principals, effective.TLS = file.Principals, file.TLS
+	if file == s.cfg {
+		file = nil // the TLS files only: no config file was read
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.recordConfig(ctx, "reload", &effective, file); err != nil {
+		s.log.Error("audit: the reloaded configuration was not recorded", "err", err)
+	}
 }
 
 func (s *Server) reloadFailed(err error) error {

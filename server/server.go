@@ -68,6 +68,8 @@ type Server struct {
 	writes *writeBatcher
 	// ids keeps each connection's resolved caller (connident.go).
 	ids identities
+	// handshakes counts, logs and audits failed TLS handshakes (handshake.go).
+	handshakes *handshakeFailures
 }
 
 // Options adjust a server beyond its config.
@@ -146,8 +148,9 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger, opts Options) (*Ser
 		s.tracer = tp.Tracer("github.com/keygate/keygate/server")
 		traced = append(traced, traceOption(tp))
 	}
+	s.handshakes = newHandshakeFailures(log, s.metrics)
 	s.grpc = grpc.NewServer(append(traced,
-		grpc.Creds(credentials.NewTLS(s.serverConfig())),
+		grpc.Creds(handshakeCreds{credentials.NewTLS(s.serverConfig()), s.handshakes}),
 		grpc.ChainUnaryInterceptor(s.metrics.grpc.UnaryServerInterceptor(), s.unary),
 		grpc.ChainStreamInterceptor(s.metrics.grpc.StreamServerInterceptor(), s.stream),
 		grpc.MaxRecvMsgSize(threeds.MaxCRes+16<<10), // the largest field keygate accepts is a 2.3.1 CRes
@@ -218,6 +221,9 @@ func (s *Server) Serve(lis net.Listener) error {
 		if err := s.chain.event(context.Background(), audit.KindServerStarted, "listening on "+lis.Addr().String()+"; "+fips.Current().String()); err != nil {
 			return fmt.Errorf("audit: %w", err)
 		}
+		if err := s.recordConfig(context.Background(), "start", s.cfg, nil); err != nil {
+			return fmt.Errorf("audit: the configuration: %w", err)
+		}
 	}
 	go s.threeds.sweep(s.sweepCtx, time.Minute)
 	if s.chain != nil {
@@ -227,6 +233,7 @@ func (s *Server) Serve(lis net.Listener) error {
 		go s.reconcileLoop(s.sweepCtx)
 	}
 	go s.lifecycleLoop(s.sweepCtx)
+	go s.handshakes.loop(s.sweepCtx, s.cfg.Log.RepeatInterval, s.chain)
 	go s.WatchFiles(s.sweepCtx, s.cfg.ReloadInterval)
 	go s.ready.watch(s.sweepCtx, time.Second, s.chain)
 	go s.watchClock(s.sweepCtx, time.Second)
@@ -267,6 +274,9 @@ func (s *Server) close() error {
 	var errs []error
 	if s.chain != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if s.handshakes != nil {
+			errs = append(errs, s.handshakes.flush(ctx, s.chain))
+		}
 		errs = append(errs, s.chain.event(ctx, audit.KindServerStopped, ""), s.chain.log.Close(ctx))
 		cancel()
 	}

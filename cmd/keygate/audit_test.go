@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/keygate/keygate/internal/sqldb"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 	"github.com/keygate/keygate/server"
 	"github.com/keygate/keygate/test/harness"
@@ -198,9 +199,10 @@ func TestAuditArchive(t *testing.T) {
 	c.fails(exitUsage, "keygate: --db: ", "", "audit", "prune", "--db", c.path("no.db"), "--checkpoint-key", key, "--archive", arch)
 	var res struct {
 		Pruned struct {
-			From    uint64 `json:"from_seq"`
-			Through uint64 `json:"through_seq"`
-			Events  uint64 `json:"events"`
+			From      uint64 `json:"from_seq"`
+			Through   uint64 `json:"through_seq"`
+			Events    uint64 `json:"events"`
+			RecordSeq uint64 `json:"record_seq"`
 		}
 		Store struct {
 			OK       bool   `json:"ok"`
@@ -211,21 +213,64 @@ func TestAuditArchive(t *testing.T) {
 	// By default the last three months stay online: these events are seconds old.
 	c.fails(exitState, "keygate: FailedPrecondition: the archive's last event (seq "+fmt.Sprint(through), "",
 		"audit", "prune", "--db", db, "--checkpoint-key", key, "--archive", arch)
+	// A prune that cannot record itself in the chain deletes nothing
+	// (issue 16, finding 6): here a trigger refuses the record's insert.
+	sqlDB, err := sqldb.Open(sqldb.SQLite, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sqlDB.Close()
+	mustExec := func(q string) {
+		t.Helper()
+		if _, err := sqlDB.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustExec(`CREATE TRIGGER refuse_prune_record BEFORE INSERT ON audit_events WHEN NEW.kind = 'audit.pruned' BEGIN SELECT RAISE(ABORT, 'no'); END`)
+	c.fails(exitInternal, "keygate: recording the prune in the audit log: ", "", "audit", "prune", "--db", db, "--checkpoint-key", key, "--archive", arch, "--keep-days", "0")
+	mustExec(`DROP TRIGGER refuse_prune_record`)
+	var kept struct{ Events []auditEvent }
+	if decode(t, c.ok("", "--output", "json", "audit", "events"), &kept); len(kept.Events) == 0 || kept.Events[0].Seq != 1 {
+		t.Errorf("a prune that could not be recorded deleted events: the log starts at %+v", kept.Events)
+	}
+
 	decode(t, c.ok("", "--output", "json", "audit", "prune", "--db", db, "--checkpoint-key", key, "--archive", arch, "--keep-days", "0"), &res)
-	if res.Pruned.From != 1 || res.Pruned.Through != through || res.Pruned.Events != through || !res.Store.OK || res.Store.HeadSeq <= through {
+	if res.Pruned.From != 1 || res.Pruned.Through != through || res.Pruned.Events != through || !res.Store.OK || res.Store.HeadSeq <= through ||
+		res.Pruned.RecordSeq <= through {
 		t.Errorf("audit prune: %+v", res)
+	}
+	// The prune is in the chain: what range, by whom, which archive.
+	var pruned struct {
+		Events []struct {
+			Seq    uint64 `json:"seq,string"`
+			Action string `json:"action"`
+			Detail string `json:"detail"`
+		}
+	}
+	decode(t, c.ok("", "--output", "json", "audit", "events", "--kind", "audit.pruned"), &pruned)
+	if len(pruned.Events) != 1 || pruned.Events[0].Seq != res.Pruned.RecordSeq || pruned.Events[0].Action != "keygate:PruneAuditLog" ||
+		!strings.Contains(pruned.Events[0].Detail, fmt.Sprintf("pruning events 1-%d (%d events) by ", through, through)) ||
+		!strings.Contains(pruned.Events[0].Detail, "covered by archive "+arch+" sha256:") {
+		t.Errorf("audit events --kind audit.pruned: %+v", pruned.Events)
 	}
 	var list struct{ Events []auditEvent }
 	if decode(t, c.ok("", "--output", "json", "audit", "events"), &list); len(list.Events) == 0 || list.Events[0].Seq != through+1 {
 		t.Errorf("after the prune the log starts at %+v, want seq %d", list.Events[:min(1, len(list.Events))], through+1)
 	}
-	if out := c.ok("", "audit", "verify"); !strings.HasPrefix(out, "audit log intact: ") {
+	if out := c.ok("", "audit", "verify"); !strings.HasPrefix(out, "audit log intact: ") ||
+		!strings.Contains(out, fmt.Sprintf("last prune: audit event %d at ", res.Pruned.RecordSeq)) {
 		t.Errorf("audit verify after the prune:\n%s", out)
 	}
-	// The same archive again: nothing left of it to prune.
+	if out := c.ok("", "audit", "verify", "--db", db, "--checkpoint-key", key); !strings.Contains(out, "last prune: audit event ") {
+		t.Errorf("audit verify --db after the prune:\n%s", out)
+	}
+	// The same archive again: nothing left of it to prune, and nothing recorded.
 	_, errOut, code = c.run("", "audit", "prune", "--db", db, "--checkpoint-key", key, "--archive", arch, "--keep-days", "0")
 	if code == 0 || !strings.Contains(errOut, "outside the stored chain") {
 		t.Errorf("a second prune with the same archive: exit %d, %s", code, errOut)
+	}
+	if decode(t, c.ok("", "--output", "json", "audit", "events", "--kind", "audit.pruned"), &pruned); len(pruned.Events) != 1 {
+		t.Errorf("a refused prune was recorded: %+v", pruned.Events)
 	}
 }
 

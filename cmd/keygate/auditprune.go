@@ -104,24 +104,34 @@ func (e *env) prune(ctx context.Context, db, archive string, v *audit.Verifier, 
 	if err != nil {
 		return fmt.Errorf("reading the archive's last event from the store: %w", err)
 	}
-	if len(last) == 1 && last[0].Seq == info.Through.Seq {
-		if t := time.Unix(0, last[0].TimeNs).UTC(); t.After(notAfter) {
-			return kgerr.Errorf(kgerr.FailedPrecondition, "the archive's last event (seq %d, %s) is younger than --keep-days allows; nothing pruned",
-				info.Through.Seq, t.Format(time.RFC3339))
-		}
-	} // else audit.Prune refuses: the store no longer holds it
-
-	if _, err := f.Seek(0, 0); err != nil {
+	if len(last) != 1 || last[0].Seq != info.Through.Seq || last[0].Hash != info.Through.Hash {
+		// Refused before the prune is recorded: nothing would be deleted.
+		return kgerr.Errorf(kgerr.FailedPrecondition, "the archive's last event (seq %d) is outside the stored chain (the store starts after seq %d); nothing pruned",
+			info.Through.Seq, base.Seq)
+	}
+	if t := time.Unix(0, last[0].TimeNs).UTC(); t.After(notAfter) {
+		return kgerr.Errorf(kgerr.FailedPrecondition, "the archive's last event (seq %d, %s) is younger than --keep-days allows; nothing pruned",
+			info.Through.Seq, t.Format(time.RFC3339))
+	}
+	// The deletion is recorded in the chain first: if it cannot be, nothing
+	// is deleted (issue 16, finding 6).
+	sum, err := fileSHA256(f)
+	if err != nil {
 		return err
 	}
+	rec, err := recordPrune(ctx, s, base.Seq+1, info, archive, sum)
+	if err != nil {
+		return fmt.Errorf("recording the prune in the audit log: %w; nothing pruned", err)
+	}
 	if _, err := audit.Prune(ctx, s, f, v); err != nil {
+		recordPruneFailed(ctx, s, rec, err)
 		return err
 	}
 	after, err := audit.Verify(ctx, s, v)
 	if err != nil {
 		return fmt.Errorf("verifying the store after pruning: %w", err)
 	}
-	pruned := pruneResult{From: base.Seq + 1, Through: info.Through.Seq, Events: info.Through.Seq - base.Seq, KeyID: info.KeyID}
+	pruned := pruneResult{From: base.Seq + 1, Through: info.Through.Seq, Events: info.Through.Seq - base.Seq, KeyID: info.KeyID, RecordSeq: rec.Seq}
 	if e.json() {
 		store, err := jsonObject(server.VerifyLogResponse(after), nil)
 		if err != nil {
@@ -133,8 +143,8 @@ func (e *env) prune(ctx context.Context, db, archive string, v *audit.Verifier, 
 		}
 		fmt.Fprintf(e.stdout, "%s\n", out)
 	} else {
-		fmt.Fprintf(e.stdout, "pruned events %d-%d (%d events), all in archive %s\nstore after pruning: ",
-			pruned.From, pruned.Through, pruned.Events, archive)
+		fmt.Fprintf(e.stdout, "pruned events %d-%d (%d events), all in archive %s; recorded as audit event %d\nstore after pruning: ",
+			pruned.From, pruned.Through, pruned.Events, archive, rec.Seq)
 		printVerify(e, server.VerifyLogResponse(after))
 	}
 	if !after.OK() {
@@ -148,6 +158,8 @@ type pruneResult struct {
 	Through uint64 `json:"through_seq"`
 	Events  uint64 `json:"events"`
 	KeyID   string `json:"key_id"`
+	// RecordSeq is the audit.pruned event that recorded the prune.
+	RecordSeq uint64 `json:"record_seq,omitempty"`
 }
 
 // archiveHeader picks the segment's bounds out of an archive's first line

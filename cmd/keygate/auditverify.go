@@ -56,8 +56,12 @@ var auditVerifyCommands = []*command{
 				}
 				if e.json() {
 					err = e.printJSON(resp, nil)
-				} else {
-					err = printVerify(e, resp)
+				} else if err = printVerify(e, resp); err == nil && *archive == "" {
+					// What was pruned, by whom, and which archive holds it.
+					var last *audit.Event
+					if last, err = e.lastPrune(ctx, *db); last != nil {
+						fmt.Fprintln(e.stdout, pruneNote(last))
+					}
 				}
 				if err == nil && !resp.Ok {
 					return errInvalid

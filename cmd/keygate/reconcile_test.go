@@ -47,7 +47,7 @@ func startKMSSession(t *testing.T, opts harness.Options) *kmsSession {
 	t.Setenv("AWS_ACCESS_KEY_ID", kmsserver.TestAccessKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", kmsserver.TestSecretAccessKey)
 	t.Setenv("AWS_REGION", srv.Region)
-	opts.ExtraConfig += "auditors: [arn:aws:iam::111122223333:role/ds]\n"
+	opts.Auditors = []string{harness.ARN("admin"), harness.ARN("ds")}
 	opts.ExtraBackends = `
   - name: kms
     type: kms

@@ -19,7 +19,9 @@ import (
 
 // The demo's identities: each gets a client certificate with the URI SAN
 // spiffe://keygate.demo/NAME, mapped to arn:aws:iam::111122223333:role/NAME.
-var demoIdentities = []string{"admin", "acs", "3ds-server", "ds", "admin2"}
+// "auditor" is the config's auditor: it reads the inventory, the policies
+// and the audit log and changes nothing; the admins do not read the log.
+var demoIdentities = []string{"admin", "acs", "3ds-server", "ds", "admin2", "auditor"}
 
 const (
 	demoAccount = "111122223333"
@@ -172,6 +174,8 @@ principals:
 	fmt.Fprintf(&b, `admins:   # each admin is one person with a certificate of their own, never a shared admin ARN
   - arn:aws:iam::%s:role/admin
   - arn:aws:iam::%[1]s:role/admin2
+auditors:   # read the inventory, every policy and the audit log; change nothing (admins do not read the log)
+  - arn:aws:iam::%[1]s:role/auditor
 lifecycle:
   # activation and destruction need two admins: admin asks, admin2 approves
   dual_control: [ActivateKeyVersion, ScheduleKeyVersionDeletion]
@@ -218,6 +222,7 @@ export KEYGATE_KEY=%s
 To act as a service instead, use acs.pem, 3ds-server.pem or ds.pem (and its -key.pem) from %s.
 The second admin, who approves what dual control holds back, is admin2.pem.
 To keep an admin's key on a PKCS#11 token instead of a file: README, "An admin's key on a token".
+The auditor, who reads the audit log, the inventory and the policies, is auditor.pem.
 
 `, listen, listen, filepath.Join(tls, "ca.pem"), filepath.Join(tls, "admin.pem"), filepath.Join(tls, "admin-key.pem"), tls)
 }

@@ -86,7 +86,11 @@ func TestKeyPolicies(t *testing.T) {
 		wantCode(t, err, codes.FailedPrecondition) // it would lock every admin out
 		_, err = admin.PutKeyPolicy(ctx, &pb.PutKeyPolicyRequest{KeyId: "no-policy-given", Policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow"}]}`})
 		wantCode(t, err, codes.InvalidArgument)
-		withAdmins := harness.Policy(admins, harness.Statement{Sid: "Use", Principals: []string{harness.ARN("acs")}, Actions: []string{"kms:GenerateMac"}})
+		// The admins administer and do not use it: a policy that gave its
+		// author use would wait for a second admin (TestDutiesApart).
+		administer := harness.Statement{Sid: "Admins", Principals: []string{harness.ARN("admin")},
+			Actions: []string{"kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy"}}
+		withAdmins := harness.Policy(administer, harness.Statement{Sid: "Use", Principals: []string{harness.ARN("acs")}, Actions: []string{"kms:GenerateMac"}})
 		if _, err := admin.PutKeyPolicy(ctx, &pb.PutKeyPolicyRequest{KeyId: "no-policy-given", Policy: withAdmins}); err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,8 +31,9 @@ const Account = "111122223333"
 
 // Identities are the client identities the harness issues certificates
 // for; each maps to arn:aws:iam::111122223333:role/NAME. "stranger" has a
-// valid certificate but no principal mapping.
-var Identities = []string{"admin", "acs", "3ds-server", "ds", "admin2", "stranger"}
+// valid certificate but no principal mapping. "auditor" is in the config's
+// auditors (see Options.Auditors).
+var Identities = []string{"admin", "acs", "3ds-server", "ds", "admin2", "auditor", "stranger"}
 
 // Env is a running keygated and what a client needs to reach it.
 type Env struct {
@@ -59,6 +61,14 @@ type Options struct {
 	AuditDisabled bool
 	// Replica names the server in audit events (default: the host name).
 	Replica string
+	// Admins are the config's admins (principal ARNs); nil means "admin".
+	Admins []string
+	// ExtraPrincipals are YAML list items added to the principals.
+	ExtraPrincipals string
+	// Auditors are the config's auditors (principal ARNs). Nil means
+	// "admin" and "auditor": reading the audit log needs the auditor role,
+	// and most tests read it as the admin that made their calls.
+	Auditors []string
 	// ExtraConfig is YAML added to the generated config's top level.
 	ExtraConfig string
 	// ExtraBackends is YAML list items added to its backends.
@@ -106,20 +116,30 @@ func Start(t testing.TB, opts Options) *Env {
 	if opts.Store != nil {
 		store = *opts.Store
 	}
+	admins, auditors := opts.Admins, opts.Auditors
+	if admins == nil {
+		admins = []string{ARN("admin")}
+	}
+	if auditors == nil {
+		auditors = []string{ARN("admin"), ARN("auditor")}
+	}
 	cfg := fmt.Sprintf(`listen: 127.0.0.1:0
 account: %q
 region: eu-west-1
 tls: {cert: %q, key: %q, client_ca: %q}
-admins: [arn:aws:iam::%s:role/admin]
+admins: [%s]
+auditors: [%s]
 store: {driver: %q, dsn: %q}
 key_refresh: 100ms
 audit: {context_secret_file: %q, replica: %q, disabled: %t, signing_key_spec: %q, signing_key_backend: %q}
 principals:
 `, Account, filepath.Join(tlsDir, "server.pem"), filepath.Join(tlsDir, "server-key.pem"), filepath.Join(tlsDir, "ca.pem"),
-		Account, store.Driver, store.DSN, secretFile, opts.Replica, opts.AuditDisabled, opts.CheckpointKeySpec, opts.CheckpointKeyBackend)
+		strings.Join(admins, ", "), strings.Join(auditors, ", "), store.Driver, store.DSN, secretFile, opts.Replica, opts.AuditDisabled,
+		opts.CheckpointKeySpec, opts.CheckpointKeyBackend)
 	for _, id := range Identities[:len(Identities)-1] {
 		cfg += fmt.Sprintf("  - {identity: \"spiffe://keygate.test/%s\", arn: \"arn:aws:iam::%s:role/%s\"}\n", id, Account, id)
 	}
+	cfg += opts.ExtraPrincipals
 	cfg += opts.ExtraConfig
 	cfg += fmt.Sprintf(`backends:
   - name: hsm
