@@ -226,7 +226,7 @@ func TestAuditArchive(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mustExec(`CREATE TRIGGER refuse_prune_record BEFORE INSERT ON audit_events WHEN NEW.kind = 'audit.pruned' BEGIN SELECT RAISE(ABORT, 'no'); END`)
+	mustExec(`CREATE TRIGGER refuse_prune_record BEFORE INSERT ON audit_events WHEN NEW.kind = (SELECT id FROM audit_strings WHERE s = 'audit.pruned') BEGIN SELECT RAISE(ABORT, 'no'); END`)
 	c.fails(exitInternal, "keygate: recording the prune in the audit log: ", "", "audit", "prune", "--db", db, "--checkpoint-key", key, "--archive", arch, "--keep-days", "0")
 	mustExec(`DROP TRIGGER refuse_prune_record`)
 	var kept struct{ Events []auditEvent }
