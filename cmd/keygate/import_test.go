@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -128,6 +129,23 @@ func TestCLIImport(t *testing.T) {
 	}
 	// kms:KeyOrigin is EXTERNAL now: acs's encryptions are denied.
 	acs.fails(exitDenied, "", "", "encrypt", "data-key", "--plaintext-file", pan, "--out", c.path("ct3"))
+	// keys describe shows each version's origin and what the token says
+	// of it: v2 was unwrapped into the token, never generated there.
+	out = c.ok("", "keys", "describe", "data-key")
+	for _, row := range []string{`(?m)^VERSION\s+ORIGIN\s+CKA_LOCAL\s+CKA_NEVER_EXTRACTABLE\s+CKA_ALWAYS_SENSITIVE$`,
+		`(?m)^1\s+GENERATED\s+true\s+true\s+true$`, `(?m)^2\s+EXTERNAL\s+false\s+false\s+false$`} {
+		if !regexp.MustCompile(row).MatchString(out) {
+			t.Errorf("keys describe lacks %s:\n%s", row, out)
+		}
+	}
+	out = c.ok("", "--output", "json", "keys", "describe", "data-key")
+	if !strings.Contains(out, `"origin": "EXTERNAL",`) || !strings.Contains(out, `"token_attributes": {
+        "always_sensitive": false,
+        "local": false,
+        "never_extractable": false
+      }`) {
+		t.Errorf("keys describe --output json:\n%s", out)
+	}
 
 	// An import token expires after 24 hours (the test's clock).
 	tok = params("3")
