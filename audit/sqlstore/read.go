@@ -26,6 +26,14 @@ func (s *Store) Bounds(ctx context.Context) (base, head audit.Head, err error) {
 	return base, head, nil
 }
 
+func kindStrings(ks []audit.Kind) []string {
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = string(k)
+	}
+	return out
+}
+
 // Records implements audit.Store.
 func (s *Store) Records(ctx context.Context, q audit.Query) ([]audit.Record, error) {
 	var where []string
@@ -41,6 +49,17 @@ func (s *Store) Records(ctx context.Context, q audit.Query) ([]audit.Record, err
 		{"action", q.Action}, {"result", q.Result}, {"kind", string(q.Kind)}} {
 		if f.v != "" {
 			add(f.col+" = ?", f.v)
+		}
+	}
+	for _, f := range [...]struct {
+		col string
+		vs  []string
+	}{{"result", q.Results}, {"kind", kindStrings(q.Kinds)}} {
+		if len(f.vs) > 0 {
+			where = append(where, f.col+" IN ("+strings.TrimSuffix(strings.Repeat("?,", len(f.vs)), ",")+")")
+			for _, v := range f.vs {
+				args = append(args, v)
+			}
 		}
 	}
 	order := "ASC"
