@@ -74,6 +74,7 @@ func TestAuditEventsByContextAndLists(t *testing.T) {
 		{[]string{"--kind", "call,bogus"}, `filter.kind "bogus" is not an event kind; one of: call,`},
 		{[]string{"--result", "OK", "--result", "denied"}, `filter.result "denied" is not a result; one of: OK,`},
 		{[]string{"--key-id", "pan-kye"}, `filter.key_name "pan-kye": no key has that name and no event names it`},
+		{[]string{"--key-id", "pan key"}, `filter.key_name must be 1 to 256 letters`},
 		{[]string{"--principal", "arn:aws:iam::111122223333:role/acs-typo"}, `filter.principal "arn:aws:iam::111122223333:role/acs-typo": the config maps no identity to it`},
 		{[]string{"--action", "kms:sign"}, `filter.action "kms:sign" is not an action of keygate's and no event has it`},
 		{[]string{"--since", "1h", "--until", "2h"}, `filter.since (`},
