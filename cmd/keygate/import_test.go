@@ -75,7 +75,9 @@ func TestCLIImport(t *testing.T) {
 		"--wrapping-algorithm", "RSA_AES_KEY_WRAP_SHA_1", "--public-key-out", pub)
 	params := func(v string) string {
 		t.Helper()
-		out := c.ok("", "keys", "import-params", "data-key", "--version", v, "--wrapping-algorithm", "RSA_AES_KEY_WRAP_SHA_1",
+		// An RSA 3072 wrapping key is made in the token: under -race on a
+		// loaded machine that outlasts the CLI's default 10s deadline.
+		out := c.ok("", "--timeout", "5m", "keys", "import-params", "data-key", "--version", v, "--wrapping-algorithm", "RSA_AES_KEY_WRAP_SHA_1",
 			"--public-key-out", pub, "--import-token-out", c.path("ImportToken.txt"))
 		if !strings.Contains(out, "version:            "+v) || !strings.Contains(out, "RSA_AES_KEY_WRAP_SHA_1") {
 			t.Fatalf("keys import-params:\n%s", out)
@@ -196,7 +198,7 @@ func TestCLIImportPrivateKey(t *testing.T) {
 	openssl("pkey", "-in", "old-key.pem", "-pubout", "-out", "old-pub.pem")
 	openssl("pkcs8", "-topk8", "-nocrypt", "-in", "old-key.pem", "-outform", "DER", "-out", "old-key.p8")
 
-	c.ok("", "keys", "import-params", "legacy-sign", "--wrapping-algorithm", "RSA_AES_KEY_WRAP_SHA_1",
+	c.ok("", "--timeout", "5m", "keys", "import-params", "legacy-sign", "--wrapping-algorithm", "RSA_AES_KEY_WRAP_SHA_1",
 		"--public-key-out", c.path("WrappingPublicKey.der"), "--import-token-out", c.path("tok"))
 	wrapped := wrap(t, c.dir, c.readFile(c.path("old-key.p8")), "sha1")
 	out := c.ok("", "keys", "import", "legacy-sign", "--version", "2", "--material-file", wrapped, "--import-token-file", c.path("tok"))
