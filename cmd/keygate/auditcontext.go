@@ -23,13 +23,8 @@ var auditContextCommands = []*command{
 			return func(ctx context.Context, e *env, args []string) error {
 				ec := contextFlag{}
 				for i, a := range args {
-					// The value may be card data: never echoed.
-					k, _, ok := strings.Cut(a, "=")
-					if !ok || k == "" {
-						return usageErr("argument %d: want K=V", i+1)
-					}
-					if err := ec.Set(a); err != nil {
-						return usageErr("argument %d: key %q given twice", i+1, k)
+					if err := ec.Set(a); err != nil { // never echoes a value
+						return usageErr("argument %d: %v", i+1, err)
 					}
 				}
 				c, err := e.audit()

@@ -53,7 +53,10 @@ func TestAuditEventsByContextAndLists(t *testing.T) {
 	if out := admin.ok("", "--output", "json", "audit", "events", "--kind", "audit.read", "--context", "acsTransID=42"); !strings.Contains(out, m[1]) || strings.Contains(out, `"42"`) {
 		t.Errorf("the HashContext calls' events:\n%s", out)
 	}
-	admin.fails(exitUsage, "keygate: argument 1: want K=V", "", "audit", "context-hash", "4111111111111111")
+	admin.fails(exitUsage, "keygate: argument 1: want key=value\n", "", "audit", "context-hash", "4111111111111111")
+	admin.fails(exitUsage, "keygate: invalid value for flag -context: want key=value;", "", "audit", "events", "--context", "4111111111111111")
+	admin.fails(exitUsage, `keygate: invalid value for flag -encryption-context: key "acsTransID" given twice;`, "", "audit", "events",
+		"--encryption-context", "acsTransID=4111111111111111", "--encryption-context", "acsTransID=4111111111111112")
 
 	// Several kinds and results, repeated or as comma lists.
 	out = admin.ok("", "audit", "events", "--key-id", "pan-key", "--kind", "call,key.created", "--result", "OK", "--result", "PermissionDenied")

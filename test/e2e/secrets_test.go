@@ -150,6 +150,7 @@ func checkNoSecrets(t *testing.T, env *harness.Env, logs *harness.LogBuffer, aud
 		cli("audit", "context-hash", "acsTransID="+ctxValue)
 		cli("audit", "events", "--context", "acsTransID="+ctxValue, "--context", "t="+ctxValue, "--context", "T="+ctxValue)
 		cli("audit", "context-hash", ctxValue)
+		cli("audit", "events", "--context", ctxValue)
 	}
 
 	var audit bytes.Buffer
