@@ -47,6 +47,10 @@ type Query struct {
 	// LinksOnly lets the store fill only Seq, Hash and Body (the
 	// checkpointer's chain walk needs no more).
 	LinksOnly bool
+	// Results and Kinds: an event matches any one of them (and Result and
+	// Kind as well, when set).
+	Results []string
+	Kinds   []Kind
 }
 
 // DefaultLimit and MaxLimit bound one page of a query.

@@ -20,7 +20,8 @@ func RowDigest(k *Key) string {
 		Created    int64
 		CertChain  [][]byte
 		DeletionAt int64
-		Origin     string `json:",omitempty"` // absent when generated: older rows keep their digests
+		Origin     string      `json:",omitempty"` // absent when unrecorded: older rows keep their digests
+		Token      *TokenAttrs `json:",omitempty"`
 	}
 	c := struct {
 		Name, Description, Backend string
@@ -43,7 +44,7 @@ func RowDigest(k *Key) string {
 	for _, v := range k.Versions {
 		c.Versions = append(c.Versions, version{Number: v.Number, State: v.State, BackendKey: v.BackendKeyID,
 			Created: v.CreatedAt.UnixNano(), CertChain: nonNil(v.CertChain),
-			DeletionAt: unixNano(v.DeletionAt.UnixNano(), v.DeletionAt.IsZero()), Origin: v.Origin})
+			DeletionAt: unixNano(v.DeletionAt.UnixNano(), v.DeletionAt.IsZero()), Origin: v.Origin, Token: v.Token})
 	}
 	b, _ := json.Marshal(c) // plain data: cannot fail
 	sum := sha256.Sum256(b)

@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"fmt"
 	"regexp"
 	"time"
 )
@@ -67,20 +68,54 @@ type Version struct {
 	CertChain [][]byte
 	// DeletionAt is when a PENDING_DELETION version may be destroyed.
 	DeletionAt time.Time
-	// Origin is OriginExternal for material imported from outside (BYOK),
-	// "" for a key generated in its backend.
+	// Origin is where the material came from: OriginGenerated,
+	// OriginAdopted or OriginExternal; "" for a version recorded before
+	// keygate kept it (generated or adopted: the CreateKey event says).
 	Origin string
+	// Token is the PKCS#11 object's origin attributes as read when the
+	// version was recorded; nil on a backend without them (KMS) and for
+	// versions recorded before keygate kept them.
+	Token *TokenAttrs
 }
 
-// OriginExternal is the origin of imported key material, as KMS names it.
-const OriginExternal = "EXTERNAL"
+// The origins of a version's material. EXTERNAL is KMS's name for
+// imported material; KMS has no word for the other two.
+const (
+	OriginGenerated = "GENERATED" // made in its backend by keygate
+	OriginAdopted   = "ADOPTED"   // an existing backend key taken over by CreateKey
+	OriginExternal  = "EXTERNAL"  // imported by ImportKeyMaterial (BYOK)
+)
+
+// TokenAttrs are the PKCS#11 attributes that tell a key generated in the
+// token from one loaded into it, and whether it could ever have left it.
+type TokenAttrs struct {
+	Local            bool `json:"local"`             // CKA_LOCAL: generated in the token
+	NeverExtractable bool `json:"never_extractable"` // CKA_NEVER_EXTRACTABLE
+	AlwaysSensitive  bool `json:"always_sensitive"`  // CKA_ALWAYS_SENSITIVE
+}
+
+// String is the attributes as PKCS#11 names them, "" for nil.
+func (t *TokenAttrs) String() string {
+	if t == nil {
+		return ""
+	}
+	return fmt.Sprintf("CKA_LOCAL=%t CKA_NEVER_EXTRACTABLE=%t CKA_ALWAYS_SENSITIVE=%t", t.Local, t.NeverExtractable, t.AlwaysSensitive)
+}
+
+// Imported reports whether the version's material came from outside its
+// backend: imported by BYOK, or an adopted token object the token says it
+// did not generate (a key loaded from a file).
+func (v *Version) Imported() bool {
+	return v.Origin == OriginExternal || v.Origin == OriginAdopted && v.Token != nil && !v.Token.Local
+}
 
 // External reports whether any version not yet destroyed holds imported
-// material: such a key's kms:KeyOrigin is EXTERNAL, whichever version a
-// call uses, so a policy about origin never misses imported material.
+// material (Version.Imported): such a key's kms:KeyOrigin is EXTERNAL,
+// whichever version a call uses, so a policy about origin never misses
+// imported material.
 func (k *Key) External() bool {
 	for _, v := range k.Versions {
-		if v.Origin == OriginExternal && v.State != VersionDestroyed {
+		if v.Imported() && v.State != VersionDestroyed {
 			return true
 		}
 	}
@@ -119,6 +154,10 @@ func (k *Key) Clone() *Key {
 	c.Versions = make([]Version, len(k.Versions))
 	for i, v := range k.Versions {
 		v.CertChain = append([][]byte(nil), v.CertChain...)
+		if v.Token != nil {
+			t := *v.Token
+			v.Token = &t
+		}
 		c.Versions[i] = v
 	}
 	return &c

@@ -38,6 +38,7 @@ var keygateActionList = []string{
 	"keygate:DecryptSdkEncData",        // DS: sdkEncData JWE (RSA-OAEP-256 or ECDH-ES)
 	"keygate:SignAcsContent",           // ACS signed content as a whole JWS
 	"keygate:ImportCertificate",        // attach the DS CA's chain to a key version
+	"keygate:GetCertificate",           // read a key version's certificate chain (also granted by kms:DescribeKey)
 	"keygate:CreateCertificateRequest", // CSR signed by a key version
 	"keygate:CreateKeyVersion",         // rotation: a new backend key as a new version
 	"keygate:ActivateKeyVersion",       // make a version primary (dual control)
@@ -64,7 +65,7 @@ var adminActionList = []string{
 	"kms:ListResourceTags", "kms:ListGrants", "kms:RevokeGrant", "kms:TagResource",
 	"kms:UntagResource", "kms:UpdateKeyDescription", "kms:ScheduleKeyDeletion",
 	"kms:CancelKeyDeletion", "kms:RotateKeyOnDemand",
-	"keygate:ImportCertificate", "keygate:CreateCertificateRequest",
+	"keygate:ImportCertificate", "keygate:GetCertificate", "keygate:CreateCertificateRequest",
 	"keygate:CreateKeyVersion", "keygate:ActivateKeyVersion", "keygate:RetireKeyVersion",
 	"keygate:DestroyKeyVersion", "keygate:ApproveOperation",
 	"keygate:SetDsKeyIds",
@@ -111,4 +112,11 @@ func anyActionMatches(pattern string) bool {
 // own_keys): look at it, never use or change it. Enforcement and the
 // evidence pack's access matrix read the same list.
 var OwnKeyReads = map[string]bool{"kms:DescribeKey": true, "kms:GetKeyPolicy": true,
-	"kms:GetPublicKey": true, "kms:Verify": true}
+	"kms:GetPublicKey": true, "kms:Verify": true, "keygate:GetCertificate": true}
+
+// grantedAlsoBy maps a keygate action split off an older one to it: a
+// statement naming the older action (Action or NotAction, Allow or Deny)
+// also names the new one, so documents written before the split keep
+// their meaning. GetCertificate was authorized as kms:DescribeKey until
+// 2026-11; it is audited as its own action since.
+var grantedAlsoBy = map[string]string{"keygate:GetCertificate": "kms:DescribeKey"}

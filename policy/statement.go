@@ -76,14 +76,21 @@ func (s *statement) principalMatches(arn string) bool {
 }
 
 func (s *statement) actionMatches(action string) bool {
-	hit := false
-	for _, a := range s.actions {
-		if wildMatch(a, action, true) {
-			hit = true
-			break
-		}
+	hit := s.names(action)
+	if older, ok := grantedAlsoBy[action]; ok && !hit {
+		hit = s.names(older)
 	}
 	return hit != s.notAction
+}
+
+// names reports whether one of the statement's action patterns matches.
+func (s *statement) names(action string) bool {
+	for _, a := range s.actions {
+		if wildMatch(a, action, true) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *statement) resourceMatches(res string) bool {

@@ -198,6 +198,9 @@ func (s *Server) keyMetadata(k *keys.Key, backendState func(*keys.Version) strin
 		v := &k.Versions[i]
 		kv := &pb.KeyVersion{Version: v.Number, State: string(v.State), BackendKeyId: v.BackendKeyID,
 			CreateTime: timestamppb.New(v.CreatedAt), CertificateCount: uint32(len(v.CertChain)), Origin: v.Origin}
+		if t := v.Token; t != nil {
+			kv.TokenAttributes = &pb.TokenAttributes{Local: t.Local, NeverExtractable: t.NeverExtractable, AlwaysSensitive: t.AlwaysSensitive}
+		}
 		if !v.DeletionAt.IsZero() {
 			kv.DeletionTime = timestamppb.New(v.DeletionAt)
 		}

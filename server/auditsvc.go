@@ -38,6 +38,9 @@ func (as *auditService) ListEvents(ctx context.Context, req *pb.ListEventsReques
 	if err := validFilter(req.Filter); err != nil {
 		return nil, err
 	}
+	if err := as.checkNamed(ctx, req.Filter); err != nil {
+		return nil, err
+	}
 	q := query(req.Filter)
 	switch {
 	case req.PageSize == 0:
@@ -52,7 +55,7 @@ func (as *auditService) ListEvents(ctx context.Context, req *pb.ListEventsReques
 			return nil, kgerr.Errorf(kgerr.InvalidArgument, "page_token is not valid")
 		}
 	}
-	evs, err := l.Events(ctx, q)
+	evs, next, err := listEvents(ctx, l, q, contextMatch(req.Filter))
 	if err != nil {
 		return nil, kgerr.Wrap(kgerr.Unavailable, err, "audit log unavailable")
 	}
@@ -60,8 +63,8 @@ func (as *auditService) ListEvents(ctx context.Context, req *pb.ListEventsReques
 	for _, e := range evs {
 		resp.Events = append(resp.Events, eventProto(e))
 	}
-	if len(evs) == q.Limit {
-		resp.NextPageToken = strconv.FormatUint(evs[len(evs)-1].Seq, 10)
+	if next != 0 {
+		resp.NextPageToken = strconv.FormatUint(next, 10)
 	}
 	return resp, nil
 }
@@ -73,6 +76,9 @@ func (as *auditService) TailEvents(req *pb.TailEventsRequest, stream pb.AuditSer
 		return err
 	}
 	if err := validFilter(req.Filter); err != nil {
+		return err
+	}
+	if err := as.checkNamed(ctx, req.Filter); err != nil {
 		return err
 	}
 	if err := as.recordOpen(ctx, "tail opened"); err != nil {
@@ -89,7 +95,11 @@ func (as *auditService) TailEvents(req *pb.TailEventsRequest, stream pb.AuditSer
 			q.AfterSeq = last[0].Seq
 		}
 	}
+	match := contextMatch(req.Filter)
 	err = l.Follow(ctx, q, time.Second, func(e *audit.Event) error {
+		if match != nil && !match(e) {
+			return nil
+		}
 		return stream.Send(&pb.TailEventsResponse{Event: eventProto(e)})
 	})
 	if ctx.Err() != nil {
@@ -191,20 +201,6 @@ func (w *chunkWriter) flush() error {
 		return nil
 	}
 	return w.send(w.buf)
-}
-
-func query(f *pb.EventFilter) audit.Query {
-	if f == nil {
-		return audit.Query{}
-	}
-	q := audit.Query{KeyName: f.KeyName, Principal: f.Principal, Action: f.Action, Result: f.Result, Kind: audit.Kind(f.Kind)}
-	if f.Since != nil {
-		q.Since = f.Since.AsTime()
-	}
-	if f.Until != nil {
-		q.Until = f.Until.AsTime()
-	}
-	return q
 }
 
 func eventProto(e *audit.Event) *pb.AuditEvent {

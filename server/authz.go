@@ -22,7 +22,7 @@ var accountActions = map[string]bool{"kms:CreateKey": true, "kms:ListKeys": true
 // history), the certificate chains and the audit log; never change or use
 // a key (issue 16: duties kept apart).
 var auditorReads = map[string]bool{"kms:ListKeys": true, "kms:DescribeKey": true, "kms:GetKeyPolicy": true,
-	"keygate:ReadAuditLog": true}
+	"keygate:ReadAuditLog": true, "keygate:GetCertificate": true}
 
 // keyOrigins give kms:KeyOrigin its value by backend type.
 var keyOrigins = map[string]string{"kms": "AWS_KMS", "pkcs11": "AWS_CLOUDHSM"}

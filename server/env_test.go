@@ -72,6 +72,7 @@ account: %q
 region: eu-west-1
 tls: {cert: %q, key: %q, client_ca: %q}
 admins: [%s]
+auditors: [%[5]s]   # the tests' admin reads the log too (admins alone may not)
 store: {driver: sqlite, dsn: %q}
 audit: {context_secret_file: %q, replica: unit}
 principals:

@@ -78,6 +78,10 @@ var fieldRules = map[protoreflect.Name]fieldRule{
 	// under AES key wrap (an RSA 4096 key is about 2.4 KB).
 	"import_token":           {1024, token},
 	"encrypted_key_material": {8 << 10, opaque},
+	// An audit filter's encryption context: the key as a context key, the
+	// value's HMAC in hex.
+	"key":        contextKeyRule,
+	"value_hmac": {64, token},
 }
 
 var contextKeyRule = fieldRule{256, text}

@@ -71,7 +71,7 @@ var methods = map[string]rpc{
 	"/keygate.v1.KeyAdminService/GetKeyPolicy":      {action: "kms:GetKeyPolicy", key: byKeyID},
 	"/keygate.v1.KeyAdminService/PutKeyPolicy":      {action: "kms:PutKeyPolicy", key: byKeyID},
 	"/keygate.v1.KeyAdminService/ImportCertificate": {action: "keygate:ImportCertificate", key: byKeyID},
-	"/keygate.v1.KeyAdminService/GetCertificate":    {action: "kms:DescribeKey", key: byKeyID},
+	"/keygate.v1.KeyAdminService/GetCertificate":    {action: "keygate:GetCertificate", key: byKeyID},
 
 	// The version lifecycle (lifecycle.go, certs.go, periods.go).
 	"/keygate.v1.KeyAdminService/CreateKeyVersion":           {action: "keygate:CreateKeyVersion", key: byKeyID},
@@ -105,6 +105,8 @@ var methods = map[string]rpc{
 	// An auditor's evidence pack is signed by the checkpoint key under its
 	// own domain; the call (and so who asked) is audited like any other.
 	"/keygate.v1.AuditService/SignReportManifest": {action: "keygate:ReadAuditLog"},
+	// The HMAC the log keeps of a context value: a read of the log's view.
+	"/keygate.v1.AuditService/HashContext": {action: "keygate:ReadAuditLog"},
 
 	"/keygate.v1.ThreeDSService/CreateAcsSession":         {action: "keygate:CreateAcsSession", key: byKeyID, usage: keys.SignVerify, crypto: true, newOutput: true, facts: acsFacts, also: alsoSign},
 	"/keygate.v1.ThreeDSService/DecryptChallengeRequest":  {action: "keygate:DecryptChallengeRequest", key: bySessionKey, usage: keys.EncryptDecrypt, crypto: true},

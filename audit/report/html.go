@@ -38,7 +38,8 @@ var page = template.Must(template.New("index").Funcs(template.FuncMap{
 		}
 		return s
 	},
-	"chart": chart,
+	"chart":  chart,
+	"origin": originHTML,
 	"total": func(v []int) int {
 		n := 0
 		for _, x := range v {
@@ -67,6 +68,31 @@ var page = template.Must(template.New("index").Funcs(template.FuncMap{
 		return "·"
 	},
 }).Parse(pageHTML))
+
+// originHTML is a version's origin and PKCS#11 attributes; what tells of
+// material that came from outside, or could once leave, is marked.
+func originHTML(v Version) template.HTML {
+	var b strings.Builder
+	o := originText(v.Origin)
+	if v.Origin == "GENERATED" {
+		b.WriteString(template.HTMLEscapeString(o))
+	} else {
+		fmt.Fprintf(&b, `<span class="bad">%s</span>`, template.HTMLEscapeString(o))
+	}
+	if t := v.Token; t != nil {
+		for _, a := range []struct {
+			name string
+			on   bool
+		}{{"CKA_LOCAL", t.Local}, {"CKA_NEVER_EXTRACTABLE", t.NeverExtractable}, {"CKA_ALWAYS_SENSITIVE", t.AlwaysSensitive}} {
+			if a.on {
+				fmt.Fprintf(&b, ` <span class="attr">%s=true</span>`, a.name)
+			} else {
+				fmt.Fprintf(&b, ` <span class="attr bad">%s=false</span>`, a.name)
+			}
+		}
+	}
+	return template.HTML(b.String())
+}
 
 // accessFor is one key's rows of the matrix, by principal then action.
 func accessFor(d *Data, key string) map[string]map[string]AccessRow {
@@ -141,6 +167,7 @@ td.principal{min-width:17em;word-break:break-all}
 pre{white-space:pre-wrap;font-size:11px;background:#f6f6f6;padding:6px;border:1px solid #ddd}
 .summary td{border:none;padding:1px 12px 1px 0}
 .chart{display:block}
+td.versions{min-width:21em}td.versions div+div{margin-top:4px}.attr{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:10.5px;white-space:nowrap}
 .cell-allow{background:#e6f4e6}.cell-cond{background:#fff6d6}.cell-deny{background:#fde0e0}
 nav ol{columns:2;margin:6px 0 0}
 @page{size:A4;margin:14mm}
@@ -161,9 +188,10 @@ nav ol{columns:2;margin:6px 0 0}
 
 <section id="inventory"><h2>1. Key inventory</h2>
 <p class="req">PCI DSS v4.0 3.6.1, 3.7.1–3.7.5 (key generation, storage, cryptoperiods, retirement); PCI 3DS Core Security Standard, cryptographic key management</p>
-<table><thead><tr><th>Key</th><th>Spec / usage</th><th>Backend (FIPS 140)</th><th>State</th><th>Versions</th><th>Created</th><th>Rotated</th><th>Rotation due</th></tr></thead><tbody>
+<p class="muted">Origin: GENERATED in its backend by keygate; ADOPTED, an existing backend key taken over; EXTERNAL, imported key material; NOT-RECORDED, a version recorded before keygate kept origins. For PKCS#11 the token's own record: CKA_LOCAL=false means the key was loaded into the token, not generated there; CKA_NEVER_EXTRACTABLE or CKA_ALWAYS_SENSITIVE false, that it could once leave it.</p>
+<table><thead><tr><th>Key</th><th>Spec / usage</th><th>Backend (FIPS 140)</th><th>State</th><th>Versions: state, origin, PKCS#11 attributes</th><th>Created</th><th>Rotated</th><th>Rotation due</th></tr></thead><tbody>
 {{range .Keys}}<tr><td><b>{{.Name}}</b><div class="mono muted">{{.ARN}}</div></td><td>{{.Spec}}<br>{{.Usage}}</td><td>{{.Backend}} ({{.BackendType}})<br><span class="muted">{{.FIPS}}</span></td><td>{{.State}}</td>
-<td>{{range .Versions}}v{{.Number}} {{.State}} <span class="muted">{{day .Created}}</span><br>{{end}}</td><td>{{day .Created}}</td><td>{{if .Rotated.IsZero}}<span class="muted">never</span>{{else}}{{day .Rotated}}{{end}}</td>
+<td class="versions">{{range .Versions}}<div>v{{.Number}} {{.State}} <span class="muted">{{day .Created}}</span> {{origin .}}</div>{{end}}</td><td>{{day .Created}}</td><td>{{if .Rotated.IsZero}}<span class="muted">never</span>{{else}}{{day .Rotated}}{{end}}</td>
 <td>{{if overdue $ .}}<span class="bad">OVERDUE {{day .Due}}</span>{{else if .Due.IsZero}}<span class="muted">no cryptoperiod recorded</span>{{else}}{{day .Due}}{{end}}</td></tr>
 {{end}}</tbody></table></section>
 

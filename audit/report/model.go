@@ -7,6 +7,7 @@ import (
 
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/audit/reconcile"
+	"github.com/keygate/keygate/keys"
 )
 
 // Key is one key of the registry as the report shows it.
@@ -31,6 +32,19 @@ type Version struct {
 	State        string
 	BackendKeyID string
 	Created      time.Time
+	// Origin is GENERATED, ADOPTED or EXTERNAL ("" if not recorded), and
+	// Token a PKCS#11 version's origin attributes (nil if none recorded).
+	Origin string
+	Token  *keys.TokenAttrs
+}
+
+// originText names a version's origin for the pack; a version recorded
+// before keygate kept origins says so rather than passing for generated.
+func originText(o string) string {
+	if o == "" {
+		return "NOT-RECORDED"
+	}
+	return o
 }
 
 // Verification is the audit log's verification when the pack was made.

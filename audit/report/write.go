@@ -137,13 +137,15 @@ func csvTables(d *Data) map[string][][]string {
 	}
 	u := func(n uint64) string { return strconv.FormatUint(n, 10) }
 	out := map[string][][]string{}
-	keys := [][]string{{"name", "arn", "spec", "usage", "backend", "backend_type", "fips_level", "state", "created", "rotated", "rotation_due", "versions"}}
+	keys := [][]string{{"name", "arn", "spec", "usage", "backend", "backend_type", "fips_level", "state", "created", "rotated", "rotation_due", "versions", "origins"}}
 	for _, k := range d.Keys {
-		var vs []string
+		var vs, origins []string
 		for _, v := range k.Versions {
 			vs = append(vs, fmt.Sprintf("v%d %s %s", v.Number, v.State, v.BackendKeyID))
+			origins = append(origins, strings.TrimSpace(fmt.Sprintf("v%d %s %s", v.Number, originText(v.Origin), v.Token)))
 		}
-		keys = append(keys, []string{k.Name, k.ARN, k.Spec, k.Usage, k.Backend, k.BackendType, k.FIPS, k.State, ts(k.Created), ts(k.Rotated), ts(k.Due), strings.Join(vs, "; ")})
+		keys = append(keys, []string{k.Name, k.ARN, k.Spec, k.Usage, k.Backend, k.BackendType, k.FIPS, k.State, ts(k.Created), ts(k.Rotated), ts(k.Due),
+			strings.Join(vs, "; "), strings.Join(origins, "; ")})
 	}
 	out["keys.csv"] = keys
 	access := [][]string{{"key", "principal", "action", "verdict", "sid", "conditions"}}

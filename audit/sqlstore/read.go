@@ -27,6 +27,14 @@ func (s *Store) Bounds(ctx context.Context) (base, head audit.Head, err error) {
 	return base, head, nil
 }
 
+func kindStrings(ks []audit.Kind) []string {
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = string(k)
+	}
+	return out
+}
+
 // Records implements audit.Store.
 func (s *Store) Records(ctx context.Context, q audit.Query) ([]audit.Record, error) {
 	return s.records(ctx, s.db, q)
@@ -51,6 +59,21 @@ func (s *Store) records(ctx context.Context, db querier, q audit.Query) ([]audit
 			add(f.col+" = ?", f.v)
 		} else if f.v != "" {
 			add(f.col+" = (SELECT id FROM audit_strings WHERE s = ?)", f.v)
+		}
+	}
+	for _, f := range [...]struct {
+		col string
+		vs  []string
+	}{{"result", q.Results}, {"kind", kindStrings(q.Kinds)}} {
+		if len(f.vs) > 0 {
+			in := strings.TrimSuffix(strings.Repeat("?,", len(f.vs)), ",")
+			if !s.oldLayout {
+				in = "SELECT id FROM audit_strings WHERE s IN (" + in + ")"
+			}
+			where = append(where, f.col+" IN ("+in+")")
+			for _, v := range f.vs {
+				args = append(args, v)
+			}
 		}
 	}
 	order := "ASC"

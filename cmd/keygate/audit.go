@@ -38,6 +38,9 @@ var auditCommands = []*command{
 				if err != nil {
 					return err
 				}
+				if err := filter.hashContext(ctx, c, req.Filter); err != nil {
+					return err
+				}
 				var cw *eventCSV
 				if e.g.output == "csv" {
 					if cw, err = newEventCSV(e.stdout); err != nil {
@@ -112,6 +115,9 @@ var auditCommands = []*command{
 				if err != nil {
 					return err
 				}
+				if err := filter.hashContext(ctx, c, req.Filter); err != nil {
+					return err
+				}
 				ctx, cancel := context.WithCancel(ctx)
 				defer cancel()
 				stream, err := c.TailEvents(ctx, req)
@@ -151,7 +157,9 @@ var auditCommands = []*command{
 
 // filterFlags are the audit event filters.
 type filterFlags struct {
-	since, until, key, principal, action, result, kind *string
+	since, until, key, principal, action *string
+	result, kind                         listFlag
+	context                              contextFlag
 }
 
 func filterVar(fs *flag.FlagSet) *filterFlags {
@@ -161,16 +169,33 @@ func filterVar(fs *flag.FlagSet) *filterFlags {
 		key:       fs.String("key-name", "", "only events about this key"),
 		principal: fs.String("principal", "", "only events by this whole principal ARN (matched exactly)"),
 		action:    fs.String("action", "", "only this action, with its prefix: kms:Sign, keygate:CreateAcsSession (matched exactly)"),
-		result:    fs.String("result", "", "only this result: OK or a gRPC code name such as PermissionDenied"),
-		kind:      fs.String("kind", "", "only this kind: call, key.created, policy.changed, server.started, audit.read, ..."),
+		context:   contextFlag{},
 	}
+	fs.Var(&f.result, "result", "only these results: OK or gRPC code names such as PermissionDenied; repeatable or a comma list")
+	fs.Var(&f.kind, "kind", "only these kinds: call, key.created, policy.changed, server.started, audit.read, ...; repeatable or a comma list")
+	fs.Var(f.context, "context", "only events whose encryption context has `k=v` (matched by the value's HMAC, as `audit context-hash` prints it); repeatable")
+	fs.Var(f.context, "encryption-context", "the same as --context")
 	fs.StringVar(f.key, "key-id", "", "the same as --key-name")
 	fs.StringVar(f.key, "key", "", "deprecated: use --key-id")
 	return f
 }
 
+// hashContext turns the --context values into the HMACs the log holds
+// (the server's secret makes them), so the filter never carries a value.
+func (f *filterFlags) hashContext(ctx context.Context, c pb.AuditServiceClient, p *pb.EventFilter) error {
+	if len(f.context) == 0 {
+		return nil
+	}
+	resp, err := c.HashContext(ctx, &pb.HashContextRequest{EncryptionContext: f.context})
+	if err != nil {
+		return err
+	}
+	p.EncryptionContext = resp.EncryptionContext
+	return nil
+}
+
 func (f *filterFlags) proto(now time.Time) (*pb.EventFilter, error) {
-	p := &pb.EventFilter{KeyName: *f.key, Principal: *f.principal, Action: *f.action, Result: *f.result, Kind: *f.kind}
+	p := &pb.EventFilter{KeyName: *f.key, Principal: *f.principal, Action: *f.action, Results: f.result, Kinds: f.kind}
 	var err error
 	if p.Since, err = parseWhen(*f.since, "since", now); err != nil {
 		return nil, err

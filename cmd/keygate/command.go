@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -30,7 +31,7 @@ type action func(ctx context.Context, e *env, args []string) error
 // commands is the table `keygate` dispatches on, in help order.
 var commands = slices.Concat(keyCommands, versionCommands, importCommands, periodCommands, approvalCommands, certCommands, csrCommands,
 	policyCommands, policyHistoryCommands, policyValidateCommands, signCommands, encryptCommands, reEncryptCommands, macCommands, deriveCommands,
-	auditCommands, auditVerifyCommands, auditPruneCommands, reconcileCommands, reportCommands, threeDSCommands, tokenCommands)
+	auditCommands, auditContextCommands, auditVerifyCommands, auditPruneCommands, reconcileCommands, reportCommands, threeDSCommands, tokenCommands)
 
 // groups are the first words of multi-word verbs, with their summaries.
 var groups = map[string]string{
@@ -51,12 +52,16 @@ func (c *command) synopsis() string {
 	return s + " [flags]"
 }
 
-// argCounts returns how many positional arguments the verb needs and takes.
+// argCounts returns how many positional arguments the verb needs and takes;
+// a last argument ending in "..." takes any number ("[K=V...]").
 func (c *command) argCounts() (min, max int) {
 	for _, a := range c.args {
 		if !strings.HasPrefix(a, "[") {
 			min++
 		}
+	}
+	if n := len(c.args); n > 0 && strings.HasSuffix(strings.TrimSuffix(c.args[n-1], "]"), "...") {
+		return min, math.MaxInt
 	}
 	return min, len(c.args)
 }

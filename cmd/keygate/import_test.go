@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -74,7 +75,9 @@ func TestCLIImport(t *testing.T) {
 		"--wrapping-algorithm", "RSA_AES_KEY_WRAP_SHA_1", "--public-key-out", pub)
 	params := func(v string) string {
 		t.Helper()
-		out := c.ok("", "keys", "import-params", "data-key", "--version", v, "--wrapping-algorithm", "RSA_AES_KEY_WRAP_SHA_1",
+		// An RSA 3072 wrapping key is made in the token: under -race on a
+		// loaded machine that outlasts the CLI's default 10s deadline.
+		out := c.ok("", "--timeout", "5m", "keys", "import-params", "data-key", "--version", v, "--wrapping-algorithm", "RSA_AES_KEY_WRAP_SHA_1",
 			"--public-key-out", pub, "--import-token-out", c.path("ImportToken.txt"))
 		if !strings.Contains(out, "version:            "+v) || !strings.Contains(out, "RSA_AES_KEY_WRAP_SHA_1") {
 			t.Fatalf("keys import-params:\n%s", out)
@@ -128,6 +131,23 @@ func TestCLIImport(t *testing.T) {
 	}
 	// kms:KeyOrigin is EXTERNAL now: acs's encryptions are denied.
 	acs.fails(exitDenied, "", "", "encrypt", "data-key", "--plaintext-file", pan, "--out", c.path("ct3"))
+	// keys describe shows each version's origin and what the token says
+	// of it: v2 was unwrapped into the token, never generated there.
+	out = c.ok("", "keys", "describe", "data-key")
+	for _, row := range []string{`(?m)^VERSION\s+ORIGIN\s+CKA_LOCAL\s+CKA_NEVER_EXTRACTABLE\s+CKA_ALWAYS_SENSITIVE$`,
+		`(?m)^1\s+GENERATED\s+true\s+true\s+true$`, `(?m)^2\s+EXTERNAL\s+false\s+false\s+false$`} {
+		if !regexp.MustCompile(row).MatchString(out) {
+			t.Errorf("keys describe lacks %s:\n%s", row, out)
+		}
+	}
+	out = c.ok("", "--output", "json", "keys", "describe", "data-key")
+	if !strings.Contains(out, `"origin": "EXTERNAL",`) || !strings.Contains(out, `"token_attributes": {
+        "always_sensitive": false,
+        "local": false,
+        "never_extractable": false
+      }`) {
+		t.Errorf("keys describe --output json:\n%s", out)
+	}
 
 	// An import token expires after 24 hours (the test's clock).
 	tok = params("3")
@@ -178,7 +198,7 @@ func TestCLIImportPrivateKey(t *testing.T) {
 	openssl("pkey", "-in", "old-key.pem", "-pubout", "-out", "old-pub.pem")
 	openssl("pkcs8", "-topk8", "-nocrypt", "-in", "old-key.pem", "-outform", "DER", "-out", "old-key.p8")
 
-	c.ok("", "keys", "import-params", "legacy-sign", "--wrapping-algorithm", "RSA_AES_KEY_WRAP_SHA_1",
+	c.ok("", "--timeout", "5m", "keys", "import-params", "legacy-sign", "--wrapping-algorithm", "RSA_AES_KEY_WRAP_SHA_1",
 		"--public-key-out", c.path("WrappingPublicKey.der"), "--import-token-out", c.path("tok"))
 	wrapped := wrap(t, c.dir, c.readFile(c.path("old-key.p8")), "sha1")
 	out := c.ok("", "keys", "import", "legacy-sign", "--version", "2", "--material-file", wrapped, "--import-token-file", c.path("tok"))

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -169,13 +170,32 @@ func (c contextFlag) String() string {
 func (c contextFlag) Set(s string) error {
 	k, v, ok := strings.Cut(s, "=")
 	if !ok || k == "" {
-		return fmt.Errorf("want key=value, got %q", s)
+		return fmt.Errorf("want key=value") // never echoed: the argument may be the value alone
 	}
 	if _, dup := c[k]; dup {
 		return fmt.Errorf("key %q given twice", k)
 	}
 	c[k] = v
 	return nil
+}
+
+// flagValueErr is how package flag reports a value Set refused: with the
+// value quoted.
+var flagValueErr = regexp.MustCompile(`^invalid value ".*" for flag -([A-Za-z0-9-]+): (.*)$`)
+
+// redactContextValue drops the value from a refused --encryption-context
+// (or --context) argument's error: it may be card data.
+func redactContextValue(fs *flag.FlagSet, err error) error {
+	m := flagValueErr.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	if f := fs.Lookup(m[1]); f != nil {
+		if _, secret := f.Value.(contextFlag); secret {
+			return fmt.Errorf("invalid value for flag -%s: %s", m[1], m[2])
+		}
+	}
+	return err
 }
 
 func contextVar(fs *flag.FlagSet) contextFlag {

@@ -98,7 +98,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	if err != nil {
-		return report(stderr, usageErr("%v; run 'keygate %s -h'", err, cmd.path))
+		return report(stderr, usageErr("%v; run 'keygate %s -h'", redactContextValue(fs, err), cmd.path))
 	}
 	deprecations(stderr, cmd.path, visited(top, "key") || (!verbKey && visited(fs, "key")), verbKey && visited(fs, "key"))
 	if lo, hi := cmd.argCounts(); len(pos) < lo || len(pos) > hi {

@@ -85,10 +85,32 @@ func printKey(w io.Writer, k *pb.KeyMetadata) {
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tSTATE\tBACKEND KEY ID\tBACKEND STATE\tCERTS\tCREATED\tAGE\tROTATION DUE\tDELETION\tORIGIN")
+	fmt.Fprintln(tw, "VERSION\tSTATE\tBACKEND KEY ID\tBACKEND STATE\tCERTS\tCREATED\tAGE\tROTATION DUE\tDELETION")
 	for _, v := range k.Versions {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", v.Version, v.State, dash(v.BackendKeyId),
-			dash(v.BackendState), v.CertificateCount, when(v.CreateTime), age(v.CreateTime), dueText(v), when(v.DeletionTime), dash(v.Origin))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", v.Version, v.State, dash(v.BackendKeyId),
+			dash(v.BackendState), v.CertificateCount, when(v.CreateTime), age(v.CreateTime), dueText(v), when(v.DeletionTime))
+	}
+	tw.Flush()
+	printOrigins(w, k.Versions)
+}
+
+// printOrigins shows where each version's material came from and, for
+// PKCS#11, what the token says of it (- where the backend has no such
+// attributes, KMS).
+func printOrigins(w io.Writer, vs []*pb.KeyVersion) {
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tORIGIN\tCKA_LOCAL\tCKA_NEVER_EXTRACTABLE\tCKA_ALWAYS_SENSITIVE")
+	for _, v := range vs {
+		origin := v.Origin
+		if origin == "" {
+			origin = "NOT-RECORDED"
+		}
+		local, never, always := "-", "-", "-"
+		if t := v.TokenAttributes; t != nil {
+			local, never, always = fmt.Sprint(t.Local), fmt.Sprint(t.NeverExtractable), fmt.Sprint(t.AlwaysSensitive)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", v.Version, origin, local, never, always)
 	}
 	tw.Flush()
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/audit/reconcile"
 	evidence "github.com/keygate/keygate/audit/report"
+	"github.com/keygate/keygate/keys"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 )
 
@@ -128,7 +129,11 @@ func reportKeys(inv *pb.GetInventoryResponse) []evidence.Key {
 			Backend: k.Backend, BackendType: ik.BackendType, FIPS: ik.FipsLevel, State: k.KeyState, Created: k.CreateTime.AsTime(), Policy: ik.Policy,
 			Own: ik.OwnKey}
 		for _, v := range k.Versions {
-			rk.Versions = append(rk.Versions, evidence.Version{Number: v.Version, State: v.State, BackendKeyID: v.BackendKeyId, Created: v.CreateTime.AsTime()})
+			rv := evidence.Version{Number: v.Version, State: v.State, BackendKeyID: v.BackendKeyId, Created: v.CreateTime.AsTime(), Origin: v.Origin}
+			if t := v.TokenAttributes; t != nil {
+				rv.Token = &keys.TokenAttrs{Local: t.Local, NeverExtractable: t.NeverExtractable, AlwaysSensitive: t.AlwaysSensitive}
+			}
+			rk.Versions = append(rk.Versions, rv)
 			if t := v.CreateTime.AsTime(); v.Version > 1 && t.After(rk.Rotated) {
 				rk.Rotated = t // a key never rotated has only version 1
 			}

@@ -54,7 +54,9 @@ func TestReport(t *testing.T) {
 	if r := find("kms-requests.csv", "acs-kms", "Sign"); r[3] != "3" || r[4] != "0.15" {
 		t.Errorf("kms-requests.csv: %q, want 3 requests at $0.15/10k (ECC)", r)
 	}
-	find("keys.csv", "hsm-signing", "pkcs11", "none: SoftHSM2 (development only)")
+	find("keys.csv", "hsm-signing", "pkcs11", "none: SoftHSM2 (development only)",
+		"v1 GENERATED CKA_LOCAL=true CKA_NEVER_EXTRACTABLE=true CKA_ALWAYS_SENSITIVE=true")
+	find("keys.csv", "acs-kms", "kms", "v1 GENERATED") // KMS keeps no PKCS#11 attributes
 
 	// The pack verifies, and not after any one byte of any file changes.
 	key := filepath.Join(dir, "checkpoint-key.pem")
@@ -134,6 +136,7 @@ func renderInChromium(t *testing.T, index string) {
 	text := regexp.MustCompile(`\s+`).ReplaceAllString(regexp.MustCompile(`(?s)<style.*?</style>|<[^>]+>`).ReplaceAllString(string(dom), " "), " ")
 	for _, want := range []string{
 		"1. Key inventory", "PCI DSS v4.0 3.6.1", "acs-kms", "ECC_NIST_P256", "FIPS 140-3 Level 3 (AWS KMS)",
+		"Versions: state, origin, PKCS#11 attributes", "GENERATED CKA_LOCAL=true CKA_NEVER_EXTRACTABLE=true CKA_ALWAYS_SENSITIVE=true",
 		"2. Access matrix", "PCI DSS v4.0 7.2.1", "kms:Sign",
 		"3. Key usage", "acs-kms: 4 calls", "PCI DSS v4.0 10.2.1",
 		"4. Denials", "ImplicitDeny", "PCI DSS v4.0 10.2.1.4",

@@ -89,7 +89,11 @@ func (r *Keyring) Create(ctx context.Context, p CreateParams) (*Entry, error) {
 			Name: p.Name, Description: p.Description, Spec: p.Spec, Usage: p.Usage, Backend: b.Name(),
 			State: keys.Enabled, Policy: p.Policy, AllowRawSecret: p.AllowRawSecret, CreatedAt: now,
 			RotationPeriod: p.RotationPeriod, Cryptoperiod: p.Cryptoperiod,
-			Versions: []keys.Version{{Number: 1, State: keys.VersionActive, BackendKeyID: h.ID(), CreatedAt: now}},
+			Versions: []keys.Version{{Number: 1, State: keys.VersionActive, BackendKeyID: h.ID(), CreatedAt: now,
+				Origin: keys.OriginGenerated, Token: tokenAttrs(h)}},
+		}
+		if p.BackendKeyID != "" {
+			k.Versions[0].Origin = keys.OriginAdopted
 		}
 		if err := r.store.CreateKey(ctx, k); err != nil {
 			return nil, err

@@ -65,7 +65,7 @@ func activeAtOnce(k *keys.Key) bool { return k.Spec == keys.SymmetricDefault || 
 // HMAC keys it becomes the primary and the old primary RETIRED; for
 // asymmetric keys it is PENDING_ACTIVATION until Activate.
 func (r *Keyring) Rotate(ctx context.Context, name string) (*Entry, Transition, error) {
-	return r.newVersion(ctx, name, 0, "", func(b backends.Backend, k *keys.Key, label string, tags map[string]string) (string, error) {
+	return r.newVersion(ctx, name, 0, keys.OriginGenerated, func(b backends.Backend, k *keys.Key, label string, tags map[string]string) (string, error) {
 		return b.CreateKey(ctx, backends.CreateRequest{Spec: k.Spec, Usage: k.Usage, Label: label, Tags: tags})
 	})
 }
@@ -74,7 +74,7 @@ func (r *Keyring) Rotate(ctx context.Context, name string) (*Entry, Transition, 
 type makeFunc func(b backends.Backend, k *keys.Key, label string, tags map[string]string) (string, error)
 
 // newVersion adds a version made by mk (generated, or imported with
-// origin EXTERNAL) to key name. want, if not 0, is the number the caller
+// origin EXTERNAL), with the origin attributes its backend reports to key name. want, if not 0, is the number the caller
 // expects the new version to get.
 func (r *Keyring) newVersion(ctx context.Context, name string, want uint32, origin string, mk makeFunc) (*Entry, Transition, error) {
 	k, err := r.readChecked(ctx, name)
@@ -111,7 +111,7 @@ func (r *Keyring) newVersion(ctx context.Context, name string, want uint32, orig
 			return nil, err
 		}
 		now := r.now().UTC()
-		nv := keys.Version{Number: next, State: keys.VersionPendingActivation, BackendKeyID: h.ID(), CreatedAt: now, Origin: origin}
+		nv := keys.Version{Number: next, State: keys.VersionPendingActivation, BackendKeyID: h.ID(), CreatedAt: now, Origin: origin, Token: tokenAttrs(h)}
 		t.BackendKeyID = h.ID()
 		if activeAtOnce(k) {
 			nv.State = keys.VersionActive

@@ -83,6 +83,12 @@ var migrations = []migration{
 	{"key material origin: EXTERNAL for imported versions", []string{
 		`ALTER TABLE key_versions ADD COLUMN origin TEXT NOT NULL DEFAULT ''`,
 	}},
+	// CKA_LOCAL, CKA_NEVER_EXTRACTABLE and CKA_ALWAYS_SENSITIVE as JSON
+	// ('' when not recorded), so describe, the inventory and the evidence
+	// pack show where a PKCS#11 version's material came from.
+	{"PKCS#11 origin attributes of each version", []string{
+		`ALTER TABLE key_versions ADD COLUMN token_attrs TEXT NOT NULL DEFAULT ''`,
+	}},
 }
 
 // pgMigrateLock keeps replicas that start at once from migrating together.

@@ -128,8 +128,8 @@ func (s *Store) UpdateKey(ctx context.Context, k *keys.Key) error {
 }
 
 func (s *Store) putVersions(ctx context.Context, tx *sql.Tx, k *keys.Key) error {
-	q := s.db.Rebind(`INSERT INTO key_versions (key_name, version, state, backend_key_id, created_at, cert_chain, deletion_at, origin)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	q := s.db.Rebind(`INSERT INTO key_versions (key_name, version, state, backend_key_id, created_at, cert_chain, deletion_at, origin, token_attrs)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	taken := s.db.Rebind(`SELECT COUNT(*) FROM key_versions WHERE backend_key_id = ? AND key_name <> ?`)
 	seen := map[string]bool{}
 	for _, v := range k.Versions {
@@ -146,7 +146,7 @@ func (s *Store) putVersions(ctx context.Context, tx *sql.Tx, k *keys.Key) error 
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, q, k.Name, int64(v.Number), string(v.State), v.BackendKeyID,
-			v.CreatedAt.UnixNano(), string(chain), unixNano(v.DeletionAt), v.Origin); err != nil {
+			v.CreatedAt.UnixNano(), string(chain), unixNano(v.DeletionAt), v.Origin, tokenJSON(v.Token)); err != nil {
 			return err
 		}
 	}
@@ -214,7 +214,7 @@ func (s *Store) loadVersions(ctx context.Context, q querier, ks []*keys.Key) err
 		args[i] = k.Name
 	}
 	in := strings.TrimSuffix(strings.Repeat("?,", len(ks)), ",")
-	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT key_name, version, state, backend_key_id, created_at, cert_chain, deletion_at, origin
+	rows, err := q.QueryContext(ctx, s.db.Rebind(`SELECT key_name, version, state, backend_key_id, created_at, cert_chain, deletion_at, origin, token_attrs
 		FROM key_versions WHERE key_name IN (`+in+`) ORDER BY key_name, version`), args...)
 	if err != nil {
 		return err
@@ -222,10 +222,10 @@ func (s *Store) loadVersions(ctx context.Context, q querier, ks []*keys.Key) err
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			name, state, id, chain, origin string
-			num, created, deletion         int64
+			name, state, id, chain, origin, token string
+			num, created, deletion                int64
 		)
-		if err := rows.Scan(&name, &num, &state, &id, &created, &chain, &deletion, &origin); err != nil {
+		if err := rows.Scan(&name, &num, &state, &id, &created, &chain, &deletion, &origin, &token); err != nil {
 			return err
 		}
 		v := keys.Version{Number: uint32(num), State: keys.VersionState(state), BackendKeyID: id, CreatedAt: time.Unix(0, created).UTC(), Origin: origin}
@@ -235,9 +235,24 @@ func (s *Store) loadVersions(ctx context.Context, q querier, ks []*keys.Key) err
 		if err := json.Unmarshal([]byte(chain), &v.CertChain); err != nil {
 			return fmt.Errorf("key %q version %d: certificate chain: %w", name, num, err)
 		}
+		if token != "" {
+			v.Token = new(keys.TokenAttrs)
+			if err := json.Unmarshal([]byte(token), v.Token); err != nil {
+				return fmt.Errorf("key %q version %d: token attributes: %w", name, num, err)
+			}
+		}
 		byName[name].Versions = append(byName[name].Versions, v)
 	}
 	return rows.Err()
+}
+
+// tokenJSON stores a version's PKCS#11 attributes, "" when not recorded.
+func tokenJSON(t *keys.TokenAttrs) string {
+	if t == nil {
+		return ""
+	}
+	b, _ := json.Marshal(t) // three booleans cannot fail
+	return string(b)
 }
 
 // anchorsJSON stores DER certificates as a JSON array of base64 strings.

@@ -146,6 +146,11 @@ func checkNoSecrets(t *testing.T, env *harness.Env, logs *harness.LogBuffer, aud
 		_, adminCert, adminKey := env.TLSFiles("admin")
 		certFile, keyFile = adminCert, adminKey
 		cli("audit", "events", "--output", "json")
+		// Finding events by the value: hashed by the server, never logged.
+		cli("audit", "context-hash", "acsTransID="+ctxValue)
+		cli("audit", "events", "--context", "acsTransID="+ctxValue, "--context", "t="+ctxValue, "--context", "T="+ctxValue)
+		cli("audit", "context-hash", ctxValue)
+		cli("audit", "events", "--context", ctxValue)
 	}
 
 	var audit bytes.Buffer

@@ -188,11 +188,16 @@ type KeyVersion struct {
 	// replaced, and whether that time has passed.
 	RotationDueTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=rotation_due_time,json=rotationDueTime,proto3" json:"rotation_due_time,omitempty"`
 	Overdue         bool                   `protobuf:"varint,9,opt,name=overdue,proto3" json:"overdue,omitempty"`
-	// EXTERNAL for imported key material (ImportKeyMaterial); empty for a
-	// key generated in its backend.
-	Origin        string `protobuf:"bytes,10,opt,name=origin,proto3" json:"origin,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Where the material came from: GENERATED (made in its backend by
+	// keygate), ADOPTED (an existing backend key taken over by CreateKey with
+	// backend_key_id), EXTERNAL (imported by ImportKeyMaterial); empty for a
+	// version recorded before keygate kept it.
+	Origin string `protobuf:"bytes,10,opt,name=origin,proto3" json:"origin,omitempty"`
+	// A PKCS#11 version's origin attributes, read from the token when the
+	// version was recorded; absent on KMS and for versions recorded before.
+	TokenAttributes *TokenAttributes `protobuf:"bytes,11,opt,name=token_attributes,json=tokenAttributes,proto3" json:"token_attributes,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *KeyVersion) Reset() {
@@ -295,6 +300,78 @@ func (x *KeyVersion) GetOrigin() string {
 	return ""
 }
 
+func (x *KeyVersion) GetTokenAttributes() *TokenAttributes {
+	if x != nil {
+		return x.TokenAttributes
+	}
+	return nil
+}
+
+// TokenAttributes are the PKCS#11 attributes that tell a key generated in
+// the token from one loaded into it, and whether it could ever leave it.
+type TokenAttributes struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// CKA_LOCAL: generated in the token (false: loaded or unwrapped into it).
+	Local bool `protobuf:"varint,1,opt,name=local,proto3" json:"local,omitempty"`
+	// CKA_NEVER_EXTRACTABLE: never extractable since it was made.
+	NeverExtractable bool `protobuf:"varint,2,opt,name=never_extractable,json=neverExtractable,proto3" json:"never_extractable,omitempty"`
+	// CKA_ALWAYS_SENSITIVE: always sensitive since it was made.
+	AlwaysSensitive bool `protobuf:"varint,3,opt,name=always_sensitive,json=alwaysSensitive,proto3" json:"always_sensitive,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *TokenAttributes) Reset() {
+	*x = TokenAttributes{}
+	mi := &file_keygate_v1_admin_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenAttributes) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenAttributes) ProtoMessage() {}
+
+func (x *TokenAttributes) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_admin_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenAttributes.ProtoReflect.Descriptor instead.
+func (*TokenAttributes) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *TokenAttributes) GetLocal() bool {
+	if x != nil {
+		return x.Local
+	}
+	return false
+}
+
+func (x *TokenAttributes) GetNeverExtractable() bool {
+	if x != nil {
+		return x.NeverExtractable
+	}
+	return false
+}
+
+func (x *TokenAttributes) GetAlwaysSensitive() bool {
+	if x != nil {
+		return x.AlwaysSensitive
+	}
+	return false
+}
+
 type CreateKeyRequest struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	KeyId       string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
@@ -323,7 +400,7 @@ type CreateKeyRequest struct {
 
 func (x *CreateKeyRequest) Reset() {
 	*x = CreateKeyRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[2]
+	mi := &file_keygate_v1_admin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -335,7 +412,7 @@ func (x *CreateKeyRequest) String() string {
 func (*CreateKeyRequest) ProtoMessage() {}
 
 func (x *CreateKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[2]
+	mi := &file_keygate_v1_admin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -348,7 +425,7 @@ func (x *CreateKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateKeyRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateKeyRequest) GetKeyId() string {
@@ -437,7 +514,7 @@ type CreateKeyResponse struct {
 
 func (x *CreateKeyResponse) Reset() {
 	*x = CreateKeyResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[3]
+	mi := &file_keygate_v1_admin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -449,7 +526,7 @@ func (x *CreateKeyResponse) String() string {
 func (*CreateKeyResponse) ProtoMessage() {}
 
 func (x *CreateKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[3]
+	mi := &file_keygate_v1_admin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -462,7 +539,7 @@ func (x *CreateKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateKeyResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateKeyResponse) GetKey() *KeyMetadata {
@@ -481,7 +558,7 @@ type DescribeKeyRequest struct {
 
 func (x *DescribeKeyRequest) Reset() {
 	*x = DescribeKeyRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[4]
+	mi := &file_keygate_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -493,7 +570,7 @@ func (x *DescribeKeyRequest) String() string {
 func (*DescribeKeyRequest) ProtoMessage() {}
 
 func (x *DescribeKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[4]
+	mi := &file_keygate_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -506,7 +583,7 @@ func (x *DescribeKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeKeyRequest.ProtoReflect.Descriptor instead.
 func (*DescribeKeyRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DescribeKeyRequest) GetKeyId() string {
@@ -525,7 +602,7 @@ type DescribeKeyResponse struct {
 
 func (x *DescribeKeyResponse) Reset() {
 	*x = DescribeKeyResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[5]
+	mi := &file_keygate_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -537,7 +614,7 @@ func (x *DescribeKeyResponse) String() string {
 func (*DescribeKeyResponse) ProtoMessage() {}
 
 func (x *DescribeKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[5]
+	mi := &file_keygate_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -550,7 +627,7 @@ func (x *DescribeKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeKeyResponse.ProtoReflect.Descriptor instead.
 func (*DescribeKeyResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DescribeKeyResponse) GetKey() *KeyMetadata {
@@ -571,7 +648,7 @@ type ListKeysRequest struct {
 
 func (x *ListKeysRequest) Reset() {
 	*x = ListKeysRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[6]
+	mi := &file_keygate_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -583,7 +660,7 @@ func (x *ListKeysRequest) String() string {
 func (*ListKeysRequest) ProtoMessage() {}
 
 func (x *ListKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[6]
+	mi := &file_keygate_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -596,7 +673,7 @@ func (x *ListKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListKeysRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListKeysRequest) GetPageSize() uint32 {
@@ -623,7 +700,7 @@ type ListKeysResponse struct {
 
 func (x *ListKeysResponse) Reset() {
 	*x = ListKeysResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[7]
+	mi := &file_keygate_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -635,7 +712,7 @@ func (x *ListKeysResponse) String() string {
 func (*ListKeysResponse) ProtoMessage() {}
 
 func (x *ListKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[7]
+	mi := &file_keygate_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -648,7 +725,7 @@ func (x *ListKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListKeysResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListKeysResponse) GetKeys() []*KeyMetadata {
@@ -674,7 +751,7 @@ type EnableKeyRequest struct {
 
 func (x *EnableKeyRequest) Reset() {
 	*x = EnableKeyRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[8]
+	mi := &file_keygate_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -686,7 +763,7 @@ func (x *EnableKeyRequest) String() string {
 func (*EnableKeyRequest) ProtoMessage() {}
 
 func (x *EnableKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[8]
+	mi := &file_keygate_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -699,7 +776,7 @@ func (x *EnableKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableKeyRequest.ProtoReflect.Descriptor instead.
 func (*EnableKeyRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *EnableKeyRequest) GetKeyId() string {
@@ -718,7 +795,7 @@ type EnableKeyResponse struct {
 
 func (x *EnableKeyResponse) Reset() {
 	*x = EnableKeyResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[9]
+	mi := &file_keygate_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +807,7 @@ func (x *EnableKeyResponse) String() string {
 func (*EnableKeyResponse) ProtoMessage() {}
 
 func (x *EnableKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[9]
+	mi := &file_keygate_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +820,7 @@ func (x *EnableKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnableKeyResponse.ProtoReflect.Descriptor instead.
 func (*EnableKeyResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *EnableKeyResponse) GetKey() *KeyMetadata {
@@ -762,7 +839,7 @@ type DisableKeyRequest struct {
 
 func (x *DisableKeyRequest) Reset() {
 	*x = DisableKeyRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[10]
+	mi := &file_keygate_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -774,7 +851,7 @@ func (x *DisableKeyRequest) String() string {
 func (*DisableKeyRequest) ProtoMessage() {}
 
 func (x *DisableKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[10]
+	mi := &file_keygate_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -787,7 +864,7 @@ func (x *DisableKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableKeyRequest.ProtoReflect.Descriptor instead.
 func (*DisableKeyRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DisableKeyRequest) GetKeyId() string {
@@ -806,7 +883,7 @@ type DisableKeyResponse struct {
 
 func (x *DisableKeyResponse) Reset() {
 	*x = DisableKeyResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[11]
+	mi := &file_keygate_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -818,7 +895,7 @@ func (x *DisableKeyResponse) String() string {
 func (*DisableKeyResponse) ProtoMessage() {}
 
 func (x *DisableKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[11]
+	mi := &file_keygate_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -831,7 +908,7 @@ func (x *DisableKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisableKeyResponse.ProtoReflect.Descriptor instead.
 func (*DisableKeyResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DisableKeyResponse) GetKey() *KeyMetadata {
@@ -850,7 +927,7 @@ type GetKeyPolicyRequest struct {
 
 func (x *GetKeyPolicyRequest) Reset() {
 	*x = GetKeyPolicyRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[12]
+	mi := &file_keygate_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -862,7 +939,7 @@ func (x *GetKeyPolicyRequest) String() string {
 func (*GetKeyPolicyRequest) ProtoMessage() {}
 
 func (x *GetKeyPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[12]
+	mi := &file_keygate_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -875,7 +952,7 @@ func (x *GetKeyPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyPolicyRequest.ProtoReflect.Descriptor instead.
 func (*GetKeyPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetKeyPolicyRequest) GetKeyId() string {
@@ -895,7 +972,7 @@ type GetKeyPolicyResponse struct {
 
 func (x *GetKeyPolicyResponse) Reset() {
 	*x = GetKeyPolicyResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[13]
+	mi := &file_keygate_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -907,7 +984,7 @@ func (x *GetKeyPolicyResponse) String() string {
 func (*GetKeyPolicyResponse) ProtoMessage() {}
 
 func (x *GetKeyPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[13]
+	mi := &file_keygate_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -920,7 +997,7 @@ func (x *GetKeyPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyPolicyResponse.ProtoReflect.Descriptor instead.
 func (*GetKeyPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetKeyPolicyResponse) GetKeyId() string {
@@ -948,7 +1025,7 @@ type PutKeyPolicyRequest struct {
 
 func (x *PutKeyPolicyRequest) Reset() {
 	*x = PutKeyPolicyRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[14]
+	mi := &file_keygate_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -960,7 +1037,7 @@ func (x *PutKeyPolicyRequest) String() string {
 func (*PutKeyPolicyRequest) ProtoMessage() {}
 
 func (x *PutKeyPolicyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[14]
+	mi := &file_keygate_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -973,7 +1050,7 @@ func (x *PutKeyPolicyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutKeyPolicyRequest.ProtoReflect.Descriptor instead.
 func (*PutKeyPolicyRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PutKeyPolicyRequest) GetKeyId() string {
@@ -1008,7 +1085,7 @@ type PutKeyPolicyResponse struct {
 
 func (x *PutKeyPolicyResponse) Reset() {
 	*x = PutKeyPolicyResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[15]
+	mi := &file_keygate_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1020,7 +1097,7 @@ func (x *PutKeyPolicyResponse) String() string {
 func (*PutKeyPolicyResponse) ProtoMessage() {}
 
 func (x *PutKeyPolicyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[15]
+	mi := &file_keygate_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1033,7 +1110,7 @@ func (x *PutKeyPolicyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutKeyPolicyResponse.ProtoReflect.Descriptor instead.
 func (*PutKeyPolicyResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PutKeyPolicyResponse) GetKeyId() string {
@@ -1067,7 +1144,7 @@ type ImportCertificateRequest struct {
 
 func (x *ImportCertificateRequest) Reset() {
 	*x = ImportCertificateRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[16]
+	mi := &file_keygate_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1079,7 +1156,7 @@ func (x *ImportCertificateRequest) String() string {
 func (*ImportCertificateRequest) ProtoMessage() {}
 
 func (x *ImportCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[16]
+	mi := &file_keygate_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1092,7 +1169,7 @@ func (x *ImportCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportCertificateRequest.ProtoReflect.Descriptor instead.
 func (*ImportCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ImportCertificateRequest) GetKeyId() string {
@@ -1136,7 +1213,7 @@ type ImportCertificateResponse struct {
 
 func (x *ImportCertificateResponse) Reset() {
 	*x = ImportCertificateResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[17]
+	mi := &file_keygate_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1148,7 +1225,7 @@ func (x *ImportCertificateResponse) String() string {
 func (*ImportCertificateResponse) ProtoMessage() {}
 
 func (x *ImportCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[17]
+	mi := &file_keygate_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1161,7 +1238,7 @@ func (x *ImportCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportCertificateResponse.ProtoReflect.Descriptor instead.
 func (*ImportCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ImportCertificateResponse) GetKeyId() string {
@@ -1209,7 +1286,7 @@ type GetCertificateRequest struct {
 
 func (x *GetCertificateRequest) Reset() {
 	*x = GetCertificateRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[18]
+	mi := &file_keygate_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1221,7 +1298,7 @@ func (x *GetCertificateRequest) String() string {
 func (*GetCertificateRequest) ProtoMessage() {}
 
 func (x *GetCertificateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[18]
+	mi := &file_keygate_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1234,7 +1311,7 @@ func (x *GetCertificateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCertificateRequest.ProtoReflect.Descriptor instead.
 func (*GetCertificateRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetCertificateRequest) GetKeyId() string {
@@ -1260,7 +1337,7 @@ type GetCertificateResponse struct {
 
 func (x *GetCertificateResponse) Reset() {
 	*x = GetCertificateResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[19]
+	mi := &file_keygate_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1272,7 +1349,7 @@ func (x *GetCertificateResponse) String() string {
 func (*GetCertificateResponse) ProtoMessage() {}
 
 func (x *GetCertificateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[19]
+	mi := &file_keygate_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1285,7 +1362,7 @@ func (x *GetCertificateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCertificateResponse.ProtoReflect.Descriptor instead.
 func (*GetCertificateResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetCertificateResponse) GetChainPem() string {
@@ -1304,7 +1381,7 @@ type CreateKeyVersionRequest struct {
 
 func (x *CreateKeyVersionRequest) Reset() {
 	*x = CreateKeyVersionRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[20]
+	mi := &file_keygate_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1316,7 +1393,7 @@ func (x *CreateKeyVersionRequest) String() string {
 func (*CreateKeyVersionRequest) ProtoMessage() {}
 
 func (x *CreateKeyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[20]
+	mi := &file_keygate_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1329,7 +1406,7 @@ func (x *CreateKeyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateKeyVersionRequest.ProtoReflect.Descriptor instead.
 func (*CreateKeyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CreateKeyVersionRequest) GetKeyId() string {
@@ -1352,7 +1429,7 @@ type CreateKeyVersionResponse struct {
 
 func (x *CreateKeyVersionResponse) Reset() {
 	*x = CreateKeyVersionResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[21]
+	mi := &file_keygate_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1364,7 +1441,7 @@ func (x *CreateKeyVersionResponse) String() string {
 func (*CreateKeyVersionResponse) ProtoMessage() {}
 
 func (x *CreateKeyVersionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[21]
+	mi := &file_keygate_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1377,7 +1454,7 @@ func (x *CreateKeyVersionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateKeyVersionResponse.ProtoReflect.Descriptor instead.
 func (*CreateKeyVersionResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CreateKeyVersionResponse) GetKey() *KeyMetadata {
@@ -1412,7 +1489,7 @@ type ActivateKeyVersionRequest struct {
 
 func (x *ActivateKeyVersionRequest) Reset() {
 	*x = ActivateKeyVersionRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[22]
+	mi := &file_keygate_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1424,7 +1501,7 @@ func (x *ActivateKeyVersionRequest) String() string {
 func (*ActivateKeyVersionRequest) ProtoMessage() {}
 
 func (x *ActivateKeyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[22]
+	mi := &file_keygate_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1437,7 +1514,7 @@ func (x *ActivateKeyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateKeyVersionRequest.ProtoReflect.Descriptor instead.
 func (*ActivateKeyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ActivateKeyVersionRequest) GetKeyId() string {
@@ -1469,7 +1546,7 @@ type ActivateKeyVersionResponse struct {
 
 func (x *ActivateKeyVersionResponse) Reset() {
 	*x = ActivateKeyVersionResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[23]
+	mi := &file_keygate_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1481,7 +1558,7 @@ func (x *ActivateKeyVersionResponse) String() string {
 func (*ActivateKeyVersionResponse) ProtoMessage() {}
 
 func (x *ActivateKeyVersionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[23]
+	mi := &file_keygate_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1494,7 +1571,7 @@ func (x *ActivateKeyVersionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateKeyVersionResponse.ProtoReflect.Descriptor instead.
 func (*ActivateKeyVersionResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ActivateKeyVersionResponse) GetKey() *KeyMetadata {
@@ -1536,7 +1613,7 @@ type RetireKeyVersionRequest struct {
 
 func (x *RetireKeyVersionRequest) Reset() {
 	*x = RetireKeyVersionRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[24]
+	mi := &file_keygate_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1548,7 +1625,7 @@ func (x *RetireKeyVersionRequest) String() string {
 func (*RetireKeyVersionRequest) ProtoMessage() {}
 
 func (x *RetireKeyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[24]
+	mi := &file_keygate_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1561,7 +1638,7 @@ func (x *RetireKeyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetireKeyVersionRequest.ProtoReflect.Descriptor instead.
 func (*RetireKeyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RetireKeyVersionRequest) GetKeyId() string {
@@ -1591,7 +1668,7 @@ type RetireKeyVersionResponse struct {
 
 func (x *RetireKeyVersionResponse) Reset() {
 	*x = RetireKeyVersionResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[25]
+	mi := &file_keygate_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1603,7 +1680,7 @@ func (x *RetireKeyVersionResponse) String() string {
 func (*RetireKeyVersionResponse) ProtoMessage() {}
 
 func (x *RetireKeyVersionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[25]
+	mi := &file_keygate_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1616,7 +1693,7 @@ func (x *RetireKeyVersionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetireKeyVersionResponse.ProtoReflect.Descriptor instead.
 func (*RetireKeyVersionResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RetireKeyVersionResponse) GetKey() *KeyMetadata {
@@ -1653,7 +1730,7 @@ type ScheduleKeyVersionDeletionRequest struct {
 
 func (x *ScheduleKeyVersionDeletionRequest) Reset() {
 	*x = ScheduleKeyVersionDeletionRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[26]
+	mi := &file_keygate_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1665,7 +1742,7 @@ func (x *ScheduleKeyVersionDeletionRequest) String() string {
 func (*ScheduleKeyVersionDeletionRequest) ProtoMessage() {}
 
 func (x *ScheduleKeyVersionDeletionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[26]
+	mi := &file_keygate_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1678,7 +1755,7 @@ func (x *ScheduleKeyVersionDeletionRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ScheduleKeyVersionDeletionRequest.ProtoReflect.Descriptor instead.
 func (*ScheduleKeyVersionDeletionRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ScheduleKeyVersionDeletionRequest) GetKeyId() string {
@@ -1717,7 +1794,7 @@ type ScheduleKeyVersionDeletionResponse struct {
 
 func (x *ScheduleKeyVersionDeletionResponse) Reset() {
 	*x = ScheduleKeyVersionDeletionResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[27]
+	mi := &file_keygate_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1729,7 +1806,7 @@ func (x *ScheduleKeyVersionDeletionResponse) String() string {
 func (*ScheduleKeyVersionDeletionResponse) ProtoMessage() {}
 
 func (x *ScheduleKeyVersionDeletionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[27]
+	mi := &file_keygate_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1742,7 +1819,7 @@ func (x *ScheduleKeyVersionDeletionResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use ScheduleKeyVersionDeletionResponse.ProtoReflect.Descriptor instead.
 func (*ScheduleKeyVersionDeletionResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{27}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ScheduleKeyVersionDeletionResponse) GetKey() *KeyMetadata {
@@ -1784,7 +1861,7 @@ type CancelKeyVersionDeletionRequest struct {
 
 func (x *CancelKeyVersionDeletionRequest) Reset() {
 	*x = CancelKeyVersionDeletionRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[28]
+	mi := &file_keygate_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1796,7 +1873,7 @@ func (x *CancelKeyVersionDeletionRequest) String() string {
 func (*CancelKeyVersionDeletionRequest) ProtoMessage() {}
 
 func (x *CancelKeyVersionDeletionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[28]
+	mi := &file_keygate_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1809,7 +1886,7 @@ func (x *CancelKeyVersionDeletionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelKeyVersionDeletionRequest.ProtoReflect.Descriptor instead.
 func (*CancelKeyVersionDeletionRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{28}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CancelKeyVersionDeletionRequest) GetKeyId() string {
@@ -1839,7 +1916,7 @@ type CancelKeyVersionDeletionResponse struct {
 
 func (x *CancelKeyVersionDeletionResponse) Reset() {
 	*x = CancelKeyVersionDeletionResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[29]
+	mi := &file_keygate_v1_admin_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1851,7 +1928,7 @@ func (x *CancelKeyVersionDeletionResponse) String() string {
 func (*CancelKeyVersionDeletionResponse) ProtoMessage() {}
 
 func (x *CancelKeyVersionDeletionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[29]
+	mi := &file_keygate_v1_admin_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1864,7 +1941,7 @@ func (x *CancelKeyVersionDeletionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelKeyVersionDeletionResponse.ProtoReflect.Descriptor instead.
 func (*CancelKeyVersionDeletionResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{29}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CancelKeyVersionDeletionResponse) GetKey() *KeyMetadata {
@@ -1899,7 +1976,7 @@ type DestroyKeyVersionRequest struct {
 
 func (x *DestroyKeyVersionRequest) Reset() {
 	*x = DestroyKeyVersionRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[30]
+	mi := &file_keygate_v1_admin_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1911,7 +1988,7 @@ func (x *DestroyKeyVersionRequest) String() string {
 func (*DestroyKeyVersionRequest) ProtoMessage() {}
 
 func (x *DestroyKeyVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[30]
+	mi := &file_keygate_v1_admin_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1924,7 +2001,7 @@ func (x *DestroyKeyVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DestroyKeyVersionRequest.ProtoReflect.Descriptor instead.
 func (*DestroyKeyVersionRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{30}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DestroyKeyVersionRequest) GetKeyId() string {
@@ -1954,7 +2031,7 @@ type DestroyKeyVersionResponse struct {
 
 func (x *DestroyKeyVersionResponse) Reset() {
 	*x = DestroyKeyVersionResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[31]
+	mi := &file_keygate_v1_admin_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1966,7 +2043,7 @@ func (x *DestroyKeyVersionResponse) String() string {
 func (*DestroyKeyVersionResponse) ProtoMessage() {}
 
 func (x *DestroyKeyVersionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[31]
+	mi := &file_keygate_v1_admin_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1979,7 +2056,7 @@ func (x *DestroyKeyVersionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DestroyKeyVersionResponse.ProtoReflect.Descriptor instead.
 func (*DestroyKeyVersionResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{31}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DestroyKeyVersionResponse) GetKey() *KeyMetadata {
@@ -2020,7 +2097,7 @@ type UpdateKeyRotationRequest struct {
 
 func (x *UpdateKeyRotationRequest) Reset() {
 	*x = UpdateKeyRotationRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[32]
+	mi := &file_keygate_v1_admin_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2032,7 +2109,7 @@ func (x *UpdateKeyRotationRequest) String() string {
 func (*UpdateKeyRotationRequest) ProtoMessage() {}
 
 func (x *UpdateKeyRotationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[32]
+	mi := &file_keygate_v1_admin_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2045,7 +2122,7 @@ func (x *UpdateKeyRotationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateKeyRotationRequest.ProtoReflect.Descriptor instead.
 func (*UpdateKeyRotationRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{32}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *UpdateKeyRotationRequest) GetKeyId() string {
@@ -2087,7 +2164,7 @@ type DualControl struct {
 
 func (x *DualControl) Reset() {
 	*x = DualControl{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[33]
+	mi := &file_keygate_v1_admin_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2099,7 +2176,7 @@ func (x *DualControl) String() string {
 func (*DualControl) ProtoMessage() {}
 
 func (x *DualControl) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[33]
+	mi := &file_keygate_v1_admin_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2112,7 +2189,7 @@ func (x *DualControl) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DualControl.ProtoReflect.Descriptor instead.
 func (*DualControl) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{33}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *DualControl) GetUseDefault() bool {
@@ -2138,7 +2215,7 @@ type UpdateKeyRotationResponse struct {
 
 func (x *UpdateKeyRotationResponse) Reset() {
 	*x = UpdateKeyRotationResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[34]
+	mi := &file_keygate_v1_admin_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2150,7 +2227,7 @@ func (x *UpdateKeyRotationResponse) String() string {
 func (*UpdateKeyRotationResponse) ProtoMessage() {}
 
 func (x *UpdateKeyRotationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[34]
+	mi := &file_keygate_v1_admin_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2163,7 +2240,7 @@ func (x *UpdateKeyRotationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateKeyRotationResponse.ProtoReflect.Descriptor instead.
 func (*UpdateKeyRotationResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{34}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UpdateKeyRotationResponse) GetKey() *KeyMetadata {
@@ -2187,7 +2264,7 @@ type CreateCertificateRequestRequest struct {
 
 func (x *CreateCertificateRequestRequest) Reset() {
 	*x = CreateCertificateRequestRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[35]
+	mi := &file_keygate_v1_admin_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2199,7 +2276,7 @@ func (x *CreateCertificateRequestRequest) String() string {
 func (*CreateCertificateRequestRequest) ProtoMessage() {}
 
 func (x *CreateCertificateRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[35]
+	mi := &file_keygate_v1_admin_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2212,7 +2289,7 @@ func (x *CreateCertificateRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCertificateRequestRequest.ProtoReflect.Descriptor instead.
 func (*CreateCertificateRequestRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{35}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CreateCertificateRequestRequest) GetKeyId() string {
@@ -2255,7 +2332,7 @@ type CreateCertificateRequestResponse struct {
 
 func (x *CreateCertificateRequestResponse) Reset() {
 	*x = CreateCertificateRequestResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[36]
+	mi := &file_keygate_v1_admin_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2267,7 +2344,7 @@ func (x *CreateCertificateRequestResponse) String() string {
 func (*CreateCertificateRequestResponse) ProtoMessage() {}
 
 func (x *CreateCertificateRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[36]
+	mi := &file_keygate_v1_admin_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2280,7 +2357,7 @@ func (x *CreateCertificateRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCertificateRequestResponse.ProtoReflect.Descriptor instead.
 func (*CreateCertificateRequestResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{36}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CreateCertificateRequestResponse) GetKeyId() string {
@@ -2329,7 +2406,7 @@ type Approval struct {
 
 func (x *Approval) Reset() {
 	*x = Approval{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[37]
+	mi := &file_keygate_v1_admin_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2341,7 +2418,7 @@ func (x *Approval) String() string {
 func (*Approval) ProtoMessage() {}
 
 func (x *Approval) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[37]
+	mi := &file_keygate_v1_admin_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2354,7 +2431,7 @@ func (x *Approval) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Approval.ProtoReflect.Descriptor instead.
 func (*Approval) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{37}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Approval) GetId() string {
@@ -2446,7 +2523,7 @@ type ListApprovalsRequest struct {
 
 func (x *ListApprovalsRequest) Reset() {
 	*x = ListApprovalsRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[38]
+	mi := &file_keygate_v1_admin_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2458,7 +2535,7 @@ func (x *ListApprovalsRequest) String() string {
 func (*ListApprovalsRequest) ProtoMessage() {}
 
 func (x *ListApprovalsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[38]
+	mi := &file_keygate_v1_admin_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2471,7 +2548,7 @@ func (x *ListApprovalsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApprovalsRequest.ProtoReflect.Descriptor instead.
 func (*ListApprovalsRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{38}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListApprovalsRequest) GetKeyId() string {
@@ -2497,7 +2574,7 @@ type ListApprovalsResponse struct {
 
 func (x *ListApprovalsResponse) Reset() {
 	*x = ListApprovalsResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[39]
+	mi := &file_keygate_v1_admin_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2509,7 +2586,7 @@ func (x *ListApprovalsResponse) String() string {
 func (*ListApprovalsResponse) ProtoMessage() {}
 
 func (x *ListApprovalsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[39]
+	mi := &file_keygate_v1_admin_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2522,7 +2599,7 @@ func (x *ListApprovalsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApprovalsResponse.ProtoReflect.Descriptor instead.
 func (*ListApprovalsResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{39}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListApprovalsResponse) GetApprovals() []*Approval {
@@ -2541,7 +2618,7 @@ type ApproveOperationRequest struct {
 
 func (x *ApproveOperationRequest) Reset() {
 	*x = ApproveOperationRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[40]
+	mi := &file_keygate_v1_admin_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2553,7 +2630,7 @@ func (x *ApproveOperationRequest) String() string {
 func (*ApproveOperationRequest) ProtoMessage() {}
 
 func (x *ApproveOperationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[40]
+	mi := &file_keygate_v1_admin_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2566,7 +2643,7 @@ func (x *ApproveOperationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveOperationRequest.ProtoReflect.Descriptor instead.
 func (*ApproveOperationRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{40}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ApproveOperationRequest) GetApprovalId() string {
@@ -2586,7 +2663,7 @@ type ApproveOperationResponse struct {
 
 func (x *ApproveOperationResponse) Reset() {
 	*x = ApproveOperationResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[41]
+	mi := &file_keygate_v1_admin_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2598,7 +2675,7 @@ func (x *ApproveOperationResponse) String() string {
 func (*ApproveOperationResponse) ProtoMessage() {}
 
 func (x *ApproveOperationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[41]
+	mi := &file_keygate_v1_admin_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2611,7 +2688,7 @@ func (x *ApproveOperationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveOperationResponse.ProtoReflect.Descriptor instead.
 func (*ApproveOperationResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{41}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ApproveOperationResponse) GetApproval() *Approval {
@@ -2637,7 +2714,7 @@ type DenyOperationRequest struct {
 
 func (x *DenyOperationRequest) Reset() {
 	*x = DenyOperationRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[42]
+	mi := &file_keygate_v1_admin_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2649,7 +2726,7 @@ func (x *DenyOperationRequest) String() string {
 func (*DenyOperationRequest) ProtoMessage() {}
 
 func (x *DenyOperationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[42]
+	mi := &file_keygate_v1_admin_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2662,7 +2739,7 @@ func (x *DenyOperationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DenyOperationRequest.ProtoReflect.Descriptor instead.
 func (*DenyOperationRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{42}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DenyOperationRequest) GetApprovalId() string {
@@ -2681,7 +2758,7 @@ type DenyOperationResponse struct {
 
 func (x *DenyOperationResponse) Reset() {
 	*x = DenyOperationResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[43]
+	mi := &file_keygate_v1_admin_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2693,7 +2770,7 @@ func (x *DenyOperationResponse) String() string {
 func (*DenyOperationResponse) ProtoMessage() {}
 
 func (x *DenyOperationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[43]
+	mi := &file_keygate_v1_admin_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2706,7 +2783,7 @@ func (x *DenyOperationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DenyOperationResponse.ProtoReflect.Descriptor instead.
 func (*DenyOperationResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{43}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *DenyOperationResponse) GetApproval() *Approval {
@@ -2725,7 +2802,7 @@ type GetKeyPolicyHistoryRequest struct {
 
 func (x *GetKeyPolicyHistoryRequest) Reset() {
 	*x = GetKeyPolicyHistoryRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[44]
+	mi := &file_keygate_v1_admin_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2737,7 +2814,7 @@ func (x *GetKeyPolicyHistoryRequest) String() string {
 func (*GetKeyPolicyHistoryRequest) ProtoMessage() {}
 
 func (x *GetKeyPolicyHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[44]
+	mi := &file_keygate_v1_admin_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2750,7 +2827,7 @@ func (x *GetKeyPolicyHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyPolicyHistoryRequest.ProtoReflect.Descriptor instead.
 func (*GetKeyPolicyHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{44}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetKeyPolicyHistoryRequest) GetKeyId() string {
@@ -2769,7 +2846,7 @@ type GetKeyPolicyHistoryResponse struct {
 
 func (x *GetKeyPolicyHistoryResponse) Reset() {
 	*x = GetKeyPolicyHistoryResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[45]
+	mi := &file_keygate_v1_admin_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2781,7 +2858,7 @@ func (x *GetKeyPolicyHistoryResponse) String() string {
 func (*GetKeyPolicyHistoryResponse) ProtoMessage() {}
 
 func (x *GetKeyPolicyHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[45]
+	mi := &file_keygate_v1_admin_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2794,7 +2871,7 @@ func (x *GetKeyPolicyHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyPolicyHistoryResponse.ProtoReflect.Descriptor instead.
 func (*GetKeyPolicyHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{45}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetKeyPolicyHistoryResponse) GetChanges() []*PolicyChange {
@@ -2821,7 +2898,7 @@ type PolicyChange struct {
 
 func (x *PolicyChange) Reset() {
 	*x = PolicyChange{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[46]
+	mi := &file_keygate_v1_admin_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2833,7 +2910,7 @@ func (x *PolicyChange) String() string {
 func (*PolicyChange) ProtoMessage() {}
 
 func (x *PolicyChange) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[46]
+	mi := &file_keygate_v1_admin_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2846,7 +2923,7 @@ func (x *PolicyChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PolicyChange.ProtoReflect.Descriptor instead.
 func (*PolicyChange) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{46}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *PolicyChange) GetSeq() uint64 {
@@ -2912,7 +2989,7 @@ type GetParametersForImportRequest struct {
 
 func (x *GetParametersForImportRequest) Reset() {
 	*x = GetParametersForImportRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[47]
+	mi := &file_keygate_v1_admin_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2924,7 +3001,7 @@ func (x *GetParametersForImportRequest) String() string {
 func (*GetParametersForImportRequest) ProtoMessage() {}
 
 func (x *GetParametersForImportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[47]
+	mi := &file_keygate_v1_admin_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2937,7 +3014,7 @@ func (x *GetParametersForImportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetParametersForImportRequest.ProtoReflect.Descriptor instead.
 func (*GetParametersForImportRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{47}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetParametersForImportRequest) GetKeyId() string {
@@ -2976,7 +3053,7 @@ type GetParametersForImportResponse struct {
 
 func (x *GetParametersForImportResponse) Reset() {
 	*x = GetParametersForImportResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[48]
+	mi := &file_keygate_v1_admin_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2988,7 +3065,7 @@ func (x *GetParametersForImportResponse) String() string {
 func (*GetParametersForImportResponse) ProtoMessage() {}
 
 func (x *GetParametersForImportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[48]
+	mi := &file_keygate_v1_admin_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3001,7 +3078,7 @@ func (x *GetParametersForImportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetParametersForImportResponse.ProtoReflect.Descriptor instead.
 func (*GetParametersForImportResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{48}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetParametersForImportResponse) GetVersion() uint32 {
@@ -3052,7 +3129,7 @@ type ImportKeyMaterialRequest struct {
 
 func (x *ImportKeyMaterialRequest) Reset() {
 	*x = ImportKeyMaterialRequest{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[49]
+	mi := &file_keygate_v1_admin_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3064,7 +3141,7 @@ func (x *ImportKeyMaterialRequest) String() string {
 func (*ImportKeyMaterialRequest) ProtoMessage() {}
 
 func (x *ImportKeyMaterialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[49]
+	mi := &file_keygate_v1_admin_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3077,7 +3154,7 @@ func (x *ImportKeyMaterialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportKeyMaterialRequest.ProtoReflect.Descriptor instead.
 func (*ImportKeyMaterialRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{49}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ImportKeyMaterialRequest) GetKeyId() string {
@@ -3119,7 +3196,7 @@ type ImportKeyMaterialResponse struct {
 
 func (x *ImportKeyMaterialResponse) Reset() {
 	*x = ImportKeyMaterialResponse{}
-	mi := &file_keygate_v1_admin_proto_msgTypes[50]
+	mi := &file_keygate_v1_admin_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3131,7 +3208,7 @@ func (x *ImportKeyMaterialResponse) String() string {
 func (*ImportKeyMaterialResponse) ProtoMessage() {}
 
 func (x *ImportKeyMaterialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_admin_proto_msgTypes[50]
+	mi := &file_keygate_v1_admin_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3144,7 +3221,7 @@ func (x *ImportKeyMaterialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ImportKeyMaterialResponse.ProtoReflect.Descriptor instead.
 func (*ImportKeyMaterialResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{50}
+	return file_keygate_v1_admin_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ImportKeyMaterialResponse) GetKey() *KeyMetadata {
@@ -3189,7 +3266,7 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	" \x03(\v2\x16.keygate.v1.KeyVersionR\bversions\x125\n" +
 	"\x17rotation_period_in_days\x18\v \x01(\rR\x14rotationPeriodInDays\x12+\n" +
 	"\x11cryptoperiod_days\x18\f \x01(\rR\x10cryptoperiodDays\x12!\n" +
-	"\fdual_control\x18\r \x03(\tR\vdualControl\"\xac\x03\n" +
+	"\fdual_control\x18\r \x03(\tR\vdualControl\"\xf4\x03\n" +
 	"\n" +
 	"KeyVersion\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x14\n" +
@@ -3203,7 +3280,12 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\x11rotation_due_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x0frotationDueTime\x12\x18\n" +
 	"\aoverdue\x18\t \x01(\bR\aoverdue\x12\x16\n" +
 	"\x06origin\x18\n" +
-	" \x01(\tR\x06origin\"\xc2\x03\n" +
+	" \x01(\tR\x06origin\x12F\n" +
+	"\x10token_attributes\x18\v \x01(\v2\x1b.keygate.v1.TokenAttributesR\x0ftokenAttributes\"\x7f\n" +
+	"\x0fTokenAttributes\x12\x14\n" +
+	"\x05local\x18\x01 \x01(\bR\x05local\x12+\n" +
+	"\x11never_extractable\x18\x02 \x01(\bR\x10neverExtractable\x12)\n" +
+	"\x10always_sensitive\x18\x03 \x01(\bR\x0falwaysSensitive\"\xc2\x03\n" +
 	"\x10CreateKeyRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x19\n" +
@@ -3450,146 +3532,148 @@ func file_keygate_v1_admin_proto_rawDescGZIP() []byte {
 	return file_keygate_v1_admin_proto_rawDescData
 }
 
-var file_keygate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_keygate_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_keygate_v1_admin_proto_goTypes = []any{
 	(*KeyMetadata)(nil),                        // 0: keygate.v1.KeyMetadata
 	(*KeyVersion)(nil),                         // 1: keygate.v1.KeyVersion
-	(*CreateKeyRequest)(nil),                   // 2: keygate.v1.CreateKeyRequest
-	(*CreateKeyResponse)(nil),                  // 3: keygate.v1.CreateKeyResponse
-	(*DescribeKeyRequest)(nil),                 // 4: keygate.v1.DescribeKeyRequest
-	(*DescribeKeyResponse)(nil),                // 5: keygate.v1.DescribeKeyResponse
-	(*ListKeysRequest)(nil),                    // 6: keygate.v1.ListKeysRequest
-	(*ListKeysResponse)(nil),                   // 7: keygate.v1.ListKeysResponse
-	(*EnableKeyRequest)(nil),                   // 8: keygate.v1.EnableKeyRequest
-	(*EnableKeyResponse)(nil),                  // 9: keygate.v1.EnableKeyResponse
-	(*DisableKeyRequest)(nil),                  // 10: keygate.v1.DisableKeyRequest
-	(*DisableKeyResponse)(nil),                 // 11: keygate.v1.DisableKeyResponse
-	(*GetKeyPolicyRequest)(nil),                // 12: keygate.v1.GetKeyPolicyRequest
-	(*GetKeyPolicyResponse)(nil),               // 13: keygate.v1.GetKeyPolicyResponse
-	(*PutKeyPolicyRequest)(nil),                // 14: keygate.v1.PutKeyPolicyRequest
-	(*PutKeyPolicyResponse)(nil),               // 15: keygate.v1.PutKeyPolicyResponse
-	(*ImportCertificateRequest)(nil),           // 16: keygate.v1.ImportCertificateRequest
-	(*ImportCertificateResponse)(nil),          // 17: keygate.v1.ImportCertificateResponse
-	(*GetCertificateRequest)(nil),              // 18: keygate.v1.GetCertificateRequest
-	(*GetCertificateResponse)(nil),             // 19: keygate.v1.GetCertificateResponse
-	(*CreateKeyVersionRequest)(nil),            // 20: keygate.v1.CreateKeyVersionRequest
-	(*CreateKeyVersionResponse)(nil),           // 21: keygate.v1.CreateKeyVersionResponse
-	(*ActivateKeyVersionRequest)(nil),          // 22: keygate.v1.ActivateKeyVersionRequest
-	(*ActivateKeyVersionResponse)(nil),         // 23: keygate.v1.ActivateKeyVersionResponse
-	(*RetireKeyVersionRequest)(nil),            // 24: keygate.v1.RetireKeyVersionRequest
-	(*RetireKeyVersionResponse)(nil),           // 25: keygate.v1.RetireKeyVersionResponse
-	(*ScheduleKeyVersionDeletionRequest)(nil),  // 26: keygate.v1.ScheduleKeyVersionDeletionRequest
-	(*ScheduleKeyVersionDeletionResponse)(nil), // 27: keygate.v1.ScheduleKeyVersionDeletionResponse
-	(*CancelKeyVersionDeletionRequest)(nil),    // 28: keygate.v1.CancelKeyVersionDeletionRequest
-	(*CancelKeyVersionDeletionResponse)(nil),   // 29: keygate.v1.CancelKeyVersionDeletionResponse
-	(*DestroyKeyVersionRequest)(nil),           // 30: keygate.v1.DestroyKeyVersionRequest
-	(*DestroyKeyVersionResponse)(nil),          // 31: keygate.v1.DestroyKeyVersionResponse
-	(*UpdateKeyRotationRequest)(nil),           // 32: keygate.v1.UpdateKeyRotationRequest
-	(*DualControl)(nil),                        // 33: keygate.v1.DualControl
-	(*UpdateKeyRotationResponse)(nil),          // 34: keygate.v1.UpdateKeyRotationResponse
-	(*CreateCertificateRequestRequest)(nil),    // 35: keygate.v1.CreateCertificateRequestRequest
-	(*CreateCertificateRequestResponse)(nil),   // 36: keygate.v1.CreateCertificateRequestResponse
-	(*Approval)(nil),                           // 37: keygate.v1.Approval
-	(*ListApprovalsRequest)(nil),               // 38: keygate.v1.ListApprovalsRequest
-	(*ListApprovalsResponse)(nil),              // 39: keygate.v1.ListApprovalsResponse
-	(*ApproveOperationRequest)(nil),            // 40: keygate.v1.ApproveOperationRequest
-	(*ApproveOperationResponse)(nil),           // 41: keygate.v1.ApproveOperationResponse
-	(*DenyOperationRequest)(nil),               // 42: keygate.v1.DenyOperationRequest
-	(*DenyOperationResponse)(nil),              // 43: keygate.v1.DenyOperationResponse
-	(*GetKeyPolicyHistoryRequest)(nil),         // 44: keygate.v1.GetKeyPolicyHistoryRequest
-	(*GetKeyPolicyHistoryResponse)(nil),        // 45: keygate.v1.GetKeyPolicyHistoryResponse
-	(*PolicyChange)(nil),                       // 46: keygate.v1.PolicyChange
-	(*GetParametersForImportRequest)(nil),      // 47: keygate.v1.GetParametersForImportRequest
-	(*GetParametersForImportResponse)(nil),     // 48: keygate.v1.GetParametersForImportResponse
-	(*ImportKeyMaterialRequest)(nil),           // 49: keygate.v1.ImportKeyMaterialRequest
-	(*ImportKeyMaterialResponse)(nil),          // 50: keygate.v1.ImportKeyMaterialResponse
-	(*timestamppb.Timestamp)(nil),              // 51: google.protobuf.Timestamp
+	(*TokenAttributes)(nil),                    // 2: keygate.v1.TokenAttributes
+	(*CreateKeyRequest)(nil),                   // 3: keygate.v1.CreateKeyRequest
+	(*CreateKeyResponse)(nil),                  // 4: keygate.v1.CreateKeyResponse
+	(*DescribeKeyRequest)(nil),                 // 5: keygate.v1.DescribeKeyRequest
+	(*DescribeKeyResponse)(nil),                // 6: keygate.v1.DescribeKeyResponse
+	(*ListKeysRequest)(nil),                    // 7: keygate.v1.ListKeysRequest
+	(*ListKeysResponse)(nil),                   // 8: keygate.v1.ListKeysResponse
+	(*EnableKeyRequest)(nil),                   // 9: keygate.v1.EnableKeyRequest
+	(*EnableKeyResponse)(nil),                  // 10: keygate.v1.EnableKeyResponse
+	(*DisableKeyRequest)(nil),                  // 11: keygate.v1.DisableKeyRequest
+	(*DisableKeyResponse)(nil),                 // 12: keygate.v1.DisableKeyResponse
+	(*GetKeyPolicyRequest)(nil),                // 13: keygate.v1.GetKeyPolicyRequest
+	(*GetKeyPolicyResponse)(nil),               // 14: keygate.v1.GetKeyPolicyResponse
+	(*PutKeyPolicyRequest)(nil),                // 15: keygate.v1.PutKeyPolicyRequest
+	(*PutKeyPolicyResponse)(nil),               // 16: keygate.v1.PutKeyPolicyResponse
+	(*ImportCertificateRequest)(nil),           // 17: keygate.v1.ImportCertificateRequest
+	(*ImportCertificateResponse)(nil),          // 18: keygate.v1.ImportCertificateResponse
+	(*GetCertificateRequest)(nil),              // 19: keygate.v1.GetCertificateRequest
+	(*GetCertificateResponse)(nil),             // 20: keygate.v1.GetCertificateResponse
+	(*CreateKeyVersionRequest)(nil),            // 21: keygate.v1.CreateKeyVersionRequest
+	(*CreateKeyVersionResponse)(nil),           // 22: keygate.v1.CreateKeyVersionResponse
+	(*ActivateKeyVersionRequest)(nil),          // 23: keygate.v1.ActivateKeyVersionRequest
+	(*ActivateKeyVersionResponse)(nil),         // 24: keygate.v1.ActivateKeyVersionResponse
+	(*RetireKeyVersionRequest)(nil),            // 25: keygate.v1.RetireKeyVersionRequest
+	(*RetireKeyVersionResponse)(nil),           // 26: keygate.v1.RetireKeyVersionResponse
+	(*ScheduleKeyVersionDeletionRequest)(nil),  // 27: keygate.v1.ScheduleKeyVersionDeletionRequest
+	(*ScheduleKeyVersionDeletionResponse)(nil), // 28: keygate.v1.ScheduleKeyVersionDeletionResponse
+	(*CancelKeyVersionDeletionRequest)(nil),    // 29: keygate.v1.CancelKeyVersionDeletionRequest
+	(*CancelKeyVersionDeletionResponse)(nil),   // 30: keygate.v1.CancelKeyVersionDeletionResponse
+	(*DestroyKeyVersionRequest)(nil),           // 31: keygate.v1.DestroyKeyVersionRequest
+	(*DestroyKeyVersionResponse)(nil),          // 32: keygate.v1.DestroyKeyVersionResponse
+	(*UpdateKeyRotationRequest)(nil),           // 33: keygate.v1.UpdateKeyRotationRequest
+	(*DualControl)(nil),                        // 34: keygate.v1.DualControl
+	(*UpdateKeyRotationResponse)(nil),          // 35: keygate.v1.UpdateKeyRotationResponse
+	(*CreateCertificateRequestRequest)(nil),    // 36: keygate.v1.CreateCertificateRequestRequest
+	(*CreateCertificateRequestResponse)(nil),   // 37: keygate.v1.CreateCertificateRequestResponse
+	(*Approval)(nil),                           // 38: keygate.v1.Approval
+	(*ListApprovalsRequest)(nil),               // 39: keygate.v1.ListApprovalsRequest
+	(*ListApprovalsResponse)(nil),              // 40: keygate.v1.ListApprovalsResponse
+	(*ApproveOperationRequest)(nil),            // 41: keygate.v1.ApproveOperationRequest
+	(*ApproveOperationResponse)(nil),           // 42: keygate.v1.ApproveOperationResponse
+	(*DenyOperationRequest)(nil),               // 43: keygate.v1.DenyOperationRequest
+	(*DenyOperationResponse)(nil),              // 44: keygate.v1.DenyOperationResponse
+	(*GetKeyPolicyHistoryRequest)(nil),         // 45: keygate.v1.GetKeyPolicyHistoryRequest
+	(*GetKeyPolicyHistoryResponse)(nil),        // 46: keygate.v1.GetKeyPolicyHistoryResponse
+	(*PolicyChange)(nil),                       // 47: keygate.v1.PolicyChange
+	(*GetParametersForImportRequest)(nil),      // 48: keygate.v1.GetParametersForImportRequest
+	(*GetParametersForImportResponse)(nil),     // 49: keygate.v1.GetParametersForImportResponse
+	(*ImportKeyMaterialRequest)(nil),           // 50: keygate.v1.ImportKeyMaterialRequest
+	(*ImportKeyMaterialResponse)(nil),          // 51: keygate.v1.ImportKeyMaterialResponse
+	(*timestamppb.Timestamp)(nil),              // 52: google.protobuf.Timestamp
 }
 var file_keygate_v1_admin_proto_depIdxs = []int32{
-	51, // 0: keygate.v1.KeyMetadata.create_time:type_name -> google.protobuf.Timestamp
+	52, // 0: keygate.v1.KeyMetadata.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 1: keygate.v1.KeyMetadata.versions:type_name -> keygate.v1.KeyVersion
-	51, // 2: keygate.v1.KeyVersion.create_time:type_name -> google.protobuf.Timestamp
-	51, // 3: keygate.v1.KeyVersion.deletion_time:type_name -> google.protobuf.Timestamp
-	51, // 4: keygate.v1.KeyVersion.rotation_due_time:type_name -> google.protobuf.Timestamp
-	0,  // 5: keygate.v1.CreateKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 6: keygate.v1.DescribeKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 7: keygate.v1.ListKeysResponse.keys:type_name -> keygate.v1.KeyMetadata
-	0,  // 8: keygate.v1.EnableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 9: keygate.v1.DisableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	37, // 10: keygate.v1.PutKeyPolicyResponse.pending_approval:type_name -> keygate.v1.Approval
-	51, // 11: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
-	0,  // 12: keygate.v1.CreateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 13: keygate.v1.ActivateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
-	37, // 14: keygate.v1.ActivateKeyVersionResponse.pending_approval:type_name -> keygate.v1.Approval
-	0,  // 15: keygate.v1.RetireKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 16: keygate.v1.ScheduleKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
-	37, // 17: keygate.v1.ScheduleKeyVersionDeletionResponse.pending_approval:type_name -> keygate.v1.Approval
-	0,  // 18: keygate.v1.CancelKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 19: keygate.v1.DestroyKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
-	33, // 20: keygate.v1.UpdateKeyRotationRequest.dual_control:type_name -> keygate.v1.DualControl
-	0,  // 21: keygate.v1.UpdateKeyRotationResponse.key:type_name -> keygate.v1.KeyMetadata
-	51, // 22: keygate.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
-	51, // 23: keygate.v1.Approval.expire_time:type_name -> google.protobuf.Timestamp
-	51, // 24: keygate.v1.Approval.decide_time:type_name -> google.protobuf.Timestamp
-	37, // 25: keygate.v1.ListApprovalsResponse.approvals:type_name -> keygate.v1.Approval
-	37, // 26: keygate.v1.ApproveOperationResponse.approval:type_name -> keygate.v1.Approval
-	0,  // 27: keygate.v1.ApproveOperationResponse.key:type_name -> keygate.v1.KeyMetadata
-	37, // 28: keygate.v1.DenyOperationResponse.approval:type_name -> keygate.v1.Approval
-	46, // 29: keygate.v1.GetKeyPolicyHistoryResponse.changes:type_name -> keygate.v1.PolicyChange
-	51, // 30: keygate.v1.PolicyChange.time:type_name -> google.protobuf.Timestamp
-	51, // 31: keygate.v1.GetParametersForImportResponse.valid_to:type_name -> google.protobuf.Timestamp
-	0,  // 32: keygate.v1.ImportKeyMaterialResponse.key:type_name -> keygate.v1.KeyMetadata
-	2,  // 33: keygate.v1.KeyAdminService.CreateKey:input_type -> keygate.v1.CreateKeyRequest
-	4,  // 34: keygate.v1.KeyAdminService.DescribeKey:input_type -> keygate.v1.DescribeKeyRequest
-	6,  // 35: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
-	8,  // 36: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
-	10, // 37: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
-	12, // 38: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
-	14, // 39: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
-	16, // 40: keygate.v1.KeyAdminService.ImportCertificate:input_type -> keygate.v1.ImportCertificateRequest
-	35, // 41: keygate.v1.KeyAdminService.CreateCertificateRequest:input_type -> keygate.v1.CreateCertificateRequestRequest
-	18, // 42: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
-	20, // 43: keygate.v1.KeyAdminService.CreateKeyVersion:input_type -> keygate.v1.CreateKeyVersionRequest
-	22, // 44: keygate.v1.KeyAdminService.ActivateKeyVersion:input_type -> keygate.v1.ActivateKeyVersionRequest
-	24, // 45: keygate.v1.KeyAdminService.RetireKeyVersion:input_type -> keygate.v1.RetireKeyVersionRequest
-	26, // 46: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:input_type -> keygate.v1.ScheduleKeyVersionDeletionRequest
-	28, // 47: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:input_type -> keygate.v1.CancelKeyVersionDeletionRequest
-	30, // 48: keygate.v1.KeyAdminService.DestroyKeyVersion:input_type -> keygate.v1.DestroyKeyVersionRequest
-	32, // 49: keygate.v1.KeyAdminService.UpdateKeyRotation:input_type -> keygate.v1.UpdateKeyRotationRequest
-	38, // 50: keygate.v1.KeyAdminService.ListApprovals:input_type -> keygate.v1.ListApprovalsRequest
-	40, // 51: keygate.v1.KeyAdminService.ApproveOperation:input_type -> keygate.v1.ApproveOperationRequest
-	42, // 52: keygate.v1.KeyAdminService.DenyOperation:input_type -> keygate.v1.DenyOperationRequest
-	44, // 53: keygate.v1.KeyAdminService.GetKeyPolicyHistory:input_type -> keygate.v1.GetKeyPolicyHistoryRequest
-	47, // 54: keygate.v1.KeyAdminService.GetParametersForImport:input_type -> keygate.v1.GetParametersForImportRequest
-	49, // 55: keygate.v1.KeyAdminService.ImportKeyMaterial:input_type -> keygate.v1.ImportKeyMaterialRequest
-	3,  // 56: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
-	5,  // 57: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
-	7,  // 58: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
-	9,  // 59: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
-	11, // 60: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
-	13, // 61: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
-	15, // 62: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
-	17, // 63: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
-	36, // 64: keygate.v1.KeyAdminService.CreateCertificateRequest:output_type -> keygate.v1.CreateCertificateRequestResponse
-	19, // 65: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
-	21, // 66: keygate.v1.KeyAdminService.CreateKeyVersion:output_type -> keygate.v1.CreateKeyVersionResponse
-	23, // 67: keygate.v1.KeyAdminService.ActivateKeyVersion:output_type -> keygate.v1.ActivateKeyVersionResponse
-	25, // 68: keygate.v1.KeyAdminService.RetireKeyVersion:output_type -> keygate.v1.RetireKeyVersionResponse
-	27, // 69: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:output_type -> keygate.v1.ScheduleKeyVersionDeletionResponse
-	29, // 70: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:output_type -> keygate.v1.CancelKeyVersionDeletionResponse
-	31, // 71: keygate.v1.KeyAdminService.DestroyKeyVersion:output_type -> keygate.v1.DestroyKeyVersionResponse
-	34, // 72: keygate.v1.KeyAdminService.UpdateKeyRotation:output_type -> keygate.v1.UpdateKeyRotationResponse
-	39, // 73: keygate.v1.KeyAdminService.ListApprovals:output_type -> keygate.v1.ListApprovalsResponse
-	41, // 74: keygate.v1.KeyAdminService.ApproveOperation:output_type -> keygate.v1.ApproveOperationResponse
-	43, // 75: keygate.v1.KeyAdminService.DenyOperation:output_type -> keygate.v1.DenyOperationResponse
-	45, // 76: keygate.v1.KeyAdminService.GetKeyPolicyHistory:output_type -> keygate.v1.GetKeyPolicyHistoryResponse
-	48, // 77: keygate.v1.KeyAdminService.GetParametersForImport:output_type -> keygate.v1.GetParametersForImportResponse
-	50, // 78: keygate.v1.KeyAdminService.ImportKeyMaterial:output_type -> keygate.v1.ImportKeyMaterialResponse
-	56, // [56:79] is the sub-list for method output_type
-	33, // [33:56] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	52, // 2: keygate.v1.KeyVersion.create_time:type_name -> google.protobuf.Timestamp
+	52, // 3: keygate.v1.KeyVersion.deletion_time:type_name -> google.protobuf.Timestamp
+	52, // 4: keygate.v1.KeyVersion.rotation_due_time:type_name -> google.protobuf.Timestamp
+	2,  // 5: keygate.v1.KeyVersion.token_attributes:type_name -> keygate.v1.TokenAttributes
+	0,  // 6: keygate.v1.CreateKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 7: keygate.v1.DescribeKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 8: keygate.v1.ListKeysResponse.keys:type_name -> keygate.v1.KeyMetadata
+	0,  // 9: keygate.v1.EnableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 10: keygate.v1.DisableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	38, // 11: keygate.v1.PutKeyPolicyResponse.pending_approval:type_name -> keygate.v1.Approval
+	52, // 12: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
+	0,  // 13: keygate.v1.CreateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 14: keygate.v1.ActivateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	38, // 15: keygate.v1.ActivateKeyVersionResponse.pending_approval:type_name -> keygate.v1.Approval
+	0,  // 16: keygate.v1.RetireKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 17: keygate.v1.ScheduleKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
+	38, // 18: keygate.v1.ScheduleKeyVersionDeletionResponse.pending_approval:type_name -> keygate.v1.Approval
+	0,  // 19: keygate.v1.CancelKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 20: keygate.v1.DestroyKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	34, // 21: keygate.v1.UpdateKeyRotationRequest.dual_control:type_name -> keygate.v1.DualControl
+	0,  // 22: keygate.v1.UpdateKeyRotationResponse.key:type_name -> keygate.v1.KeyMetadata
+	52, // 23: keygate.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
+	52, // 24: keygate.v1.Approval.expire_time:type_name -> google.protobuf.Timestamp
+	52, // 25: keygate.v1.Approval.decide_time:type_name -> google.protobuf.Timestamp
+	38, // 26: keygate.v1.ListApprovalsResponse.approvals:type_name -> keygate.v1.Approval
+	38, // 27: keygate.v1.ApproveOperationResponse.approval:type_name -> keygate.v1.Approval
+	0,  // 28: keygate.v1.ApproveOperationResponse.key:type_name -> keygate.v1.KeyMetadata
+	38, // 29: keygate.v1.DenyOperationResponse.approval:type_name -> keygate.v1.Approval
+	47, // 30: keygate.v1.GetKeyPolicyHistoryResponse.changes:type_name -> keygate.v1.PolicyChange
+	52, // 31: keygate.v1.PolicyChange.time:type_name -> google.protobuf.Timestamp
+	52, // 32: keygate.v1.GetParametersForImportResponse.valid_to:type_name -> google.protobuf.Timestamp
+	0,  // 33: keygate.v1.ImportKeyMaterialResponse.key:type_name -> keygate.v1.KeyMetadata
+	3,  // 34: keygate.v1.KeyAdminService.CreateKey:input_type -> keygate.v1.CreateKeyRequest
+	5,  // 35: keygate.v1.KeyAdminService.DescribeKey:input_type -> keygate.v1.DescribeKeyRequest
+	7,  // 36: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
+	9,  // 37: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
+	11, // 38: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
+	13, // 39: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
+	15, // 40: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
+	17, // 41: keygate.v1.KeyAdminService.ImportCertificate:input_type -> keygate.v1.ImportCertificateRequest
+	36, // 42: keygate.v1.KeyAdminService.CreateCertificateRequest:input_type -> keygate.v1.CreateCertificateRequestRequest
+	19, // 43: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
+	21, // 44: keygate.v1.KeyAdminService.CreateKeyVersion:input_type -> keygate.v1.CreateKeyVersionRequest
+	23, // 45: keygate.v1.KeyAdminService.ActivateKeyVersion:input_type -> keygate.v1.ActivateKeyVersionRequest
+	25, // 46: keygate.v1.KeyAdminService.RetireKeyVersion:input_type -> keygate.v1.RetireKeyVersionRequest
+	27, // 47: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:input_type -> keygate.v1.ScheduleKeyVersionDeletionRequest
+	29, // 48: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:input_type -> keygate.v1.CancelKeyVersionDeletionRequest
+	31, // 49: keygate.v1.KeyAdminService.DestroyKeyVersion:input_type -> keygate.v1.DestroyKeyVersionRequest
+	33, // 50: keygate.v1.KeyAdminService.UpdateKeyRotation:input_type -> keygate.v1.UpdateKeyRotationRequest
+	39, // 51: keygate.v1.KeyAdminService.ListApprovals:input_type -> keygate.v1.ListApprovalsRequest
+	41, // 52: keygate.v1.KeyAdminService.ApproveOperation:input_type -> keygate.v1.ApproveOperationRequest
+	43, // 53: keygate.v1.KeyAdminService.DenyOperation:input_type -> keygate.v1.DenyOperationRequest
+	45, // 54: keygate.v1.KeyAdminService.GetKeyPolicyHistory:input_type -> keygate.v1.GetKeyPolicyHistoryRequest
+	48, // 55: keygate.v1.KeyAdminService.GetParametersForImport:input_type -> keygate.v1.GetParametersForImportRequest
+	50, // 56: keygate.v1.KeyAdminService.ImportKeyMaterial:input_type -> keygate.v1.ImportKeyMaterialRequest
+	4,  // 57: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
+	6,  // 58: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
+	8,  // 59: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
+	10, // 60: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
+	12, // 61: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
+	14, // 62: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
+	16, // 63: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
+	18, // 64: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
+	37, // 65: keygate.v1.KeyAdminService.CreateCertificateRequest:output_type -> keygate.v1.CreateCertificateRequestResponse
+	20, // 66: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
+	22, // 67: keygate.v1.KeyAdminService.CreateKeyVersion:output_type -> keygate.v1.CreateKeyVersionResponse
+	24, // 68: keygate.v1.KeyAdminService.ActivateKeyVersion:output_type -> keygate.v1.ActivateKeyVersionResponse
+	26, // 69: keygate.v1.KeyAdminService.RetireKeyVersion:output_type -> keygate.v1.RetireKeyVersionResponse
+	28, // 70: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:output_type -> keygate.v1.ScheduleKeyVersionDeletionResponse
+	30, // 71: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:output_type -> keygate.v1.CancelKeyVersionDeletionResponse
+	32, // 72: keygate.v1.KeyAdminService.DestroyKeyVersion:output_type -> keygate.v1.DestroyKeyVersionResponse
+	35, // 73: keygate.v1.KeyAdminService.UpdateKeyRotation:output_type -> keygate.v1.UpdateKeyRotationResponse
+	40, // 74: keygate.v1.KeyAdminService.ListApprovals:output_type -> keygate.v1.ListApprovalsResponse
+	42, // 75: keygate.v1.KeyAdminService.ApproveOperation:output_type -> keygate.v1.ApproveOperationResponse
+	44, // 76: keygate.v1.KeyAdminService.DenyOperation:output_type -> keygate.v1.DenyOperationResponse
+	46, // 77: keygate.v1.KeyAdminService.GetKeyPolicyHistory:output_type -> keygate.v1.GetKeyPolicyHistoryResponse
+	49, // 78: keygate.v1.KeyAdminService.GetParametersForImport:output_type -> keygate.v1.GetParametersForImportResponse
+	51, // 79: keygate.v1.KeyAdminService.ImportKeyMaterial:output_type -> keygate.v1.ImportKeyMaterialResponse
+	57, // [57:80] is the sub-list for method output_type
+	34, // [34:57] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_keygate_v1_admin_proto_init() }
@@ -3597,14 +3681,14 @@ func file_keygate_v1_admin_proto_init() {
 	if File_keygate_v1_admin_proto != nil {
 		return
 	}
-	file_keygate_v1_admin_proto_msgTypes[32].OneofWrappers = []any{}
+	file_keygate_v1_admin_proto_msgTypes[33].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_admin_proto_rawDesc), len(file_keygate_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   51,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -317,16 +317,23 @@ func (x *ContextField) GetValueHmac() string {
 }
 
 type EventFilter struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Since         *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
-	Until         *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=until,proto3" json:"until,omitempty"`
-	KeyName       string                 `protobuf:"bytes,3,opt,name=key_name,json=keyName,proto3" json:"key_name,omitempty"`
-	Principal     string                 `protobuf:"bytes,4,opt,name=principal,proto3" json:"principal,omitempty"`
-	Action        string                 `protobuf:"bytes,5,opt,name=action,proto3" json:"action,omitempty"`
-	Result        string                 `protobuf:"bytes,6,opt,name=result,proto3" json:"result,omitempty"`
-	Kind          string                 `protobuf:"bytes,7,opt,name=kind,proto3" json:"kind,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Since     *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	Until     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=until,proto3" json:"until,omitempty"`
+	KeyName   string                 `protobuf:"bytes,3,opt,name=key_name,json=keyName,proto3" json:"key_name,omitempty"`
+	Principal string                 `protobuf:"bytes,4,opt,name=principal,proto3" json:"principal,omitempty"`
+	Action    string                 `protobuf:"bytes,5,opt,name=action,proto3" json:"action,omitempty"`
+	Result    string                 `protobuf:"bytes,6,opt,name=result,proto3" json:"result,omitempty"`
+	Kind      string                 `protobuf:"bytes,7,opt,name=kind,proto3" json:"kind,omitempty"`
+	// More kinds and results: an event matches when its kind is kind or one
+	// of kinds (and likewise for results).
+	Kinds   []string `protobuf:"bytes,8,rep,name=kinds,proto3" json:"kinds,omitempty"`
+	Results []string `protobuf:"bytes,9,rep,name=results,proto3" json:"results,omitempty"`
+	// Events whose encryption context holds every one of these keys with a
+	// value of that HMAC (hex, as AuditEvent and HashContext give it).
+	EncryptionContext []*ContextField `protobuf:"bytes,10,rep,name=encryption_context,json=encryptionContext,proto3" json:"encryption_context,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *EventFilter) Reset() {
@@ -408,6 +415,116 @@ func (x *EventFilter) GetKind() string {
 	return ""
 }
 
+func (x *EventFilter) GetKinds() []string {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+func (x *EventFilter) GetResults() []string {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *EventFilter) GetEncryptionContext() []*ContextField {
+	if x != nil {
+		return x.EncryptionContext
+	}
+	return nil
+}
+
+type HashContextRequest struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	EncryptionContext map[string]string      `protobuf:"bytes,1,rep,name=encryption_context,json=encryptionContext,proto3" json:"encryption_context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *HashContextRequest) Reset() {
+	*x = HashContextRequest{}
+	mi := &file_keygate_v1_audit_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HashContextRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HashContextRequest) ProtoMessage() {}
+
+func (x *HashContextRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_audit_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HashContextRequest.ProtoReflect.Descriptor instead.
+func (*HashContextRequest) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *HashContextRequest) GetEncryptionContext() map[string]string {
+	if x != nil {
+		return x.EncryptionContext
+	}
+	return nil
+}
+
+type HashContextResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Sorted by key.
+	EncryptionContext []*ContextField `protobuf:"bytes,1,rep,name=encryption_context,json=encryptionContext,proto3" json:"encryption_context,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *HashContextResponse) Reset() {
+	*x = HashContextResponse{}
+	mi := &file_keygate_v1_audit_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HashContextResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HashContextResponse) ProtoMessage() {}
+
+func (x *HashContextResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_keygate_v1_audit_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HashContextResponse.ProtoReflect.Descriptor instead.
+func (*HashContextResponse) Descriptor() ([]byte, []int) {
+	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *HashContextResponse) GetEncryptionContext() []*ContextField {
+	if x != nil {
+		return x.EncryptionContext
+	}
+	return nil
+}
+
 type ListEventsRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Filter *EventFilter           `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
@@ -421,7 +538,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_keygate_v1_audit_proto_msgTypes[3]
+	mi := &file_keygate_v1_audit_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -433,7 +550,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_audit_proto_msgTypes[3]
+	mi := &file_keygate_v1_audit_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -446,7 +563,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{3}
+	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ListEventsRequest) GetFilter() *EventFilter {
@@ -480,7 +597,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_keygate_v1_audit_proto_msgTypes[4]
+	mi := &file_keygate_v1_audit_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -492,7 +609,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_audit_proto_msgTypes[4]
+	mi := &file_keygate_v1_audit_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -505,7 +622,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{4}
+	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListEventsResponse) GetEvents() []*AuditEvent {
@@ -533,7 +650,7 @@ type TailEventsRequest struct {
 
 func (x *TailEventsRequest) Reset() {
 	*x = TailEventsRequest{}
-	mi := &file_keygate_v1_audit_proto_msgTypes[5]
+	mi := &file_keygate_v1_audit_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +662,7 @@ func (x *TailEventsRequest) String() string {
 func (*TailEventsRequest) ProtoMessage() {}
 
 func (x *TailEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_audit_proto_msgTypes[5]
+	mi := &file_keygate_v1_audit_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +675,7 @@ func (x *TailEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailEventsRequest.ProtoReflect.Descriptor instead.
 func (*TailEventsRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{5}
+	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *TailEventsRequest) GetFilter() *EventFilter {
@@ -584,7 +701,7 @@ type TailEventsResponse struct {
 
 func (x *TailEventsResponse) Reset() {
 	*x = TailEventsResponse{}
-	mi := &file_keygate_v1_audit_proto_msgTypes[6]
+	mi := &file_keygate_v1_audit_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -596,7 +713,7 @@ func (x *TailEventsResponse) String() string {
 func (*TailEventsResponse) ProtoMessage() {}
 
 func (x *TailEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_audit_proto_msgTypes[6]
+	mi := &file_keygate_v1_audit_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -609,7 +726,7 @@ func (x *TailEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TailEventsResponse.ProtoReflect.Descriptor instead.
 func (*TailEventsResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{6}
+	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TailEventsResponse) GetEvent() *AuditEvent {
@@ -627,7 +744,7 @@ type VerifyLogRequest struct {
 
 func (x *VerifyLogRequest) Reset() {
 	*x = VerifyLogRequest{}
-	mi := &file_keygate_v1_audit_proto_msgTypes[7]
+	mi := &file_keygate_v1_audit_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -639,7 +756,7 @@ func (x *VerifyLogRequest) String() string {
 func (*VerifyLogRequest) ProtoMessage() {}
 
 func (x *VerifyLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_audit_proto_msgTypes[7]
+	mi := &file_keygate_v1_audit_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -652,7 +769,7 @@ func (x *VerifyLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyLogRequest.ProtoReflect.Descriptor instead.
 func (*VerifyLogRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{7}
+	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{9}
 }
 
 type VerifyLogResponse struct {
@@ -673,7 +790,7 @@ type VerifyLogResponse struct {
 
 func (x *VerifyLogResponse) Reset() {
 	*x = VerifyLogResponse{}
-	mi := &file_keygate_v1_audit_proto_msgTypes[8]
+	mi := &file_keygate_v1_audit_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -685,7 +802,7 @@ func (x *VerifyLogResponse) String() string {
 func (*VerifyLogResponse) ProtoMessage() {}
 
 func (x *VerifyLogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_audit_proto_msgTypes[8]
+	mi := &file_keygate_v1_audit_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -698,7 +815,7 @@ func (x *VerifyLogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyLogResponse.ProtoReflect.Descriptor instead.
 func (*VerifyLogResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{8}
+	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *VerifyLogResponse) GetOk() bool {
@@ -770,7 +887,7 @@ type VerifyProblem struct {
 
 func (x *VerifyProblem) Reset() {
 	*x = VerifyProblem{}
-	mi := &file_keygate_v1_audit_proto_msgTypes[9]
+	mi := &file_keygate_v1_audit_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -782,7 +899,7 @@ func (x *VerifyProblem) String() string {
 func (*VerifyProblem) ProtoMessage() {}
 
 func (x *VerifyProblem) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_audit_proto_msgTypes[9]
+	mi := &file_keygate_v1_audit_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -795,7 +912,7 @@ func (x *VerifyProblem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyProblem.ProtoReflect.Descriptor instead.
 func (*VerifyProblem) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{9}
+	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *VerifyProblem) GetKind() string {
@@ -827,7 +944,7 @@ type GetCheckpointKeyRequest struct {
 
 func (x *GetCheckpointKeyRequest) Reset() {
 	*x = GetCheckpointKeyRequest{}
-	mi := &file_keygate_v1_audit_proto_msgTypes[10]
+	mi := &file_keygate_v1_audit_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +956,7 @@ func (x *GetCheckpointKeyRequest) String() string {
 func (*GetCheckpointKeyRequest) ProtoMessage() {}
 
 func (x *GetCheckpointKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_audit_proto_msgTypes[10]
+	mi := &file_keygate_v1_audit_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +969,7 @@ func (x *GetCheckpointKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointKeyRequest.ProtoReflect.Descriptor instead.
 func (*GetCheckpointKeyRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{10}
+	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{12}
 }
 
 type GetCheckpointKeyResponse struct {
@@ -866,7 +983,7 @@ type GetCheckpointKeyResponse struct {
 
 func (x *GetCheckpointKeyResponse) Reset() {
 	*x = GetCheckpointKeyResponse{}
-	mi := &file_keygate_v1_audit_proto_msgTypes[11]
+	mi := &file_keygate_v1_audit_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -878,7 +995,7 @@ func (x *GetCheckpointKeyResponse) String() string {
 func (*GetCheckpointKeyResponse) ProtoMessage() {}
 
 func (x *GetCheckpointKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_audit_proto_msgTypes[11]
+	mi := &file_keygate_v1_audit_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -891,7 +1008,7 @@ func (x *GetCheckpointKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCheckpointKeyResponse.ProtoReflect.Descriptor instead.
 func (*GetCheckpointKeyResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{11}
+	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetCheckpointKeyResponse) GetPublicKeyPem() string {
@@ -917,7 +1034,7 @@ type ExportArchiveRequest struct {
 
 func (x *ExportArchiveRequest) Reset() {
 	*x = ExportArchiveRequest{}
-	mi := &file_keygate_v1_audit_proto_msgTypes[12]
+	mi := &file_keygate_v1_audit_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -929,7 +1046,7 @@ func (x *ExportArchiveRequest) String() string {
 func (*ExportArchiveRequest) ProtoMessage() {}
 
 func (x *ExportArchiveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_audit_proto_msgTypes[12]
+	mi := &file_keygate_v1_audit_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -942,7 +1059,7 @@ func (x *ExportArchiveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportArchiveRequest.ProtoReflect.Descriptor instead.
 func (*ExportArchiveRequest) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{12}
+	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ExportArchiveRequest) GetUntil() *timestamppb.Timestamp {
@@ -962,7 +1079,7 @@ type ExportArchiveResponse struct {
 
 func (x *ExportArchiveResponse) Reset() {
 	*x = ExportArchiveResponse{}
-	mi := &file_keygate_v1_audit_proto_msgTypes[13]
+	mi := &file_keygate_v1_audit_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1091,7 @@ func (x *ExportArchiveResponse) String() string {
 func (*ExportArchiveResponse) ProtoMessage() {}
 
 func (x *ExportArchiveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_keygate_v1_audit_proto_msgTypes[13]
+	mi := &file_keygate_v1_audit_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1104,7 @@ func (x *ExportArchiveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExportArchiveResponse.ProtoReflect.Descriptor instead.
 func (*ExportArchiveResponse) Descriptor() ([]byte, []int) {
-	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{13}
+	return file_keygate_v1_audit_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ExportArchiveResponse) GetData() []byte {
@@ -1036,7 +1153,7 @@ const file_keygate_v1_audit_proto_rawDesc = "" +
 	"\fContextField\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1d\n" +
 	"\n" +
-	"value_hmac\x18\x02 \x01(\tR\tvalueHmac\"\xee\x01\n" +
+	"value_hmac\x18\x02 \x01(\tR\tvalueHmac\"\xe7\x02\n" +
 	"\vEventFilter\x120\n" +
 	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
 	"\x05until\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x19\n" +
@@ -1044,7 +1161,18 @@ const file_keygate_v1_audit_proto_rawDesc = "" +
 	"\tprincipal\x18\x04 \x01(\tR\tprincipal\x12\x16\n" +
 	"\x06action\x18\x05 \x01(\tR\x06action\x12\x16\n" +
 	"\x06result\x18\x06 \x01(\tR\x06result\x12\x12\n" +
-	"\x04kind\x18\a \x01(\tR\x04kind\"\x80\x01\n" +
+	"\x04kind\x18\a \x01(\tR\x04kind\x12\x14\n" +
+	"\x05kinds\x18\b \x03(\tR\x05kinds\x12\x18\n" +
+	"\aresults\x18\t \x03(\tR\aresults\x12G\n" +
+	"\x12encryption_context\x18\n" +
+	" \x03(\v2\x18.keygate.v1.ContextFieldR\x11encryptionContext\"\xc0\x01\n" +
+	"\x12HashContextRequest\x12d\n" +
+	"\x12encryption_context\x18\x01 \x03(\v25.keygate.v1.HashContextRequest.EncryptionContextEntryR\x11encryptionContext\x1aD\n" +
+	"\x16EncryptionContextEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"^\n" +
+	"\x13HashContextResponse\x12G\n" +
+	"\x12encryption_context\x18\x01 \x03(\v2\x18.keygate.v1.ContextFieldR\x11encryptionContext\"\x80\x01\n" +
 	"\x11ListEventsRequest\x12/\n" +
 	"\x06filter\x18\x01 \x01(\v2\x17.keygate.v1.EventFilterR\x06filter\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\rR\bpageSize\x12\x1d\n" +
@@ -1079,7 +1207,7 @@ const file_keygate_v1_audit_proto_rawDesc = "" +
 	"\x14ExportArchiveRequest\x120\n" +
 	"\x05until\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"+\n" +
 	"\x15ExportArchiveResponse\x12\x12\n" +
-	"\x04data\x18\x01 \x01(\fR\x04data2\xe3\x04\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data2\xb3\x05\n" +
 	"\fAuditService\x12K\n" +
 	"\n" +
 	"ListEvents\x12\x1d.keygate.v1.ListEventsRequest\x1a\x1e.keygate.v1.ListEventsResponse\x12M\n" +
@@ -1089,7 +1217,8 @@ const file_keygate_v1_audit_proto_rawDesc = "" +
 	"\x10GetCheckpointKey\x12#.keygate.v1.GetCheckpointKeyRequest\x1a$.keygate.v1.GetCheckpointKeyResponse\x12V\n" +
 	"\rExportArchive\x12 .keygate.v1.ExportArchiveRequest\x1a!.keygate.v1.ExportArchiveResponse0\x01\x12Q\n" +
 	"\fGetInventory\x12\x1f.keygate.v1.GetInventoryRequest\x1a .keygate.v1.GetInventoryResponse\x12c\n" +
-	"\x12SignReportManifest\x12%.keygate.v1.SignReportManifestRequest\x1a&.keygate.v1.SignReportManifestResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
+	"\x12SignReportManifest\x12%.keygate.v1.SignReportManifestRequest\x1a&.keygate.v1.SignReportManifestResponse\x12N\n" +
+	"\vHashContext\x12\x1e.keygate.v1.HashContextRequest\x1a\x1f.keygate.v1.HashContextResponseB7Z5github.com/keygate/keygate/proto/keygate/v1;keygatev1b\x06proto3"
 
 var (
 	file_keygate_v1_audit_proto_rawDescOnce sync.Once
@@ -1103,60 +1232,68 @@ func file_keygate_v1_audit_proto_rawDescGZIP() []byte {
 	return file_keygate_v1_audit_proto_rawDescData
 }
 
-var file_keygate_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_keygate_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_keygate_v1_audit_proto_goTypes = []any{
 	(*AuditEvent)(nil),                 // 0: keygate.v1.AuditEvent
 	(*ContextField)(nil),               // 1: keygate.v1.ContextField
 	(*EventFilter)(nil),                // 2: keygate.v1.EventFilter
-	(*ListEventsRequest)(nil),          // 3: keygate.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),         // 4: keygate.v1.ListEventsResponse
-	(*TailEventsRequest)(nil),          // 5: keygate.v1.TailEventsRequest
-	(*TailEventsResponse)(nil),         // 6: keygate.v1.TailEventsResponse
-	(*VerifyLogRequest)(nil),           // 7: keygate.v1.VerifyLogRequest
-	(*VerifyLogResponse)(nil),          // 8: keygate.v1.VerifyLogResponse
-	(*VerifyProblem)(nil),              // 9: keygate.v1.VerifyProblem
-	(*GetCheckpointKeyRequest)(nil),    // 10: keygate.v1.GetCheckpointKeyRequest
-	(*GetCheckpointKeyResponse)(nil),   // 11: keygate.v1.GetCheckpointKeyResponse
-	(*ExportArchiveRequest)(nil),       // 12: keygate.v1.ExportArchiveRequest
-	(*ExportArchiveResponse)(nil),      // 13: keygate.v1.ExportArchiveResponse
-	(*timestamppb.Timestamp)(nil),      // 14: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),        // 15: google.protobuf.Duration
-	(*GetInventoryRequest)(nil),        // 16: keygate.v1.GetInventoryRequest
-	(*SignReportManifestRequest)(nil),  // 17: keygate.v1.SignReportManifestRequest
-	(*GetInventoryResponse)(nil),       // 18: keygate.v1.GetInventoryResponse
-	(*SignReportManifestResponse)(nil), // 19: keygate.v1.SignReportManifestResponse
+	(*HashContextRequest)(nil),         // 3: keygate.v1.HashContextRequest
+	(*HashContextResponse)(nil),        // 4: keygate.v1.HashContextResponse
+	(*ListEventsRequest)(nil),          // 5: keygate.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),         // 6: keygate.v1.ListEventsResponse
+	(*TailEventsRequest)(nil),          // 7: keygate.v1.TailEventsRequest
+	(*TailEventsResponse)(nil),         // 8: keygate.v1.TailEventsResponse
+	(*VerifyLogRequest)(nil),           // 9: keygate.v1.VerifyLogRequest
+	(*VerifyLogResponse)(nil),          // 10: keygate.v1.VerifyLogResponse
+	(*VerifyProblem)(nil),              // 11: keygate.v1.VerifyProblem
+	(*GetCheckpointKeyRequest)(nil),    // 12: keygate.v1.GetCheckpointKeyRequest
+	(*GetCheckpointKeyResponse)(nil),   // 13: keygate.v1.GetCheckpointKeyResponse
+	(*ExportArchiveRequest)(nil),       // 14: keygate.v1.ExportArchiveRequest
+	(*ExportArchiveResponse)(nil),      // 15: keygate.v1.ExportArchiveResponse
+	nil,                                // 16: keygate.v1.HashContextRequest.EncryptionContextEntry
+	(*timestamppb.Timestamp)(nil),      // 17: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 18: google.protobuf.Duration
+	(*GetInventoryRequest)(nil),        // 19: keygate.v1.GetInventoryRequest
+	(*SignReportManifestRequest)(nil),  // 20: keygate.v1.SignReportManifestRequest
+	(*GetInventoryResponse)(nil),       // 21: keygate.v1.GetInventoryResponse
+	(*SignReportManifestResponse)(nil), // 22: keygate.v1.SignReportManifestResponse
 }
 var file_keygate_v1_audit_proto_depIdxs = []int32{
-	14, // 0: keygate.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	15, // 1: keygate.v1.AuditEvent.latency:type_name -> google.protobuf.Duration
+	17, // 0: keygate.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	18, // 1: keygate.v1.AuditEvent.latency:type_name -> google.protobuf.Duration
 	1,  // 2: keygate.v1.AuditEvent.encryption_context:type_name -> keygate.v1.ContextField
-	14, // 3: keygate.v1.EventFilter.since:type_name -> google.protobuf.Timestamp
-	14, // 4: keygate.v1.EventFilter.until:type_name -> google.protobuf.Timestamp
-	2,  // 5: keygate.v1.ListEventsRequest.filter:type_name -> keygate.v1.EventFilter
-	0,  // 6: keygate.v1.ListEventsResponse.events:type_name -> keygate.v1.AuditEvent
-	2,  // 7: keygate.v1.TailEventsRequest.filter:type_name -> keygate.v1.EventFilter
-	0,  // 8: keygate.v1.TailEventsResponse.event:type_name -> keygate.v1.AuditEvent
-	9,  // 9: keygate.v1.VerifyLogResponse.problems:type_name -> keygate.v1.VerifyProblem
-	14, // 10: keygate.v1.ExportArchiveRequest.until:type_name -> google.protobuf.Timestamp
-	3,  // 11: keygate.v1.AuditService.ListEvents:input_type -> keygate.v1.ListEventsRequest
-	5,  // 12: keygate.v1.AuditService.TailEvents:input_type -> keygate.v1.TailEventsRequest
-	7,  // 13: keygate.v1.AuditService.VerifyLog:input_type -> keygate.v1.VerifyLogRequest
-	10, // 14: keygate.v1.AuditService.GetCheckpointKey:input_type -> keygate.v1.GetCheckpointKeyRequest
-	12, // 15: keygate.v1.AuditService.ExportArchive:input_type -> keygate.v1.ExportArchiveRequest
-	16, // 16: keygate.v1.AuditService.GetInventory:input_type -> keygate.v1.GetInventoryRequest
-	17, // 17: keygate.v1.AuditService.SignReportManifest:input_type -> keygate.v1.SignReportManifestRequest
-	4,  // 18: keygate.v1.AuditService.ListEvents:output_type -> keygate.v1.ListEventsResponse
-	6,  // 19: keygate.v1.AuditService.TailEvents:output_type -> keygate.v1.TailEventsResponse
-	8,  // 20: keygate.v1.AuditService.VerifyLog:output_type -> keygate.v1.VerifyLogResponse
-	11, // 21: keygate.v1.AuditService.GetCheckpointKey:output_type -> keygate.v1.GetCheckpointKeyResponse
-	13, // 22: keygate.v1.AuditService.ExportArchive:output_type -> keygate.v1.ExportArchiveResponse
-	18, // 23: keygate.v1.AuditService.GetInventory:output_type -> keygate.v1.GetInventoryResponse
-	19, // 24: keygate.v1.AuditService.SignReportManifest:output_type -> keygate.v1.SignReportManifestResponse
-	18, // [18:25] is the sub-list for method output_type
-	11, // [11:18] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	17, // 3: keygate.v1.EventFilter.since:type_name -> google.protobuf.Timestamp
+	17, // 4: keygate.v1.EventFilter.until:type_name -> google.protobuf.Timestamp
+	1,  // 5: keygate.v1.EventFilter.encryption_context:type_name -> keygate.v1.ContextField
+	16, // 6: keygate.v1.HashContextRequest.encryption_context:type_name -> keygate.v1.HashContextRequest.EncryptionContextEntry
+	1,  // 7: keygate.v1.HashContextResponse.encryption_context:type_name -> keygate.v1.ContextField
+	2,  // 8: keygate.v1.ListEventsRequest.filter:type_name -> keygate.v1.EventFilter
+	0,  // 9: keygate.v1.ListEventsResponse.events:type_name -> keygate.v1.AuditEvent
+	2,  // 10: keygate.v1.TailEventsRequest.filter:type_name -> keygate.v1.EventFilter
+	0,  // 11: keygate.v1.TailEventsResponse.event:type_name -> keygate.v1.AuditEvent
+	11, // 12: keygate.v1.VerifyLogResponse.problems:type_name -> keygate.v1.VerifyProblem
+	17, // 13: keygate.v1.ExportArchiveRequest.until:type_name -> google.protobuf.Timestamp
+	5,  // 14: keygate.v1.AuditService.ListEvents:input_type -> keygate.v1.ListEventsRequest
+	7,  // 15: keygate.v1.AuditService.TailEvents:input_type -> keygate.v1.TailEventsRequest
+	9,  // 16: keygate.v1.AuditService.VerifyLog:input_type -> keygate.v1.VerifyLogRequest
+	12, // 17: keygate.v1.AuditService.GetCheckpointKey:input_type -> keygate.v1.GetCheckpointKeyRequest
+	14, // 18: keygate.v1.AuditService.ExportArchive:input_type -> keygate.v1.ExportArchiveRequest
+	19, // 19: keygate.v1.AuditService.GetInventory:input_type -> keygate.v1.GetInventoryRequest
+	20, // 20: keygate.v1.AuditService.SignReportManifest:input_type -> keygate.v1.SignReportManifestRequest
+	3,  // 21: keygate.v1.AuditService.HashContext:input_type -> keygate.v1.HashContextRequest
+	6,  // 22: keygate.v1.AuditService.ListEvents:output_type -> keygate.v1.ListEventsResponse
+	8,  // 23: keygate.v1.AuditService.TailEvents:output_type -> keygate.v1.TailEventsResponse
+	10, // 24: keygate.v1.AuditService.VerifyLog:output_type -> keygate.v1.VerifyLogResponse
+	13, // 25: keygate.v1.AuditService.GetCheckpointKey:output_type -> keygate.v1.GetCheckpointKeyResponse
+	15, // 26: keygate.v1.AuditService.ExportArchive:output_type -> keygate.v1.ExportArchiveResponse
+	21, // 27: keygate.v1.AuditService.GetInventory:output_type -> keygate.v1.GetInventoryResponse
+	22, // 28: keygate.v1.AuditService.SignReportManifest:output_type -> keygate.v1.SignReportManifestResponse
+	4,  // 29: keygate.v1.AuditService.HashContext:output_type -> keygate.v1.HashContextResponse
+	22, // [22:30] is the sub-list for method output_type
+	14, // [14:22] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_keygate_v1_audit_proto_init() }
@@ -1171,7 +1308,7 @@ func file_keygate_v1_audit_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_keygate_v1_audit_proto_rawDesc), len(file_keygate_v1_audit_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,7 @@ const (
 	AuditService_ExportArchive_FullMethodName      = "/keygate.v1.AuditService/ExportArchive"
 	AuditService_GetInventory_FullMethodName       = "/keygate.v1.AuditService/GetInventory"
 	AuditService_SignReportManifest_FullMethodName = "/keygate.v1.AuditService/SignReportManifest"
+	AuditService_HashContext_FullMethodName        = "/keygate.v1.AuditService/HashContext"
 )
 
 // AuditServiceClient is the client API for AuditService service.
@@ -55,6 +56,11 @@ type AuditServiceClient interface {
 	// SignReportManifest signs an evidence pack's manifest with the audit
 	// checkpoint key, under a domain string of its own (never a checkpoint).
 	SignReportManifest(ctx context.Context, in *SignReportManifestRequest, opts ...grpc.CallOption) (*SignReportManifestResponse, error)
+	// HashContext returns the HMAC the log stores for each encryption-context
+	// value given, so events can be found by a value (EventFilter.encryption_context)
+	// without the log's secret. The call is audited with the keys and
+	// HMACs, never the values.
+	HashContext(ctx context.Context, in *HashContextRequest, opts ...grpc.CallOption) (*HashContextResponse, error)
 }
 
 type auditServiceClient struct {
@@ -153,6 +159,16 @@ func (c *auditServiceClient) SignReportManifest(ctx context.Context, in *SignRep
 	return out, nil
 }
 
+func (c *auditServiceClient) HashContext(ctx context.Context, in *HashContextRequest, opts ...grpc.CallOption) (*HashContextResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HashContextResponse)
+	err := c.cc.Invoke(ctx, AuditService_HashContext_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuditServiceServer is the server API for AuditService service.
 // All implementations must embed UnimplementedAuditServiceServer
 // for forward compatibility.
@@ -180,6 +196,11 @@ type AuditServiceServer interface {
 	// SignReportManifest signs an evidence pack's manifest with the audit
 	// checkpoint key, under a domain string of its own (never a checkpoint).
 	SignReportManifest(context.Context, *SignReportManifestRequest) (*SignReportManifestResponse, error)
+	// HashContext returns the HMAC the log stores for each encryption-context
+	// value given, so events can be found by a value (EventFilter.encryption_context)
+	// without the log's secret. The call is audited with the keys and
+	// HMACs, never the values.
+	HashContext(context.Context, *HashContextRequest) (*HashContextResponse, error)
 	mustEmbedUnimplementedAuditServiceServer()
 }
 
@@ -210,6 +231,9 @@ func (UnimplementedAuditServiceServer) GetInventory(context.Context, *GetInvento
 }
 func (UnimplementedAuditServiceServer) SignReportManifest(context.Context, *SignReportManifestRequest) (*SignReportManifestResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SignReportManifest not implemented")
+}
+func (UnimplementedAuditServiceServer) HashContext(context.Context, *HashContextRequest) (*HashContextResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method HashContext not implemented")
 }
 func (UnimplementedAuditServiceServer) mustEmbedUnimplementedAuditServiceServer() {}
 func (UnimplementedAuditServiceServer) testEmbeddedByValue()                      {}
@@ -344,6 +368,24 @@ func _AuditService_SignReportManifest_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuditService_HashContext_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HashContextRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServiceServer).HashContext(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuditService_HashContext_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServiceServer).HashContext(ctx, req.(*HashContextRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuditService_ServiceDesc is the grpc.ServiceDesc for AuditService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -370,6 +412,10 @@ var AuditService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SignReportManifest",
 			Handler:    _AuditService_SignReportManifest_Handler,
+		},
+		{
+			MethodName: "HashContext",
+			Handler:    _AuditService_HashContext_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
