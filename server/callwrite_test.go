@@ -5,6 +5,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdh"
+	"crypto/fips140"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -39,6 +40,11 @@ type sdkSession struct {
 const testTransID = "8a880dc0-d2d2-4067-bcb1-b08d1690b26e"
 
 func startChallenge(t testing.TB, adjust func(*testEnv, *Config)) *challengeEnv {
+	if fips140.Enforced() {
+		// These sessions are A128GCM, which the module refuses to seal
+		// under 3DS's fixed IV (threeds TestFIPSOnlyRefusesA128GCMSessions).
+		t.Skip("A128GCM sessions are refused under GODEBUG=fips140=only")
+	}
 	e := startEnvWith(t, "", adjust, Options{})
 	ctx := context.Background()
 	pol := policyDoc(map[string][]string{arn("acs"): {"kms:Sign", "kms:GetPublicKey", "keygate:CreateAcsSession",
