@@ -83,7 +83,8 @@ func TestImportKey(t *testing.T) {
 
 	importAs := func(alg backends.WrappingAlgorithm, spec keys.Spec, usage keys.Usage, material []byte) (backends.Key, error) {
 		t.Helper()
-		wid, pub, err := b.NewWrappingKey(ctx, "import-test/wrap", alg)
+		w, err := b.NewWrappingKey(ctx, backends.WrappingRequest{Label: "import-test/wrap", Algorithm: alg})
+		wid, pub := w.ID, w.Public
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,7 +194,7 @@ func TestWrappingAlgorithmRefused(t *testing.T) {
 		backends.RSAAESKeyWrapSHA256: "CKM_RSA_PKCS_OAEP with SHA-256",
 		backends.RSAESOAEPSHA1:       "CKA_VALUE_LEN",
 	} {
-		_, _, err := b.NewWrappingKey(context.Background(), "import-test/refused", alg)
+		_, err := b.NewWrappingKey(context.Background(), backends.WrappingRequest{Label: "import-test/refused", Algorithm: alg})
 		if kgerr.KindOf(err) != kgerr.FailedPrecondition || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: got %v, want FailedPrecondition naming %s", alg, err, want)
 		}
