@@ -43,7 +43,9 @@ func (b *Backend) NewWrappingKey(ctx context.Context, req backends.WrappingReque
 	case req.Spec.IsRSA() && !req.Algorithm.AESKeyWrap():
 		return backends.WrappingKey{}, b.errorf(kgerr.InvalidArgument, "KMS imports an RSA private key only wrapped with RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1")
 	}
-	cctx := withNote(ctx)
+	// The call's request id is GetParametersForImport's, the operation
+	// the audit event names, so reconciliation joins the two.
+	cctx := withNote(backends.WithCallInfo(ctx, &backends.CallInfo{}))
 	made, err := b.client.CreateKey(cctx, &kms.CreateKeyInput{KeySpec: types.KeySpec(req.Spec), KeyUsage: types.KeyUsageType(req.Usage),
 		Origin: types.OriginTypeExternal, Description: aws.String(importDescription + req.Label),
 		Tags: tags(backends.CreateRequest{Label: req.KeyLabel})})
@@ -88,7 +90,8 @@ func (b *Backend) importParameters(ctx context.Context, arn string, alg backends
 // WrappingKeyLabel is the binding label of a key made for an import that
 // can still take material: of origin EXTERNAL and pending import.
 func (b *Backend) WrappingKeyLabel(ctx context.Context, id string) (string, error) {
-	meta, err := b.describe(ctx, id)
+	// DescribeKey's request id is not the import's: ImportKeyMaterial's is.
+	meta, err := b.describe(backends.WithCallInfo(ctx, &backends.CallInfo{}), id)
 	if err != nil {
 		return "", err
 	}

@@ -107,6 +107,19 @@ func TestImport(t *testing.T) {
 	if err != nil || id != w.ID || info.RequestID == "" {
 		t.Fatalf("ImportKey = %s, %v (request id %q)", id, err, info.RequestID)
 	}
+	// The request id reported is the one CloudTrail logs for the import
+	// itself (not the DescribeKey before it), and likewise for the
+	// parameters (not the CreateKey before them).
+	pctx, pinfo := withInfo()
+	if _, err := f.b.NewWrappingKey(pctx, backends.WrappingRequest{Label: "l", Algorithm: backends.RSAESOAEPSHA1,
+		Spec: keys.SymmetricDefault, Usage: keys.EncryptDecrypt, KeyLabel: "x/v1"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range f.srv.Records() {
+		if r.RequestID == info.RequestID && r.EventName != "ImportKeyMaterial" || r.RequestID == pinfo.RequestID && r.EventName != "GetParametersForImport" {
+			t.Fatalf("request id %s is CloudTrail's %s", r.RequestID, r.EventName)
+		}
+	}
 	k, err := f.b.Open(ctx, id, keys.HMAC256, keys.GenerateVerifyMac)
 	if err != nil {
 		t.Fatal(err)
