@@ -16,7 +16,7 @@ import (
 
 // kmsEnv is a keygated with a KMS backend "kms" on a test KMS whose clock
 // the test moves.
-func kmsEnv(t *testing.T) (*harness.Env, *kmsserver.Server, *atomic.Int64) {
+func kmsEnv(t *testing.T, extraConfig string) (*harness.Env, *kmsserver.Server, *atomic.Int64) {
 	t.Helper()
 	srv := kmsserver.New(t)
 	srv.SetPrincipal(kmsserver.TestAccessKeyID, keygatedRole)
@@ -25,7 +25,7 @@ func kmsEnv(t *testing.T) (*harness.Env, *kmsserver.Server, *atomic.Int64) {
 	t.Setenv("AWS_ACCESS_KEY_ID", kmsserver.TestAccessKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", kmsserver.TestSecretAccessKey)
 	t.Setenv("AWS_REGION", srv.Region)
-	env := harness.Start(t, harness.Options{ExtraBackends: `
+	env := harness.Start(t, harness.Options{ExtraConfig: extraConfig, ExtraBackends: `
   - name: kms
     type: kms
     config: {region: ` + srv.Region + `, endpoint: "` + srv.URL + `"}
@@ -41,7 +41,7 @@ func kmsEnv(t *testing.T) (*harness.Env, *kmsserver.Server, *atomic.Int64) {
 // openssl comes in as PKCS#8 and signs what openssl verifies with the
 // public key it knew.
 func TestCLIImportKMS(t *testing.T) {
-	env, srv, skew := kmsEnv(t)
+	env, srv, skew := kmsEnv(t, "")
 	c := newCLI(t, env, "admin")
 	policy := c.file("p.json", []byte(harness.OpenPolicy()))
 	c.ok("", "keys", "create", "cavv-key", "--backend", "kms", "--key-spec", "HMAC_256", "--key-usage", "GENERATE_VERIFY_MAC", "--policy-file", policy)

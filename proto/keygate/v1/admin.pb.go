@@ -429,10 +429,13 @@ func (x *CreateKeyRequest) GetCryptoperiodDays() uint32 {
 }
 
 type CreateKeyResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Key           *KeyMetadata           `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   *KeyMetadata           `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// Set when adopting a backend key needs a second admin
+	// (lifecycle.dual_control: AdoptKey): no key exists yet.
+	PendingApproval *Approval `protobuf:"bytes,2,opt,name=pending_approval,json=pendingApproval,proto3" json:"pending_approval,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *CreateKeyResponse) Reset() {
@@ -468,6 +471,13 @@ func (*CreateKeyResponse) Descriptor() ([]byte, []int) {
 func (x *CreateKeyResponse) GetKey() *KeyMetadata {
 	if x != nil {
 		return x.Key
+	}
+	return nil
+}
+
+func (x *CreateKeyResponse) GetPendingApproval() *Approval {
+	if x != nil {
+		return x.PendingApproval
 	}
 	return nil
 }
@@ -3216,9 +3226,10 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\x17allow_raw_shared_secret\x18\t \x01(\bR\x14allowRawSharedSecret\x125\n" +
 	"\x17rotation_period_in_days\x18\n" +
 	" \x01(\rR\x14rotationPeriodInDays\x12+\n" +
-	"\x11cryptoperiod_days\x18\v \x01(\rR\x10cryptoperiodDays\">\n" +
+	"\x11cryptoperiod_days\x18\v \x01(\rR\x10cryptoperiodDays\"\x7f\n" +
 	"\x11CreateKeyResponse\x12)\n" +
-	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\"+\n" +
+	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\x12?\n" +
+	"\x10pending_approval\x18\x02 \x01(\v2\x14.keygate.v1.ApprovalR\x0fpendingApproval\"+\n" +
 	"\x12DescribeKeyRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"@\n" +
 	"\x13DescribeKeyResponse\x12)\n" +
@@ -3512,84 +3523,85 @@ var file_keygate_v1_admin_proto_depIdxs = []int32{
 	51, // 3: keygate.v1.KeyVersion.deletion_time:type_name -> google.protobuf.Timestamp
 	51, // 4: keygate.v1.KeyVersion.rotation_due_time:type_name -> google.protobuf.Timestamp
 	0,  // 5: keygate.v1.CreateKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 6: keygate.v1.DescribeKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 7: keygate.v1.ListKeysResponse.keys:type_name -> keygate.v1.KeyMetadata
-	0,  // 8: keygate.v1.EnableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 9: keygate.v1.DisableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	37, // 10: keygate.v1.PutKeyPolicyResponse.pending_approval:type_name -> keygate.v1.Approval
-	51, // 11: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
-	0,  // 12: keygate.v1.CreateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 13: keygate.v1.ActivateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
-	37, // 14: keygate.v1.ActivateKeyVersionResponse.pending_approval:type_name -> keygate.v1.Approval
-	0,  // 15: keygate.v1.RetireKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 16: keygate.v1.ScheduleKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
-	37, // 17: keygate.v1.ScheduleKeyVersionDeletionResponse.pending_approval:type_name -> keygate.v1.Approval
-	0,  // 18: keygate.v1.CancelKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 19: keygate.v1.DestroyKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
-	33, // 20: keygate.v1.UpdateKeyRotationRequest.dual_control:type_name -> keygate.v1.DualControl
-	0,  // 21: keygate.v1.UpdateKeyRotationResponse.key:type_name -> keygate.v1.KeyMetadata
-	51, // 22: keygate.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
-	51, // 23: keygate.v1.Approval.expire_time:type_name -> google.protobuf.Timestamp
-	51, // 24: keygate.v1.Approval.decide_time:type_name -> google.protobuf.Timestamp
-	37, // 25: keygate.v1.ListApprovalsResponse.approvals:type_name -> keygate.v1.Approval
-	37, // 26: keygate.v1.ApproveOperationResponse.approval:type_name -> keygate.v1.Approval
-	0,  // 27: keygate.v1.ApproveOperationResponse.key:type_name -> keygate.v1.KeyMetadata
-	37, // 28: keygate.v1.DenyOperationResponse.approval:type_name -> keygate.v1.Approval
-	46, // 29: keygate.v1.GetKeyPolicyHistoryResponse.changes:type_name -> keygate.v1.PolicyChange
-	51, // 30: keygate.v1.PolicyChange.time:type_name -> google.protobuf.Timestamp
-	51, // 31: keygate.v1.GetParametersForImportResponse.valid_to:type_name -> google.protobuf.Timestamp
-	0,  // 32: keygate.v1.ImportKeyMaterialResponse.key:type_name -> keygate.v1.KeyMetadata
-	2,  // 33: keygate.v1.KeyAdminService.CreateKey:input_type -> keygate.v1.CreateKeyRequest
-	4,  // 34: keygate.v1.KeyAdminService.DescribeKey:input_type -> keygate.v1.DescribeKeyRequest
-	6,  // 35: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
-	8,  // 36: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
-	10, // 37: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
-	12, // 38: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
-	14, // 39: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
-	16, // 40: keygate.v1.KeyAdminService.ImportCertificate:input_type -> keygate.v1.ImportCertificateRequest
-	35, // 41: keygate.v1.KeyAdminService.CreateCertificateRequest:input_type -> keygate.v1.CreateCertificateRequestRequest
-	18, // 42: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
-	20, // 43: keygate.v1.KeyAdminService.CreateKeyVersion:input_type -> keygate.v1.CreateKeyVersionRequest
-	22, // 44: keygate.v1.KeyAdminService.ActivateKeyVersion:input_type -> keygate.v1.ActivateKeyVersionRequest
-	24, // 45: keygate.v1.KeyAdminService.RetireKeyVersion:input_type -> keygate.v1.RetireKeyVersionRequest
-	26, // 46: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:input_type -> keygate.v1.ScheduleKeyVersionDeletionRequest
-	28, // 47: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:input_type -> keygate.v1.CancelKeyVersionDeletionRequest
-	30, // 48: keygate.v1.KeyAdminService.DestroyKeyVersion:input_type -> keygate.v1.DestroyKeyVersionRequest
-	32, // 49: keygate.v1.KeyAdminService.UpdateKeyRotation:input_type -> keygate.v1.UpdateKeyRotationRequest
-	38, // 50: keygate.v1.KeyAdminService.ListApprovals:input_type -> keygate.v1.ListApprovalsRequest
-	40, // 51: keygate.v1.KeyAdminService.ApproveOperation:input_type -> keygate.v1.ApproveOperationRequest
-	42, // 52: keygate.v1.KeyAdminService.DenyOperation:input_type -> keygate.v1.DenyOperationRequest
-	44, // 53: keygate.v1.KeyAdminService.GetKeyPolicyHistory:input_type -> keygate.v1.GetKeyPolicyHistoryRequest
-	47, // 54: keygate.v1.KeyAdminService.GetParametersForImport:input_type -> keygate.v1.GetParametersForImportRequest
-	49, // 55: keygate.v1.KeyAdminService.ImportKeyMaterial:input_type -> keygate.v1.ImportKeyMaterialRequest
-	3,  // 56: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
-	5,  // 57: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
-	7,  // 58: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
-	9,  // 59: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
-	11, // 60: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
-	13, // 61: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
-	15, // 62: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
-	17, // 63: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
-	36, // 64: keygate.v1.KeyAdminService.CreateCertificateRequest:output_type -> keygate.v1.CreateCertificateRequestResponse
-	19, // 65: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
-	21, // 66: keygate.v1.KeyAdminService.CreateKeyVersion:output_type -> keygate.v1.CreateKeyVersionResponse
-	23, // 67: keygate.v1.KeyAdminService.ActivateKeyVersion:output_type -> keygate.v1.ActivateKeyVersionResponse
-	25, // 68: keygate.v1.KeyAdminService.RetireKeyVersion:output_type -> keygate.v1.RetireKeyVersionResponse
-	27, // 69: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:output_type -> keygate.v1.ScheduleKeyVersionDeletionResponse
-	29, // 70: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:output_type -> keygate.v1.CancelKeyVersionDeletionResponse
-	31, // 71: keygate.v1.KeyAdminService.DestroyKeyVersion:output_type -> keygate.v1.DestroyKeyVersionResponse
-	34, // 72: keygate.v1.KeyAdminService.UpdateKeyRotation:output_type -> keygate.v1.UpdateKeyRotationResponse
-	39, // 73: keygate.v1.KeyAdminService.ListApprovals:output_type -> keygate.v1.ListApprovalsResponse
-	41, // 74: keygate.v1.KeyAdminService.ApproveOperation:output_type -> keygate.v1.ApproveOperationResponse
-	43, // 75: keygate.v1.KeyAdminService.DenyOperation:output_type -> keygate.v1.DenyOperationResponse
-	45, // 76: keygate.v1.KeyAdminService.GetKeyPolicyHistory:output_type -> keygate.v1.GetKeyPolicyHistoryResponse
-	48, // 77: keygate.v1.KeyAdminService.GetParametersForImport:output_type -> keygate.v1.GetParametersForImportResponse
-	50, // 78: keygate.v1.KeyAdminService.ImportKeyMaterial:output_type -> keygate.v1.ImportKeyMaterialResponse
-	56, // [56:79] is the sub-list for method output_type
-	33, // [33:56] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	37, // 6: keygate.v1.CreateKeyResponse.pending_approval:type_name -> keygate.v1.Approval
+	0,  // 7: keygate.v1.DescribeKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 8: keygate.v1.ListKeysResponse.keys:type_name -> keygate.v1.KeyMetadata
+	0,  // 9: keygate.v1.EnableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 10: keygate.v1.DisableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	37, // 11: keygate.v1.PutKeyPolicyResponse.pending_approval:type_name -> keygate.v1.Approval
+	51, // 12: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
+	0,  // 13: keygate.v1.CreateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 14: keygate.v1.ActivateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	37, // 15: keygate.v1.ActivateKeyVersionResponse.pending_approval:type_name -> keygate.v1.Approval
+	0,  // 16: keygate.v1.RetireKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 17: keygate.v1.ScheduleKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
+	37, // 18: keygate.v1.ScheduleKeyVersionDeletionResponse.pending_approval:type_name -> keygate.v1.Approval
+	0,  // 19: keygate.v1.CancelKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 20: keygate.v1.DestroyKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	33, // 21: keygate.v1.UpdateKeyRotationRequest.dual_control:type_name -> keygate.v1.DualControl
+	0,  // 22: keygate.v1.UpdateKeyRotationResponse.key:type_name -> keygate.v1.KeyMetadata
+	51, // 23: keygate.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
+	51, // 24: keygate.v1.Approval.expire_time:type_name -> google.protobuf.Timestamp
+	51, // 25: keygate.v1.Approval.decide_time:type_name -> google.protobuf.Timestamp
+	37, // 26: keygate.v1.ListApprovalsResponse.approvals:type_name -> keygate.v1.Approval
+	37, // 27: keygate.v1.ApproveOperationResponse.approval:type_name -> keygate.v1.Approval
+	0,  // 28: keygate.v1.ApproveOperationResponse.key:type_name -> keygate.v1.KeyMetadata
+	37, // 29: keygate.v1.DenyOperationResponse.approval:type_name -> keygate.v1.Approval
+	46, // 30: keygate.v1.GetKeyPolicyHistoryResponse.changes:type_name -> keygate.v1.PolicyChange
+	51, // 31: keygate.v1.PolicyChange.time:type_name -> google.protobuf.Timestamp
+	51, // 32: keygate.v1.GetParametersForImportResponse.valid_to:type_name -> google.protobuf.Timestamp
+	0,  // 33: keygate.v1.ImportKeyMaterialResponse.key:type_name -> keygate.v1.KeyMetadata
+	2,  // 34: keygate.v1.KeyAdminService.CreateKey:input_type -> keygate.v1.CreateKeyRequest
+	4,  // 35: keygate.v1.KeyAdminService.DescribeKey:input_type -> keygate.v1.DescribeKeyRequest
+	6,  // 36: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
+	8,  // 37: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
+	10, // 38: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
+	12, // 39: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
+	14, // 40: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
+	16, // 41: keygate.v1.KeyAdminService.ImportCertificate:input_type -> keygate.v1.ImportCertificateRequest
+	35, // 42: keygate.v1.KeyAdminService.CreateCertificateRequest:input_type -> keygate.v1.CreateCertificateRequestRequest
+	18, // 43: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
+	20, // 44: keygate.v1.KeyAdminService.CreateKeyVersion:input_type -> keygate.v1.CreateKeyVersionRequest
+	22, // 45: keygate.v1.KeyAdminService.ActivateKeyVersion:input_type -> keygate.v1.ActivateKeyVersionRequest
+	24, // 46: keygate.v1.KeyAdminService.RetireKeyVersion:input_type -> keygate.v1.RetireKeyVersionRequest
+	26, // 47: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:input_type -> keygate.v1.ScheduleKeyVersionDeletionRequest
+	28, // 48: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:input_type -> keygate.v1.CancelKeyVersionDeletionRequest
+	30, // 49: keygate.v1.KeyAdminService.DestroyKeyVersion:input_type -> keygate.v1.DestroyKeyVersionRequest
+	32, // 50: keygate.v1.KeyAdminService.UpdateKeyRotation:input_type -> keygate.v1.UpdateKeyRotationRequest
+	38, // 51: keygate.v1.KeyAdminService.ListApprovals:input_type -> keygate.v1.ListApprovalsRequest
+	40, // 52: keygate.v1.KeyAdminService.ApproveOperation:input_type -> keygate.v1.ApproveOperationRequest
+	42, // 53: keygate.v1.KeyAdminService.DenyOperation:input_type -> keygate.v1.DenyOperationRequest
+	44, // 54: keygate.v1.KeyAdminService.GetKeyPolicyHistory:input_type -> keygate.v1.GetKeyPolicyHistoryRequest
+	47, // 55: keygate.v1.KeyAdminService.GetParametersForImport:input_type -> keygate.v1.GetParametersForImportRequest
+	49, // 56: keygate.v1.KeyAdminService.ImportKeyMaterial:input_type -> keygate.v1.ImportKeyMaterialRequest
+	3,  // 57: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
+	5,  // 58: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
+	7,  // 59: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
+	9,  // 60: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
+	11, // 61: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
+	13, // 62: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
+	15, // 63: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
+	17, // 64: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
+	36, // 65: keygate.v1.KeyAdminService.CreateCertificateRequest:output_type -> keygate.v1.CreateCertificateRequestResponse
+	19, // 66: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
+	21, // 67: keygate.v1.KeyAdminService.CreateKeyVersion:output_type -> keygate.v1.CreateKeyVersionResponse
+	23, // 68: keygate.v1.KeyAdminService.ActivateKeyVersion:output_type -> keygate.v1.ActivateKeyVersionResponse
+	25, // 69: keygate.v1.KeyAdminService.RetireKeyVersion:output_type -> keygate.v1.RetireKeyVersionResponse
+	27, // 70: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:output_type -> keygate.v1.ScheduleKeyVersionDeletionResponse
+	29, // 71: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:output_type -> keygate.v1.CancelKeyVersionDeletionResponse
+	31, // 72: keygate.v1.KeyAdminService.DestroyKeyVersion:output_type -> keygate.v1.DestroyKeyVersionResponse
+	34, // 73: keygate.v1.KeyAdminService.UpdateKeyRotation:output_type -> keygate.v1.UpdateKeyRotationResponse
+	39, // 74: keygate.v1.KeyAdminService.ListApprovals:output_type -> keygate.v1.ListApprovalsResponse
+	41, // 75: keygate.v1.KeyAdminService.ApproveOperation:output_type -> keygate.v1.ApproveOperationResponse
+	43, // 76: keygate.v1.KeyAdminService.DenyOperation:output_type -> keygate.v1.DenyOperationResponse
+	45, // 77: keygate.v1.KeyAdminService.GetKeyPolicyHistory:output_type -> keygate.v1.GetKeyPolicyHistoryResponse
+	48, // 78: keygate.v1.KeyAdminService.GetParametersForImport:output_type -> keygate.v1.GetParametersForImportResponse
+	50, // 79: keygate.v1.KeyAdminService.ImportKeyMaterial:output_type -> keygate.v1.ImportKeyMaterialResponse
+	57, // [57:80] is the sub-list for method output_type
+	34, // [34:57] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_keygate_v1_admin_proto_init() }
