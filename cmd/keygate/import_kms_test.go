@@ -4,12 +4,14 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/audit/reconcile"
 	"github.com/keygate/keygate/test/harness"
 	"github.com/keygate/keygate/test/kmsserver"
 )
@@ -124,5 +126,15 @@ func TestCLIImportKMS(t *testing.T) {
 	openssl("dgst", "-sha256", "-verify", "old-pub.pem", "-signature", "sig", "content")
 	if pub := c.ok("", "keys", "public-key", "acs-kms", "--version", "2"); pub != string(c.readFile(c.path("old-pub.pem"))) {
 		t.Fatalf("version 2's public key is not the imported one:\n%s", pub)
+	}
+
+	// CloudTrail and keygate's log agree on every import call: the
+	// parameters, the import, and the key made for the import.
+	srv.SetLookupLimiter(nil)
+	t.Setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", srv.URL)
+	out, errOut, code := c.run("", "--output", "json", "audit", "reconcile", "--since", "1h", "--lookup", "--delivery-delay", "1ms")
+	var rep reconcile.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || len(rep.Findings) != 0 {
+		t.Fatalf("audit reconcile: exit %d %s\n%s", code, errOut, out)
 	}
 }
