@@ -63,7 +63,7 @@ func (b *Backend) addECPublicHalf(s p11.SessionHandle, priv p11.ObjectHandle, ra
 	if err != nil {
 		return err
 	}
-	point, err := asn1.Marshal(elliptic.Marshal(curve, pub.X, pub.Y)) //nolint:staticcheck // the uncompressed encoding PKCS#11 stores
+	point, err := asn1.Marshal(elliptic.Marshal(curve, pub.X, pub.Y)) // DER OCTET STRING of the uncompressed point, as CKA_EC_POINT holds it
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,8 @@ func sigS(sig []byte) *big.Int { return new(big.Int).SetBytes(sig[len(sig)/2:]) 
 // recoverCandidates are the public keys Q = r⁻¹(sR − eG) for the two
 // points R whose x-coordinate is r. (x = r + n, possible only when r < p − n,
 // has probability about 2⁻¹²⁸ on P-256 and P-384 and is left out.) Only
-// public values take part, so crypto/elliptic's generic arithmetic serves.
+// public values take part, so crypto/elliptic's generic (deprecated, not
+// constant-time) point arithmetic serves.
 func recoverCandidates(curve elliptic.Curve, digest, sig []byte) []*ecdsa.PublicKey {
 	params := curve.Params()
 	n, size := params.N, (params.BitSize+7)/8
@@ -139,11 +140,11 @@ func recoverCandidates(curve elliptic.Curve, digest, sig []byte) []*ecdsa.Public
 		if rx == nil {
 			continue
 		}
-		sx, sy := curve.ScalarMult(rx, ry, ss.Bytes())                    //nolint:staticcheck // public values only
-		ex, ey := curve.ScalarBaseMult(negE.Bytes())                      //nolint:staticcheck
-		qx, qy := curve.Add(sx, sy, ex, ey)                               //nolint:staticcheck
-		qx, qy = curve.ScalarMult(qx, qy, rInv.Bytes())                   //nolint:staticcheck
-		if qx.Sign() == 0 && qy.Sign() == 0 || !curve.IsOnCurve(qx, qy) { //nolint:staticcheck
+		sx, sy := curve.ScalarMult(rx, ry, ss.Bytes())
+		ex, ey := curve.ScalarBaseMult(negE.Bytes())
+		qx, qy := curve.Add(sx, sy, ex, ey)
+		qx, qy = curve.ScalarMult(qx, qy, rInv.Bytes())
+		if qx.Sign() == 0 && qy.Sign() == 0 || !curve.IsOnCurve(qx, qy) {
 			continue
 		}
 		out = append(out, &ecdsa.PublicKey{Curve: curve, X: qx, Y: qy})
