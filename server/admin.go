@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -39,21 +41,36 @@ func (as *adminService) CreateKey(ctx context.Context, req *pb.CreateKeyRequest)
 	if err := as.s.checkPolicy(doc, req.KeyId, req.BypassPolicyLockoutSafetyCheck, c.Principal.ARN); err != nil {
 		return nil, err
 	}
-	e, err := as.s.keys.Create(ctx, keyring.CreateParams{
+	p := createParams(req, backend, doc)
+	if req.BackendKeyId != "" && slices.Contains(as.s.cfg.Lifecycle.DualControl, adoptOp) {
+		ap, err := as.holdAdoption(ctx, c, req, p)
+		return &pb.CreateKeyResponse{PendingApproval: ap}, err
+	}
+	return as.create(ctx, c, p)
+}
+
+// createParams is what CreateKey asks the keyring for.
+func createParams(req *pb.CreateKeyRequest, backend string, doc []byte) keyring.CreateParams {
+	return keyring.CreateParams{
 		Name: req.KeyId, Description: req.Description, Spec: keys.Spec(req.KeySpec), Usage: keys.Usage(req.KeyUsage),
 		Backend: backend, BackendKeyID: req.BackendKeyId, Policy: doc, AllowRawSecret: req.AllowRawSharedSecret,
 		RotationPeriod: days(req.RotationPeriodInDays), Cryptoperiod: days(req.CryptoperiodDays),
-		Opened: func(h backends.Key) {
-			if req.BackendKeyId != "" {
-				c.Detail = adoptedDetail(h)
-			}
-		},
-	})
+	}
+}
+
+// create makes the key now (generated, or adopted).
+func (as *adminService) create(ctx context.Context, c *Call, p keyring.CreateParams) (*pb.CreateKeyResponse, error) {
+	p.Opened = func(h backends.Key) {
+		if p.BackendKeyID != "" {
+			c.Detail = strings.TrimPrefix(c.Detail+"; "+adoptedDetail(h), "; ")
+		}
+	}
+	e, err := as.s.keys.Create(ctx, p)
 	if err != nil {
 		return nil, err
 	}
 	c.Key, c.Version, c.BackendKeyID = e, 1, e.Key.Versions[0].BackendKeyID
-	as.s.log.Info("key created", "key", req.KeyId, "spec", req.KeySpec, "usage", req.KeyUsage, "backend", backend, "principal", c.Principal.ARN)
+	as.s.log.Info("key created", "key", p.Name, "spec", p.Spec, "usage", p.Usage, "backend", p.Backend, "principal", c.Principal.ARN)
 	return &pb.CreateKeyResponse{Key: as.s.metadata(ctx, e)}, nil
 }
 

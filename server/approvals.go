@@ -44,15 +44,20 @@ func (s *Server) holdForApproval(ctx context.Context, c *Call, e *keyring.Entry,
 	if !s.dualControlled(e.Key, op) {
 		return nil, nil
 	}
-	return s.hold(ctx, c, e, op, description, req, check)
+	return s.holdChecked(ctx, c, e, op, description, req, check)
 }
 
-// hold stores req as a pending approval, after check says it could run now.
-func (s *Server) hold(ctx context.Context, c *Call, e *keyring.Entry, op, description string, req proto.Message,
+// holdChecked stores req as a pending approval, after check says it could run now.
+func (s *Server) holdChecked(ctx context.Context, c *Call, e *keyring.Entry, op, description string, req proto.Message,
 	check func(*keys.Key) error) (*pb.Approval, error) {
 	if err := check(e.Key); err != nil {
 		return nil, err
 	}
+	return s.hold(ctx, c, e.Key.Name, op, description, req)
+}
+
+// hold stores req as a pending approval of op on key name.
+func (s *Server) hold(ctx context.Context, c *Call, name, op, description string, req proto.Message) (*pb.Approval, error) {
 	payload, err := protojson.Marshal(req)
 	if err != nil {
 		return nil, kgerr.Wrap(kgerr.Internal, err, "approval request could not be stored")
@@ -60,7 +65,7 @@ func (s *Server) hold(ctx context.Context, c *Call, e *keyring.Entry, op, descri
 	id := make([]byte, 12)
 	rand.Read(id)
 	now := s.keys.Now().UTC()
-	a := &sqlstore.Approval{ID: hex.EncodeToString(id), KeyName: e.Key.Name, Operation: op, Description: description,
+	a := &sqlstore.Approval{ID: hex.EncodeToString(id), KeyName: name, Operation: op, Description: description,
 		Payload: payload, Requester: c.Principal.ARN, CreatedAt: now, ExpiresAt: now.Add(s.cfg.Lifecycle.ApprovalTTL),
 		State: sqlstore.ApprovalPending}
 	if err := s.keyStore.AddApproval(ctx, a); err != nil {
@@ -84,6 +89,9 @@ func byApproval(ctx context.Context, s *Server, req any) (string, uint32, error)
 	if err != nil {
 		return "", 0, err
 	}
+	if a.Operation == adoptOp {
+		return "", 0, nil // no key yet: the config's admins decide (adopt.go)
+	}
 	return a.KeyName, 0, nil
 }
 
@@ -97,9 +105,10 @@ func (as *adminService) decidable(ctx context.Context, c *Call, id string) (*sql
 	if err != nil {
 		return nil, err
 	}
-	if a.KeyName != c.KeyName { // the pipeline authorized the key byApproval named
+	if a.KeyName != c.KeyName && (a.Operation != adoptOp || c.KeyName != "") { // the pipeline authorized the key byApproval named
 		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "approval %s changed key", id)
 	}
+	c.KeyName = a.KeyName // an adoption's, for its audit event
 	if a.State != sqlstore.ApprovalPending {
 		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "approval %s is %s", id, a.State)
 	}
@@ -201,6 +210,8 @@ func (as *adminService) execute(ctx context.Context, c *Call, a *sqlstore.Approv
 			return nil
 		})
 		return e, "policy replaced", err
+	case adoptOp:
+		return as.executeAdoption(ctx, c, a)
 	}
 	return nil, "", kgerr.Errorf(kgerr.Internal, "approval %s: unknown operation %q", a.ID, a.Operation)
 }
@@ -226,6 +237,9 @@ func (s *Server) dualControlOf(k *keys.Key) []string {
 // checkDualOps validates a per-key dual control list.
 func checkDualOps(ops []string) error {
 	for _, op := range ops {
+		if op == adoptOp {
+			return kgerr.Errorf(kgerr.InvalidArgument, "dual_control: %s concerns no existing key: set it in the server's lifecycle.dual_control", op)
+		}
 		if !slices.Contains(dualOps, op) {
 			return kgerr.Errorf(kgerr.InvalidArgument, "dual_control: %q is not one of %s", op, strings.Join(dualOps, ", "))
 		}

@@ -73,10 +73,11 @@ var fieldRules = map[protoreflect.Name]fieldRule{
 	"creq":                 {threeds.MaxCReq + 4<<10, opaque}, // a little over the spec's bound, so threeds names it
 	"sdk_reference_number": {maxToken, text},
 	"cres":                 {threeds.MaxCRes + 4<<10, opaque},
-	// BYOK: the token is base64url JSON naming a key (up to 256 bytes);
+	// BYOK: the token is base64url JSON naming a key (up to 256 bytes)
+	// and, on KMS, holding KMS's own import token (at most 6144 bytes);
 	// the material is an RSA block and, for a private key, its PKCS#8
 	// under AES key wrap (an RSA 4096 key is about 2.4 KB).
-	"import_token":           {1024, token},
+	"import_token":           {12 << 10, token},
 	"encrypted_key_material": {8 << 10, opaque},
 	// An audit filter's encryption context: the key as a context key, the
 	// value's HMAC in hex.

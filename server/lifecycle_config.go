@@ -24,14 +24,16 @@ type LifecycleConfig struct {
 	RotationCheck time.Duration `yaml:"rotation_check"`
 	// DualControl names the operations that need a second admin's
 	// approval on keys that do not say otherwise: ActivateKeyVersion,
-	// ScheduleKeyVersionDeletion, PutKeyPolicy.
+	// ScheduleKeyVersionDeletion, PutKeyPolicy; and AdoptKey (CreateKey
+	// over an existing backend key), which concerns no key yet and so
+	// follows this setting alone.
 	DualControl []string `yaml:"dual_control"`
 	// ApprovalTTL is how long a pending approval may wait (default 24h).
 	ApprovalTTL time.Duration `yaml:"approval_ttl"`
 }
 
 // dualOps are the operations dual control can hold back.
-var dualOps = []string{"ActivateKeyVersion", "ScheduleKeyVersionDeletion", "PutKeyPolicy"}
+var dualOps = []string{"ActivateKeyVersion", "ScheduleKeyVersionDeletion", "PutKeyPolicy", adoptOp}
 
 func (c *LifecycleConfig) defaults() {
 	if c.RotationCheck == 0 {

@@ -59,6 +59,6 @@ func (s *Server) holdSelfGrant(ctx context.Context, c *Call, req *pb.PutKeyPolic
 	}
 	s.log.Info("a policy change grants its author use of the key: it waits for a second admin",
 		"key", req.KeyId, "principal", c.Principal.ARN, "actions", grants)
-	return s.hold(ctx, c, c.Key, "PutKeyPolicy", "replace the key policy, granting its requester "+strings.Join(grants, ", "), req,
+	return s.holdChecked(ctx, c, c.Key, "PutKeyPolicy", "replace the key policy, granting its requester "+strings.Join(grants, ", "), req,
 		func(*keys.Key) error { return nil })
 }

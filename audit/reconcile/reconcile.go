@@ -81,6 +81,9 @@ type run struct {
 	carry    []*kgCall            // unmatched keygate calls near the last chunk's end
 	usage    map[[2]string]int    // (ARN, operation) -> requests
 	problems map[string]bool      // unreadable files and records already reported
+	// imported are keys whose GetParametersForImport matched a keygate
+	// call: keygated made them (CreateKey, Origin EXTERNAL) for that call.
+	imported map[string]bool
 }
 
 // Run reconciles the window [opt.Since, opt.Until) against src.
@@ -109,7 +112,7 @@ func Run(ctx context.Context, src Source, opt Options) (*Report, error) {
 		return nil, err
 	}
 	r := &run{opt: opt, src: src, arns: map[string]string{}, nonKMS: map[string]*KeyUse{}, roles: map[string]bool{},
-		done: map[string]time.Time{}, usage: map[[2]string]int{}, problems: map[string]bool{},
+		done: map[string]time.Time{}, usage: map[[2]string]int{}, problems: map[string]bool{}, imported: map[string]bool{},
 		rep: &Report{Since: opt.Since.UTC(), Until: opt.Until.UTC(), Source: src.Name(), Counts: map[Class]int{},
 			Findings: []Finding{}, Pending: []Finding{}, Unmanaged: []Finding{}, Unreadable: []Problem{}, NoCloudTrail: []KeyUse{}}}
 	for _, c := range Classes {
@@ -205,6 +208,11 @@ func (r *run) chunk(ctx context.Context, cs, ce time.Time, last bool) error {
 				r.done[ev.RequestID] = c.ev.Time
 				r.matched(c.ev, ev)
 			}
+			if ev.EventName == "GetParametersForImport" && ev.ErrorCode == "" {
+				for _, a := range ev.KeyARNs {
+					r.imported[a] = true
+				}
+			}
 			return nil
 		}
 		if !inWindow {
@@ -298,6 +306,11 @@ func (r *run) cloudTrailOnly(ev *Event, noReq []*kgCall) {
 	case !r.roles[roleOf(ev.Identity)]:
 		f.Reason = "used by an identity that is not keygate's"
 	case ev.ReadOnly && metadataOps[ev.EventName]:
+		r.rep.Counts[Internal]++
+		return
+	case ev.EventName == "CreateKey" && slices.ContainsFunc(ev.KeyARNs, func(a string) bool { return r.imported[a] }):
+		// The key a KMS import's parameters are for: keygated makes it
+		// within the audited GetParametersForImport call (BYOK).
 		r.rep.Counts[Internal]++
 		return
 	default:

@@ -14,7 +14,8 @@ const (
 	Unmanaged   Class = "unmanaged"    // KMS activity on keys keygate does not manage
 	// Internal is keygate's own role reading key metadata (DescribeKey,
 	// GetPublicKey...) while opening keys, which keygate does not audit
-	// call by call. Counted, not a finding.
+	// call by call, or making the key of a KMS import within an audited
+	// GetParametersForImport. Counted, not a finding.
 	Internal Class = "keygate-internal"
 	// Unlogged is a failed keygate call with no CloudTrail record:
 	// CloudTrail records only some failures. Counted, not a finding.

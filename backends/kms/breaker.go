@@ -99,3 +99,9 @@ func (b *breakerAPI) VerifyMac(ctx context.Context, in *kms.VerifyMacInput, o ..
 func (b *breakerAPI) DeriveSharedSecret(ctx context.Context, in *kms.DeriveSharedSecretInput, o ...optFn) (*kms.DeriveSharedSecretOutput, error) {
 	return guard(b, func() (*kms.DeriveSharedSecretOutput, error) { return b.api.DeriveSharedSecret(ctx, in, o...) })
 }
+func (b *breakerAPI) GetParametersForImport(ctx context.Context, in *kms.GetParametersForImportInput, o ...optFn) (*kms.GetParametersForImportOutput, error) {
+	return guard(b, func() (*kms.GetParametersForImportOutput, error) { return b.api.GetParametersForImport(ctx, in, o...) })
+}
+func (b *breakerAPI) ImportKeyMaterial(ctx context.Context, in *kms.ImportKeyMaterialInput, o ...optFn) (*kms.ImportKeyMaterialOutput, error) {
+	return guard(b, func() (*kms.ImportKeyMaterialOutput, error) { return b.api.ImportKeyMaterial(ctx, in, o...) })
+}

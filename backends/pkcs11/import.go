@@ -63,15 +63,16 @@ func (b *Backend) lacksForImport(alg backends.WrappingAlgorithm, what string) er
 // nothing else. It checks that the token unwraps with alg by unwrapping a
 // random AES key of its own, so an unsupported algorithm is refused now
 // rather than after the operator has wrapped the material.
-func (b *Backend) NewWrappingKey(ctx context.Context, label string, alg backends.WrappingAlgorithm) (string, *rsa.PublicKey, error) {
+func (b *Backend) NewWrappingKey(ctx context.Context, req backends.WrappingRequest) (backends.WrappingKey, error) {
+	label, alg := req.Label, req.Algorithm
 	if !alg.Valid() {
-		return "", nil, kgerr.Errorf(kgerr.InvalidArgument, "wrapping_algorithm %q is not one of RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_SHA_1, RSA_AES_KEY_WRAP_SHA_256", alg)
+		return backends.WrappingKey{}, kgerr.Errorf(kgerr.InvalidArgument, "wrapping_algorithm %q is not one of RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_SHA_1, RSA_AES_KEY_WRAP_SHA_256", alg)
 	}
 	if !b.caps.has(p11.CKM_RSA_PKCS_OAEP, p11.CKF_UNWRAP) {
-		return "", nil, b.lacksForImport(alg, "CKM_RSA_PKCS_OAEP (unwrap)")
+		return backends.WrappingKey{}, b.lacksForImport(alg, "CKM_RSA_PKCS_OAEP (unwrap)")
 	}
 	if alg.AESKeyWrap() && !b.caps.has(p11.CKM_AES_KEY_WRAP_PAD, p11.CKF_UNWRAP) {
-		return "", nil, b.lacksForImport(alg, "CKM_AES_KEY_WRAP_PAD (unwrap)")
+		return backends.WrappingKey{}, b.lacksForImport(alg, "CKM_AES_KEY_WRAP_PAD (unwrap)")
 	}
 	rawID := make([]byte, 16)
 	rand.Read(rawID)
@@ -106,9 +107,9 @@ func (b *Backend) NewWrappingKey(ctx context.Context, label string, alg backends
 		if derr := b.Destroy(context.WithoutCancel(ctx), id); derr != nil {
 			err = errors.Join(err, fmt.Errorf("wrapping key %s left in the token: %w", id, derr))
 		}
-		return "", nil, b.fail("make a wrapping key", "", err)
+		return backends.WrappingKey{}, b.fail("make a wrapping key", "", err)
 	}
-	return id, pub, nil
+	return backends.WrappingKey{ID: id, Public: pub}, nil
 }
 
 // probeUnwrap unwraps a random AES key wrapped with alg's OAEP in Go

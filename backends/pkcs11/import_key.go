@@ -33,8 +33,8 @@ func (b *Backend) ImportKey(ctx context.Context, req backends.ImportRequest) (st
 	}
 	symmetric := req.Spec == keys.SymmetricDefault || req.Spec.IsHMAC()
 	switch {
-	case !symmetric && !req.Spec.IsRSA():
-		return "", kgerr.Errorf(kgerr.FailedPrecondition, "pkcs11 backend %q: importing %s keys is not supported (the token cannot give an imported EC key's public point)", b.name, req.Spec)
+	case req.Spec.IsEC() && ecImportable(req) != "":
+		return "", kgerr.Errorf(kgerr.FailedPrecondition, "pkcs11 backend %q: %s", b.name, ecImportable(req))
 	case !symmetric && !req.Algorithm.AESKeyWrap():
 		return "", kgerr.Errorf(kgerr.InvalidArgument, "a %s private key is longer than one RSA block: wrap it with RSA_AES_KEY_WRAP_SHA_256 or RSA_AES_KEY_WRAP_SHA_1", req.Spec)
 	}
@@ -73,8 +73,11 @@ func (b *Backend) ImportKey(ctx context.Context, req backends.ImportRequest) (st
 		if err := b.checkImported(s, obj, req); err != nil {
 			return errors.Join(err, b.api.DestroyObject(s, obj))
 		}
-		if req.Spec.IsRSA() {
+		switch {
+		case req.Spec.IsRSA():
 			return b.addPublicHalf(s, obj, rawID, req)
+		case req.Spec.IsEC():
+			return b.addECPublicHalf(s, obj, rawID, req)
 		}
 		return nil
 	})
@@ -140,6 +143,9 @@ func (b *Backend) importTemplate(req backends.ImportRequest, rawID []byte) []*p1
 		t = append(t, p11.NewAttribute(p11.CKA_CLASS, p11.CKO_SECRET_KEY), p11.NewAttribute(p11.CKA_KEY_TYPE, p11.CKK_GENERIC_SECRET),
 			p11.NewAttribute(p11.CKA_ENCRYPT, false), p11.NewAttribute(p11.CKA_DECRYPT, false),
 			p11.NewAttribute(p11.CKA_SIGN, true), p11.NewAttribute(p11.CKA_VERIFY, true), p11.NewAttribute(p11.CKA_WRAP, false))
+	case req.Spec.IsEC():
+		t = append(t, p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PRIVATE_KEY), p11.NewAttribute(p11.CKA_KEY_TYPE, p11.CKK_EC),
+			p11.NewAttribute(p11.CKA_SIGN, sv), p11.NewAttribute(p11.CKA_DECRYPT, false), p11.NewAttribute(p11.CKA_SIGN_RECOVER, false))
 	default:
 		t = append(t, p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PRIVATE_KEY), p11.NewAttribute(p11.CKA_KEY_TYPE, p11.CKK_RSA),
 			p11.NewAttribute(p11.CKA_SIGN, sv), p11.NewAttribute(p11.CKA_DECRYPT, ed), p11.NewAttribute(p11.CKA_SIGN_RECOVER, false))

@@ -8,6 +8,8 @@ import (
 	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
@@ -83,7 +85,8 @@ func TestImportKey(t *testing.T) {
 
 	importAs := func(alg backends.WrappingAlgorithm, spec keys.Spec, usage keys.Usage, material []byte) (backends.Key, error) {
 		t.Helper()
-		wid, pub, err := b.NewWrappingKey(ctx, "import-test/wrap", alg)
+		w, err := b.NewWrappingKey(ctx, backends.WrappingRequest{Label: "import-test/wrap", Algorithm: alg})
+		wid, pub := w.ID, w.Public
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,8 +165,40 @@ func TestImportKey(t *testing.T) {
 		t.Fatalf("the known public key does not verify: %v", err)
 	}
 
+	// EC P-256 and P-384 private keys: the token derives no public point,
+	// keygate recovers it from the imported key's signatures; it is the
+	// known key's, and verifies what the imported key signs.
+	for _, tc := range []struct {
+		spec  keys.Spec
+		curve elliptic.Curve
+		alg   keys.SigningAlgorithm
+		hash  crypto.Hash
+	}{{keys.ECCNISTP256, elliptic.P256(), keys.ECDSASHA256, crypto.SHA256}, {keys.ECCNISTP384, elliptic.P384(), keys.ECDSASHA384, crypto.SHA384}} {
+		ek, _ := ecdsa.GenerateKey(tc.curve, rand.Reader)
+		ep8, _ := x509.MarshalPKCS8PrivateKey(ek)
+		k, err = importAs(backends.RSAAESKeyWrapSHA1, tc.spec, keys.SignVerify, ep8)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.spec, err)
+		}
+		if !ek.PublicKey.Equal(k.Public()) {
+			t.Fatalf("%s: the imported key's public key is not the known one", tc.spec)
+		}
+		h := tc.hash.New()
+		h.Write([]byte("acsSignedContent"))
+		sig, err := k.Sign(ctx, tc.alg, h.Sum(nil))
+		if err != nil || !ecdsa.VerifyASN1(&ek.PublicKey, h.Sum(nil), sig) {
+			t.Fatalf("%s: the known public key does not verify the imported key's signature: %v", tc.spec, err)
+		}
+	}
+	ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ep8, _ := x509.MarshalPKCS8PrivateKey(ek)
+	if _, err := importAs(backends.RSAAESKeyWrapSHA1, keys.ECCNISTP256, keys.KeyAgreement, ep8); kgerr.KindOf(err) != kgerr.FailedPrecondition {
+		t.Errorf("a KEY_AGREEMENT EC key: %v, want FailedPrecondition", err)
+	}
+
 	// Bad input: a 16-byte AES key is not SYMMETRIC_DEFAULT; an HMAC key
-	// is not an AES key's size; a private key needs AES key wrap.
+	// is not an AES key's size; a private key needs AES key wrap; a P-256
+	// key is not P-384, nor an RSA key.
 	for _, tc := range []struct {
 		alg      backends.WrappingAlgorithm
 		spec     keys.Spec
@@ -174,6 +209,8 @@ func TestImportKey(t *testing.T) {
 		{backends.RSAAESKeyWrapSHA1, keys.HMAC512, keys.GenerateVerifyMac, macKey},
 		{backends.RSAAESKeyWrapSHA1, keys.RSA3072, keys.SignVerify, p8},
 		{backends.RSAAESKeyWrapSHA1, keys.RSA2048, keys.SignVerify, aesKey},
+		{backends.RSAAESKeyWrapSHA1, keys.ECCNISTP384, keys.SignVerify, ep8},
+		{backends.RSAAESKeyWrapSHA1, keys.ECCNISTP256, keys.SignVerify, p8},
 	} {
 		_, err := importAs(tc.alg, tc.spec, tc.usage, tc.material)
 		if kgerr.KindOf(err) != kgerr.InvalidArgument {
@@ -193,7 +230,7 @@ func TestWrappingAlgorithmRefused(t *testing.T) {
 		backends.RSAAESKeyWrapSHA256: "CKM_RSA_PKCS_OAEP with SHA-256",
 		backends.RSAESOAEPSHA1:       "CKA_VALUE_LEN",
 	} {
-		_, _, err := b.NewWrappingKey(context.Background(), "import-test/refused", alg)
+		_, err := b.NewWrappingKey(context.Background(), backends.WrappingRequest{Label: "import-test/refused", Algorithm: alg})
 		if kgerr.KindOf(err) != kgerr.FailedPrecondition || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: got %v, want FailedPrecondition naming %s", alg, err, want)
 		}

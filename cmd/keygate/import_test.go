@@ -213,3 +213,38 @@ func TestCLIImportPrivateKey(t *testing.T) {
 		t.Fatalf("version 2's public key is not the imported one:\n%s", pub)
 	}
 }
+
+// TestCLIImportECKey imports an EC P-256 private key made by openssl into
+// SoftHSM: keygate derives its public key (the token gives none), which is
+// openssl's, and openssl verifies what the imported key signs.
+func TestCLIImportECKey(t *testing.T) {
+	env := harness.Start(t, harness.Options{})
+	c := newCLI(t, env, "admin")
+	c.ok("", "keys", "create", "acs-legacy", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY",
+		"--policy-file", c.file("p.json", []byte(harness.OpenPolicy())))
+	openssl := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("openssl", args...)
+		cmd.Dir = c.dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("openssl %v: %v\n%s", args, err, out)
+		}
+	}
+	openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "old-key.pem")
+	openssl("pkey", "-in", "old-key.pem", "-pubout", "-out", "old-pub.pem")
+	openssl("pkcs8", "-topk8", "-nocrypt", "-in", "old-key.pem", "-outform", "DER", "-out", "old-key.p8")
+
+	c.ok("", "keys", "import-params", "acs-legacy", "--wrapping-algorithm", "RSA_AES_KEY_WRAP_SHA_1",
+		"--public-key-out", c.path("WrappingPublicKey.der"), "--import-token-out", c.path("tok"))
+	out := c.ok("", "keys", "import", "acs-legacy", "--version", "2", "--material-file", wrap(t, c.dir, c.readFile(c.path("old-key.p8")), "sha1"),
+		"--import-token-file", c.path("tok"))
+	if !strings.Contains(out, "v2 (new) -> PENDING_ACTIVATION") {
+		t.Fatalf("keys import:\n%s", out)
+	}
+	c.ok("", "keys", "activate", "acs-legacy", "--version", "2")
+	if pub := c.ok("", "keys", "public-key", "acs-legacy", "--version", "2"); pub != string(c.readFile(c.path("old-pub.pem"))) {
+		t.Fatalf("version 2's public key is not the imported one:\n%s", pub)
+	}
+	c.ok("", "sign", "acs-legacy", "--message-file", c.file("m", []byte("acsSignedContent")), "--algorithm", "ECDSA_SHA_256", "--out", c.path("sig"))
+	openssl("dgst", "-sha256", "-verify", "old-pub.pem", "-signature", "sig", "m")
+}

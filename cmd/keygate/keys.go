@@ -135,6 +135,14 @@ func adminCall(ctx context.Context, e *env, call func(pb.KeyAdminServiceClient) 
 	if err != nil {
 		return err
 	}
+	// An adoption under dual control made no key yet: it waits.
+	if p, ok := resp.(interface{ GetPendingApproval() *pb.Approval }); ok && p.GetPendingApproval() != nil {
+		if e.json() {
+			return e.printJSON(p.GetPendingApproval(), nil)
+		}
+		printApproval(e.stdout, p.GetPendingApproval())
+		return nil
+	}
 	if e.json() {
 		return e.printJSON(resp.GetKey(), nil)
 	}

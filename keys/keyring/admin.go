@@ -61,16 +61,8 @@ func (p *CreateParams) Validate() error {
 // Create makes a key with version 1 active: generated in the backend, or
 // adopted when p.BackendKeyID is set.
 func (r *Keyring) Create(ctx context.Context, p CreateParams) (*Entry, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	b, err := r.Backend(p.Backend)
+	b, err := r.prepare(ctx, p)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := r.store.GetKey(ctx, p.Name); err == nil {
-		return nil, kgerr.Errorf(kgerr.AlreadyExists, "key %q already exists", p.Name)
-	} else if kgerr.KindOf(err) != kgerr.NotFound {
 		return nil, err
 	}
 	id := p.BackendKeyID
@@ -148,3 +140,36 @@ func (r *Keyring) Each(ctx context.Context, f func(*keys.Key) error) error {
 
 // Now is the keyring's clock.
 func (r *Keyring) Now() time.Time { return r.now() }
+
+// prepare checks what Create needs before it touches the backend: valid
+// parameters, a configured backend and a free name.
+func (r *Keyring) prepare(ctx context.Context, p CreateParams) (backends.Backend, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	b, err := r.Backend(p.Backend)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.store.GetKey(ctx, p.Name); err == nil {
+		return nil, kgerr.Errorf(kgerr.AlreadyExists, "key %q already exists", p.Name)
+	} else if kgerr.KindOf(err) != kgerr.NotFound {
+		return nil, err
+	}
+	return b, nil
+}
+
+// CheckAdoption checks that Create could adopt p.BackendKeyID now, for an
+// adoption that waits for a second admin: the checks of Create, and the
+// backend key opens with the spec and usage. It changes nothing and
+// returns the opened key.
+func (r *Keyring) CheckAdoption(ctx context.Context, p CreateParams) (backends.Key, error) {
+	if p.BackendKeyID == "" {
+		return nil, kgerr.Errorf(kgerr.InvalidArgument, "backend_key_id: required to adopt a key")
+	}
+	b, err := r.prepare(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return b.Open(ctx, p.BackendKeyID, p.Spec, p.Usage)
+}

@@ -40,13 +40,16 @@ type ImportParams struct {
 	ExpiresAt time.Time
 }
 
-// importToken is the token's content (base64url JSON).
+// importToken is the token's content (base64url JSON). Backend is the
+// backend's own import token (KMS's ImportToken), carried opaque: KMS
+// checks it, bound to the KMS key that is this version's.
 type importToken struct {
 	Key       string `json:"k"`
 	Version   uint32 `json:"v"`
 	Wrap      string `json:"w"`
 	Algorithm string `json:"a"`
 	Expires   int64  `json:"e"`
+	Backend   []byte `json:"b,omitempty"`
 }
 
 // label is the wrapping key's label in the backend, which binds the token.
@@ -129,12 +132,13 @@ func (r *Keyring) ImportParams(ctx context.Context, name string, n uint32, alg b
 	}
 	exp := r.now().Add(ImportTokenTTL).UTC().Truncate(time.Second)
 	t := importToken{Key: name, Version: n, Algorithm: string(alg), Expires: exp.Unix()}
-	id, pub, err := imp.NewWrappingKey(ctx, t.label(), alg)
+	w, err := imp.NewWrappingKey(ctx, backends.WrappingRequest{Label: t.label(), Algorithm: alg,
+		Spec: k.Spec, Usage: k.Usage, KeyLabel: name + "/v" + strconv.FormatUint(uint64(n), 10)})
 	if err != nil {
 		return ImportParams{}, err
 	}
-	t.Wrap = id
-	return ImportParams{Version: n, Algorithm: alg, PublicKey: pub, Token: t.encode(), ExpiresAt: exp}, nil
+	t.Wrap, t.Backend = w.ID, w.Token
+	return ImportParams{Version: n, Algorithm: alg, PublicKey: w.Public, Token: t.encode(), ExpiresAt: exp}, nil
 }
 
 // Import unwraps material into version n of key name with the wrapping
@@ -155,7 +159,10 @@ func (r *Keyring) Import(ctx context.Context, name string, n uint32, token strin
 	case len(material) == 0:
 		return nil, Transition{}, kgerr.Errorf(kgerr.InvalidArgument, "encrypted_key_material is required")
 	}
-	var wrapper backends.Backend
+	var (
+		wrapper backends.Backend
+		made    string
+	)
 	e, tr, err := r.newVersion(ctx, name, n, keys.OriginExternal, func(b backends.Backend, k *keys.Key, label string, _ map[string]string) (string, error) {
 		imp, ok := b.(backends.Importer)
 		if !ok {
@@ -169,12 +176,14 @@ func (r *Keyring) Import(ctx context.Context, name string, n uint32, token strin
 			return "", err
 		}
 		wrapper = b
-		return imp.ImportKey(ctx, backends.ImportRequest{WrappingKeyID: t.Wrap, Algorithm: backends.WrappingAlgorithm(t.Algorithm),
-			Material: material, Spec: k.Spec, Usage: k.Usage, Label: label})
+		made, err = imp.ImportKey(ctx, backends.ImportRequest{WrappingKeyID: t.Wrap, Token: t.Backend,
+			Algorithm: backends.WrappingAlgorithm(t.Algorithm), Material: material, Spec: k.Spec, Usage: k.Usage, Label: label})
+		return made, err
 	})
-	if err == nil {
+	if err == nil && made != t.Wrap {
 		// The token is single use. A wrapping key that cannot be destroyed
-		// now is harmless: its label's expiry refuses it.
+		// now is harmless: its label's expiry refuses it. (On KMS the
+		// wrapping key's key took the material: it is the new version.)
 		if d, ok := wrapper.(backends.Deleter); ok {
 			_ = d.Destroy(context.WithoutCancel(ctx), t.Wrap)
 		}

@@ -79,3 +79,78 @@ func TestAdoptImportedKey(t *testing.T) {
 		BackendKeyId: putAES(t, env, true), Policy: harness.OpenPolicy()})
 	wantCode(t, err, codes.FailedPrecondition)
 }
+
+// TestAdoptUnderDualControl: with lifecycle.dual_control AdoptKey, an
+// adopter's adoption is checked at once (a leaky key or a taken name is
+// refused, nothing held), then waits as a pending approval and makes no
+// key; the requester cannot approve it, nor can a principal that is not
+// one of the config's admins; a different admin's approval makes the key,
+// exactly once, and both halves are audit events on the key; a denied
+// adoption makes nothing.
+func TestAdoptUnderDualControl(t *testing.T) {
+	env := harness.Start(t, harness.Options{ExtraConfig: "adopters: [" + harness.ARN("admin") + ", " + harness.ARN("admin2") + "]\n" +
+		"lifecycle: {dual_control: [AdoptKey]}\n"})
+	ctx := context.Background()
+	admin, admin2 := env.Admin("admin"), env.Admin("admin2")
+	adopt := func(c pb.KeyAdminServiceClient, name, backendKey string) (*pb.CreateKeyResponse, error) {
+		return c.CreateKey(ctx, &pb.CreateKeyRequest{KeyId: name, KeySpec: "SYMMETRIC_DEFAULT", KeyUsage: "ENCRYPT_DECRYPT",
+			BackendKeyId: backendKey, Policy: harness.OpenPolicy()})
+	}
+	pending := func() int {
+		return len(must(admin.ListApprovals(ctx, &pb.ListApprovalsRequest{})).Approvals)
+	}
+	_, err := adopt(admin2, "pan-leaky", putAES(t, env, true))
+	wantCode(t, err, codes.FailedPrecondition)
+	env.CreateKey("taken", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+	_, err = adopt(admin2, "taken", putAES(t, env, false))
+	wantCode(t, err, codes.AlreadyExists)
+	if n := pending(); n != 0 {
+		t.Fatalf("refused adoptions left %d approvals", n)
+	}
+
+	resp := must(adopt(admin2, "pan-legacy", putAES(t, env, false)))
+	ap := resp.PendingApproval
+	if resp.Key != nil || ap == nil || ap.Operation != "AdoptKey" || ap.KeyId != "pan-legacy" || ap.Requester != harness.ARN("admin2") ||
+		!strings.Contains(ap.Description, "adopt backend key") || !strings.Contains(ap.Description, "CKA_LOCAL=false") {
+		t.Fatalf("adoption under dual control answered %+v", resp)
+	}
+	_, err = admin.DescribeKey(ctx, &pb.DescribeKeyRequest{KeyId: "pan-legacy"})
+	wantCode(t, err, codes.NotFound)
+	_, err = admin2.ApproveOperation(ctx, &pb.ApproveOperationRequest{ApprovalId: ap.Id})
+	wantCode(t, err, codes.PermissionDenied) // admin2 adopts, but is not one of the config's admins
+	_, err = env.Admin("acs").ApproveOperation(ctx, &pb.ApproveOperationRequest{ApprovalId: ap.Id})
+	wantCode(t, err, codes.PermissionDenied)
+
+	done := must(admin.ApproveOperation(ctx, &pb.ApproveOperationRequest{ApprovalId: ap.Id}))
+	if done.Approval.State != "APPROVED" || done.Key.GetKeyId() != "pan-legacy" || done.Approval.Approver != harness.ARN("admin") {
+		t.Fatalf("approve: %+v", done)
+	}
+	_, err = admin.ApproveOperation(ctx, &pb.ApproveOperationRequest{ApprovalId: ap.Id})
+	wantRefused(t, err, codes.FailedPrecondition, "APPROVED")
+	ct := must(env.Crypto("acs").Encrypt(ctx, &pb.EncryptRequest{KeyId: "pan-legacy", Plaintext: []byte("4111111111111111")}))
+	if pt := must(env.Crypto("acs").Decrypt(ctx, &pb.DecryptRequest{CiphertextBlob: ct.CiphertextBlob})); string(pt.Plaintext) != "4111111111111111" {
+		t.Fatal("the adopted key does not decrypt what it encrypted")
+	}
+	held := events(t, env, &pb.EventFilter{KeyName: "pan-legacy", Action: "keygate:AdoptKey"})
+	var approved []*pb.AuditEvent // the second approve's refusal is audited too
+	for _, e := range events(t, env, &pb.EventFilter{KeyName: "pan-legacy", Action: "keygate:ApproveOperation"}) {
+		if e.Result == "OK" {
+			approved = append(approved, e)
+		}
+	}
+	if len(held) != 1 || held[0].Principal != harness.ARN("admin2") || !strings.Contains(held[0].Detail, "approval "+ap.Id+" pending") {
+		t.Fatalf("the adopter's half in the audit log: %v", held)
+	}
+	if len(approved) != 1 || approved[0].Principal != harness.ARN("admin") || !strings.Contains(approved[0].Detail, "of AdoptKey requested by "+harness.ARN("admin2")) ||
+		!strings.Contains(approved[0].Detail, "CKA_LOCAL=false") {
+		t.Fatalf("the approver's half in the audit log: %v", approved)
+	}
+
+	// The requester cannot approve; a denial makes nothing.
+	ap = must(adopt(admin, "pan-other", putAES(t, env, false))).PendingApproval
+	_, err = admin.ApproveOperation(ctx, &pb.ApproveOperationRequest{ApprovalId: ap.Id})
+	wantRefused(t, err, codes.FailedPrecondition, "requester cannot approve")
+	must(admin.DenyOperation(ctx, &pb.DenyOperationRequest{ApprovalId: ap.Id}))
+	_, err = admin.DescribeKey(ctx, &pb.DescribeKeyRequest{KeyId: "pan-other"})
+	wantCode(t, err, codes.NotFound)
+}

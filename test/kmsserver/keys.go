@@ -18,6 +18,15 @@ const (
 	Enabled         = "Enabled"
 	Disabled        = "Disabled"
 	PendingDeletion = "PendingDeletion"
+	// PendingImport is a key of origin EXTERNAL without key material:
+	// made so, or whose imported material was deleted or expired.
+	PendingImport = "PendingImport"
+)
+
+// Key origins as KMS names them.
+const (
+	OriginKMS      = "AWS_KMS"
+	OriginExternal = "EXTERNAL"
 )
 
 // key is one KMS key with its material.
@@ -30,6 +39,14 @@ type key struct {
 	created     time.Time
 	deletion    time.Time // set while PendingDeletion
 	tags        []tag
+	origin      string // OriginKMS or OriginExternal
+
+	// Imported material (origin EXTERNAL): its id, kept after the material
+	// is deleted so a reimport must bring the same material, and when it
+	// expires (zero: never).
+	materialID      string
+	expirationModel string
+	validTo         time.Time
 
 	signer crypto.Signer // EC and RSA keys
 	secret []byte        // SYMMETRIC_DEFAULT (AES-256) and HMAC keys
@@ -142,6 +159,7 @@ func (s *Server) resolve(keyID string) (*key, *kmsError) {
 	if k == nil {
 		return nil, notFound(s.keyARN(name))
 	}
+	s.expireMaterial(k)
 	return k, nil
 }
 
@@ -170,6 +188,8 @@ func (k *key) enabled() *kmsError {
 		return errf("DisabledException", "%s is disabled.", k.arn)
 	case PendingDeletion:
 		return errf("KMSInvalidStateException", "%s is pending deletion.", k.arn)
+	case PendingImport:
+		return errf("KMSInvalidStateException", "%s is pending import.", k.arn)
 	}
 	return nil
 }

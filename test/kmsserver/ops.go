@@ -30,4 +30,8 @@ var operations = map[string]operation{
 	"GenerateMac":         {generateMac, true},
 	"VerifyMac":           {verifyMac, true},
 	"DeriveSharedSecret":  {deriveSharedSecret, true},
+
+	"GetParametersForImport":    {getParametersForImport, true},
+	"ImportKeyMaterial":         {importKeyMaterial, false},
+	"DeleteImportedKeyMaterial": {deleteImportedKeyMaterial, false},
 }

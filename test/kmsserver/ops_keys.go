@@ -1,8 +1,10 @@
 package kmsserver
 
 import (
+	"crypto"
 	"crypto/x509"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,7 +42,7 @@ func createKey(s *Server, c *call) (any, *kmsError) {
 	v := &check{}
 	v.enum("KeySpec", spec, keySpecs()...)
 	v.enum("KeyUsage", usage, keyUsages...)
-	v.enum("Origin", req.Origin, "AWS_KMS")
+	v.enum("Origin", req.Origin, OriginKMS, OriginExternal, "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE")
 	v.length("Description", len(req.Description), 0, 8192)
 	for _, t := range req.Tags {
 		v.length("TagKey", len(t.TagKey), 1, 128)
@@ -49,15 +51,19 @@ func createKey(s *Server, c *call) (any, *kmsError) {
 	if kerr := v.err(); kerr != nil {
 		return nil, kerr
 	}
+	origin := req.Origin
+	if origin == "" {
+		origin = OriginKMS
+	}
 	c.params = map[string]any{"keySpec": spec, "keyUsage": usage, "description": req.Description,
-		"origin": "AWS_KMS", "bypassPolicyLockoutSafetyCheck": req.BypassPolicyLockoutSafetyCheck}
+		"origin": origin, "bypassPolicyLockoutSafetyCheck": req.BypassPolicyLockoutSafetyCheck}
 	if len(req.Tags) > 0 {
 		c.params["tags"] = tagParams(req.Tags)
 	}
 	if !slices.Contains(specUsages[spec], usage) {
 		return nil, validation("KeyUsage %s is not compatible with KeySpec %s", usage, spec)
 	}
-	if req.MultiRegion || req.CustomKeyStoreId != "" || req.XksKeyId != "" {
+	if req.MultiRegion || req.CustomKeyStoreId != "" || req.XksKeyId != "" || origin != OriginKMS && origin != OriginExternal {
 		return nil, errf("UnsupportedOperationException", "this test server has no multi-Region keys or custom key stores")
 	}
 	policy := req.Policy
@@ -68,21 +74,26 @@ func createKey(s *Server, c *call) (any, *kmsError) {
 	} else if !req.BypassPolicyLockoutSafetyCheck && !s.allowsPolicyUpdate(policy, c.caller) {
 		return nil, lockedOut()
 	}
-	signer, secret, err := newKeyMaterial(spec)
-	if err != nil {
-		return nil, errf("KMSInternalException", "%v", err)
+	// A key of origin EXTERNAL has no material until ImportKeyMaterial.
+	state, signer, secret := PendingImport, crypto.Signer(nil), []byte(nil)
+	if origin == OriginKMS {
+		var err error
+		if signer, secret, err = newKeyMaterial(spec); err != nil {
+			return nil, errf("KMSInternalException", "%v", err)
+		}
+		state = Enabled
 	}
 	id := uuid.NewString()
-	k := &key{id: id, arn: s.keyARN(id), spec: spec, usage: usage, state: Enabled,
+	k := &key{id: id, arn: s.keyARN(id), spec: spec, usage: usage, state: state,
 		description: req.Description, policy: policy, created: now(), tags: req.Tags,
-		signer: signer, secret: secret}
+		signer: signer, secret: secret, origin: origin}
 	s.mu.Lock()
 	s.keys[id] = k
 	meta := s.metadata(k)
 	s.mu.Unlock()
 	c.resources = append(c.resources, k.arn)
 	c.response = map[string]any{"keyMetadata": map[string]any{"keyId": id, "arn": k.arn,
-		"keySpec": spec, "keyUsage": usage, "keyState": Enabled, "origin": "AWS_KMS"}}
+		"keySpec": spec, "keyUsage": usage, "keyState": state, "origin": origin}}
 	return map[string]any{"KeyMetadata": meta}, nil
 }
 
@@ -124,7 +135,7 @@ func describeKey(s *Server, c *call) (any, *kmsError) {
 func getPublicKey(s *Server, c *call) (any, *kmsError) {
 	var req keyRef
 	return withKey(c, s, &req, func() string { return req.KeyId }, func(k *key) (any, *kmsError) {
-		if k.signer == nil {
+		if k.spec == "SYMMETRIC_DEFAULT" || strings.HasPrefix(k.spec, "HMAC_") {
 			return nil, errf("UnsupportedOperationException", "%s key spec %s has no public key.", k.arn, k.spec)
 		}
 		if kerr := k.enabled(); kerr != nil {
@@ -154,8 +165,8 @@ func disableKey(s *Server, c *call) (any, *kmsError) {
 func setState(s *Server, c *call, state string) (any, *kmsError) {
 	var req keyRef
 	return withKey(c, s, &req, func() string { return req.KeyId }, func(k *key) (any, *kmsError) {
-		if k.state == PendingDeletion {
-			return nil, errf("KMSInvalidStateException", "%s is pending deletion.", k.arn)
+		if k.state == PendingDeletion || k.state == PendingImport {
+			return nil, k.enabled()
 		}
 		k.state = state
 		return map[string]any{}, nil
@@ -194,8 +205,12 @@ func cancelKeyDeletion(s *Server, c *call) (any, *kmsError) {
 		if k.state != PendingDeletion {
 			return nil, errf("KMSInvalidStateException", "%s is not pending deletion.", k.arn)
 		}
-		// KMS leaves a key whose deletion was cancelled disabled.
+		// KMS leaves a key whose deletion was cancelled disabled, or
+		// pending import if it has no material.
 		k.state, k.deletion = Disabled, time.Time{}
+		if k.signer == nil && k.secret == nil {
+			k.state = PendingImport
+		}
 		return map[string]any{"KeyId": k.arn}, nil
 	})
 }
@@ -204,10 +219,16 @@ func cancelKeyDeletion(s *Server, c *call) (any, *kmsError) {
 func (s *Server) metadata(k *key) map[string]any {
 	m := map[string]any{"AWSAccountId": s.Account, "KeyId": k.id, "Arn": k.arn,
 		"CreationDate": epoch(k.created), "Enabled": k.state == Enabled, "Description": k.description,
-		"KeyUsage": k.usage, "KeyState": k.state, "Origin": "AWS_KMS", "KeyManager": "CUSTOMER",
+		"KeyUsage": k.usage, "KeyState": k.state, "Origin": k.origin, "KeyManager": "CUSTOMER",
 		"CustomerMasterKeySpec": k.spec, "KeySpec": k.spec, "MultiRegion": false}
 	if k.state == PendingDeletion {
 		m["DeletionDate"] = epoch(k.deletion)
+	}
+	if k.expirationModel != "" {
+		m["ExpirationModel"] = k.expirationModel
+	}
+	if !k.validTo.IsZero() {
+		m["ValidTo"] = epoch(k.validTo)
 	}
 	for name, algs := range algorithms(k) {
 		m[name] = algs

@@ -173,7 +173,7 @@ func deriveSharedSecret(s *Server, c *call) (any, *kmsError) {
 	if err != nil {
 		return nil, errf("ValidationException", "PublicKey is not a valid point for %s.", k.spec)
 	}
-	return map[string]any{"KeyId": k.arn, "SharedSecret": z, "KeyAgreementAlgorithm": "ECDH", "KeyOrigin": "AWS_KMS"}, nil
+	return map[string]any{"KeyId": k.arn, "SharedSecret": z, "KeyAgreementAlgorithm": "ECDH", "KeyOrigin": k.origin}, nil
 }
 
 // peerKey parses a DER SubjectPublicKeyInfo and checks it is a point on

@@ -61,6 +61,11 @@ type Server struct {
 	delivered  int // records already written by WriteCloudTrail
 	// lookupLimit is CloudTrail's LookupEvents rate limit (lookup.go).
 	lookupLimit *rate.Limiter
+	// imports are the live GetParametersForImport answers, by token
+	// (ops_import.go); clock is what their expiry and imported material's
+	// are measured by (SetClock).
+	imports map[string]*importParams
+	clock   func() time.Time
 }
 
 // New starts a server for the duration of the test.
@@ -91,6 +96,8 @@ func NewHandler(region, account string) *Server {
 		principals:  map[string]string{},
 		secrets:     map[string]string{TestAccessKeyID: TestSecretAccessKey},
 		lookupLimit: rate.NewLimiter(LookupRate, LookupRate),
+		imports:     map[string]*importParams{},
+		clock:       now,
 	}
 }
 
