@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -28,33 +29,69 @@ type BackendStater interface {
 
 func (as *adminService) CreateKey(ctx context.Context, req *pb.CreateKeyRequest) (*pb.CreateKeyResponse, error) {
 	c := callOf(ctx)
+	if len(req.Policy) == 0 {
+		req.Policy = string(policy.Default(as.s.cfg.Account, as.s.cfg.Admins))
+	}
+	if err := as.s.checkPolicy([]byte(req.Policy), req.KeyId, req.BypassPolicyLockoutSafetyCheck, c.Principal.ARN); err != nil {
+		return nil, err
+	}
+	if ap, err := as.s.holdSelfGrantCreate(ctx, c, req, func() error { return as.creatable(ctx, req) }); ap != nil || err != nil {
+		return &pb.CreateKeyResponse{PendingApproval: ap}, err
+	}
+	e, err := as.create(ctx, c, req, c.Principal.ARN)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.CreateKeyResponse{Key: as.s.metadata(ctx, e)}, nil
+}
+
+// creatable refuses at once a creation that would fail when approved: bad
+// parameters, an unknown backend, a name taken.
+func (as *adminService) creatable(ctx context.Context, req *pb.CreateKeyRequest) error {
+	p := as.params(req, nil)
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if _, err := as.s.keys.Backend(p.Backend); err != nil {
+		return err
+	}
+	switch _, err := as.s.keyStore.GetKey(ctx, req.KeyId); {
+	case err == nil:
+		return kgerr.Errorf(kgerr.AlreadyExists, "key %q already exists", req.KeyId)
+	case kgerr.KindOf(err) != kgerr.NotFound:
+		return err
+	}
+	return nil
+}
+
+// params is what the keyring needs to make the key req asks for.
+func (as *adminService) params(req *pb.CreateKeyRequest, opened func(backends.Key)) keyring.CreateParams {
 	backend := req.Backend
 	if backend == "" {
 		backend = as.s.cfg.DefaultBackend
 	}
-	doc := []byte(req.Policy)
-	if len(doc) == 0 {
-		doc = policy.Default(as.s.cfg.Account, as.s.cfg.Admins)
-	}
-	if err := as.s.checkPolicy(doc, req.KeyId, req.BypassPolicyLockoutSafetyCheck, c.Principal.ARN); err != nil {
-		return nil, err
-	}
-	e, err := as.s.keys.Create(ctx, keyring.CreateParams{
+	return keyring.CreateParams{
 		Name: req.KeyId, Description: req.Description, Spec: keys.Spec(req.KeySpec), Usage: keys.Usage(req.KeyUsage),
-		Backend: backend, BackendKeyID: req.BackendKeyId, Policy: doc, AllowRawSecret: req.AllowRawSharedSecret,
-		RotationPeriod: days(req.RotationPeriodInDays), Cryptoperiod: days(req.CryptoperiodDays),
-		Opened: func(h backends.Key) {
-			if req.BackendKeyId != "" {
-				c.Detail = adoptedDetail(h)
-			}
-		},
+		Backend: backend, BackendKeyID: req.BackendKeyId, Policy: []byte(req.Policy), AllowRawSecret: req.AllowRawSharedSecret,
+		RotationPeriod: days(req.RotationPeriodInDays), Cryptoperiod: days(req.CryptoperiodDays), Opened: opened,
+	}
+}
+
+// create makes the key req asks for (its policy checked), as author asked
+// for it: now, or when a second admin approves (approvals.go).
+func (as *adminService) create(ctx context.Context, c *Call, req *pb.CreateKeyRequest, author string) (*keyring.Entry, error) {
+	p := as.params(req, func(h backends.Key) {
+		if req.BackendKeyId != "" {
+			c.Detail = strings.TrimPrefix(c.Detail+"; ", "; ") + adoptedDetail(h)
+		}
 	})
+	e, err := as.s.keys.Create(ctx, p)
 	if err != nil {
 		return nil, err
 	}
 	c.Key, c.Version, c.BackendKeyID = e, 1, e.Key.Versions[0].BackendKeyID
-	as.s.log.Info("key created", "key", req.KeyId, "spec", req.KeySpec, "usage", req.KeyUsage, "backend", backend, "principal", c.Principal.ARN)
-	return &pb.CreateKeyResponse{Key: as.s.metadata(ctx, e)}, nil
+	as.s.log.Info("key created", "key", req.KeyId, "spec", req.KeySpec, "usage", req.KeyUsage, "backend", p.Backend, "principal", author)
+	return e, nil
 }
 
 func (as *adminService) DescribeKey(ctx context.Context, req *pb.DescribeKeyRequest) (*pb.DescribeKeyResponse, error) {

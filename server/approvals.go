@@ -44,13 +44,14 @@ func (s *Server) holdForApproval(ctx context.Context, c *Call, e *keyring.Entry,
 	if !s.dualControlled(e.Key, op) {
 		return nil, nil
 	}
-	return s.hold(ctx, c, e, op, description, req, check)
+	return s.hold(ctx, c, e.Key.Name, op, description, req, func() error { return check(e.Key) })
 }
 
-// hold stores req as a pending approval, after check says it could run now.
-func (s *Server) hold(ctx context.Context, c *Call, e *keyring.Entry, op, description string, req proto.Message,
-	check func(*keys.Key) error) (*pb.Approval, error) {
-	if err := check(e.Key); err != nil {
+// hold stores req, an operation on the key name, as a pending approval,
+// after check says it could run now.
+func (s *Server) hold(ctx context.Context, c *Call, name, op, description string, req proto.Message,
+	check func() error) (*pb.Approval, error) {
+	if err := check(); err != nil {
 		return nil, err
 	}
 	payload, err := protojson.Marshal(req)
@@ -60,7 +61,7 @@ func (s *Server) hold(ctx context.Context, c *Call, e *keyring.Entry, op, descri
 	id := make([]byte, 12)
 	rand.Read(id)
 	now := s.keys.Now().UTC()
-	a := &sqlstore.Approval{ID: hex.EncodeToString(id), KeyName: e.Key.Name, Operation: op, Description: description,
+	a := &sqlstore.Approval{ID: hex.EncodeToString(id), KeyName: name, Operation: op, Description: description,
 		Payload: payload, Requester: c.Principal.ARN, CreatedAt: now, ExpiresAt: now.Add(s.cfg.Lifecycle.ApprovalTTL),
 		State: sqlstore.ApprovalPending}
 	if err := s.keyStore.AddApproval(ctx, a); err != nil {
@@ -84,6 +85,7 @@ func byApproval(ctx context.Context, s *Server, req any) (string, uint32, error)
 	if err != nil {
 		return "", 0, err
 	}
+	callOf(ctx).creating = a.Operation == "CreateKey" // its key is not made yet
 	return a.KeyName, 0, nil
 }
 
@@ -188,6 +190,16 @@ func (as *adminService) execute(ctx context.Context, c *Call, a *sqlstore.Approv
 		e, t, err := as.s.keys.ScheduleDeletion(ctx, r.KeyId, r.Version, int(min(r.PendingWindowInDays, 1<<16)))
 		c.Version = t.Version
 		return e, t.String(), err
+	case "CreateKey":
+		var r pb.CreateKeyRequest
+		if err := protojson.Unmarshal(a.Payload, &r); err != nil || r.KeyId != a.KeyName {
+			return nil, "", kgerr.Errorf(kgerr.Internal, "approval %s holds a request that does not parse", a.ID)
+		}
+		if err := as.s.checkPolicy([]byte(r.Policy), r.KeyId, r.BypassPolicyLockoutSafetyCheck, a.Requester); err != nil {
+			return nil, "", err
+		}
+		e, err := as.create(ctx, c, &r, a.Requester)
+		return e, "key created", err
 	case "PutKeyPolicy":
 		var r pb.PutKeyPolicyRequest
 		if err := protojson.Unmarshal(a.Payload, &r); err != nil || r.KeyId != a.KeyName {

@@ -56,6 +56,10 @@ type Call struct {
 	// held is set when the call's operation waits for a second admin: its
 	// event is a call, not the change it asks for (approvals.go).
 	held bool
+	// creating is set when the call is about a key not made yet: a
+	// CreateKey, or the decision on a held one (the config's admins
+	// decide, as for kms:CreateKey).
+	creating bool
 	// handlerTime is how long the handler ran: the backend stage, for
 	// metrics and traces.
 	handlerTime time.Duration

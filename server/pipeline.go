@@ -148,7 +148,7 @@ func (s *Server) admit(ctx context.Context, c *Call, req any) error {
 		return err
 	}
 	c.KeyName = name
-	if d.creates || name == "" { // "": a call that may name a key and did not (byOptionalKeyID)
+	if d.creates || c.creating || name == "" { // "": a call that may name a key and did not (byOptionalKeyID)
 		return s.authz.authorize(c)
 	}
 	e, err := s.keys.Resolve(ctx, name)

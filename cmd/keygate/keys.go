@@ -135,6 +135,14 @@ func adminCall(ctx context.Context, e *env, call func(pb.KeyAdminServiceClient) 
 	if err != nil {
 		return err
 	}
+	// A key whose policy grants its creator use waits for a second admin.
+	if p, ok := resp.(*pb.CreateKeyResponse); ok && p.PendingApproval != nil {
+		if e.json() {
+			return e.printJSON(p, nil)
+		}
+		printApproval(e.stdout, p.PendingApproval)
+		return nil
+	}
 	if e.json() {
 		return e.printJSON(resp.GetKey(), nil)
 	}

@@ -506,10 +506,14 @@ func (x *CreateKeyRequest) GetCryptoperiodDays() uint32 {
 }
 
 type CreateKeyResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Key           *KeyMetadata           `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unset when the creation waits for a second admin (pending_approval).
+	Key *KeyMetadata `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// Set when the new key's policy grants its creator a data-plane action:
+	// nothing is created until a different admin approves.
+	PendingApproval *Approval `protobuf:"bytes,2,opt,name=pending_approval,json=pendingApproval,proto3" json:"pending_approval,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *CreateKeyResponse) Reset() {
@@ -545,6 +549,13 @@ func (*CreateKeyResponse) Descriptor() ([]byte, []int) {
 func (x *CreateKeyResponse) GetKey() *KeyMetadata {
 	if x != nil {
 		return x.Key
+	}
+	return nil
+}
+
+func (x *CreateKeyResponse) GetPendingApproval() *Approval {
+	if x != nil {
+		return x.PendingApproval
 	}
 	return nil
 }
@@ -3298,9 +3309,10 @@ const file_keygate_v1_admin_proto_rawDesc = "" +
 	"\x17allow_raw_shared_secret\x18\t \x01(\bR\x14allowRawSharedSecret\x125\n" +
 	"\x17rotation_period_in_days\x18\n" +
 	" \x01(\rR\x14rotationPeriodInDays\x12+\n" +
-	"\x11cryptoperiod_days\x18\v \x01(\rR\x10cryptoperiodDays\">\n" +
+	"\x11cryptoperiod_days\x18\v \x01(\rR\x10cryptoperiodDays\"\x7f\n" +
 	"\x11CreateKeyResponse\x12)\n" +
-	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\"+\n" +
+	"\x03key\x18\x01 \x01(\v2\x17.keygate.v1.KeyMetadataR\x03key\x12?\n" +
+	"\x10pending_approval\x18\x02 \x01(\v2\x14.keygate.v1.ApprovalR\x0fpendingApproval\"+\n" +
 	"\x12DescribeKeyRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"@\n" +
 	"\x13DescribeKeyResponse\x12)\n" +
@@ -3596,84 +3608,85 @@ var file_keygate_v1_admin_proto_depIdxs = []int32{
 	52, // 4: keygate.v1.KeyVersion.rotation_due_time:type_name -> google.protobuf.Timestamp
 	2,  // 5: keygate.v1.KeyVersion.token_attributes:type_name -> keygate.v1.TokenAttributes
 	0,  // 6: keygate.v1.CreateKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 7: keygate.v1.DescribeKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 8: keygate.v1.ListKeysResponse.keys:type_name -> keygate.v1.KeyMetadata
-	0,  // 9: keygate.v1.EnableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 10: keygate.v1.DisableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
-	38, // 11: keygate.v1.PutKeyPolicyResponse.pending_approval:type_name -> keygate.v1.Approval
-	52, // 12: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
-	0,  // 13: keygate.v1.CreateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 14: keygate.v1.ActivateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
-	38, // 15: keygate.v1.ActivateKeyVersionResponse.pending_approval:type_name -> keygate.v1.Approval
-	0,  // 16: keygate.v1.RetireKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 17: keygate.v1.ScheduleKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
-	38, // 18: keygate.v1.ScheduleKeyVersionDeletionResponse.pending_approval:type_name -> keygate.v1.Approval
-	0,  // 19: keygate.v1.CancelKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
-	0,  // 20: keygate.v1.DestroyKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
-	34, // 21: keygate.v1.UpdateKeyRotationRequest.dual_control:type_name -> keygate.v1.DualControl
-	0,  // 22: keygate.v1.UpdateKeyRotationResponse.key:type_name -> keygate.v1.KeyMetadata
-	52, // 23: keygate.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
-	52, // 24: keygate.v1.Approval.expire_time:type_name -> google.protobuf.Timestamp
-	52, // 25: keygate.v1.Approval.decide_time:type_name -> google.protobuf.Timestamp
-	38, // 26: keygate.v1.ListApprovalsResponse.approvals:type_name -> keygate.v1.Approval
-	38, // 27: keygate.v1.ApproveOperationResponse.approval:type_name -> keygate.v1.Approval
-	0,  // 28: keygate.v1.ApproveOperationResponse.key:type_name -> keygate.v1.KeyMetadata
-	38, // 29: keygate.v1.DenyOperationResponse.approval:type_name -> keygate.v1.Approval
-	47, // 30: keygate.v1.GetKeyPolicyHistoryResponse.changes:type_name -> keygate.v1.PolicyChange
-	52, // 31: keygate.v1.PolicyChange.time:type_name -> google.protobuf.Timestamp
-	52, // 32: keygate.v1.GetParametersForImportResponse.valid_to:type_name -> google.protobuf.Timestamp
-	0,  // 33: keygate.v1.ImportKeyMaterialResponse.key:type_name -> keygate.v1.KeyMetadata
-	3,  // 34: keygate.v1.KeyAdminService.CreateKey:input_type -> keygate.v1.CreateKeyRequest
-	5,  // 35: keygate.v1.KeyAdminService.DescribeKey:input_type -> keygate.v1.DescribeKeyRequest
-	7,  // 36: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
-	9,  // 37: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
-	11, // 38: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
-	13, // 39: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
-	15, // 40: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
-	17, // 41: keygate.v1.KeyAdminService.ImportCertificate:input_type -> keygate.v1.ImportCertificateRequest
-	36, // 42: keygate.v1.KeyAdminService.CreateCertificateRequest:input_type -> keygate.v1.CreateCertificateRequestRequest
-	19, // 43: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
-	21, // 44: keygate.v1.KeyAdminService.CreateKeyVersion:input_type -> keygate.v1.CreateKeyVersionRequest
-	23, // 45: keygate.v1.KeyAdminService.ActivateKeyVersion:input_type -> keygate.v1.ActivateKeyVersionRequest
-	25, // 46: keygate.v1.KeyAdminService.RetireKeyVersion:input_type -> keygate.v1.RetireKeyVersionRequest
-	27, // 47: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:input_type -> keygate.v1.ScheduleKeyVersionDeletionRequest
-	29, // 48: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:input_type -> keygate.v1.CancelKeyVersionDeletionRequest
-	31, // 49: keygate.v1.KeyAdminService.DestroyKeyVersion:input_type -> keygate.v1.DestroyKeyVersionRequest
-	33, // 50: keygate.v1.KeyAdminService.UpdateKeyRotation:input_type -> keygate.v1.UpdateKeyRotationRequest
-	39, // 51: keygate.v1.KeyAdminService.ListApprovals:input_type -> keygate.v1.ListApprovalsRequest
-	41, // 52: keygate.v1.KeyAdminService.ApproveOperation:input_type -> keygate.v1.ApproveOperationRequest
-	43, // 53: keygate.v1.KeyAdminService.DenyOperation:input_type -> keygate.v1.DenyOperationRequest
-	45, // 54: keygate.v1.KeyAdminService.GetKeyPolicyHistory:input_type -> keygate.v1.GetKeyPolicyHistoryRequest
-	48, // 55: keygate.v1.KeyAdminService.GetParametersForImport:input_type -> keygate.v1.GetParametersForImportRequest
-	50, // 56: keygate.v1.KeyAdminService.ImportKeyMaterial:input_type -> keygate.v1.ImportKeyMaterialRequest
-	4,  // 57: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
-	6,  // 58: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
-	8,  // 59: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
-	10, // 60: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
-	12, // 61: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
-	14, // 62: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
-	16, // 63: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
-	18, // 64: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
-	37, // 65: keygate.v1.KeyAdminService.CreateCertificateRequest:output_type -> keygate.v1.CreateCertificateRequestResponse
-	20, // 66: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
-	22, // 67: keygate.v1.KeyAdminService.CreateKeyVersion:output_type -> keygate.v1.CreateKeyVersionResponse
-	24, // 68: keygate.v1.KeyAdminService.ActivateKeyVersion:output_type -> keygate.v1.ActivateKeyVersionResponse
-	26, // 69: keygate.v1.KeyAdminService.RetireKeyVersion:output_type -> keygate.v1.RetireKeyVersionResponse
-	28, // 70: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:output_type -> keygate.v1.ScheduleKeyVersionDeletionResponse
-	30, // 71: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:output_type -> keygate.v1.CancelKeyVersionDeletionResponse
-	32, // 72: keygate.v1.KeyAdminService.DestroyKeyVersion:output_type -> keygate.v1.DestroyKeyVersionResponse
-	35, // 73: keygate.v1.KeyAdminService.UpdateKeyRotation:output_type -> keygate.v1.UpdateKeyRotationResponse
-	40, // 74: keygate.v1.KeyAdminService.ListApprovals:output_type -> keygate.v1.ListApprovalsResponse
-	42, // 75: keygate.v1.KeyAdminService.ApproveOperation:output_type -> keygate.v1.ApproveOperationResponse
-	44, // 76: keygate.v1.KeyAdminService.DenyOperation:output_type -> keygate.v1.DenyOperationResponse
-	46, // 77: keygate.v1.KeyAdminService.GetKeyPolicyHistory:output_type -> keygate.v1.GetKeyPolicyHistoryResponse
-	49, // 78: keygate.v1.KeyAdminService.GetParametersForImport:output_type -> keygate.v1.GetParametersForImportResponse
-	51, // 79: keygate.v1.KeyAdminService.ImportKeyMaterial:output_type -> keygate.v1.ImportKeyMaterialResponse
-	57, // [57:80] is the sub-list for method output_type
-	34, // [34:57] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	38, // 7: keygate.v1.CreateKeyResponse.pending_approval:type_name -> keygate.v1.Approval
+	0,  // 8: keygate.v1.DescribeKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 9: keygate.v1.ListKeysResponse.keys:type_name -> keygate.v1.KeyMetadata
+	0,  // 10: keygate.v1.EnableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 11: keygate.v1.DisableKeyResponse.key:type_name -> keygate.v1.KeyMetadata
+	38, // 12: keygate.v1.PutKeyPolicyResponse.pending_approval:type_name -> keygate.v1.Approval
+	52, // 13: keygate.v1.ImportCertificateResponse.leaf_not_after:type_name -> google.protobuf.Timestamp
+	0,  // 14: keygate.v1.CreateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 15: keygate.v1.ActivateKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	38, // 16: keygate.v1.ActivateKeyVersionResponse.pending_approval:type_name -> keygate.v1.Approval
+	0,  // 17: keygate.v1.RetireKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 18: keygate.v1.ScheduleKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
+	38, // 19: keygate.v1.ScheduleKeyVersionDeletionResponse.pending_approval:type_name -> keygate.v1.Approval
+	0,  // 20: keygate.v1.CancelKeyVersionDeletionResponse.key:type_name -> keygate.v1.KeyMetadata
+	0,  // 21: keygate.v1.DestroyKeyVersionResponse.key:type_name -> keygate.v1.KeyMetadata
+	34, // 22: keygate.v1.UpdateKeyRotationRequest.dual_control:type_name -> keygate.v1.DualControl
+	0,  // 23: keygate.v1.UpdateKeyRotationResponse.key:type_name -> keygate.v1.KeyMetadata
+	52, // 24: keygate.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
+	52, // 25: keygate.v1.Approval.expire_time:type_name -> google.protobuf.Timestamp
+	52, // 26: keygate.v1.Approval.decide_time:type_name -> google.protobuf.Timestamp
+	38, // 27: keygate.v1.ListApprovalsResponse.approvals:type_name -> keygate.v1.Approval
+	38, // 28: keygate.v1.ApproveOperationResponse.approval:type_name -> keygate.v1.Approval
+	0,  // 29: keygate.v1.ApproveOperationResponse.key:type_name -> keygate.v1.KeyMetadata
+	38, // 30: keygate.v1.DenyOperationResponse.approval:type_name -> keygate.v1.Approval
+	47, // 31: keygate.v1.GetKeyPolicyHistoryResponse.changes:type_name -> keygate.v1.PolicyChange
+	52, // 32: keygate.v1.PolicyChange.time:type_name -> google.protobuf.Timestamp
+	52, // 33: keygate.v1.GetParametersForImportResponse.valid_to:type_name -> google.protobuf.Timestamp
+	0,  // 34: keygate.v1.ImportKeyMaterialResponse.key:type_name -> keygate.v1.KeyMetadata
+	3,  // 35: keygate.v1.KeyAdminService.CreateKey:input_type -> keygate.v1.CreateKeyRequest
+	5,  // 36: keygate.v1.KeyAdminService.DescribeKey:input_type -> keygate.v1.DescribeKeyRequest
+	7,  // 37: keygate.v1.KeyAdminService.ListKeys:input_type -> keygate.v1.ListKeysRequest
+	9,  // 38: keygate.v1.KeyAdminService.EnableKey:input_type -> keygate.v1.EnableKeyRequest
+	11, // 39: keygate.v1.KeyAdminService.DisableKey:input_type -> keygate.v1.DisableKeyRequest
+	13, // 40: keygate.v1.KeyAdminService.GetKeyPolicy:input_type -> keygate.v1.GetKeyPolicyRequest
+	15, // 41: keygate.v1.KeyAdminService.PutKeyPolicy:input_type -> keygate.v1.PutKeyPolicyRequest
+	17, // 42: keygate.v1.KeyAdminService.ImportCertificate:input_type -> keygate.v1.ImportCertificateRequest
+	36, // 43: keygate.v1.KeyAdminService.CreateCertificateRequest:input_type -> keygate.v1.CreateCertificateRequestRequest
+	19, // 44: keygate.v1.KeyAdminService.GetCertificate:input_type -> keygate.v1.GetCertificateRequest
+	21, // 45: keygate.v1.KeyAdminService.CreateKeyVersion:input_type -> keygate.v1.CreateKeyVersionRequest
+	23, // 46: keygate.v1.KeyAdminService.ActivateKeyVersion:input_type -> keygate.v1.ActivateKeyVersionRequest
+	25, // 47: keygate.v1.KeyAdminService.RetireKeyVersion:input_type -> keygate.v1.RetireKeyVersionRequest
+	27, // 48: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:input_type -> keygate.v1.ScheduleKeyVersionDeletionRequest
+	29, // 49: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:input_type -> keygate.v1.CancelKeyVersionDeletionRequest
+	31, // 50: keygate.v1.KeyAdminService.DestroyKeyVersion:input_type -> keygate.v1.DestroyKeyVersionRequest
+	33, // 51: keygate.v1.KeyAdminService.UpdateKeyRotation:input_type -> keygate.v1.UpdateKeyRotationRequest
+	39, // 52: keygate.v1.KeyAdminService.ListApprovals:input_type -> keygate.v1.ListApprovalsRequest
+	41, // 53: keygate.v1.KeyAdminService.ApproveOperation:input_type -> keygate.v1.ApproveOperationRequest
+	43, // 54: keygate.v1.KeyAdminService.DenyOperation:input_type -> keygate.v1.DenyOperationRequest
+	45, // 55: keygate.v1.KeyAdminService.GetKeyPolicyHistory:input_type -> keygate.v1.GetKeyPolicyHistoryRequest
+	48, // 56: keygate.v1.KeyAdminService.GetParametersForImport:input_type -> keygate.v1.GetParametersForImportRequest
+	50, // 57: keygate.v1.KeyAdminService.ImportKeyMaterial:input_type -> keygate.v1.ImportKeyMaterialRequest
+	4,  // 58: keygate.v1.KeyAdminService.CreateKey:output_type -> keygate.v1.CreateKeyResponse
+	6,  // 59: keygate.v1.KeyAdminService.DescribeKey:output_type -> keygate.v1.DescribeKeyResponse
+	8,  // 60: keygate.v1.KeyAdminService.ListKeys:output_type -> keygate.v1.ListKeysResponse
+	10, // 61: keygate.v1.KeyAdminService.EnableKey:output_type -> keygate.v1.EnableKeyResponse
+	12, // 62: keygate.v1.KeyAdminService.DisableKey:output_type -> keygate.v1.DisableKeyResponse
+	14, // 63: keygate.v1.KeyAdminService.GetKeyPolicy:output_type -> keygate.v1.GetKeyPolicyResponse
+	16, // 64: keygate.v1.KeyAdminService.PutKeyPolicy:output_type -> keygate.v1.PutKeyPolicyResponse
+	18, // 65: keygate.v1.KeyAdminService.ImportCertificate:output_type -> keygate.v1.ImportCertificateResponse
+	37, // 66: keygate.v1.KeyAdminService.CreateCertificateRequest:output_type -> keygate.v1.CreateCertificateRequestResponse
+	20, // 67: keygate.v1.KeyAdminService.GetCertificate:output_type -> keygate.v1.GetCertificateResponse
+	22, // 68: keygate.v1.KeyAdminService.CreateKeyVersion:output_type -> keygate.v1.CreateKeyVersionResponse
+	24, // 69: keygate.v1.KeyAdminService.ActivateKeyVersion:output_type -> keygate.v1.ActivateKeyVersionResponse
+	26, // 70: keygate.v1.KeyAdminService.RetireKeyVersion:output_type -> keygate.v1.RetireKeyVersionResponse
+	28, // 71: keygate.v1.KeyAdminService.ScheduleKeyVersionDeletion:output_type -> keygate.v1.ScheduleKeyVersionDeletionResponse
+	30, // 72: keygate.v1.KeyAdminService.CancelKeyVersionDeletion:output_type -> keygate.v1.CancelKeyVersionDeletionResponse
+	32, // 73: keygate.v1.KeyAdminService.DestroyKeyVersion:output_type -> keygate.v1.DestroyKeyVersionResponse
+	35, // 74: keygate.v1.KeyAdminService.UpdateKeyRotation:output_type -> keygate.v1.UpdateKeyRotationResponse
+	40, // 75: keygate.v1.KeyAdminService.ListApprovals:output_type -> keygate.v1.ListApprovalsResponse
+	42, // 76: keygate.v1.KeyAdminService.ApproveOperation:output_type -> keygate.v1.ApproveOperationResponse
+	44, // 77: keygate.v1.KeyAdminService.DenyOperation:output_type -> keygate.v1.DenyOperationResponse
+	46, // 78: keygate.v1.KeyAdminService.GetKeyPolicyHistory:output_type -> keygate.v1.GetKeyPolicyHistoryResponse
+	49, // 79: keygate.v1.KeyAdminService.GetParametersForImport:output_type -> keygate.v1.GetParametersForImportResponse
+	51, // 80: keygate.v1.KeyAdminService.ImportKeyMaterial:output_type -> keygate.v1.ImportKeyMaterialResponse
+	58, // [58:81] is the sub-list for method output_type
+	35, // [35:58] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_keygate_v1_admin_proto_init() }
