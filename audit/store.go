@@ -51,6 +51,10 @@ type Query struct {
 	// Kind as well, when set).
 	Results []string
 	Kinds   []Kind
+	// ThroughSeq, when non-zero, is the last seq a query sees: a listing
+	// paged over a live log pins the head it began at, so the events
+	// committed while it pages (its own reads among them) do not extend it.
+	ThroughSeq uint64
 }
 
 // DefaultLimit and MaxLimit bound one page of a query.

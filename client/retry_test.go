@@ -29,10 +29,8 @@ func TestRetriesThrottledKMSCallsWithinTheDeadline(t *testing.T) {
     config: {region: ` + srv.Region + `, endpoint: "` + srv.URL + `", max_attempts: 1}
 `})
 	ctx := context.Background()
-	if _, err := kenv.Admin("admin").CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "acs-kms", KeySpec: "ECC_NIST_P256",
-		KeyUsage: "SIGN_VERIFY", Backend: "kms", Policy: harness.OpenPolicy()}); err != nil {
-		t.Fatal(err)
-	}
+	kenv.CreateKeyApproved(&pb.CreateKeyRequest{KeyId: "acs-kms", KeySpec: "ECC_NIST_P256",
+		KeyUsage: "SIGN_VERIFY", Backend: "kms", Policy: harness.OpenPolicy()})
 	ca, cert, key := kenv.TLSFiles("acs")
 	c, err := client.Dial(ctx, kenv.Addr, client.WithTLSFiles(ca, cert, key))
 	if err != nil {

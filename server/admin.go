@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/keygate/keygate/backends"
@@ -46,7 +47,37 @@ func (as *adminService) CreateKey(ctx context.Context, req *pb.CreateKeyRequest)
 		ap, err := as.holdAdoption(ctx, c, req, p)
 		return &pb.CreateKeyResponse{PendingApproval: ap}, err
 	}
+	held := createHeld(req, p)
+	if ap, err := as.s.holdSelfGrantCreate(ctx, c, held, func() error { return as.creatable(ctx, p) }); ap != nil || err != nil {
+		return &pb.CreateKeyResponse{PendingApproval: ap}, err
+	}
 	return as.create(ctx, c, p)
+}
+
+// createHeld is req as a held creation stores it: with the backend and
+// policy decided now, not at approval.
+func createHeld(req *pb.CreateKeyRequest, p keyring.CreateParams) *pb.CreateKeyRequest {
+	held := proto.Clone(req).(*pb.CreateKeyRequest)
+	held.Backend, held.Policy = p.Backend, string(p.Policy)
+	return held
+}
+
+// creatable refuses at once a creation that would fail when approved: bad
+// parameters, an unknown backend, a name taken.
+func (as *adminService) creatable(ctx context.Context, p keyring.CreateParams) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if _, err := as.s.keys.Backend(p.Backend); err != nil {
+		return err
+	}
+	switch _, err := as.s.keyStore.GetKey(ctx, p.Name); {
+	case err == nil:
+		return kgerr.Errorf(kgerr.AlreadyExists, "key %q already exists", p.Name)
+	case kgerr.KindOf(err) != kgerr.NotFound:
+		return err
+	}
+	return nil
 }
 
 // createParams is what CreateKey asks the keyring for.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/keygate/keygate/internal/kgerr"
 	"github.com/keygate/keygate/keys/keyring"
@@ -23,8 +22,18 @@ import (
 // key is made then, as the adopter asked, its registration and the
 // approval's audit event committing together.
 
-// adoptOp is the operation name of an adoption in approvals and config.
-const adoptOp = "AdoptKey"
+// adoptOp is the operation name of an adoption in approvals and config;
+// createOp that of a CreateKey held because its policy grants its creator
+// use of the key (selfgrant.go).
+const (
+	adoptOp  = "AdoptKey"
+	createOp = "CreateKey"
+)
+
+// heldCreation reports whether an approval's operation makes a key that
+// does not exist yet: no key policy can name its approvers, so the
+// config's admins decide (byApproval).
+func heldCreation(op string) bool { return op == adoptOp || op == createOp }
 
 // holdAdoption stores the adoption req asks for as a pending approval.
 func (as *adminService) holdAdoption(ctx context.Context, c *Call, req *pb.CreateKeyRequest, p keyring.CreateParams) (*pb.Approval, error) {
@@ -32,17 +41,17 @@ func (as *adminService) holdAdoption(ctx context.Context, c *Call, req *pb.Creat
 	if err != nil {
 		return nil, err
 	}
-	held := proto.Clone(req).(*pb.CreateKeyRequest)
-	held.Backend, held.Policy = p.Backend, string(p.Policy) // as decided now, not at approval
+	held := createHeld(req, p)
 	description := fmt.Sprintf("adopt backend key %s of backend %q as key %q (%s %s): %s",
 		h.ID(), p.Backend, p.Name, p.Spec, p.Usage, adoptedDetail(h))
 	return as.s.hold(ctx, c, p.Name, adoptOp, description, held)
 }
 
-// executeAdoption makes the key an approved adoption asked for.
-func (as *adminService) executeAdoption(ctx context.Context, c *Call, a *sqlstore.Approval) (*keyring.Entry, string, error) {
+// executeCreation makes the key an approved adoption or held creation
+// asked for.
+func (as *adminService) executeCreation(ctx context.Context, c *Call, a *sqlstore.Approval) (*keyring.Entry, string, error) {
 	var r pb.CreateKeyRequest
-	if err := protojson.Unmarshal(a.Payload, &r); err != nil || r.KeyId != a.KeyName || r.BackendKeyId == "" {
+	if err := protojson.Unmarshal(a.Payload, &r); err != nil || r.KeyId != a.KeyName || (a.Operation == adoptOp) != (r.BackendKeyId != "") {
 		return nil, "", kgerr.Errorf(kgerr.Internal, "approval %s holds a request that does not parse", a.ID)
 	}
 	if err := as.s.checkPolicy([]byte(r.Policy), r.KeyId, r.BypassPolicyLockoutSafetyCheck, a.Requester); err != nil {
@@ -51,5 +60,8 @@ func (as *adminService) executeAdoption(ctx context.Context, c *Call, a *sqlstor
 	if _, err := as.create(ctx, c, createParams(&r, r.Backend, []byte(r.Policy))); err != nil {
 		return nil, "", err
 	}
-	return c.Key, "adopted backend key " + c.BackendKeyID + " as version 1", nil
+	if a.Operation == adoptOp {
+		return c.Key, "adopted backend key " + c.BackendKeyID + " as version 1", nil
+	}
+	return c.Key, "key created for " + a.Requester, nil
 }

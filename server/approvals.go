@@ -89,7 +89,7 @@ func byApproval(ctx context.Context, s *Server, req any) (string, uint32, error)
 	if err != nil {
 		return "", 0, err
 	}
-	if a.Operation == adoptOp {
+	if heldCreation(a.Operation) {
 		return "", 0, nil // no key yet: the config's admins decide (adopt.go)
 	}
 	return a.KeyName, 0, nil
@@ -105,7 +105,7 @@ func (as *adminService) decidable(ctx context.Context, c *Call, id string) (*sql
 	if err != nil {
 		return nil, err
 	}
-	if a.KeyName != c.KeyName && (a.Operation != adoptOp || c.KeyName != "") { // the pipeline authorized the key byApproval named
+	if a.KeyName != c.KeyName && (!heldCreation(a.Operation) || c.KeyName != "") { // the pipeline authorized the key byApproval named
 		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "approval %s changed key", id)
 	}
 	c.KeyName = a.KeyName // an adoption's, for its audit event
@@ -210,8 +210,8 @@ func (as *adminService) execute(ctx context.Context, c *Call, a *sqlstore.Approv
 			return nil
 		})
 		return e, "policy replaced", err
-	case adoptOp:
-		return as.executeAdoption(ctx, c, a)
+	case adoptOp, createOp:
+		return as.executeCreation(ctx, c, a)
 	}
 	return nil, "", kgerr.Errorf(kgerr.Internal, "approval %s: unknown operation %q", a.ID, a.Operation)
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
-	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -50,21 +49,24 @@ func (as *auditService) ListEvents(ctx context.Context, req *pb.ListEventsReques
 	default:
 		q.Limit = int(req.PageSize)
 	}
-	if req.PageToken != "" {
-		if q.AfterSeq, err = strconv.ParseUint(req.PageToken, 10, 64); err != nil {
-			return nil, kgerr.Errorf(kgerr.InvalidArgument, "page_token is not valid")
-		}
+	page, err := pageOf(ctx, as.s.auditStore, req.PageToken)
+	if err != nil {
+		return nil, err
 	}
+	resp := &pb.ListEventsResponse{}
+	if page.through == 0 {
+		return resp, nil // an empty log: ThroughSeq 0 would mean no bound
+	}
+	q.AfterSeq, q.ThroughSeq = page.after, page.through
 	evs, next, err := listEvents(ctx, l, q, contextMatch(req.Filter))
 	if err != nil {
 		return nil, kgerr.Wrap(kgerr.Unavailable, err, "audit log unavailable")
 	}
-	resp := &pb.ListEventsResponse{}
 	for _, e := range evs {
 		resp.Events = append(resp.Events, eventProto(e))
 	}
-	if next != 0 {
-		resp.NextPageToken = strconv.FormatUint(next, 10)
+	if next != 0 && next < page.through { // a page ending at the pin is the last
+		resp.NextPageToken = eventPage{next, page.through}.String()
 	}
 	return resp, nil
 }

@@ -71,7 +71,7 @@ func startEnvWith(t testing.TB, extra string, adjust func(*testEnv, *Config), op
 account: %q
 region: eu-west-1
 tls: {cert: %q, key: %q, client_ca: %q}
-admins: [%s]
+admins: [%[5]s, %[16]s]   # two: a key whose policy grants its creator use waits for the other
 auditors: [%[5]s]   # the tests' admin reads the log too (admins alone may not)
 store: {driver: sqlite, dsn: %q}
 audit: {context_secret_file: %q, replica: unit}
@@ -80,11 +80,12 @@ principals:
   - {identity: %q, arn: %q}
   - {identity: %q, arn: %q}
   - {identity: ops-by-cn, arn: %q}
+  - {identity: %q, arn: %q}
 backends:
   - {name: mem, type: memory}
 `, testAccount, filepath.Join(tlsDir, "server.pem"), filepath.Join(tlsDir, "server-key.pem"), filepath.Join(tlsDir, "ca.pem"),
 		arn("admin"), filepath.Join(e.dir, "keygate.db"), secret,
-		uriOf("admin"), arn("admin"), uriOf("acs"), arn("acs"), uriOf("ds"), arn("ds"), arn("ops"))
+		uriOf("admin"), arn("admin"), uriOf("acs"), arn("acs"), uriOf("ds"), arn("ds"), arn("ops"), uriOf("admin2"), arn("admin2"))
 	c, err := ParseConfig([]byte(cfg + extra))
 	must(t, err)
 	if adjust != nil {
@@ -159,11 +160,17 @@ func (e *testEnv) admin(role string) pb.KeyAdminServiceClient {
 	return pb.NewKeyAdminServiceClient(e.as(role))
 }
 
-// createKey creates a key as admin with a policy document.
+// createKey creates a key as admin with a policy document (approved by
+// admin2 when it grants admin use of the key).
 func (e *testEnv) createKey(name, spec, usage, policy string) *pb.KeyMetadata {
 	e.t.Helper()
 	resp, err := e.admin("admin").CreateKey(context.Background(), &pb.CreateKeyRequest{KeyId: name, KeySpec: spec, KeyUsage: usage, Policy: policy})
 	must(e.t, err)
+	if resp.PendingApproval != nil { // the policy grants admin use of the key: the second admin approves
+		ap, err := e.admin("admin2").ApproveOperation(context.Background(), &pb.ApproveOperationRequest{ApprovalId: resp.PendingApproval.Id})
+		must(e.t, err)
+		return ap.Key
+	}
 	return resp.Key
 }
 

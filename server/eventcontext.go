@@ -41,7 +41,7 @@ func contextMatch(f *pb.EventFilter) func(*audit.Event) bool {
 // maxScan bounds the events one ListEvents call reads to fill a page
 // under a condition the store cannot query (an encryption context): the
 // page may then be short, with a page token to go on.
-const maxScan = 50_000
+var maxScan = 50_000 // a var: the paging test makes pages short
 
 // listEvents reads one page of q's events that match (nil: all), and the
 // seq the next page starts after (0: there is none).
@@ -55,7 +55,7 @@ func listEvents(ctx context.Context, l *audit.Log, q audit.Query, match func(*au
 	}
 	var out []*audit.Event
 	scan := q
-	scan.Limit = audit.MaxLimit
+	scan.Limit = min(audit.MaxLimit, maxScan)
 	for scanned := 0; scanned < maxScan; {
 		evs, err := l.Events(ctx, scan)
 		if err != nil {

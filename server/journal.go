@@ -32,6 +32,9 @@ func (s *Server) journal(ctx context.Context, tx *sql.Tx, before, after *keys.Ke
 	if k, ok := kindOf[e.Action]; ok {
 		e.Kind = k
 	}
+	if before == nil { // a key made: also when an approval runs a held CreateKey
+		e.Kind = audit.KindKeyCreated
+	}
 	detail, v := describeChange(before, after)
 	if v != nil {
 		e.KeyVersion, e.BackendKeyID = v.Number, v.BackendKeyID

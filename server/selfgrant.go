@@ -4,8 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/keygate/keygate/keys"
-	"github.com/keygate/keygate/keys/keyring"
 	"github.com/keygate/keygate/policy"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 )
@@ -28,16 +26,17 @@ var dataPlaneActions = []string{
 }
 
 // selfGrants lists the data-plane actions that next grants author on the
-// key further than the key's current policy does: a grant where there was
-// none, or one without conditions where there were some.
-func selfGrants(e *keyring.Entry, author string, next *policy.Policy) []string {
+// key arn further than the current policy does (nil: a key not made yet):
+// a grant where there was none, or one without conditions where there
+// were some.
+func selfGrants(current *policy.Policy, arn, author string, next *policy.Policy) []string {
 	var out []string
 	for _, a := range dataPlaneActions {
 		was := policy.NoGrant
-		if e.Policy != nil {
-			was = e.Policy.MayAllow(author, a, e.ARN)
+		if current != nil {
+			was = current.MayAllow(author, a, arn)
 		}
-		if next.MayAllow(author, a, e.ARN) > was {
+		if next.MayAllow(author, a, arn) > was {
 			out = append(out, a)
 		}
 	}
@@ -53,12 +52,32 @@ func (s *Server) holdSelfGrant(ctx context.Context, c *Call, req *pb.PutKeyPolic
 	if err != nil {
 		return nil, err
 	}
-	grants := selfGrants(c.Key, c.Principal.ARN, next)
+	grants := selfGrants(c.Key.Policy, c.Key.ARN, c.Principal.ARN, next)
 	if len(grants) == 0 {
 		return nil, nil
 	}
 	s.log.Info("a policy change grants its author use of the key: it waits for a second admin",
 		"key", req.KeyId, "principal", c.Principal.ARN, "actions", grants)
-	return s.holdChecked(ctx, c, c.Key, "PutKeyPolicy", "replace the key policy, granting its requester "+strings.Join(grants, ", "), req,
-		func(*keys.Key) error { return nil })
+	return s.hold(ctx, c, c.Key.Key.Name, "PutKeyPolicy", "replace the key policy, granting its requester "+strings.Join(grants, ", "), req)
+}
+
+// holdSelfGrantCreate is the same rule for a key being made: a CreateKey
+// whose policy grants its creator a data-plane action waits for a
+// different admin, who approves it as an account action (the key has no
+// policy yet); the creation then runs as its requester asked.
+func (s *Server) holdSelfGrantCreate(ctx context.Context, c *Call, req *pb.CreateKeyRequest, check func() error) (*pb.Approval, error) {
+	next, err := policy.Parse([]byte(req.Policy)) // the document as decided (createHeld)
+	if err != nil {
+		return nil, err
+	}
+	grants := selfGrants(nil, s.cfg.KeyARN(req.KeyId), c.Principal.ARN, next)
+	if len(grants) == 0 {
+		return nil, nil
+	}
+	s.log.Info("a new key's policy grants its creator use of the key: the creation waits for a second admin",
+		"key", req.KeyId, "principal", c.Principal.ARN, "actions", grants)
+	if err := check(); err != nil {
+		return nil, err
+	}
+	return s.hold(ctx, c, req.KeyId, createOp, "create the key with a policy granting its requester "+strings.Join(grants, ", "), req)
 }

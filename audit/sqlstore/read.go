@@ -76,6 +76,9 @@ func (s *Store) records(ctx context.Context, db querier, q audit.Query) ([]audit
 			}
 		}
 	}
+	if q.ThroughSeq > 0 {
+		add("seq <= ?", int64(q.ThroughSeq))
+	}
 	order := "ASC"
 	switch {
 	case q.Desc:

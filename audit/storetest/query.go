@@ -57,6 +57,10 @@ func testQueryFilters(t *testing.T, open func(*testing.T) audit.Store) {
 		{"combined", audit.Query{KeyName: "k1", Principal: "bob"}, []uint64{5, 6}},
 		{"page", audit.Query{AfterSeq: 2, Limit: 3}, []uint64{3, 4, 5}},
 		{"page filtered", audit.Query{KeyName: "k1", AfterSeq: 2, Limit: 1}, []uint64{5}},
+		{"through", audit.Query{ThroughSeq: 4}, []uint64{1, 2, 3, 4}},
+		{"page through", audit.Query{AfterSeq: 2, ThroughSeq: 4, Limit: 5}, []uint64{3, 4}},
+		{"page through filtered", audit.Query{KeyName: "k1", AfterSeq: 1, ThroughSeq: 5}, []uint64{2, 5}},
+		{"desc through", audit.Query{Desc: true, ThroughSeq: 5, Limit: 2}, []uint64{5, 4}},
 		{"desc", audit.Query{Desc: true, Limit: 2}, []uint64{6, 5}},
 		{"desc page", audit.Query{Desc: true, AfterSeq: 5, Limit: 2}, []uint64{4, 3}},
 	} {

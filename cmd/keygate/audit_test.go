@@ -90,7 +90,7 @@ func testAudit(t *testing.T, c *cli) {
 // dates, --output csv parsed back with encoding/csv, tail -f in CSV.
 func testAuditEvents(t *testing.T, c *cli) {
 	m := c.file("m-events", []byte("in csv, \"quoted\""))
-	c.ok(harness.OpenPolicy(), "keys", "create", "cli-audit-csv", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY", "--policy-file", "-")
+	c.create(harness.OpenPolicy(), "keys", "create", "cli-audit-csv", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY", "--policy-file", "-")
 	c.ok("", "sign", "cli-audit-csv", "--message-file", m)
 	c.fails(exitArgument, "keygate: InvalidArgument: ", "", "sign", "cli-audit-csv", "--message-file", m, "--algorithm", "HMAC_SHA_256")
 	today := time.Now().UTC().Format(time.DateOnly)

@@ -16,9 +16,9 @@ import (
 func TestAuditEventsByContextAndLists(t *testing.T) {
 	env := harness.Start(t, harness.Options{})
 	admin, acs := newCLI(t, env, "admin"), newCLI(t, env, "acs")
-	admin.ok("", "keys", "create", "pan-key", "--key-spec", "SYMMETRIC_DEFAULT", "--key-usage", "ENCRYPT_DECRYPT",
+	admin.create("", "keys", "create", "pan-key", "--key-spec", "SYMMETRIC_DEFAULT", "--key-usage", "ENCRYPT_DECRYPT",
 		"--policy-file", admin.file("p.json", []byte(harness.Policy(
-			harness.Statement{Sid: "Admins", Principals: []string{harness.ARN("admin")}, Actions: []string{"kms:*"}},
+			harness.Statement{Sid: "Admins", Principals: []string{harness.ARN("admin")}, Actions: harness.AdminActions},
 			harness.Statement{Sid: "ACS", Principals: []string{harness.ARN("acs")}, Actions: []string{"kms:Encrypt"}}))))
 	pan := acs.file("pan", []byte("4111111111111111"))
 	for _, id := range []string{"42", "43", "42", "44", "42"} {

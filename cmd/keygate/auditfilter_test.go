@@ -14,9 +14,9 @@ import (
 func TestAuditEventsFiltersCannotMislead(t *testing.T) {
 	env := harness.Start(t, harness.Options{})
 	c := newCLI(t, env, "admin")
-	c.ok("", "keys", "create", "filter-key", "--key-spec", "HMAC_256", "--key-usage", "GENERATE_VERIFY_MAC",
+	c.create("", "keys", "create", "filter-key", "--key-spec", "HMAC_256", "--key-usage", "GENERATE_VERIFY_MAC",
 		"--policy-file", c.file("p.json", []byte(harness.Policy(
-			harness.Statement{Sid: "Admins", Principals: []string{harness.ARN("admin")}, Actions: []string{"kms:*"}}))))
+			harness.Statement{Sid: "Admins", Principals: []string{harness.ARN("admin")}, Actions: harness.AdminActions}))))
 	for _, bad := range []struct{ flag, value, want string }{
 		{"--kind", "bogus", `filter.kind "bogus" is not an event kind; one of: call, key.created,`},
 		{"--result", "denied", `filter.result "denied" is not a result; one of: OK, Canceled,`},

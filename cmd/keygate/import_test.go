@@ -62,7 +62,7 @@ func TestCLIImport(t *testing.T) {
 		harness.Statement{Sid: "NoImportedMaterial", Deny: true, Principals: []string{harness.ARN("acs")}, Actions: []string{"kms:Encrypt"},
 			Condition: map[string]map[string]any{"StringEquals": {"kms:KeyOrigin": "EXTERNAL"}}},
 	)
-	c.ok("", "keys", "create", "data-key", "--key-spec", "SYMMETRIC_DEFAULT", "--key-usage", "ENCRYPT_DECRYPT",
+	c.create("", "keys", "create", "data-key", "--key-spec", "SYMMETRIC_DEFAULT", "--key-usage", "ENCRYPT_DECRYPT",
 		"--policy-file", c.file("p.json", []byte(policy)))
 	pan := c.file("pan", []byte("4111111111111111"))
 	acs.ok("", "encrypt", "data-key", "--plaintext-file", pan, "--out", c.path("ct1"))
@@ -184,7 +184,7 @@ func TestCLIImport(t *testing.T) {
 func TestCLIImportPrivateKey(t *testing.T) {
 	env := harness.Start(t, harness.Options{})
 	c := newCLI(t, env, "admin")
-	c.ok("", "keys", "create", "legacy-sign", "--key-spec", "RSA_2048", "--key-usage", "SIGN_VERIFY",
+	c.create("", "keys", "create", "legacy-sign", "--key-spec", "RSA_2048", "--key-usage", "SIGN_VERIFY",
 		"--policy-file", c.file("p.json", []byte(harness.OpenPolicy())))
 	openssl := func(args ...string) {
 		t.Helper()

@@ -135,7 +135,8 @@ func adminCall(ctx context.Context, e *env, call func(pb.KeyAdminServiceClient) 
 	if err != nil {
 		return err
 	}
-	// An adoption under dual control made no key yet: it waits.
+	// A creation held for a second admin (an adoption under dual control,
+	// or a policy granting its creator use) made no key yet: it waits.
 	if p, ok := resp.(interface{ GetPendingApproval() *pb.Approval }); ok && p.GetPendingApproval() != nil {
 		if e.json() {
 			return e.printJSON(p.GetPendingApproval(), nil)

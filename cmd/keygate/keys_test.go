@@ -11,7 +11,7 @@ import (
 )
 
 func testKeys(t *testing.T, c *cli) {
-	out := c.ok("", "keys", "create", "cli-ec", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY",
+	out := c.create("", "keys", "create", "cli-ec", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY",
 		"--description", "made by the CLI test")
 	for _, want := range []string{"Name:", "cli-ec", "ECC_NIST_P256", "made by the CLI test", "ACTIVE"} {
 		if !strings.Contains(out, want) {
@@ -32,7 +32,7 @@ func testKeys(t *testing.T, c *cli) {
 			BackendKeyID string `json:"backend_key_id"`
 		} `json:"versions"`
 	}
-	decode(t, c.ok("", "keys", "create", "cli-hmac", "--key-spec", "HMAC_384", "--key-usage", "GENERATE_VERIFY_MAC"), &k)
+	decode(t, c.create("", "keys", "create", "cli-hmac", "--key-spec", "HMAC_384", "--key-usage", "GENERATE_VERIFY_MAC"), &k)
 	if k.KeyID != "cli-hmac" || k.KeySpec != "HMAC_384" || k.KeyUsage != "GENERATE_VERIFY_MAC" || len(k.Versions) != 1 || k.Versions[0].BackendKeyID == "" {
 		t.Errorf("keys create --output json = %+v", k)
 	}

@@ -23,7 +23,7 @@ func TestCLILifecycle(t *testing.T) {
 	env := harness.Start(t, harness.Options{ServerOptions: server.Options{Now: now}})
 	c := newCLI(t, env, "admin")
 
-	c.ok("", "keys", "create", "data-key", "--key-spec", "SYMMETRIC_DEFAULT", "--key-usage", "ENCRYPT_DECRYPT",
+	c.create("", "keys", "create", "data-key", "--key-spec", "SYMMETRIC_DEFAULT", "--key-usage", "ENCRYPT_DECRYPT",
 		"--cryptoperiod", "2d", "--policy-file", c.file("p.json", []byte(harness.OpenPolicy())))
 	ct := c.path("ct")
 	c.ok("", "encrypt", "data-key", "--plaintext-file", c.file("pan", []byte("4111111111111111")), "--encryption-context", "acsTransID=42", "--out", ct)

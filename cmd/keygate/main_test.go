@@ -41,6 +41,21 @@ func (c *cli) ok(stdin string, args ...string) string {
 	return out
 }
 
+// create runs keygate keys create … as ok does; when the key's policy
+// grants the CLI's identity use of it, the creation waits for a second
+// admin, and admin2 approves it as an operator would (`keygate approvals
+// approve ID`): the approval's output, with the key, is returned.
+func (c *cli) create(stdin string, args ...string) string {
+	c.t.Helper()
+	out := c.ok(stdin, args...)
+	_, rest, held := strings.Cut(out, "keygate approvals approve ")
+	if !held {
+		return out
+	}
+	id, _, _ := strings.Cut(rest, "\n")
+	return newCLI(c.t, c.env, "admin2").ok("", "approvals", "approve", strings.TrimSpace(id))
+}
+
 // fails runs keygate and checks the exit code and the stderr prefix.
 func (c *cli) fails(wantCode int, wantStderr string, stdin string, args ...string) string {
 	c.t.Helper()

@@ -18,7 +18,7 @@ func testPolicy(t *testing.T, c *cli) {
 		harness.Statement{Sid: "Admins", Principals: []string{harness.ARN("admin")}, Actions: []string{"kms:*"}},
 		harness.Statement{Sid: "AcsSigns", Principals: []string{harness.ARN("acs")}, Actions: []string{"kms:Sign"}},
 	)
-	c.ok("", "keys", "create", "cli-policy", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY",
+	c.create("", "keys", "create", "cli-policy", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY",
 		"--policy-file", c.file("p1.json", []byte(signOnly)))
 	var doc struct {
 		Statement []struct{ Sid string }
@@ -81,7 +81,7 @@ func testPolicyIssueSpelling(t *testing.T, c, acs *cli) {
 		harness.Statement{Sid: "CardsOnly", Principals: []string{harness.ARN("acs")}, Actions: []string{"kms:Encrypt"},
 			Condition: map[string]map[string]any{"StringEquals": {"kms:EncryptionContext:purpose": "cards"}}},
 	)
-	c.ok(harness.OpenPolicy(), "keys", "create", "cli-ec-policy", "--key-spec", "SYMMETRIC_DEFAULT", "--key-usage", "ENCRYPT_DECRYPT", "--policy-file", "-")
+	c.create(harness.OpenPolicy(), "keys", "create", "cli-ec-policy", "--key-spec", "SYMMETRIC_DEFAULT", "--key-usage", "ENCRYPT_DECRYPT", "--policy-file", "-")
 	c.ok("", "keys", "put-policy", "cli-ec-policy", "--file", c.file("cards.json", []byte(cards)))
 	out := c.ok("", "policy", "simulate", "--principal", harness.ARN("acs"), "--action", "kms:Encrypt", "--key-id", "cli-ec-policy",
 		"--context", "purpose=cards")
@@ -170,7 +170,7 @@ func readFile(t *testing.T, p string) []byte {
 // testRawSecret: a KEY_AGREEMENT key created with --allow-raw-shared-secret
 // gives derive --kdf RAW the ECDH secret itself.
 func testRawSecret(t *testing.T, c *cli) {
-	c.ok(harness.OpenPolicy(), "keys", "create", "cli-raw-ecdh", "--key-spec", "ECC_NIST_P256", "--key-usage", "KEY_AGREEMENT",
+	c.create(harness.OpenPolicy(), "keys", "create", "cli-raw-ecdh", "--key-spec", "ECC_NIST_P256", "--key-usage", "KEY_AGREEMENT",
 		"--allow-raw-shared-secret", "--policy-file", "-")
 	peer, err := ecdh.P256().GenerateKey(rand.Reader)
 	if err != nil {

@@ -16,10 +16,10 @@ import (
 func TestPolicyHistory(t *testing.T) {
 	env := harness.Start(t, harness.Options{})
 	c := newCLI(t, env, "admin")
-	admins := harness.Statement{Sid: "Admins", Principals: []string{harness.ARN("admin")}, Actions: []string{"kms:*"}}
+	admins := harness.Statement{Sid: "Admins", Principals: []string{harness.ARN("admin")}, Actions: harness.AdminActions}
 	first := harness.Policy(admins)
 	second := harness.Policy(admins, harness.Statement{Sid: "DsMacs", Principals: []string{harness.ARN("ds")}, Actions: []string{"kms:GenerateMac"}})
-	c.ok("", "keys", "create", "issuer-cavv", "--key-spec", "HMAC_256", "--key-usage", "GENERATE_VERIFY_MAC",
+	c.create("", "keys", "create", "issuer-cavv", "--key-spec", "HMAC_256", "--key-usage", "GENERATE_VERIFY_MAC",
 		"--policy-file", c.file("p1.json", []byte(first)))
 	c.ok(second, "keys", "put-policy", "issuer-cavv", "--policy-file", "-")
 

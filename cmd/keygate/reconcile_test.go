@@ -55,7 +55,7 @@ func startKMSSession(t *testing.T, opts harness.Options) *kmsSession {
 `
 	env := harness.Start(t, opts)
 	policy := harness.Policy(
-		harness.Statement{Sid: "Admins", Principals: []string{harness.ARN("admin")}, Actions: []string{"kms:*"}},
+		harness.Statement{Sid: "Admins", Principals: []string{harness.ARN("admin")}, Actions: harness.AdminActions},
 		harness.Statement{Sid: "Keygated", Principals: []string{keygatedRole}, Actions: []string{"kms:*"}},
 		harness.Statement{Sid: "ACS", Principals: []string{harness.ARN("acs")}, Actions: []string{"kms:Sign"}})
 	created, err := env.Admin("admin").CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "acs-kms", KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY", Backend: "kms", Policy: policy})

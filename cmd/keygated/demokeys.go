@@ -88,11 +88,26 @@ func createDemoKeys(ctx context.Context, dir, addr string) error {
 		return err
 	}
 	defer conn.Close()
-	admin := pb.NewKeyAdminServiceClient(conn)
+	// The demo policies let admin use the keys too, so each creation waits
+	// for a second admin (a policy may not grant its author use alone):
+	// admin2 approves, as the README's dual control shows.
+	tls2, err := server.ClientTLS(filepath.Join(tls, "ca.pem"), filepath.Join(tls, "admin2.pem"), filepath.Join(tls, "admin2-key.pem"))
+	if err != nil {
+		return err
+	}
+	conn2, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(tls2)))
+	if err != nil {
+		return err
+	}
+	defer conn2.Close()
+	admin, admin2 := pb.NewKeyAdminServiceClient(conn), pb.NewKeyAdminServiceClient(conn2)
 	for _, req := range demoKeys {
 		_, err := admin.DescribeKey(ctx, &pb.DescribeKeyRequest{KeyId: req.KeyId})
 		if status.Code(err) == codes.NotFound {
-			_, err = admin.CreateKey(ctx, req)
+			var resp *pb.CreateKeyResponse
+			if resp, err = admin.CreateKey(ctx, req); err == nil && resp.PendingApproval != nil {
+				_, err = admin2.ApproveOperation(ctx, &pb.ApproveOperationRequest{ApprovalId: resp.PendingApproval.Id})
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", req.KeyId, err)

@@ -67,7 +67,7 @@ func TestAdoptImportedKey(t *testing.T) {
 	ctx := context.Background()
 	admin := env.Admin("admin")
 	_, err := admin.CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "pan-legacy", KeySpec: "SYMMETRIC_DEFAULT", KeyUsage: "ENCRYPT_DECRYPT",
-		BackendKeyId: putAES(t, env, false), Policy: harness.OpenPolicy()})
+		BackendKeyId: putAES(t, env, false)}) // the default policy: admin adopts, grants itself no use
 	if err != nil {
 		t.Fatalf("adopt an imported, sensitive key: %v", err)
 	}
@@ -76,7 +76,7 @@ func TestAdoptImportedKey(t *testing.T) {
 		t.Fatalf("CreateKey event of the adopted key: %v", evs)
 	}
 	_, err = admin.CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "pan-leaky", KeySpec: "SYMMETRIC_DEFAULT", KeyUsage: "ENCRYPT_DECRYPT",
-		BackendKeyId: putAES(t, env, true), Policy: harness.OpenPolicy()})
+		BackendKeyId: putAES(t, env, true)})
 	wantCode(t, err, codes.FailedPrecondition)
 }
 

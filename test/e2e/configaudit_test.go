@@ -49,7 +49,7 @@ func configEvents(t *testing.T, env *harness.Env) []configLoaded {
 // the effective configuration's digest and sets, with what changed since
 // the replica's previous one.
 func TestConfigChangesAreAudited(t *testing.T) {
-	first := harness.Start(t, harness.Options{Replica: "a"})
+	first := harness.Start(t, harness.Options{Replica: "a", Admins: []string{harness.ARN("admin")}})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if got := configEvents(t, first); len(got) != 1 || got[0].Reason != "start" || got[0].Previous != nil ||

@@ -232,10 +232,8 @@ func TestCryptoService(t *testing.T) {
 func TestRawSharedSecret(t *testing.T) {
 	env := harness.Start(t, harness.Options{})
 	ctx := context.Background()
-	if _, err := env.Admin("admin").CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "raw-ecdh", KeySpec: "ECC_NIST_P256",
-		KeyUsage: "KEY_AGREEMENT", AllowRawSharedSecret: true, Policy: harness.OpenPolicy()}); err != nil {
-		t.Fatal(err)
-	}
+	env.CreateKeyApproved(&pb.CreateKeyRequest{KeyId: "raw-ecdh", KeySpec: "ECC_NIST_P256",
+		KeyUsage: "KEY_AGREEMENT", AllowRawSharedSecret: true, Policy: harness.OpenPolicy()})
 	cs := env.Crypto("ds")
 	pub, err := cs.GetPublicKey(ctx, &pb.GetPublicKeyRequest{KeyId: "raw-ecdh"})
 	if err != nil {

@@ -78,7 +78,18 @@ func TestDemoWithKMSEndpoint(t *testing.T) {
 	ctx := context.Background()
 	admin, cs := pb.NewKeyAdminServiceClient(conn), pb.NewCryptoServiceClient(conn)
 	policy := `{"Version":"2012-10-17","Statement":[{"Sid":"Operator","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/admin"},"Action":"kms:*","Resource":"*"}]}`
-	if _, err := admin.CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "kms-signing", KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY", Backend: "kms", Policy: policy}); err != nil {
+	// The policy lets its author sign: the demo's second admin approves.
+	approverTLS, err := server.ClientTLS(filepath.Join(home, "tls/ca.pem"), filepath.Join(home, "tls/admin2.pem"), filepath.Join(home, "tls/admin2-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	approverConn, err := grpc.NewClient(listen, grpc.WithTransportCredentials(credentials.NewTLS(approverTLS)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer approverConn.Close()
+	if _, err := harness.CreateApproved(ctx, admin, pb.NewKeyAdminServiceClient(approverConn),
+		&pb.CreateKeyRequest{KeyId: "kms-signing", KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY", Backend: "kms", Policy: policy}); err != nil {
 		t.Fatal(err)
 	}
 	msg := []byte("signed in KMS")

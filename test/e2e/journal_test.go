@@ -82,7 +82,7 @@ func TestFailedChangeLeavesNoOrphan(t *testing.T) {
 	}
 	_, err = admin.CreateKeyVersion(ctx, &pb.CreateKeyVersionRequest{KeyId: "data-key"})
 	wantCode(t, err, codes.Unavailable)
-	_, err = admin.CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "ec", KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY", Policy: harness.OpenPolicy()})
+	_, err = admin.CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "ec", KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY"}) // the default policy: made at once
 	wantCode(t, err, codes.Unavailable)
 	if n, m := env.Token.Objects(t, "data-key/v2"), env.Token.Objects(t, "ec/v1"); n != 0 || m != 0 {
 		t.Fatalf("failed changes left %d and %d objects on the token", n, m)

@@ -37,7 +37,7 @@ const keygatedRole = "arn:aws:iam::111122223333:role/keygated"
 
 func kmsPolicy() string {
 	return harness.Policy(
-		harness.Statement{Sid: "Admins", Principals: []string{harness.ARN("admin")}, Actions: []string{"kms:*"}},
+		harness.Statement{Sid: "Admins", Principals: []string{harness.ARN("admin")}, Actions: harness.AdminActions},
 		harness.Statement{Sid: "KeygatedUsesAndManagesTheKey", Principals: []string{keygatedRole}, Actions: []string{"kms:*"}},
 		harness.Statement{Sid: "Services", Principals: []string{harness.ARN("acs")}, Actions: []string{"kms:Sign", "kms:GetPublicKey", "kms:GenerateMac"}},
 	)

@@ -260,9 +260,7 @@ func TestLifecycleKMS(t *testing.T) {
 		harness.Statement{Sid: "Services", Principals: []string{harness.ARN("acs")}, Actions: harness.DataActions})
 	for _, k := range []struct{ name, spec, usage string }{
 		{"kms-data", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"}, {"kms-sign", "ECC_NIST_P256", "SIGN_VERIFY"}} {
-		if _, err := admin.CreateKey(ctx, &pb.CreateKeyRequest{KeyId: k.name, KeySpec: k.spec, KeyUsage: k.usage, Backend: "kms", Policy: pol}); err != nil {
-			t.Fatal(err)
-		}
+		env.CreateKeyApproved(&pb.CreateKeyRequest{KeyId: k.name, KeySpec: k.spec, KeyUsage: k.usage, Backend: "kms", Policy: pol})
 	}
 	old, err := cs.Encrypt(ctx, &pb.EncryptRequest{KeyId: "kms-data", Plaintext: []byte("pan")})
 	if err != nil {
@@ -341,10 +339,8 @@ func TestAutomaticRotationOneReplica(t *testing.T) {
 	a := harness.Start(t, harness.Options{Store: store, Replica: "a", ServerOptions: server.Options{Now: clock.now}})
 	b := harness.Start(t, harness.Options{Store: store, Replica: "b", Token: &a.Token, ServerOptions: server.Options{Now: clock.now}})
 	ctx := context.Background()
-	if _, err := a.Admin("admin").CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "data-key", KeySpec: "SYMMETRIC_DEFAULT",
-		KeyUsage: "ENCRYPT_DECRYPT", Policy: harness.OpenPolicy(), RotationPeriodInDays: 90}); err != nil {
-		t.Fatal(err)
-	}
+	a.CreateKeyApproved(&pb.CreateKeyRequest{KeyId: "data-key", KeySpec: "SYMMETRIC_DEFAULT",
+		KeyUsage: "ENCRYPT_DECRYPT", Policy: harness.OpenPolicy(), RotationPeriodInDays: 90})
 	_, err := a.Admin("admin").CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "signing", KeySpec: "ECC_NIST_P256",
 		KeyUsage: "SIGN_VERIFY", Policy: harness.OpenPolicy(), RotationPeriodInDays: 90})
 	wantRefused(t, err, codes.InvalidArgument, "rotation_period_in_days applies to SYMMETRIC_DEFAULT and HMAC keys")

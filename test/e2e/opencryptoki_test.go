@@ -74,11 +74,11 @@ func TestOpencryptokiOnly(t *testing.T) {
 		t.Fatalf("VerifyMac: %+v %v", v, err)
 	}
 
-	_, err = env.Admin("admin").CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "acs-signing", KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY", Policy: harness.OpenPolicy()})
+	_, err = env.Admin("admin").CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "acs-signing", KeySpec: "ECC_NIST_P256", KeyUsage: "SIGN_VERIFY"})
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(status.Convert(err).Message(), "CKM_EC_KEY_PAIR_GEN") {
 		t.Fatalf("CreateKey(ECC_NIST_P256) on opencryptoki: %v, want FailedPrecondition naming CKM_EC_KEY_PAIR_GEN", err)
 	}
-	_, err = env.Admin("admin").CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "data-key", KeySpec: "SYMMETRIC_DEFAULT", KeyUsage: "ENCRYPT_DECRYPT", Policy: harness.OpenPolicy()})
+	_, err = env.Admin("admin").CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "data-key", KeySpec: "SYMMETRIC_DEFAULT", KeyUsage: "ENCRYPT_DECRYPT"})
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(status.Convert(err).Message(), "CKM_AES_GCM") {
 		t.Fatalf("CreateKey(SYMMETRIC_DEFAULT) on opencryptoki: %v, want FailedPrecondition naming CKM_AES_GCM", err)
 	}

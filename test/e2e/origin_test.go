@@ -34,7 +34,7 @@ func TestVersionOrigins(t *testing.T) {
 	// the token, so its kms:KeyOrigin is EXTERNAL and a policy denying
 	// imported material catches it.
 	deny := harness.Policy(
-		harness.Statement{Sid: "Admins", Principals: []string{harness.ARN("admin")}, Actions: []string{"kms:*", "keygate:*"}},
+		harness.Statement{Sid: "Admins", Principals: []string{harness.ARN("admin")}, Actions: harness.AdminActions},
 		harness.Statement{Sid: "Services", Principals: []string{harness.ARN("acs")}, Actions: harness.DataActions},
 		harness.Statement{Sid: "NoImportedMaterial", Deny: true, Principals: []string{harness.ARN("acs")}, Actions: []string{"kms:Encrypt"},
 			Condition: map[string]map[string]any{"StringEquals": {"kms:KeyOrigin": "EXTERNAL"}}})

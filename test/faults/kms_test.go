@@ -28,10 +28,8 @@ func TestKMSFaults(t *testing.T) {
     type: kms
     config: {region: ` + srv.Region + `, endpoint: "` + srv.URL + `"}
 `})
-	if _, err := env.Admin("admin").CreateKey(t.Context(), &pb.CreateKeyRequest{KeyId: "kms-signing", KeySpec: "ECC_NIST_P256",
-		KeyUsage: "SIGN_VERIFY", Backend: "kms", Policy: harness.OpenPolicy()}); err != nil {
-		t.Fatal(err)
-	}
+	env.CreateKeyApproved(&pb.CreateKeyRequest{KeyId: "kms-signing", KeySpec: "ECC_NIST_P256",
+		KeyUsage: "SIGN_VERIFY", Backend: "kms", Policy: harness.OpenPolicy()})
 	stopInProcess(t, env)
 	logs := &lineCounter{}
 	env.ProcessLog = logs

@@ -61,7 +61,9 @@ type Options struct {
 	AuditDisabled bool
 	// Replica names the server in audit events (default: the host name).
 	Replica string
-	// Admins are the config's admins (principal ARNs); nil means "admin".
+	// Admins are the config's admins (principal ARNs); nil means "admin"
+	// and "admin2" (a key whose policy grants its creator use waits for a
+	// second admin's approval: CreateKeyWithPolicy has admin2 give it).
 	Admins []string
 	// ExtraPrincipals are YAML list items added to the principals.
 	ExtraPrincipals string
@@ -118,7 +120,7 @@ func Start(t testing.TB, opts Options) *Env {
 	}
 	admins, auditors := opts.Admins, opts.Auditors
 	if admins == nil {
-		admins = []string{ARN("admin")}
+		admins = []string{ARN("admin"), ARN("admin2")}
 	}
 	if auditors == nil {
 		auditors = []string{ARN("admin"), ARN("auditor")}
@@ -218,9 +220,28 @@ func (e *Env) CreateKey(name, spec, usage string) *pb.KeyMetadata {
 // CreateKeyWithPolicy creates a key as admin with the given policy.
 func (e *Env) CreateKeyWithPolicy(name, spec, usage, policy string) *pb.KeyMetadata {
 	e.T.Helper()
-	resp, err := e.Admin("admin").CreateKey(context.Background(), &pb.CreateKeyRequest{KeyId: name, KeySpec: spec, KeyUsage: usage, Policy: policy})
+	return e.CreateKeyApproved(&pb.CreateKeyRequest{KeyId: name, KeySpec: spec, KeyUsage: usage, Policy: policy})
+}
+
+// CreateKeyApproved creates a key as admin; when its policy grants admin
+// use of the key, the creation waits for a second admin, and admin2
+// approves it.
+func (e *Env) CreateKeyApproved(req *pb.CreateKeyRequest) *pb.KeyMetadata {
+	e.T.Helper()
+	k, err := CreateApproved(context.Background(), e.Admin("admin"), e.Admin("admin2"), req)
 	must(e.T, err)
-	return resp.Key
+	return k
+}
+
+// CreateApproved creates a key through admin and, when the creation waits
+// for a second admin, has approver approve it.
+func CreateApproved(ctx context.Context, admin, approver pb.KeyAdminServiceClient, req *pb.CreateKeyRequest) (*pb.KeyMetadata, error) {
+	resp, err := admin.CreateKey(ctx, req)
+	if err != nil || resp.PendingApproval == nil {
+		return resp.GetKey(), err
+	}
+	ap, err := approver.ApproveOperation(ctx, &pb.ApproveOperationRequest{ApprovalId: resp.PendingApproval.Id})
+	return ap.GetKey(), err
 }
 
 func must(t testing.TB, err error) {

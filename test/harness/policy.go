@@ -3,6 +3,8 @@ package harness
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/keygate/keygate/policy"
 )
 
 // DataActions are every data-plane action keygate has.
@@ -10,6 +12,10 @@ var DataActions = []string{"kms:Sign", "kms:Verify", "kms:GetPublicKey", "kms:En
 	"kms:GenerateDataKey", "kms:GenerateMac", "kms:VerifyMac", "kms:DeriveSharedSecret",
 	"keygate:CreateAcsSession", "keygate:DecryptChallengeRequest", "keygate:EncryptChallengeResponse",
 	"keygate:DecryptSdkEncData"}
+
+// AdminActions administer a key without using it: a key whose policy
+// grants its creator more waits for a second admin's approval.
+var AdminActions = policy.AdminActions()
 
 // ARN is the principal ARN an identity maps to.
 func ARN(identity string) string { return fmt.Sprintf("arn:aws:iam::%s:role/%s", Account, identity) }

@@ -51,10 +51,8 @@ func BenchmarkKMSQuota(b *testing.B) {
 		harness.Statement{Sid: "ACS", Principals: []string{harness.ARN("acs")}, Actions: []string{"kms:Sign"}},
 	)
 	ctx := context.Background()
-	if _, err := env.Admin("admin").CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "kms-signing", KeySpec: "ECC_NIST_P256",
-		KeyUsage: "SIGN_VERIFY", Backend: "kms", Policy: policy}); err != nil {
-		b.Fatal(err)
-	}
+	env.CreateKeyApproved(&pb.CreateKeyRequest{KeyId: "kms-signing", KeySpec: "ECC_NIST_P256",
+		KeyUsage: "SIGN_VERIFY", Backend: "kms", Policy: policy})
 	budgeted := env.StartProcess(func(c *server.Config) {
 		// A copy: the env's config is shared with the other process.
 		c.Backends = slices.Clone(c.Backends)

@@ -507,9 +507,11 @@ func (x *CreateKeyRequest) GetCryptoperiodDays() uint32 {
 
 type CreateKeyResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Key   *KeyMetadata           `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	// Set when adopting a backend key needs a second admin
-	// (lifecycle.dual_control: AdoptKey): no key exists yet.
+	// Unset when the creation waits for a second admin (pending_approval).
+	Key *KeyMetadata `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// Set when the creation waits for a second admin: adopting a backend
+	// key under dual control (lifecycle.dual_control: AdoptKey), or a policy
+	// that grants its creator a data-plane action. No key exists yet.
 	PendingApproval *Approval `protobuf:"bytes,2,opt,name=pending_approval,json=pendingApproval,proto3" json:"pending_approval,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache

@@ -530,7 +530,9 @@ type ListEventsRequest struct {
 	Filter *EventFilter           `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
 	// At most 1000; 0 means 100.
 	PageSize uint32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// The seq after which to continue (from next_page_token).
+	// From next_page_token. A listing is a snapshot: its first page pins
+	// the log's head, and later pages end there, so the events committed
+	// while a client pages (its own reads among them) do not extend it.
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
