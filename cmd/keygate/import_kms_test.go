@@ -46,7 +46,7 @@ func TestCLIImportKMS(t *testing.T) {
 	env, srv, skew := kmsEnv(t, "")
 	c := newCLI(t, env, "admin")
 	policy := c.file("p.json", []byte(harness.OpenPolicy()))
-	c.ok("", "keys", "create", "cavv-key", "--backend", "kms", "--key-spec", "HMAC_256", "--key-usage", "GENERATE_VERIFY_MAC", "--policy-file", policy)
+	c.create("", "keys", "create", "cavv-key", "--backend", "kms", "--key-spec", "HMAC_256", "--key-usage", "GENERATE_VERIFY_MAC", "--policy-file", policy)
 	pub := c.path("WrappingPublicKey.der")
 	params := func(name, v string) string {
 		t.Helper()
@@ -103,7 +103,7 @@ func TestCLIImportKMS(t *testing.T) {
 	}
 
 	// An EC private key, as an old HSM's exported by openssl.
-	c.ok("", "keys", "create", "acs-kms", "--backend", "kms", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY", "--policy-file", policy)
+	c.create("", "keys", "create", "acs-kms", "--backend", "kms", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY", "--policy-file", policy)
 	openssl := func(args ...string) {
 		t.Helper()
 		cmd := exec.Command("openssl", args...)

@@ -220,7 +220,7 @@ func TestCLIImportPrivateKey(t *testing.T) {
 func TestCLIImportECKey(t *testing.T) {
 	env := harness.Start(t, harness.Options{})
 	c := newCLI(t, env, "admin")
-	c.ok("", "keys", "create", "acs-legacy", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY",
+	c.create("", "keys", "create", "acs-legacy", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY",
 		"--policy-file", c.file("p.json", []byte(harness.OpenPolicy())))
 	openssl := func(args ...string) {
 		t.Helper()
