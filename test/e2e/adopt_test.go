@@ -88,8 +88,9 @@ func TestAdoptImportedKey(t *testing.T) {
 // exactly once, and both halves are audit events on the key; a denied
 // adoption makes nothing.
 func TestAdoptUnderDualControl(t *testing.T) {
-	env := harness.Start(t, harness.Options{ExtraConfig: "adopters: [" + harness.ARN("admin") + ", " + harness.ARN("admin2") + "]\n" +
-		"lifecycle: {dual_control: [AdoptKey]}\n"})
+	env := harness.Start(t, harness.Options{Admins: []string{harness.ARN("admin")}, // admin2 adopts but is no admin
+		ExtraConfig: "adopters: [" + harness.ARN("admin") + ", " + harness.ARN("admin2") + "]\n" +
+			"lifecycle: {dual_control: [AdoptKey]}\n"})
 	ctx := context.Background()
 	admin, admin2 := env.Admin("admin"), env.Admin("admin2")
 	adopt := func(c pb.KeyAdminServiceClient, name, backendKey string) (*pb.CreateKeyResponse, error) {
@@ -101,7 +102,7 @@ func TestAdoptUnderDualControl(t *testing.T) {
 	}
 	_, err := adopt(admin2, "pan-leaky", putAES(t, env, true))
 	wantCode(t, err, codes.FailedPrecondition)
-	env.CreateKey("taken", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+	must(admin.CreateKey(ctx, &pb.CreateKeyRequest{KeyId: "taken", KeySpec: "SYMMETRIC_DEFAULT", KeyUsage: "ENCRYPT_DECRYPT"})) // the default policy: not held
 	_, err = adopt(admin2, "taken", putAES(t, env, false))
 	wantCode(t, err, codes.AlreadyExists)
 	if n := pending(); n != 0 {
