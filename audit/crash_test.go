@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/keygate/keygate/audit"
+	"github.com/keygate/keygate/audit/sqlstore"
 )
 
 // crashEnv tells the re-executed test binary to act as the writer process.
@@ -76,10 +77,24 @@ func TestCrashDurability(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Kill once 2000 events are acknowledged and a checkpoint covers some:
+	// checkpoints are signed in the background, and on a loaded machine
+	// the first may come after the 2000th event.
 	acked := map[string]bool{}
 	sc := bufio.NewScanner(stdout)
-	for sc.Scan() && len(acked) < 2000 {
+	var peek *sqlstore.Store
+	checkpointed := func() bool {
+		if peek == nil {
+			peek = openStore(t, path)
+		}
+		c, err := peek.LastCheckpoint(context.Background())
+		return err == nil && c.Seq > 0
+	}
+	for sc.Scan() && len(acked) < 1_000_000 {
 		acked[sc.Text()] = true
+		if len(acked) >= 2000 && len(acked)%250 == 0 && checkpointed() {
+			break
+		}
 	}
 	cmd.Process.Kill() // SIGKILL: no Close, no final checkpoint
 	cmd.Wait()
