@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/keygate/keygate/audit"
-	"github.com/keygate/keygate/internal/sqldb"
 )
 
 // OpenReadOnly opens an existing store without creating or changing
@@ -39,7 +38,7 @@ func OpenReadOnly(ctx context.Context, dsn string) (*Store, error) {
 		}
 		abs, _ := filepath.Abs(path)
 		u := url.URL{Scheme: "file", Path: abs, RawQuery: "mode=ro&_busy_timeout=10000"}
-		db, err = sql.Open(sqldb.SQLiteDriverName, u.String())
+		db, err = sql.Open("sqlite", u.String())
 		d = &sqliteDialect
 	}
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/internal/sqldb"
+	_ "modernc.org/sqlite" // driver "sqlite"
 )
 
 // Store is an audit.Store on a database/sql database.
@@ -85,7 +86,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 			params.Set(kv[0], kv[1])
 		}
 	}
-	db, err := sql.Open(sqldb.SQLiteDriverName, name+"?"+params.Encode())
+	db, err := sql.Open("sqlite", name+"?"+params.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", name, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	_ "modernc.org/sqlite"             // registers "sqlite"
 )
 
 // Driver names as they appear in config files.
@@ -18,11 +19,6 @@ const (
 	SQLite   = "sqlite"
 	Postgres = "postgres"
 )
-
-// SQLiteDriverName is the database/sql driver every SQLite store opens:
-// the C library under cgo (driver_c.go), modernc.org/sqlite without
-// (driver_modernc.go). Both read the same DSN keys.
-const SQLiteDriverName = "sqlite"
 
 // DB is a database handle that knows its dialect.
 type DB struct {
@@ -44,7 +40,7 @@ const maxIdle = 16
 func Open(driver, dsn string) (*DB, error) {
 	switch driver {
 	case SQLite:
-		db, err := sql.Open(SQLiteDriverName, "file:"+dsn+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_pragma=journal_size_limit(67108864)&_pragma=foreign_keys(1)&_txlock=immediate")
+		db, err := sql.Open("sqlite", "file:"+dsn+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_pragma=journal_size_limit(67108864)&_pragma=foreign_keys(1)&_txlock=immediate")
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite %s: %w", dsn, err)
 		}

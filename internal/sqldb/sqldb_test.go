@@ -30,7 +30,6 @@ func TestSQLitePragmasOnEveryConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	t.Logf("SQLite library: %s", sqldb.SQLiteLibrary)
 	var conns []*sql.Conn
 	for range 4 {
 		c, err := db.Conn(ctx)
@@ -73,7 +72,7 @@ func TestSQLiteWriteTxIsImmediate(t *testing.T) {
 	}
 	defer tx.Rollback()
 	// Another handle with no busy wait: the lock must already be held.
-	other, err := sql.Open(sqldb.SQLiteDriverName, "file:"+path+"?_pragma=busy_timeout(0)")
+	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(0)")
 	if err != nil {
 		t.Fatal(err)
 	}

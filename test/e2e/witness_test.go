@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	_ "modernc.org/sqlite"
+
 	"github.com/keygate/keygate/audit/witness"
-	"github.com/keygate/keygate/internal/sqldb"
 	"github.com/keygate/keygate/server"
 	"github.com/keygate/keygate/test/harness"
 	"github.com/keygate/keygate/test/s3server"
@@ -47,7 +48,7 @@ func TestKeygatedRefusesAStoreOlderThanItsWitness(t *testing.T) {
 		t.Fatalf("%d checkpoint lines in keygated's log, want 25", n)
 	}
 
-	db, err := sql.Open(sqldb.SQLiteDriverName, dbPath)
+	db, err := sql.Open("sqlite", dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
