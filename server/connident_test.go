@@ -2,16 +2,10 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -26,24 +20,7 @@ import (
 // until the reload brings the new list, then every call on it is refused
 // (and audited as refused), while another certificate's connection goes on.
 func TestRevokedOpenConnectionRefusedAfterReload(t *testing.T) {
-	crlFile := filepath.Join(t.TempDir(), "clients.crl")
-	var e *testEnv
-	writeCRL := func(serials ...*big.Int) {
-		t.Helper()
-		tmpl := &x509.RevocationList{Number: big.NewInt(time.Now().UnixNano()), ThisUpdate: time.Now().Add(-time.Hour),
-			NextUpdate: time.Now().Add(24 * time.Hour)}
-		for _, s := range serials {
-			tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: time.Now()})
-		}
-		der, err := x509.CreateRevocationList(rand.Reader, tmpl, e.ca.Cert, e.ca.Key)
-		must(t, err)
-		must(t, os.WriteFile(crlFile, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o644))
-	}
-	e = startEnvWith(t, "", func(env *testEnv, cfg *Config) {
-		e = env
-		writeCRL()
-		cfg.TLS.CRLFile = crlFile
-	}, Options{})
+	e, _, writeCRL := startWithCRL(t)
 	ctx := context.Background()
 	stolen, leaf := e.cert("admin", uriOf("admin"))
 	other, _ := e.cert("admin", uriOf("admin"))

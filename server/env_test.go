@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -215,4 +216,27 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// startWithCRL starts a server whose tls.crl_file, crlFile, starts empty;
+// writeCRL replaces it with a list, signed by the test CA, revoking serials.
+func startWithCRL(t *testing.T) (e *testEnv, crlFile string, writeCRL func(serials ...*big.Int)) {
+	crlFile = filepath.Join(t.TempDir(), "clients.crl")
+	writeCRL = func(serials ...*big.Int) {
+		t.Helper()
+		tmpl := &x509.RevocationList{Number: big.NewInt(time.Now().UnixNano()), ThisUpdate: time.Now().Add(-time.Hour),
+			NextUpdate: time.Now().Add(24 * time.Hour)}
+		for _, s := range serials {
+			tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: time.Now()})
+		}
+		der, err := x509.CreateRevocationList(rand.Reader, tmpl, e.ca.Cert, e.ca.Key)
+		must(t, err)
+		must(t, os.WriteFile(crlFile, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o644))
+	}
+	e = startEnvWith(t, "", func(env *testEnv, cfg *Config) {
+		e = env
+		writeCRL()
+		cfg.TLS.CRLFile = crlFile
+	}, Options{})
+	return e, crlFile, writeCRL
 }

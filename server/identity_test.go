@@ -2,13 +2,10 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/x509"
-	"encoding/pem"
 	"io"
 	"math/big"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -76,24 +73,7 @@ func TestConfigIdentitySources(t *testing.T) {
 // A revoked certificate fails the handshake; the list is reloaded when the
 // file changes, without a restart.
 func TestCertificateRevocation(t *testing.T) {
-	crlFile := filepath.Join(t.TempDir(), "clients.crl")
-	var e *testEnv
-	writeCRL := func(serials ...*big.Int) {
-		t.Helper()
-		tmpl := &x509.RevocationList{Number: big.NewInt(time.Now().UnixNano()), ThisUpdate: time.Now().Add(-time.Hour),
-			NextUpdate: time.Now().Add(24 * time.Hour)}
-		for _, s := range serials {
-			tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: time.Now()})
-		}
-		der, err := x509.CreateRevocationList(rand.Reader, tmpl, e.ca.Cert, e.ca.Key)
-		must(t, err)
-		must(t, os.WriteFile(crlFile, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o644))
-	}
-	e = startEnvWith(t, "", func(env *testEnv, cfg *Config) {
-		e = env
-		writeCRL()
-		cfg.TLS.CRLFile = crlFile
-	}, Options{})
+	e, crlFile, writeCRL := startWithCRL(t)
 	stolen, leaf := e.cert("admin", uriOf("admin"))
 	ctx := context.Background()
 	if _, err := pb.NewKeyAdminServiceClient(e.dial(stolen)).ListKeys(ctx, &pb.ListKeysRequest{}); err != nil {
