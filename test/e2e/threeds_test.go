@@ -38,33 +38,16 @@ type sdk struct {
 	kid  string
 }
 
-func (s *sdk) jwk() []byte {
-	p := s.priv.PublicKey().Bytes()
-	return []byte(fmt.Sprintf(`{"kty":"EC","crv":"P-256","x":"%s","y":"%s"}`, b64.EncodeToString(p[1:33]), b64.EncodeToString(p[33:])))
-}
+func (s *sdk) jwk() []byte { return harness.SDKJWK(s.priv) }
 
 // agree derives the CEK from the ACS ephemeral key: ECDH, then the 3DS
 // Concat KDF with PartyVInfo = the SDK Reference Number.
 func (s *sdk) agree(t *testing.T, acsJWK []byte, sdkRef string) {
-	var k struct{ X, Y string }
-	if err := json.Unmarshal(acsJWK, &k); err != nil {
-		t.Fatal(err)
-	}
-	x, _ := b64.DecodeString(k.X)
-	y, _ := b64.DecodeString(k.Y)
-	pub, err := ecdh.P256().NewPublicKey(append(append([]byte{4}, x...), y...))
+	cek, err := harness.SDKAgree(s.priv, acsJWK, sdkRef)
 	if err != nil {
 		t.Fatal(err)
 	}
-	z, _ := s.priv.ECDH(pub)
-	h := sha256.New()
-	h.Write([]byte{0, 0, 0, 1})
-	h.Write(z)
-	h.Write([]byte{0, 0, 0, 0, 0, 0, 0, 0})
-	binary.Write(h, binary.BigEndian, uint32(len(sdkRef)))
-	h.Write([]byte(sdkRef))
-	h.Write([]byte{0, 0, 1, 0})
-	s.cek = h.Sum(nil)
+	s.cek = cek
 }
 
 func (s *sdk) header() string {

@@ -6,11 +6,8 @@ import (
 	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -78,11 +75,11 @@ func (p *sessionPool) create(ctx context.Context) (*session, error) {
 		return nil, err
 	}
 	resp, err := p.tds.CreateAcsSession(ctx, &pb.CreateAcsSessionRequest{KeyId: "acs-signing", AcsTransId: acsTransID,
-		AcsUrl: "https://acs.example/challenge", SdkEphemPubKey: sdkJWK(sdk), SdkReferenceNumber: sdkRef, Enc: "A128GCM"})
+		AcsUrl: "https://acs.example/challenge", SdkEphemPubKey: harness.SDKJWK(sdk), SdkReferenceNumber: sdkRef, Enc: "A128GCM"})
 	if err != nil {
 		return nil, err
 	}
-	cek, err := agree(sdk, resp.AcsEphemPubKey)
+	cek, err := harness.SDKAgree(sdk, resp.AcsEphemPubKey, sdkRef)
 	if err != nil {
 		return nil, err
 	}
@@ -108,38 +105,6 @@ var (
 func sdkKey() (*ecdh.PrivateKey, error) {
 	sdkOnce.Do(func() { sdkPriv, sdkErr = ecdh.P256().GenerateKey(rand.Reader) })
 	return sdkPriv, sdkErr
-}
-
-func sdkJWK(k *ecdh.PrivateKey) []byte {
-	pt := k.PublicKey().Bytes()
-	return []byte(fmt.Sprintf(`{"kty":"EC","crv":"P-256","x":"%s","y":"%s"}`, b64.EncodeToString(pt[1:33]), b64.EncodeToString(pt[33:])))
-}
-
-// agree derives the CEK as the SDK does: ECDH, then the 3DS Concat KDF with
-// PartyVInfo = the SDK Reference Number.
-func agree(sdk *ecdh.PrivateKey, acsJWK []byte) ([]byte, error) {
-	var k struct{ X, Y string }
-	if err := json.Unmarshal(acsJWK, &k); err != nil {
-		return nil, err
-	}
-	x, _ := b64.DecodeString(k.X)
-	y, _ := b64.DecodeString(k.Y)
-	pub, err := ecdh.P256().NewPublicKey(append(append([]byte{4}, x...), y...))
-	if err != nil {
-		return nil, err
-	}
-	z, err := sdk.ECDH(pub)
-	if err != nil {
-		return nil, err
-	}
-	h := sha256.New()
-	h.Write([]byte{0, 0, 0, 1})
-	h.Write(z)
-	h.Write(make([]byte, 8))
-	binary.Write(h, binary.BigEndian, uint32(len(sdkRef)))
-	h.Write([]byte(sdkRef))
-	h.Write([]byte{0, 0, 1, 0})
-	return h.Sum(nil), nil
 }
 
 // creqJWE encrypts the session's next CReq.
