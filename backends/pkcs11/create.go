@@ -75,7 +75,7 @@ func (b *Backend) CreateKey(ctx context.Context, req backends.CreateRequest) (st
 	sv, ed, ka := req.Usage == keys.SignVerify, req.Usage == keys.EncryptDecrypt, req.Usage == keys.KeyAgreement
 
 	var id string
-	err := b.pool.withSession(ctx, func(s p11.SessionHandle) error {
+	err := b.pool.withTokenWrite(ctx, func(s p11.SessionHandle) error {
 		// A fresh id per attempt: if a lost session makes the pool retry
 		// after the token made the key, the two objects do not share an id.
 		rawID := make([]byte, 16)

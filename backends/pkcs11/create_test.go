@@ -84,3 +84,37 @@ func TestCreatedKeyAttributes(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentCreateOpenDestroy creates, opens and destroys keys from
+// several goroutines on one token at once, as racing rotations do. Before
+// token object writes were kept apart from each other and from searches
+// (module.objects), SoftHSM2 failed some of them with CKR_GENERAL_ERROR.
+func TestConcurrentCreateOpenDestroy(t *testing.T) {
+	cfg, _ := testConfig(t)
+	b := openTest(t, cfg)
+	ctx := context.Background()
+	errs := make(chan error, 8)
+	for g := 0; g < cap(errs); g++ {
+		go func() {
+			var err error
+			for i := 0; i < 10 && err == nil; i++ {
+				var id string
+				if id, err = b.CreateKey(ctx, backends.CreateRequest{Spec: keys.HMAC256, Usage: keys.GenerateVerifyMac, Label: "race"}); err != nil {
+					break
+				}
+				if _, err = b.Open(ctx, id, keys.HMAC256, keys.GenerateVerifyMac); err != nil {
+					break
+				}
+				if i%2 == 0 {
+					err = b.Destroy(ctx, id)
+				}
+			}
+			errs <- err
+		}()
+	}
+	for g := 0; g < cap(errs); g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

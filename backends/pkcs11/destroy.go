@@ -29,21 +29,15 @@ func (b *Backend) Destroy(ctx context.Context, id string) error {
 	if err != nil || len(raw) == 0 {
 		return kgerr.Errorf(kgerr.InvalidArgument, "pkcs11 backend %q: key id %q is not a hex CKA_ID", b.name, id)
 	}
-	err = b.pool.withSession(ctx, func(s p11.SessionHandle) error {
+	err = b.pool.withTokenWrite(ctx, func(s p11.SessionHandle) error {
 		if !loggedIn(b.api, s) {
 			// Private objects are invisible without a login: let the pool
 			// log in again rather than destroy only the public half.
 			return p11.Error(p11.CKR_USER_NOT_LOGGED_IN)
 		}
-		if err := b.api.FindObjectsInit(s, []*p11.Attribute{p11.NewAttribute(p11.CKA_ID, raw)}); err != nil {
-			return fmt.Errorf("C_FindObjectsInit: %w", err)
-		}
-		found, _, err := b.api.FindObjects(s, 16)
-		if ferr := b.api.FindObjectsFinal(s); err == nil && ferr != nil {
-			err = ferr
-		}
+		found, err := b.mod.findObjects(b.api, s, []*p11.Attribute{p11.NewAttribute(p11.CKA_ID, raw)}, 16, true)
 		if err != nil {
-			return fmt.Errorf("C_FindObjects: %w", err)
+			return err
 		}
 		for _, o := range found {
 			if err := b.api.DestroyObject(s, o); err != nil && !handleLost(err) {

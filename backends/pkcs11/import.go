@@ -78,7 +78,7 @@ func (b *Backend) NewWrappingKey(ctx context.Context, req backends.WrappingReque
 	rand.Read(rawID)
 	id := hex.EncodeToString(rawID)
 	var pub *rsa.PublicKey
-	err := b.pool.withSession(ctx, func(s p11.SessionHandle) error {
+	err := b.pool.withTokenWrite(ctx, func(s p11.SessionHandle) error {
 		common := []*p11.Attribute{p11.NewAttribute(p11.CKA_TOKEN, true), p11.NewAttribute(p11.CKA_ID, rawID),
 			p11.NewAttribute(p11.CKA_LABEL, label)}
 		pubT := append(common[:len(common):len(common)], p11.NewAttribute(p11.CKA_PRIVATE, false),
@@ -165,7 +165,7 @@ func (b *Backend) WrappingKeyLabel(ctx context.Context, id string) (string, erro
 	}
 	var label string
 	err = b.pool.withSession(ctx, func(s p11.SessionHandle) error {
-		h, err := b.findUnwrapper(s, rawID)
+		h, err := b.findUnwrapper(s, rawID, false)
 		if err != nil {
 			return err
 		}
@@ -180,20 +180,15 @@ func (b *Backend) WrappingKeyLabel(ctx context.Context, id string) (string, erro
 }
 
 // findUnwrapper is the private key with rawID that may unwrap.
-func (b *Backend) findUnwrapper(s p11.SessionHandle, rawID []byte) (p11.ObjectHandle, error) {
+// writing says the caller is inside withTokenWrite.
+func (b *Backend) findUnwrapper(s p11.SessionHandle, rawID []byte, writing bool) (p11.ObjectHandle, error) {
 	if !loggedIn(b.api, s) {
 		return 0, p11.Error(p11.CKR_USER_NOT_LOGGED_IN)
 	}
-	if err := b.api.FindObjectsInit(s, []*p11.Attribute{p11.NewAttribute(p11.CKA_ID, rawID),
-		p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PRIVATE_KEY), p11.NewAttribute(p11.CKA_UNWRAP, true)}); err != nil {
-		return 0, fmt.Errorf("C_FindObjectsInit: %w", err)
-	}
-	found, _, err := b.api.FindObjects(s, 2)
-	if ferr := b.api.FindObjectsFinal(s); err == nil && ferr != nil {
-		err = ferr
-	}
+	found, err := b.mod.findObjects(b.api, s, []*p11.Attribute{p11.NewAttribute(p11.CKA_ID, rawID),
+		p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PRIVATE_KEY), p11.NewAttribute(p11.CKA_UNWRAP, true)}, 2, writing)
 	if err != nil {
-		return 0, fmt.Errorf("C_FindObjects: %w", err)
+		return 0, err
 	}
 	if len(found) != 1 {
 		return 0, kgerr.Errorf(kgerr.NotFound, "pkcs11 backend %q: no wrapping key %x", b.name, rawID)

@@ -55,8 +55,8 @@ func (b *Backend) ImportKey(ctx context.Context, req backends.ImportRequest) (st
 	rand.Read(rawID)
 	id := hex.EncodeToString(rawID)
 	tmpl := b.importTemplate(req, rawID)
-	err = b.pool.withSession(ctx, func(s p11.SessionHandle) error {
-		wrapH, err := b.findUnwrapper(s, wrapRaw)
+	err = b.pool.withTokenWrite(ctx, func(s p11.SessionHandle) error {
+		wrapH, err := b.findUnwrapper(s, wrapRaw, true)
 		if err != nil {
 			return err
 		}

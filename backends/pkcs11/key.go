@@ -96,16 +96,10 @@ func (b *Backend) Open(ctx context.Context, id string, spec keys.Spec, usage key
 func (k *Key) find(s p11.SessionHandle, class uint) (p11.ObjectHandle, error) {
 	api := k.b.api
 	tmpl := []*p11.Attribute{p11.NewAttribute(p11.CKA_CLASS, class), p11.NewAttribute(p11.CKA_ID, k.rawID)}
-	if err := api.FindObjectsInit(s, tmpl); err != nil {
-		return 0, fmt.Errorf("C_FindObjectsInit: %w", err)
-	}
-	found, _, err := api.FindObjects(s, 2)
-	if ferr := api.FindObjectsFinal(s); err == nil && ferr != nil {
-		err = ferr
-	}
+	found, err := k.b.mod.findObjects(api, s, tmpl, 2, false)
 	switch {
 	case err != nil:
-		return 0, fmt.Errorf("C_FindObjects: %w", err)
+		return 0, err
 	case len(found) == 0 && !loggedIn(api, s):
 		// Private objects are invisible to a session that is not logged in
 		// (all sessions were closed, which logs the application out): let

@@ -57,6 +57,13 @@ type module struct {
 	// object handles from before are gone, and their numbers may be
 	// reused by new ones, so they must not even be closed.
 	gen atomic.Uint64
+	// objects is held exclusively by calls that create or destroy token
+	// objects (pool.withTokenWrite) and shared by searches for them
+	// (findObjects): SoftHSM2 2.6 fails a token object write that runs
+	// beside another write or a search on the token with
+	// CKR_GENERAL_ERROR (SoftHSMv2#573: its file locks are per process, so
+	// threads are not kept apart). Signing on found handles does not take it.
+	objects sync.RWMutex
 }
 
 var modules = struct {
@@ -142,4 +149,24 @@ func (m *module) release() {
 	}
 	m.ctx.Destroy()
 	delete(modules.m, m.path)
+}
+
+// findObjects returns up to max objects matching tmpl. Inside
+// withTokenWrite the caller holds m.objects already (writing).
+func (m *module) findObjects(api api, s p11.SessionHandle, tmpl []*p11.Attribute, max int, writing bool) ([]p11.ObjectHandle, error) {
+	if !writing {
+		m.objects.RLock()
+		defer m.objects.RUnlock()
+	}
+	if err := api.FindObjectsInit(s, tmpl); err != nil {
+		return nil, fmt.Errorf("C_FindObjectsInit: %w", err)
+	}
+	found, _, err := api.FindObjects(s, max)
+	if ferr := api.FindObjectsFinal(s); err == nil && ferr != nil {
+		err = ferr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("C_FindObjects: %w", err)
+	}
+	return found, nil
 }

@@ -77,6 +77,18 @@ func (p *pool) withSession(ctx context.Context, fn func(p11.SessionHandle) error
 	return p.absent(p.attempt(ctx, fn))
 }
 
+// withTokenWrite is withSession for a call that creates or destroys token
+// objects: it runs alone among the module's writes and searches
+// (module.objects). Such calls are rare administrative ones, so nothing
+// loses by waiting.
+func (p *pool) withTokenWrite(ctx context.Context, fn func(p11.SessionHandle) error) error {
+	return p.withSession(ctx, func(s p11.SessionHandle) error {
+		p.b.mod.objects.Lock()
+		defer p.b.mod.objects.Unlock()
+		return fn(s)
+	})
+}
+
 // attempt is withSession's work: fn on a session, and once more after a
 // recovery if the session was lost.
 func (p *pool) attempt(ctx context.Context, fn func(p11.SessionHandle) error) error {
