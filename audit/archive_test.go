@@ -91,7 +91,7 @@ func TestArchiveExportVerifyPrune(t *testing.T) {
 
 			// An auditor verifies the database with the public key alone.
 			l.Close(ctx)
-			r, err = sqlstore.Verify(ctx, dsn, publicPEM(t, sig))
+			r, err = sqlstore.Verify(ctx, strings.TrimPrefix(dsn, sharedPrefix), publicPEM(t, sig))
 			if err != nil || !r.OK() || r.Head.Seq != 25 {
 				t.Fatalf("offline verify: %+v %v", r, err)
 			}

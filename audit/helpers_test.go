@@ -14,6 +14,7 @@ import (
 
 	"github.com/keygate/keygate/audit"
 	"github.com/keygate/keygate/audit/sqlstore"
+	"github.com/keygate/keygate/internal/sqldb"
 	"github.com/keygate/keygate/test/pgtest"
 )
 
@@ -52,11 +53,31 @@ type backend struct {
 
 var stores = []backend{
 	{"sqlite", func(t testing.TB) string { return filepath.Join(t.TempDir(), "audit.db") }},
+	// keygated's own arrangement: the chain in its SQLite database, written
+	// by pipelined commits (sqldb.CommitPipelined).
+	{"sqlite-keygated", func(t testing.TB) string { return sharedPrefix + filepath.Join(t.TempDir(), "keygate.db") }},
 	{"postgres", func(t testing.TB) string { return pgtest.DSN(t) }},
 }
 
+// sharedPrefix marks a dsn as a SQLite file opened as keygated opens its
+// store (sqldb.Open), the audit chain living in it (sqlstore.New).
+const sharedPrefix = "keygated:"
+
 func openStore(t testing.TB, dsn string) *sqlstore.Store {
-	s, err := sqlstore.Open(context.Background(), dsn)
+	ctx := context.Background()
+	if path, ok := strings.CutPrefix(dsn, sharedPrefix); ok {
+		db, err := sqldb.Open(sqldb.SQLite, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := sqlstore.New(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close(); db.Close() })
+		return s
+	}
+	s, err := sqlstore.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

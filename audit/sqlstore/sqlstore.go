@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
 	"github.com/keygate/keygate/audit"
@@ -43,6 +44,7 @@ type Store struct {
 	// given one (New): its writers queue with the key registry's and the
 	// 3DS sessions', and Close leaves it open for them.
 	shared *sqldb.DB
+	closed atomic.Bool // no appends after Close, even into a shared database
 }
 
 var _ audit.Store = (*Store)(nil)
@@ -124,6 +126,7 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the prepared statements and the database.
 func (s *Store) Close() error {
+	s.closed.Store(true)
 	s.mu.Lock()
 	for _, st := range s.stmts {
 		st.Close()

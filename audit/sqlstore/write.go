@@ -18,8 +18,11 @@ const maxRowsPerInsert = 64
 
 // Append implements audit.Store: lock the head, link, insert, advance.
 func (s *Store) Append(ctx context.Context, link func(audit.Head) ([]audit.Record, error)) (audit.Head, error) {
-	if s.lockHeadStmt == nil {
+	switch {
+	case s.lockHeadStmt == nil:
 		return audit.Head{}, errors.New("sqlstore: append: the store was opened read-only")
+	case s.closed.Load():
+		return audit.Head{}, errors.New("sqlstore: append: the store is closed")
 	}
 	unlock, err := s.lockWrites(ctx)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -155,6 +156,13 @@ func BenchmarkGateway(b *testing.B) {
 		{"DecryptChallengeRequest", sessions.creqWorker(ctx), on.CPUTime},
 		{"EncryptChallengeResponse", sessions.cresWorker(ctx), on.CPUTime},
 	}
+	// KEYGATE_BENCH_ONLY=path,path: a quick look at a few paths at c=16
+	// while working on them, without the report (which needs them all).
+	only := os.Getenv("KEYGATE_BENCH_ONLY")
+	if only != "" {
+		paths = slices.DeleteFunc(paths, func(p path) bool { return !slices.Contains(strings.Split(only, ","), p.name) })
+		concurrencies = []int{16}
+	}
 	d := roundTime()
 	res := map[string][]result{} // by path and concurrency, one per round
 	for round := range rounds {
@@ -181,6 +189,13 @@ func BenchmarkGateway(b *testing.B) {
 			}
 		}
 		fmt.Fprintf(os.Stderr, "bench: round %d of %d done\n", round+1, rounds)
+	}
+	if only != "" {
+		for _, p := range paths {
+			m := (&report{res: res}).median(p.name, 16)
+			fmt.Printf("%-26s %9.0f ops/s %8.2f p50 ms %8.2f p99 ms %6.0f CPU µs\n", p.name, m.ops, ms(m.p50), ms(m.p99), float64(m.cpuPer)/1e3)
+		}
+		return
 	}
 	if profileDir != "" {
 		for _, p := range paths {
