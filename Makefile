@@ -62,7 +62,7 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzParseCiphertext$$' -fuzztime 5000x ./keys
 
 ## bench: the gateway's ratios to gRPC+mTLS and direct PKCS#11, interleaved, with audit storage per event (see docs/BENCHMARKS.md)
-bench: deps tools
+bench: deps-test tools
 	go test -run '^$$' -bench 'Gateway|KMSQuota' -benchtime 1x -timeout 30m ./test/load | tee bench.out
 
 ## chaos: the long fault suite against the real keygated (test/faults -long), printing its table (docs/RELIABILITY.md);

@@ -20,6 +20,7 @@ import (
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 	"github.com/keygate/keygate/server"
 	"github.com/keygate/keygate/test/harness"
+	"github.com/keygate/keygate/test/pgtest"
 )
 
 // roundTime is how long one path runs at one concurrency in one round;
@@ -127,6 +128,17 @@ func BenchmarkGateway(b *testing.B) {
 		}
 	})
 	off := env.StartProcess(func(c *server.Config) { c.Audit.Disabled = true })
+	// The same keygated with its store (registry, 3DS sessions, audit log)
+	// on PostgreSQL over a unix socket, on the same token.
+	pgEnv := harness.Start(b, harness.Options{Token: &env.Token,
+		Store: &server.StoreConfig{Driver: "postgres", DSN: pgtest.DSN(b)}})
+	pgEnv.CreateKey("bench-signing", "ECC_NIST_P256", "SIGN_VERIFY")
+	acsKey(b, pgEnv)
+	pgEnv.CreateKey("3ds-sessions", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+	pg := pgEnv.StartProcess(nil)
+	pgConn := pgEnv.ProcessConn(pg, "acs")
+	csPG := pb.NewCryptoServiceClient(pgConn)
+	pgSessions := &sessionPool{tds: pb.NewThreeDSServiceClient(pgConn)}
 	ctx := context.Background()
 	direct := openDirect(b, env, "bench-signing")
 	digest := sha256.Sum256([]byte("acs signed content"))
@@ -155,6 +167,9 @@ func BenchmarkGateway(b *testing.B) {
 		{"CreateAcsSession", stateless(func() error { _, err := sessions.create(ctx); return err }), on.CPUTime},
 		{"DecryptChallengeRequest", sessions.creqWorker(ctx), on.CPUTime},
 		{"EncryptChallengeResponse", sessions.cresWorker(ctx), on.CPUTime},
+		{"GetPublicKey PostgreSQL", stateless(func() error { _, err := csPG.GetPublicKey(ctx, pubReq); return err }), pg.CPUTime},
+		{"Sign PostgreSQL", stateless(func() error { _, err := csPG.Sign(ctx, signReq); return err }), pg.CPUTime},
+		{"CreateAcsSession PostgreSQL", stateless(func() error { _, err := pgSessions.create(ctx); return err }), pg.CPUTime},
 	}
 	// KEYGATE_BENCH_ONLY=path,path: a quick look at a few paths at c=16
 	// while working on them, without the report (which needs them all).

@@ -86,6 +86,14 @@ func (r *report) print(w io.Writer, paths []path, d time.Duration) {
 	target("EncryptChallengeResponse / Sign", ops("EncryptChallengeResponse")/sign, 0.8)
 	target("Sign audit on / off", sign/ops("Sign audit off"), 0.85)
 	fmt.Fprintf(w, "  %-52s %6.2f (no target)\n", "GetPublicKey audit on / off", ops("GetPublicKey")/ops("GetPublicKey audit off"))
+	// The store on PostgreSQL (keygated's CPU column leaves out
+	// PostgreSQL's own processes); audit off is the SQLite process's, whose
+	// calls do not touch the store.
+	signPG := ops("Sign PostgreSQL")
+	target("PostgreSQL: GetPublicKey / health floor", ops("GetPublicKey PostgreSQL")/floor, 0.7)
+	target("PostgreSQL: Sign / composed limit", signPG/composed, 0.8)
+	target("PostgreSQL: CreateAcsSession / Sign", ops("CreateAcsSession PostgreSQL")/signPG, 0.5)
+	target("PostgreSQL: Sign audit on / off", signPG/ops("Sign audit off"), 0.85)
 	atMost("server peak RSS, audit on", float64(r.rssOn)/(1<<20), 150, "MB")
 	fmt.Fprintln(w, "  Sign ≥ 2 × OpenBao Transit: not measured by make bench (no OpenBao on this machine)")
 	if r.storageErr != nil {
