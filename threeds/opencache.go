@@ -22,12 +22,25 @@ type OpenCache struct {
 	size int
 	mu   sync.Mutex
 	m    map[string]openEntry
+	// order holds the entries in the order they were put, oldest first,
+	// for eviction in constant time: sessions live alike, so the oldest
+	// are the first to expire. Entries since dropped stay in it until
+	// reached (or compacted away); seq tells them from a newer entry under
+	// the same id.
+	order []orderRef
+	seq   uint64
 }
 
 type openEntry struct {
 	sealKeyID string
 	sealed    []byte
 	s         Session // Counters zero: never read from here
+	seq       uint64  // its place in order
+}
+
+type orderRef struct {
+	id  string
+	seq uint64
 }
 
 // NewOpenCache makes a cache of at most size sessions (0: the default).
@@ -58,27 +71,51 @@ func (c *OpenCache) get(id string, rec SessionRecord, now time.Time) (Session, b
 	return s, true
 }
 
-// put remembers s (session id) as opened from rec. When full it drops
-// expired entries, then, if none was, an arbitrary one.
+// put remembers s (session id) as opened from rec. When full it drops the
+// oldest entry, which costs the same however large the cache is (a scan
+// of the whole cache per put was a fifth of CreateAcsSession's CPU once
+// ten thousand sessions were open).
 func (c *OpenCache) put(id string, rec SessionRecord, s Session, now time.Time) {
 	s.Counters = Counters{}
+	s.CEK = bytes.Clone(s.CEK) // the cache's own copy, which no caller zeroes
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.m[id]; !ok && len(c.m) >= c.size {
-		for id, e := range c.m {
-			if !now.Before(e.s.Expiry) {
-				delete(c.m, id)
-			}
+	e, ok := c.m[id]
+	if !ok {
+		for len(c.m) >= c.size && len(c.order) > 0 {
+			c.dropOldest()
 		}
-		for id := range c.m {
-			if len(c.m) < c.size {
-				break
-			}
-			delete(c.m, id)
+		c.seq++
+		e.seq = c.seq
+		c.order = append(c.order, orderRef{id, e.seq})
+		if len(c.order) > 2*c.size {
+			c.compact()
 		}
 	}
-	s.CEK = bytes.Clone(s.CEK) // the cache's own copy, which no caller zeroes
-	c.m[id] = openEntry{sealKeyID: rec.SealKeyID, sealed: bytes.Clone(rec.Sealed), s: s}
+	e.sealKeyID, e.sealed, e.s = rec.SealKeyID, bytes.Clone(rec.Sealed), s
+	c.m[id] = e
+}
+
+// dropOldest drops the entry at the head of order, if it is still there.
+func (c *OpenCache) dropOldest() {
+	ref := c.order[0]
+	c.order[0] = orderRef{}
+	c.order = c.order[1:]
+	if e, ok := c.m[ref.id]; ok && e.seq == ref.seq {
+		delete(c.m, ref.id)
+	}
+}
+
+// compact forgets the places of entries already dropped, so order stays
+// within twice the cache's size.
+func (c *OpenCache) compact() {
+	live := make([]orderRef, 0, len(c.m))
+	for _, ref := range c.order {
+		if e, ok := c.m[ref.id]; ok && e.seq == ref.seq {
+			live = append(live, ref)
+		}
+	}
+	c.order = live
 }
 
 // Len is the number of cached sessions.

@@ -2,6 +2,7 @@ package threeds
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -101,6 +102,43 @@ func TestOpenCacheBounded(t *testing.T) {
 	}
 	if _, ok := c.get("d", SessionRecord{ID: "d", Sealed: []byte("d")}, now); !ok {
 		t.Fatal("the newest entry is missing")
+	}
+}
+
+// A full cache drops its oldest entries first, an entry dropped and put
+// again counts as new, and the record of the order stays bounded however
+// many entries come and go.
+func TestOpenCacheDropsOldest(t *testing.T) {
+	c := NewOpenCache(3)
+	now := time.Now()
+	put := func(id string) {
+		c.put(id, SessionRecord{ID: id, Sealed: []byte(id)}, Session{ID: id, Expiry: now.Add(time.Minute)}, now)
+	}
+	has := func(id string) bool {
+		_, ok := c.get(id, SessionRecord{ID: id, Sealed: []byte(id)}, now)
+		return ok
+	}
+	for _, id := range []string{"a", "b", "c"} {
+		put(id)
+	}
+	// a is dropped by a changed blob, then put again: now the newest.
+	if _, ok := c.get("a", SessionRecord{ID: "a", Sealed: []byte("other")}, now); ok {
+		t.Fatal("a stale blob was served")
+	}
+	put("a")
+	put("d") // full: drops b, the oldest
+	for id, want := range map[string]bool{"a": true, "b": false, "c": true, "d": true} {
+		if has(id) != want {
+			t.Errorf("entry %s present = %v, want %v", id, !want, want)
+		}
+	}
+	for i := range 1000 {
+		id := fmt.Sprint("x", i)
+		put(id)
+		c.get(id, SessionRecord{ID: id, Sealed: []byte("changed")}, now) // drops it
+	}
+	if len(c.order) > 2*c.size || c.Len() > c.size {
+		t.Fatalf("order holds %d places for %d entries (size %d)", len(c.order), c.Len(), c.size)
 	}
 }
 

@@ -210,7 +210,6 @@ func BenchmarkGateway(b *testing.B) {
 			m := (&report{res: res}).median(p.name, 16)
 			fmt.Printf("%-26s %9.0f ops/s %8.2f p50 ms %8.2f p99 ms %6.0f CPU µs\n", p.name, m.ops, ms(m.p50), ms(m.p99), float64(m.cpuPer)/1e3)
 		}
-		return
 	}
 	if profileDir != "" {
 		for _, p := range paths {
@@ -224,6 +223,9 @@ func BenchmarkGateway(b *testing.B) {
 				}
 			}
 		}
+	}
+	if only != "" {
+		return
 	}
 	rep := &report{res: res, rssOn: on.PeakRSS(), rssOff: off.PeakRSS()}
 	rep.storage(env, on)
