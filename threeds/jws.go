@@ -11,8 +11,10 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
+	"encoding/binary"
 	"math/big"
 	"net/url"
+	"sync"
 
 	"github.com/keygate/keygate/backends"
 	"github.com/keygate/keygate/internal/kgerr"
@@ -128,20 +130,62 @@ func checkChain(chain [][]byte, key backends.Key) (*x509.Certificate, error) {
 	if len(chain) == 0 {
 		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "the signing key version has no certificate chain")
 	}
-	var leaf *x509.Certificate
-	for i, der := range chain {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			return nil, kgerr.Wrap(kgerr.FailedPrecondition, err, "the signing key version's certificate chain does not parse")
-		}
-		if i == 0 {
-			leaf = c
-		}
+	leaf, err := parsedChains.leaf(chain)
+	if err != nil {
+		return nil, err
 	}
 	pub, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || key.Public() == nil || !pub.Equal(key.Public()) {
 		return nil, kgerr.Errorf(kgerr.FailedPrecondition, "the leaf certificate does not certify the signing key's public key")
 	}
+	return leaf, nil
+}
+
+// parsedChains remembers the leaf of each chain that parsed whole: a key
+// version's chain is the same on every CreateAcsSession, and parsing it
+// each time was 4 % of the call. Chains change only when a certificate is
+// imported, so a few dozen entries hold them all; the cache starts over
+// when full. The certificates are only read once parsed.
+var parsedChains = chainCache{m: map[[32]byte]*x509.Certificate{}}
+
+const maxParsedChains = 64
+
+type chainCache struct {
+	mu sync.Mutex
+	m  map[[32]byte]*x509.Certificate
+}
+
+func (c *chainCache) leaf(chain [][]byte) (*x509.Certificate, error) {
+	h := sha256.New()
+	for _, der := range chain {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(der)))
+		h.Write(n[:])
+		h.Write(der)
+	}
+	var id [32]byte
+	h.Sum(id[:0])
+	c.mu.Lock()
+	leaf := c.m[id]
+	c.mu.Unlock()
+	if leaf != nil {
+		return leaf, nil
+	}
+	for i, der := range chain {
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, kgerr.Wrap(kgerr.FailedPrecondition, err, "the signing key version's certificate chain does not parse")
+		}
+		if i == 0 {
+			leaf = cert
+		}
+	}
+	c.mu.Lock()
+	if len(c.m) >= maxParsedChains {
+		clear(c.m)
+	}
+	c.m[id] = leaf
+	c.mu.Unlock()
 	return leaf, nil
 }
 

@@ -3,6 +3,8 @@ package threeds
 import (
 	"context"
 	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"strings"
@@ -238,4 +240,29 @@ func TestSecretsCleared(t *testing.T) {
 		t.Fatal(err)
 	}
 	rk.allCleared(t, "unwrapped CEK")
+}
+
+// A chain parsed once is not parsed again, but every call still checks
+// that its leaf certifies the key, and a chain that differs in any
+// certificate is parsed (and refused) on its own.
+func TestCheckChainCached(t *testing.T) {
+	k1, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key := &memKey{id: "k1", spec: keys.ECCNISTP256, usage: keys.SignVerify, ec: k1}
+	other := &memKey{id: "k2", spec: keys.ECCNISTP256, usage: keys.SignVerify, ec: k2}
+	_, chain := testCA(t, &k1.PublicKey)
+	first, err := checkChain(chain, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := checkChain(chain, key); err != nil || again != first {
+		t.Fatalf("second check: %v (same leaf: %v)", err, again == first)
+	}
+	if _, err := checkChain(chain, other); kgerr.KindOf(err) != kgerr.FailedPrecondition {
+		t.Fatalf("a cached chain for another key: %v, want FailedPrecondition", err)
+	}
+	broken := [][]byte{chain[0], append([]byte{0x30}, chain[1][1:len(chain[1])-1]...)}
+	if _, err := checkChain(broken, key); kgerr.KindOf(err) != kgerr.FailedPrecondition {
+		t.Fatalf("a chain with a broken intermediate: %v, want FailedPrecondition", err)
+	}
 }
