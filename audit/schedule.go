@@ -115,14 +115,21 @@ func (l *Log) sign(ctx context.Context, head, runFrom Head) (Checkpoint, error) 
 }
 
 // trust makes head the point the next checkpoint starts from. If head lies
-// on this log's own run, the run restarts there: either head is the run's
-// end, or the run still starts at runFrom (the start the caller saw), so
-// it is uninterrupted from runFrom through head.
+// on this log's own run, the run restarts there, so the next checkpoint
+// signs what this log wrote after head without reading it back. head lies
+// on the run if it is the run's end; or if it falls inside the run and
+// either the run still starts at runFrom (the start the signer saw), or
+// head was read from the store and verified (runFrom == head): the store's
+// event at that seq is then the one this log wrote there. Without the last
+// case a run that began before the verified head (at every start, after
+// another writer's events) stayed anchored there, and every later
+// checkpoint read back the events since the one before.
 func (l *Log) trust(head, runFrom Head) {
 	l.trusted = head
 	l.mu.Lock()
 	l.signed = head
-	if l.own.to == head || (l.own.from == runFrom && runFrom.Seq < head.Seq && head.Seq <= l.own.to.Seq) {
+	inside := l.own.from.Seq < head.Seq && head.Seq <= l.own.to.Seq
+	if l.own.to == head || inside && (l.own.from == runFrom || runFrom == head) {
 		l.own.from = head
 	}
 	l.mu.Unlock()
