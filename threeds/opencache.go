@@ -75,7 +75,7 @@ func (c *OpenCache) get(id string, rec SessionRecord, now time.Time) (Session, b
 // oldest entry, which costs the same however large the cache is (a scan
 // of the whole cache per put was a fifth of CreateAcsSession's CPU once
 // ten thousand sessions were open).
-func (c *OpenCache) put(id string, rec SessionRecord, s Session, now time.Time) {
+func (c *OpenCache) put(id string, rec SessionRecord, s Session) {
 	s.Counters = Counters{}
 	s.CEK = bytes.Clone(s.CEK) // the cache's own copy, which no caller zeroes
 	c.mu.Lock()

@@ -18,10 +18,10 @@ func BenchmarkOpenCachePutFull(b *testing.B) {
 		ids[i] = fmt.Sprint("session-", i)
 	}
 	for _, id := range ids[:DefaultOpenCacheSize] {
-		c.put(id, SessionRecord{ID: id}, Session{ID: id, Expiry: now.Add(time.Hour)}, now)
+		c.put(id, SessionRecord{ID: id}, Session{ID: id, Expiry: now.Add(time.Hour)})
 	}
 	b.ResetTimer()
 	for _, id := range ids[DefaultOpenCacheSize:] {
-		c.put(id, SessionRecord{ID: id}, Session{ID: id, Expiry: now.Add(time.Hour)}, now)
+		c.put(id, SessionRecord{ID: id}, Session{ID: id, Expiry: now.Add(time.Hour)})
 	}
 }

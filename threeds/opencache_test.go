@@ -95,7 +95,7 @@ func TestOpenCacheBounded(t *testing.T) {
 	c := NewOpenCache(2)
 	now := time.Now()
 	for _, id := range []string{"a", "b", "c", "d"} {
-		c.put(id, SessionRecord{ID: id, Sealed: []byte(id)}, Session{ID: id, Expiry: now.Add(time.Minute)}, now)
+		c.put(id, SessionRecord{ID: id, Sealed: []byte(id)}, Session{ID: id, Expiry: now.Add(time.Minute)})
 	}
 	if c.Len() != 2 {
 		t.Fatalf("%d entries, want 2", c.Len())
@@ -112,7 +112,7 @@ func TestOpenCacheDropsOldest(t *testing.T) {
 	c := NewOpenCache(3)
 	now := time.Now()
 	put := func(id string) {
-		c.put(id, SessionRecord{ID: id, Sealed: []byte(id)}, Session{ID: id, Expiry: now.Add(time.Minute)}, now)
+		c.put(id, SessionRecord{ID: id, Sealed: []byte(id)}, Session{ID: id, Expiry: now.Add(time.Minute)})
 	}
 	has := func(id string) bool {
 		_, ok := c.get(id, SessionRecord{ID: id, Sealed: []byte(id)}, now)

@@ -99,7 +99,7 @@ func (m *Sessions) Create(ctx context.Context, owner string, signer backends.Key
 	if m.Cache != nil {
 		// Before the insert commits, harmlessly: an entry is used only
 		// while the store holds the very blob it was opened from.
-		m.Cache.put(s.ID, rec, s, m.now())
+		m.Cache.put(s.ID, rec, s)
 	}
 	err = m.write(ctx, Write{Session: s.ID, Run: func(ctx context.Context, st SessionStore) error { return st.Create(ctx, rec) }})
 	if err != nil {
@@ -265,7 +265,7 @@ func (m *Sessions) load(ctx context.Context, owner, id string) (Session, error) 
 			"the challenge session has expired: it has %s left, more than its lifetime (the clock went back)", left.Round(time.Second))
 	}
 	if !cached && m.Cache != nil {
-		m.Cache.put(id, rec, s, m.now())
+		m.Cache.put(id, rec, s)
 	}
 	return s, nil
 }

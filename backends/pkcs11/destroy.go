@@ -35,7 +35,7 @@ func (b *Backend) Destroy(ctx context.Context, id string) error {
 			// log in again rather than destroy only the public half.
 			return p11.Error(p11.CKR_USER_NOT_LOGGED_IN)
 		}
-		found, err := b.mod.findObjects(b.api, s, []*p11.Attribute{p11.NewAttribute(p11.CKA_ID, raw)}, 16, true)
+		found, err := findObjectsLocked(b.api, s, []*p11.Attribute{p11.NewAttribute(p11.CKA_ID, raw)}, 16)
 		if err != nil {
 			return err
 		}

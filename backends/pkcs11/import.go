@@ -165,7 +165,9 @@ func (b *Backend) WrappingKeyLabel(ctx context.Context, id string) (string, erro
 	}
 	var label string
 	err = b.pool.withSession(ctx, func(s p11.SessionHandle) error {
-		h, err := b.findUnwrapper(s, rawID, false)
+		b.mod.objects.RLock()
+		defer b.mod.objects.RUnlock()
+		h, err := b.findUnwrapper(s, rawID)
 		if err != nil {
 			return err
 		}
@@ -179,14 +181,14 @@ func (b *Backend) WrappingKeyLabel(ctx context.Context, id string) (string, erro
 	return label, b.fail("read a wrapping key", id, err)
 }
 
-// findUnwrapper is the private key with rawID that may unwrap.
-// writing says the caller is inside withTokenWrite.
-func (b *Backend) findUnwrapper(s p11.SessionHandle, rawID []byte, writing bool) (p11.ObjectHandle, error) {
+// findUnwrapper is the private key with rawID that may unwrap. The caller
+// holds b.mod.objects (shared, or inside withTokenWrite).
+func (b *Backend) findUnwrapper(s p11.SessionHandle, rawID []byte) (p11.ObjectHandle, error) {
 	if !loggedIn(b.api, s) {
 		return 0, p11.Error(p11.CKR_USER_NOT_LOGGED_IN)
 	}
-	found, err := b.mod.findObjects(b.api, s, []*p11.Attribute{p11.NewAttribute(p11.CKA_ID, rawID),
-		p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PRIVATE_KEY), p11.NewAttribute(p11.CKA_UNWRAP, true)}, 2, writing)
+	found, err := findObjectsLocked(b.api, s, []*p11.Attribute{p11.NewAttribute(p11.CKA_ID, rawID),
+		p11.NewAttribute(p11.CKA_CLASS, p11.CKO_PRIVATE_KEY), p11.NewAttribute(p11.CKA_UNWRAP, true)}, 2)
 	if err != nil {
 		return 0, err
 	}

@@ -56,7 +56,7 @@ func (b *Backend) ImportKey(ctx context.Context, req backends.ImportRequest) (st
 	id := hex.EncodeToString(rawID)
 	tmpl := b.importTemplate(req, rawID)
 	err = b.pool.withTokenWrite(ctx, func(s p11.SessionHandle) error {
-		wrapH, err := b.findUnwrapper(s, wrapRaw, true)
+		wrapH, err := b.findUnwrapper(s, wrapRaw)
 		if err != nil {
 			return err
 		}

@@ -96,7 +96,7 @@ func (b *Backend) Open(ctx context.Context, id string, spec keys.Spec, usage key
 func (k *Key) find(s p11.SessionHandle, class uint) (p11.ObjectHandle, error) {
 	api := k.b.api
 	tmpl := []*p11.Attribute{p11.NewAttribute(p11.CKA_CLASS, class), p11.NewAttribute(p11.CKA_ID, k.rawID)}
-	found, err := k.b.mod.findObjects(api, s, tmpl, 2, false)
+	found, err := k.b.mod.findObjects(api, s, tmpl, 2)
 	switch {
 	case err != nil:
 		return 0, err

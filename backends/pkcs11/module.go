@@ -151,13 +151,17 @@ func (m *module) release() {
 	delete(modules.m, m.path)
 }
 
-// findObjects returns up to max objects matching tmpl. Inside
-// withTokenWrite the caller holds m.objects already (writing).
-func (m *module) findObjects(api api, s p11.SessionHandle, tmpl []*p11.Attribute, max int, writing bool) ([]p11.ObjectHandle, error) {
-	if !writing {
-		m.objects.RLock()
-		defer m.objects.RUnlock()
-	}
+// findObjects returns up to max objects matching tmpl, sharing
+// m.objects with other searches.
+func (m *module) findObjects(api api, s p11.SessionHandle, tmpl []*p11.Attribute, max int) ([]p11.ObjectHandle, error) {
+	m.objects.RLock()
+	defer m.objects.RUnlock()
+	return findObjectsLocked(api, s, tmpl, max)
+}
+
+// findObjectsLocked is findObjects for a caller that holds m.objects
+// already (inside withTokenWrite, or shared).
+func findObjectsLocked(api api, s p11.SessionHandle, tmpl []*p11.Attribute, max int) ([]p11.ObjectHandle, error) {
 	if err := api.FindObjectsInit(s, tmpl); err != nil {
 		return nil, fmt.Errorf("C_FindObjectsInit: %w", err)
 	}

@@ -79,8 +79,9 @@ func (p *pool) withSession(ctx context.Context, fn func(p11.SessionHandle) error
 
 // withTokenWrite is withSession for a call that creates or destroys token
 // objects: it runs alone among the module's writes and searches
-// (module.objects). Such calls are rare administrative ones, so nothing
-// loses by waiting.
+// (module.objects). Such calls are rare administrative ones; what waits
+// for one is another write or a search (a key version's first use), never
+// a signature on a key already found.
 func (p *pool) withTokenWrite(ctx context.Context, fn func(p11.SessionHandle) error) error {
 	return p.withSession(ctx, func(s p11.SessionHandle) error {
 		p.b.mod.objects.Lock()
