@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
-	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -104,17 +103,7 @@ func TestCLIImportKMS(t *testing.T) {
 
 	// An EC private key, as an old HSM's exported by openssl.
 	c.create("", "keys", "create", "acs-kms", "--backend", "kms", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY", "--policy-file", policy)
-	openssl := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command("openssl", args...)
-		cmd.Dir = c.dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("openssl %v: %v\n%s", args, err, out)
-		}
-	}
-	openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "old-key.pem")
-	openssl("pkey", "-in", "old-key.pem", "-pubout", "-out", "old-pub.pem")
-	openssl("pkcs8", "-topk8", "-nocrypt", "-in", "old-key.pem", "-outform", "DER", "-out", "old-key.p8")
+	c.oldKey("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256")
 	tok = params("acs-kms", "2")
 	out = c.ok("", "keys", "import", "acs-kms", "--version", "2", "--material-file", wrap(t, c.dir, c.readFile(c.path("old-key.p8")), "sha256"),
 		"--import-token-file", tok)
@@ -123,7 +112,7 @@ func TestCLIImportKMS(t *testing.T) {
 	}
 	c.ok("", "keys", "activate", "acs-kms", "--version", "2")
 	c.ok("", "sign", "acs-kms", "--message-file", c.file("content", []byte("acsSignedContent")), "--algorithm", "ECDSA_SHA_256", "--out", c.path("sig"))
-	openssl("dgst", "-sha256", "-verify", "old-pub.pem", "-signature", "sig", "content")
+	c.openssl("dgst", "-sha256", "-verify", "old-pub.pem", "-signature", "sig", "content")
 	if pub := c.ok("", "keys", "public-key", "acs-kms", "--version", "2"); pub != string(c.readFile(c.path("old-pub.pem"))) {
 		t.Fatalf("version 2's public key is not the imported one:\n%s", pub)
 	}

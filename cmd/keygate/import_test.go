@@ -186,17 +186,7 @@ func TestCLIImportPrivateKey(t *testing.T) {
 	c := newCLI(t, env, "admin")
 	c.create("", "keys", "create", "legacy-sign", "--key-spec", "RSA_2048", "--key-usage", "SIGN_VERIFY",
 		"--policy-file", c.file("p.json", []byte(harness.OpenPolicy())))
-	openssl := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command("openssl", args...)
-		cmd.Dir = c.dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("openssl %v: %v\n%s", args, err, out)
-		}
-	}
-	openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "old-key.pem")
-	openssl("pkey", "-in", "old-key.pem", "-pubout", "-out", "old-pub.pem")
-	openssl("pkcs8", "-topk8", "-nocrypt", "-in", "old-key.pem", "-outform", "DER", "-out", "old-key.p8")
+	c.oldKey("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048")
 
 	c.ok("", "--timeout", "5m", "keys", "import-params", "legacy-sign", "--wrapping-algorithm", "RSA_AES_KEY_WRAP_SHA_1",
 		"--public-key-out", c.path("WrappingPublicKey.der"), "--import-token-out", c.path("tok"))
@@ -208,7 +198,7 @@ func TestCLIImportPrivateKey(t *testing.T) {
 	c.ok("", "keys", "activate", "legacy-sign", "--version", "2")
 	m := c.file("m", []byte("signed by the imported key"))
 	c.ok("", "sign", "legacy-sign", "--message-file", m, "--algorithm", "RSASSA_PKCS1_V1_5_SHA_256", "--out", c.path("sig"))
-	openssl("dgst", "-sha256", "-verify", "old-pub.pem", "-signature", "sig", "m")
+	c.openssl("dgst", "-sha256", "-verify", "old-pub.pem", "-signature", "sig", "m")
 	if pub := c.ok("", "keys", "public-key", "legacy-sign", "--version", "2"); pub != string(c.readFile(c.path("old-pub.pem"))) {
 		t.Fatalf("version 2's public key is not the imported one:\n%s", pub)
 	}
@@ -222,17 +212,7 @@ func TestCLIImportECKey(t *testing.T) {
 	c := newCLI(t, env, "admin")
 	c.create("", "keys", "create", "acs-legacy", "--key-spec", "ECC_NIST_P256", "--key-usage", "SIGN_VERIFY",
 		"--policy-file", c.file("p.json", []byte(harness.OpenPolicy())))
-	openssl := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command("openssl", args...)
-		cmd.Dir = c.dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("openssl %v: %v\n%s", args, err, out)
-		}
-	}
-	openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "old-key.pem")
-	openssl("pkey", "-in", "old-key.pem", "-pubout", "-out", "old-pub.pem")
-	openssl("pkcs8", "-topk8", "-nocrypt", "-in", "old-key.pem", "-outform", "DER", "-out", "old-key.p8")
+	c.oldKey("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256")
 
 	c.ok("", "keys", "import-params", "acs-legacy", "--wrapping-algorithm", "RSA_AES_KEY_WRAP_SHA_1",
 		"--public-key-out", c.path("WrappingPublicKey.der"), "--import-token-out", c.path("tok"))
@@ -246,5 +226,5 @@ func TestCLIImportECKey(t *testing.T) {
 		t.Fatalf("version 2's public key is not the imported one:\n%s", pub)
 	}
 	c.ok("", "sign", "acs-legacy", "--message-file", c.file("m", []byte("acsSignedContent")), "--algorithm", "ECDSA_SHA_256", "--out", c.path("sig"))
-	openssl("dgst", "-sha256", "-verify", "old-pub.pem", "-signature", "sig", "m")
+	c.openssl("dgst", "-sha256", "-verify", "old-pub.pem", "-signature", "sig", "m")
 }

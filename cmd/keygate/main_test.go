@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,6 +79,26 @@ func (c *cli) file(name string, b []byte) string {
 }
 
 func (c *cli) path(name string) string { return filepath.Join(c.dir, name) }
+
+// openssl runs openssl in the CLI's directory, failing the test if it does.
+func (c *cli) openssl(args ...string) {
+	c.t.Helper()
+	cmd := exec.Command("openssl", args...)
+	cmd.Dir = c.dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		c.t.Fatalf("openssl %v: %v\n%s", args, err, out)
+	}
+}
+
+// oldKey has openssl make a private key with genpkey (args), as an old
+// HSM's exported key: old-key.pem, its public key old-pub.pem, and the
+// unencrypted PKCS#8 DER old-key.p8 that an import wraps.
+func (c *cli) oldKey(genpkey ...string) {
+	c.t.Helper()
+	c.openssl(append(genpkey, "-out", "old-key.pem")...)
+	c.openssl("pkey", "-in", "old-key.pem", "-pubout", "-out", "old-pub.pem")
+	c.openssl("pkcs8", "-topk8", "-nocrypt", "-in", "old-key.pem", "-outform", "DER", "-out", "old-key.p8")
+}
 
 func (c *cli) readFile(p string) []byte {
 	c.t.Helper()
