@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ecdh"
 	"crypto/rand"
-	"crypto/x509"
 	"fmt"
 	"strings"
 	"sync"
@@ -15,7 +14,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/keygate/keygate/internal/devca"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 	"github.com/keygate/keygate/test/harness"
 )
@@ -30,19 +28,8 @@ func TestCrashThreeDSCountersNeverGoBack(t *testing.T) {
 	env := harness.Start(t, harness.Options{})
 	env.CreateKey("acs-signing", "ECC_NIST_P256", "SIGN_VERIFY")
 	env.CreateKey("3ds-sessions", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+	env.CertifyKey("acs-signing", "ACS")
 	ctx := context.Background()
-	pub, err := env.Crypto("acs").GetPublicKey(ctx, &pb.GetPublicKeyRequest{KeyId: "acs-signing"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := env.CA.Sign("ACS", must(x509.ParsePKIXPublicKey(pub.PublicKey)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain := string(devca.CertPEM(cert)) + string(devca.CertPEM(env.CA.Cert))
-	if _, err := env.Admin("admin").ImportCertificate(ctx, &pb.ImportCertificateRequest{KeyId: "acs-signing", ChainPem: chain}); err != nil {
-		t.Fatal(err)
-	}
 	stopServer(t, env) // from here on only the keygated process runs
 	p := env.StartProcess(nil)
 	tds := pb.NewThreeDSServiceClient(env.ProcessConn(p, "acs"))

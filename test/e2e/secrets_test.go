@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ecdh"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -20,7 +19,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/keygate/keygate/internal/devca"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 	"github.com/keygate/keygate/test/harness"
 )
@@ -97,18 +95,7 @@ func checkNoSecrets(t *testing.T, env *harness.Env, logs *harness.LogBuffer, aud
 	}
 
 	// A 3DS challenge: the CEK and the CReq stay inside keygate.
-	pub, err := cs.GetPublicKey(ctx, &pb.GetPublicKeyRequest{KeyId: "acs-signing"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := env.CA.Sign("ACS", must(x509.ParsePKIXPublicKey(pub.PublicKey)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.Admin("admin").ImportCertificate(ctx, &pb.ImportCertificateRequest{KeyId: "acs-signing",
-		ChainPem: string(devca.CertPEM(cert)) + string(devca.CertPEM(env.CA.Cert))}); err != nil {
-		t.Fatal(err)
-	}
+	env.CertifyKey("acs-signing", "ACS")
 	s := &sdk{priv: must(ecdh.P256().GenerateKey(rand.Reader)), enc: "A128GCM", kid: "8a880dc0-d2d2-4067-bcb1-b08d1690b26e"}
 	tds := pb.NewThreeDSServiceClient(env.Conn("acs"))
 	sess, err := tds.CreateAcsSession(ctx, &pb.CreateAcsSessionRequest{KeyId: "acs-signing", AcsTransId: s.kid,

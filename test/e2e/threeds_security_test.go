@@ -16,7 +16,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/keygate/keygate/internal/devca"
 	"github.com/keygate/keygate/internal/sqldb"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 	"github.com/keygate/keygate/test/harness"
@@ -29,19 +28,7 @@ func acsEnv(t *testing.T, opts harness.Options) *harness.Env {
 	env := harness.Start(t, opts)
 	env.CreateKey("acs-signing", "ECC_NIST_P256", "SIGN_VERIFY")
 	env.CreateKey("3ds-sessions", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
-	ctx := context.Background()
-	pub, err := env.Crypto("acs").GetPublicKey(ctx, &pb.GetPublicKeyRequest{KeyId: "acs-signing"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := env.CA.Sign("ACS", must(x509.ParsePKIXPublicKey(pub.PublicKey)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain := string(devca.CertPEM(cert)) + string(devca.CertPEM(env.CA.Cert))
-	if _, err := env.Admin("admin").ImportCertificate(ctx, &pb.ImportCertificateRequest{KeyId: "acs-signing", ChainPem: chain}); err != nil {
-		t.Fatal(err)
-	}
+	env.CertifyKey("acs-signing", "ACS")
 	return env
 }
 

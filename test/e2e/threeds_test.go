@@ -22,7 +22,6 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"google.golang.org/grpc/codes"
 
-	"github.com/keygate/keygate/internal/devca"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 	"github.com/keygate/keygate/test/harness"
 )
@@ -126,20 +125,8 @@ func TestThreeDSChallengeRoundTrip(t *testing.T) {
 	env.CreateKey("acs-signing-rsa", "RSA_2048", "SIGN_VERIFY")
 	env.CreateKey("3ds-sessions", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
 	ctx := context.Background()
-	admin, cs := env.Admin("admin"), env.Crypto("acs")
 	for _, name := range []string{"acs-signing", "acs-signing-rsa"} {
-		pub, err := cs.GetPublicKey(ctx, &pb.GetPublicKeyRequest{KeyId: name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cert, err := env.CA.Sign("ACS "+name, must(x509.ParsePKIXPublicKey(pub.PublicKey)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		chain := string(devca.CertPEM(cert)) + string(devca.CertPEM(env.CA.Cert))
-		if _, err := admin.ImportCertificate(ctx, &pb.ImportCertificateRequest{KeyId: name, ChainPem: chain}); err != nil {
-			t.Fatal(err)
-		}
+		env.CertifyKey(name, "ACS "+name)
 	}
 	// A second replica on the same store and token serves the same sessions.
 	store := env.Config.Store

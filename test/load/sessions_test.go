@@ -6,13 +6,11 @@ import (
 	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"sync"
 	"testing"
 
-	"github.com/keygate/keygate/internal/devca"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 	"github.com/keygate/keygate/test/harness"
 )
@@ -28,23 +26,7 @@ const (
 // CreateAcsSession needs.
 func acsKey(b *testing.B, env *harness.Env) {
 	env.CreateKey("acs-signing", "ECC_NIST_P256", "SIGN_VERIFY")
-	ctx := context.Background()
-	pub, err := env.Crypto("acs").GetPublicKey(ctx, &pb.GetPublicKeyRequest{KeyId: "acs-signing"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	key, err := x509.ParsePKIXPublicKey(pub.PublicKey)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cert, err := env.CA.Sign("bench ACS", key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	chain := string(devca.CertPEM(cert)) + string(devca.CertPEM(env.CA.Cert))
-	if _, err := env.Admin("admin").ImportCertificate(ctx, &pb.ImportCertificateRequest{KeyId: "acs-signing", ChainPem: chain}); err != nil {
-		b.Fatal(err)
-	}
+	env.CertifyKey("acs-signing", "bench ACS")
 }
 
 // session is the SDK's side of one challenge session (A128GCM), with the

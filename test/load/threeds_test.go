@@ -4,12 +4,9 @@ import (
 	"context"
 	"crypto/ecdh"
 	"crypto/rand"
-	"crypto/x509"
-	"encoding/base64"
 	"fmt"
 	"testing"
 
-	"github.com/keygate/keygate/internal/devca"
 	pb "github.com/keygate/keygate/proto/keygate/v1"
 	"github.com/keygate/keygate/test/harness"
 )
@@ -20,31 +17,13 @@ import (
 // and mTLS against a keygated process, at concurrency 1 and 16.
 func BenchmarkCreateAcsSession(b *testing.B) {
 	env := harness.Start(b, harness.Options{})
-	env.CreateKey("acs-signing", "ECC_NIST_P256", "SIGN_VERIFY")
+	acsKey(b, env)
 	env.CreateKey("3ds-sessions", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
 	ctx := context.Background()
-	pub, err := env.Crypto("acs").GetPublicKey(ctx, &pb.GetPublicKeyRequest{KeyId: "acs-signing"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	key, err := x509.ParsePKIXPublicKey(pub.PublicKey)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cert, err := env.CA.Sign("bench ACS", key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	chain := string(devca.CertPEM(cert)) + string(devca.CertPEM(env.CA.Cert))
-	if _, err := env.Admin("admin").ImportCertificate(ctx, &pb.ImportCertificateRequest{KeyId: "acs-signing", ChainPem: chain}); err != nil {
-		b.Fatal(err)
-	}
 	p := env.StartProcess(nil)
 	tds := pb.NewThreeDSServiceClient(env.ProcessConn(p, "acs"))
 	sdk, _ := ecdh.P256().GenerateKey(rand.Reader)
-	pt := sdk.PublicKey().Bytes()
-	jwk := []byte(fmt.Sprintf(`{"kty":"EC","crv":"P-256","x":"%s","y":"%s"}`,
-		base64.RawURLEncoding.EncodeToString(pt[1:33]), base64.RawURLEncoding.EncodeToString(pt[33:])))
+	jwk := harness.SDKJWK(sdk)
 	req := &pb.CreateAcsSessionRequest{KeyId: "acs-signing", AcsTransId: "8a880dc0-d2d2-4067-bcb1-b08d1690b26e",
 		AcsUrl: "https://acs.example/challenge", SdkEphemPubKey: jwk, SdkReferenceNumber: "3DS_LOA_SDK_PPFU_020100_00007"}
 	for _, c := range []int{1, 16} {
