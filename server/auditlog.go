@@ -228,11 +228,9 @@ const auditHealth = "keygate.v1.AuditService"
 // watch reports the log's checkpointing in the health service and the log
 // every interval until ctx ends: events the checkpoint key cannot sign for
 // stay unprotected, which operators must hear about.
-func (a *chainAuditor) watch(ctx context.Context, every time.Duration, hs *health.Server, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
+func (a *chainAuditor) watch(ctx context.Context, interval time.Duration, hs *health.Server, log *slog.Logger) {
 	failing := false
-	for {
+	check := func() {
 		st := a.log.Status()
 		switch {
 		case st.Err != nil && !failing:
@@ -242,10 +240,7 @@ func (a *chainAuditor) watch(ctx context.Context, every time.Duration, hs *healt
 			hs.SetServingStatus(auditHealth, healthpb.HealthCheckResponse_SERVING)
 		}
 		failing = st.Err != nil
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
+	check()
+	every(ctx, interval, check)
 }

@@ -30,35 +30,28 @@ const jumpThreshold = time.Second
 // jumpThreshold, records a clock.jumped event in the audit log (and logs
 // it): the events after it carry times of the new clock, and a reader of
 // the chain sees where and by how much times stop following each other.
-func (s *Server) watchClock(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
+func (s *Server) watchClock(ctx context.Context, interval time.Duration) {
 	// Round(0) strips the monotonic reading, so Sub compares wall times.
 	lastWall, lastMono := s.now().Round(0), time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, interval, func() {
 		wall, mono := s.now().Round(0), time.Now()
 		jump := wall.Sub(lastWall) - mono.Sub(lastMono)
 		lastWall, lastMono = wall, mono
 		if jump < jumpThreshold && jump > -jumpThreshold {
-			continue
+			return
 		}
 		detail := fmt.Sprintf("the wall clock jumped %s against the monotonic clock (now %s); events from here on carry times of the new clock",
 			jump.Round(time.Millisecond), wall.UTC().Format(time.RFC3339Nano))
 		s.log.Warn("clock jumped", "by", jump.Round(time.Millisecond), "now", wall.UTC())
 		if s.chain == nil {
-			continue
+			return
 		}
 		// A jump that cannot be recorded now (the log is down) is still
 		// logged above; the readiness gate refuses calls meanwhile.
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
 		if err := s.chain.event(rctx, audit.KindClockJumped, detail); err != nil {
 			s.log.Error("recording a clock jump", "err", err)
 		}
-		cancel()
-	}
+	})
 }

@@ -188,22 +188,15 @@ func (h *handshakeFailures) flush(ctx context.Context, chain *chainAuditor) erro
 }
 
 // loop flushes every interval until ctx ends.
-func (h *handshakeFailures) loop(ctx context.Context, every time.Duration, chain *chainAuditor) {
-	if every <= 0 {
-		every = 10 * time.Second // log.repeat_interval's default
+func (h *handshakeFailures) loop(ctx context.Context, interval time.Duration, chain *chainAuditor) {
+	if interval <= 0 {
+		interval = 10 * time.Second // log.repeat_interval's default
 	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := h.flush(ctx, chain); err != nil {
-				h.log.Error("audit: failed TLS handshakes not recorded yet", "reason", "handshake audit", "err", err)
-			}
+	every(ctx, interval, func() {
+		if err := h.flush(ctx, chain); err != nil {
+			h.log.Error("audit: failed TLS handshakes not recorded yet", "reason", "handshake audit", "err", err)
 		}
-	}
+	})
 }
 
 // handshakeReason classifies a failed handshake and names the certificate

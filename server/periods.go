@@ -166,16 +166,9 @@ func (s *Server) overdue(ctx context.Context, now time.Time) []string {
 
 // lifecycleLoop runs Tick until ctx ends.
 func (s *Server) lifecycleLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.Lifecycle.RotationCheck)
-	defer t.Stop()
-	for {
-		s.Tick(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	tick := func() { s.Tick(ctx) }
+	tick()
+	every(ctx, s.cfg.Lifecycle.RotationCheck, tick)
 }
 
 // newHolder names this process in leases: its replica name and a random

@@ -180,18 +180,11 @@ func (r *readiness) backendResult(b string, err error) {
 // by committing an audit.resumed event (which says how many calls were
 // refused unrecorded, and since when), backends by Probe or, without one,
 // after backendHold.
-func (r *readiness) watch(ctx context.Context, every time.Duration, chain *chainAuditor) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		r.probeAudit(ctx, chain, every)
-		r.probeBackends(ctx, every)
-	}
+func (r *readiness) watch(ctx context.Context, interval time.Duration, chain *chainAuditor) {
+	every(ctx, interval, func() {
+		r.probeAudit(ctx, chain, interval)
+		r.probeBackends(ctx, interval)
+	})
 }
 
 func (r *readiness) probeAudit(ctx context.Context, chain *chainAuditor, timeout time.Duration) {

@@ -66,18 +66,11 @@ const reconcileLease = "cloudtrail-reconcile"
 
 // reconcileLoop runs Reconcile every period until ctx ends.
 func (s *Server) reconcileLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.Reconcile.Every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, s.cfg.Reconcile.Every, func() {
 		if _, err := s.Reconcile(ctx, time.Now()); err != nil {
 			s.log.Error("CloudTrail reconciliation failed", "err", err)
 		}
-	}
+	})
 }
 
 // Reconcile runs one scheduled reconciliation at now, if this replica wins

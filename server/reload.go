@@ -163,15 +163,6 @@ func (s *Server) filesHash() ([32]byte, error) {
 }
 
 // WatchFiles runs CheckFiles every interval until ctx ends.
-func (s *Server) WatchFiles(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.CheckFiles()
-		}
-	}
+func (s *Server) WatchFiles(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, func() { s.CheckFiles() })
 }

@@ -189,19 +189,12 @@ func (ts *threeDSService) ttl(seconds uint32) time.Duration {
 
 // sweep deletes expired sessions every interval until ctx ends. Every
 // replica sweeps; the deletes are idempotent.
-func (ts *threeDSService) sweep(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := ts.store.DeleteExpired(ctx, ts.s.now()); err != nil {
-				ts.s.log.Warn("3DS session sweep failed", "err", err)
-			} else if n > 0 {
-				ts.s.log.Debug("3DS sessions expired", "deleted", n)
-			}
+func (ts *threeDSService) sweep(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, func() {
+		if n, err := ts.store.DeleteExpired(ctx, ts.s.now()); err != nil {
+			ts.s.log.Warn("3DS session sweep failed", "err", err)
+		} else if n > 0 {
+			ts.s.log.Debug("3DS sessions expired", "deleted", n)
 		}
-	}
+	})
 }
