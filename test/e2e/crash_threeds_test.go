@@ -125,22 +125,7 @@ func TestCrashThreeDSCountersNeverGoBack(t *testing.T) {
 	if err != nil || !v.Ok {
 		t.Fatalf("VerifyLog after the crash: %+v %v", v, err)
 	}
-	logged := map[string]bool{}
-	for _, action := range []string{"keygate:CreateAcsSession", "keygate:DecryptChallengeRequest", "keygate:EncryptChallengeResponse"} {
-		token := ""
-		for {
-			resp, err := auditc.ListEvents(ctx, &pb.ListEventsRequest{Filter: &pb.EventFilter{Action: action, Result: "OK"}, PageSize: 1000, PageToken: token})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range resp.Events {
-				logged[e.CorrelationId] = true
-			}
-			if token = resp.NextPageToken; token == "" {
-				break
-			}
-		}
-	}
+	logged := harness.LoggedCalls(t, auditc, "keygate:CreateAcsSession", "keygate:DecryptChallengeRequest", "keygate:EncryptChallengeResponse")
 	for _, id := range answered {
 		if !logged[id] {
 			t.Errorf("%s was answered but is not in the audit log", id)

@@ -184,21 +184,7 @@ func lost(t *testing.T, env *harness.Env, p *harness.Process, action string, ans
 	if err != nil || !v.Ok {
 		t.Fatalf("VerifyLog: %+v %v", v, err)
 	}
-	logged := map[string]bool{}
-	token := ""
-	for {
-		resp, err := pb.NewAuditServiceClient(conn).ListEvents(ctx, &pb.ListEventsRequest{
-			Filter: &pb.EventFilter{Action: action, Result: "OK"}, PageSize: 1000, PageToken: token})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range resp.Events {
-			logged[e.CorrelationId] = true
-		}
-		if token = resp.NextPageToken; token == "" {
-			break
-		}
-	}
+	logged := harness.LoggedCalls(t, pb.NewAuditServiceClient(conn), action)
 	n := 0
 	for _, id := range answered {
 		if !logged[id] {
