@@ -7,16 +7,12 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
-	"hash"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/tink-crypto/tink-go/v2/kwp/subtle"
 
 	"github.com/keygate/keygate/backends"
 	"github.com/keygate/keygate/internal/kgerr"
@@ -27,29 +23,11 @@ import (
 // wrapMaterial wraps material for alg under pub, as an operator does.
 func wrapMaterial(t *testing.T, pub *rsa.PublicKey, alg backends.WrappingAlgorithm, material []byte) []byte {
 	t.Helper()
-	var h hash.Hash = sha1.New()
-	if alg.SHA256() {
-		h = sha256.New()
-	}
-	if !alg.AESKeyWrap() {
-		out, err := rsa.EncryptOAEP(h, rand.Reader, pub, material, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
-	aesKey := make([]byte, 32)
-	rand.Read(aesKey)
-	kwp, _ := subtle.NewKWP(aesKey)
-	inner, err := kwp.Wrap(material)
+	out, err := kmsserver.WrapKeyMaterial(pub, string(alg), material)
 	if err != nil {
 		t.Fatal(err)
 	}
-	outer, err := rsa.EncryptOAEP(h, rand.Reader, pub, aesKey, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(outer, inner...)
+	return out
 }
 
 // TestImport brings known HMAC and EC keys into KMS through the backend:

@@ -7,13 +7,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"hash"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
-	"github.com/tink-crypto/tink-go/v2/kwp/subtle"
 
 	"github.com/keygate/keygate/test/kmsserver"
 )
@@ -36,33 +33,11 @@ func wrapFor(t *testing.T, der []byte, alg types.AlgorithmSpec, material []byte)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := p.(*rsa.PublicKey)
-	var h hash.Hash = sha256.New()
-	if strings.HasSuffix(string(alg), "_SHA_1") {
-		h = sha1.New()
-	}
-	if !strings.HasPrefix(string(alg), "RSA_AES_KEY_WRAP") {
-		out, err := rsa.EncryptOAEP(h, rand.Reader, pub, material, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
-	aesKey := make([]byte, 32)
-	rand.Read(aesKey)
-	kwp, err := subtle.NewKWP(aesKey)
+	out, err := kmsserver.WrapKeyMaterial(p.(*rsa.PublicKey), string(alg), material)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inner, err := kwp.Wrap(material)
-	if err != nil {
-		t.Fatal(err)
-	}
-	outer, err := rsa.EncryptOAEP(h, rand.Reader, pub, aesKey, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(outer, inner...)
+	return out
 }
 
 // wantCode fails unless err is the KMS error type code.
